@@ -1,0 +1,1 @@
+"""aither: watch ML models and LLM/agent calls in production."""

@@ -1,0 +1,84 @@
+"""The one exception tree of aither.
+
+::
+
+    AitherError
+     ├── ConfigError(ValueError)           a setting or an argument is wrong; the message says how to fix it
+     ├── InvalidTraceId(ValueError)        a trace id is not 32 hex digits
+     ├── AmbiguousLabel(ValueError)        a label could belong to several predictions; name the model
+     ├── FrameworkNotInstalled(ImportError) the object's framework extra is not installed
+     └── APIError                          the management API answered with an error
+          ├── AuthenticationError           401: no key, a wrong key, a revoked key
+          ├── PermissionDenied              403: the key lacks the scope
+          ├── NotFound                      404
+          ├── Conflict                      409
+          ├── RateLimited                   429
+          └── ServerError                   5xx, or the server could not be reached
+
+Errors inside aither's own instrumentation never reach the caller: they are counted in
+:func:`aither.stats`, logged once and passed to ``on_error``. The errors above are raised
+only for a mistake of the caller's, at the call that made it.
+"""
+
+from __future__ import annotations
+
+
+class AitherError(Exception):
+    """Base of every exception aither raises."""
+
+
+class ConfigError(AitherError, ValueError):
+    """A setting or an argument is invalid; the message says how to fix it."""
+
+
+class InvalidTraceId(AitherError, ValueError):
+    """A trace id is not 32 hexadecimal digits (the W3C trace-context form)."""
+
+
+class AmbiguousLabel(AitherError, ValueError):
+    """A label's trace holds several predictions and the label does not say which it is for."""
+
+
+class FrameworkNotInstalled(AitherError, ImportError):
+    """The object belongs to a framework whose aither extra is not installed."""
+
+    def __init__(self, framework: str, extra: str) -> None:
+        self.framework = framework
+        self.extra = extra
+        super().__init__(
+            f"{framework} is not installed or failed to import; "
+            f"install it with: pip install 'aither[{extra}]'"
+        )
+
+
+class APIError(AitherError):
+    """The aither management API answered with an error."""
+
+    def __init__(self, message: str, *, status_code: int | None = None, body: object = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDenied(APIError):
+    """403: the API key lacks the scope the call needs."""
+
+
+class NotFound(APIError):
+    """404: no such object in this organisation."""
+
+
+class Conflict(APIError):
+    """409: the object already exists or is in a conflicting state."""
+
+
+class RateLimited(APIError):
+    """429: too many requests."""
+
+
+class ServerError(APIError):
+    """5xx, or the server could not be reached."""

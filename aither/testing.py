@@ -1,0 +1,1 @@
+"""Placeholder replaced by the in-memory span capture plugin (being written)."""
