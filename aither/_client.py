@@ -1,0 +1,477 @@
+"""The :class:`Client`, and the default client behind the module-level functions.
+
+``aither.init(...)``, ``aither.wrap(...)``, ``aither.flush()`` and an explicit
+``aither.Client(...)`` share one code path: the module-level functions are the default
+client's methods. Tests build their own clients instead of resetting globals.
+
+Before ``init()``: ``wrap``, ``log_prediction``, ``log_label``, ``log_event`` and ``span``
+initialise the default client from the environment, as ``init()`` with no arguments would,
+and raise :class:`~aither.exceptions.ConfigError` at that call if it cannot be done (no API
+key, say). ``@track``-decorated functions and unpickled models resolve the default client at
+their first call; if that fails, one error is logged and the call runs untraced.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ParamSpec, TypeVar, overload
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from . import semconv
+from ._config import Settings, resolve_settings
+from ._runtime import Runtime
+from .adapters.base import qualified_name
+from .adapters.proxy import CallableTrackedModel, TrackedModel
+from .adapters.registry import adapter_for
+from .exceptions import ConfigError
+from .export import Stats
+from .tracing import labels, predictions, spans
+from .tracing.context import format_trace_id
+from .tracing.context import last_trace_id as _context_last_trace_id
+from .tracing.predictions import ModelIdentity, PredictionIndex
+from .tracing.track import TrackOptions, instrument
+
+logger = logging.getLogger("aither")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_UNSET: Any = object()
+
+
+def _check_name(label: str, value: object, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{label} must be a non-empty string, got {value!r}")
+
+
+class Client:
+    """An aither client: its own settings, TracerProvider, export pipeline and ledger.
+
+    Most programs use the module-level functions (``aither.init``, ``aither.wrap``...), which
+    act on a default client; build a ``Client`` to send to two places, or in tests.
+
+    Args:
+        api_key: key for the aither server (``AITHER_API_KEY``; else the credentials file
+            ``aither server`` wrote). Not needed for ``otlp_endpoint`` or ``exporter``.
+        base_url: the aither server (``AITHER_BASE_URL``, default ``http://127.0.0.1:4680``);
+            spans go to ``{base_url}/v1/traces``.
+        otlp_endpoint: send spans to this OTLP/HTTP traces URL instead (any receiver, e.g. an
+            OpenTelemetry Collector); ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` also set it.
+        enabled: False makes every call a plain pass-through (``AITHER_ENABLED``,
+            ``OTEL_SDK_DISABLED``).
+        flush_interval: seconds between batch exports (``OTEL_BSP_SCHEDULE_DELAY`` in ms).
+        batch_size: spans per export request (``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``).
+        max_queue_size / max_queue_bytes: the queue's bounds; past either, spans are dropped
+            and counted, and the caller never waits.
+        sample_rows / sample_columns / prediction_rows: how much of inputs and outputs spans keep.
+        tracer_provider: make spans with your own provider (then your processors deliver them).
+        exporter: deliver through this span exporter instead of OTLP/HTTP (tests, custom sinks).
+        on_error: called with each internal error (never with your model's own exceptions).
+
+    Example:
+        >>> client = aither.Client(otlp_endpoint="http://localhost:4318/v1/traces")  # doctest: +SKIP
+        >>> tracked = client.wrap(model, name="fraud")                                # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        otlp_endpoint: str | None = None,
+        enabled: bool | None = None,
+        service_name: str | None = None,
+        environment: str | None = None,
+        flush_interval: float | None = None,
+        batch_size: int | None = None,
+        max_queue_size: int | None = None,
+        max_queue_bytes: int | None = None,
+        export_timeout: float | None = None,
+        shutdown_timeout: float | None = None,
+        sample_rows: int | None = None,
+        sample_columns: int | None = None,
+        prediction_rows: int | None = None,
+        redact_keys: Iterable[str] | None = None,
+        capture_content: bool | None = None,
+        raise_internal_errors: bool | None = None,
+        on_error: Callable[[BaseException], object] | None = None,
+        tracer_provider: trace.TracerProvider | None = None,
+        exporter: SpanExporter | None = None,
+    ) -> None:
+        self.settings: Settings = resolve_settings(
+            api_key=api_key,
+            base_url=base_url,
+            otlp_endpoint=otlp_endpoint,
+            enabled=enabled,
+            service_name=service_name,
+            environment=environment,
+            flush_interval=flush_interval,
+            batch_size=batch_size,
+            max_queue_size=max_queue_size,
+            max_queue_bytes=max_queue_bytes,
+            export_timeout=export_timeout,
+            shutdown_timeout=shutdown_timeout,
+            sample_rows=sample_rows,
+            sample_columns=sample_columns,
+            prediction_rows=prediction_rows,
+            redact_keys=redact_keys,
+            capture_content=capture_content,
+            raise_internal_errors=raise_internal_errors,
+            on_error=on_error,
+            require_api_key=exporter is None and tracer_provider is None,
+        )
+        self._predictions = PredictionIndex()
+        self._runtime: Runtime | None = (
+            Runtime(self.settings, exporter=exporter, tracer_provider=tracer_provider)
+            if self.settings.enabled
+            else None
+        )
+
+    # -- internals shared with the proxies ----------------------------------------------------
+    def _active_runtime(self) -> Runtime | None:
+        return self._runtime
+
+    def _require_runtime(self) -> Runtime | None:
+        return self._runtime
+
+    @property
+    def enabled(self) -> bool:
+        return self._runtime is not None
+
+    # -- wrap ------------------------------------------------------------------------------------
+    def wrap(
+        self,
+        model: Any,
+        *,
+        name: str | None = None,
+        version: str | None = None,
+        environment: str | None = None,
+        sample_rows: int | None = None,
+        sample_columns: int | None = None,
+        features_fn: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """Return a transparent proxy of ``model`` whose predictions are traced by this client.
+
+        See :func:`aither.wrap`.
+        """
+        return make_proxy(
+            model, self, lambda: self, name=name, version=version,
+            environment=environment, sample_rows=sample_rows, sample_columns=sample_columns,
+            features_fn=features_fn,
+        )
+
+    def unwrap(self, obj: Any) -> Any:
+        """The original object of a wrapped model (or ``obj`` itself when it is not wrapped)."""
+        return unwrap(obj)
+
+    # -- functions and spans -----------------------------------------------------------------------
+    @overload
+    def track(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+    @overload
+    def track(
+        self,
+        name: str | None = None,
+        /,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        capture_input: bool = True,
+        capture_output: bool = True,
+        event_type: str | None = None,
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def track(
+        self,
+        name: Any = None,
+        /,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        capture_input: bool = True,
+        capture_output: bool = True,
+        event_type: str | None = None,
+    ) -> Any:
+        """Trace each call of a function with this client; see :func:`aither.track`."""
+        return _track(self._active_runtime, name, metadata, capture_input, capture_output, event_type)
+
+    def span(
+        self,
+        name: str,
+        *,
+        kind: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        input: Any = None,
+    ) -> spans.AitherSpan | _NoSpan:
+        """A context manager (sync or async) for a function, tool or agent step span.
+
+        ``kind`` is a free-form type recorded as ``aither.span.type`` (``tool``, ``agent``,
+        ``retrieval``...). See :class:`aither.tracing.spans.AitherSpan` for what it sets.
+        """
+        runtime = self._active_runtime()
+        if runtime is None:
+            return _NoSpan()
+        return spans.AitherSpan(
+            runtime, name, kind=semconv.SPAN_KIND_FUNCTION, span_type=kind, metadata=metadata, input=input
+        )
+
+    # -- manual records --------------------------------------------------------------------------------
+    def log_prediction(
+        self,
+        model_name: str,
+        features: Any,
+        prediction: Any,
+        *,
+        version: str | None = None,
+        environment: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        latency_ms: float | None = None,
+    ) -> str | None:
+        """Record a prediction made without ``wrap``; returns its trace id (None when disabled)."""
+        _check_name("model_name", model_name)
+        _check_name("version", version, optional=True)
+        _check_name("environment", environment, optional=True)
+        if latency_ms is not None and (isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) or latency_ms < 0):
+            raise ValueError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
+        runtime = self._active_runtime()
+        if runtime is None:
+            return None
+        trace_id = predictions.log_prediction(
+            runtime, self._predictions, model_name=model_name, features=features, prediction=prediction,
+            version=version, environment=environment, metadata=metadata, latency_ms=latency_ms,
+            set_metadata=lambda span, meta: spans.set_metadata(runtime, span, meta),
+        )
+        return format_trace_id(trace_id)
+
+    def log_label(self, trace_id: str, label: Any, *, model_name: str | None = None) -> None:
+        """Record the ground truth of a prediction; see :func:`aither.log_label`."""
+        runtime = self._active_runtime()
+        if runtime is None:
+            labels.parse_trace_id(trace_id)  # a malformed id is an error even when disabled
+            return
+        labels.log_label(runtime, self._predictions, trace_id, label, model_name=model_name)
+
+    def log_event(
+        self,
+        name: str,
+        *,
+        input: Any = None,
+        output: Any = None,
+        cost: float | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        event_type: str | None = None,
+    ) -> str | None:
+        """Record one event (an agent step, a tool call); returns its trace id (None when disabled)."""
+        _check_name("name", name)
+        runtime = self._active_runtime()
+        if runtime is None:
+            if cost is not None:
+                spans.check_cost(cost)
+            return None
+        trace_id = spans.log_event(
+            runtime, name, input=input, output=output, cost=cost, metadata=metadata, event_type=event_type
+        )
+        return format_trace_id(trace_id)
+
+    # -- delivery ---------------------------------------------------------------------------------------
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Export everything queued; True when all of it was delivered within ``timeout`` seconds."""
+        runtime = self._runtime
+        return True if runtime is None else runtime.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush within ``timeout`` seconds, then stop; later spans are dropped and counted."""
+        runtime = self._runtime
+        return True if runtime is None else runtime.close(timeout)
+
+    def stats(self) -> Stats:
+        """The span accounting: created == exported + dropped + failed + queued, exactly."""
+        runtime = self._runtime
+        if runtime is None:
+            return Stats(0, 0, 0, 0, 0, 0, 0)
+        return runtime.stats()
+
+    def last_trace_id(self) -> str | None:
+        """Trace id of the last span aither made in this thread or asyncio task."""
+        return _context_last_trace_id()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<aither.Client endpoint={self.settings.traces_endpoint!r} enabled={self.enabled}>"
+
+
+class _NoSpan:
+    """What ``span()`` gives when aither is disabled: every method does nothing."""
+
+    trace_id = None
+    span_id = None
+    otel_span = None
+
+    def __enter__(self) -> _NoSpan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    async def __aenter__(self) -> _NoSpan:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def set_input(self, value: Any) -> None:
+        return None
+
+    def set_output(self, value: Any) -> None:
+        return None
+
+    def set_cost(self, usd: float) -> None:
+        spans.check_cost(usd)
+
+    def set_metadata(self, metadata: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        return None
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        return None
+
+
+# -- wrap and unwrap ---------------------------------------------------------------------------
+
+
+def make_proxy(
+    model: Any,
+    client: Client | None,
+    get_client: Callable[[], Client | None],
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    sample_rows: int | None = None,
+    sample_columns: int | None = None,
+    features_fn: Callable[[Any], Any] | None = None,
+) -> Any:
+    if isinstance(model, TrackedModel):
+        return model  # wrapping twice is a no-op
+    _check_name("name", name, optional=True)
+    _check_name("version", version, optional=True)
+    _check_name("environment", environment, optional=True)
+    for label, value in (("sample_rows", sample_rows), ("sample_columns", sample_columns)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"{label} must be an int >= 0, got {value!r}")
+    if features_fn is not None and not callable(features_fn):
+        raise TypeError(f"features_fn must be a callable taking the model's input, got {features_fn!r}")
+    adapter = adapter_for(model)
+    class_name = adapter.class_name(model)
+    identity = ModelIdentity(
+        name=name or getattr(model, "__name__", None) or type(model).__name__,
+        version=version,
+        environment=environment,
+        framework=adapter.framework_name(model),
+        class_name=class_name,
+        framework_version=adapter.framework_version(model),
+        parameters=adapter.parameters(model),
+        sample_rows=sample_rows,
+        sample_columns=sample_columns,
+        features_fn=features_fn,
+    )
+    options = {
+        "name": name, "version": version, "environment": environment, "sample_rows": sample_rows,
+        "sample_columns": sample_columns, "features_fn": features_fn,
+    }
+    proxy_class = CallableTrackedModel if callable(model) else TrackedModel
+    return proxy_class(
+        model, adapter=adapter, identity=identity, client=client, get_client=get_client, options=options
+    )
+
+
+def unwrap(obj: Any) -> Any:
+    """The original object of a wrapped model (or ``obj`` itself when it is not wrapped)."""
+    while isinstance(obj, TrackedModel):
+        obj = obj.__wrapped__
+    return obj
+
+
+def _track(
+    get_runtime: Callable[[], Runtime | None],
+    name: Any,
+    metadata: Mapping[str, Any] | None,
+    capture_input: bool,
+    capture_output: bool,
+    event_type: str | None,
+) -> Any:
+    def decorate(fn: Callable[P, R], span_name: str | None = None) -> Callable[P, R]:
+        if not callable(fn):
+            raise TypeError(f"@aither.track decorates functions, got {fn!r}")
+        label = span_name or getattr(fn, "__qualname__", None) or qualified_name(fn)
+        options = TrackOptions(label, metadata, capture_input, capture_output, event_type)
+        return instrument(get_runtime, fn, options)
+
+    if callable(name):  # bare @track
+        return decorate(name)
+    if name is not None and (not isinstance(name, str) or not name):
+        raise TypeError(f"@aither.track takes a span name (str) or a function, got {name!r}")
+    return lambda fn: decorate(fn, name)
+
+
+# -- the default client ------------------------------------------------------------------------
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+_reported_lazy_failure = False
+
+
+def init(**kwargs: Any) -> Client:
+    """Create the default client (closing the previous one, after flushing it)."""
+    global _default
+    client = Client(**kwargs)
+    with _default_lock:
+        previous, _default = _default, client
+    if previous is not None:
+        previous.close()
+    return client
+
+
+def default_client() -> Client:
+    """The default client, initialised from the environment on first use (ConfigError if it can't be)."""
+    global _default
+    client = _default
+    if client is not None:
+        return client
+    with _default_lock:
+        if _default is None:
+            _default = Client()
+        return _default
+
+
+def default_client_lazy() -> Client | None:
+    """The default client for call-time lookups: a failure is logged once, and None returned."""
+    global _reported_lazy_failure
+    try:
+        return default_client()
+    except ConfigError as exc:
+        if not _reported_lazy_failure:
+            _reported_lazy_failure = True
+            logger.error("aither is not initialised and could not initialise itself; calls run untraced: %s", exc)
+        return None
+
+
+def default_runtime_lazy() -> Runtime | None:
+    client = default_client_lazy()
+    return client._active_runtime() if client is not None else None
+
+
+def close_default(timeout: float | None = None) -> bool:
+    """Close the default client; the next call initialises a fresh one."""
+    global _default
+    with _default_lock:
+        client, _default = _default, None
+    return True if client is None else client.close(timeout)

@@ -1,0 +1,211 @@
+"""The module-level API: each function is the default client's method of the same name.
+
+See :mod:`aither._client` for what happens before ``init()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar, overload
+
+from ._client import (
+    Client,
+    _track,
+    close_default,
+    default_client,
+    default_client_lazy,
+    default_runtime_lazy,
+    init,
+    make_proxy,
+    unwrap,
+)
+from .export import Stats
+from .tracing.context import last_trace_id as _last_trace_id
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = [
+    "close",
+    "flush",
+    "init",
+    "last_trace_id",
+    "log_event",
+    "log_label",
+    "log_prediction",
+    "span",
+    "stats",
+    "track",
+    "unwrap",
+    "wrap",
+]
+
+
+def wrap(
+    model: Any,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    sample_rows: int | None = None,
+    sample_columns: int | None = None,
+    features_fn: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Return a transparent proxy of ``model`` whose predictions are traced.
+
+    Every attribute passes through; ``isinstance``, pickling, ``copy`` and
+    ``sklearn.base.clone`` work. The prediction methods of the model's framework
+    (``predict``, ``predict_proba``, ``__call__``...) each make one span per call, with a
+    sample of the input (``sample_rows`` x ``sample_columns``), the output, and the model's
+    identity. Wrapping a wrapped model returns it unchanged.
+
+    Args:
+        model: a scikit-learn-style estimator, a framework model, or any callable.
+        name: the model's name on its spans (default: the class name).
+        version: the model's version, free-form.
+        environment: ``production``, ``staging``... (default: the client's ``environment``).
+        sample_rows / sample_columns: override the client's sample size for this model.
+        features_fn: called with the input; its result is sampled instead of the input. If it
+            raises, the prediction still returns and the error is counted.
+
+    Raises:
+        FrameworkNotInstalled: the model's framework cannot be imported (names the extra).
+        TypeError: the object has nothing to trace.
+        ConfigError: aither is not initialised and cannot initialise from the environment.
+
+    Example:
+        >>> tracked = aither.wrap(model, name="fraud_detector", version="1.2.3")  # doctest: +SKIP
+        >>> tracked.predict(X)                                                      # doctest: +SKIP
+        >>> tracked.last_trace_id                                                   # doctest: +SKIP
+    """
+    default_client()  # a missing configuration is an error here, at start-up, not in predict()
+    return make_proxy(
+        model, None, default_client_lazy, name=name, version=version, environment=environment,
+        sample_rows=sample_rows, sample_columns=sample_columns, features_fn=features_fn,
+    )
+
+
+@overload
+def track(fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def track(
+    name: str | None = None,
+    /,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    event_type: str | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def track(
+    name: Any = None,
+    /,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    capture_input: bool = True,
+    capture_output: bool = True,
+    event_type: str | None = None,
+) -> Any:
+    """Trace each call of a function: ``@aither.track``, ``@aither.track("name")``, ``@aither.track(...)``.
+
+    Works on sync and async functions and generators, keeping the signature for type
+    checkers. The span (``aither.span.kind`` = ``function``) records the bound arguments
+    (``capture_input``), the return value or the first yielded items (``capture_output``),
+    ``metadata`` as ``aither.metadata.*``, and any exception, which is re-raised unchanged.
+    Spans made inside the call (a wrapped model's prediction) nest under it.
+
+    Example:
+        >>> @aither.track("score_applicant", metadata={"team": "risk"})  # doctest: +SKIP
+        ... def score(features): ...
+    """
+    return _track(default_runtime_lazy, name, metadata, capture_input, capture_output, event_type)
+
+
+def span(name: str, *, kind: str | None = None, metadata: Mapping[str, Any] | None = None, input: Any = None) -> Any:
+    """A span around a block, sync or async: ``with aither.span("retrieve", kind="tool") as s:``.
+
+    ``s.set_input()``, ``s.set_output()``, ``s.set_cost()``, ``s.set_metadata()`` record on it;
+    an exception leaving the block is recorded and re-raised.
+    """
+    return default_client().span(name, kind=kind, metadata=metadata, input=input)
+
+
+def log_prediction(
+    model_name: str,
+    features: Any,
+    prediction: Any,
+    *,
+    version: str | None = None,
+    environment: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    latency_ms: float | None = None,
+) -> str | None:
+    """Record a prediction made without ``wrap``; returns its trace id for :func:`log_label`.
+
+    Example:
+        >>> tid = aither.log_prediction(model_name="my_pipeline", features={"amount": 150.0},  # doctest: +SKIP
+        ...                             prediction=0.87, version="1.2.3")
+    """
+    return default_client().log_prediction(
+        model_name, features, prediction, version=version, environment=environment, metadata=metadata,
+        latency_ms=latency_ms,
+    )
+
+
+def log_label(trace_id: str, label: Any, *, model_name: str | None = None) -> None:
+    """Record the ground truth of the prediction made in trace ``trace_id``.
+
+    ``label`` is one value; or, for a batch prediction, a sequence with one label per row, or
+    ``{row_index: label}`` for some rows. When the trace holds several predictions (two
+    models, or a tracked function that called a wrapped model), pass ``model_name``: aither
+    never guesses. Labels may come from another process, hours later.
+
+    Raises:
+        InvalidTraceId: ``trace_id`` is not 32 hex digits.
+        AmbiguousLabel: the trace holds several predictions and ``model_name`` does not pick one.
+        ValueError: a batch label's length does not match the prediction's rows.
+    """
+    default_client().log_label(trace_id, label, model_name=model_name)
+
+
+def log_event(
+    name: str,
+    *,
+    input: Any = None,
+    output: Any = None,
+    cost: float | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    event_type: str | None = None,
+) -> str | None:
+    """Record one event (an agent step, a tool call); returns its trace id."""
+    return default_client().log_event(
+        name, input=input, output=output, cost=cost, metadata=metadata, event_type=event_type
+    )
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Export what is queued; True when all of it was delivered within ``timeout`` seconds."""
+    client = default_client_lazy()
+    return True if client is None else client.flush(timeout)
+
+
+def close(timeout: float | None = None) -> bool:
+    """Flush and stop the default client; the next call starts a fresh one from the environment."""
+    return close_default(timeout)
+
+
+def stats() -> Stats:
+    """The default client's span accounting (see :class:`aither.Stats`)."""
+    client = default_client_lazy()
+    return Stats(0, 0, 0, 0, 0, 0, 0) if client is None else client.stats()
+
+
+def last_trace_id() -> str | None:
+    """Trace id of the last span aither made in this thread or asyncio task (any model)."""
+    return _last_trace_id()
+
+

@@ -1,0 +1,70 @@
+"""What an adapter tells ``wrap``: which methods are predictions and how to read their input."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+def qualified_name(obj: object) -> str:
+    tp = type(obj)
+    return f"{tp.__module__}.{tp.__qualname__}"
+
+
+def package_version(root: str) -> str | None:
+    module = sys.modules.get(root)
+    version = getattr(module, "__version__", None)
+    return str(version) if version is not None else None
+
+
+class Adapter:
+    """Base adapter; one instance per framework, shared by every model of that framework.
+
+    Subclasses set :attr:`framework` and :attr:`methods`, and override what differs.
+    Called on the caller's thread; ``features`` must be O(1).
+    """
+
+    framework: ClassVar[str] = "callable"
+    """Value of ``ml.model.framework``."""
+    extra: ClassVar[str | None] = None
+    """The ``aither[extra]`` that installs the framework."""
+    methods: ClassVar[tuple[str, ...]] = ("__call__",)
+    """Methods traced when the model has them."""
+
+    def traced_methods(self, model: Any) -> frozenset[str]:
+        return frozenset(m for m in self.methods if callable(getattr(model, m, None)))
+
+    def features(self, method: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
+        """The model's input in this call: the first positional argument by default."""
+        if args:
+            return args[0]
+        for key in ("X", "x", "inputs", "input", "data"):
+            if key in kwargs:
+                return kwargs[key]
+        return dict(kwargs) if kwargs else None
+
+    def framework_name(self, model: Any) -> str:
+        return self.framework
+
+    def framework_version(self, model: Any) -> str | None:
+        return package_version(type(model).__module__.partition(".")[0])
+
+    def class_name(self, model: Any) -> str:
+        return qualified_name(model)
+
+    def parameters(self, model: Any) -> int | None:
+        """The model's parameter count, only where it is cheap to know."""
+        return None
+
+
+class CallableAdapter(Adapter):
+    """Any callable (a function, a lambda, an object with ``__call__``) and, by duck typing,
+    any object with the scikit-learn prediction methods."""
+
+    framework = "callable"
+    methods = ("__call__", "predict", "predict_proba", "predict_log_proba", "decision_function")
+
+    def framework_name(self, model: Any) -> str:
+        root = type(model).__module__.partition(".")[0]
+        return "callable" if root in ("builtins", "__main__", "functools") else root

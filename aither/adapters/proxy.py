@@ -1,0 +1,163 @@
+"""The transparent proxy ``wrap`` returns: every attribute passes through, predictions are traced.
+
+Built the dbapi way (opentelemetry-instrumentation-dbapi): a ``wrapt.ObjectProxy`` with its
+own state in ``_self_*`` attributes, so ``isinstance``, attribute access, ``dir`` and
+equality behave as the model's own; pickling and ``sklearn.base.clone`` give a tracked copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import wrapt
+
+from ..tracing.context import format_trace_id, last_trace_id
+from ..tracing.predictions import ModelIdentity, traced_call
+from .base import Adapter
+
+if TYPE_CHECKING:
+    from .._client import Client
+
+
+class _TracedMethod:
+    """A traced method of one proxy; looks the model's method up at each call, so a model
+    re-fitted or patched later is still the one that runs."""
+
+    __slots__ = ("_name", "_proxy")
+
+    def __init__(self, proxy: TrackedModel, name: str) -> None:
+        self._proxy = proxy
+        self._name = name
+
+    @property
+    def __doc__(self) -> str | None:  # type: ignore[override]
+        return getattr(getattr(self._proxy.__wrapped__, self._name, None), "__doc__", None)
+
+    @property
+    def __wrapped__(self) -> Any:
+        """The model's own method, for ``inspect.signature`` and ``help``."""
+        return getattr(self._proxy.__wrapped__, self._name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._proxy._self_call(self._name, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<traced method {self._name} of {self._proxy.__wrapped__!r}>"
+
+
+class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc]
+    """A model wrapped by :func:`aither.wrap`.
+
+    Threading: safe to call from many threads and tasks at once; ``last_trace_id`` belongs to
+    the calling thread or asyncio task.
+    """
+
+    def __init__(
+        self,
+        wrapped: Any,
+        *,
+        adapter: Adapter,
+        identity: ModelIdentity,
+        client: Client | None,
+        get_client: Callable[[], Client | None],
+        options: dict[str, Any],
+    ) -> None:
+        super().__init__(wrapped)
+        self._self_adapter = adapter
+        self._self_identity = identity
+        self._self_client = client
+        self._self_get_client = get_client
+        self._self_options = options
+        self._self_traced = adapter.traced_methods(wrapped)
+        self._self_methods: dict[str, _TracedMethod] = {}
+
+    # -- tracing -------------------------------------------------------------------------------
+    def _self_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        wrapped = self.__wrapped__
+        fn = getattr(wrapped, method) if method != "__call__" else wrapped
+        client = self._self_client or self._self_get_client()
+        runtime = client._active_runtime() if client is not None else None
+        if runtime is None:
+            return fn(*args, **kwargs)
+        try:
+            features = self._self_adapter.features(method, args, kwargs)
+        except Exception as exc:
+            runtime.internal_error(exc, "reading a model's input")
+            features = None
+        return traced_call(
+            runtime, client._predictions, self._self_identity, method, fn, features, args, kwargs
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._self_traced:
+            method = self._self_methods.get(name)
+            if method is None:
+                method = self._self_methods[name] = _TracedMethod(self, name)
+            return method
+        return getattr(self.__wrapped__, name)
+
+    # -- aither's own attributes -----------------------------------------------------------------
+    @property
+    def last_trace_id(self) -> str | None:
+        """Trace id of this model's last prediction in the current thread or asyncio task."""
+        return last_trace_id(self._self_identity.owner_id)
+
+    @property
+    def trace_ids(self) -> list[str]:
+        """Trace ids of this model's recent predictions, oldest first; the last 1,000 are kept."""
+        return [format_trace_id(t) for t in list(self._self_identity.trace_ids)]
+
+    @property
+    def model(self) -> Any:
+        """The wrapped model (or, when the wrapped object has a ``model`` attribute of its own,
+        as a transformers pipeline does, that attribute)."""
+        wrapped = self.__wrapped__
+        inner = getattr(wrapped, "model", wrapped)
+        return inner
+
+    @property
+    def aither_name(self) -> str:
+        """The name the model's spans carry."""
+        return self._self_identity.name
+
+    # -- copies ----------------------------------------------------------------------------------
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # Pickle (and joblib) the model with its wrap options: unpickling wraps it again with
+        # the default client of the process that loads it.
+        return (_rewrap, (self.__wrapped__, self._self_options))
+
+    def __copy__(self) -> TrackedModel:
+        import copy
+
+        return _rewrap(copy.copy(self.__wrapped__), self._self_options, self._self_client)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TrackedModel:
+        import copy
+
+        return _rewrap(copy.deepcopy(self.__wrapped__, memo), self._self_options, self._self_client)
+
+    def __sklearn_clone__(self) -> TrackedModel:
+        from sklearn.base import clone
+
+        return _rewrap(clone(self.__wrapped__), self._self_options, self._self_client)
+
+    def __repr__(self) -> str:
+        return f"<aither.TrackedModel {self._self_identity.name!r} of {self.__wrapped__!r}>"
+
+
+class CallableTrackedModel(TrackedModel):
+    """A :class:`TrackedModel` of a callable model: calling the proxy is traced."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if "__call__" in self._self_traced:
+            return self._self_call("__call__", args, kwargs)
+        return self.__wrapped__(*args, **kwargs)
+
+
+def _rewrap(model: Any, options: dict[str, Any], client: Client | None = None) -> TrackedModel:
+    from .._client import default_client_lazy, make_proxy
+
+    if client is not None:
+        return client.wrap(model, **options)  # type: ignore[no-any-return]
+    return make_proxy(model, None, default_client_lazy, **options)  # type: ignore[no-any-return]

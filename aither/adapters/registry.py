@@ -1,0 +1,77 @@
+"""Which adapter serves which object, by import strings: looking a type up never imports a framework."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+from ..exceptions import FrameworkNotInstalled
+from .base import Adapter, CallableAdapter
+
+ADAPTERS: dict[str, tuple[str, str]] = {
+    "sklearn": ("aither.adapters.sklearn:SklearnAdapter", "sklearn"),
+    "xgboost": ("aither.adapters.boosting:XGBoostAdapter", "xgboost"),
+    "lightgbm": ("aither.adapters.boosting:LightGBMAdapter", "lightgbm"),
+    "catboost": ("aither.adapters.boosting:CatBoostAdapter", "catboost"),
+    "torch": ("aither.adapters.torch:TorchAdapter", "torch"),
+    "tensorflow": ("aither.adapters.tensorflow:KerasAdapter", "tensorflow"),
+    "keras": ("aither.adapters.tensorflow:KerasAdapter", "tensorflow"),
+    "tf_keras": ("aither.adapters.tensorflow:KerasAdapter", "tensorflow"),
+    "transformers": ("aither.adapters.transformers:TransformersAdapter", "transformers"),
+    "tinygrad": ("aither.adapters.tinygrad:TinygradAdapter", "tinygrad"),
+    "openai": ("aither.adapters.llm.openai:OpenAIAdapter", "openai"),
+    "anthropic": ("aither.adapters.llm.anthropic:AnthropicAdapter", "anthropic"),
+    "google": ("aither.adapters.llm.gemini:GeminiAdapter", "gemini"),
+}
+"""Root module of a class in the object's MRO -> (``"module:AdapterClass"``, extra name)."""
+
+_LOADED: dict[str, Adapter] = {}
+_CALLABLE = CallableAdapter()
+
+
+def _load(target: str, root: str, extra: str) -> Adapter:
+    adapter = _LOADED.get(target)
+    if adapter is not None:
+        return adapter
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or ""
+        if missing.startswith("aither.") and missing == module_name:
+            raise  # our own adapter module is missing: a packaging bug, not the user's
+        raise FrameworkNotInstalled(root, extra) from exc
+    adapter = getattr(module, attr)()
+    _LOADED[target] = adapter
+    return adapter
+
+
+def adapter_for(obj: Any) -> Adapter:
+    """The adapter for ``obj``: by the first class in its MRO whose package has one.
+
+    Raises FrameworkNotInstalled (naming the extra) when the object's framework is not
+    importable, and TypeError for an object that has nothing to trace.
+    """
+    for klass in type(obj).__mro__:
+        root = klass.__module__.partition(".")[0]
+        entry = ADAPTERS.get(root)
+        if entry is None:
+            continue
+        target, extra = entry
+        if root == "google" and not klass.__module__.startswith("google.genai"):
+            continue
+        if sys.modules.get(root) is None:
+            # An object of this framework exists, yet the framework cannot be imported (it
+            # was shadowed or half-installed): say which extra fixes it.
+            raise FrameworkNotInstalled(root, extra)
+        adapter = _load(target, root, extra)
+        if adapter.traced_methods(obj):
+            return adapter
+    if _CALLABLE.traced_methods(obj):
+        return _CALLABLE
+    raise TypeError(
+        f"aither.wrap() cannot trace a {type(obj).__module__}.{type(obj).__qualname__}: it is not callable "
+        "and has no predict/predict_proba method; use @aither.track on the function that uses it, "
+        "or aither.log_prediction(...)"
+    )

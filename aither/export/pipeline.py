@@ -1,0 +1,217 @@
+"""The counting processor and exporter around opentelemetry-sdk's own batch pipeline.
+
+Threading: :meth:`LedgerSpanProcessor.on_end` runs on the caller's thread and never blocks
+(a full queue drops and counts); :meth:`LedgerExporter.export` runs on the batch processor's
+export thread, where JSON encoding of the deferred attributes happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from .ledger import Ledger
+
+logger = logging.getLogger("aither")
+
+_SPAN_BASE_BYTES = 1200
+"""Rough memory of one queued ReadableSpan with its context, resource link and dicts."""
+
+
+class DeferredPayload:
+    """Attributes whose encoding waits for the export thread (principle 2: O(sample) on the caller).
+
+    ``items`` holds ``(attribute name, value)`` pairs; each value is a bounded sample that the
+    exporter's ``encode`` turns into a JSON string.
+    """
+
+    __slots__ = ("approx_bytes", "items")
+
+    def __init__(self, items: list[tuple[str, Any]], approx_bytes: int) -> None:
+        self.items = items
+        self.approx_bytes = approx_bytes
+
+
+def _approx_span_bytes(span: ReadableSpan) -> int:
+    size = _SPAN_BASE_BYTES + len(span.name)
+    attributes = span.attributes
+    if attributes:
+        for key, value in attributes.items():
+            size += len(key) + (len(value) if isinstance(value, str) else 16)
+    for event in span.events:
+        size += 200
+        if event.attributes:
+            for value in event.attributes.values():
+                size += len(value) if isinstance(value, str) else 16
+    return size
+
+
+class LedgerSpanProcessor(SpanProcessor):
+    """Admits each ended span against the span and byte bounds, then batches it for export.
+
+    Spans over either bound are dropped and counted, never blocking the caller. The wrapped
+    ``BatchSpanProcessor`` is sized one above our bound so it never drops on its own.
+    """
+
+    def __init__(
+        self,
+        exporter: LedgerExporter,
+        ledger: Ledger,
+        *,
+        max_queue_size: int,
+        max_queue_bytes: int,
+        batch_size: int,
+        flush_interval: float,
+        export_timeout: float,
+    ) -> None:
+        self._ledger = ledger
+        self._max_spans = max_queue_size
+        self._max_bytes = max_queue_bytes
+        self._closed = False
+        self._deferred: dict[int, DeferredPayload] = {}
+        self._exporter = exporter
+        exporter.bind(self)
+        self._inflight: dict[int, tuple[DeferredPayload | None, int]] = {}
+        self._batch = BatchSpanProcessor(
+            exporter,
+            max_queue_size=max_queue_size + 1,
+            schedule_delay_millis=flush_interval * 1000,
+            max_export_batch_size=min(batch_size, max_queue_size),
+            export_timeout_millis=export_timeout * 1000,
+        )
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        # The parent keeps and exports its own queue; the BatchSpanProcessor re-creates its
+        # worker thread in the child by itself, and the child starts a ledger of its own.
+        self._ledger.reset()
+        self._deferred = {}
+        self._inflight = {}
+        self._exporter.after_fork()
+
+    def defer(self, span_id: int, payload: DeferredPayload) -> None:
+        """Attach attributes to be encoded at export time to the span with this id."""
+        self._deferred[span_id] = payload
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        context = span.context
+        span_id = context.span_id if context is not None else 0
+        payload = self._deferred.pop(span_id, None)
+        if self._closed:
+            self._ledger.refuse()
+            return
+        size = _approx_span_bytes(span) + (payload.approx_bytes if payload is not None else 0)
+        if not self._ledger.admit(size, self._max_spans, self._max_bytes):
+            return
+        self._inflight[span_id] = (payload, size)
+        self._batch.on_end(span)
+
+    def take(self, span_id: int) -> tuple[DeferredPayload | None, int]:
+        """Called by the exporter: the span's deferred payload and its accounted size."""
+        return self._inflight.pop(span_id, (None, _SPAN_BASE_BYTES))
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._batch.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        self._closed = True
+        self._batch.shutdown()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+class LedgerExporter(SpanExporter):
+    """Encodes deferred attributes, then hands the batch to the real exporter and counts.
+
+    Any exporter works as ``inner``: the OTLP/HTTP one, an in-memory one for tests, or a
+    user's own.
+    """
+
+    def __init__(
+        self,
+        inner: SpanExporter,
+        ledger: Ledger,
+        encode: Callable[[Any], str],
+        on_internal_error: Callable[[BaseException, str], None],
+        make_inner: Callable[[], SpanExporter] | None = None,
+    ) -> None:
+        self._inner = inner
+        self._ledger = ledger
+        self._encode = encode
+        self._on_internal_error = on_internal_error
+        self._make_inner = make_inner
+        self._processor: LedgerSpanProcessor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def inner(self) -> SpanExporter:
+        return self._inner
+
+    def bind(self, processor: LedgerSpanProcessor) -> None:
+        self._processor = processor
+
+    def after_fork(self) -> None:
+        # A connection pool inherited from the parent shares its sockets: start a fresh one.
+        self._lock = threading.Lock()
+        if self._make_inner is not None:
+            self._inner = self._make_inner()
+
+    def _finalize(self, span: ReadableSpan, payload: DeferredPayload) -> ReadableSpan:
+        attributes: dict[str, Any] = dict(span.attributes or {})
+        for key, value in payload.items:
+            try:
+                attributes[key] = self._encode(value)
+            except Exception as exc:  # the encoder never raises by design; be sure anyway
+                self._on_internal_error(exc, "encode")
+                attributes[key] = '{"_error": "aither could not encode this value"}'
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=attributes,
+            events=span.events,
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        processor = self._processor
+        total_size = 0
+        ready: list[ReadableSpan] = []
+        for span in spans:
+            payload, size = (None, 0)
+            if processor is not None and span.context is not None:
+                payload, size = processor.take(span.context.span_id)
+            total_size += size
+            ready.append(self._finalize(span, payload) if payload is not None else span)
+        ok = False
+        try:
+            ok = self._inner.export(ready) is SpanExportResult.SUCCESS
+        except Exception as exc:
+            self._on_internal_error(exc, "export")
+        self._ledger.settle(len(spans), total_size, ok=ok)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)

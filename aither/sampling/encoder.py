@@ -1,0 +1,180 @@
+"""The JSON encoder of samples: it never raises.
+
+Runs on the export thread. The fast path is one ``json.dumps`` with a ``default`` hook; if
+that fails (NaN or infinity, a cycle, a hook that raised), the value is first made safe by
+:func:`to_jsonable`, which turns anything into something readable:
+
+- NaN and infinities become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``;
+- datetimes, dates and times their ISO form; Decimals, UUIDs and paths their ``str``;
+- non-ASCII text is escaped (``\\uXXXX``), so lone surrogates cannot break an export;
+- bytes UTF-8 text where they decode, else ``"base64:..."``;
+- numpy, pandas and polars values their lists; sets sorted lists where sortable;
+- a cycle ``"<cycle>"``; an object whose ``__repr__`` raises ``"<ClassName object>"``.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+import json
+import math
+import sys
+import uuid
+from collections.abc import Mapping
+from pathlib import PurePath
+from typing import Any
+
+_MAX_DEPTH = 32
+_MAX_ITEMS = 100_000
+
+
+def safe_repr(obj: object, limit: int = 1000) -> str:
+    """``repr(obj)`` cut to ``limit`` characters; never raises."""
+    try:
+        text = repr(obj)
+    except Exception:
+        try:
+            return f"<{type(obj).__qualname__} object>"
+        except Exception:
+            return "<object>"
+    if not isinstance(text, str):
+        return f"<{type(obj).__qualname__} object>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _bytes(value: bytes | bytearray | memoryview) -> str:
+    raw = bytes(value[:4096])
+    try:
+        text = raw.decode("utf-8")
+        if text.isprintable() or all(c.isprintable() or c in "\n\r\t" for c in text):
+            return text if len(value) <= 4096 else text + "..."
+    except UnicodeDecodeError:
+        pass
+    return "base64:" + base64.b64encode(raw).decode("ascii") + ("..." if len(value) > 4096 else "")
+
+
+def _float(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _convert_known(obj: Any) -> Any:
+    """One step of conversion for a non-JSON type, or the sentinel ``_UNKNOWN``."""
+    if isinstance(obj, (dt.datetime, dt.date, dt.time)):
+        return obj.isoformat()
+    if isinstance(obj, dt.timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, (decimal.Decimal, uuid.UUID, PurePath)):
+        return str(obj)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return _bytes(obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    to_jsonable_hook = getattr(type(obj), "__aither_json__", None)
+    if to_jsonable_hook is not None:
+        return to_jsonable_hook(obj)
+    module = type(obj).__module__.partition(".")[0]
+    if module == "numpy" and "numpy" in sys.modules:
+        np = sys.modules["numpy"]
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.dtype):
+            return str(obj)
+    if module == "pandas" and "pandas" in sys.modules:
+        pd = sys.modules["pandas"]
+        if isinstance(obj, pd.DataFrame):
+            return obj.to_numpy(dtype=object).tolist()
+        if isinstance(obj, (pd.Series, pd.Index)):
+            return obj.tolist()
+        if obj is pd.NaT:
+            return None
+        if isinstance(obj, pd.Timestamp):
+            return obj.isoformat()
+    if module == "polars" and "polars" in sys.modules:
+        pl = sys.modules["polars"]
+        if isinstance(obj, pl.DataFrame):
+            return [list(row) for row in obj.rows()]
+        if isinstance(obj, pl.Series):
+            return obj.to_list()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name, None) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (set, frozenset)):
+        items = list(obj)
+        try:
+            items.sort()
+        except TypeError:
+            pass
+        return items
+    if isinstance(obj, type):
+        return f"{obj.__module__}.{obj.__qualname__}"
+    # dtypes of other frameworks (pandas, polars, torch) read well as their str.
+    if type(obj).__name__.endswith(("Dtype", "DType", "dtype")) or module in ("polars", "torch"):
+        return str(obj)
+    return _UNKNOWN
+
+
+_UNKNOWN = object()
+
+
+def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any:
+    """A structure of only dict/list/str/int/float/bool/None that reads like ``obj``; never raises."""
+    try:
+        if obj is None or isinstance(obj, (bool, int, str)):
+            return obj
+        if isinstance(obj, float):
+            return _float(obj)
+        if _depth >= _MAX_DEPTH:
+            return "..."
+        seen = _seen if _seen is not None else set()
+        if isinstance(obj, (list, tuple, Mapping, set, frozenset)):
+            ident = id(obj)
+            if ident in seen:
+                return "<cycle>"
+            seen.add(ident)
+            try:
+                if isinstance(obj, Mapping):
+                    out: dict[str, Any] = {}
+                    for i, (key, value) in enumerate(obj.items()):
+                        if i >= _MAX_ITEMS:
+                            out["..."] = "truncated"
+                            break
+                        name = key if isinstance(key, str) else str(to_jsonable(key, _depth + 1, seen))
+                        out[name] = to_jsonable(value, _depth + 1, seen)
+                    return out
+                items = obj if isinstance(obj, (list, tuple)) else _convert_known(obj)
+                return [to_jsonable(v, _depth + 1, seen) for v in list(items)[:_MAX_ITEMS]]
+            finally:
+                seen.discard(ident)
+        converted = _convert_known(obj)
+        if converted is _UNKNOWN:
+            return safe_repr(obj)
+        return to_jsonable(converted, _depth + 1, seen)
+    except Exception:
+        return safe_repr(obj)
+
+
+def _default(obj: Any) -> Any:
+    converted = _convert_known(obj)
+    if converted is _UNKNOWN:
+        return safe_repr(obj)
+    return converted
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON of ``obj``; never raises (see the module docstring for what becomes what)."""
+    try:
+        return json.dumps(obj, default=_default, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
+    except Exception:
+        pass
+    try:
+        return json.dumps(to_jsonable(obj), allow_nan=False, separators=(",", ":"), ensure_ascii=True)
+    except Exception:
+        return json.dumps(safe_repr(obj))

@@ -1,0 +1,57 @@
+"""The :class:`Sample`: what a sampler returns and the encoder turns into the span's JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+META_KEYS = ("type", "shape", "columns", "dtypes", "rows", "truncated")
+"""The keys of ``_meta``, always all present (None where they do not apply)."""
+
+
+def meta(
+    type_name: str,
+    shape: Any = None,
+    columns: Any = None,
+    dtypes: Any = None,
+    rows: int | None = None,
+    truncated: bool = False,
+) -> dict[str, Any]:
+    """The ``_meta`` dict. Values may be framework objects (a dtype, a shape tuple): they
+    are turned into JSON on the export thread, so the caller pays nothing for that."""
+    return {
+        "type": type_name,
+        "shape": shape,
+        "columns": columns,
+        "dtypes": dtypes,
+        "rows": rows,
+        "truncated": truncated,
+    }
+
+
+class Sample:
+    """A bounded snapshot of a value and the description of the whole value.
+
+    Attributes:
+        data: the first rows x columns, already copied (later changes by the caller to the
+            original never show), in a form the encoder can turn into JSON.
+        meta: the ``_meta`` dict: type, shape, columns, dtypes, rows, truncated.
+        approx_bytes: a rough size of the sample once encoded, for the queue's byte bound.
+    """
+
+    __slots__ = ("approx_bytes", "data", "meta")
+
+    def __init__(self, data: Any, meta: dict[str, Any], approx_bytes: int) -> None:
+        self.data = data
+        self.meta = meta
+        self.approx_bytes = approx_bytes
+
+    @property
+    def rows(self) -> int | None:
+        rows = self.meta.get("rows")
+        return rows if isinstance(rows, int) else None
+
+    def __aither_json__(self) -> dict[str, Any]:
+        return {"sample": self.data, "_meta": self.meta}
+
+    def __repr__(self) -> str:
+        return f"Sample(meta={self.meta!r})"

@@ -1,0 +1,1 @@
+"""OTLP in, rows out: reading request bodies (:mod:`.otlp`) and decoding spans (:mod:`.decode`)."""

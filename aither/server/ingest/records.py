@@ -1,0 +1,136 @@
+"""The rows that decoding makes of spans: what the writer stores, one dataclass per table.
+
+JSON payloads stay text here (as the span carried them, re-encoded only when they had to be
+parsed); parsed samples ride along in memory so that the label join of a batch reads them
+without a second parse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """Any OTLP span, aither's or not: the ``spans`` table."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    aither_kind: str | None
+    span_kind: int
+    service_name: str | None
+    scope_name: str | None
+    start_time_ns: int
+    end_time_ns: int
+    status_code: int
+    status_message: str | None
+    attributes: str
+    events: str | None
+    links: str | None
+    resource: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.trace_id, self.span_id)
+
+
+@dataclass(slots=True)
+class PredictionRecord:
+    """A ``prediction`` span: the ``predictions`` table."""
+
+    trace_id: str
+    span_id: str
+    model_name: str
+    model_version: str | None
+    environment: str | None
+    framework: str | None
+    model_class: str | None
+    method: str | None
+    input_rows: int | None
+    output_rows: int | None
+    features: str | None
+    prediction: str | None
+    task: str | None
+    time_ns: int
+    latency_ms: float
+    is_error: bool
+    error_message: str | None
+    sample: Any = field(default=None, repr=False)
+    """The parsed ``sample`` of ``ml.prediction`` (not stored: ``prediction`` is)."""
+
+
+@dataclass(slots=True)
+class LabelRecord:
+    """A ``label`` span: the ``labels`` table, before the join."""
+
+    trace_id: str
+    span_id: str
+    target_span_id: str | None
+    model_name: str | None
+    value: str | None
+    is_batch: bool
+    row_indices: str | None
+    time_ns: int
+    values: list[Any] = field(default_factory=list, repr=False)
+    """One true value per labelled row, in the order of :attr:`indices`."""
+    indices: list[int] | None = field(default=None, repr=False)
+    """The prediction rows the values belong to; None for rows ``0..n-1``."""
+    error: str | None = None
+    """Why the label can't be joined (malformed ``ml.label``), or None."""
+
+
+@dataclass(slots=True)
+class LlmCallRecord:
+    """A span with GenAI attributes: the ``llm_calls`` table."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    operation: str | None
+    provider: str | None
+    request_model: str | None
+    response_model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    finish_reasons: str | None
+    time_ns: int
+    latency_ms: float
+    is_error: bool
+
+
+@dataclass(slots=True)
+class OperationRecord:
+    """A ``function`` or ``event`` span: the ``operations`` table."""
+
+    trace_id: str
+    span_id: str
+    kind: str
+    name: str
+    span_type: str | None
+    input: str | None
+    output: str | None
+    cost_usd: float | None
+    metadata: str | None
+    time_ns: int
+    latency_ms: float
+    is_error: bool
+    error_message: str | None
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    """Everything one export request holds, ready for the writer."""
+
+    spans: list[SpanRecord] = field(default_factory=list)
+    predictions: list[PredictionRecord] = field(default_factory=list)
+    labels: list[LabelRecord] = field(default_factory=list)
+    llm_calls: list[LlmCallRecord] = field(default_factory=list)
+    operations: list[OperationRecord] = field(default_factory=list)
+    rejected: int = 0
+    """Spans that could not be read at all (bad ids); reported in ``partial_success``."""
+    warnings: list[str] = field(default_factory=list)
+    """Why some spans were stored only in part; the first few go back to the sender."""

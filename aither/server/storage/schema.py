@@ -1,0 +1,243 @@
+"""The tables of the aither server, in SQLAlchemy Core.
+
+Times are integers of nanoseconds since the Unix epoch (OTLP's own unit), so SQLite and
+PostgreSQL store and compare them the same way. JSON payloads are text: the server writes
+them once and hands them back as they came. Every table carries ``org_id`` and every query
+filters on it; a row of another organisation is never visible.
+
+The migrations in ``migrations/versions`` create exactly these tables; a test compares the two.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(32), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    UniqueConstraint("org_id", "email"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("tail", String(8), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("last_used_at_ns", BigInteger),
+    Column("revoked_at_ns", BigInteger),
+    Index(None, "org_id", "created_at_ns"),
+)
+
+spans = Table(
+    "spans",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("parent_span_id", String(16)),
+    Column("name", Text, nullable=False),
+    Column("aither_kind", String(16)),
+    Column("span_kind", SmallInteger, nullable=False),
+    Column("service_name", String(200)),
+    Column("scope_name", String(200)),
+    Column("start_time_ns", BigInteger, nullable=False),
+    Column("end_time_ns", BigInteger, nullable=False),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("status_message", Text),
+    Column("attributes", Text, nullable=False),
+    Column("events", Text),
+    Column("links", Text),
+    Column("resource", Text),
+    Column("received_at_ns", BigInteger, nullable=False),
+    # span ids are 64 random bits, so leading with span_id keeps the replay check selective
+    UniqueConstraint("org_id", "span_id", "trace_id"),
+    Index(None, "org_id", "trace_id"),
+    Index(None, "org_id", "start_time_ns"),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(100)),
+    Column("environment", String(100)),
+    Column("framework", String(100)),
+    Column("model_class", String(300)),
+    Column("method", String(100)),
+    Column("input_rows", Integer),
+    Column("output_rows", Integer),
+    Column("features", Text),
+    Column("prediction", Text),
+    Column("task", String(16)),
+    Column("time_ns", BigInteger, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("is_error", Boolean, nullable=False),
+    Column("error_message", Text),
+    UniqueConstraint("org_id", "span_id", "trace_id"),
+    Index(None, "org_id", "trace_id"),
+    Index(None, "org_id", "model_name", "model_version", "time_ns"),
+    Index(None, "org_id", "time_ns"),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("target_span_id", String(16)),
+    Column("model_name", String(200)),
+    Column("value", Text),
+    Column("is_batch", Boolean, nullable=False),
+    Column("row_indices", Text),
+    Column("time_ns", BigInteger, nullable=False),
+    # joined | pending | ambiguous | invalid
+    Column("status", String(16), nullable=False),
+    # span_id | model | only: which rule of the label join matched
+    Column("join_rule", String(16)),
+    Column("prediction_id", RowId, ForeignKey("predictions.id")),
+    Column("rows", Integer, nullable=False),
+    Column("message", Text),
+    UniqueConstraint("org_id", "span_id", "trace_id"),
+    Index(None, "org_id", "trace_id"),
+    Index(None, "org_id", "status"),
+)
+
+label_rows = Table(
+    "label_rows",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("prediction_id", RowId, ForeignKey("predictions.id"), nullable=False),
+    Column("label_id", RowId, ForeignKey("labels.id"), nullable=False),
+    Column("row_index", Integer, nullable=False),
+    # copied from the prediction, so that metrics read one table
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(100)),
+    Column("task", String(16)),
+    Column("pred_class", String(200)),
+    Column("pred_num", Float),
+    Column("label_class", String(200)),
+    Column("label_num", Float),
+    Column("pred_time_ns", BigInteger, nullable=False),
+    Column("label_time_ns", BigInteger, nullable=False),
+    UniqueConstraint("prediction_id", "row_index"),
+    Index(None, "label_id"),
+    Index(None, "org_id", "model_name", "model_version", "pred_time_ns"),
+)
+
+llm_calls = Table(
+    "llm_calls",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("operation", String(100)),
+    Column("provider", String(100)),
+    Column("request_model", String(200)),
+    Column("response_model", String(200)),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("cost_usd", Float),
+    Column("finish_reasons", Text),
+    Column("time_ns", BigInteger, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("is_error", Boolean, nullable=False),
+    UniqueConstraint("org_id", "span_id", "trace_id"),
+    Index(None, "org_id", "time_ns"),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    # function | event
+    Column("kind", String(16), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("span_type", String(100)),
+    Column("input", Text),
+    Column("output", Text),
+    Column("cost_usd", Float),
+    Column("metadata", Text),
+    Column("time_ns", BigInteger, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("is_error", Boolean, nullable=False),
+    Column("error_message", Text),
+    UniqueConstraint("org_id", "span_id", "trace_id"),
+    Index(None, "org_id", "time_ns"),
+)
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("org_id", String(32), ForeignKey("organizations.id"), primary_key=True),
+    Column("period_start_ns", BigInteger, primary_key=True),
+    Column("api_calls", BigInteger, nullable=False, default=0),
+    Column("spans", BigInteger, nullable=False, default=0),
+    Column("predictions", BigInteger, nullable=False, default=0),
+    Column("prediction_rows", BigInteger, nullable=False, default=0),
+    Column("labels", BigInteger, nullable=False, default=0),
+    Column("llm_calls", BigInteger, nullable=False, default=0),
+    Column("operations", BigInteger, nullable=False, default=0),
+)
+
+USAGE_COUNTERS = ("api_calls", "spans", "predictions", "prediction_rows", "labels", "llm_calls", "operations")
+"""The counter columns of :data:`usage`."""

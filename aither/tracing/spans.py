@@ -1,0 +1,243 @@
+"""Function and event spans: ``aither.span(...)``, ``log_event``, and what ``@track`` builds on."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from .. import semconv
+from ..export.pipeline import DeferredPayload
+from ..sampling.builtins import snapshot
+from ..sampling.encoder import dumps, to_jsonable
+from .context import format_trace_id, set_last
+from .predictions import record_exception
+
+if TYPE_CHECKING:
+    from .._runtime import Runtime
+
+_PRIMITIVES = (str, bool, int, float)
+
+
+def capture(runtime: Runtime, value: Any) -> Any:
+    """A bounded snapshot of a function's input or output, with ``redact_keys`` removed."""
+    limits = runtime.settings.limits
+    data = snapshot(value, limits, max(limits.columns, limits.rows))
+    redact = runtime.settings.redact_keys
+    return _redact(data, redact) if redact else data
+
+
+def _redact(value: Any, keys: frozenset[str], depth: int = 0) -> Any:
+    if depth > 32:
+        return value
+    if isinstance(value, dict):
+        return {
+            k: ("[REDACTED]" if isinstance(k, str) and k.lower() in keys else _redact(v, keys, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(v, keys, depth + 1) for v in value]
+    return value
+
+
+def check_cost(cost: object) -> float:
+    """A cost in US dollars as a float >= 0; ValueError otherwise (a caller's mistake)."""
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost) or cost < 0:
+        raise ValueError(f"cost must be a finite number of US dollars >= 0, got {cost!r}")
+    return float(cost)
+
+
+def set_metadata(runtime: Runtime, span: trace.Span, metadata: Mapping[str, Any]) -> None:
+    """``aither.metadata.<key>`` attributes: scalars as they are, anything else as JSON."""
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
+    redact = runtime.settings.redact_keys
+    for key, value in metadata.items():
+        name = str(key)
+        if redact and name.lower() in redact:
+            value = "[REDACTED]"
+        attr = semconv.AITHER_METADATA_PREFIX + name
+        if isinstance(value, _PRIMITIVES) and not (isinstance(value, float) and not math.isfinite(value)):
+            span.set_attribute(attr, value)
+        else:
+            span.set_attribute(attr, dumps(to_jsonable(capture(runtime, value))))
+
+
+class AitherSpan:
+    """A function, tool or event span opened with :func:`aither.span`.
+
+    Threading: use it from the code that opened it. Every setter validates its argument and
+    raises on a caller's mistake; nothing here raises for an error of aither's own.
+
+    Example:
+        >>> with aither.span("retrieve", kind="tool") as s:   # doctest: +SKIP
+        ...     docs = search(query)
+        ...     s.set_output(docs)
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        name: str,
+        *,
+        kind: str = semconv.SPAN_KIND_FUNCTION,
+        span_type: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        input: Any = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a span needs a non-empty name, got {name!r}")
+        self._runtime = runtime
+        self._name = name
+        self._kind = kind
+        self._type = span_type
+        self._metadata = metadata
+        self._attributes = attributes
+        self._items: dict[str, Any] = {}
+        if input is not None:
+            self.set_input(input)
+        self._span: trace.Span | None = None
+        self._token: object = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, *, attach: bool = True) -> AitherSpan:
+        attrs: dict[str, Any] = {
+            semconv.AITHER_SPAN_KIND: self._kind,
+            semconv.AITHER_SCHEMA_VERSION: semconv.SCHEMA_VERSION,
+        }
+        if self._type:
+            attrs[semconv.AITHER_SPAN_TYPE] = self._type
+        if self._attributes:
+            attrs.update(self._attributes)
+        span = self._runtime.tracer.start_span(self._name, attributes=attrs)
+        self._span = span
+        if self._metadata:
+            set_metadata(self._runtime, span, self._metadata)
+        if attach:
+            self._token = otel_context.attach(trace.set_span_in_context(span))
+        return self
+
+    def end(self, exc: BaseException | None = None) -> None:
+        span = self._span
+        if span is None:
+            return
+        self._span = None
+        if self._token is not None:
+            try:
+                otel_context.detach(self._token)  # type: ignore[arg-type]
+            except Exception:
+                pass  # detached in another context (a generator closed elsewhere): harmless
+            self._token = None
+        try:
+            if exc is not None:
+                record_exception(span, exc)
+            if self._items:
+                items = list(self._items.items())
+                self._runtime.defer(span, DeferredPayload(items, 256 * len(items)))
+        except Exception as error:
+            self._runtime.internal_error_quiet(error, "ending a span")
+        span.end()
+        set_last(span.get_span_context().trace_id)
+
+    def activate(self) -> object:
+        """Make this span current in the calling context; returns the token for ``deactivate``."""
+        span = self._span
+        return otel_context.attach(trace.set_span_in_context(span)) if span is not None else None
+
+    def deactivate(self, token: object) -> None:
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+    def __enter__(self) -> AitherSpan:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end(exc)
+
+    async def __aenter__(self) -> AitherSpan:
+        return self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end(exc)
+
+    # -- what users set --------------------------------------------------------------------
+    @property
+    def trace_id(self) -> str | None:
+        """The span's trace id (32 hex digits) once started."""
+        span = self._span
+        return format_trace_id(span.get_span_context().trace_id) if span is not None else None
+
+    @property
+    def span_id(self) -> str | None:
+        span = self._span
+        return f"{span.get_span_context().span_id:016x}" if span is not None else None
+
+    def set_input(self, value: Any) -> None:
+        """Record the input (a bounded sample of it, encoded on the export thread)."""
+        self._items[semconv.AITHER_INPUT] = capture(self._runtime, value)
+
+    def set_output(self, value: Any) -> None:
+        """Record the output (a bounded sample of it, encoded on the export thread)."""
+        self._items[semconv.AITHER_OUTPUT] = capture(self._runtime, value)
+
+    def set_cost(self, usd: float) -> None:
+        """Record the cost in US dollars; ValueError for a negative or non-finite number."""
+        cost = check_cost(usd)
+        if self._span is not None:
+            self._span.set_attribute(semconv.AITHER_COST_USD, cost)
+        else:
+            self._attributes = {**(self._attributes or {}), semconv.AITHER_COST_USD: cost}
+
+    def set_metadata(self, metadata: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
+        """Add ``aither.metadata.<key>`` attributes, from a mapping and/or keyword arguments."""
+        merged = {**(metadata or {}), **kwargs}
+        if self._span is not None:
+            set_metadata(self._runtime, self._span, merged)
+        else:
+            self._metadata = {**(self._metadata or {}), **merged}
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set a raw OpenTelemetry attribute (str, bool, int, float or a list of one of them)."""
+        if self._span is not None:
+            self._span.set_attribute(key, value)
+        else:
+            self._attributes = {**(self._attributes or {}), key: value}
+
+    @property
+    def otel_span(self) -> trace.Span | None:
+        """The underlying OpenTelemetry span, while it is open."""
+        return self._span
+
+
+def log_event(
+    runtime: Runtime,
+    name: str,
+    *,
+    input: Any = None,
+    output: Any = None,
+    cost: float | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    event_type: str | None = None,
+) -> int:
+    """Emit one finished event span (a step of an agent, a tool call made elsewhere)."""
+    attributes = {semconv.AITHER_COST_USD: check_cost(cost)} if cost is not None else None
+    handle = AitherSpan(
+        runtime, name, kind=semconv.SPAN_KIND_EVENT, span_type=event_type, metadata=metadata,
+        input=input, attributes=attributes,
+    )
+    if output is not None:
+        handle.set_output(output)
+    handle.start(attach=False)
+    span = handle.otel_span
+    trace_id = span.get_span_context().trace_id if span is not None else 0
+    handle.end()
+    return trace_id
