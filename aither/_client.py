@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from . import semconv
 from ._config import Settings, resolve_settings
 from ._runtime import Runtime
-from .adapters.base import qualified_name
+from .adapters.base import WrapContext, qualified_name
 from .adapters.proxy import CallableTrackedModel, TrackedModel
 from .adapters.registry import adapter_for
 from .exceptions import ConfigError
@@ -359,7 +359,7 @@ def make_proxy(
     sample_columns: int | None = None,
     features_fn: Callable[[Any], Any] | None = None,
 ) -> Any:
-    if isinstance(model, TrackedModel):
+    if isinstance(model, TrackedModel) or getattr(model, "_aither_uninstrument", None) is not None:
         return model  # wrapping twice is a no-op
     _check_name("name", name, optional=True)
     _check_name("version", version, optional=True)
@@ -370,6 +370,21 @@ def make_proxy(
     if features_fn is not None and not callable(features_fn):
         raise TypeError(f"features_fn must be a callable taking the model's input, got {features_fn!r}")
     adapter = adapter_for(model)
+
+    def get_runtime() -> Runtime | None:
+        target = client if client is not None else get_client()
+        return target._active_runtime() if target is not None else None
+
+    instrumented = adapter.instrument(
+        model,
+        WrapContext(
+            get_runtime=get_runtime, name=name, version=version, environment=environment,
+            options={"name": name, "version": version, "environment": environment, "sample_rows": sample_rows,
+                     "sample_columns": sample_columns, "features_fn": features_fn},
+        ),
+    )
+    if instrumented is not None:
+        return instrumented
     class_name = adapter.class_name(model)
     identity = ModelIdentity(
         name=name or getattr(model, "__name__", None) or type(model).__name__,
@@ -394,9 +409,15 @@ def make_proxy(
 
 
 def unwrap(obj: Any) -> Any:
-    """The original object of a wrapped model (or ``obj`` itself when it is not wrapped)."""
+    """The original object of a wrapped model (or ``obj`` itself when it is not wrapped).
+
+    An LLM client instrumented in place gets its own request method back and is returned.
+    """
     while isinstance(obj, TrackedModel):
         obj = obj.__wrapped__
+    undo = getattr(obj, "_aither_uninstrument", None)
+    if undo is not None:
+        undo()
     return obj
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .._runtime import Runtime
 
 
 def qualified_name(obj: object) -> str:
@@ -56,6 +60,33 @@ class Adapter:
     def parameters(self, model: Any) -> int | None:
         """The model's parameter count, only where it is cheap to know."""
         return None
+
+    def instrument(self, obj: Any, context: WrapContext) -> Any | None:
+        """Instrument ``obj`` in place and return it, or None to get the transparent proxy.
+
+        LLM clients use this: their SDKs bind the client inside resource objects at
+        construction, so a proxy would never see ``client.chat.completions.create``; the
+        adapter hooks the instance's request method instead, and sets
+        ``obj._aither_uninstrument`` to a function that restores it (``aither.unwrap``).
+        """
+        return None
+
+
+@dataclass(frozen=True)
+class WrapContext:
+    """What ``wrap`` knows when an adapter instruments an object in place.
+
+    Attributes:
+        get_runtime: the runtime to record with, asked at each call (None: aither is off).
+        name, version, environment: as given to ``wrap``.
+        options: every keyword ``wrap`` was called with.
+    """
+
+    get_runtime: Callable[[], Runtime | None]
+    name: str | None
+    version: str | None
+    environment: str | None
+    options: Mapping[str, Any]
 
 
 class CallableAdapter(Adapter):

@@ -1,1 +1,65 @@
-"""Storage."""
+"""Storage: the schema, migrations, the batched writer, and the reads behind the API.
+
+:class:`Storage` ties them together: one engine (SQLite or PostgreSQL), migrated at open,
+one :class:`~.writer.BatchWriter` thread for every write, and a :class:`~.usage.UsageMeter`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.engine import Connection, Engine
+
+from .engine import DatabaseURLError, create_engine, migrate
+from .usage import UsageMeter
+from .writer import BatchWriter, WriterBusy
+
+__all__ = ["DatabaseURLError", "Storage", "WriterBusy"]
+
+
+class Storage:
+    """The database of one server. Thread-safe: reads on pooled connections, writes on the writer."""
+
+    def __init__(self, engine: Engine, *, max_queued_spans: int = 100_000, max_batch_spans: int = 5_000) -> None:
+        self.engine = engine
+        self.meter = UsageMeter()
+        self.writer = BatchWriter(
+            engine,
+            max_queued_weight=max_queued_spans,
+            max_batch_weight=max_batch_spans,
+            periodic=self.meter.flush,
+        )
+
+    @classmethod
+    def open(
+        cls, database_url: str, *, max_queued_spans: int = 100_000, max_batch_spans: int = 5_000
+    ) -> Storage:
+        """Connect, run the migrations, and start the writer."""
+        engine = create_engine(database_url)
+        try:
+            migrate(engine)
+        except Exception:
+            engine.dispose()
+            raise
+        storage = cls(engine, max_queued_spans=max_queued_spans, max_batch_spans=max_batch_spans)
+        storage.writer.start()
+        return storage
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for queries (never for writes: those go through :attr:`writer`)."""
+        with self.engine.connect() as connection:
+            yield connection
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Finish queued writes, write the pending usage counts, and close the pool."""
+        self.writer.stop(timeout)
+        try:
+            self.meter.flush(self.engine)
+        finally:
+            self.engine.dispose()

@@ -1,0 +1,163 @@
+"""Organisations, users and API keys: the rows behind authentication and the management API.
+
+Reads run on any connection; writes run on the writer's (see ``BatchWriter.run``). Every
+function takes the caller's ``org_id`` and never returns another organisation's row.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .schema import api_keys, organizations, users
+
+ROLE_ADMIN = "admin"
+ROLE_MEMBER = "member"
+ROLES = (ROLE_ADMIN, ROLE_MEMBER)
+
+
+def new_id(prefix: str) -> str:
+    """A random public id such as ``key_3f9c2a1b7d4e8f60``."""
+    return f"{prefix}_{secrets.token_hex(8)}"
+
+
+def split_scopes(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+def join_scopes(scopes: frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> str:
+    return " ".join(sorted(set(scopes)))
+
+
+@dataclass(frozen=True, slots=True)
+class KeyIdentity:
+    """Who an API key speaks for."""
+
+    key_id: str
+    org_id: str
+    user_id: str
+    scopes: frozenset[str]
+    revoked: bool
+
+
+def find_key(connection: Connection, key_hash: str) -> KeyIdentity | None:
+    row = connection.execute(
+        sa.select(
+            api_keys.c.id, api_keys.c.org_id, api_keys.c.user_id, api_keys.c.scopes, api_keys.c.revoked_at_ns
+        ).where(api_keys.c.key_hash == key_hash)
+    ).first()
+    if row is None:
+        return None
+    return KeyIdentity(row.id, row.org_id, row.user_id, split_scopes(row.scopes), row.revoked_at_ns is not None)
+
+
+def has_organization(connection: Connection) -> bool:
+    return connection.execute(sa.select(organizations.c.id).limit(1)).first() is not None
+
+
+def create_organization(connection: Connection, name: str, plan: str, now_ns: int) -> dict[str, Any]:
+    row = {"id": new_id("org"), "name": name, "plan": plan, "created_at_ns": now_ns}
+    connection.execute(organizations.insert().values(row))
+    return row
+
+
+def get_organization(connection: Connection, org_id: str) -> dict[str, Any] | None:
+    row = connection.execute(sa.select(organizations).where(organizations.c.id == org_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def create_user(
+    connection: Connection, org_id: str, email: str, name: str, role: str, now_ns: int
+) -> dict[str, Any]:
+    row = {
+        "id": new_id("usr"),
+        "org_id": org_id,
+        "email": email,
+        "name": name,
+        "role": role,
+        "created_at_ns": now_ns,
+    }
+    connection.execute(users.insert().values(row))
+    return row
+
+
+def get_user(connection: Connection, org_id: str, user_id: str) -> dict[str, Any] | None:
+    row = (
+        connection.execute(sa.select(users).where(users.c.org_id == org_id, users.c.id == user_id))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def find_user_by_email(connection: Connection, org_id: str, email: str) -> dict[str, Any] | None:
+    row = (
+        connection.execute(
+            sa.select(users).where(users.c.org_id == org_id, sa.func.lower(users.c.email) == email.lower())
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def list_users(connection: Connection, org_id: str) -> list[dict[str, Any]]:
+    query = sa.select(users).where(users.c.org_id == org_id).order_by(users.c.created_at_ns, users.c.id)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def create_key(
+    connection: Connection,
+    *,
+    org_id: str,
+    user_id: str,
+    name: str,
+    key_hash: str,
+    tail: str,
+    scopes: frozenset[str],
+    now_ns: int,
+) -> dict[str, Any]:
+    row = {
+        "id": new_id("key"),
+        "org_id": org_id,
+        "user_id": user_id,
+        "name": name,
+        "key_hash": key_hash,
+        "tail": tail,
+        "scopes": join_scopes(scopes),
+        "created_at_ns": now_ns,
+        "last_used_at_ns": None,
+        "revoked_at_ns": None,
+    }
+    connection.execute(api_keys.insert().values(row))
+    return row
+
+
+def get_key(connection: Connection, org_id: str, key_id: str) -> dict[str, Any] | None:
+    row = (
+        connection.execute(sa.select(api_keys).where(api_keys.c.org_id == org_id, api_keys.c.id == key_id))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def list_keys(connection: Connection, org_id: str) -> list[dict[str, Any]]:
+    query = (
+        sa.select(api_keys).where(api_keys.c.org_id == org_id).order_by(api_keys.c.created_at_ns, api_keys.c.id)
+    )
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def revoke_key(connection: Connection, org_id: str, key_id: str, now_ns: int) -> dict[str, Any] | None:
+    """Revoke a key (a no-op when it is revoked already); None when the organisation has no such key."""
+    connection.execute(
+        api_keys.update()
+        .where(api_keys.c.org_id == org_id, api_keys.c.id == key_id, api_keys.c.revoked_at_ns.is_(None))
+        .values(revoked_at_ns=now_ns)
+    )
+    return get_key(connection, org_id, key_id)

@@ -1,0 +1,124 @@
+"""Store a decoded export request: the writer's job for ``POST /v1/traces``.
+
+Replays are stored once: a span whose (trace id, span id) the organisation already holds is
+skipped with everything derived from it, so an exporter that retries after a lost response
+never doubles a prediction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..ingest.records import (
+    DecodedBatch,
+    LabelRecord,
+    LlmCallRecord,
+    OperationRecord,
+    PredictionRecord,
+    SpanRecord,
+)
+from .joins import join_labels
+from .schema import llm_calls, operations, predictions, spans
+from .usage import add_usage, period_bounds
+
+_CHUNK = 500
+
+_SPAN_FIELDS = tuple(c.name for c in spans.columns if c.name not in ("id", "org_id", "received_at_ns"))
+_PREDICTION_FIELDS = tuple(c.name for c in predictions.columns if c.name not in ("id", "org_id"))
+_LLM_FIELDS = tuple(c.name for c in llm_calls.columns if c.name not in ("id", "org_id"))
+_OPERATION_FIELDS = tuple(c.name for c in operations.columns if c.name not in ("id", "org_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one request added to the store."""
+
+    spans: int
+    duplicates: int
+    predictions: int
+    labels: int
+    llm_calls: int
+    operations: int
+
+
+def _rows(records: list[Any], fields: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
+    return [{**{name: getattr(record, name) for name in fields}, **extra} for record in records]
+
+
+def _stored_keys(connection: Connection, org_id: str, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (trace id, span id) pairs of ``keys`` that the organisation already holds."""
+    found: set[tuple[str, str]] = set()
+    span_ids = sorted({span_id for _, span_id in keys})
+    for start in range(0, len(span_ids), _CHUNK):
+        query = sa.select(spans.c.trace_id, spans.c.span_id).where(
+            spans.c.org_id == org_id, spans.c.span_id.in_(span_ids[start : start + _CHUNK])
+        )
+        found.update((trace_id, span_id) for trace_id, span_id in connection.execute(query))
+    return found
+
+
+class IngestJob:
+    """Store one :class:`DecodedBatch` for an organisation (run by the writer)."""
+
+    def __init__(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> None:
+        self.org_id = org_id
+        self.batch = batch
+        self.received_at_ns = received_at_ns
+        self.weight = max(1, len(batch.spans))
+
+    def apply(self, connection: Connection) -> IngestResult:
+        batch, org_id = self.batch, self.org_id
+        stored = _stored_keys(connection, org_id, [span.key for span in batch.spans]) if batch.spans else set()
+
+        def new(records: list[Any]) -> list[Any]:
+            return [r for r in records if (r.trace_id, r.span_id) not in stored]
+
+        new_spans: list[SpanRecord] = new(batch.spans)
+        new_predictions: list[PredictionRecord] = new(batch.predictions)
+        new_labels: list[LabelRecord] = new(batch.labels)
+        new_llm: list[LlmCallRecord] = new(batch.llm_calls)
+        new_operations: list[OperationRecord] = new(batch.operations)
+        if new_spans:
+            connection.execute(
+                spans.insert(),
+                _rows(new_spans, _SPAN_FIELDS, org_id=org_id, received_at_ns=self.received_at_ns),
+            )
+        prediction_ids: list[int] = []
+        if new_predictions:
+            result = connection.execute(
+                predictions.insert().returning(predictions.c.id, sort_by_parameter_order=True),
+                _rows(new_predictions, _PREDICTION_FIELDS, org_id=org_id),
+            )
+            prediction_ids = [row[0] for row in result]
+        if new_predictions or new_labels:
+            join_labels(connection, org_id, list(zip(prediction_ids, new_predictions)), new_labels)
+        if new_llm:
+            connection.execute(llm_calls.insert(), _rows(new_llm, _LLM_FIELDS, org_id=org_id))
+        if new_operations:
+            connection.execute(operations.insert(), _rows(new_operations, _OPERATION_FIELDS, org_id=org_id))
+        result_counts = IngestResult(
+            spans=len(new_spans),
+            duplicates=len(batch.spans) - len(new_spans),
+            predictions=len(new_predictions),
+            labels=len(new_labels),
+            llm_calls=len(new_llm),
+            operations=len(new_operations),
+        )
+        add_usage(
+            connection,
+            org_id,
+            period_bounds(self.received_at_ns)[0],
+            {
+                "spans": result_counts.spans,
+                "predictions": result_counts.predictions,
+                "prediction_rows": sum(p.output_rows or 0 for p in new_predictions),
+                "labels": result_counts.labels,
+                "llm_calls": result_counts.llm_calls,
+                "operations": result_counts.operations,
+            },
+        )
+        return result_counts

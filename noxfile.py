@@ -1,0 +1,89 @@
+"""Sessions: lint, typecheck, tests (everything), tests-core (no framework), one per framework, bench.
+
+``nox -s ci`` is what ``.ci/run`` and the README's test command run.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_core"]
+
+PYTHON = "3.11"
+CONSTRAINTS = ("-c", "constraints.txt")  # torch pinned to the CPU wheel (see constraints.txt)
+
+# One table: framework -> the extra that installs it and the test folder that covers it.
+# Each row becomes a session ``tests-<framework>``; ``tests`` runs them all at once.
+FRAMEWORKS: dict[str, tuple[str, str]] = {
+    "sklearn": ("sklearn,numpy,pandas,polars", "tests/core"),
+    "torch": ("torch", "tests/frameworks/torch"),
+    "tensorflow": ("tensorflow", "tests/frameworks/tensorflow"),
+    "transformers": ("transformers", "tests/frameworks/transformers"),
+    "tinygrad": ("tinygrad", "tests/frameworks/tinygrad"),
+    "boosting": ("xgboost,lightgbm,catboost", "tests/frameworks/boosting"),
+    "llm": ("openai,anthropic,gemini", "tests/llm"),
+    "server": ("server,postgres,sklearn", "tests/server tests/api tests/e2e tests/cli"),
+}
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    session.install("--upgrade", "pip")
+    session.install(*CONSTRAINTS, "-e", f".[{extras}]")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "aither", "tests", "benchmarks", "examples", "noxfile.py")
+    session.run("ruff", "format", "--check", "aither", "tests", "benchmarks", "examples", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    _install(session, "dev,server")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Every test, with every framework installed."""
+    _install(session, "all,dev")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(name="tests_core", python=PYTHON)
+def tests_core(session: nox.Session) -> None:
+    """Only the core dependencies: ``import aither`` and the core API work with no framework."""
+    session.install("--upgrade", "pip")
+    session.install("-e", ".", "pytest>=8", "pytest-asyncio>=0.23", "opentelemetry-proto>=1.30")
+    session.run("python", "-c", "import aither, sys; assert 'numpy' not in sys.modules")
+    session.run("pytest", "tests/core", "-p", "no:cacheprovider", *session.posargs)
+
+
+def _framework_session(framework: str, extras: str, paths: str) -> None:
+    @nox.session(name=f"tests-{framework}", python=PYTHON)
+    def run(session: nox.Session) -> None:
+        _install(session, f"{extras},dev")
+        session.run("pytest", *paths.split(), *session.posargs)
+
+
+for _framework, (_extras, _paths) in FRAMEWORKS.items():
+    _framework_session(_framework, _extras, _paths)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Overhead and throughput benchmarks (never in CI): prints medians and ratios."""
+    _install(session, "all,dev")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def ci(session: nox.Session) -> None:
+    """What CI runs: lint, types, the whole suite, and the core-only suite."""
+    session.notify("lint")
+    session.notify("typecheck")
+    session.notify("tests")
+    session.notify("tests_core")

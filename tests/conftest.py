@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Tests never read the developer's own ~/.aither credentials or environment.
+_HOME = tempfile.mkdtemp(prefix="aither-test-home-")
+os.environ["AITHER_HOME"] = _HOME
+for _name in list(os.environ):
+    if (_name.startswith("AITHER_") and _name != "AITHER_HOME") or _name.startswith("OTEL_"):
+        del os.environ[_name]
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from receiver import OTLPReceiver  # noqa: E402
+
+
+@pytest.fixture
+def receiver() -> Iterator[OTLPReceiver]:
+    """A real OTLP/HTTP receiver on 127.0.0.1 that decodes protobuf and keeps every span."""
+    with OTLPReceiver() as r:
+        yield r
