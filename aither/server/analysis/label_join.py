@@ -16,6 +16,7 @@ Rows: a batch label carries one value per row, for rows ``0..n-1`` or for the ro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -59,6 +60,8 @@ class LabelledRow:
     row_index: int
     predicted: RowValue
     label: RowValue
+    value: str
+    """The true value as JSON text."""
 
 
 def resolve(
@@ -93,6 +96,12 @@ def resolve(
     return JoinDecision(PENDING, message="no prediction in the trace yet")
 
 
+def _labelled(index: int, value: Any, sample: Any, task: str | None, method: str | None) -> LabelledRow:
+    return LabelledRow(
+        index, row_value(sample, index, task, method), label_value(value), json.dumps(value, default=str)
+    )
+
+
 def pair_rows(
     values: Sequence[Any],
     indices: Sequence[int] | None,
@@ -113,15 +122,15 @@ def pair_rows(
                 f"one label for a {output_rows}-row prediction; send one label per row "
                 "(a list, or {row_index: label})"
             )
-        return [LabelledRow(0, row_value(sample, 0, task, method), label_value(values[0]))], None
+        return [_labelled(0, values[0], sample, task, method)], None
     rows = list(indices) if indices is not None else list(range(len(values)))
     paired: list[LabelledRow] = []
     outside = 0
-    for index, value in zip(rows, values):
+    for index, value in zip(rows, values, strict=True):
         if output_rows is not None and index >= output_rows:
             outside += 1
             continue
-        paired.append(LabelledRow(index, row_value(sample, index, task, method), label_value(value)))
+        paired.append(_labelled(index, value, sample, task, method))
     if outside:
         return paired, f"{outside} labels name rows past the prediction's {output_rows} rows; ignored"
     return paired, None

@@ -113,11 +113,12 @@ def infer_task(sample: Any, method: str | None) -> str | None:
 
 def _argmax(row: list[Any]) -> RowValue:
     scores = [number_of(value) for value in row]
-    if any(score is None for score in scores):
+    numbers = [score for score in scores if score is not None]
+    if len(numbers) != len(scores):
         return NO_VALUE
-    if len(scores) == 1:
-        return RowValue("1" if scores[0] >= 0.5 else "0", None)  # type: ignore[operator]
-    best = max(range(len(scores)), key=scores.__getitem__)
+    if len(numbers) == 1:
+        return RowValue("1" if numbers[0] >= 0.5 else "0", None)
+    best = max(range(len(numbers)), key=lambda column: numbers[column])
     return RowValue(str(best), float(best))
 
 

@@ -159,7 +159,9 @@ class _Decoder:
         if len(self.batch.warnings) < _MAX_WARNINGS:
             self.batch.warnings.append(f"span {span.span_id} of trace {span.trace_id}: {message}")
 
-    def span(self, span: Span, resource: dict[str, Any], resource_json: str | None, scope: str | None) -> None:
+    def span(
+        self, span: Span, resource: dict[str, Any], resource_json: str | None, scope: str | None
+    ) -> None:
         trace_id = _hex_id(span.trace_id, 16)
         span_id = _hex_id(span.span_id, 8)
         if trace_id is None or span_id is None:
@@ -170,7 +172,11 @@ class _Decoder:
         self._seen.add((trace_id, span_id))
         attributes = attributes_of(span.attributes)
         events = [
-            {"name": event.name, "time_ns": event.time_unix_nano, "attributes": attributes_of(event.attributes)}
+            {
+                "name": event.name,
+                "time_ns": event.time_unix_nano,
+                "attributes": attributes_of(event.attributes),
+            }
             for event in span.events
         ]
         links = [

@@ -153,7 +153,9 @@ def parse_request(payload: bytes, encoding: Encoding) -> ExportTraceServiceReque
     try:
         message.ParseFromString(payload)
     except (DecodeError, ValueError, RuntimeError) as exc:
-        raise OtlpRequestError(400, f"request body is not an OTLP protobuf ExportTraceServiceRequest: {exc}") from None
+        raise OtlpRequestError(
+            400, f"request body is not an OTLP protobuf ExportTraceServiceRequest: {exc}"
+        ) from None
     return message
 
 
@@ -170,7 +172,8 @@ def encode_response(rejected_spans: int, error_message: str, encoding: Encoding)
     if rejected_spans or error_message:
         response.partial_success.rejected_spans = rejected_spans
         response.partial_success.error_message = error_message
-    return response.SerializeToString()
+    encoded: bytes = response.SerializeToString()
+    return encoded
 
 
 def _varint(value: int) -> bytes:

@@ -21,7 +21,9 @@ __all__ = ["DatabaseURLError", "Storage", "WriterBusy"]
 class Storage:
     """The database of one server. Thread-safe: reads on pooled connections, writes on the writer."""
 
-    def __init__(self, engine: Engine, *, max_queued_spans: int = 100_000, max_batch_spans: int = 5_000) -> None:
+    def __init__(
+        self, engine: Engine, *, max_queued_spans: int = 100_000, max_batch_spans: int = 5_000
+    ) -> None:
         self.engine = engine
         self.meter = UsageMeter()
         self.writer = BatchWriter(

@@ -52,7 +52,9 @@ def find_key(connection: Connection, key_hash: str) -> KeyIdentity | None:
     ).first()
     if row is None:
         return None
-    return KeyIdentity(row.id, row.org_id, row.user_id, split_scopes(row.scopes), row.revoked_at_ns is not None)
+    return KeyIdentity(
+        row.id, row.org_id, row.user_id, split_scopes(row.scopes), row.revoked_at_ns is not None
+    )
 
 
 def has_organization(connection: Connection) -> bool:
@@ -71,7 +73,7 @@ def get_organization(connection: Connection, org_id: str) -> dict[str, Any] | No
 
 
 def create_user(
-    connection: Connection, org_id: str, email: str, name: str, role: str, now_ns: int
+    connection: Connection, org_id: str, *, email: str, name: str, role: str, now_ns: int
 ) -> dict[str, Any]:
     row = {
         "id": new_id("usr"),
@@ -148,7 +150,9 @@ def get_key(connection: Connection, org_id: str, key_id: str) -> dict[str, Any] 
 
 def list_keys(connection: Connection, org_id: str) -> list[dict[str, Any]]:
     query = (
-        sa.select(api_keys).where(api_keys.c.org_id == org_id).order_by(api_keys.c.created_at_ns, api_keys.c.id)
+        sa.select(api_keys)
+        .where(api_keys.c.org_id == org_id)
+        .order_by(api_keys.c.created_at_ns, api_keys.c.id)
     )
     return [dict(row) for row in connection.execute(query).mappings()]
 

@@ -72,7 +72,9 @@ class IngestJob:
 
     def apply(self, connection: Connection) -> IngestResult:
         batch, org_id = self.batch, self.org_id
-        stored = _stored_keys(connection, org_id, [span.key for span in batch.spans]) if batch.spans else set()
+        stored = (
+            _stored_keys(connection, org_id, [span.key for span in batch.spans]) if batch.spans else set()
+        )
 
         def new(records: list[Any]) -> list[Any]:
             return [r for r in records if (r.trace_id, r.span_id) not in stored]
@@ -95,7 +97,9 @@ class IngestJob:
             )
             prediction_ids = [row[0] for row in result]
         if new_predictions or new_labels:
-            join_labels(connection, org_id, list(zip(prediction_ids, new_predictions)), new_labels)
+            join_labels(
+                connection, org_id, list(zip(prediction_ids, new_predictions, strict=True)), new_labels
+            )
         if new_llm:
             connection.execute(llm_calls.insert(), _rows(new_llm, _LLM_FIELDS, org_id=org_id))
         if new_operations:

@@ -180,7 +180,7 @@ def join_labels(
 
     placements: list[_Placement | None] = []
     label_rows_out: list[dict[str, Any]] = []
-    for label, decision in zip(new_labels, decisions):
+    for label, decision in zip(new_labels, decisions, strict=True):
         target = by_id[decision.target.prediction_id] if decision.target else None
         status, message, rows = _place(decision, label.values, label.indices, label.is_batch, target)
         label_rows_out.append(
@@ -209,12 +209,12 @@ def join_labels(
         )
         label_ids = [row[0] for row in result]
     writes: list[_Placement] = []
-    for label_id, placement in zip(label_ids, placements):
+    for label_id, placement in zip(label_ids, placements, strict=True):
         if placement is not None and placement.rows:
             placement.label_id = label_id
             writes.append(placement)
 
-    for row, decision in zip(revisit, revisit_decisions):
+    for row, decision in zip(revisit, revisit_decisions, strict=True):
         previous_target = row.prediction_id
         new_target = decision.target.prediction_id if decision.target else None
         if decision.status == row.status and new_target == previous_target:
@@ -315,6 +315,7 @@ def _write_label_rows(connection: Connection, org_id: str, writes: list[_Placeme
                 "pred_num": row.predicted.num,
                 "label_class": row.label.klass,
                 "label_num": row.label.num,
+                "value": row.value,
                 "pred_time_ns": prediction.time_ns,
                 "label_time_ns": label_time,
             }

@@ -154,6 +154,7 @@ labels = Table(
     UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "trace_id"),
     Index(None, "org_id", "status"),
+    Index(None, "org_id", "model_name", "status"),
 )
 
 label_rows = Table(
@@ -172,6 +173,7 @@ label_rows = Table(
     Column("pred_num", Float),
     Column("label_class", String(200)),
     Column("label_num", Float),
+    Column("value", Text),
     Column("pred_time_ns", BigInteger, nullable=False),
     Column("label_time_ns", BigInteger, nullable=False),
     UniqueConstraint("prediction_id", "row_index"),

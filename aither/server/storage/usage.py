@@ -61,7 +61,7 @@ def read_usage(connection: Connection, org_id: str, period_start_ns: int) -> dic
     ).first()
     if row is None:
         return dict.fromkeys(USAGE_COUNTERS, 0)
-    return {name: int(value) for name, value in zip(USAGE_COUNTERS, row)}
+    return {name: int(value) for name, value in zip(USAGE_COUNTERS, row, strict=True)}
 
 
 class UsageMeter:

@@ -172,7 +172,7 @@ class BatchWriter:
                 else:
                     future.set_result(result)
             return
-        for (_, future), result in zip(live, results):
+        for (_, future), result in zip(live, results, strict=True):
             future.set_result(result)
 
 

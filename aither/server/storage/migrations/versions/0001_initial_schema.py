@@ -2,14 +2,12 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:30:21.397550
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = "0001"
 down_revision = None
@@ -180,6 +178,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "span_id", "trace_id", name=op.f("uq_labels_org_id_span_id_trace_id")),
     )
     with op.batch_alter_table("labels", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_labels_org_id_model_name_status"), ["org_id", "model_name", "status"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_labels_org_id_status"), ["org_id", "status"], unique=False)
         batch_op.create_index(batch_op.f("ix_labels_org_id_trace_id"), ["org_id", "trace_id"], unique=False)
 
@@ -249,6 +250,7 @@ def upgrade() -> None:
         sa.Column("pred_num", sa.Float(), nullable=True),
         sa.Column("label_class", sa.String(length=200), nullable=True),
         sa.Column("label_num", sa.Float(), nullable=True),
+        sa.Column("value", sa.Text(), nullable=True),
         sa.Column("pred_time_ns", sa.BigInteger(), nullable=False),
         sa.Column("label_time_ns", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["label_id"], ["labels.id"], name=op.f("fk_label_rows_label_id_labels")),
@@ -282,6 +284,7 @@ def downgrade() -> None:
     with op.batch_alter_table("labels", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_labels_org_id_trace_id"))
         batch_op.drop_index(batch_op.f("ix_labels_org_id_status"))
+        batch_op.drop_index(batch_op.f("ix_labels_org_id_model_name_status"))
 
     op.drop_table("labels")
     with op.batch_alter_table("spans", schema=None) as batch_op:

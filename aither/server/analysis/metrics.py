@@ -1,0 +1,224 @@
+"""Model metrics over a time window, per version: volume, errors, latency, labels and quality.
+
+- ``predictions`` (calls) and ``rows`` (output rows), ``error_rate`` (share of calls that raised);
+- ``latency_ms``: p50, p90, p99 and mean of the call duration;
+- ``labelled_rows`` and ``label_coverage``: the share of predicted rows that have a label;
+- ``label_delay_s``: time from prediction to label, p50, p90, mean and max;
+- classifiers: ``accuracy``, ``precision``, ``recall``, ``f1`` (binary for classes 0/1,
+  macro-averaged otherwise) over the labelled rows whose predicted class is known;
+- regressors: ``mae`` and ``rmse``.
+
+Counting and summing run in SQL on indexed columns. Percentiles run in SQL on PostgreSQL
+(``percentile_cont``) and over the fetched column on SQLite, which has no percentile function.
+The window applies to the prediction's time, for labels too: "how good were last week's
+predictions", whenever their labels arrived.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..storage.queries import Window
+from ..storage.schema import label_rows, predictions
+from .scoring import CLASSIFICATION, REGRESSION
+
+LATENCY_QUANTILES = (0.5, 0.9, 0.99)
+DELAY_QUANTILES = (0.5, 0.9)
+_POSITIVE = "1"
+
+
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolated quantile of sorted values (the same as ``percentile_cont``)."""
+    if not sorted_values:
+        return math.nan
+    position = (len(sorted_values) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
+
+
+def _quantiles_by_version(
+    connection: Connection,
+    version_column: Any,
+    value: Any,
+    clauses: list[Any],
+    qs: Sequence[float],
+) -> dict[str | None, list[float]]:
+    if connection.dialect.name == "postgresql":
+        columns = [sa.func.percentile_cont(q).within_group(value) for q in qs]
+        query = sa.select(version_column, *columns).where(*clauses).group_by(version_column)
+        return {row[0]: [float(v) for v in row[1:]] for row in connection.execute(query)}
+    values: dict[str | None, list[float]] = defaultdict(list)
+    for version, number in connection.execute(sa.select(version_column, value).where(*clauses)):
+        values[version].append(float(number))
+    out: dict[str | None, list[float]] = {}
+    for version, numbers in values.items():
+        numbers.sort()
+        out[version] = [quantile(numbers, q) for q in qs]
+    return out
+
+
+def classification_scores(confusion: dict[tuple[str, str], int]) -> dict[str, Any]:
+    """Accuracy, precision, recall and F1 from ``{(predicted, true): count}``.
+
+    Binary (positive class ``1``) when every class is ``0`` or ``1``; macro-averaged over the
+    classes otherwise.
+    """
+    total = sum(confusion.values())
+    if not total:
+        return {}
+    correct = sum(count for (predicted, true), count in confusion.items() if predicted == true)
+    classes = sorted({c for pair in confusion for c in pair})
+    binary = set(classes) <= {"0", "1"}
+    targets = [_POSITIVE] if binary else classes
+
+    def prf(cls: str) -> tuple[float, float, float]:
+        tp = confusion.get((cls, cls), 0)
+        predicted = sum(n for (p, _), n in confusion.items() if p == cls)
+        actual = sum(n for (_, t), n in confusion.items() if t == cls)
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return precision, recall, f1
+
+    scores = [prf(cls) for cls in targets]
+    return {
+        "accuracy": correct / total,
+        "precision": sum(s[0] for s in scores) / len(scores),
+        "recall": sum(s[1] for s in scores) / len(scores),
+        "f1": sum(s[2] for s in scores) / len(scores),
+        "average": "binary" if binary else "macro",
+        "positive_class": _POSITIVE if binary else None,
+        "classes": len(classes),
+        "scored_rows": total,
+    }
+
+
+def _nan_to_none(values: Iterable[float]) -> list[float | None]:
+    return [None if math.isnan(v) else v for v in values]
+
+
+def model_metrics(
+    connection: Connection,
+    org_id: str,
+    model: str,
+    *,
+    version: str | None = None,
+    environment: str | None = None,
+    window: Window | None = None,
+) -> list[dict[str, Any]]:
+    """Metrics of ``model``, one dict per version (newest activity first); [] when it has none."""
+    window = window or Window()
+    p = predictions.c
+    clauses: list[Any] = [p.org_id == org_id, p.model_name == model, *window.clauses(p.time_ns)]
+    if version is not None:
+        clauses.append(p.model_version == version)
+    if environment is not None:
+        clauses.append(p.environment == environment)
+    summary_query = (
+        sa.select(
+            p.model_version,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(p.output_rows), 0),
+            sa.func.sum(sa.case((p.is_error, 1), else_=0)),
+            sa.func.avg(p.latency_ms),
+            sa.func.min(p.time_ns),
+            sa.func.max(p.time_ns),
+            sa.func.max(p.task),
+        )
+        .where(*clauses)
+        .group_by(p.model_version)
+    )
+    versions: dict[str | None, dict[str, Any]] = {}
+    for row in connection.execute(summary_query):
+        count = int(row[1])
+        versions[row[0]] = {
+            "version": row[0],
+            "predictions": count,
+            "rows": int(row[2]),
+            "errors": int(row[3]),
+            "error_rate": int(row[3]) / count if count else 0.0,
+            "latency_ms": {"mean": float(row[4]) if row[4] is not None else None},
+            "first_seen_ns": int(row[5]),
+            "last_seen_ns": int(row[6]),
+            "task": row[7],
+            "labelled_rows": 0,
+            "label_coverage": 0.0,
+            "label_delay_s": None,
+            "classification": None,
+            "regression": None,
+        }
+    if not versions:
+        return []
+    latencies = _quantiles_by_version(connection, p.model_version, p.latency_ms, clauses, LATENCY_QUANTILES)
+    for key, values in latencies.items():
+        p50, p90, p99 = _nan_to_none(values)
+        versions[key]["latency_ms"].update({"p50": p50, "p90": p90, "p99": p99})
+
+    lr = label_rows.c
+    label_clauses: list[Any] = [lr.org_id == org_id, lr.model_name == model, *window.clauses(lr.pred_time_ns)]
+    if version is not None:
+        label_clauses.append(lr.model_version == version)
+    if environment is not None:  # label rows don't copy the environment; go through the prediction
+        label_clauses.append(lr.prediction_id.in_(sa.select(predictions.c.id).where(*clauses)))
+    delay = (lr.label_time_ns - lr.pred_time_ns) / 1e9
+    label_query = (
+        sa.select(lr.model_version, sa.func.count(), sa.func.avg(delay), sa.func.max(delay))
+        .where(*label_clauses)
+        .group_by(lr.model_version)
+    )
+    for key, count, mean_delay, max_delay in connection.execute(label_query):
+        if key not in versions:
+            continue
+        entry = versions[key]
+        entry["labelled_rows"] = int(count)
+        entry["label_coverage"] = min(1.0, int(count) / entry["rows"]) if entry["rows"] else 0.0
+        entry["label_delay_s"] = {"mean": float(mean_delay), "max": float(max_delay)}
+    delays = _quantiles_by_version(connection, lr.model_version, delay, label_clauses, DELAY_QUANTILES)
+    for key, values in delays.items():
+        if key in versions and versions[key]["label_delay_s"] is not None:
+            p50, p90 = _nan_to_none(values)
+            versions[key]["label_delay_s"].update({"p50": p50, "p90": p90})
+
+    confusion: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
+    confusion_query = (
+        sa.select(lr.model_version, lr.pred_class, lr.label_class, sa.func.count())
+        .where(
+            *label_clauses,
+            lr.task == CLASSIFICATION,
+            lr.pred_class.is_not(None),
+            lr.label_class.is_not(None),
+        )
+        .group_by(lr.model_version, lr.pred_class, lr.label_class)
+    )
+    for key, predicted, true, count in connection.execute(confusion_query):
+        confusion[key][(predicted, true)] = int(count)
+    for key, matrix in confusion.items():
+        if key in versions:
+            versions[key]["classification"] = classification_scores(matrix)
+
+    error = lr.pred_num - lr.label_num
+    regression_query = (
+        sa.select(
+            lr.model_version,
+            sa.func.count(),
+            sa.func.sum(sa.func.abs(error)),
+            sa.func.sum(error * error),
+        )
+        .where(*label_clauses, lr.task == REGRESSION, lr.pred_num.is_not(None), lr.label_num.is_not(None))
+        .group_by(lr.model_version)
+    )
+    for key, count, abs_sum, square_sum in connection.execute(regression_query):
+        if key in versions and count:
+            versions[key]["regression"] = {
+                "mae": float(abs_sum) / count,
+                "rmse": math.sqrt(float(square_sum) / count),
+                "scored_rows": int(count),
+            }
+    return sorted(versions.values(), key=lambda entry: entry["last_seen_ns"], reverse=True)

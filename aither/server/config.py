@@ -1,0 +1,128 @@
+"""Server settings: argument > ``AITHER_*`` environment > default, validated up front.
+
+=============================  ==============================================  ========================
+variable                       meaning                                         default
+=============================  ==============================================  ========================
+``AITHER_HOME``                data directory (database, credentials file)     ``~/.aither``
+``AITHER_DATABASE_URL``        SQLAlchemy URL of the database                  ``sqlite:///<home>/aither.db``
+``AITHER_SERVER_HOST``         address to listen on                            ``127.0.0.1``
+``AITHER_SERVER_PORT``         port to listen on (0: any free port)            ``4680``
+``AITHER_MAX_BODY_BYTES``      largest request body, before and after gzip     16 MiB
+``AITHER_MAX_QUEUED_SPANS``    spans waiting for the writer before 503         100000
+``AITHER_INIT_ORG``            organisation created on first start             ``default``
+``AITHER_INIT_ADMIN_EMAIL``    admin user created on first start               ``admin@localhost``
+``AITHER_INIT_API_KEY``        admin key created on first start                generated, printed once
+=============================  ==============================================  ========================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..exceptions import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4680
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def default_home() -> Path:
+    """``$AITHER_HOME`` or ``~/.aither`` (the SDK reads the credentials file from the same place)."""
+    home = _env("AITHER_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".aither"
+
+
+def _int(name: str, raw: str | int | None, default: int, minimum: int, maximum: int | None = None) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(f"{name}={raw!r} must be {bound}")
+    return value
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything the server needs to start. Build it with :meth:`from_env`."""
+
+    home: Path
+    database_url: str
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_queued_spans: int = 100_000
+    max_batch_spans: int = 5_000
+    init_org: str = "default"
+    init_admin_email: str = "admin@localhost"
+    init_api_key: str | None = field(default=None, repr=False)
+    write_credentials: bool = True
+    """Write ``<home>/credentials.json`` when the first start generates a key."""
+    announce: bool = True
+    """Print the generated key (once) on first start."""
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        home: str | Path | None = None,
+        database_url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        **overrides: object,
+    ) -> ServerSettings:
+        """Settings from arguments, then the environment, then the defaults."""
+        resolved_home = Path(home).expanduser() if home is not None else default_home()
+        url = database_url or _env("AITHER_DATABASE_URL") or f"sqlite:///{resolved_home / 'aither.db'}"
+        init_key = _env("AITHER_INIT_API_KEY")
+        if init_key is not None and (len(init_key) < 16 or any(c.isspace() for c in init_key)):
+            raise ConfigError(
+                "AITHER_INIT_API_KEY must be at least 16 characters without spaces; "
+                "generate one with: python -c \"import secrets; print('aith_' + secrets.token_urlsafe(32))\""
+            )
+        settings = cls(
+            home=resolved_home,
+            database_url=url,
+            host=host or _env("AITHER_SERVER_HOST") or DEFAULT_HOST,
+            port=_int(
+                "port", port if port is not None else _env("AITHER_SERVER_PORT"), DEFAULT_PORT, 0, 65535
+            ),
+            max_body_bytes=_int(
+                "AITHER_MAX_BODY_BYTES", _env("AITHER_MAX_BODY_BYTES"), DEFAULT_MAX_BODY_BYTES, 1024
+            ),
+            max_queued_spans=_int("AITHER_MAX_QUEUED_SPANS", _env("AITHER_MAX_QUEUED_SPANS"), 100_000, 1),
+            init_org=_env("AITHER_INIT_ORG") or "default",
+            init_admin_email=_env("AITHER_INIT_ADMIN_EMAIL") or "admin@localhost",
+            init_api_key=init_key,
+        )
+        if overrides:
+            from dataclasses import replace
+
+            settings = replace(settings, **overrides)  # type: ignore[arg-type]
+        return settings
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.home / "credentials.json"
+
+    @property
+    def base_url(self) -> str:
+        """The URL clients on this machine use to reach the server."""
+        host = self.host
+        if host in ("0.0.0.0", ""):
+            host = "127.0.0.1"
+        elif host == "::":
+            host = "::1"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"

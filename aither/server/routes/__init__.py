@@ -1,0 +1,1 @@
+"""HTTP routes: OTLP ingest (:mod:`.otlp`), queries (:mod:`.query`), management (:mod:`.management`)."""

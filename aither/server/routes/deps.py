@@ -1,0 +1,49 @@
+"""FastAPI dependencies shared by the ``/api/v1`` routes: the storage and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from ..auth import SCOPE_ADMIN, SCOPE_READ, AuthError, Principal, authenticate, require_scope
+from ..config import ServerSettings
+from ..storage import Storage
+
+
+def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+def get_settings(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+def http_error(error: AuthError) -> HTTPException:
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    return HTTPException(error.status, error.message, headers=headers)
+
+
+def caller(*scopes: str) -> Callable[[Request], Principal]:
+    """A dependency: the request's principal, which must hold one of ``scopes`` (any key if none)."""
+
+    def dependency(request: Request) -> Principal:
+        try:
+            principal = authenticate(get_storage(request), request.headers.get("authorization"))
+            if scopes and not principal.scopes.intersection(scopes):
+                require_scope(principal, scopes[0])
+        except AuthError as error:
+            raise http_error(error) from None
+        return principal
+
+    return dependency
+
+
+AnyKey = Annotated[Principal, Depends(caller())]
+Reader = Annotated[Principal, Depends(caller(SCOPE_READ))]
+ReaderOrAdmin = Annotated[Principal, Depends(caller(SCOPE_READ, SCOPE_ADMIN))]
+Admin = Annotated[Principal, Depends(caller(SCOPE_ADMIN))]
+StorageDep = Annotated[Storage, Depends(get_storage)]

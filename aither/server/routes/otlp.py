@@ -1,0 +1,108 @@
+"""``POST /v1/traces``: OTLP/HTTP ingest, protobuf or JSON, gzip or plain.
+
+The request is authenticated first (401 without a valid key, 403 without ``write``), its body
+read up to the size limit (413), inflated up to the same limit (413), decoded (400 when it is
+not OTLP), and handed to the writer; the response waits for the commit, so an exporter that
+got 200 knows its spans are stored. A full write queue answers 503 with ``Retry-After``,
+which OTLP exporters retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+
+from ..auth import SCOPE_WRITE, AuthError, authenticate, require_scope
+from ..ingest.decode import decode_export_request
+from ..ingest.otlp import (
+    Encoding,
+    OtlpRequestError,
+    body_encoding,
+    decompress,
+    encode_response,
+    encode_status,
+    parse_request,
+    response_encoding,
+)
+from ..ingest.records import DecodedBatch
+from ..storage import Storage, WriterBusy
+from ..storage.ingest import IngestJob
+from .deps import get_settings, get_storage
+
+logger = logging.getLogger("aither.server")
+router = APIRouter()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise OtlpRequestError(413, f"request body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise OtlpRequestError(413, f"request body is larger than {limit} bytes")
+    return bytes(body)
+
+
+def _decode(payload: bytes, encoding: Encoding) -> DecodedBatch:
+    return decode_export_request(parse_request(payload, encoding))
+
+
+def _error(status: int, message: str, encoding: Encoding, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        encode_status(status, message, encoding),
+        status_code=status,
+        media_type=encoding.value,
+        headers=headers,
+    )
+
+
+@router.post(
+    "/v1/traces",
+    summary="OTLP/HTTP trace export",
+    description="Accepts an OTLP ExportTraceServiceRequest as application/x-protobuf or "
+    "application/json, optionally gzip-encoded. Needs a key with the write scope.",
+    responses={200: {"description": "ExportTraceServiceResponse, in the request's encoding"}},
+    tags=["ingest"],
+)
+async def export_traces(request: Request) -> Response:
+    storage: Storage = get_storage(request)
+    settings = get_settings(request)
+    content_type = request.headers.get("content-type")
+    encoding = response_encoding(content_type)
+    try:
+        principal = await run_in_threadpool(authenticate, storage, request.headers.get("authorization"))
+        require_scope(principal, SCOPE_WRITE)
+    except AuthError as error:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return _error(error.status, error.message, encoding, headers)
+    try:
+        body_encoding(content_type)
+        body = await _read_body(request, settings.max_body_bytes)
+        payload = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
+        batch = await run_in_threadpool(_decode, payload, encoding)
+        future = storage.writer.submit(IngestJob(principal.org_id, batch, time.time_ns()))
+        result = await asyncio.wrap_future(future)
+    except OtlpRequestError as error:
+        return _error(error.status, error.message, encoding)
+    except WriterBusy as error:
+        return _error(503, str(error), encoding, {"Retry-After": "1"})
+    except OperationalError as error:
+        logger.error("aither server: could not store spans: %s", error)
+        return _error(503, "the database is unavailable; retry shortly", encoding, {"Retry-After": "5"})
+    except Exception as error:
+        logger.exception("aither server: could not store spans")
+        return _error(500, f"could not store the spans: {type(error).__name__}", encoding)
+    message = "; ".join(batch.warnings)
+    if batch.rejected:
+        message = f"{batch.rejected} spans had no valid trace id or span id" + (
+            f"; {message}" if message else ""
+        )
+    logger.debug("stored %d spans (%d replayed)", result.spans, result.duplicates)
+    return Response(encode_response(batch.rejected, message, encoding), media_type=encoding.value)

@@ -1,0 +1,269 @@
+"""The query API under ``/api/v1``: models, predictions, labels, traces, LLM calls, metrics.
+
+Every route needs a key with the ``read`` scope and sees only its organisation's data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query
+
+from ..analysis.label_join import LABEL_STATUSES
+from ..analysis.metrics import model_metrics
+from ..storage.queries import (
+    CursorError,
+    Window,
+    get_trace,
+    label_status_counts,
+    list_labels,
+    list_llm_calls,
+    list_models,
+    list_predictions,
+)
+from . import schemas as s
+from .deps import Reader, StorageDep
+
+router = APIRouter(prefix="/api/v1", tags=["query"])
+
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+Since = Annotated[dt.datetime | None, Query(description="ISO 8601 time; from this time on (inclusive)")]
+Until = Annotated[dt.datetime | None, Query(description="ISO 8601 time; before this time")]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+
+
+def _window(since: dt.datetime | None, until: dt.datetime | None) -> Window:
+    window = Window(s.to_ns(since), s.to_ns(until))
+    if window.since_ns is not None and window.until_ns is not None and window.since_ns >= window.until_ns:
+        raise HTTPException(400, "since must be before until")
+    return window
+
+
+def _status(is_error: bool) -> Literal["ok", "error"]:
+    return "error" if is_error else "ok"
+
+
+def prediction_out(row: dict[str, Any]) -> s.Prediction:
+    return s.Prediction(
+        **{
+            key: row[key] for key in s.Prediction.model_fields if key in row and key not in ("status", "time")
+        },
+        time=s.to_time(row["time_ns"]),
+        status=_status(row["is_error"]),
+    )
+
+
+def label_out(row: dict[str, Any]) -> s.Label:
+    return s.Label(
+        **{key: row[key] for key in s.Label.model_fields if key in row and key != "time"},
+        time=s.to_time(row["time_ns"]),
+    )
+
+
+def _rows_out(model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
+    fields = model.model_fields
+    return [
+        model(
+            **{key: row[key] for key in fields if key in row and key not in ("status", "time")},
+            time=s.to_time(row["time_ns"]),
+            status=_status(row["is_error"]),
+        )
+        for row in rows
+    ]
+
+
+def _span_out(row: dict[str, Any]) -> s.Span:
+    status = {0: "unset", 1: "ok", 2: "error"}.get(row["status_code"], "unset")
+    return s.Span(
+        trace_id=row["trace_id"],
+        span_id=row["span_id"],
+        parent_span_id=row["parent_span_id"],
+        name=row["name"],
+        kind=row["aither_kind"],
+        span_kind=row["span_kind"],
+        service_name=row["service_name"],
+        scope_name=row["scope_name"],
+        start_time=s.to_time(row["start_time_ns"]),
+        end_time=s.to_time(row["end_time_ns"]),
+        start_time_unix_nano=row["start_time_ns"],
+        duration_ms=(row["end_time_ns"] - row["start_time_ns"]) / 1e6,
+        status=status,  # type: ignore[arg-type]
+        status_message=row["status_message"],
+        attributes=row["attributes"] or {},
+        events=row["events"] or [],
+        links=row["links"] or [],
+        resource=row["resource"] or {},
+    )
+
+
+@router.get("/models", response_model=list[s.Model], summary="Models and versions that sent predictions")
+def get_models(
+    *, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None
+) -> list[s.Model]:
+    with storage.read() as connection:
+        rows = list_models(connection, principal.org_id, _window(since, until))
+    return [
+        s.Model(
+            name=row["model_name"],
+            version=row["model_version"],
+            environment=row["environment"],
+            framework=row["framework"],
+            model_class=row["model_class"],
+            task=row["task"],
+            predictions=row["predictions"],
+            rows=row["rows"],
+            errors=row["errors"],
+            labelled_rows=row["labelled_rows"],
+            label_coverage=min(1.0, row["labelled_rows"] / row["rows"]) if row["rows"] else 0.0,
+            first_seen=s.to_time(row["first_seen_ns"]),
+            last_seen=s.to_time(row["last_seen_ns"]),
+        )
+        for row in rows
+    ]
+
+
+@router.get("/predictions", response_model=s.Page[s.Prediction], summary="Predictions, newest first")
+def get_predictions(
+    *,
+    principal: Reader,
+    storage: StorageDep,
+    model: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    since: Since = None,
+    until: Until = None,
+    labelled: Annotated[bool | None, Query(description="true: only labelled; false: only unlabelled")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> s.Page[s.Prediction]:
+    try:
+        with storage.read() as connection:
+            rows, next_cursor = list_predictions(
+                connection,
+                principal.org_id,
+                model=model,
+                version=version,
+                environment=environment,
+                window=_window(since, until),
+                labelled=labelled,
+                limit=limit,
+                cursor=cursor,
+            )
+    except CursorError as error:
+        raise HTTPException(400, str(error)) from None
+    return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/labels", response_model=s.Page[s.Label], summary="Labels and where the join put them")
+def get_labels(
+    *,
+    principal: Reader,
+    storage: StorageDep,
+    status: Annotated[str | None, Query(description="joined, pending, ambiguous or invalid")] = None,
+    model: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> s.Page[s.Label]:
+    if status is not None and status not in LABEL_STATUSES:
+        raise HTTPException(400, f"status must be one of {', '.join(LABEL_STATUSES)}")
+    try:
+        with storage.read() as connection:
+            rows, next_cursor = list_labels(
+                connection, principal.org_id, status=status, model=model, limit=limit, cursor=cursor
+            )
+    except CursorError as error:
+        raise HTTPException(400, str(error)) from None
+    return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.get("/traces/{trace_id}", response_model=s.Trace, summary="A trace with its spans and rows")
+def get_trace_route(*, trace_id: str, principal: Reader, storage: StorageDep) -> s.Trace:
+    trace_id = trace_id.lower()
+    if not _TRACE_ID.match(trace_id):
+        raise HTTPException(400, f"{trace_id!r} is not a trace id (32 hexadecimal digits)")
+    with storage.read() as connection:
+        trace = get_trace(connection, principal.org_id, trace_id)
+    if trace is None:
+        raise HTTPException(404, f"no trace {trace_id}")
+    return s.Trace(
+        trace_id=trace_id,
+        spans=[_span_out(row) for row in trace["spans"]],
+        predictions=[prediction_out(row) for row in trace["predictions"]],
+        labels=[label_out(row) for row in trace["labels"]],
+        llm_calls=_rows_out(s.LlmCall, trace["llm_calls"]),
+        operations=_rows_out(s.Operation, trace["operations"]),
+    )
+
+
+@router.get("/llm-calls", response_model=s.Page[s.LlmCall], summary="LLM calls, newest first")
+def get_llm_calls(
+    *,
+    principal: Reader,
+    storage: StorageDep,
+    model: str | None = None,
+    provider: str | None = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> s.Page[s.LlmCall]:
+    try:
+        with storage.read() as connection:
+            rows, next_cursor = list_llm_calls(
+                connection,
+                principal.org_id,
+                model=model,
+                provider=provider,
+                window=_window(since, until),
+                limit=limit,
+                cursor=cursor,
+            )
+    except CursorError as error:
+        raise HTTPException(400, str(error)) from None
+    return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
+
+
+@router.get(
+    "/models/{model}/metrics",
+    response_model=s.ModelMetrics,
+    summary="Metrics of a model per version over a time window",
+)
+def get_metrics(
+    *,
+    model: str,
+    principal: Reader,
+    storage: StorageDep,
+    version: str | None = None,
+    environment: str | None = None,
+    since: Since = None,
+    until: Until = None,
+) -> s.ModelMetrics:
+    window = _window(since, until)
+    with storage.read() as connection:
+        versions = model_metrics(
+            connection, principal.org_id, model, version=version, environment=environment, window=window
+        )
+        named = label_status_counts(connection, principal.org_id, model)
+        unnamed = label_status_counts(connection, principal.org_id, None)
+    if not versions and not named:
+        raise HTTPException(
+            404, f"no predictions of model {model!r}" + (f" version {version!r}" if version else "")
+        )
+    return s.ModelMetrics(
+        model=model,
+        since=since,
+        until=until,
+        versions=[
+            s.VersionMetrics(
+                **{key: value for key, value in entry.items() if not key.endswith("_ns")},
+                first_seen=s.to_time(entry["first_seen_ns"]),
+                last_seen=s.to_time(entry["last_seen_ns"]),
+            )
+            for entry in versions
+        ],
+        labels=s.LabelCounts(**named),
+        unattributed_labels=s.LabelCounts(**unnamed),
+    )

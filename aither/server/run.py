@@ -1,0 +1,124 @@
+"""Running the server: :func:`serve` for ``aither server``, :class:`EmbeddedServer` for a thread.
+
+Both bind the socket themselves before the app starts, so that port 0 (any free port) works
+and the credentials file names the port actually in use.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+
+from .app import create_app
+from .bootstrap import BootstrapResult
+from .config import ServerSettings
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port`` 0: a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
+    """Run the server in the foreground until interrupted (``aither server``)."""
+    sock = bind(settings.host, settings.port)
+    settings = replace(settings, port=sock.getsockname()[1])
+    config = uvicorn.Config(create_app(settings), log_level=log_level, lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+class EmbeddedServer:
+    """The server on a background thread of this process, on a free port by default.
+
+    Example::
+
+        with EmbeddedServer(ServerSettings.from_env(home=tmp, port=0)) as server:
+            client = aither.Client(api_key=server.api_key, base_url=server.base_url)
+
+    ``api_key`` is the admin key the first start created (None when the database already had
+    an organisation). Thread-safe to stop from any thread.
+    """
+
+    def __init__(self, settings: ServerSettings, *, log_level: str = "warning") -> None:
+        self.settings = settings
+        self.log_level = log_level
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._app: Any = None
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def bootstrap(self) -> BootstrapResult | None:
+        result: BootstrapResult | None = self._app.state.bootstrap if self._app is not None else None
+        return result
+
+    @property
+    def api_key(self) -> str | None:
+        result = self.bootstrap
+        return result.api_key if result is not None else None
+
+    def start(self, timeout: float = 60.0) -> EmbeddedServer:
+        sock = bind(self.settings.host, self.settings.port)
+        self.settings = replace(self.settings, port=sock.getsockname()[1])
+        self._app = create_app(self.settings)
+        config = uvicorn.Config(
+            self._app, log_level=self.log_level, lifespan="on", access_log=False, log_config=None
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+
+        def run() -> None:
+            try:
+                server.run(sockets=[sock])
+            except BaseException as exc:  # reported by start() or stop()
+                self._error = exc
+            finally:
+                sock.close()
+
+        self._thread = threading.Thread(target=run, name="aither-embedded-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the aither server did not start: {self._error or 'timed out'}")
+            self._thread.join(0.01)
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def __enter__(self) -> EmbeddedServer:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()

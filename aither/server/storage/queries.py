@@ -1,0 +1,330 @@
+"""Reads behind the query API: models, predictions, labels, traces, LLM calls.
+
+Each function takes a connection and the caller's ``org_id`` and returns plain dicts; the
+routes shape them. Lists are newest first and paged with an opaque cursor (``time.id``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .schema import label_rows, labels, llm_calls, operations, predictions, spans
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time window in ns; either end may be open."""
+
+    since_ns: int | None = None
+    until_ns: int | None = None
+
+    def clauses(self, column: sa.ColumnElement[int]) -> list[sa.ColumnElement[bool]]:
+        out = []
+        if self.since_ns is not None:
+            out.append(column >= self.since_ns)
+        if self.until_ns is not None:
+            out.append(column < self.until_ns)
+        return out
+
+
+class CursorError(ValueError):
+    """A pagination cursor that this server did not hand out."""
+
+
+def encode_cursor(time_ns: int, row_id: int) -> str:
+    return f"{time_ns}.{row_id}"
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    time_text, _, id_text = cursor.partition(".")
+    try:
+        return int(time_text), int(id_text)
+    except ValueError:
+        raise CursorError(f"invalid cursor {cursor!r}; pass the next_cursor of a previous page") from None
+
+
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _version_clause(column: Any, version: str | None) -> list[Any]:
+    return [] if version is None else [column == version]
+
+
+def list_models(connection: Connection, org_id: str, window: Window | None = None) -> list[dict[str, Any]]:
+    """One row per model and version: counts, errors, label coverage, first and last seen."""
+    window = window or Window()
+    p = predictions
+    query = (
+        sa.select(
+            p.c.model_name,
+            p.c.model_version,
+            sa.func.count().label("predictions"),
+            sa.func.coalesce(sa.func.sum(p.c.output_rows), 0).label("rows"),
+            sa.func.sum(sa.case((p.c.is_error, 1), else_=0)).label("errors"),
+            sa.func.min(p.c.time_ns).label("first_seen_ns"),
+            sa.func.max(p.c.time_ns).label("last_seen_ns"),
+            sa.func.max(p.c.framework).label("framework"),
+            sa.func.max(p.c.model_class).label("model_class"),
+            sa.func.max(p.c.environment).label("environment"),
+            sa.func.max(p.c.task).label("task"),
+        )
+        .where(p.c.org_id == org_id, *window.clauses(p.c.time_ns))
+        .group_by(p.c.model_name, p.c.model_version)
+        .order_by(p.c.model_name, p.c.model_version)
+    )
+    models = [dict(row) for row in connection.execute(query).mappings()]
+    lr = label_rows
+    labelled_query = (
+        sa.select(lr.c.model_name, lr.c.model_version, sa.func.count().label("labelled_rows"))
+        .where(lr.c.org_id == org_id, *window.clauses(lr.c.pred_time_ns))
+        .group_by(lr.c.model_name, lr.c.model_version)
+    )
+    labelled = {
+        (row.model_name, row.model_version): row.labelled_rows for row in connection.execute(labelled_query)
+    }
+    for model in models:
+        model["labelled_rows"] = labelled.get((model["model_name"], model["model_version"]), 0)
+    return models
+
+
+def list_predictions(
+    connection: Connection,
+    org_id: str,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    window: Window | None = None,
+    labelled: bool | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of predictions, newest first, and the cursor of the next page (None at the end)."""
+    window = window or Window()
+    p = predictions
+    labelled_count = (
+        sa.select(sa.func.count())
+        .where(label_rows.c.prediction_id == p.c.id)
+        .scalar_subquery()
+        .label("labelled_rows")
+    )
+    clauses: list[Any] = [p.c.org_id == org_id, *window.clauses(p.c.time_ns)]
+    if model is not None:
+        clauses.append(p.c.model_name == model)
+    clauses += _version_clause(p.c.model_version, version)
+    if environment is not None:
+        clauses.append(p.c.environment == environment)
+    has_labels = sa.exists().where(label_rows.c.prediction_id == p.c.id)
+    if labelled is True:
+        clauses.append(has_labels)
+    elif labelled is False:
+        clauses.append(~has_labels)
+    if cursor is not None:
+        time_ns, row_id = decode_cursor(cursor)
+        clauses.append(sa.or_(p.c.time_ns < time_ns, sa.and_(p.c.time_ns == time_ns, p.c.id < row_id)))
+    query = (
+        sa.select(p, labelled_count)
+        .where(*clauses)
+        .order_by(p.c.time_ns.desc(), p.c.id.desc())
+        .limit(limit + 1)
+    )
+    rows = [dict(row) for row in connection.execute(query).mappings()]
+    next_cursor = (
+        encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    )
+    rows = rows[:limit]
+    _attach_labels(connection, rows)
+    return rows, next_cursor
+
+
+def _attach_labels(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Give each prediction its true values: ``label`` for one row, ``labels`` {row: value} for more."""
+    ids = [row["id"] for row in rows if row["labelled_rows"]]
+    values: dict[int, dict[int, Any]] = {}
+    if ids:
+        query = sa.select(label_rows.c.prediction_id, label_rows.c.row_index, label_rows.c.value).where(
+            label_rows.c.prediction_id.in_(ids), label_rows.c.row_index < 1000
+        )
+        for prediction_id, row_index, value in connection.execute(query):
+            values.setdefault(prediction_id, {})[row_index] = _json(value)
+    for row in rows:
+        row["features"] = _json(row["features"])
+        row["prediction"] = _json(row["prediction"])
+        found = values.get(row["id"], {})
+        row["labels"] = dict(sorted(found.items()))
+        row["label"] = found.get(0) if (row["output_rows"] or 0) <= 1 else None
+
+
+def list_labels(
+    connection: Connection,
+    org_id: str,
+    *,
+    status: str | None = None,
+    model: str | None = None,
+    trace_id: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of labels, newest first, with where the join put them."""
+    clauses: list[Any] = [labels.c.org_id == org_id]
+    if status is not None:
+        clauses.append(labels.c.status == status)
+    if model is not None:
+        clauses.append(labels.c.model_name == model)
+    if trace_id is not None:
+        clauses.append(labels.c.trace_id == trace_id)
+    if cursor is not None:
+        time_ns, row_id = decode_cursor(cursor)
+        clauses.append(
+            sa.or_(labels.c.time_ns < time_ns, sa.and_(labels.c.time_ns == time_ns, labels.c.id < row_id))
+        )
+    target = predictions.alias("target")
+    query = (
+        sa.select(
+            labels,
+            target.c.span_id.label("prediction_span_id"),
+            target.c.model_name.label("prediction_model"),
+        )
+        .select_from(labels.outerjoin(target, target.c.id == labels.c.prediction_id))
+        .where(*clauses)
+        .order_by(labels.c.time_ns.desc(), labels.c.id.desc())
+        .limit(limit + 1)
+    )
+    rows = [dict(row) for row in connection.execute(query).mappings()]
+    next_cursor = (
+        encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    )
+    rows = rows[:limit]
+    for row in rows:
+        row["value"] = _json(row["value"])
+        row["row_indices"] = _json(row["row_indices"])
+    return rows, next_cursor
+
+
+def label_status_counts(connection: Connection, org_id: str, model: str | None) -> dict[str, int]:
+    """Labels by join status: those naming ``model``, or those naming no model when it is None."""
+    column = labels.c.model_name
+    query = (
+        sa.select(labels.c.status, sa.func.count())
+        .where(labels.c.org_id == org_id, column.is_(None) if model is None else column == model)
+        .group_by(labels.c.status)
+    )
+    return {status: int(count) for status, count in connection.execute(query)}
+
+
+def get_trace(connection: Connection, org_id: str, trace_id: str) -> dict[str, Any] | None:
+    """Every span of a trace with its typed rows, or None when the organisation has none."""
+    span_rows = [
+        dict(row)
+        for row in connection.execute(
+            sa.select(spans)
+            .where(spans.c.org_id == org_id, spans.c.trace_id == trace_id)
+            .order_by(spans.c.start_time_ns, spans.c.id)
+        ).mappings()
+    ]
+    if not span_rows:
+        return None
+    prediction_rows, _ = list_predictions_in_trace(connection, org_id, trace_id)
+    payloads = {row["span_id"]: row for row in prediction_rows}
+    for row in span_rows:
+        for key in ("attributes", "events", "links", "resource"):
+            row[key] = _json(row[key])
+        prediction = payloads.get(row["span_id"])
+        if prediction is not None and isinstance(row["attributes"], dict):
+            from ... import semconv as sc
+
+            if prediction["features_text"] is not None:
+                row["attributes"][sc.ML_FEATURES] = prediction["features_text"]
+            if prediction["prediction_text"] is not None:
+                row["attributes"][sc.ML_PREDICTION] = prediction["prediction_text"]
+    label_page, _ = list_labels(connection, org_id, trace_id=trace_id, limit=10_000)
+    return {
+        "trace_id": trace_id,
+        "spans": span_rows,
+        "predictions": prediction_rows,
+        "labels": label_page,
+        "llm_calls": _rows_in_trace(connection, llm_calls, org_id, trace_id),
+        "operations": _rows_in_trace(connection, operations, org_id, trace_id),
+    }
+
+
+def list_predictions_in_trace(
+    connection: Connection, org_id: str, trace_id: str
+) -> tuple[list[dict[str, Any]], None]:
+    p = predictions
+    labelled_count = (
+        sa.select(sa.func.count())
+        .where(label_rows.c.prediction_id == p.c.id)
+        .scalar_subquery()
+        .label("labelled_rows")
+    )
+    query = (
+        sa.select(p, labelled_count)
+        .where(p.c.org_id == org_id, p.c.trace_id == trace_id)
+        .order_by(p.c.time_ns)
+    )
+    rows = [dict(row) for row in connection.execute(query).mappings()]
+    for row in rows:
+        row["features_text"] = row["features"]
+        row["prediction_text"] = row["prediction"]
+    _attach_labels(connection, rows)
+    return rows, None
+
+
+def _rows_in_trace(
+    connection: Connection, table: sa.Table, org_id: str, trace_id: str
+) -> list[dict[str, Any]]:
+    query = (
+        sa.select(table)
+        .where(table.c.org_id == org_id, table.c.trace_id == trace_id)
+        .order_by(table.c.time_ns)
+    )
+    rows = [dict(row) for row in connection.execute(query).mappings()]
+    for row in rows:
+        for key in ("input", "output", "metadata", "finish_reasons"):
+            if key in row:
+                row[key] = _json(row[key])
+    return rows
+
+
+def list_llm_calls(
+    connection: Connection,
+    org_id: str,
+    *,
+    model: str | None = None,
+    provider: str | None = None,
+    window: Window | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of LLM calls, newest first."""
+    window = window or Window()
+    c = llm_calls.c
+    clauses: list[Any] = [c.org_id == org_id, *window.clauses(c.time_ns)]
+    if model is not None:
+        clauses.append(sa.or_(c.request_model == model, c.response_model == model))
+    if provider is not None:
+        clauses.append(c.provider == provider)
+    if cursor is not None:
+        time_ns, row_id = decode_cursor(cursor)
+        clauses.append(sa.or_(c.time_ns < time_ns, sa.and_(c.time_ns == time_ns, c.id < row_id)))
+    query = sa.select(llm_calls).where(*clauses).order_by(c.time_ns.desc(), c.id.desc()).limit(limit + 1)
+    rows = [dict(row) for row in connection.execute(query).mappings()]
+    next_cursor = (
+        encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    )
+    rows = rows[:limit]
+    for row in rows:
+        row["finish_reasons"] = _json(row["finish_reasons"])
+    return rows, next_cursor
