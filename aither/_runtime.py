@@ -120,7 +120,7 @@ class Runtime:
             self.processor.defer(span.get_span_context().span_id, payload)
             return
         for key, value in payload.items:
-            span.set_attribute(key, dumps(value))
+            span.set_attribute(key, value if isinstance(value, (str, bool, int, float)) else dumps(value))
 
     # -- errors --------------------------------------------------------------------------------
     def internal_error(self, exc: BaseException, where: str) -> None:

@@ -28,8 +28,8 @@ _SPAN_BASE_BYTES = 1200
 class DeferredPayload:
     """Attributes whose encoding waits for the export thread (principle 2: O(sample) on the caller).
 
-    ``items`` holds ``(attribute name, value)`` pairs; each value is a bounded sample that the
-    exporter's ``encode`` turns into a JSON string.
+    ``items`` holds ``(attribute name, value)`` pairs: a str, bool, int or float is set as it
+    is; anything else is a bounded sample that the exporter's ``encode`` turns into JSON.
     """
 
     __slots__ = ("approx_bytes", "items")
@@ -40,11 +40,10 @@ class DeferredPayload:
 
 
 def _approx_span_bytes(span: ReadableSpan) -> int:
-    size = _SPAN_BASE_BYTES + len(span.name)
+    """O(1) for the usual span: a flat allowance per attribute; exception events (rare, and
+    carrying a stack trace) are measured."""
     attributes = span.attributes
-    if attributes:
-        for key, value in attributes.items():
-            size += len(key) + (len(value) if isinstance(value, str) else 16)
+    size = _SPAN_BASE_BYTES + (96 * len(attributes) if attributes else 0)
     for event in span.events:
         size += 200
         if event.attributes:
@@ -172,6 +171,9 @@ class LedgerExporter(SpanExporter):
     def _finalize(self, span: ReadableSpan, payload: DeferredPayload) -> ReadableSpan:
         attributes: dict[str, Any] = dict(span.attributes or {})
         for key, value in payload.items:
+            if isinstance(value, (str, bool, int, float)):
+                attributes[key] = value
+                continue
             try:
                 attributes[key] = self._encode(value)
             except Exception as exc:  # the encoder never raises by design; be sure anyway

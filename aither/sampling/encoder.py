@@ -1,12 +1,11 @@
 """The JSON encoder of samples: it never raises.
 
-Runs on the export thread. The fast path is one ``json.dumps`` with a ``default`` hook; if
-that fails (NaN or infinity, a cycle, a hook that raised), the value is first made safe by
-:func:`to_jsonable`, which turns anything into something readable:
+Runs on the export thread. :func:`to_jsonable` turns anything into something readable, in
+one walk of the (bounded) sample; orjson then writes it, numeric numpy arrays natively:
 
 - NaN and infinities become the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``;
 - datetimes, dates and times their ISO form; Decimals, UUIDs and paths their ``str``;
-- non-ASCII text is escaped (``\\uXXXX``), so lone surrogates cannot break an export;
+- text is UTF-8; a string with a lone surrogate falls back to escaped ASCII;
 - bytes UTF-8 text where they decode, else ``"base64:..."``;
 - numpy, pandas and polars values their lists; sets sorted lists where sortable;
 - a cycle ``"<cycle>"``; an object whose ``__repr__`` raises ``"<ClassName object>"``.
@@ -23,6 +22,8 @@ import json
 import math
 import sys
 import uuid
+
+import orjson
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
@@ -124,8 +125,28 @@ def _convert_known(obj: Any) -> Any:
 _UNKNOWN = object()
 
 
-def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any:
-    """A structure of only dict/list/str/int/float/bool/None that reads like ``obj``; never raises."""
+def _array_fragment(obj: Any) -> Any:
+    """A numeric numpy array as pre-encoded JSON (orjson, natively), or None to walk it.
+
+    Arrays holding NaN or infinity are walked instead, so those read as ``"NaN"``/``"Infinity"``
+    rather than orjson's ``null``.
+    """
+    np = sys.modules.get("numpy")
+    if np is None or not isinstance(obj, np.ndarray) or obj.dtype.kind not in "biuf":
+        return None
+    if obj.dtype.kind == "f" and not np.isfinite(obj).all():
+        return None
+    try:
+        return orjson.Fragment(orjson.dumps(np.ascontiguousarray(obj), option=orjson.OPT_SERIALIZE_NUMPY))
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+
+
+def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None, *, fragments: bool = False) -> Any:
+    """A structure of only dict/list/str/int/float/bool/None that reads like ``obj``; never raises.
+
+    With ``fragments``, numeric numpy arrays become pre-encoded ``orjson.Fragment`` values.
+    """
     try:
         if obj is None or isinstance(obj, (bool, int, str)):
             return obj
@@ -133,6 +154,10 @@ def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any
             return _float(obj)
         if _depth >= _MAX_DEPTH:
             return "..."
+        if fragments:
+            fragment = _array_fragment(obj)
+            if fragment is not None:
+                return fragment
         seen = _seen if _seen is not None else set()
         if isinstance(obj, (list, tuple, Mapping, set, frozenset)):
             ident = id(obj)
@@ -147,33 +172,31 @@ def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any
                             out["..."] = "truncated"
                             break
                         name = key if isinstance(key, str) else str(to_jsonable(key, _depth + 1, seen))
-                        out[name] = to_jsonable(value, _depth + 1, seen)
+                        out[name] = to_jsonable(value, _depth + 1, seen, fragments=fragments)
                     return out
                 items = obj if isinstance(obj, (list, tuple)) else _convert_known(obj)
-                return [to_jsonable(v, _depth + 1, seen) for v in list(items)[:_MAX_ITEMS]]
+                return [to_jsonable(v, _depth + 1, seen, fragments=fragments) for v in list(items)[:_MAX_ITEMS]]
             finally:
                 seen.discard(ident)
         converted = _convert_known(obj)
         if converted is _UNKNOWN:
             return safe_repr(obj)
-        return to_jsonable(converted, _depth + 1, seen)
+        return to_jsonable(converted, _depth + 1, seen, fragments=fragments)
     except Exception:
         return safe_repr(obj)
-
-
-def _default(obj: Any) -> Any:
-    converted = _convert_known(obj)
-    if converted is _UNKNOWN:
-        return safe_repr(obj)
-    return converted
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON of ``obj``; never raises (see the module docstring for what becomes what)."""
+    """Compact JSON of ``obj``; never raises (see the module docstring for what becomes what).
+
+    Runs on the export thread: the value is made safe in one walk, in which numeric numpy
+    arrays (the bulk of most samples) are encoded natively by orjson.
+    """
+    prepared = to_jsonable(obj, fragments=True)
     try:
-        return json.dumps(obj, default=_default, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
+        return orjson.dumps(prepared).decode("utf-8")
     except Exception:
-        pass
+        pass  # a lone surrogate in a string: orjson refuses, json escapes it
     try:
         return json.dumps(to_jsonable(obj), allow_nan=False, separators=(",", ":"), ensure_ascii=True)
     except Exception:

@@ -55,3 +55,20 @@ class Sample:
 
     def __repr__(self) -> str:
         return f"Sample(meta={self.meta!r})"
+
+
+class Deferred:
+    """A value computed on the export thread: ``Deferred(fn, *args)`` encodes as ``fn(*args)``.
+
+    For descriptions that cost more than they are worth on the caller's thread (a frame's
+    dtypes, its column names), computed from immutable or snapshot objects only.
+    """
+
+    __slots__ = ("args", "fn")
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        self.fn = fn
+        self.args = args
+
+    def __aither_json__(self) -> Any:
+        return self.fn(*self.args)

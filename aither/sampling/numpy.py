@@ -30,5 +30,5 @@ def sample_numpy(value: Any, rows: int, columns: int, limits: SampleLimits) -> S
     return Sample(
         part,
         meta("numpy.ndarray", shape, columns_meta, value.dtype, shape[0], part.shape != shape),
-        64 + 24 * part.size,
+        64 + part.nbytes,
     )

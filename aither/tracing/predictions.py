@@ -173,9 +173,9 @@ def attach_samples(
         items.append((semconv.ML_PREDICTION, output))
         size += output.approx_bytes
         if output.rows is not None:
-            span.set_attribute(semconv.ML_OUTPUT_ROWS, output.rows)
+            items.append((semconv.ML_OUTPUT_ROWS, output.rows))
     if rows is not None:
-        span.set_attribute(semconv.ML_INPUT_ROWS, rows)
+        items.append((semconv.ML_INPUT_ROWS, rows))
     runtime.defer(span, DeferredPayload(items, size))
     return rows
 

@@ -1,0 +1,110 @@
+"""The management and query API of the aither server, over httpx, sync and async.
+
+Module-level namespaces act through the default aither client's key and URL::
+
+    import aither
+    aither.org.get()                      # Organization(id, name, plan, created_at)
+    aither.org.usage()                    # Usage(api_calls, predictions, labels, spans, period_start, ...)
+    aither.user.me()                      # User(id, email, name, role)
+    key = aither.api_keys.create(name="ci", scopes=["write"])
+    key.secret                            # shown this once
+    aither.api_keys.revoke(key_id=key.id)
+
+An explicit client takes its own key and URL (and an injectable ``httpx.Client``)::
+
+    from aither.api import ManagementClient, AsyncManagementClient
+    with ManagementClient(api_key=..., base_url=...) as client:
+        client.models.metrics("fraud_detector")
+    async with AsyncManagementClient(api_key=..., base_url=...) as client:
+        await client.org.usage()
+
+HTTP errors raise one exception tree (``aither.exceptions``): 401 ``AuthenticationError``,
+403 ``PermissionDenied``, 404 ``NotFound``, 409 ``Conflict``, 429 ``RateLimited``, 5xx and
+unreachable servers ``ServerError``, anything else ``APIError``.
+"""
+
+from __future__ import annotations
+
+from ._async import AsyncManagementClient
+from ._sync import (
+    ApiKeysResource,
+    LabelsResource,
+    ManagementClient,
+    ModelsResource,
+    OrgResource,
+    PredictionsResource,
+    TracesResource,
+    UserResource,
+    default_management_client,
+)
+from ._types import (
+    ApiKey,
+    ClassificationScores,
+    CreatedApiKey,
+    Label,
+    LabelCounts,
+    LabelDelay,
+    Latency,
+    Model,
+    ModelMetrics,
+    Organization,
+    Page,
+    Prediction,
+    RegressionScores,
+    Trace,
+    Usage,
+    User,
+    VersionMetrics,
+)
+
+org = OrgResource(default_management_client)
+"""The organisation of the default client's key: ``aither.org.get()``, ``aither.org.usage()``."""
+user = UserResource(default_management_client)
+"""Users: ``aither.user.me()``."""
+api_keys = ApiKeysResource(default_management_client)
+"""API keys: ``aither.api_keys.list()``, ``.create(name=, scopes=)``, ``.revoke(key_id=)``."""
+models = ModelsResource(default_management_client)
+"""Models and their metrics: ``aither.api.models.metrics("fraud_detector")``."""
+predictions = PredictionsResource(default_management_client)
+"""Stored predictions: ``aither.api.predictions.list(model="fraud_detector", labelled=False)``."""
+labels = LabelsResource(default_management_client)
+"""Labels and their join status: ``aither.api.labels.list(status="ambiguous")``."""
+traces = TracesResource(default_management_client)
+"""Whole traces: ``aither.api.traces.get(trace_id)``."""
+
+__all__ = [
+    "ApiKey",
+    "ApiKeysResource",
+    "AsyncManagementClient",
+    "ClassificationScores",
+    "CreatedApiKey",
+    "Label",
+    "LabelCounts",
+    "LabelDelay",
+    "LabelsResource",
+    "Latency",
+    "ManagementClient",
+    "Model",
+    "ModelMetrics",
+    "ModelsResource",
+    "OrgResource",
+    "Organization",
+    "Page",
+    "Prediction",
+    "PredictionsResource",
+    "RegressionScores",
+    "Trace",
+    "TracesResource",
+    "Usage",
+    "User",
+    "UserResource",
+    "VersionMetrics",
+    "api_keys",
+    "default_management_client",
+    "labels",
+    "models",
+    "org",
+    "predictions",
+    "traces",
+    "user",
+]

@@ -1,0 +1,244 @@
+"""What each API call sends and how its answer is read: shared by the sync and async clients.
+
+A :class:`Call` is pure data (method, path, query, body, parser); the clients only send it,
+so the two stay one behaviour with two ways of waiting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from ..exceptions import (
+    APIError,
+    AuthenticationError,
+    ConfigError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ServerError,
+)
+from ._types import (
+    ApiKey,
+    CreatedApiKey,
+    Label,
+    Model,
+    ModelMetrics,
+    Organization,
+    Page,
+    Prediction,
+    Trace,
+    Usage,
+    User,
+)
+
+T = TypeVar("T")
+API = "/api/v1"
+SCOPES = ("read", "write", "admin")
+
+_ERRORS: dict[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    429: RateLimited,
+}
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One request and the parser of its JSON answer."""
+
+    method: str
+    path: str
+    parse: Callable[[Any], T]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    json: Any = None
+
+
+def resolve_target(api_key: str | None, base_url: str | None) -> tuple[str, str]:
+    """(api key, base URL): the arguments, else those of aither's default client.
+
+    The default client reads ``AITHER_API_KEY`` / ``AITHER_BASE_URL``, else the credentials
+    file ``aither server`` wrote, else ``http://127.0.0.1:4680``.
+    """
+    from .._config import resolve_settings, validate_url
+
+    if api_key is None or base_url is None:
+        try:
+            from .._client import default_client
+
+            settings = default_client().settings
+        except ConfigError:
+            settings = resolve_settings(api_key=api_key, base_url=base_url, require_api_key=False)
+        api_key = api_key if api_key is not None else settings.api_key
+        base_url = base_url if base_url is not None else settings.base_url
+    if not api_key:
+        raise ConfigError(
+            "no aither API key: pass api_key=, set AITHER_API_KEY, or run `aither server` once "
+            "(it writes ~/.aither/credentials.json)"
+        )
+    return api_key, validate_url("base_url", base_url)
+
+
+def _message(response: httpx.Response) -> tuple[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text.strip()[:500] or response.reason_phrase), response.text
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):  # a validation error: one line per field
+        parts = []
+        for item in detail:
+            if isinstance(item, dict):
+                where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+                parts.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts), body
+    return str(detail), body
+
+
+def check(response: httpx.Response) -> Any:
+    """The JSON of a successful answer; the matching :class:`APIError` otherwise."""
+    if response.is_success:
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ServerError(
+                f"the server answered {response.request.url} with something that is not JSON",
+                status_code=response.status_code,
+            ) from exc
+    message, body = _message(response)
+    status = response.status_code
+    kind = _ERRORS.get(status) or (ServerError if status >= 500 else APIError)
+    request = response.request
+    raise kind(f"{request.method} {request.url.path}: {status} {message}", status_code=status, body=body)
+
+
+def unreachable(base_url: str, exc: httpx.HTTPError) -> ServerError:
+    return ServerError(
+        f"could not reach the aither server at {base_url} ({type(exc).__name__}: {exc}); "
+        "is it running? Start one with: aither server"
+    )
+
+
+def _time(value: dt.datetime | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+def _query(**params: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, dt.datetime):
+            out[key] = value.isoformat()
+        else:
+            out[key] = value
+    return out
+
+
+def _list(parse: Callable[[Any], T]) -> Callable[[Any], tuple[T, ...]]:
+    return lambda data: tuple(parse(item) for item in data)
+
+
+def _page(parse: Callable[[Any], T]) -> Callable[[Any], Page[T]]:
+    return lambda data: Page(tuple(parse(item) for item in data["items"]), data.get("next_cursor"))
+
+
+def _segment(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return quote(value, safe="")
+
+
+# --- the calls ---------------------------------------------------------------------------------
+
+
+def org_get() -> Call[Organization]:
+    return Call("GET", f"{API}/org", Organization.from_json)
+
+
+def org_usage() -> Call[Usage]:
+    return Call("GET", f"{API}/org/usage", Usage.from_json)
+
+
+def user_me() -> Call[User]:
+    return Call("GET", f"{API}/users/me", User.from_json)
+
+
+def user_list() -> Call[tuple[User, ...]]:
+    return Call("GET", f"{API}/users", _list(User.from_json))
+
+
+def user_create(email: str, name: str | None, role: str) -> Call[User]:
+    return Call(
+        "POST", f"{API}/users", User.from_json, json={"email": email, "name": name or "", "role": role}
+    )
+
+
+def api_keys_list() -> Call[tuple[ApiKey, ...]]:
+    return Call("GET", f"{API}/api-keys", _list(ApiKey.from_json))
+
+
+def api_keys_create(name: str, scopes: Sequence[str] | None, user_id: str | None) -> Call[CreatedApiKey]:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    wanted = list(scopes) if scopes is not None else ["read", "write"]
+    unknown = [scope for scope in wanted if scope not in SCOPES]
+    if isinstance(scopes, str) or unknown or not wanted:
+        raise ValueError(f"scopes must be a non-empty list of {', '.join(SCOPES)}; got {scopes!r}")
+    body: dict[str, Any] = {"name": name, "scopes": wanted}
+    if user_id is not None:
+        body["user_id"] = user_id
+    return Call("POST", f"{API}/api-keys", CreatedApiKey.from_json, json=body)
+
+
+def api_keys_revoke(key_id: str) -> Call[ApiKey]:
+    return Call("DELETE", f"{API}/api-keys/{_segment(key_id, 'key_id')}", ApiKey.from_json)
+
+
+def models_list(since: dt.datetime | str | None, until: dt.datetime | str | None) -> Call[tuple[Model, ...]]:
+    return Call(
+        "GET", f"{API}/models", _list(Model.from_json), params=_query(since=_time(since), until=_time(until))
+    )
+
+
+def models_metrics(
+    name: str,
+    version: str | None,
+    environment: str | None,
+    since: dt.datetime | str | None,
+    until: dt.datetime | str | None,
+) -> Call[ModelMetrics]:
+    return Call(
+        "GET",
+        f"{API}/models/{_segment(name, 'model name')}/metrics",
+        ModelMetrics.from_json,
+        params=_query(version=version, environment=environment, since=_time(since), until=_time(until)),
+    )
+
+
+def predictions_list(**filters: Any) -> Call[Page[Prediction]]:
+    for key in ("since", "until"):
+        filters[key] = _time(filters.get(key))
+    return Call("GET", f"{API}/predictions", _page(Prediction.from_json), params=_query(**filters))
+
+
+def labels_list(**filters: Any) -> Call[Page[Label]]:
+    return Call("GET", f"{API}/labels", _page(Label.from_json), params=_query(**filters))
+
+
+def traces_get(trace_id: str) -> Call[Trace]:
+    return Call("GET", f"{API}/traces/{_segment(trace_id, 'trace_id')}", Trace.from_json)
