@@ -212,7 +212,8 @@ class ManagementClient:
     a server that can't be reached raises :class:`~aither.ServerError`.
 
     Example:
-        >>> with ManagementClient(api_key="aith_...", base_url="http://127.0.0.1:4680") as client:  # doctest: +SKIP
+        >>> client = ManagementClient(api_key="aith_...", base_url="http://127.0.0.1:4680")  # doctest: +SKIP
+        >>> with client:  # doctest: +SKIP
         ...     print(client.org.usage().predictions)
     """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -192,9 +192,9 @@ class Prediction:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Prediction:
-        fields = {k: data.get(k) for k in _names(cls) if k not in ("time", "labels")}
+        values: dict[str, Any] = {k: data.get(k) for k in _names(cls) if k not in ("time", "labels")}
         labels = {int(row): value for row, value in (data.get("labels") or {}).items()}
-        return cls(**fields, time=parse_time(data["time"]), labels=labels)
+        return cls(**values, time=parse_time(data["time"]), labels=labels)
 
 
 @dataclass(frozen=True)
@@ -217,10 +217,10 @@ class Label:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Label:
-        fields = {k: data.get(k) for k in _names(cls) if k not in ("time", "row_indices")}
+        values: dict[str, Any] = {k: data.get(k) for k in _names(cls) if k not in ("time", "row_indices")}
         indices = data.get("row_indices")
         return cls(
-            **fields,
+            **values,
             row_indices=tuple(indices) if indices is not None else None,
             time=parse_time(data["time"]),
         )
@@ -360,4 +360,4 @@ class Trace:
 
 
 def _names(cls: type) -> list[str]:
-    return list(cls.__dataclass_fields__)
+    return [item.name for item in fields(cls)]
