@@ -4,8 +4,6 @@ One line to instrument (``aither.wrap(model)``), standard OpenTelemetry spans ov
 and a backend that starts with one command (``aither server``).
 """
 
-from __future__ import annotations
-
 from ._client import Client, init, unwrap
 from ._default import (
     close,

@@ -119,8 +119,10 @@ class Runtime:
         if self.processor is not None:
             self.processor.defer(span.get_span_context().span_id, payload)
             return
+        for key, value in payload.raw or ():
+            span.set_attribute(key, value)
         for key, value in payload.items:
-            span.set_attribute(key, value if isinstance(value, (str, bool, int, float)) else dumps(value))
+            span.set_attribute(key, dumps(value))
 
     # -- errors --------------------------------------------------------------------------------
     def internal_error(self, exc: BaseException, where: str) -> None:

@@ -1,7 +1,10 @@
 """Every span attribute name aither emits, defined once for the SDK and the server.
 
-The ``gen_ai.*`` names follow the OpenTelemetry GenAI semantic conventions as of
-semantic-conventions v1.37 (https://opentelemetry.io/docs/specs/semconv/gen-ai/).
+The ``gen_ai.*`` names follow the OpenTelemetry GenAI semantic conventions pinned at
+semantic-conventions v1.44.0 (the registry shipped as ``opentelemetry-semantic-conventions``
+0.66b2, ``opentelemetry.semconv._incubating.attributes.gen_ai_attributes``; the conventions
+now live in https://github.com/open-telemetry/semantic-conventions-genai). ``error.type``,
+``server.*`` and ``http.*`` are the general conventions of the same version.
 The ``ml.*`` and ``aither.*`` names are aither's own schema, documented in
 ``docs/span-schema.md``. Bump :data:`SCHEMA_VERSION` when a name or a meaning changes.
 """
@@ -95,3 +98,90 @@ GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
 SERVICE_NAME: Final = "service.name"
 TELEMETRY_SDK_NAME: Final = "aither.sdk.name"
 TELEMETRY_SDK_VERSION: Final = "aither.sdk.version"
+
+# --- LLM calls: more of the GenAI conventions (v1.44.0, see the module docstring) ----------------
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+"""True when the request asked for a streamed response."""
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+"""Input tokens served from the provider's cache; included in ``gen_ai.usage.input_tokens``."""
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+"""Input tokens written to the provider's cache; included in ``gen_ai.usage.input_tokens``."""
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+"""Output tokens spent on reasoning; included in ``gen_ai.usage.output_tokens``."""
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+"""Seconds from issuing a streamed request to receiving its first chunk (float)."""
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+"""Opt-in: JSON of the prompt messages, ``[{"role", "parts": [{"type", "content"...}]}]``."""
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+"""Opt-in: JSON of the completion messages, with their ``finish_reason``."""
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+"""Opt-in: JSON of the system instructions given apart from the messages, ``[{"type", "content"}]``."""
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+ERROR_TYPE: Final = "error.type"
+"""Class name of the exception that ended the operation (the provider's error type)."""
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+"""HTTP status of a provider's error response (int)."""
+SERVER_ADDRESS: Final = "server.address"
+"""Host of the provider's API."""
+SERVER_PORT: Final = "server.port"
+"""Port of the provider's API (int)."""
+
+GEN_AI_OPERATION_CHAT: Final = "chat"
+GEN_AI_OPERATION_TEXT_COMPLETION: Final = "text_completion"
+GEN_AI_OPERATION_GENERATE_CONTENT: Final = "generate_content"
+GEN_AI_OPERATION_EMBEDDINGS: Final = "embeddings"
+
+# --- aither.* on LLM spans -------------------------------------------------------------------------
+AITHER_LLM_CLIENT_NAME: Final = "aither.llm.client.name"
+"""The ``name`` given to ``aither.wrap(client, name=...)``."""
+AITHER_LLM_STREAM_CHUNKS: Final = "aither.llm.stream.chunks"
+"""Chunks a streamed response handed to the caller (int)."""
+AITHER_LLM_STREAM_END: Final = "aither.llm.stream.end"
+"""How a stream ended: ``completed``, ``closed`` (early, by the caller), ``error``, ``garbage_collected``."""
+AITHER_LLM_STREAM_USAGE_REQUESTED: Final = "aither.llm.stream.usage_requested"
+"""True when aither asked the provider for the stream's usage the caller did not ask for; the
+usage-only chunk is then kept from the caller (see docs/llm.md)."""
+AITHER_LLM_RESPONSE_UNREAD: Final = "aither.llm.response_unread"
+"""True when the caller asked for the raw HTTP response, so the span has no response attributes."""
+AITHER_LLM_CONTENT_TRUNCATED: Final = "aither.llm.content.truncated"
+"""True when captured prompt or completion content was cut to the content size limit."""
+
+AITHER_COST_SOURCE: Final = "aither.cost.source"
+"""The versioned price table that priced :data:`AITHER_COST_USD`: ``genai-prices 0.2.3``."""
+AITHER_COST_PRICE_MODEL: Final = "aither.cost.price_model"
+"""The model of the price table whose prices were used (``gpt-4o-mini``)."""
+AITHER_COST_UNKNOWN_MODEL: Final = "aither.cost.unknown_model"
+"""True when the price table does not know the model: the call is not priced (never as $0)."""
+AITHER_COST_UNAVAILABLE: Final = "aither.cost.unavailable"
+"""Why a call with a known model was not priced: ``no_usage`` or ``no_price_table``."""
+
+AITHER_PII_DETECTED: Final = "aither.pii.detected"
+"""True when the prompt or the completion holds personal data (see ``aither.pii.input.*``)."""
+AITHER_PII_INPUT_PREFIX: Final = "aither.pii.input."
+"""``aither.pii.input.<type>``: matches of one type in the prompt (int; absent when 0)."""
+AITHER_PII_OUTPUT_PREFIX: Final = "aither.pii.output."
+"""``aither.pii.output.<type>``: matches of one type in the completion (int; absent when 0)."""
+AITHER_PII_MASKED: Final = "aither.pii.masked"
+"""True when personal data in the captured content was masked before export."""
+AITHER_PII_SCAN_TRUNCATED: Final = "aither.pii.scan_truncated"
+"""True when the text was longer than the scan limit and only its start was scanned."""
+PII_TYPES: Final = ("email", "phone", "credit_card", "ssn", "ipv4", "ipv6")
+"""Every ``<type>`` of ``aither.pii.input.<type>`` and ``aither.pii.output.<type>``."""
+
+AITHER_INJECTION_SCORE: Final = "aither.injection.score"
+"""Heuristic prompt-injection score of the prompt, 0.0 to 1.0 (float)."""
+AITHER_INJECTION_RULES: Final = "aither.injection.rules"
+"""The injection rules the prompt matched (string[]; absent when none)."""
+AITHER_INJECTION_DETECTED: Final = "aither.injection.detected"
+"""True when :data:`AITHER_INJECTION_SCORE` reaches the detection threshold (0.5)."""

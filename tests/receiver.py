@@ -44,7 +44,9 @@ class ReceivedSpan:
 class OTLPReceiver:
     """Start with ``with OTLPReceiver() as r:``; ``r.endpoint`` is the /v1/traces URL."""
 
-    def __init__(self, *, status: int = 200, require_key: str | None = None) -> None:
+    def __init__(self, *, status: int = 200, require_key: str | None = None, hold: threading.Event | None = None) -> None:
+        """``hold``: while set is pending, every request waits for it (an overloaded receiver)."""
+        self.hold = hold
         self.spans: list[ReceivedSpan] = []
         self.requests: list[dict[str, str]] = []
         self.status = status
@@ -61,6 +63,8 @@ class OTLPReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                if receiver.hold is not None:
+                    receiver.hold.wait(60)
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
                     receiver.requests.append(headers)

@@ -28,15 +28,18 @@ _SPAN_BASE_BYTES = 1200
 class DeferredPayload:
     """Attributes whose encoding waits for the export thread (principle 2: O(sample) on the caller).
 
-    ``items`` holds ``(attribute name, value)`` pairs: a str, bool, int or float is set as it
-    is; anything else is a bounded sample that the exporter's ``encode`` turns into JSON.
+    ``items`` holds ``(attribute name, value)`` pairs, each value a bounded sample that the
+    exporter's ``encode`` turns into a JSON string; ``raw`` holds attributes set as they are.
     """
 
-    __slots__ = ("approx_bytes", "items")
+    __slots__ = ("approx_bytes", "items", "raw")
 
-    def __init__(self, items: list[tuple[str, Any]], approx_bytes: int) -> None:
+    def __init__(
+        self, items: list[tuple[str, Any]], approx_bytes: int, raw: list[tuple[str, Any]] | None = None
+    ) -> None:
         self.items = items
         self.approx_bytes = approx_bytes
+        self.raw = raw
 
 
 def _approx_span_bytes(span: ReadableSpan) -> int:
@@ -170,10 +173,9 @@ class LedgerExporter(SpanExporter):
 
     def _finalize(self, span: ReadableSpan, payload: DeferredPayload) -> ReadableSpan:
         attributes: dict[str, Any] = dict(span.attributes or {})
+        if payload.raw:
+            attributes.update(payload.raw)
         for key, value in payload.items:
-            if isinstance(value, (str, bool, int, float)):
-                attributes[key] = value
-                continue
             try:
                 attributes[key] = self._encode(value)
             except Exception as exc:  # the encoder never raises by design; be sure anyway

@@ -38,11 +38,11 @@ def safe_repr(obj: object, limit: int = 1000) -> str:
         text = repr(obj)
     except Exception:
         try:
-            return f"<{type(obj).__qualname__} object>"
+            return f"<{type(obj).__name__} object>"
         except Exception:
             return "<object>"
     if not isinstance(text, str):
-        return f"<{type(obj).__qualname__} object>"
+        return f"<{type(obj).__name__} object>"
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -167,16 +167,17 @@ def attach_samples(
         feature_sample = sample(features, limits.rows, limits.columns, limits)
         rows = feature_sample.rows
     items: list[tuple[str, Any]] = [(semconv.ML_FEATURES, feature_sample)]
+    raw: list[tuple[str, Any]] = []
     size = feature_sample.approx_bytes
     if has_prediction:
         output = sample(prediction, limits.prediction_rows, max(limits.columns, 100), limits)
         items.append((semconv.ML_PREDICTION, output))
         size += output.approx_bytes
         if output.rows is not None:
-            items.append((semconv.ML_OUTPUT_ROWS, output.rows))
+            raw.append((semconv.ML_OUTPUT_ROWS, output.rows))
     if rows is not None:
-        items.append((semconv.ML_INPUT_ROWS, rows))
-    runtime.defer(span, DeferredPayload(items, size))
+        raw.append((semconv.ML_INPUT_ROWS, rows))
+    runtime.defer(span, DeferredPayload(items, size, raw))
     return rows
 
 

@@ -126,11 +126,14 @@ def row_value(sample: Any, index: int, task: str | None, method: str | None) -> 
     """The value of output row ``index``; :data:`NO_VALUE` past the sample or when unscored."""
     if task is None:
         return NO_VALUE
-    if not isinstance(sample, list):
-        return label_value(sample) if index == 0 else NO_VALUE
-    if index < 0 or index >= len(sample):
+    if isinstance(sample, list):
+        if index < 0 or index >= len(sample):
+            return NO_VALUE
+        value = sample[index]
+    elif index == 0:  # a single prediction: the sample is the value
+        value = sample
+    else:
         return NO_VALUE
-    value = sample[index]
     if isinstance(value, list):
         if method in PROBA_METHODS:
             return _argmax(value)

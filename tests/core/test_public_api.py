@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import aither
+
+PUBLIC_API = {
+    "APIError", "AitherError", "AmbiguousLabel", "AuthenticationError", "Client", "ConfigError", "Conflict",
+    "FrameworkNotInstalled", "InvalidTraceId", "NotFound", "PermissionDenied", "RateLimited", "SampleLimits",
+    "ServerError", "Stats", "TrackedModel", "__version__", "close", "flush", "init", "last_trace_id",
+    "log_event", "log_label", "log_prediction", "span", "stats", "track", "unwrap", "wrap",
+}
+OPTIONAL_API = {
+    # the management API (aither[server] not needed: it is httpx only)
+    "APIKey", "AsyncAither", "CreatedAPIKey", "Organization", "Usage", "User", "api_keys", "org", "user",
+}
+
+
+def test_all_is_exactly_the_public_api_and_sorted() -> None:
+    exported = set(aither.__all__)
+    assert exported - OPTIONAL_API == PUBLIC_API
+    assert list(aither.__all__) == sorted(aither.__all__)
+    for name in aither.__all__:
+        assert hasattr(aither, name), name
+
+
+def test_every_public_name_is_importable_and_nothing_private_leaks() -> None:
+    public = {n for n in dir(aither) if not n.startswith("_")}
+    # subpackages are reachable as attributes once imported; they are not API
+    modules = {n for n in public if type(getattr(aither, n)).__name__ == "module"}
+    assert public - modules - set(aither.__all__) == set()
+
+
+def test_import_aither_imports_no_framework() -> None:
+    code = (
+        "import sys, aither\n"
+        "heavy = ['numpy', 'pandas', 'polars', 'sklearn', 'torch', 'tensorflow', 'keras', 'transformers',"
+        " 'tinygrad', 'xgboost', 'lightgbm', 'catboost', 'openai', 'anthropic', 'google.genai', 'fastapi',"
+        " 'sqlalchemy', 'uvicorn']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_version_is_a_string() -> None:
+    assert isinstance(aither.__version__, str) and aither.__version__.count(".") >= 2

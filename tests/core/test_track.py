@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+import aither
+from aither.testing import SpanCapture
+
+
+def test_bare_and_named_decorators_keep_the_signature(aither_capture: SpanCapture) -> None:
+    client = aither_capture.client
+
+    @client.track
+    def add(a: int, b: int = 2) -> int:
+        """Adds."""
+        return a + b
+
+    @client.track("scoring", metadata={"team": "risk", "limits": [1, 2]}, capture_output=False)
+    def score(features: dict[str, float], *, threshold: float = 0.5) -> bool:
+        return features["amount"] > threshold
+
+    assert add(1) == 3 and score({"amount": 1.0}, threshold=0.2) is True
+    assert inspect.signature(add) == inspect.signature(add.__wrapped__)  # type: ignore[attr-defined]
+    assert add.__doc__ == "Adds." and add.__name__ == "add"
+    first, second = aither_capture.spans()
+    assert first.name.endswith("add") and first.attributes == {
+        "aither.span.kind": "function", "aither.schema.version": "1", "aither.input": {"a": 1}, "aither.output": 3,
+    }
+    assert second.name == "scoring" and second.attributes == {
+        "aither.span.kind": "function", "aither.schema.version": "1",
+        "aither.input": {"features": {"amount": 1.0}, "threshold": 0.2},
+        "aither.metadata.team": "risk", "aither.metadata.limits": "[1,2]",
+    }
+
+
+def test_exceptions_are_recorded_and_re_raised_unchanged(aither_capture: SpanCapture) -> None:
+    error = KeyError("missing")
+
+    @aither_capture.client.track(capture_input=False)
+    def fails() -> None:
+        raise error
+
+    with pytest.raises(KeyError) as info:
+        fails()
+    assert info.value is error
+    (span,) = aither_capture.spans()
+    assert span.status == "ERROR" and span.events[0]["attributes"]["exception.type"] == "KeyError"
+    assert "aither.input" not in span.attributes and "aither.output" not in span.attributes
+
+
+async def test_async_functions_nest_their_children(aither_capture: SpanCapture) -> None:
+    client = aither_capture.client
+    model = client.wrap(lambda x: x + 1, name="inc")
+
+    @client.track("agent")
+    async def agent(x: int) -> int:
+        await asyncio.sleep(0)
+        return model(x)
+
+    assert await agent(1) == 2
+    child, parent = aither_capture.spans()
+    assert child.kind == "prediction" and parent.name == "agent"
+    assert child.parent_span_id == parent.span_id and child.trace_id == parent.trace_id
+    assert parent.attributes["aither.output"] == 2
+    assert aither.last_trace_id() is None or isinstance(aither.last_trace_id(), str)
+
+
+def test_generators_span_their_whole_life_and_leave_the_callers_context_alone(aither_capture: SpanCapture) -> None:
+    client = aither_capture.client
+
+    @client.track("numbers")
+    def numbers(n: int) -> Iterator[int]:
+        yield from range(n)
+
+    gen = numbers(7)
+    assert next(gen) == 0
+    with client.span("between") as between:
+        pass  # the generator's span must not be this span's parent
+    assert list(gen) == [1, 2, 3, 4, 5, 6]
+    spans = {s.name: s for s in aither_capture.spans()}
+    assert spans["between"].parent_span_id is None
+    assert spans["numbers"].attributes["aither.output"] == [0, 1, 2, 3, 4]  # the first sample_rows items
+    assert between.trace_id is None  # closed
+
+
+def test_a_generator_closed_early_ends_its_span_once(aither_capture: SpanCapture) -> None:
+    @aither_capture.client.track
+    def forever() -> Iterator[int]:
+        i = 0
+        while True:
+            yield i
+            i += 1
+
+    gen = forever()
+    assert [next(gen), next(gen)] == [0, 1]
+    gen.close()
+    (span,) = aither_capture.spans()
+    assert span.status == "UNSET" and span.attributes["aither.output"] == [0, 1]
+
+
+async def test_async_generators(aither_capture: SpanCapture) -> None:
+    @aither_capture.client.track("stream")
+    async def stream(n: int) -> AsyncIterator[str]:
+        for i in range(n):
+            await asyncio.sleep(0)
+            yield f"tok{i}"
+
+    assert [t async for t in stream(3)] == ["tok0", "tok1", "tok2"]
+    (span,) = aither_capture.spans()
+    assert span.attributes["aither.output"] == ["tok0", "tok1", "tok2"] and span.attributes["aither.input"] == {"n": 3}
+
+
+def test_methods_skip_self(aither_capture: SpanCapture) -> None:
+    client = aither_capture.client
+
+    class Service:
+        @client.track
+        def handle(self, request: str) -> str:
+            return request.upper()
+
+    assert Service().handle("hi") == "HI"
+    (span,) = aither_capture.spans()
+    assert span.attributes["aither.input"] == {"request": "hi"}
+
+
+def test_module_level_track_uses_the_default_client_at_call_time(aither_default: SpanCapture) -> None:
+    @aither.track
+    def f() -> int:
+        return 1
+
+    assert f() == 1
+    (span,) = aither_default.spans()
+    assert span.trace_id == aither.last_trace_id()
+
+
+def test_bad_arguments_are_errors_at_the_decorator() -> None:
+    with pytest.raises(TypeError, match="takes a span name"):
+        aither.track(42)  # type: ignore[call-overload]
+    with pytest.raises(TypeError, match="metadata must be a mapping"):
+        aither.track("x", metadata=[1])(lambda: None)  # type: ignore[arg-type]
+
+
+def test_span_context_manager_and_log_event(aither_capture: SpanCapture) -> None:
+    client = aither_capture.client
+    with client.span("retrieve", kind="tool", input={"query": "q"}) as s:
+        s.set_output(["doc1", "doc2"])
+        s.set_cost(0.002)
+        s.set_metadata({"index": "main"}, k=3)
+        with pytest.raises(ValueError, match="cost must be"):
+            s.set_cost(-1)
+    tid = client.log_event("tool_call", input={"q": 1}, output="ok", cost=0.5, metadata={"tool": "search"}, event_type="tool")
+    retrieve, event = aither_capture.spans()
+    assert retrieve.attributes == {
+        "aither.span.kind": "function", "aither.schema.version": "1", "aither.span.type": "tool",
+        "aither.input": {"query": "q"}, "aither.output": ["doc1", "doc2"], "aither.cost.usd": 0.002,
+        "aither.metadata.index": "main", "aither.metadata.k": 3,
+    }
+    assert event.trace_id == tid and event.attributes == {
+        "aither.span.kind": "event", "aither.schema.version": "1", "aither.span.type": "tool",
+        "aither.input": {"q": 1}, "aither.output": "ok", "aither.cost.usd": 0.5, "aither.metadata.tool": "search",
+    }
