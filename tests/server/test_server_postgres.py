@@ -1,0 +1,170 @@
+"""The same server on PostgreSQL: a throwaway cluster on a free port, started and stopped here.
+
+Skipped when the PostgreSQL binaries (initdb, pg_ctl) or psycopg are not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from otlp_builder import PROTOBUF, Spans, body, ids, new_trace_id
+
+from aither.server import ServerSettings, Storage, create_app
+from aither.server.bootstrap import bootstrap
+from aither.server.storage.engine import create_engine
+from aither.server.storage.schema import metadata
+
+pytestmark = pytest.mark.postgres
+
+KEY = "aith_postgres_test_admin_key_000001"
+
+
+def _binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for version in ("17", "16", "15", "14", "13"):
+        candidate = f"/usr/lib/postgresql/{version}/bin/{name}"
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    pytest.importorskip("psycopg")
+    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    as_user: list[str] = []
+    directory = tempfile.mkdtemp(prefix="aither-pg-")
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as the postgres user
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(directory)
+            pytest.skip("running as root and there is no postgres user to run PostgreSQL as")
+        os.chown(directory, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = os.path.join(directory, "data"), _free_port()
+    try:
+        subprocess.run(
+            [*as_user, initdb, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                *as_user,
+                pg_ctl,
+                "-D",
+                data,
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                os.path.join(directory, "log"),
+                "-o",
+                f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "start",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        pytest.skip(f"could not start PostgreSQL: {exc}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, check=False
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_storage(postgres_url: str, tmp_path) -> Iterator[tuple[Storage, ServerSettings]]:  # type: ignore[no-untyped-def]
+    settings = ServerSettings(
+        home=tmp_path, database_url=postgres_url, init_api_key=KEY, announce=False, write_credentials=False
+    )
+    storage = Storage.open(postgres_url)
+    bootstrap(storage, settings)
+    yield storage, settings
+    storage.close()
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:  # leave an empty database for the next test
+        for table in reversed(metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
+def test_migrations_on_postgres_match_the_schema(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    storage, _ = pg_storage
+    assert storage.dialect == "postgresql"
+    with storage.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
+async def test_ingest_join_metrics_and_management_on_postgres(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    storage, settings = pg_storage
+    app = create_app(settings, storage)
+    spans = Spans()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://pg", headers=auth
+    ) as http:
+        prediction = spans.prediction("fraud", [1, 0, 1, 1], duration_ms=4)
+        trace_id, span_id = ids(prediction)
+        early_trace = new_trace_id()
+        early_label = spans.label(early_trace, 0, model="fraud")
+        payload = body(prediction, spans.label(trace_id, [1, 0, 0, 1], target=span_id), early_label)
+        for _ in range(2):  # a replay is stored once on PostgreSQL too
+            assert (await http.post("/v1/traces", content=payload, headers=PROTOBUF)).status_code == 200
+        late = spans.prediction("fraud", [0], trace_id=early_trace, duration_ms=2)
+        assert (await http.post("/v1/traces", content=body(late), headers=PROTOBUF)).status_code == 200
+
+        results = await asyncio.gather(
+            *(
+                http.post("/v1/traces", content=body(spans.prediction("burst", [i % 2])), headers=PROTOBUF)
+                for i in range(40)
+            )
+        )
+        assert {response.status_code for response in results} == {200}
+
+        (version,) = (await http.get("/api/v1/models/fraud/metrics")).json()["versions"]
+        assert (version["predictions"], version["rows"], version["labelled_rows"]) == (2, 5, 5)
+        assert version["classification"]["accuracy"] == pytest.approx(4 / 5)
+        assert version["latency_ms"]["p50"] == pytest.approx(3.0)  # percentile_cont of 2 ms and 4 ms
+        models = {m["name"]: m["predictions"] for m in (await http.get("/api/v1/models")).json()}
+        assert models == {"fraud": 2, "burst": 40}
+        usage = (await http.get("/api/v1/org/usage")).json()
+        assert (usage["spans"], usage["predictions"], usage["labels"]) == (44, 42, 2)
+        trace = (await http.get(f"/api/v1/traces/{early_trace}")).json()
+        assert [label["status"] for label in trace["labels"]] == ["joined"]
+
+        created = (await http.post("/api/v1/api-keys", json={"name": "reader", "scopes": ["read"]})).json()
+        reader = {"Authorization": f"Bearer {created['secret']}"}
+        assert (await http.get("/api/v1/models", headers=reader)).status_code == 200
+        assert (
+            await http.post("/v1/traces", content=payload, headers={**PROTOBUF, **reader})
+        ).status_code == 403
+        assert (await http.delete(f"/api/v1/api-keys/{created['id']}")).status_code == 200
+        assert (await http.get("/api/v1/models", headers=reader)).status_code == 401
