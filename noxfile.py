@@ -1,6 +1,6 @@
-"""Sessions: lint, typecheck, tests (everything), tests-core (no framework), one per framework, bench.
+"""Sessions: lint, typecheck, tests (everything), tests_core (no framework), one per framework, bench.
 
-``nox -s ci`` is what ``.ci/run`` and the README's test command run.
+``nox`` alone runs the default sessions: the README's test command, and what ``.ci/run`` runs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "typecheck", "tests", "tests_core"]
 
-PYTHON = "3.11"
 CONSTRAINTS = ("-c", "constraints.txt")  # torch pinned to the CPU wheel (see constraints.txt)
 
 # One table: framework -> the extra that installs it and the test folder that covers it.
@@ -33,27 +32,27 @@ def _install(session: nox.Session, extras: str) -> None:
     session.install(*CONSTRAINTS, "-e", f".[{extras}]")
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6")
     session.run("ruff", "check", "aither", "tests", "benchmarks", "examples", "noxfile.py")
     session.run("ruff", "format", "--check", "aither", "tests", "benchmarks", "examples", "noxfile.py")
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def typecheck(session: nox.Session) -> None:
     _install(session, "dev,server")
     session.run("mypy")
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def tests(session: nox.Session) -> None:
     """Every test, with every framework installed."""
     _install(session, "all,dev")
     session.run("pytest", *session.posargs)
 
 
-@nox.session(name="tests_core", python=PYTHON)
+@nox.session(name="tests_core")
 def tests_core(session: nox.Session) -> None:
     """Only the core dependencies: ``import aither`` and the core API work with no framework."""
     session.install("--upgrade", "pip")
@@ -63,7 +62,7 @@ def tests_core(session: nox.Session) -> None:
 
 
 def _framework_session(framework: str, extras: str, paths: str) -> None:
-    @nox.session(name=f"tests-{framework}", python=PYTHON)
+    @nox.session(name=f"tests-{framework}")
     def run(session: nox.Session) -> None:
         _install(session, f"{extras},dev")
         session.run("pytest", *paths.split(), *session.posargs)
@@ -73,17 +72,8 @@ for _framework, (_extras, _paths) in FRAMEWORKS.items():
     _framework_session(_framework, _extras, _paths)
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def bench(session: nox.Session) -> None:
     """Overhead and throughput benchmarks (never in CI): prints medians and ratios."""
     _install(session, "all,dev")
     session.run("python", "-m", "benchmarks", *session.posargs)
-
-
-@nox.session(python=PYTHON)
-def ci(session: nox.Session) -> None:
-    """What CI runs: lint, types, the whole suite, and the core-only suite."""
-    session.notify("lint")
-    session.notify("typecheck")
-    session.notify("tests")
-    session.notify("tests_core")

@@ -161,8 +161,14 @@ class Client:
         See :func:`aither.wrap`.
         """
         return make_proxy(
-            model, self, lambda: self, name=name, version=version,
-            environment=environment, sample_rows=sample_rows, sample_columns=sample_columns,
+            model,
+            self,
+            lambda: self,
+            name=name,
+            version=version,
+            environment=environment,
+            sample_rows=sample_rows,
+            sample_columns=sample_columns,
             features_fn=features_fn,
         )
 
@@ -235,14 +241,23 @@ class Client:
         _check_name("model_name", model_name)
         _check_name("version", version, optional=True)
         _check_name("environment", environment, optional=True)
-        if latency_ms is not None and (isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) or latency_ms < 0):
+        if latency_ms is not None and (
+            isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) or latency_ms < 0
+        ):
             raise ValueError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
         runtime = self._active_runtime()
         if runtime is None:
             return None
         trace_id = predictions.log_prediction(
-            runtime, self._predictions, model_name=model_name, features=features, prediction=prediction,
-            version=version, environment=environment, metadata=metadata, latency_ms=latency_ms,
+            runtime,
+            self._predictions,
+            model_name=model_name,
+            features=features,
+            prediction=prediction,
+            version=version,
+            environment=environment,
+            metadata=metadata,
+            latency_ms=latency_ms,
             set_metadata=lambda span, meta: spans.set_metadata(runtime, span, meta),
         )
         return format_trace_id(trace_id)
@@ -378,9 +393,18 @@ def make_proxy(
     instrumented = adapter.instrument(
         model,
         WrapContext(
-            get_runtime=get_runtime, name=name, version=version, environment=environment,
-            options={"name": name, "version": version, "environment": environment, "sample_rows": sample_rows,
-                     "sample_columns": sample_columns, "features_fn": features_fn},
+            get_runtime=get_runtime,
+            name=name,
+            version=version,
+            environment=environment,
+            options={
+                "name": name,
+                "version": version,
+                "environment": environment,
+                "sample_rows": sample_rows,
+                "sample_columns": sample_columns,
+                "features_fn": features_fn,
+            },
         ),
     )
     if instrumented is not None:
@@ -399,8 +423,12 @@ def make_proxy(
         features_fn=features_fn,
     )
     options = {
-        "name": name, "version": version, "environment": environment, "sample_rows": sample_rows,
-        "sample_columns": sample_columns, "features_fn": features_fn,
+        "name": name,
+        "version": version,
+        "environment": environment,
+        "sample_rows": sample_rows,
+        "sample_columns": sample_columns,
+        "features_fn": features_fn,
     }
     proxy_class = CallableTrackedModel if callable(model) else TrackedModel
     return proxy_class(
@@ -481,7 +509,9 @@ def default_client_lazy() -> Client | None:
     except ConfigError as exc:
         if not _reported_lazy_failure:
             _reported_lazy_failure = True
-            logger.error("aither is not initialised and could not initialise itself; calls run untraced: %s", exc)
+            logger.error(
+                "aither is not initialised and could not initialise itself; calls run untraced: %s", exc
+            )
         return None
 
 

@@ -239,7 +239,9 @@ def resolve_settings(
 
     limits = SampleLimits(
         rows=num(sample_rows, "sample_rows", ("AITHER_SAMPLE_ROWS",), 5, integer=True, minimum=0),
-        columns=num(sample_columns, "sample_columns", ("AITHER_SAMPLE_COLUMNS",), 10, integer=True, minimum=0),
+        columns=num(
+            sample_columns, "sample_columns", ("AITHER_SAMPLE_COLUMNS",), 10, integer=True, minimum=0
+        ),
         prediction_rows=num(
             prediction_rows, "prediction_rows", ("AITHER_PREDICTION_ROWS",), 10_000, integer=True, minimum=0
         ),
@@ -266,27 +268,53 @@ def resolve_settings(
         service_name=raw_service,
         environment=raw_env,
         flush_interval=num(
-            flush_interval, "flush_interval", ("AITHER_FLUSH_INTERVAL", "OTEL_BSP_SCHEDULE_DELAY"), 1.0,
-            integer=False, minimum=0.001, env_scale=0.001,
+            flush_interval,
+            "flush_interval",
+            ("AITHER_FLUSH_INTERVAL", "OTEL_BSP_SCHEDULE_DELAY"),
+            1.0,
+            integer=False,
+            minimum=0.001,
+            env_scale=0.001,
         ),
         batch_size=num(
-            batch_size, "batch_size", ("AITHER_BATCH_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"), 100,
-            integer=True, minimum=1,
+            batch_size,
+            "batch_size",
+            ("AITHER_BATCH_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
+            100,
+            integer=True,
+            minimum=1,
         ),
         max_queue_size=num(
-            max_queue_size, "max_queue_size", ("AITHER_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"), 100_000,
-            integer=True, minimum=1,
+            max_queue_size,
+            "max_queue_size",
+            ("AITHER_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"),
+            100_000,
+            integer=True,
+            minimum=1,
         ),
         max_queue_bytes=num(
-            max_queue_bytes, "max_queue_bytes", ("AITHER_MAX_QUEUE_BYTES",), 256 * 1024 * 1024,
-            integer=True, minimum=1024,
+            max_queue_bytes,
+            "max_queue_bytes",
+            ("AITHER_MAX_QUEUE_BYTES",),
+            256 * 1024 * 1024,
+            integer=True,
+            minimum=1024,
         ),
         export_timeout=num(
-            export_timeout, "export_timeout", ("AITHER_EXPORT_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"),
-            10.0, integer=False, minimum=0.001,
+            export_timeout,
+            "export_timeout",
+            ("AITHER_EXPORT_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"),
+            10.0,
+            integer=False,
+            minimum=0.001,
         ),
         shutdown_timeout=num(
-            shutdown_timeout, "shutdown_timeout", ("AITHER_SHUTDOWN_TIMEOUT",), 5.0, integer=False, minimum=0.0
+            shutdown_timeout,
+            "shutdown_timeout",
+            ("AITHER_SHUTDOWN_TIMEOUT",),
+            5.0,
+            integer=False,
+            minimum=0.0,
         ),
         limits=limits,
         redact_keys=frozenset(k.lower() for k in (redact_keys or ())),

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
 from ._client import (
-    Client,
     _track,
     close_default,
     default_client,
@@ -80,8 +79,15 @@ def wrap(
     """
     default_client()  # a missing configuration is an error here, at start-up, not in predict()
     return make_proxy(
-        model, None, default_client_lazy, name=name, version=version, environment=environment,
-        sample_rows=sample_rows, sample_columns=sample_columns, features_fn=features_fn,
+        model,
+        None,
+        default_client_lazy,
+        name=name,
+        version=version,
+        environment=environment,
+        sample_rows=sample_rows,
+        sample_columns=sample_columns,
+        features_fn=features_fn,
     )
 
 
@@ -125,7 +131,9 @@ def track(
     return _track(default_runtime_lazy, name, metadata, capture_input, capture_output, event_type)
 
 
-def span(name: str, *, kind: str | None = None, metadata: Mapping[str, Any] | None = None, input: Any = None) -> Any:
+def span(
+    name: str, *, kind: str | None = None, metadata: Mapping[str, Any] | None = None, input: Any = None
+) -> Any:
     """A span around a block, sync or async: ``with aither.span("retrieve", kind="tool") as s:``.
 
     ``s.set_input()``, ``s.set_output()``, ``s.set_cost()``, ``s.set_metadata()`` record on it;
@@ -147,11 +155,17 @@ def log_prediction(
     """Record a prediction made without ``wrap``; returns its trace id for :func:`log_label`.
 
     Example:
-        >>> tid = aither.log_prediction(model_name="my_pipeline", features={"amount": 150.0},  # doctest: +SKIP
-        ...                             prediction=0.87, version="1.2.3")
+        >>> tid = aither.log_prediction(  # doctest: +SKIP
+        ...     model_name="my_pipeline", features={"amount": 150.0}, prediction=0.87, version="1.2.3"
+        ... )
     """
     return default_client().log_prediction(
-        model_name, features, prediction, version=version, environment=environment, metadata=metadata,
+        model_name,
+        features,
+        prediction,
+        version=version,
+        environment=environment,
+        metadata=metadata,
         latency_ms=latency_ms,
     )
 
@@ -207,5 +221,3 @@ def stats() -> Stats:
 def last_trace_id() -> str | None:
     """Trace id of the last span aither made in this thread or asyncio task (any model)."""
     return _last_trace_id()
-
-

@@ -31,7 +31,9 @@ from .sampling.encoder import dumps
 
 logger = logging.getLogger("aither")
 
-_FORCED_TRACE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar("aither_forced_trace_id", default=None)
+_FORCED_TRACE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "aither_forced_trace_id", default=None
+)
 
 
 class _TraceIdGenerator(RandomIdGenerator):
@@ -91,7 +93,9 @@ class Runtime:
                 attributes[semconv.SERVICE_NAME] = settings.service_name
             # Resource.create also reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES.
             resource = Resource.create(attributes)
-            provider = TracerProvider(resource=resource, id_generator=_TraceIdGenerator(), shutdown_on_exit=False)
+            provider = TracerProvider(
+                resource=resource, id_generator=_TraceIdGenerator(), shutdown_on_exit=False
+            )
             inner = exporter if exporter is not None else _otlp_exporter(settings)
             make_inner = None if exporter is not None else (lambda: _otlp_exporter(settings))
             ledger_exporter = LedgerExporter(inner, self.ledger, dumps, self.internal_error, make_inner)

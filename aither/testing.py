@@ -33,8 +33,14 @@ from . import _client, semconv
 from ._client import Client
 
 JSON_ATTRIBUTES = frozenset(
-    {semconv.ML_FEATURES, semconv.ML_PREDICTION, semconv.ML_LABEL, semconv.ML_LABEL_ROW_INDICES,
-     semconv.AITHER_INPUT, semconv.AITHER_OUTPUT}
+    {
+        semconv.ML_FEATURES,
+        semconv.ML_PREDICTION,
+        semconv.ML_LABEL,
+        semconv.ML_LABEL_ROW_INDICES,
+        semconv.AITHER_INPUT,
+        semconv.AITHER_OUTPUT,
+    }
 )
 """Attributes that hold JSON text; :class:`CapturedSpan` decodes them."""
 
@@ -57,7 +63,9 @@ class CapturedSpan:
     def from_span(cls, span: ReadableSpan) -> CapturedSpan:
         attributes: dict[str, Any] = {}
         for key, value in (span.attributes or {}).items():
-            attributes[key] = json.loads(value) if key in JSON_ATTRIBUTES and isinstance(value, str) else value
+            attributes[key] = (
+                json.loads(value) if key in JSON_ATTRIBUTES and isinstance(value, str) else value
+            )
         ctx = span.context
         assert ctx is not None
         return cls(
@@ -84,7 +92,9 @@ class SpanCapture:
     def spans(self, kind: str | None = None, *, timeout: float = 10.0) -> list[CapturedSpan]:
         """Flush, then every span exported so far (of ``aither.span.kind`` ``kind`` if given)."""
         if not self.client.flush(timeout):
-            raise AssertionError(f"aither did not deliver every span within {timeout}s: {self.client.stats()}")
+            raise AssertionError(
+                f"aither did not deliver every span within {timeout}s: {self.client.stats()}"
+            )
         found = [CapturedSpan.from_span(s) for s in self.exporter.get_finished_spans()]
         return [s for s in found if kind is None or s.kind == kind]
 

@@ -34,17 +34,32 @@ class Trivial:
 
 def _meta(X: Any) -> dict[str, Any]:
     if isinstance(X, pd.DataFrame):
-        return {"type": "pandas.DataFrame", "shape": list(X.shape), "columns": [str(c) for c in X.columns[:10]],
-                "dtypes": [str(d) for d in X.dtypes.iloc[:10]], "rows": len(X), "truncated": X.shape[0] > 5 or X.shape[1] > 10}
-    return {"type": "numpy.ndarray", "shape": list(X.shape), "columns": None, "dtypes": str(X.dtype),
-            "rows": X.shape[0], "truncated": X.shape[0] > 5 or (X.ndim > 1 and X.shape[1] > 10)}
+        return {
+            "type": "pandas.DataFrame",
+            "shape": list(X.shape),
+            "columns": [str(c) for c in X.columns[:10]],
+            "dtypes": [str(d) for d in X.dtypes.iloc[:10]],
+            "rows": len(X),
+            "truncated": X.shape[0] > 5 or X.shape[1] > 10,
+        }
+    return {
+        "type": "numpy.ndarray",
+        "shape": list(X.shape),
+        "columns": None,
+        "dtypes": str(X.dtype),
+        "rows": X.shape[0],
+        "truncated": X.shape[0] > 5 or (X.ndim > 1 and X.shape[1] > 10),
+    }
 
 
 def handwritten(tracer: Any, model: Any, name: str) -> Callable[[Any], Any]:
     """What a careful user writes by hand with OpenTelemetry for the same span."""
     static = {
-        "aither.span.kind": "prediction", "aither.schema.version": "1", "ml.model.name": name,
-        "ml.model.framework": "sklearn", "ml.model.class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "aither.span.kind": "prediction",
+        "aither.schema.version": "1",
+        "ml.model.name": name,
+        "ml.model.framework": "sklearn",
+        "ml.model.class": f"{type(model).__module__}.{type(model).__qualname__}",
         "ml.method": "predict",
     }
 
@@ -54,9 +69,22 @@ def handwritten(tracer: Any, model: Any, name: str) -> Callable[[Any], Any]:
             head = X.iloc[:5, :10].to_numpy().tolist() if isinstance(X, pd.DataFrame) else X[:5, :10].tolist()
             span.set_attribute("ml.features", json.dumps({"sample": head, "_meta": _meta(X)}))
             out = y[:PREDICTION_ROWS]
-            span.set_attribute("ml.prediction", json.dumps({"sample": out.tolist(), "_meta": {
-                "type": "numpy.ndarray", "shape": list(y.shape), "columns": None, "dtypes": str(y.dtype),
-                "rows": len(y), "truncated": len(y) > PREDICTION_ROWS}}))
+            span.set_attribute(
+                "ml.prediction",
+                json.dumps(
+                    {
+                        "sample": out.tolist(),
+                        "_meta": {
+                            "type": "numpy.ndarray",
+                            "shape": list(y.shape),
+                            "columns": None,
+                            "dtypes": str(y.dtype),
+                            "rows": len(y),
+                            "truncated": len(y) > PREDICTION_ROWS,
+                        },
+                    }
+                ),
+            )
             span.set_attribute("ml.input.rows", len(X))
             span.set_attribute("ml.output.rows", len(y))
             return y
@@ -98,15 +126,32 @@ def run(repeat: int) -> tuple[str, dict[str, float]]:
             provider.force_flush()
             o_wrap, o_hand = wrapped - raw, manual - raw
             overheads[label] = o_wrap
-            rows.append([label, f"{raw / 1000:.1f}", f"{o_wrap / 1000:.1f}", f"{o_hand / 1000:.1f}",
-                         f"{o_wrap / o_hand:.2f}"])
+            rows.append(
+                [
+                    label,
+                    f"{raw / 1000:.1f}",
+                    f"{o_wrap / 1000:.1f}",
+                    f"{o_hand / 1000:.1f}",
+                    f"{o_wrap / o_hand:.2f}",
+                ]
+            )
         stats = client.stats()
         client.close()
         provider.shutdown()
-    text = table(rows, ["workload", "raw call µs", "aither overhead µs", "hand-written OTel overhead µs",
-                        "aither / hand-written"])
+    text = table(
+        rows,
+        [
+            "workload",
+            "raw call µs",
+            "aither overhead µs",
+            "hand-written OTel overhead µs",
+            "aither / hand-written",
+        ],
+    )
     big, small = overheads["trivial model, 1,000,000-row array"], overheads["trivial model, 1 row"]
-    text += f"\n\n1,000,000-row overhead / 1-row overhead: {big / small:.2f}  (medians of {repeat} calls each)"
+    text += (
+        f"\n\n1,000,000-row overhead / 1-row overhead: {big / small:.2f}  (medians of {repeat} calls each)"
+    )
     text += f"\naither ledger: {stats}"
     return text, overheads
 

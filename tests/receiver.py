@@ -44,7 +44,9 @@ class ReceivedSpan:
 class OTLPReceiver:
     """Start with ``with OTLPReceiver() as r:``; ``r.endpoint`` is the /v1/traces URL."""
 
-    def __init__(self, *, status: int = 200, require_key: str | None = None, hold: threading.Event | None = None) -> None:
+    def __init__(
+        self, *, status: int = 200, require_key: str | None = None, hold: threading.Event | None = None
+    ) -> None:
         """``hold``: while set is pending, every request waits for it (an overloaded receiver)."""
         self.hold = hold
         self.spans: list[ReceivedSpan] = []
@@ -110,7 +112,10 @@ class OTLPReceiver:
                             scope=ss.scope.name,
                             status_code=s.status.code,
                             events=[
-                                {"name": e.name, "attributes": {kv.key: any_value(kv.value) for kv in e.attributes}}
+                                {
+                                    "name": e.name,
+                                    "attributes": {kv.key: any_value(kv.value) for kv in e.attributes},
+                                }
                                 for e in s.events
                             ],
                             kind=attributes.get("aither.span.kind"),

@@ -46,7 +46,7 @@ class _TracedMethod:
         return f"<traced method {self._name} of {self._proxy.__wrapped__!r}>"
 
 
-class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc]
+class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """A model wrapped by :func:`aither.wrap`.
 
     Threading: safe to call from many threads and tasks at once; ``last_trace_id`` belongs to
@@ -77,7 +77,9 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc]
         wrapped = self.__wrapped__
         fn = getattr(wrapped, method) if method != "__call__" else wrapped
         client = self._self_client or self._self_get_client()
-        runtime = client._active_runtime() if client is not None else None
+        if client is None:
+            return fn(*args, **kwargs)
+        runtime = client._active_runtime()
         if runtime is None:
             return fn(*args, **kwargs)
         try:

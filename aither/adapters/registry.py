@@ -31,9 +31,9 @@ _CALLABLE = CallableAdapter()
 
 
 def _load(target: str, root: str, extra: str) -> Adapter:
-    adapter = _LOADED.get(target)
-    if adapter is not None:
-        return adapter
+    loaded = _LOADED.get(target)
+    if loaded is not None:
+        return loaded
     module_name, _, attr = target.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -42,7 +42,7 @@ def _load(target: str, root: str, extra: str) -> Adapter:
         if missing.startswith("aither.") and missing == module_name:
             raise  # our own adapter module is missing: a packaging bug, not the user's
         raise FrameworkNotInstalled(root, extra) from exc
-    adapter = getattr(module, attr)()
+    adapter: Adapter = getattr(module, attr)()
     _LOADED[target] = adapter
     return adapter
 

@@ -128,7 +128,7 @@ class LedgerSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         self._closed = True
-        self._batch.shutdown()
+        self._batch.shutdown()  # type: ignore[no-untyped-call]
 
     @property
     def closed(self) -> bool:

@@ -44,7 +44,7 @@ def snapshot(value: Any, limits: SampleLimits, columns: int, depth: int = 0) -> 
             )
         return out
     if isinstance(value, (set, frozenset)):
-        return [snapshot(v, limits, columns, depth + 1) for i, v in zip(range(columns), value)]
+        return [snapshot(v, limits, columns, depth + 1) for i, v in zip(range(columns), value, strict=False)]
     if type(value).__module__ != "builtins":
         from . import sampler_for
 
@@ -60,7 +60,9 @@ def _is_column(value: Any) -> bool:
     return hasattr(value, "__len__") and not isinstance(value, (str, bytes, bytearray, Mapping))
 
 
-def _sample_sequence(value: list[Any] | tuple[Any, ...], rows: int, columns: int, limits: SampleLimits) -> Sample:
+def _sample_sequence(
+    value: list[Any] | tuple[Any, ...], rows: int, columns: int, limits: SampleLimits
+) -> Sample:
     n = len(value)
     head = value[:rows]
     truncated = n > rows
@@ -102,7 +104,7 @@ def _sample_mapping(value: Mapping[Any, Any], rows: int, columns: int, limits: S
     n_rows = lengths.pop() if columnar else 1
     data: dict[Any, Any] = {}
     dtypes: list[str] = []
-    for key, item in zip(shown, values):
+    for key, item in zip(shown, values, strict=True):
         name = key if isinstance(key, (str, int, float, bool)) else safe_repr(key, 100)
         if columnar:
             nested = snapshot(item, limits, rows, 1)
@@ -128,7 +130,11 @@ def sample_builtin(value: Any, rows: int, columns: int, limits: SampleLimits) ->
         return Sample(text, meta("str", [len(value)], None, "str", 1, cut), 32 + len(text))
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value[: limits.max_string])
-        return Sample(raw, meta(type(value).__name__, [len(value)], None, "bytes", 1, len(value) > len(raw)), 64 + 2 * len(raw))
+        return Sample(
+            raw,
+            meta(type(value).__name__, [len(value)], None, "bytes", 1, len(value) > len(raw)),
+            64 + 2 * len(raw),
+        )
     if isinstance(value, (list, tuple)):
         return _sample_sequence(value, rows, columns, limits)
     if isinstance(value, Mapping):
@@ -141,4 +147,8 @@ def sample_builtin(value: Any, rows: int, columns: int, limits: SampleLimits) ->
         n = None
     text = safe_repr(value, limits.max_string)
     cut = len(text) > limits.max_string
-    return Sample(text, meta(name, [n] if n is not None else None, None, None, n if n is not None else 1, cut), 64 + len(text))
+    return Sample(
+        text,
+        meta(name, [n] if n is not None else None, None, None, n if n is not None else 1, cut),
+        64 + len(text),
+    )

@@ -22,11 +22,11 @@ import json
 import math
 import sys
 import uuid
-
-import orjson
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
+
+import orjson
 
 _MAX_DEPTH = 32
 _MAX_ITEMS = 100_000
@@ -175,7 +175,9 @@ def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None, *, fra
                         out[name] = to_jsonable(value, _depth + 1, seen, fragments=fragments)
                     return out
                 items = obj if isinstance(obj, (list, tuple)) else _convert_known(obj)
-                return [to_jsonable(v, _depth + 1, seen, fragments=fragments) for v in list(items)[:_MAX_ITEMS]]
+                return [
+                    to_jsonable(v, _depth + 1, seen, fragments=fragments) for v in list(items)[:_MAX_ITEMS]
+                ]
             finally:
                 seen.discard(ident)
         converted = _convert_known(obj)

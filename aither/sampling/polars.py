@@ -17,13 +17,22 @@ def sample_polars(value: Any, rows: int, columns: int, limits: SampleLimits) -> 
         part = value.slice(0, rows).select(cols)
         return Sample(
             part,
-            meta("polars.DataFrame", (n_rows, n_cols), cols, part.dtypes, n_rows, n_rows > rows or n_cols > columns),
+            meta(
+                "polars.DataFrame",
+                (n_rows, n_cols),
+                cols,
+                part.dtypes,
+                n_rows,
+                n_rows > rows or n_cols > columns,
+            ),
             64 + 24 * part.height * part.width,
         )
     if isinstance(value, pl.Series):
         n = len(value)
         part = value.slice(0, rows)
-        return Sample(part, meta("polars.Series", (n,), [value.name], value.dtype, n, n > rows), 64 + 24 * len(part))
+        return Sample(
+            part, meta("polars.Series", (n,), [value.name], value.dtype, n, n > rows), 64 + 24 * len(part)
+        )
     if isinstance(value, pl.LazyFrame):
         # Collecting a LazyFrame would run the user's whole query: describe it instead.
         schema = value.collect_schema()

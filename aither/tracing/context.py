@@ -11,7 +11,9 @@ _LAST: contextvars.ContextVar[int | None] = contextvars.ContextVar("aither_last_
 _EMPTY: Mapping[int, int] = MappingProxyType({})
 # Per-proxy last trace ids, as an immutable mapping replaced on each change, so a child task
 # that inherits the context never writes into its parent's values.
-_BY_OWNER: contextvars.ContextVar[Mapping[int, int]] = contextvars.ContextVar("aither_last_by_owner", default=_EMPTY)
+_BY_OWNER: contextvars.ContextVar[Mapping[int, int]] = contextvars.ContextVar(
+    "aither_last_by_owner", default=_EMPTY
+)
 _MAX_OWNERS = 64
 
 _owner_ids = itertools.count(1)

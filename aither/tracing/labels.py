@@ -80,8 +80,11 @@ def _target(refs: list[PredictionRef] | None, model_name: str | None, trace_hex:
         which = "of the same model" if model_name is not None or len(names) == 1 else f"of models {names}"
         raise AmbiguousLabel(
             f"trace {trace_hex} holds {len(candidates)} predictions {which}; "
-            + ("pass model_name= to say which one this label is for" if len(names) > 1
-               else "label each prediction through its own trace id (make each call in its own trace)")
+            + (
+                "pass model_name= to say which one this label is for"
+                if len(names) > 1
+                else "label each prediction through its own trace id (make each call in its own trace)"
+            )
         )
     return candidates[0]
 

@@ -231,8 +231,13 @@ def log_event(
     """Emit one finished event span (a step of an agent, a tool call made elsewhere)."""
     attributes = {semconv.AITHER_COST_USD: check_cost(cost)} if cost is not None else None
     handle = AitherSpan(
-        runtime, name, kind=semconv.SPAN_KIND_EVENT, span_type=event_type, metadata=metadata,
-        input=input, attributes=attributes,
+        runtime,
+        name,
+        kind=semconv.SPAN_KIND_EVENT,
+        span_type=event_type,
+        metadata=metadata,
+        input=input,
+        attributes=attributes,
     )
     if output is not None:
         handle.set_output(output)

@@ -41,7 +41,9 @@ class TrackOptions:
         self.event_type = event_type
 
 
-def _bound_arguments(signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _bound_arguments(
+    signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
     if signature is None:
         return {"args": list(args), "kwargs": kwargs}
     try:
@@ -71,7 +73,10 @@ def instrument(
     ) -> AitherSpan | None:
         try:
             handle = AitherSpan(
-                runtime, options.name, kind=semconv.SPAN_KIND_FUNCTION, span_type=options.event_type,
+                runtime,
+                options.name,
+                kind=semconv.SPAN_KIND_FUNCTION,
+                span_type=options.event_type,
                 metadata=options.metadata,
             )
             if options.capture_input:
@@ -81,7 +86,9 @@ def instrument(
             runtime.internal_error(exc, f"starting the span of {options.name}")
             return None
 
-    def close_span(runtime: Runtime, handle: AitherSpan | None, output: Any, exc: BaseException | None) -> None:
+    def close_span(
+        runtime: Runtime, handle: AitherSpan | None, output: Any, exc: BaseException | None
+    ) -> None:
         if handle is None:
             return
         try:
@@ -91,7 +98,9 @@ def instrument(
             runtime.internal_error_quiet(error, f"recording the output of {options.name}")
         handle.end(exc)
 
-    def open_generator_span(runtime: Runtime, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AitherSpan | None:
+    def open_generator_span(
+        runtime: Runtime, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> AitherSpan | None:
         # A generator's span is current only while the generator runs, never between its
         # items, where the caller's own context must stay as it was.
         handle = open_span(runtime, args, kwargs, attach=False)
@@ -102,7 +111,7 @@ def instrument(
         @functools.wraps(fn)
         async def async_gen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
             runtime = get_runtime()
-            agen = cast(AsyncGenerator[Any, Any], fn(*args, **kwargs))
+            agen: AsyncGenerator[Any, Any] = fn(*args, **kwargs)  # type: ignore[assignment]
             if runtime is None:
                 async for item in agen:
                     yield item
@@ -139,7 +148,7 @@ def instrument(
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
             runtime = get_runtime()
-            gen = cast(Generator[Any, Any, Any], fn(*args, **kwargs))
+            gen: Generator[Any, Any, Any] = fn(*args, **kwargs)  # type: ignore[assignment]
             if runtime is None:
                 return (yield from gen)
             handle = open_generator_span(runtime, args, kwargs)

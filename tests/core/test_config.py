@@ -34,7 +34,11 @@ def test_missing_api_key_is_a_clear_error_naming_every_way_out() -> None:
     with pytest.raises(ConfigError) as info:
         aither.Client()
     message = str(info.value)
-    assert "AITHER_API_KEY" in message and "aither server" in message and "OTEL_EXPORTER_OTLP_ENDPOINT" in message
+    assert (
+        "AITHER_API_KEY" in message
+        and "aither server" in message
+        and "OTEL_EXPORTER_OTLP_ENDPOINT" in message
+    )
 
 
 def test_a_generic_otlp_receiver_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,7 +48,10 @@ def test_a_generic_otlp_receiver_needs_no_key(monkeypatch: pytest.MonkeyPatch) -
     assert s.api_key is None
     assert s.traces_endpoint == "http://collector:4318/v1/traces"
     assert s.headers == {"x-team": "risk", "x-token": "a=b"}
-    assert resolve_settings(otlp_endpoint="http://c2:4318/v1/traces").traces_endpoint == "http://c2:4318/v1/traces"
+    assert (
+        resolve_settings(otlp_endpoint="http://c2:4318/v1/traces").traces_endpoint
+        == "http://c2:4318/v1/traces"
+    )
 
 
 def test_standard_otel_variables_keep_their_meaning(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,9 +93,13 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
         resolve_settings(api_key="k")
 
 
-def test_the_credentials_file_of_aither_server_is_used_when_no_key_is_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_credentials_file_of_aither_server_is_used_when_no_key_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("AITHER_HOME", str(tmp_path))
-    (tmp_path / "credentials.json").write_text(json.dumps({"api_key": "aith_file", "base_url": "http://127.0.0.1:4999"}))
+    (tmp_path / "credentials.json").write_text(
+        json.dumps({"api_key": "aith_file", "base_url": "http://127.0.0.1:4999"})
+    )
     s = resolve_settings()
     assert (s.api_key, s.base_url) == ("aith_file", "http://127.0.0.1:4999")
     # a base URL set by the user means another server: the file's key is not sent there
@@ -107,6 +118,9 @@ def test_calls_before_init_initialise_from_the_environment(monkeypatch: pytest.M
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     tracked = aither.wrap(lambda x: x)
     assert tracked(3) == 3
-    assert _client._default is not None and _client._default.settings.traces_endpoint == "http://127.0.0.1:9/v1/traces"
+    assert (
+        _client._default is not None
+        and _client._default.settings.traces_endpoint == "http://127.0.0.1:9/v1/traces"
+    )
     aither.close(timeout=0)
     assert _client._default is None

@@ -9,7 +9,12 @@ from aither.testing import SpanCapture
 def test_label_joins_its_prediction_in_the_same_trace(aither_capture: SpanCapture) -> None:
     client = aither_capture.client
     trace_id = client.log_prediction(
-        "my_pipeline", {"amount": 150.0}, 0.87, version="1.2.3", environment="production", metadata={"team": "risk"}
+        "my_pipeline",
+        {"amount": 150.0},
+        0.87,
+        version="1.2.3",
+        environment="production",
+        metadata={"team": "risk"},
     )
     assert trace_id is not None
     client.log_label(trace_id=trace_id, label=1)
@@ -66,7 +71,9 @@ def test_two_predictions_in_one_trace_need_the_model_named(aither_capture: SpanC
     client.log_label(trace_id, 1, model_name="churn")
     spans = aither_capture.spans()
     (label,) = [s for s in spans if s.kind == "label"]
-    churn_span = next(s for s in spans if s.attributes.get("ml.model.name") == "churn" and s.kind == "prediction")
+    churn_span = next(
+        s for s in spans if s.attributes.get("ml.model.name") == "churn" and s.kind == "prediction"
+    )
     assert label.attributes["aither.label.span_id"] == churn_span.span_id
     assert label.trace_id == trace_id
 

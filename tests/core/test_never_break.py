@@ -17,7 +17,9 @@ class Hostile(list):  # type: ignore[type-arg]
         raise RuntimeError("no slicing for you")
 
 
-def test_a_failing_sampler_is_counted_reported_once_and_the_result_passes_through(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_sampler_is_counted_reported_once_and_the_result_passes_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     errors: list[BaseException] = []
     capture = SpanCapture(raise_internal_errors=False, on_error=errors.append)
     try:

@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from receiver import OTLPReceiver
 
 import aither
-from receiver import OTLPReceiver
 
 
 def test_spans_reach_a_real_receiver_with_the_key_and_the_resource(receiver: OTLPReceiver) -> None:
@@ -24,10 +24,14 @@ def test_spans_reach_a_real_receiver_with_the_key_and_the_resource(receiver: OTL
     assert receiver.requests[0]["authorization"] == "Bearer aith_test"
     assert receiver.requests[0]["content-type"] == "application/x-protobuf"
     assert span.scope == "aither" and span.name == "predict double"
-    assert span.resource["service.name"] == "scoring-api" and span.resource["aither.sdk.name"] == "aither-python"
+    assert (
+        span.resource["service.name"] == "scoring-api" and span.resource["aither.sdk.name"] == "aither-python"
+    )
     assert span.attributes["ml.model.version"] == "3" and span.attributes["ml.input.rows"] == 1
     assert span.trace_id == tracked.last_trace_id
-    assert client.stats() == aither.Stats(created=1, exported=1, dropped=0, failed=0, queued=0, queued_bytes=0, internal_errors=0)
+    assert client.stats() == aither.Stats(
+        created=1, exported=1, dropped=0, failed=0, queued=0, queued_bytes=0, internal_errors=0
+    )
     client.close()
 
 
@@ -112,7 +116,14 @@ def test_spans_after_close_are_dropped_and_counted(receiver: OTLPReceiver) -> No
 
 def run_script(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **env, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=full_env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_pending_spans_are_flushed_at_exit(receiver: OTLPReceiver) -> None:
@@ -124,7 +135,8 @@ def test_pending_spans_are_flushed_at_exit(receiver: OTLPReceiver) -> None:
         for i in range(25):
             tracked(i)
         """,
-        AITHER_API_KEY="k", AITHER_BASE_URL=receiver.base_url,
+        AITHER_API_KEY="k",
+        AITHER_BASE_URL=receiver.base_url,
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
@@ -140,7 +152,8 @@ def test_loss_at_exit_is_one_stderr_line() -> None:
         for i in range(3):
             tracked(i)
         """,
-        AITHER_API_KEY="k", AITHER_BASE_URL="http://127.0.0.1:9",  # nothing listens on the discard port
+        AITHER_API_KEY="k",
+        AITHER_BASE_URL="http://127.0.0.1:9",  # nothing listens on the discard port
     )
     assert result.returncode == 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("aither:")]
@@ -167,7 +180,8 @@ def test_a_forked_child_keeps_exporting(receiver: OTLPReceiver) -> None:
         assert aither.flush(10)
         raise SystemExit(os.waitstatus_to_exitcode(status))
         """,
-        AITHER_API_KEY="k", AITHER_BASE_URL=receiver.base_url,
+        AITHER_API_KEY="k",
+        AITHER_BASE_URL=receiver.base_url,
     )
     assert result.returncode == 0, result.stderr
     samples = sorted(s.attributes["ml.features"] for s in receiver.received())

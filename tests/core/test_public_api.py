@@ -6,14 +6,47 @@ import sys
 import aither
 
 PUBLIC_API = {
-    "APIError", "AitherError", "AmbiguousLabel", "AuthenticationError", "Client", "ConfigError", "Conflict",
-    "FrameworkNotInstalled", "InvalidTraceId", "NotFound", "PermissionDenied", "RateLimited", "SampleLimits",
-    "ServerError", "Stats", "TrackedModel", "__version__", "close", "flush", "init", "last_trace_id",
-    "log_event", "log_label", "log_prediction", "span", "stats", "track", "unwrap", "wrap",
+    "APIError",
+    "AitherError",
+    "AmbiguousLabel",
+    "AuthenticationError",
+    "Client",
+    "ConfigError",
+    "Conflict",
+    "FrameworkNotInstalled",
+    "InvalidTraceId",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "SampleLimits",
+    "ServerError",
+    "Stats",
+    "TrackedModel",
+    "__version__",
+    "close",
+    "flush",
+    "init",
+    "last_trace_id",
+    "log_event",
+    "log_label",
+    "log_prediction",
+    "span",
+    "stats",
+    "track",
+    "unwrap",
+    "wrap",
 }
 OPTIONAL_API = {
     # the management API (aither[server] not needed: it is httpx only)
-    "APIKey", "AsyncAither", "CreatedAPIKey", "Organization", "Usage", "User", "api_keys", "org", "user",
+    "APIKey",
+    "AsyncAither",
+    "CreatedAPIKey",
+    "Organization",
+    "Usage",
+    "User",
+    "api_keys",
+    "org",
+    "user",
 }
 
 

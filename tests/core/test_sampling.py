@@ -24,7 +24,14 @@ def encoded(value: Any, rows: int = 2, columns: int = 3) -> dict[str, Any]:
 def test_list_of_rows() -> None:
     assert encoded([[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12]]) == {
         "sample": [[1, 2, 3], [5, 6, 7]],
-        "_meta": {"type": "list", "shape": [3, 4], "columns": None, "dtypes": "list", "rows": 3, "truncated": True},
+        "_meta": {
+            "type": "list",
+            "shape": [3, 4],
+            "columns": None,
+            "dtypes": "list",
+            "rows": 3,
+            "truncated": True,
+        },
     }
 
 
@@ -32,33 +39,73 @@ def test_list_of_records_and_a_tuple() -> None:
     records = [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
     assert encoded(records) == {
         "sample": records,
-        "_meta": {"type": "list", "shape": [2, 2], "columns": ["a", "b"], "dtypes": "dict", "rows": 2, "truncated": False},
+        "_meta": {
+            "type": "list",
+            "shape": [2, 2],
+            "columns": ["a", "b"],
+            "dtypes": "dict",
+            "rows": 2,
+            "truncated": False,
+        },
     }
     assert encoded((1.5, 2.5)) == {
         "sample": [1.5, 2.5],
-        "_meta": {"type": "tuple", "shape": [2], "columns": None, "dtypes": "float", "rows": 2, "truncated": False},
+        "_meta": {
+            "type": "tuple",
+            "shape": [2],
+            "columns": None,
+            "dtypes": "float",
+            "rows": 2,
+            "truncated": False,
+        },
     }
 
 
 def test_a_dict_is_one_record_and_a_dict_of_columns_is_a_batch() -> None:
     assert encoded({"amount": 150.0, "country": "US"}) == {
         "sample": {"amount": 150.0, "country": "US"},
-        "_meta": {"type": "dict", "shape": [1, 2], "columns": ["amount", "country"], "dtypes": ["float", "str"],
-                  "rows": 1, "truncated": False},
+        "_meta": {
+            "type": "dict",
+            "shape": [1, 2],
+            "columns": ["amount", "country"],
+            "dtypes": ["float", "str"],
+            "rows": 1,
+            "truncated": False,
+        },
     }
     assert encoded({"a": [1, 2, 3], "b": [4, 5, 6], "c": [7, 8, 9], "d": [0, 0, 0]}) == {
         "sample": {"a": [1, 2], "b": [4, 5], "c": [7, 8]},
-        "_meta": {"type": "dict", "shape": [3, 4], "columns": ["a", "b", "c"], "dtypes": ["list", "list", "list"],
-                  "rows": 3, "truncated": True},
+        "_meta": {
+            "type": "dict",
+            "shape": [3, 4],
+            "columns": ["a", "b", "c"],
+            "dtypes": ["list", "list", "list"],
+            "rows": 3,
+            "truncated": True,
+        },
     }
 
 
 def test_scalars_strings_and_bytes() -> None:
-    assert encoded(3) == {"sample": 3, "_meta": {"type": "int", "shape": [], "columns": None, "dtypes": "int", "rows": 1, "truncated": False}}
+    assert encoded(3) == {
+        "sample": 3,
+        "_meta": {
+            "type": "int",
+            "shape": [],
+            "columns": None,
+            "dtypes": "int",
+            "rows": 1,
+            "truncated": False,
+        },
+    }
     assert encoded(None)["sample"] is None
     long = "x" * 5000
     text = encoded(long)
-    assert text["sample"] == "x" * 1000 + "..." and text["_meta"]["truncated"] is True and text["_meta"]["shape"] == [5000]
+    assert (
+        text["sample"] == "x" * 1000 + "..."
+        and text["_meta"]["truncated"] is True
+        and text["_meta"]["shape"] == [5000]
+    )
     assert encoded(b"hello")["sample"] == "hello"
     assert encoded(b"\xff\x00\x01")["sample"] == "base64:/wAB"
 
@@ -70,7 +117,14 @@ def test_unknown_objects_are_described_by_their_repr() -> None:
 
     assert encoded(Thing()) == {
         "sample": "<thing>",
-        "_meta": {"type": f"{__name__}.{Thing.__qualname__}", "shape": None, "columns": None, "dtypes": None, "rows": 1, "truncated": False},
+        "_meta": {
+            "type": f"{__name__}.{Thing.__qualname__}",
+            "shape": None,
+            "columns": None,
+            "dtypes": None,
+            "rows": 1,
+            "truncated": False,
+        },
     }
 
 
@@ -82,8 +136,14 @@ def test_numpy_slices_first_and_copies_only_the_slice() -> None:
     big[0, 0] = -1.0  # the caller's later write never reaches the span
     assert json.loads(dumps(s)) == {
         "sample": [[0.0, 1.0, 2.0], [4.0, 5.0, 6.0]],
-        "_meta": {"type": "numpy.ndarray", "shape": [1_000_000, 4], "columns": None, "dtypes": "float32",
-                  "rows": 1_000_000, "truncated": True},
+        "_meta": {
+            "type": "numpy.ndarray",
+            "shape": [1_000_000, 4],
+            "columns": None,
+            "dtypes": "float32",
+            "rows": 1_000_000,
+            "truncated": True,
+        },
     }
     cube = np.zeros((3, 5, 5))
     assert sample(cube, 2, 3, LIMITS).data.shape == (2, 3, 3)
@@ -100,14 +160,26 @@ def test_pandas_frame_and_series() -> None:
     df.loc[0, "a"] = 100  # copy-on-write: the sample keeps what the model saw
     assert json.loads(dumps(s)) == {
         "sample": [[1, 0.5, "x"], [2, 1.5, "y"]],
-        "_meta": {"type": "pandas.DataFrame", "shape": [3, 4], "columns": ["a", "b", "c"],
-                  "dtypes": ["int64", "float64", "str" if pd.__version__ >= "3" else "object"], "rows": 3,
-                  "truncated": True},
+        "_meta": {
+            "type": "pandas.DataFrame",
+            "shape": [3, 4],
+            "columns": ["a", "b", "c"],
+            "dtypes": ["int64", "float64", "str" if pd.__version__ >= "3" else "object"],
+            "rows": 3,
+            "truncated": True,
+        },
     }
     series = pd.Series([1.0, None, 3.0], name="score")
     assert encoded(series) == {
         "sample": [1.0, "NaN"],
-        "_meta": {"type": "pandas.Series", "shape": [3], "columns": ["score"], "dtypes": "float64", "rows": 3, "truncated": True},
+        "_meta": {
+            "type": "pandas.Series",
+            "shape": [3],
+            "columns": ["score"],
+            "dtypes": "float64",
+            "rows": 3,
+            "truncated": True,
+        },
     }
     stamps = pd.DataFrame({"t": pd.to_datetime(["2026-01-01", None])})
     assert encoded(stamps)["sample"] == [["2026-01-01T00:00:00"], ["NaT"]]
@@ -118,12 +190,25 @@ def test_polars_frame_and_series() -> None:
     df = pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [1.0, 2.0, 3.0], "d": [0, 0, 0]})
     assert encoded(df) == {
         "sample": [[1, "x", 1.0], [2, "y", 2.0]],
-        "_meta": {"type": "polars.DataFrame", "shape": [3, 4], "columns": ["a", "b", "c"],
-                  "dtypes": ["Int64", "String", "Float64"], "rows": 3, "truncated": True},
+        "_meta": {
+            "type": "polars.DataFrame",
+            "shape": [3, 4],
+            "columns": ["a", "b", "c"],
+            "dtypes": ["Int64", "String", "Float64"],
+            "rows": 3,
+            "truncated": True,
+        },
     }
     assert encoded(pl.Series("s", [1, 2, 3])) == {
         "sample": [1, 2],
-        "_meta": {"type": "polars.Series", "shape": [3], "columns": ["s"], "dtypes": "Int64", "rows": 3, "truncated": True},
+        "_meta": {
+            "type": "polars.Series",
+            "shape": [3],
+            "columns": ["s"],
+            "dtypes": "Int64",
+            "rows": 3,
+            "truncated": True,
+        },
     }
 
 
@@ -136,10 +221,21 @@ def test_the_encoder_never_raises_and_stays_readable() -> None:
     cyclic.append(cyclic)
     nested: dict[str, Any] = {"a": {"b": {"c": [1, {"d": 2}]}}}
     value = {
-        "nan": math.nan, "inf": math.inf, "ninf": -math.inf,
-        "when": dt.datetime(2026, 1, 2, 3, 4, 5), "day": dt.date(2026, 1, 2), "dur": dt.timedelta(seconds=90),
-        "money": decimal.Decimal("1.10"), "id": uuid.UUID(int=1), "raw": b"ok", "set": {3, 1, 2},
-        "cycle": cyclic, "bad": BadRepr(), "nested": nested, 7: "int key", "surrogate": "\ud800x",
+        "nan": math.nan,
+        "inf": math.inf,
+        "ninf": -math.inf,
+        "when": dt.datetime(2026, 1, 2, 3, 4, 5),
+        "day": dt.date(2026, 1, 2),
+        "dur": dt.timedelta(seconds=90),
+        "money": decimal.Decimal("1.10"),
+        "id": uuid.UUID(int=1),
+        "raw": b"ok",
+        "set": {3, 1, 2},
+        "cycle": cyclic,
+        "bad": BadRepr(),
+        "nested": nested,
+        7: "int key",
+        "surrogate": "\ud800x",
     }
     out = json.loads(dumps(value))
     assert out["nan"] == "NaN" and out["inf"] == "Infinity" and out["ninf"] == "-Infinity"

@@ -27,12 +27,17 @@ def test_bare_and_named_decorators_keep_the_signature(aither_capture: SpanCaptur
     assert add.__doc__ == "Adds." and add.__name__ == "add"
     first, second = aither_capture.spans()
     assert first.name.endswith("add") and first.attributes == {
-        "aither.span.kind": "function", "aither.schema.version": "1", "aither.input": {"a": 1}, "aither.output": 3,
+        "aither.span.kind": "function",
+        "aither.schema.version": "1",
+        "aither.input": {"a": 1},
+        "aither.output": 3,
     }
     assert second.name == "scoring" and second.attributes == {
-        "aither.span.kind": "function", "aither.schema.version": "1",
+        "aither.span.kind": "function",
+        "aither.schema.version": "1",
         "aither.input": {"features": {"amount": 1.0}, "threshold": 0.2},
-        "aither.metadata.team": "risk", "aither.metadata.limits": "[1,2]",
+        "aither.metadata.team": "risk",
+        "aither.metadata.limits": "[1,2]",
     }
 
 
@@ -68,7 +73,9 @@ async def test_async_functions_nest_their_children(aither_capture: SpanCapture) 
     assert aither.last_trace_id() is None or isinstance(aither.last_trace_id(), str)
 
 
-def test_generators_span_their_whole_life_and_leave_the_callers_context_alone(aither_capture: SpanCapture) -> None:
+def test_generators_span_their_whole_life_and_leave_the_callers_context_alone(
+    aither_capture: SpanCapture,
+) -> None:
     client = aither_capture.client
 
     @client.track("numbers")
@@ -110,7 +117,9 @@ async def test_async_generators(aither_capture: SpanCapture) -> None:
 
     assert [t async for t in stream(3)] == ["tok0", "tok1", "tok2"]
     (span,) = aither_capture.spans()
-    assert span.attributes["aither.output"] == ["tok0", "tok1", "tok2"] and span.attributes["aither.input"] == {"n": 3}
+    assert span.attributes["aither.output"] == ["tok0", "tok1", "tok2"] and span.attributes[
+        "aither.input"
+    ] == {"n": 3}
 
 
 def test_methods_skip_self(aither_capture: SpanCapture) -> None:
@@ -151,14 +160,26 @@ def test_span_context_manager_and_log_event(aither_capture: SpanCapture) -> None
         s.set_metadata({"index": "main"}, k=3)
         with pytest.raises(ValueError, match="cost must be"):
             s.set_cost(-1)
-    tid = client.log_event("tool_call", input={"q": 1}, output="ok", cost=0.5, metadata={"tool": "search"}, event_type="tool")
+    tid = client.log_event(
+        "tool_call", input={"q": 1}, output="ok", cost=0.5, metadata={"tool": "search"}, event_type="tool"
+    )
     retrieve, event = aither_capture.spans()
     assert retrieve.attributes == {
-        "aither.span.kind": "function", "aither.schema.version": "1", "aither.span.type": "tool",
-        "aither.input": {"query": "q"}, "aither.output": ["doc1", "doc2"], "aither.cost.usd": 0.002,
-        "aither.metadata.index": "main", "aither.metadata.k": 3,
+        "aither.span.kind": "function",
+        "aither.schema.version": "1",
+        "aither.span.type": "tool",
+        "aither.input": {"query": "q"},
+        "aither.output": ["doc1", "doc2"],
+        "aither.cost.usd": 0.002,
+        "aither.metadata.index": "main",
+        "aither.metadata.k": 3,
     }
     assert event.trace_id == tid and event.attributes == {
-        "aither.span.kind": "event", "aither.schema.version": "1", "aither.span.type": "tool",
-        "aither.input": {"q": 1}, "aither.output": "ok", "aither.cost.usd": 0.5, "aither.metadata.tool": "search",
+        "aither.span.kind": "event",
+        "aither.schema.version": "1",
+        "aither.span.type": "tool",
+        "aither.input": {"q": 1},
+        "aither.output": "ok",
+        "aither.cost.usd": 0.5,
+        "aither.metadata.tool": "search",
     }

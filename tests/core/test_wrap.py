@@ -52,13 +52,25 @@ def test_predict_makes_one_whole_span(aither_capture: SpanCapture, model: Logist
         "ml.output.rows": 7,
         "ml.features": {
             "sample": X[:5].tolist(),
-            "_meta": {"type": "numpy.ndarray", "shape": [7, 4], "columns": None, "dtypes": "float64",
-                      "rows": 7, "truncated": True},
+            "_meta": {
+                "type": "numpy.ndarray",
+                "shape": [7, 4],
+                "columns": None,
+                "dtypes": "float64",
+                "rows": 7,
+                "truncated": True,
+            },
         },
         "ml.prediction": {
             "sample": out.tolist(),
-            "_meta": {"type": "numpy.ndarray", "shape": [7], "columns": None, "dtypes": "int64",
-                      "rows": 7, "truncated": False},
+            "_meta": {
+                "type": "numpy.ndarray",
+                "shape": [7],
+                "columns": None,
+                "dtypes": "int64",
+                "rows": 7,
+                "truncated": False,
+            },
         },
     }
 
@@ -81,7 +93,9 @@ def test_every_prediction_method_is_traced_and_the_rest_passes_through(
     assert len(tracked.trace_ids) == 3 and tracked.trace_ids[-1] == tracked.last_trace_id
 
 
-def test_wrapping_twice_is_a_no_op_and_unwrap_returns_the_original(aither_capture: SpanCapture, model: LogisticRegression) -> None:
+def test_wrapping_twice_is_a_no_op_and_unwrap_returns_the_original(
+    aither_capture: SpanCapture, model: LogisticRegression
+) -> None:
     tracked = aither_capture.client.wrap(model, name="iris")
     assert aither_capture.client.wrap(tracked, name="other") is tracked
     assert aither.unwrap(tracked) is model and aither.unwrap(model) is model
@@ -105,11 +119,18 @@ def test_pickle_joblib_copy_and_clone_keep_the_model_and_the_tracking(
     fresh.predict(X[:1])
     spans = aither_default.spans("prediction")
     assert len(spans) == 5
-    assert {(s.attributes["ml.model.name"], s.attributes["ml.model.version"]) for s in spans} == {("iris", "2")}
+    assert {(s.attributes["ml.model.name"], s.attributes["ml.model.version"]) for s in spans} == {
+        ("iris", "2")
+    }
 
 
 def test_inside_a_pipeline(aither_capture: SpanCapture) -> None:
-    pipe = Pipeline([("scale", StandardScaler()), ("clf", aither_capture.client.wrap(LogisticRegression(max_iter=500), name="clf"))])
+    pipe = Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("clf", aither_capture.client.wrap(LogisticRegression(max_iter=500), name="clf")),
+        ]
+    )
     pipe.fit(X, Y)
     plain = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))]).fit(X, Y)
     np.testing.assert_array_equal(pipe.predict(X[:4]), plain.predict(X[:4]))
@@ -121,7 +142,8 @@ def test_inside_a_pipeline(aither_capture: SpanCapture) -> None:
 
 def test_a_wrapped_pipeline_is_one_model(aither_capture: SpanCapture) -> None:
     pipe = aither_capture.client.wrap(
-        Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))]).fit(X, Y), name="pipe"
+        Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))]).fit(X, Y),
+        name="pipe",
     )
     pipe.predict(X[:2])
     (span,) = aither_capture.spans("prediction")
@@ -139,7 +161,14 @@ def test_a_plain_callable(aither_capture: SpanCapture) -> None:
     assert span.attributes["ml.method"] == "__call__"
     assert span.attributes["ml.prediction"] == {
         "sample": 3.0,
-        "_meta": {"type": "float", "shape": [], "columns": None, "dtypes": "float", "rows": 1, "truncated": False},
+        "_meta": {
+            "type": "float",
+            "shape": [],
+            "columns": None,
+            "dtypes": "float",
+            "rows": 1,
+            "truncated": False,
+        },
     }
 
 
@@ -174,7 +203,9 @@ def test_features_fn_replaces_the_sample_and_its_failure_is_counted(model: Logis
     calls: list[BaseException] = []
     capture = SpanCapture(raise_internal_errors=False, on_error=calls.append)
     try:
-        tracked = capture.client.wrap(model, name="iris", features_fn=lambda x: {"petal_sum": float(x[:, 2:].sum())})
+        tracked = capture.client.wrap(
+            model, name="iris", features_fn=lambda x: {"petal_sum": float(x[:, 2:].sum())}
+        )
         tracked.predict(X[:2])
         failing = capture.client.wrap(model, name="iris2", features_fn=lambda x: 1 / 0)
         out = failing.predict(X[:2])
@@ -209,7 +240,9 @@ def test_last_trace_id_belongs_to_each_thread(aither_capture: SpanCapture, model
     assert len(set(seen.values())) == 4
 
 
-def test_last_trace_id_belongs_to_each_asyncio_task(aither_capture: SpanCapture, model: LogisticRegression) -> None:
+def test_last_trace_id_belongs_to_each_asyncio_task(
+    aither_capture: SpanCapture, model: LogisticRegression
+) -> None:
     tracked = aither_capture.client.wrap(model, name="iris")
 
     async def one(i: int) -> tuple[str | None, str | None]:
