@@ -93,7 +93,7 @@ async def test_classifier_metrics_per_version(client, send, spans) -> None:
 
 async def test_metrics_window_and_version_filter(client, send, spans) -> None:
     await _seed_classifier(send, spans)
-    start = dt.datetime.fromtimestamp(spans.now_ns / 1e9, tz=dt.timezone.utc)
+    start = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=spans.now_ns // 1000)
     params = {
         "version": "1",
         "since": start.isoformat(),
