@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -275,19 +276,27 @@ class ManagementClient:
 
 _default_lock = threading.Lock()
 _default: ManagementClient | None = None
+_shared_http: httpx.Client | None = None
+
+
+def _close_shared_http() -> None:
+    if _shared_http is not None:
+        _shared_http.close()
 
 
 def default_management_client() -> ManagementClient:
     """The client behind ``aither.org``, ``aither.user`` and ``aither.api_keys``.
 
     It follows the default aither client: after ``aither.init(api_key=...)`` the next call
-    uses the new key and URL.
+    uses the new key and URL. Every default client shares one connection pool, closed at exit.
     """
-    global _default
+    global _default, _shared_http
     api_key, base_url = resolve_target(None, None)
     with _default_lock:
         current = _default
         if current is None or (current.api_key, current.base_url) != (api_key, base_url):
-            # the previous client may be mid-request on another thread; let it be collected
-            current = _default = ManagementClient(api_key, base_url)
+            if _shared_http is None:
+                _shared_http = httpx.Client(timeout=10.0)
+                atexit.register(_close_shared_http)
+            current = _default = ManagementClient(api_key, base_url, http_client=_shared_http)
         return current
