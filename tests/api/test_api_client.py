@@ -250,8 +250,10 @@ async def test_async_twin_with_an_injected_asgi_client(tmp_path) -> None:  # typ
         transport = httpx.ASGITransport(app=create_app(settings, storage))
         async with httpx.AsyncClient(transport=transport, base_url="http://asgi") as http:
             client = AsyncManagementClient(api_key=ADMIN_KEY, http_client=http)
+            reader = await client.api_keys.create(name="r", scopes=["read"])
+            limited = AsyncManagementClient(api_key=reader.secret, http_client=http)
+            assert (await limited.user.me()).email == "admin@localhost"
             with pytest.raises(PermissionDenied):
-                reader = await client.api_keys.create(name="r", scopes=["read"])
-                await AsyncManagementClient(api_key=reader.secret, http_client=http).api_keys.list()
+                await limited.api_keys.list()
     finally:
         storage.close()
