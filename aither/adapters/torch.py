@@ -26,6 +26,6 @@ class TorchAdapter(Adapter):
     def parameters(self, model: Any) -> int | None:
         """Parameter count at wrap time: one pass over the parameter tensors, never their data."""
         try:
-            return sum(p.numel() for p in model.parameters())
+            return sum(int(p.numel()) for p in model.parameters())
         except Exception:  # lazy modules' uninitialised parameters have no size yet
             return None

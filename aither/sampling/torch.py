@@ -83,8 +83,8 @@ _NON_NUMPY = frozenset(
 )
 
 
-def _head(tensor: torch.Tensor, rows: int, columns: int) -> tuple[slice, ...]:
-    return (slice(rows),) + (slice(columns),) * (tensor.ndim - 1)
+def _head(ndim: int, rows: int, columns: int) -> tuple[slice, ...]:
+    return (slice(rows),) + (slice(columns),) * (ndim - 1)
 
 
 def to_host(part: torch.Tensor) -> HostSlice | None:
@@ -128,7 +128,7 @@ def sample_torch(value: Any, rows: int, columns: int, limits: SampleLimits) -> S
     if value.layout != torch.strided:
         # Sparse layouts cannot be sliced as views; their values are not sampled.
         return Sample(None, _meta(type_name, shape, dtype, n_rows, True, device, requires_grad), 96)
-    part = value.detach()[_head(value, rows, columns)]
+    part = value.detach()[_head(ndim, rows, columns)]
     if part.is_quantized:
         part = part.dequantize()
     host = to_host(part)

@@ -1,0 +1,91 @@
+"""Whole-span checks shared by the framework tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from aither.testing import CapturedSpan
+
+SAMPLED = ("ml.features", "ml.prediction")
+
+
+def split(span: CapturedSpan) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """A prediction span's attributes without its samples, then ``ml.features`` and ``ml.prediction``.
+
+    Each sample is checked to hold exactly ``sample`` and ``_meta``, so a test that compares
+    the three parts compares the whole span.
+    """
+    attributes = dict(span.attributes)
+    features = attributes.pop("ml.features")
+    prediction = attributes.pop("ml.prediction", None)
+    for part in (features, prediction):
+        if part is not None:
+            assert set(part) == {"sample", "_meta"}, part
+    return attributes, features, prediction
+
+
+def same_values(sample: Any, expected: Any) -> None:
+    """``sample`` (decoded JSON) holds exactly ``expected``'s values, in ``expected``'s dtype.
+
+    Floats travel as their shortest round-trip text, so a float32 compared as float32 is exact.
+    """
+    expected = np.asarray(expected)
+    got = np.asarray(sample, dtype=expected.dtype)
+    assert got.shape == expected.shape, (got.shape, expected.shape)
+    np.testing.assert_array_equal(got, expected)
+
+
+def prediction_attributes(
+    name: str,
+    *,
+    framework: str,
+    version: str | None,
+    model_class: str,
+    method: str,
+    rows_in: int | None,
+    rows_out: int | None,
+    parameters: int | None = None,
+) -> dict[str, Any]:
+    """The attributes every prediction span of a wrapped model carries, samples aside."""
+    attributes: dict[str, Any] = {
+        "aither.span.kind": "prediction",
+        "aither.schema.version": "1",
+        "ml.model.name": name,
+        "ml.model.framework": framework,
+        "ml.model.class": model_class,
+        "ml.method": method,
+    }
+    if version is not None:
+        attributes["ml.model.framework.version"] = version
+    if parameters is not None:
+        attributes["ml.model.parameters"] = parameters
+    if rows_in is not None:
+        attributes["ml.input.rows"] = rows_in
+    if rows_out is not None:
+        attributes["ml.output.rows"] = rows_out
+    return attributes
+
+
+def tensor_meta(
+    type_name: str,
+    shape: list[int],
+    dtype: str,
+    *,
+    truncated: bool,
+    device: Any,
+    requires_grad: bool | None,
+    rows: int | None = None,
+) -> dict[str, Any]:
+    """``_meta`` of a tensor: the six keys plus ``device`` and ``requires_grad``."""
+    return {
+        "type": type_name,
+        "shape": shape,
+        "columns": None,
+        "dtypes": dtype,
+        "rows": shape[0] if rows is None and shape else (1 if rows is None else rows),
+        "truncated": truncated,
+        "device": device,
+        "requires_grad": requires_grad,
+    }
