@@ -3,7 +3,8 @@
 With ``AITHER_INIT_ORG``, ``AITHER_INIT_ADMIN_EMAIL`` and ``AITHER_INIT_API_KEY`` set, the
 server uses those values, so scripts and containers are reproducible; otherwise it generates a
 key, prints it once, and writes ``<home>/credentials.json`` (mode 0600), where the SDK finds
-it when ``AITHER_API_KEY`` is unset. Later starts find the organisation and do nothing.
+it when ``AITHER_API_KEY`` is unset. Later starts find the organisation and create nothing;
+they only update the ``base_url`` of an existing credentials file when the port changed.
 """
 
 from __future__ import annotations
@@ -120,6 +121,11 @@ def first_start(storage: Storage, settings: ServerSettings) -> BootstrapResult:
     result = bootstrap(storage, settings)
     if result.created and result.generated and result.api_key and settings.write_credentials:
         write_credentials(settings.credentials_path, result.api_key, settings.base_url)
+    elif not result.created and settings.write_credentials:
+        # a later start on another port: keep the saved key, point the SDK at the new address
+        saved = read_credentials(settings.credentials_path)
+        if saved.get("api_key") and saved.get("base_url") != settings.base_url:
+            write_credentials(settings.credentials_path, saved["api_key"], settings.base_url)
     if settings.announce:
         announce(result, settings)
     return result

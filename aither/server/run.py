@@ -18,6 +18,7 @@ import uvicorn
 from .app import create_app
 from .bootstrap import BootstrapResult
 from .config import ServerSettings
+from .storage import Storage
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -35,16 +36,36 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _open_storage(settings: ServerSettings) -> Storage:
+    return Storage.open(
+        settings.database_url,
+        max_queued_spans=settings.max_queued_spans,
+        max_batch_spans=settings.max_batch_spans,
+    )
+
+
 def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
-    """Run the server in the foreground until interrupted (``aither server``)."""
-    sock = bind(settings.host, settings.port)
-    settings = replace(settings, port=sock.getsockname()[1])
-    config = uvicorn.Config(create_app(settings), log_level=log_level, lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
+    """Run the server in the foreground until interrupted (``aither server``).
+
+    The database is opened and migrated before the port is bound, so a wrong URL or an
+    unreachable database fails here, with its own message, before anything listens.
+    """
+    storage = _open_storage(settings)
     try:
-        server.run(sockets=[sock])
+        sock = bind(settings.host, settings.port)
+        settings = replace(settings, port=sock.getsockname()[1])
+        config = uvicorn.Config(
+            create_app(settings, storage), log_level=log_level, lifespan="on", access_log=False
+        )
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for
+            pass
+        finally:
+            sock.close()
     finally:
-        sock.close()
+        storage.close()
 
 
 class EmbeddedServer:
@@ -66,6 +87,7 @@ class EmbeddedServer:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._app: Any = None
+        self._storage: Storage | None = None
 
     @property
     def base_url(self) -> str:
@@ -82,9 +104,15 @@ class EmbeddedServer:
         return result.api_key if result is not None else None
 
     def start(self, timeout: float = 60.0) -> EmbeddedServer:
-        sock = bind(self.settings.host, self.settings.port)
+        storage = _open_storage(self.settings)
+        try:
+            sock = bind(self.settings.host, self.settings.port)
+        except OSError:
+            storage.close()
+            raise
+        self._storage = storage
         self.settings = replace(self.settings, port=sock.getsockname()[1])
-        self._app = create_app(self.settings)
+        self._app = create_app(self.settings, storage)
         config = uvicorn.Config(
             self._app, log_level=self.log_level, lifespan="on", access_log=False, log_config=None
         )
@@ -114,6 +142,9 @@ class EmbeddedServer:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._storage is not None:
+            self._storage.close()
+            self._storage = None
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()

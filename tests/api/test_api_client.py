@@ -8,7 +8,6 @@ import json
 
 import httpx
 import pytest
-from conftest import ADMIN_KEY
 
 import aither
 import aither.api as api
@@ -36,7 +35,7 @@ from aither.exceptions import (
 
 @pytest.fixture
 def admin(server) -> ManagementClient:  # type: ignore[no-untyped-def]
-    with ManagementClient(api_key=ADMIN_KEY, base_url=server.base_url) as client:
+    with ManagementClient(api_key=server.api_key, base_url=server.base_url) as client:
         yield client
 
 
@@ -186,7 +185,7 @@ def test_injected_http_client_sends_the_key_and_is_not_closed() -> None:
 def test_module_namespaces_follow_the_default_client(server) -> None:  # type: ignore[no-untyped-def]
     close_default()
     try:
-        aither.init(api_key=ADMIN_KEY, base_url=server.base_url)
+        aither.init(api_key=server.api_key, base_url=server.base_url)
         assert api.org.get().name == "default"
         assert api.user.me().email == "admin@localhost"
         key = api.api_keys.create(name="via-namespace", scopes=["write"])
@@ -203,7 +202,7 @@ def test_credentials_file_is_used_when_nothing_is_configured(server, monkeypatch
     close_default()
     monkeypatch.setenv("AITHER_HOME", str(tmp_path))
     (tmp_path / "credentials.json").write_text(
-        json.dumps({"api_key": ADMIN_KEY, "base_url": server.base_url})
+        json.dumps({"api_key": server.api_key, "base_url": server.base_url})
     )
     try:
         with ManagementClient() as client:
@@ -222,7 +221,7 @@ def test_missing_key_is_a_config_error(monkeypatch, tmp_path) -> None:  # type: 
 
 
 async def test_async_twin_against_the_server(server) -> None:  # type: ignore[no-untyped-def]
-    async with AsyncManagementClient(api_key=ADMIN_KEY, base_url=server.base_url) as client:
+    async with AsyncManagementClient(api_key=server.api_key, base_url=server.base_url) as client:
         assert (await client.org.get()).name == "default"
         assert (await client.user.me()).role == "admin"
         usage = await client.org.usage()
@@ -238,18 +237,19 @@ async def test_async_twin_against_the_server(server) -> None:  # type: ignore[no
 
 
 async def test_async_twin_with_an_injected_asgi_client(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key = "aith_asgi_injected_admin_key_000"
     from aither.server import ServerSettings, Storage, create_app
     from aither.server.bootstrap import bootstrap
 
     settings = ServerSettings(
-        home=tmp_path, database_url=f"sqlite:///{tmp_path / 'a.db'}", init_api_key=ADMIN_KEY, announce=False
+        home=tmp_path, database_url=f"sqlite:///{tmp_path / 'a.db'}", init_api_key=key, announce=False
     )
     storage = Storage.open(settings.database_url)
     bootstrap(storage, settings)
     try:
         transport = httpx.ASGITransport(app=create_app(settings, storage))
         async with httpx.AsyncClient(transport=transport, base_url="http://asgi") as http:
-            client = AsyncManagementClient(api_key=ADMIN_KEY, http_client=http)
+            client = AsyncManagementClient(api_key=key, http_client=http)
             reader = await client.api_keys.create(name="r", scopes=["read"])
             limited = AsyncManagementClient(api_key=reader.secret, http_client=http)
             assert (await limited.user.me()).email == "admin@localhost"

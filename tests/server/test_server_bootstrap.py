@@ -111,3 +111,20 @@ def test_settings_precedence_and_validation(tmp_path, monkeypatch) -> None:  # t
         ServerSettings.from_env()
     assert replace(settings, host="0.0.0.0").base_url == "http://127.0.0.1:5001"
     assert replace(settings, host="::").base_url == "http://[::1]:5001"
+
+
+def test_a_later_start_on_another_port_updates_only_the_base_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = ServerSettings(
+        home=tmp_path, database_url=f"sqlite:///{tmp_path / 'a.db'}", port=5000, announce=False
+    )
+    storage = _open(settings)
+    try:
+        key = first_start(storage, settings).api_key
+        first_start(storage, replace(settings, port=5001))
+        assert read_credentials(settings.credentials_path) == {
+            "api_key": key,
+            "base_url": "http://127.0.0.1:5001",
+        }
+        assert stat.S_IMODE(settings.credentials_path.stat().st_mode) == 0o600
+    finally:
+        storage.close()
