@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from types import ModuleType
 from typing import Any
 
 from ..exceptions import FrameworkNotInstalled
@@ -26,6 +27,10 @@ ADAPTERS: dict[str, tuple[str, str]] = {
 }
 """Root module of a class in the object's MRO -> (``"module:AdapterClass"``, extra name)."""
 
+COMPOSED: tuple[str, ...] = ("tinygrad",)
+"""Frameworks without a model base class: a plain object that holds their layers or tensors in
+its attributes is their model (looked at to two levels, lists and dicts included, at wrap time)."""
+
 _LOADED: dict[str, Adapter] = {}
 _CALLABLE = CallableAdapter()
 
@@ -47,8 +52,34 @@ def _load(target: str, root: str, extra: str) -> Adapter:
     return adapter
 
 
+def _composed_root(obj: Any, depth: int = 2) -> str | None:
+    """The :data:`COMPOSED` framework whose objects ``obj``'s attributes hold, if any."""
+    try:
+        values = list(vars(obj).values())
+    except Exception:  # no __dict__ (builtins, __slots__ classes), or one that raises
+        return None
+    for value in values[:256]:
+        items = (
+            list(value.values())
+            if isinstance(value, dict)
+            else value
+            if isinstance(value, (list, tuple))
+            else [value]
+        )
+        for item in items[:256]:
+            root = type(item).__module__.partition(".")[0]
+            if root in COMPOSED and sys.modules.get(root) is not None:
+                return root
+            if depth > 1 and root != "builtins" and not isinstance(item, (type, ModuleType)):
+                nested = _composed_root(item, depth - 1)
+                if nested is not None:
+                    return nested
+    return None
+
+
 def adapter_for(obj: Any) -> Adapter:
-    """The adapter for ``obj``: by the first class in its MRO whose package has one.
+    """The adapter for ``obj``: by the first class in its MRO whose package has one, else by
+    the :data:`COMPOSED` framework whose layers it holds, else the callable adapter.
 
     Raises FrameworkNotInstalled (naming the extra) when the object's framework is not
     importable, and TypeError for an object that has nothing to trace.
@@ -66,6 +97,12 @@ def adapter_for(obj: Any) -> Adapter:
             # was shadowed or half-installed): say which extra fixes it.
             raise FrameworkNotInstalled(root, extra)
         adapter = _load(target, root, extra)
+        if adapter.traced_methods(obj):
+            return adapter
+    composed = _composed_root(obj)
+    if composed is not None:
+        target, extra = ADAPTERS[composed]
+        adapter = _load(target, composed, extra)
         if adapter.traced_methods(obj):
             return adapter
     if _CALLABLE.traced_methods(obj):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 
+from aither.sampling import Sample
+from aither.sampling.encoder import dumps
 from aither.testing import CapturedSpan
 
 SAMPLED = ("ml.features", "ml.prediction")
@@ -24,6 +27,12 @@ def split(span: CapturedSpan) -> tuple[dict[str, Any], dict[str, Any], dict[str,
         if part is not None:
             assert set(part) == {"sample", "_meta"}, part
     return attributes, features, prediction
+
+
+def encoded(sample: Sample) -> dict[str, Any]:
+    """A sample as the span carries it: encoded to JSON the way the export thread does, then decoded."""
+    decoded: dict[str, Any] = json.loads(dumps(sample))
+    return decoded
 
 
 def same_values(sample: Any, expected: Any) -> None:
