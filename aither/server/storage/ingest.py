@@ -21,7 +21,7 @@ from ..ingest.records import (
     PredictionRecord,
     SpanRecord,
 )
-from .joins import join_labels
+from .joins import insert_returning_ids, join_labels
 from .schema import llm_calls, operations, predictions, spans
 from .usage import add_usage, period_bounds
 
@@ -89,13 +89,9 @@ class IngestJob:
                 spans.insert(),
                 _rows(new_spans, _SPAN_FIELDS, org_id=org_id, received_at_ns=self.received_at_ns),
             )
-        prediction_ids: list[int] = []
-        if new_predictions:
-            result = connection.execute(
-                predictions.insert().returning(predictions.c.id, sort_by_parameter_order=True),
-                _rows(new_predictions, _PREDICTION_FIELDS, org_id=org_id),
-            )
-            prediction_ids = [row[0] for row in result]
+        prediction_ids = insert_returning_ids(
+            connection, predictions, org_id, _rows(new_predictions, _PREDICTION_FIELDS, org_id=org_id)
+        )
         if new_predictions or new_labels:
             join_labels(
                 connection, org_id, list(zip(prediction_ids, new_predictions, strict=True)), new_labels

@@ -55,10 +55,13 @@ class _Prediction:
     time_ns: int
     sample: Any = None
     loaded: bool = False
+    _candidate: Candidate | None = None
 
     @property
     def candidate(self) -> Candidate:
-        return Candidate(self.id, self.span_id, self.model_name)
+        if self._candidate is None:
+            self._candidate = Candidate(self.id, self.span_id, self.model_name)
+        return self._candidate
 
 
 @dataclass(slots=True)
@@ -202,12 +205,7 @@ def join_labels(
             }
         )
         placements.append(_Placement(0, label.time_ns, target, rows) if target else None)
-    label_ids: list[int] = []
-    if label_rows_out:
-        result = connection.execute(
-            labels.insert().returning(labels.c.id, sort_by_parameter_order=True), label_rows_out
-        )
-        label_ids = [row[0] for row in result]
+    label_ids = insert_returning_ids(connection, labels, org_id, label_rows_out)
     writes: list[_Placement] = []
     for label_id, placement in zip(label_ids, placements, strict=True):
         if placement is not None and placement.rows:
@@ -239,6 +237,27 @@ def join_labels(
             writes.append(_Placement(row.id, row.time_ns, target, rows))
     _write_label_rows(connection, org_id, writes)
     return label_ids
+
+
+def insert_returning_ids(
+    connection: Connection, table: sa.Table, org_id: str, rows: list[dict[str, Any]]
+) -> list[int]:
+    """Insert rows keyed by (trace id, span id); their ids, in order.
+
+    One executemany and one indexed lookup: SQLite's RETURNING would insert row by row to
+    keep the order.
+    """
+    if not rows:
+        return []
+    connection.execute(table.insert(), rows)
+    ids: dict[tuple[str, str], int] = {}
+    span_ids = [row["span_id"] for row in rows]
+    for chunk in _chunks(span_ids):
+        query = sa.select(table.c.id, table.c.trace_id, table.c.span_id).where(
+            table.c.org_id == org_id, table.c.span_id.in_(chunk)
+        )
+        ids.update({(trace_id, span_id): row_id for row_id, trace_id, span_id in connection.execute(query)})
+    return [ids[(row["trace_id"], row["span_id"])] for row in rows]
 
 
 def _labels_to_revisit(connection: Connection, org_id: str, traces: set[str]) -> list[Any]:

@@ -109,8 +109,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("predictions", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_predictions_org_id_model_name_model_version_time_ns"),
-            ["org_id", "model_name", "model_version", "time_ns"],
+            "ix_predictions_metrics",
+            ["org_id", "model_name", "model_version", "time_ns", "latency_ms"],
             unique=False,
         )
         batch_op.create_index(
@@ -263,15 +263,15 @@ def upgrade() -> None:
     with op.batch_alter_table("label_rows", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_label_rows_label_id"), ["label_id"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_label_rows_org_id_model_name_model_version_pred_time_ns"),
-            ["org_id", "model_name", "model_version", "pred_time_ns"],
+            "ix_label_rows_metrics",
+            ["org_id", "model_name", "model_version", "pred_time_ns", "label_time_ns"],
             unique=False,
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("label_rows", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_label_rows_org_id_model_name_model_version_pred_time_ns"))
+        batch_op.drop_index("ix_label_rows_metrics")
         batch_op.drop_index(batch_op.f("ix_label_rows_label_id"))
 
     op.drop_table("label_rows")
@@ -295,7 +295,7 @@ def downgrade() -> None:
     with op.batch_alter_table("predictions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_predictions_org_id_trace_id"))
         batch_op.drop_index(batch_op.f("ix_predictions_org_id_time_ns"))
-        batch_op.drop_index(batch_op.f("ix_predictions_org_id_model_name_model_version_time_ns"))
+        batch_op.drop_index("ix_predictions_metrics")
 
     op.drop_table("predictions")
     op.drop_table("organizations")
