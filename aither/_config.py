@@ -303,7 +303,7 @@ def resolve_settings(
         export_timeout=num(
             export_timeout,
             "export_timeout",
-            ("AITHER_EXPORT_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"),
+            ("AITHER_EXPORT_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
             10.0,
             integer=False,
             minimum=0.001,
