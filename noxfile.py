@@ -22,7 +22,7 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "transformers": ("transformers", "tests/frameworks/transformers"),
     "tinygrad": ("tinygrad", "tests/frameworks/tinygrad"),
     "boosting": ("xgboost,lightgbm,catboost", "tests/frameworks/boosting"),
-    "llm": ("openai,anthropic,gemini", "tests/llm"),
+    "llm": ("openai,anthropic,gemini", "tests/llm tests/agents"),
     "server": ("server,postgres,sklearn", "tests/server tests/api tests/e2e tests/cli"),
 }
 
