@@ -56,8 +56,14 @@ def snapshot(value: Any, limits: SampleLimits, columns: int, depth: int = 0) -> 
     return value
 
 
-def _is_column(value: Any) -> bool:
-    return hasattr(value, "__len__") and not isinstance(value, (str, bytes, bytearray, Mapping))
+def _column_length(value: Any) -> int | None:
+    """The length of a value that can be a column of a batch, else None."""
+    if not hasattr(value, "__len__") or isinstance(value, (str, bytes, bytearray, Mapping)):
+        return None
+    try:
+        return len(value)
+    except TypeError:  # 0-d arrays and tensors have __len__ yet no length
+        return None
 
 
 def _sample_sequence(
@@ -99,9 +105,10 @@ def _sample_mapping(value: Mapping[Any, Any], rows: int, columns: int, limits: S
     values = [value[k] for k in shown]
     # A dict of equal-length columns ({"amount": [..], "country": [..]}) is a batch of rows;
     # any other dict is one record.
-    lengths = {len(v) for v in values if _is_column(v)}
-    columnar = bool(values) and len(lengths) == 1 and all(_is_column(v) for v in values)
-    n_rows = lengths.pop() if columnar else 1
+    lengths = [_column_length(v) for v in values]
+    first = lengths[0] if lengths else None
+    columnar = first is not None and all(n == first for n in lengths)
+    n_rows = first if columnar and first is not None else 1
     data: dict[Any, Any] = {}
     dtypes: list[str] = []
     for key, item in zip(shown, values, strict=True):

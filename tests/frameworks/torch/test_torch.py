@@ -321,15 +321,24 @@ def test_a_cuda_tensor_copies_only_its_slice_to_the_host() -> None:
     np.testing.assert_array_equal(got.data.__aither_json__(), x[:5, :10].cpu().numpy())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="aither/sampling/builtins.py _is_column calls len() on a 0-d tensor ('len() of a 0-d tensor'); "
-    "fix requested from the core",
-)
 def test_a_dict_holding_a_scalar_tensor(aither_capture: SpanCapture) -> None:
-    tracked = aither_capture.client.wrap(lambda t: {"loss": t.sum(), "out": t * 2}, name="with_loss")
-    tracked(torch.ones(3, 2))
+    model = lambda t: {"loss": t.sum(), "out": t * 2}  # noqa: E731
+    tracked = aither_capture.client.wrap(model, name="with_loss")
+    x = torch.ones(3, 2)
+    got, want = tracked(x), model(x)
+    assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
     (span,) = aither_capture.spans()
     _, _, prediction = split(span)
-    assert prediction is not None and prediction["sample"]["loss"] == 6.0
+    # a 0-d tensor is no column: the dict is one record, not a batch of rows
+    assert prediction == {
+        "sample": {"loss": 6.0, "out": [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]]},
+        "_meta": {
+            "type": "dict",
+            "shape": [1, 2],
+            "columns": ["loss", "out"],
+            "dtypes": ["Tensor", "Tensor"],
+            "rows": 1,
+            "truncated": False,
+        },
+    }
+    assert span.attributes["ml.output.rows"] == 1
