@@ -31,7 +31,7 @@ def _names(names: Any, columns: int) -> list[str] | None:
 def _dense(csr: Any, shape: tuple[int, int]) -> np.ndarray:
     """A CSR matrix as a dense array where absent entries are missing values (NaN), as
     xgboost reads them, never zeros."""
-    dense = np.full(shape, np.nan, dtype=np.float32)
+    dense: np.ndarray = np.full(shape, np.nan, dtype=np.float32)
     counts = np.diff(csr.indptr)
     dense[np.repeat(np.arange(shape[0]), counts), csr.indices] = csr.data
     return dense

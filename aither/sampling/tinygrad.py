@@ -59,7 +59,8 @@ def _host_array(tensor: Tensor, shape: tuple[int, ...]) -> np.ndarray | None:
     if not fmt or not buffer.is_allocated() or buffer.size != int(np.prod(shape)):
         return None
     memory = buffer.as_memoryview(force_zero_copy=True)
-    return np.frombuffer(memory, dtype=np.dtype(fmt)).reshape(shape)
+    view: np.ndarray = np.frombuffer(memory, dtype=np.dtype(fmt)).reshape(shape)
+    return view
 
 
 def _slice(tensor: Tensor, shape: tuple[int, ...], rows: int, columns: int) -> np.ndarray:
