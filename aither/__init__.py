@@ -4,6 +4,8 @@ One line to instrument (``aither.wrap(model)``), standard OpenTelemetry spans ov
 and a backend that starts with one command (``aither server``).
 """
 
+import typing
+
 from ._client import Client, init, unwrap
 from ._default import (
     close,
@@ -36,24 +38,64 @@ from .exceptions import (
 from .export import Stats
 from .sampling import SampleLimits
 
+if typing.TYPE_CHECKING:
+    from .api import APIKey, CreatedAPIKey, Organization, Usage, User, api_keys, org, user
+    from .api import AsyncManagementClient as AsyncAither
+
+# The management API is httpx's: imported at first use, so that `import aither` stays light.
+_MANAGEMENT_API = {
+    "APIKey": "APIKey",
+    "AsyncAither": "AsyncManagementClient",
+    "CreatedAPIKey": "CreatedAPIKey",
+    "Organization": "Organization",
+    "Usage": "Usage",
+    "User": "User",
+    "api_keys": "api_keys",
+    "org": "org",
+    "user": "user",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    target = _MANAGEMENT_API.get(name)
+    if target is None:
+        raise AttributeError(f"module 'aither' has no attribute {name!r}")
+    from . import api
+
+    value = getattr(api, target)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_MANAGEMENT_API))
+
+
 __all__ = [
     "APIError",
+    "APIKey",
     "AitherError",
     "AmbiguousLabel",
+    "AsyncAither",
     "AuthenticationError",
     "Client",
     "ConfigError",
     "Conflict",
+    "CreatedAPIKey",
     "FrameworkNotInstalled",
     "InvalidTraceId",
     "NotFound",
+    "Organization",
     "PermissionDenied",
     "RateLimited",
     "SampleLimits",
     "ServerError",
     "Stats",
     "TrackedModel",
+    "Usage",
+    "User",
     "__version__",
+    "api_keys",
     "close",
     "flush",
     "init",
@@ -61,9 +103,11 @@ __all__ = [
     "log_event",
     "log_label",
     "log_prediction",
+    "org",
     "span",
     "stats",
     "track",
     "unwrap",
+    "user",
     "wrap",
 ]

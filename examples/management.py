@@ -8,37 +8,36 @@ Needs a key with the admin scope (the one ``aither server`` printed on its first
 from __future__ import annotations
 
 import aither
-from aither import api
 
 aither.init()  # AITHER_API_KEY, AITHER_BASE_URL (or the credentials file `aither server` wrote)
 
-org = api.org.get()
+org = aither.org.get()
 print(f"organisation: {org.name} ({org.plan}), created {org.created_at:%Y-%m-%d}")
 
-usage = api.org.usage()
+usage = aither.org.usage()
 print(
     f"this period ({usage.period_start:%Y-%m-%d} to {usage.period_end:%Y-%m-%d}): "
     f"{usage.api_calls} API calls, {usage.predictions} predictions, {usage.labels} labels, "
     f"{usage.spans} spans"
 )
 
-me = api.user.me()
+me = aither.user.me()
 print(f"signed in as {me.email} ({me.role})")
 
 # A key for a CI job that only sends telemetry. Its secret is shown this once.
-key = api.api_keys.create(name="ci-telemetry", scopes=["write"])
+key = aither.api_keys.create(name="ci-telemetry", scopes=["write"])
 print(f"created {key.id} with scopes {list(key.scopes)}; secret starts {key.secret[:9]}...")
 
-for listed in api.api_keys.list():
+for listed in aither.api_keys.list():
     state = "revoked" if listed.revoked else "active"
     print(f"  {listed.id}  {listed.name:<14} {','.join(listed.scopes):<18} ...{listed.tail}  {state}")
 
 # A key that leaked is refused from the next request on.
-revoked = api.api_keys.revoke(key_id=key.id)
+revoked = aither.api_keys.revoke(key_id=key.id)
 print(f"revoked {revoked.id} at {revoked.revoked_at:%H:%M:%S}")
 
 try:
-    api.api_keys.revoke(key_id="key_0000000000000000")
+    aither.api_keys.revoke(key_id="key_0000000000000000")
 except aither.NotFound as exc:
     print("unknown key:", exc)
 

@@ -38,9 +38,9 @@ from ._sync import (
     default_management_client,
 )
 from ._types import (
-    ApiKey,
+    APIKey,
     ClassificationScores,
-    CreatedApiKey,
+    CreatedAPIKey,
     Label,
     LabelCounts,
     LabelDelay,
@@ -73,11 +73,11 @@ traces = TracesResource(default_management_client)
 """Whole traces: ``aither.api.traces.get(trace_id)``."""
 
 __all__ = [
-    "ApiKey",
+    "APIKey",
     "ApiKeysResource",
     "AsyncManagementClient",
     "ClassificationScores",
-    "CreatedApiKey",
+    "CreatedAPIKey",
     "Label",
     "LabelCounts",
     "LabelDelay",

@@ -14,8 +14,8 @@ from ..exceptions import ServerError
 from . import _calls as calls
 from ._calls import Call, check, resolve_target, unreachable
 from ._types import (
-    ApiKey,
-    CreatedApiKey,
+    APIKey,
+    CreatedAPIKey,
     Label,
     Model,
     ModelMetrics,
@@ -61,17 +61,17 @@ class AsyncUserResource(_AsyncResource):
 
 
 class AsyncApiKeysResource(_AsyncResource):
-    async def list(self) -> tuple[ApiKey, ...]:
+    async def list(self) -> tuple[APIKey, ...]:
         """Every key, secrets never included; needs ``admin``."""
         return await self._client.send(calls.api_keys_list())
 
     async def create(
         self, *, name: str, scopes: Sequence[str] = ("read", "write"), user_id: str | None = None
-    ) -> CreatedApiKey:
+    ) -> CreatedAPIKey:
         """Create a key; its ``secret`` is in this result only."""
         return await self._client.send(calls.api_keys_create(name, scopes, user_id))
 
-    async def revoke(self, key_id: str) -> ApiKey:
+    async def revoke(self, key_id: str) -> APIKey:
         """Revoke a key; refused by the server from the next request on."""
         return await self._client.send(calls.api_keys_revoke(key_id))
 

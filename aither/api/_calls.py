@@ -25,8 +25,8 @@ from ..exceptions import (
     ServerError,
 )
 from ._types import (
-    ApiKey,
-    CreatedApiKey,
+    APIKey,
+    CreatedAPIKey,
     Label,
     Model,
     ModelMetrics,
@@ -188,11 +188,11 @@ def user_create(email: str, name: str | None, role: str) -> Call[User]:
     )
 
 
-def api_keys_list() -> Call[tuple[ApiKey, ...]]:
-    return Call("GET", f"{API}/api-keys", _list(ApiKey.from_json))
+def api_keys_list() -> Call[tuple[APIKey, ...]]:
+    return Call("GET", f"{API}/api-keys", _list(APIKey.from_json))
 
 
-def api_keys_create(name: str, scopes: Sequence[str] | None, user_id: str | None) -> Call[CreatedApiKey]:
+def api_keys_create(name: str, scopes: Sequence[str] | None, user_id: str | None) -> Call[CreatedAPIKey]:
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     wanted = list(scopes) if scopes is not None else ["read", "write"]
@@ -202,11 +202,11 @@ def api_keys_create(name: str, scopes: Sequence[str] | None, user_id: str | None
     body: dict[str, Any] = {"name": name, "scopes": wanted}
     if user_id is not None:
         body["user_id"] = user_id
-    return Call("POST", f"{API}/api-keys", CreatedApiKey.from_json, json=body)
+    return Call("POST", f"{API}/api-keys", CreatedAPIKey.from_json, json=body)
 
 
-def api_keys_revoke(key_id: str) -> Call[ApiKey]:
-    return Call("DELETE", f"{API}/api-keys/{_segment(key_id, 'key_id')}", ApiKey.from_json)
+def api_keys_revoke(key_id: str) -> Call[APIKey]:
+    return Call("DELETE", f"{API}/api-keys/{_segment(key_id, 'key_id')}", APIKey.from_json)
 
 
 def models_list(since: dt.datetime | str | None, until: dt.datetime | str | None) -> Call[tuple[Model, ...]]:

@@ -16,8 +16,8 @@ from ..exceptions import ServerError
 from . import _calls as calls
 from ._calls import Call, check, resolve_target, unreachable
 from ._types import (
-    ApiKey,
-    CreatedApiKey,
+    APIKey,
+    CreatedAPIKey,
     Label,
     Model,
     ModelMetrics,
@@ -87,13 +87,13 @@ class UserResource(_Resource):
 class ApiKeysResource(_Resource):
     """API keys of the organisation; every call needs the ``admin`` scope."""
 
-    def list(self) -> tuple[ApiKey, ...]:
+    def list(self) -> tuple[APIKey, ...]:
         """Every key, revoked ones included; secrets are never listed."""
         return self._run(calls.api_keys_list())
 
     def create(
         self, *, name: str, scopes: Sequence[str] = ("read", "write"), user_id: str | None = None
-    ) -> CreatedApiKey:
+    ) -> CreatedAPIKey:
         """Create a key; its ``secret`` is in this result only. Scopes: ``read``, ``write``, ``admin``.
 
         A key can't create a key with scopes it lacks (PermissionDenied).
@@ -105,7 +105,7 @@ class ApiKeysResource(_Resource):
         """
         return self._run(calls.api_keys_create(name, scopes, user_id))
 
-    def revoke(self, key_id: str) -> ApiKey:
+    def revoke(self, key_id: str) -> APIKey:
         """Revoke a key; the server refuses it from the next request on. NotFound for unknown ids."""
         return self._run(calls.api_keys_revoke(key_id))
 

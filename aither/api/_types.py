@@ -85,7 +85,7 @@ class User:
 
 
 @dataclass(frozen=True)
-class ApiKey:
+class APIKey:
     """An API key as lists show it: never the secret, only its last four characters."""
 
     id: str
@@ -115,18 +115,18 @@ class ApiKey:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ApiKey:
+    def from_json(cls, data: Mapping[str, Any]) -> APIKey:
         return cls(**cls._fields(data))
 
 
 @dataclass(frozen=True)
-class CreatedApiKey(ApiKey):
+class CreatedAPIKey(APIKey):
     """A key just created: ``secret`` is the key itself, returned this once and never again."""
 
     secret: str = field(default="", repr=False)
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> CreatedApiKey:
+    def from_json(cls, data: Mapping[str, Any]) -> CreatedAPIKey:
         return cls(**cls._fields(data), secret=data["secret"])
 
 

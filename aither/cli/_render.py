@@ -13,14 +13,14 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..api import ApiKey, CreatedApiKey, Label, Model, ModelMetrics, Page, Prediction, Usage, VersionMetrics
+from ..api import APIKey, CreatedAPIKey, Label, Model, ModelMetrics, Page, Prediction, Usage, VersionMetrics
 
 
 def to_jsonable(value: Any) -> Any:
     """Dataclasses, tuples and datetimes as JSON-ready values (for ``--json``)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        if isinstance(value, CreatedApiKey):
+        if isinstance(value, CreatedAPIKey):
             out["secret"] = value.secret
         return out
     if isinstance(value, (list, tuple)):
@@ -184,7 +184,7 @@ def usage_table(usage: Usage) -> Table:
     return table
 
 
-def keys_table(keys: Iterable[ApiKey]) -> Table:
+def keys_table(keys: Iterable[APIKey]) -> Table:
     table = Table(title="API keys", title_justify="left")
     for column in ("id", "name", "scopes", "key", "created", "last used", "revoked"):
         table.add_column(column)

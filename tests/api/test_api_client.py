@@ -13,9 +13,9 @@ import aither
 import aither.api as api
 from aither._client import close_default
 from aither.api import (
-    ApiKey,
+    APIKey,
     AsyncManagementClient,
-    CreatedApiKey,
+    CreatedAPIKey,
     ManagementClient,
     Organization,
     Usage,
@@ -65,12 +65,12 @@ def test_org_user_and_usage_are_typed_and_frozen(admin: ManagementClient) -> Non
 
 def test_api_keys_create_list_revoke(admin: ManagementClient, server) -> None:  # type: ignore[no-untyped-def]
     created = admin.api_keys.create(name="reporting", scopes=["read"])
-    assert isinstance(created, CreatedApiKey)
+    assert isinstance(created, CreatedAPIKey)
     assert created.secret.startswith("aith_")
     assert created.secret not in repr(created)
     assert (created.name, created.scopes, created.revoked) == ("reporting", ("read",), False)
     listed = admin.api_keys.list()
-    assert all(type(key) is ApiKey for key in listed)
+    assert all(type(key) is APIKey for key in listed)
     assert created.id in {key.id for key in listed}
     with ManagementClient(api_key=created.secret, base_url=server.base_url) as reporter:
         assert reporter.models.list() == ()

@@ -7,22 +7,29 @@ import aither
 
 PUBLIC_API = {
     "APIError",
+    "APIKey",
     "AitherError",
     "AmbiguousLabel",
+    "AsyncAither",
     "AuthenticationError",
     "Client",
     "ConfigError",
     "Conflict",
+    "CreatedAPIKey",
     "FrameworkNotInstalled",
     "InvalidTraceId",
     "NotFound",
+    "Organization",
     "PermissionDenied",
     "RateLimited",
     "SampleLimits",
     "ServerError",
     "Stats",
     "TrackedModel",
+    "Usage",
+    "User",
     "__version__",
+    "api_keys",
     "close",
     "flush",
     "init",
@@ -30,29 +37,19 @@ PUBLIC_API = {
     "log_event",
     "log_label",
     "log_prediction",
+    "org",
     "span",
     "stats",
     "track",
     "unwrap",
-    "wrap",
-}
-OPTIONAL_API = {
-    # the management API (aither[server] not needed: it is httpx only)
-    "APIKey",
-    "AsyncAither",
-    "CreatedAPIKey",
-    "Organization",
-    "Usage",
-    "User",
-    "api_keys",
-    "org",
     "user",
+    "wrap",
 }
 
 
 def test_all_is_exactly_the_public_api_and_sorted() -> None:
     exported = set(aither.__all__)
-    assert exported - OPTIONAL_API == PUBLIC_API
+    assert exported == PUBLIC_API
     assert list(aither.__all__) == sorted(aither.__all__)
     for name in aither.__all__:
         assert hasattr(aither, name), name
@@ -79,3 +76,20 @@ def test_import_aither_imports_no_framework() -> None:
 
 def test_version_is_a_string() -> None:
     assert isinstance(aither.__version__, str) and aither.__version__.count(".") >= 2
+
+
+def test_management_api_is_imported_at_first_use() -> None:
+    code = (
+        "import sys, aither\n"
+        "before = 'aither.api' in sys.modules\n"
+        "org, key = aither.org, aither.APIKey\n"
+        "from aither.api import OrgResource, APIKey, AsyncManagementClient\n"
+        "print(before, type(org) is OrgResource, key is APIKey,"
+        " aither.AsyncAither is AsyncManagementClient)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "True", "True"]
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    assert not hasattr(aither, "no_such_name")
