@@ -313,6 +313,15 @@ class _Decoder:
         )
         provider = attributes.get(sc.GEN_AI_PROVIDER_NAME, attributes.get(_LEGACY_GEN_AI_SYSTEM))
         reasons = attributes.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
+        pii_counts = _pii_counts(attributes)
+        pii_flag = attributes.get(sc.AITHER_PII_DETECTED)
+        pii_detected = None  # not scanned, as far as the span tells
+        if pii_flag is not None or pii_counts:
+            pii_detected = _flag(pii_flag) or bool(pii_counts)
+        injection_flag = attributes.get(sc.AITHER_INJECTION_DETECTED)
+        injection_rules = attributes.get(sc.AITHER_INJECTION_RULES)
+        if isinstance(injection_rules, str):
+            injection_rules = [injection_rules]
         self.batch.llm_calls.append(
             LlmCallRecord(
                 trace_id=span.trace_id,
@@ -329,6 +338,15 @@ class _Decoder:
                 time_ns=span.start_time_ns,
                 latency_ms=(span.end_time_ns - span.start_time_ns) / 1e6,
                 is_error=span.status_code == Status.STATUS_CODE_ERROR,
+                error_type=_text(attributes.get(sc.ERROR_TYPE), 200),
+                client_name=_text(attributes.get(sc.AITHER_LLM_CLIENT_NAME), 200),
+                cache_read_input_tokens=_int(attributes.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
+                reasoning_output_tokens=_int(attributes.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)),
+                pii_detected=pii_detected,
+                pii_counts=json.dumps(pii_counts) if pii_counts else None,
+                injection_score=_float(attributes.get(sc.AITHER_INJECTION_SCORE)),
+                injection_detected=_flag(injection_flag) if injection_flag is not None else None,
+                injection_rules=json.dumps(injection_rules) if isinstance(injection_rules, list) else None,
             )
         )
 
@@ -352,6 +370,17 @@ class _Decoder:
                 error_message=error,
             )
         )
+
+
+def _pii_counts(attributes: Mapping[str, Any]) -> dict[str, dict[str, int]]:
+    """``{"input": {type: matches}, "output": {...}}`` of the ``aither.pii.*.<type>`` counts above 0."""
+    counts: dict[str, dict[str, int]] = {}
+    for side, prefix in (("input", sc.AITHER_PII_INPUT_PREFIX), ("output", sc.AITHER_PII_OUTPUT_PREFIX)):
+        for key, value in attributes.items():
+            number = _int(value) if key.startswith(prefix) else None
+            if number:
+                counts.setdefault(side, {})[key[len(prefix) :]] = number
+    return counts
 
 
 def _check_indices(indices: Any, count: int) -> str | None:

@@ -100,6 +100,18 @@ class LlmCallRecord:
     time_ns: int
     latency_ms: float
     is_error: bool
+    error_type: str | None = None
+    client_name: str | None = None
+    cache_read_input_tokens: int | None = None
+    reasoning_output_tokens: int | None = None
+    pii_detected: bool | None = None
+    """None when the span says nothing about personal data (not scanned)."""
+    pii_counts: str | None = None
+    """JSON ``{"input": {type: matches}, "output": {...}}``, or None when nothing matched."""
+    injection_score: float | None = None
+    injection_detected: bool | None = None
+    injection_rules: str | None = None
+    """JSON list of the prompt-injection rules the prompt matched."""
 
 
 @dataclass(slots=True)

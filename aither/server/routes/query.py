@@ -203,8 +203,11 @@ def get_llm_calls(
     *,
     principal: Reader,
     storage: StorageDep,
-    model: str | None = None,
+    model: Annotated[str | None, Query(description="request or response model")] = None,
     provider: str | None = None,
+    pii: Annotated[bool | None, Query(description="true: personal data found; false: none")] = None,
+    injection: Annotated[bool | None, Query(description="true: prompt injection detected")] = None,
+    error: Annotated[bool | None, Query(description="true: failed calls only")] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -217,12 +220,15 @@ def get_llm_calls(
                 principal.org_id,
                 model=model,
                 provider=provider,
+                pii=pii,
+                injection=injection,
+                error=error,
                 window=_window(since, until),
                 limit=limit,
                 cursor=cursor,
             )
-    except CursorError as error:
-        raise HTTPException(400, str(error)) from None
+    except CursorError as exc:
+        raise HTTPException(400, str(exc)) from None
     return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
 
 

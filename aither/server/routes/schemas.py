@@ -210,6 +210,17 @@ class LlmCall(BaseModel):
     time: dt.datetime
     latency_ms: float
     status: Literal["ok", "error"]
+    error_type: str | None = None
+    client_name: str | None = None
+    cache_read_input_tokens: int | None = None
+    reasoning_output_tokens: int | None = None
+    pii_detected: bool | None = Field(None, description="null when the call was not scanned")
+    pii_counts: dict[str, dict[str, int]] | None = Field(
+        None, description='matches per type: {"input": {"email": 2}, "output": {...}}'
+    )
+    injection_score: float | None = None
+    injection_detected: bool | None = None
+    injection_rules: list[str] | None = None
 
 
 class Operation(BaseModel):

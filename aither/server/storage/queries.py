@@ -282,6 +282,9 @@ def list_predictions_in_trace(
     return rows, None
 
 
+_JSON_COLUMNS = ("input", "output", "metadata", "finish_reasons", "pii_counts", "injection_rules")
+
+
 def _rows_in_trace(
     connection: Connection, table: sa.Table, org_id: str, trace_id: str
 ) -> list[dict[str, Any]]:
@@ -292,7 +295,7 @@ def _rows_in_trace(
     )
     rows = [dict(row) for row in connection.execute(query).mappings()]
     for row in rows:
-        for key in ("input", "output", "metadata", "finish_reasons"):
+        for key in _JSON_COLUMNS:
             if key in row:
                 row[key] = _json(row[key])
     return rows
@@ -304,11 +307,14 @@ def list_llm_calls(
     *,
     model: str | None = None,
     provider: str | None = None,
+    pii: bool | None = None,
+    injection: bool | None = None,
+    error: bool | None = None,
     window: Window | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of LLM calls, newest first."""
+    """A page of LLM calls, newest first; ``pii``/``injection``: flagged (True) or not (False)."""
     window = window or Window()
     c = llm_calls.c
     clauses: list[Any] = [c.org_id == org_id, *window.clauses(c.time_ns)]
@@ -316,6 +322,11 @@ def list_llm_calls(
         clauses.append(sa.or_(c.request_model == model, c.response_model == model))
     if provider is not None:
         clauses.append(c.provider == provider)
+    for column, wanted in ((c.pii_detected, pii), (c.injection_detected, injection)):
+        if wanted is not None:  # "not flagged" includes calls that were never scanned
+            clauses.append(column.is_(True) if wanted else sa.or_(column.is_(None), column.is_(False)))
+    if error is not None:
+        clauses.append(c.is_error.is_(error))
     if cursor is not None:
         time_ns, row_id = decode_cursor(cursor)
         clauses.append(sa.or_(c.time_ns < time_ns, sa.and_(c.time_ns == time_ns, c.id < row_id)))
@@ -326,5 +337,6 @@ def list_llm_calls(
     )
     rows = rows[:limit]
     for row in rows:
-        row["finish_reasons"] = _json(row["finish_reasons"])
+        for key in ("finish_reasons", "pii_counts", "injection_rules"):
+            row[key] = _json(row[key])
     return rows, next_cursor

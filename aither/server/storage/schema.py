@@ -202,6 +202,17 @@ llm_calls = Table(
     Column("time_ns", BigInteger, nullable=False),
     Column("latency_ms", Float, nullable=False),
     Column("is_error", Boolean, nullable=False),
+    # migration 0002: the rest of what aither's LLM adapters record (see aither.semconv)
+    Column("error_type", String(200)),
+    Column("client_name", String(200)),
+    Column("cache_read_input_tokens", Integer),
+    Column("reasoning_output_tokens", Integer),
+    # null: not scanned; JSON {"input": {"email": 2}, "output": {...}} of the matches per type
+    Column("pii_detected", Boolean),
+    Column("pii_counts", Text),
+    Column("injection_score", Float),
+    Column("injection_detected", Boolean),
+    Column("injection_rules", Text),
     UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "time_ns"),
 )
