@@ -1,0 +1,850 @@
+"""What every LLM adapter shares: the LLM span, its stream proxies, cost, PII, injection, content.
+
+An adapter (``openai.py``, ``anthropic.py``, ``gemini.py``) knows its SDK: where to hook a
+client instance, how to read a request and a response. Everything else lives here, so the
+three record the same span the same way:
+
+- :class:`LLMCall` is one LLM span. It starts with the request's attributes, records the
+  response (model, id, finish reasons, usage, output text), an error, and ends **exactly
+  once**, computing cost, PII counts and the opt-in content on the way.
+- :meth:`LLMCall.wrap_stream` / :meth:`LLMCall.wrap_async_stream` put a stream in a proxy
+  that hands every chunk through unchanged (or keeps back one aither asked for), measures the
+  time to the first chunk, counts chunks, and ends the span on exhaustion, ``close()``, a
+  ``with`` exit, an error from the stream, or garbage collection, whichever comes first.
+  What the chunks say is accumulated by a provider's :class:`StreamRecorder`.
+- :func:`hook` sets an instance attribute that shadows a method of a client's class, and
+  returns the function that restores it: only that instance is instrumented.
+
+Threading and failure: everything runs on the caller's thread except content encoding and
+PII masking, which run on the export thread (:class:`~aither.export.pipeline.DeferredPayload`).
+No method of :class:`LLMCall` raises because of aither: each catches its own errors and
+counts them with ``runtime.internal_error`` (which re-raises only when the client was made
+with ``raise_internal_errors=True``, as in tests). The caller's results and exceptions pass
+through untouched.
+
+Bounds (documented in ``docs/llm.md``):
+
+- :data:`SCAN_MAX_CHARS`: PII and injection scanning reads at most this many characters of
+  the prompt, and as many of the completion, on the caller's thread.
+- :data:`CONTENT_MAX_CHARS`: captured content keeps at most this many characters of text
+  per attribute (``gen_ai.input.messages``, ``gen_ai.output.messages``,
+  ``gen_ai.system_instructions``); past it, text is cut and ``aither.llm.content.truncated``
+  is set.
+
+Example: an adapter's hooked request method (sync; the async one awaits ``ainvoke``)::
+
+    from aither import semconv
+    from aither.adapters.llm import _common
+
+    def make_hook(original, context: WrapContext):
+        def request(*args, **kwargs):
+            runtime = context.get_runtime()
+            if runtime is None:
+                return original(*args, **kwargs)          # aither off: pure pass-through
+            call = _common.LLMCall.start(
+                runtime,
+                operation=semconv.GEN_AI_OPERATION_CHAT,
+                provider="openai",
+                request_model=body.get("model"),
+                attributes={semconv.GEN_AI_REQUEST_TEMPERATURE: 0.2},
+                client_name=context.name,
+                stream=False,
+                input_texts=["What is 2+2?"],             # scanned for PII and injection
+                system_texts=["You are terse."],          # scanned for PII only
+                input_messages=lambda budget: [           # built only when content is captured
+                    {"role": "user", "parts": [{"type": "text", "content": budget.text("What is 2+2?")}]}
+                ],
+            )
+            if call is None:                              # could not start: pass through
+                return original(*args, **kwargs)
+            result = call.invoke(original, *args, **kwargs)   # span current; errors recorded, re-raised
+            call.record_response(response_model=result.model, response_id=result.id, finish_reasons=["stop"])
+            call.record_usage(input_tokens=12, output_tokens=3, cache_read_tokens=0)
+            call.record_output(texts=["4"], messages=lambda budget: [...])
+            call.end()
+            return result
+
+        return request
+
+    undo = _common.hook(client, "request", make_hook(client.request, context))
+    client._aither_uninstrument = undo                    # aither.unwrap(client) calls it
+
+A stream instead of a response: give the stream to the call with a recorder, and return
+the proxy (the span ends when the stream does)::
+
+    class ChunkRecorder(_common.StreamRecorder):
+        def on_chunk(self, chunk) -> bool:
+            self.text.append(chunk.delta)                 # bounded by the recorder
+            return True                                   # False: keep this chunk from the caller
+
+        def finish(self, call: _common.LLMCall) -> None:
+            call.record_response(response_model=..., finish_reasons=[...])
+            call.record_usage(input_tokens=..., output_tokens=...)
+
+    return call.wrap_stream(result, ChunkRecorder())      # or wrap_async_stream for async ones
+
+On an error, ``invoke`` already recorded it and ended the span; for an error found later
+(parsing a response), ``call.fail(exc)`` records and ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import wrapt
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+from ... import semconv
+from ...export.pipeline import DeferredPayload
+from ...tracing.context import set_last
+from ...tracing.predictions import record_exception
+from . import injection, pii
+
+if TYPE_CHECKING:
+    from ..._runtime import Runtime
+
+logger = logging.getLogger("aither")
+
+T = TypeVar("T")
+
+SCAN_MAX_CHARS: Final = 16_384
+"""Characters of the prompt (and, apart, of the completion) scanned for PII and injection."""
+CONTENT_MAX_CHARS: Final = 32_768
+"""Characters of text kept per captured-content attribute when ``capture_content`` is on."""
+MASK_PII_ENV: Final = "AITHER_MASK_PII"
+"""Set to ``true`` to mask personal data in captured content before export."""
+
+STREAM_COMPLETED: Final = "completed"
+STREAM_CLOSED: Final = "closed"
+STREAM_ERROR: Final = "error"
+STREAM_GC: Final = "garbage_collected"
+
+try:  # the price table is an optional part (aither[openai] etc. bring genai-prices)
+    from . import pricing as _pricing
+except Exception:  # pragma: no cover - pricing not there yet, or genai-prices broken
+    _pricing = None  # type: ignore[assignment]
+
+
+def _truthy(raw: str | None) -> bool:
+    return raw is not None and raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def mask_pii_enabled(runtime: Runtime) -> bool:
+    """Whether captured content is masked: the setting ``mask_pii`` if the client has one,
+    else ``AITHER_MASK_PII``."""
+    value = getattr(runtime.settings, "mask_pii", None)
+    if value is not None:
+        return bool(value)
+    return _truthy(os.environ.get(MASK_PII_ENV))
+
+
+# -- hooking a client instance --------------------------------------------------------------------
+
+
+def hook(obj: Any, name: str, replacement: Callable[..., Any]) -> Callable[[], None]:
+    """Shadow ``obj.<name>`` with ``replacement`` on this instance only; returns the undo.
+
+    The undo removes the instance attribute (so the class's method shows through again), or
+    puts back an instance attribute that was there before. Calling it twice is harmless.
+    """
+    had_own = name in getattr(obj, "__dict__", {})
+    previous = obj.__dict__[name] if had_own else None
+    setattr(obj, name, replacement)
+
+    def undo() -> None:
+        current = obj.__dict__.get(name)
+        if current is not replacement:
+            return  # already undone, or replaced by someone else since: leave it
+        if had_own:
+            setattr(obj, name, previous)
+        else:
+            delattr(obj, name)
+
+    return undo
+
+
+# -- bounded text -----------------------------------------------------------------------------------
+
+
+class TextBudget:
+    """Cuts captured text to a total of ``max_chars`` characters; remembers whether it cut.
+
+    Adapters build captured messages with ``budget.text(s)`` for each text part.
+    """
+
+    __slots__ = ("left", "truncated")
+
+    def __init__(self, max_chars: int = CONTENT_MAX_CHARS) -> None:
+        self.left = max_chars
+        self.truncated = False
+
+    def text(self, value: Any) -> str:
+        """``value`` as text, cut to what is left of the budget."""
+        text = value if isinstance(value, str) else str(value)
+        if len(text) <= self.left:
+            self.left -= len(text)
+            return text
+        self.truncated = True
+        cut = text[: max(self.left, 0)]
+        self.left = 0
+        return cut
+
+    def value(self, value: Any) -> Any:
+        """A JSON-like value (tool arguments, a tool result) with its strings cut to the budget."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {str(k): self.value(v) for k, v in list(value.items())[:256]}
+        if isinstance(value, (list, tuple)):
+            return [self.value(v) for v in list(value)[:256]]
+        if value is None or isinstance(value, (bool, int, float)):
+            return value
+        return self.text(repr(value))
+
+
+def collect_texts(texts: Iterable[str | None], max_chars: int = SCAN_MAX_CHARS) -> list[str]:
+    """The strings of ``texts`` until ``max_chars`` characters are reached (the last one cut)."""
+    out: list[str] = []
+    left = max_chars
+    for text in texts:
+        if not text or not isinstance(text, str):
+            continue
+        if len(text) >= left:
+            out.append(text[:left])
+            break
+        out.append(text)
+        left -= len(text)
+    return out
+
+
+class TextAccumulator:
+    """Text of a streamed completion, kept up to a bound (for PII scanning and content)."""
+
+    __slots__ = ("limit", "parts", "size")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[str] = []
+        self.size = 0
+
+    def add(self, text: str | None) -> None:
+        if not text or self.size >= self.limit:
+            return
+        if not isinstance(text, str):
+            return
+        self.parts.append(text)
+        self.size += len(text)
+
+    def text(self) -> str:
+        joined = "".join(self.parts)
+        return joined if len(joined) <= self.limit else joined[: self.limit]
+
+
+class _Content:
+    """Captured content, JSON-encoded (and PII-masked, when asked) on the export thread."""
+
+    __slots__ = ("mask", "value")
+
+    def __init__(self, value: Any, mask: bool) -> None:
+        self.value = value
+        self.mask = mask
+
+    def __aither_json__(self) -> Any:
+        return _masked(self.value) if self.mask else self.value
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return pii.mask(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
+
+
+MessagesBuilder = Callable[[TextBudget], Any]
+"""Builds captured content (GenAI JSON) with the budget's ``text``; called only when content
+is captured, on the caller's thread (so it reads the request before the caller can change it)."""
+
+
+# -- the stream recorder ---------------------------------------------------------------------------
+
+
+class StreamRecorder:
+    """A provider's accounting of one stream; subclass it per API.
+
+    ``on_chunk`` is called on the caller's thread for every chunk the SDK yields, before the
+    caller sees it, and must be O(chunk). ``finish`` is called once, when the stream ends,
+    to record what the chunks said on the call. Neither should raise; if one does, the error
+    is counted and the chunk still reaches the caller.
+    """
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """Account for ``chunk``; return False to keep it from the caller (a chunk that only
+        exists because aither asked for it, such as OpenAI's usage-only chunk)."""
+        return True
+
+    def finish(self, call: LLMCall) -> None:
+        """Record the accumulated response on ``call`` (``record_response``, ``record_usage``,
+        ``record_output``)."""
+        return None
+
+
+# -- the LLM span ------------------------------------------------------------------------------------
+
+
+class LLMCall:
+    """One LLM span: request attributes in, response, usage, output and errors recorded, ended once.
+
+    Build it with :meth:`start`. Threading: used from the caller's thread (a stream's span
+    may end on the thread that collects the stream). Nothing here raises for aither's own
+    errors (see the module docstring).
+    """
+
+    __slots__ = (
+        "_end_lock",
+        "_input_messages",
+        "_output_messages",
+        "_output_texts",
+        "_system_instructions",
+        "_usage",
+        "capture",
+        "provider",
+        "request_model",
+        "response_model",
+        "runtime",
+        "span",
+        "start_ns",
+        "stream_attributes",
+    )
+
+    def __init__(self, runtime: Runtime, span: trace.Span, provider: str, request_model: str | None) -> None:
+        self.runtime = runtime
+        self.span = span
+        self.provider = provider
+        self.request_model = request_model
+        self.response_model: str | None = None
+        self.capture = runtime.settings.capture_content
+        self.start_ns = time.monotonic_ns()
+        self._end_lock = threading.Lock()
+        self._usage: dict[str, int] | None = None
+        self._input_messages: Any = None
+        self._system_instructions: Any = None
+        self._output_messages: Any = None
+        self._output_texts: list[str] | None = None
+        self.stream_attributes: dict[str, Any] | None = None
+
+    # -- start ------------------------------------------------------------------------------
+    @classmethod
+    def start(
+        cls,
+        runtime: Runtime,
+        *,
+        operation: str,
+        provider: str,
+        request_model: str | None,
+        attributes: Mapping[str, Any] | None = None,
+        client_name: str | None = None,
+        stream: bool = False,
+        input_texts: Sequence[str] = (),
+        system_texts: Sequence[str] = (),
+        input_messages: MessagesBuilder | None = None,
+        system_instructions: MessagesBuilder | None = None,
+    ) -> LLMCall | None:
+        """Start the span ``"{operation} {request_model}"`` (kind CLIENT) in the caller's context.
+
+        Args:
+            operation: ``gen_ai.operation.name`` (``semconv.GEN_AI_OPERATION_*``).
+            provider: ``gen_ai.provider.name`` (``openai``, ``anthropic``, ``gcp.gemini``).
+            request_model: ``gen_ai.request.model``.
+            attributes: more request attributes (``gen_ai.request.*``, ``server.*``...);
+                None values are skipped.
+            client_name: the ``name`` given to ``aither.wrap``.
+            stream: ``gen_ai.request.stream``.
+            input_texts: the prompt's user and tool text, most relevant first; PII and
+                injection are scanned over at most :data:`SCAN_MAX_CHARS` of it.
+            system_texts: the system prompt; scanned for PII, not for injection.
+            input_messages / system_instructions: builders of the captured content, called
+                only when content capture is on.
+
+        Returns None (after counting the error) when the span could not be started; the
+        adapter then calls the SDK untraced.
+        """
+        try:
+            attrs: dict[str, Any] = {
+                semconv.AITHER_SPAN_KIND: semconv.SPAN_KIND_LLM,
+                semconv.AITHER_SCHEMA_VERSION: semconv.SCHEMA_VERSION,
+                semconv.GEN_AI_OPERATION_NAME: operation,
+                semconv.GEN_AI_PROVIDER_NAME: provider,
+            }
+            if request_model:
+                attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
+            if stream:
+                attrs[semconv.GEN_AI_REQUEST_STREAM] = True
+            if client_name:
+                attrs[semconv.AITHER_LLM_CLIENT_NAME] = client_name
+            if attributes:
+                for key, value in attributes.items():
+                    if value is not None:
+                        attrs[key] = value
+            name = f"{operation} {request_model}" if request_model else operation
+            span = runtime.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+        except Exception as exc:
+            runtime.internal_error(exc, "starting an LLM span")
+            return None
+        call = cls(runtime, span, provider, request_model)
+        try:
+            call._scan_input(input_texts, system_texts)
+            if call.capture:
+                call._capture_input(input_messages, system_instructions)
+        except Exception as exc:
+            runtime.internal_error(exc, "reading an LLM request")
+        return call
+
+    def _scan_input(self, input_texts: Sequence[str], system_texts: Sequence[str]) -> None:
+        span = self.span
+        if input_texts:
+            texts = collect_texts(input_texts)
+            score, rules = injection.score(texts, SCAN_MAX_CHARS)
+            span.set_attribute(semconv.AITHER_INJECTION_SCORE, score)
+            if rules:
+                span.set_attribute(semconv.AITHER_INJECTION_RULES, rules)
+            span.set_attribute(semconv.AITHER_INJECTION_DETECTED, score >= injection.THRESHOLD)
+        else:
+            texts = []
+        if system_texts:
+            texts = collect_texts([*texts, *system_texts])
+        if texts:
+            counts, truncated = pii.count(texts, SCAN_MAX_CHARS)
+            self._set_pii(semconv.AITHER_PII_INPUT_PREFIX, counts, truncated)
+
+    def _set_pii(self, prefix: str, counts: Mapping[str, int], truncated: bool) -> None:
+        span = self.span
+        for kind, n in counts.items():
+            if n:
+                span.set_attribute(prefix + kind, n)
+                span.set_attribute(semconv.AITHER_PII_DETECTED, True)
+        if truncated:
+            span.set_attribute(semconv.AITHER_PII_SCAN_TRUNCATED, True)
+
+    def _capture_input(
+        self, input_messages: MessagesBuilder | None, system_instructions: MessagesBuilder | None
+    ) -> None:
+        budget = TextBudget()
+        if input_messages is not None:
+            self._input_messages = input_messages(budget)
+        if system_instructions is not None:
+            self._system_instructions = system_instructions(TextBudget())
+        if budget.truncated:
+            self.span.set_attribute(semconv.AITHER_LLM_CONTENT_TRUNCATED, True)
+
+    # -- running the SDK's call in the span ---------------------------------------------------
+    def invoke(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``fn(*args, **kwargs)`` with the span current; an exception is recorded, the span
+        ended, and the exception re-raised unchanged."""
+        token = otel_context.attach(trace.set_span_in_context(self.span))
+        try:
+            return fn(*args, **kwargs)
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+
+    async def ainvoke(self, fn: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """The async twin of :meth:`invoke`: awaits ``fn(*args, **kwargs)``."""
+        token = otel_context.attach(trace.set_span_in_context(self.span))
+        try:
+            return await fn(*args, **kwargs)
+        except BaseException as exc:
+            self.fail(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+
+    # -- what the response says ---------------------------------------------------------------
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one span attribute (None is skipped)."""
+        if value is not None:
+            try:
+                self.span.set_attribute(key, value)
+            except Exception as exc:
+                self.runtime.internal_error_quiet(exc, "recording an LLM response")
+
+    def record_response(
+        self,
+        *,
+        response_model: str | None = None,
+        response_id: str | None = None,
+        finish_reasons: Sequence[str] | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``gen_ai.response.model``, ``.id``, ``.finish_reasons`` and any other attributes."""
+        span = self.span
+        try:
+            if response_model:
+                self.response_model = response_model
+                span.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, response_model)
+            if response_id:
+                span.set_attribute(semconv.GEN_AI_RESPONSE_ID, response_id)
+            if finish_reasons:
+                span.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, [str(r) for r in finish_reasons])
+            if attributes:
+                for key, value in attributes.items():
+                    if value is not None:
+                        span.set_attribute(key, value)
+        except Exception as exc:
+            self.runtime.internal_error_quiet(exc, "recording an LLM response")
+
+    def record_usage(
+        self,
+        *,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
+    ) -> None:
+        """Token usage, in the totals' sense of the GenAI conventions: ``input_tokens`` includes
+        cached ones, ``output_tokens`` reasoning ones. Priced when the span ends."""
+        usage = {
+            semconv.GEN_AI_USAGE_INPUT_TOKENS: input_tokens,
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: output_tokens,
+            semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: cache_read_tokens,
+            semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: cache_write_tokens,
+            semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: reasoning_tokens,
+        }
+        kept = {k: int(v) for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool)}
+        if self._usage is None:
+            self._usage = kept
+        else:
+            self._usage.update(kept)
+
+    def record_output(
+        self, *, texts: Iterable[str | None] = (), messages: MessagesBuilder | None = None
+    ) -> None:
+        """The completion's text (scanned for PII at the end) and its captured messages."""
+        try:
+            self._output_texts = collect_texts(texts)
+            if self.capture and messages is not None:
+                budget = TextBudget()
+                self._output_messages = messages(budget)
+                if budget.truncated:
+                    self.span.set_attribute(semconv.AITHER_LLM_CONTENT_TRUNCATED, True)
+        except Exception as exc:
+            self.runtime.internal_error_quiet(exc, "reading an LLM response")
+
+    def record_error(self, exc: BaseException) -> None:
+        """ERROR status, an ``exception`` event, ``error.type`` and the HTTP status if the
+        exception carries one (``status_code``)."""
+        span = self.span
+        try:
+            record_exception(span, exc)
+            span.set_attribute(semconv.ERROR_TYPE, type(exc).__name__)
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int) and not isinstance(status, bool):
+                span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+        except Exception as error:
+            self.runtime.internal_error_quiet(error, "recording an LLM error")
+
+    # -- the end ------------------------------------------------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self._end_lock.locked()
+
+    def fail(self, exc: BaseException, stream_end: str | None = None) -> None:
+        """Record ``exc`` and end the span (a no-op if it already ended)."""
+        if self.ended:
+            return
+        self.record_error(exc)
+        self.end(stream_end)
+
+    def end(self, stream_end: str | None = None) -> None:
+        """Price, scan the output, attach content, end the span. Exactly once: later calls,
+        from any thread, do nothing."""
+        if not self._end_lock.acquire(blocking=False):
+            return
+        span = self.span
+        try:
+            if stream_end is not None:
+                span.set_attribute(semconv.AITHER_LLM_STREAM_END, stream_end)
+            if self.stream_attributes:
+                span.set_attributes(self.stream_attributes)
+            self._finish_usage()
+            if self._output_texts:
+                counts, truncated = pii.count(self._output_texts, SCAN_MAX_CHARS)
+                self._set_pii(semconv.AITHER_PII_OUTPUT_PREFIX, counts, truncated)
+            if self.capture:
+                self._defer_content()
+        except Exception as exc:
+            self.runtime.internal_error_quiet(exc, "ending an LLM span")
+        finally:
+            span.end()
+            try:
+                set_last(span.get_span_context().trace_id)
+            except Exception:
+                pass
+
+    def _finish_usage(self) -> None:
+        usage = self._usage
+        span = self.span
+        if usage:
+            span.set_attributes(usage)
+        model = self.response_model or self.request_model
+        if _pricing is None:
+            span.set_attribute(semconv.AITHER_COST_UNAVAILABLE, "no_price_table")
+            return
+        u = usage or {}
+        price = _pricing.price(
+            self.provider,
+            model,
+            _pricing.TokenUsage(
+                input_tokens=u.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
+                output_tokens=u.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+                cache_read_tokens=u.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+                cache_write_tokens=u.get(semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+                reasoning_tokens=u.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+            ),
+        )
+        if price.usd is not None:
+            span.set_attribute(semconv.AITHER_COST_USD, float(price.usd))
+            span.set_attribute(semconv.AITHER_COST_SOURCE, price.source)
+            if price.price_model:
+                span.set_attribute(semconv.AITHER_COST_PRICE_MODEL, price.price_model)
+        elif price.unknown_model:
+            span.set_attribute(semconv.AITHER_COST_UNKNOWN_MODEL, True)
+            span.set_attribute(semconv.AITHER_COST_SOURCE, price.source)
+        elif price.unavailable:
+            span.set_attribute(semconv.AITHER_COST_UNAVAILABLE, price.unavailable)
+
+    def _defer_content(self) -> None:
+        mask = mask_pii_enabled(self.runtime)
+        items: list[tuple[str, Any]] = []
+        size = 0
+        for key, value in (
+            (semconv.GEN_AI_SYSTEM_INSTRUCTIONS, self._system_instructions),
+            (semconv.GEN_AI_INPUT_MESSAGES, self._input_messages),
+            (semconv.GEN_AI_OUTPUT_MESSAGES, self._output_messages),
+        ):
+            if value is not None:
+                items.append((key, _Content(value, mask)))
+                size += CONTENT_MAX_CHARS // 4
+        if items:
+            if mask:
+                self.span.set_attribute(semconv.AITHER_PII_MASKED, True)
+            self.runtime.defer(self.span, DeferredPayload(items, size))
+
+    # -- streams --------------------------------------------------------------------------------------
+    def wrap_stream(self, stream: Any, recorder: StreamRecorder) -> Any:
+        """A proxy of a sync stream (an SDK ``Stream`` or any iterator) that records into this
+        span; the span ends with the stream. See :class:`StreamProxy`."""
+        try:
+            return StreamProxy(stream, self, recorder)
+        except Exception as exc:
+            self.runtime.internal_error_quiet(exc, "wrapping an LLM stream")
+            self.end()
+            return stream
+
+    def wrap_async_stream(self, stream: Any, recorder: StreamRecorder) -> Any:
+        """A proxy of an async stream (an SDK ``AsyncStream`` or any async iterator)."""
+        try:
+            return AsyncStreamProxy(stream, self, recorder)
+        except Exception as exc:
+            self.runtime.internal_error_quiet(exc, "wrapping an LLM stream")
+            self.end()
+            return stream
+
+
+# -- stream proxies -------------------------------------------------------------------------------------
+
+
+class _StreamState:
+    """What a stream proxy counts; kept apart from the proxy so ``__del__`` needs only it."""
+
+    __slots__ = ("call", "chunks", "first_ns", "recorder")
+
+    def __init__(self, call: LLMCall, recorder: StreamRecorder) -> None:
+        self.call = call
+        self.recorder = recorder
+        self.chunks = 0
+        self.first_ns = 0
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """True when the chunk goes to the caller."""
+        if self.first_ns == 0:
+            self.first_ns = time.monotonic_ns()
+        try:
+            keep = self.recorder.on_chunk(chunk)
+        except Exception as exc:
+            self.call.runtime.internal_error_quiet(exc, "reading an LLM stream chunk")
+            keep = True
+        if keep is not False:
+            self.chunks += 1
+            return True
+        return False
+
+    def finish(self, how: str, exc: BaseException | None = None) -> None:
+        call = self.call
+        if call.ended:
+            return
+        try:
+            attrs: dict[str, Any] = {semconv.AITHER_LLM_STREAM_CHUNKS: self.chunks}
+            if self.first_ns:
+                attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_ns - call.start_ns) / 1e9
+            call.stream_attributes = attrs
+            self.recorder.finish(call)
+        except Exception as error:
+            call.runtime.internal_error_quiet(error, "ending an LLM stream")
+        if exc is not None:
+            call.fail(exc, how)
+        else:
+            call.end(how)
+
+
+class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """A sync stream, unchanged for its caller, whose LLM span ends exactly once.
+
+    Iteration yields the wrapped stream's chunks in order (except those the recorder keeps
+    back); ``isinstance``, attributes (``response``...) and methods reach the stream. The
+    span ends with ``aither.llm.stream.end`` = ``completed`` (exhausted), ``closed``
+    (``close()`` or a ``with`` exit before the end), ``error`` (the stream raised) or
+    ``garbage_collected`` (dropped unfinished).
+    """
+
+    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
+        super().__init__(wrapped)
+        self._self_state = _StreamState(call, recorder)
+        self._self_iterator: Any = None
+
+    def __iter__(self) -> StreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        state = self._self_state
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = iter(self.__wrapped__)
+        while True:
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                state.finish(STREAM_COMPLETED)
+                raise
+            except BaseException as exc:
+                state.finish(STREAM_ERROR, exc)
+                raise
+            if state.on_chunk(chunk):
+                return chunk
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    def __enter__(self) -> StreamProxy:
+        enter = getattr(self.__wrapped__, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        exit_ = getattr(self.__wrapped__, "__exit__", None)
+        try:
+            return exit_(*exc_info) if exit_ is not None else None
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    def __del__(self) -> None:
+        state = getattr(self, "_self_state", None)
+        if state is not None and not state.call.ended:
+            state.finish(STREAM_GC)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("an LLM stream cannot be pickled")
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """The async twin of :class:`StreamProxy`: ``async for``, ``async with``, ``close()`` /
+    ``aclose()``."""
+
+    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
+        super().__init__(wrapped)
+        self._self_state = _StreamState(call, recorder)
+        self._self_iterator: Any = None
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        state = self._self_state
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = self.__wrapped__.__aiter__()
+        while True:
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                state.finish(STREAM_COMPLETED)
+                raise
+            except BaseException as exc:
+                state.finish(STREAM_ERROR, exc)
+                raise
+            if state.on_chunk(chunk):
+                return chunk
+
+    async def close(self) -> Any:
+        try:
+            result = self.__wrapped__.close()
+            if hasattr(result, "__await__"):
+                result = await result
+            return result
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        enter = getattr(self.__wrapped__, "__aenter__", None)
+        if enter is not None:
+            await enter()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        exit_ = getattr(self.__wrapped__, "__aexit__", None)
+        try:
+            return await exit_(*exc_info) if exit_ is not None else None
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    def __del__(self) -> None:
+        state = getattr(self, "_self_state", None)
+        if state is not None and not state.call.ended:
+            state.finish(STREAM_GC)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("an LLM stream cannot be pickled")
+
+
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` for SDK objects, ``obj[name]`` for dicts (raw JSON); ``default`` if absent."""
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def as_int(value: Any) -> int | None:
+    """An int token count, or None (for absent, bool, or anything else)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
