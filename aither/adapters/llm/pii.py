@@ -6,20 +6,35 @@ miss, and never to block a call:
 ==============  ==========================================================================
 type            what counts
 ==============  ==========================================================================
-``email``       ``local@domain.tld``; the local part at most 64 characters
+``email``       ``local@domain.tld``; the local part at most 64 characters; not
+                ``icon@2x.png`` (an image file name). An SSH remote
+                (``git@github.com:org/repo``) looks the same and counts too.
 ``phone``       ``+`` and 8 to 15 digits (E.164, separators allowed), or a North American
-                number ``(415) 555-0132`` / ``415-555-0132`` / ``415.555.0132``
-``credit_card`` 13 to 19 digits, in groups separated by single spaces or dashes, that pass
-                the Luhn check (a run that fails it is not counted as anything)
+                number ``(415) 555-0132`` / ``415-555-0132`` / ``415.555.0132`` /
+                ``415 555 0132``, with an optional leading ``1-``. Ten bare digits are not
+                a phone number (they are as often an order or account number).
+``credit_card`` 13 to 19 digits starting with 2 to 6 (the card networks' ranges), bare or
+                in groups separated by single spaces or dashes, that pass the Luhn check;
+                a run that fails the check is not counted as anything
 ``ssn``         ``AAA-GG-SSSS`` with the dashes, area not 000, 666 or 9xx, group not 00,
                 serial not 0000 (SSN-like: the format, not a registry check)
-``ipv4``        four dotted decimals 0-255 (``10.0.0.1``; versions like ``1.2.3.4`` count too)
-``ipv6``        what :class:`ipaddress.IPv6Address` accepts, with at least two hex groups
+``ipv4``        four dotted decimals 0-255 without leading zeros (``10.0.0.1``). A
+                four-part version number (``1.2.3.4``) looks the same and counts too;
+                ``v1.2.3.4`` does not.
+``ipv6``        what :class:`ipaddress.IPv6Address` accepts, standing alone (not inside a
+                word), with a digit, and either three or more colons (``2001:db8::1``,
+                ``::ffff:10.0.0.1``) or a group of three or more hex digits (``fe80::1``),
+                or exactly ``::1``. So ``a[1::2]`` (a Python slice) and ``std::map`` are not.
 ==============  ==========================================================================
 
-Digits inside an email address are not counted again as a phone number. Everything runs
-on the caller's thread over at most ``scan_max_chars`` characters per direction (see
-``docs/llm.md``); masking of captured content runs on the export thread.
+Digits inside an email address are not counted again as a phone number; an IPv4 address
+inside an IPv6 one (``::ffff:10.0.0.1``) counts once, as IPv6.
+
+**Cost.** Everything is linear in the text: each pattern either starts with a character a
+scan finds cheaply and is bounded in length (no nested unbounded repetition, so no
+catastrophic backtracking), or runs only inside a bounded window that a linear pre-scan
+found. ``count`` runs on the caller's thread over at most ``max_chars`` characters (the
+adapters pass ``SCAN_MAX_CHARS``); ``mask`` runs on the export thread over captured content.
 """
 
 from __future__ import annotations
@@ -27,8 +42,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-PII_TYPES: tuple[str, ...] = ("email", "phone", "credit_card", "ssn", "ipv4", "ipv6")
+from aither.semconv import PII_TYPES
+
+__all__ = ["MASKS", "PII_TYPES", "Scan", "count", "find", "luhn_valid", "mask", "scan"]
 
 MASKS: dict[str, str] = {
     "email": "[EMAIL]",
@@ -40,25 +58,37 @@ MASKS: dict[str, str] = {
 }
 """What a masked match is replaced with."""
 
-# The local part is bounded and must start at a token boundary, so a long run of word
-# characters costs O(64) per start, never O(n^2).
+# Tried once per '@', anchored where the local part must start (see _emails): the local part
+# is bounded, each domain label is bounded and ends at a '.', so one attempt is O(window).
 _EMAIL = re.compile(
-    r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
+    r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,24}(?![\w\-])"
 )
+_EMAIL_LOCAL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_EMAIL_WINDOW = 320
+# "icon@2x.png" names an image at double resolution; no such top-level domains exist.
+_FILE_SUFFIXES = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "bmp", "ico", "avif", "heic"})
 
-# Each alternative starts with a digit, '+' or '(' and is anchored against starting inside
-# a longer number, so a position that cannot start a match fails on its first character.
+# Python's regex engine scans fastest for a pattern that starts with a plain character set,
+# so a cheap pattern finds the runs of digits and separators first (one pass, each character
+# consumed once), and the exact patterns below run only inside those runs. Every alternative
+# there is bounded in length (at most 37 characters) and anchored by a look-behind, so each
+# position of a run costs a bounded number of steps.
+_NUMERIC_RUN = re.compile(r"[0-9+(][0-9 ().+\-]{6,}")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _NUMBERS = re.compile(
     r"(?P<ssn>(?<![\w\-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\w\-]))"
-    r"|(?P<ipv4>(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-    r"(?!\.?\d)(?![\w])(?!\.\w))"
-    r"|(?P<credit_card>(?<![\w+\-])\d(?:[ \-]?\d){12,18}(?![\w\-]))"
-    r"|(?P<phone>(?<![\w+])\+\d(?:[ .\-]?\(?\d\)?){7,14}(?![\w])"
-    r"|(?<![\w(\-])(?:\(\d{3}\)[ ]?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?![\w\-]))"
+    rf"|(?P<ipv4>(?<![\w.])(?:{_OCTET}\.){{3}}{_OCTET}(?!\w)(?!\.\w))"
+    r"|(?P<credit_card>(?<![\w+\-])[2-6](?:[ \-]?\d){12,18}(?![\w\-]))"
+    r"|(?P<phone>(?<![\w+])\+\d(?:[ .\-]?\(?\d\)?){7,14}(?!\w)"
+    r"|(?<![\w(\-+.])(?:1[ .\-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?![\w\-]))"
 )
 
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|:|(?:\d{1,3}\.){3}\d{1,3})(?![\w:])")
+# A run of hex digits, colons and dots holding two colons: every IPv6 address is one. The
+# look-behind makes each run start one attempt, so the scan is linear; runs longer than any
+# address are skipped unparsed.
+_IPV6_RUN = re.compile(r"(?<![0-9A-Fa-f:.])[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*")
+_IPV6_MAX_LEN = 45
 
 
 def luhn_valid(digits: str) -> bool:
@@ -79,81 +109,175 @@ def _phone_ok(text: str) -> bool:
     digits = sum(c.isdigit() for c in text)
     if text.startswith("+"):
         return 8 <= digits <= 15
-    return digits == 10
+    return digits == 10 or (digits == 11 and text.startswith("1"))
+
+
+def _emails(text: str) -> list[tuple[int, int, str]]:
+    found: list[tuple[int, int, str]] = []
+    n = len(text)
+    done = 0
+    at = text.find("@")
+    while at != -1:
+        # The local part is the run of local-part characters before the '@', and it must
+        # start at a word boundary: so the address can only start where that run starts.
+        start = at
+        lowest = max(done, at - 64)
+        while start > lowest and text[start - 1] in _EMAIL_LOCAL:
+            start -= 1
+        before = text[start - 1] if start > 0 else " "
+        m: re.Match[str] | None = None
+        if start < at and before not in _EMAIL_LOCAL and not before.isalnum() and before != "_":
+            m = _EMAIL.match(text, start, min(n, at + _EMAIL_WINDOW))
+        if m is not None and m.group().rpartition(".")[2].lower() not in _FILE_SUFFIXES:
+            found.append((m.start(), m.end(), "email"))
+            done = m.end()
+        else:
+            done = at + 1
+        at = text.find("@", done)
+    return found
+
+
+def _blank(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """``text`` with the spans replaced by spaces (same length, so offsets hold)."""
+    parts: list[str] = []
+    last = 0
+    for start, end, _ in spans:
+        parts.append(text[last:start])
+        parts.append(" " * (end - start))
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _ipv6_ok(value: str) -> bool:
+    if len(value) > _IPV6_MAX_LEN or not any(c.isdigit() for c in value):
+        return False
+    colons = value.count(":")
+    if colons < 3 and value != "::1" and max(map(len, value.split(":"))) < 3:
+        return False  # "1::2" is a slice, not an address
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _ipv6(text: str) -> list[tuple[int, int, str]]:
+    found: list[tuple[int, int, str]] = []
+    n = len(text)
+    for run in _IPV6_RUN.finditer(text):
+        start, end = run.span()
+        if end - start > _IPV6_MAX_LEN + 2:
+            continue
+        if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            continue
+        # A sentence may end right after an address ("ping ::1." or "fe80::1: down").
+        while end > start and text[end - 1] in ".:" and not _ipv6_ok(text[start:end]):
+            end -= 1
+        if end < n and (text[end].isalnum() or text[end] == "_"):
+            continue
+        if _ipv6_ok(text[start:end]):
+            found.append((start, end, "ipv6"))
+    return found
 
 
 def find(text: str) -> list[tuple[int, int, str]]:
     """Every match in ``text``: ``(start, end, type)``, in order, not overlapping."""
     found: list[tuple[int, int, str]] = []
-    numeric_text = text
     if "@" in text:
-        emails = [(m.start(), m.end(), "email") for m in _EMAIL.finditer(text)]
-        if emails:
-            found.extend(emails)
-            # Blank the addresses out (same length, so offsets hold) before looking for numbers.
-            parts: list[str] = []
-            last = 0
-            for start, end, _ in emails:
-                parts.append(text[last:start])
-                parts.append(" " * (end - start))
-                last = end
-            parts.append(text[last:])
-            numeric_text = "".join(parts)
-    for m in _NUMBERS.finditer(numeric_text):
-        kind = m.lastgroup
-        value = m.group()
-        if kind == "credit_card":
-            digits = value.replace(" ", "").replace("-", "")
-            if not luhn_valid(digits):
-                continue
-        elif kind == "phone" and not _phone_ok(value):
-            continue
-        found.append((m.start(), m.end(), kind or "phone"))
-    if numeric_text.count(":") >= 2:
-        for m in _IPV6.finditer(numeric_text):
+        found = _emails(text)
+        if found:
+            # Digits inside an address are not a phone number too.
+            text = _blank(text, found)
+    n = len(text)
+    for run in _NUMERIC_RUN.finditer(text):
+        # One character past the run, so the patterns' look-aheads see what follows it.
+        for m in _NUMBERS.finditer(text, run.start(), min(n, run.end() + 1)):
+            kind = m.lastgroup or "phone"
             value = m.group()
-            if sum(1 for part in value.split(":") if part) < 2:
+            if kind == "credit_card":
+                if not luhn_valid(value.replace(" ", "").replace("-", "")):
+                    continue
+            elif kind == "phone" and not _phone_ok(value):
                 continue
-            try:
-                ipaddress.IPv6Address(value)
-            except ValueError:
-                continue
-            found.append((m.start(), m.end(), "ipv6"))
+            found.append((m.start(), m.end(), kind))
+    if text.count(":") >= 2:
+        found.extend(_ipv6(text))
     found.sort()
-    return found
+    # An IPv6 address may end in dotted IPv4 (::ffff:10.0.0.1): keep only the outer match.
+    kept: list[tuple[int, int, str]] = []
+    for match in found:
+        if kept and match[0] < kept[-1][1]:
+            if match[1] - match[0] > kept[-1][1] - kept[-1][0]:
+                kept[-1] = match
+            continue
+        kept.append(match)
+    return kept
 
 
-def count(texts: Iterable[str], max_chars: int) -> tuple[dict[str, int], bool]:
-    """Matches per type over ``texts``, scanning at most ``max_chars`` characters in all.
+@dataclass(frozen=True)
+class Scan:
+    """What :func:`scan` found."""
 
-    Returns the counts (only types with a match) and whether the scan stopped at the limit.
+    counts: dict[str, int]
+    """Matches per type; only types with a match."""
+    truncated: bool
+    """True when the texts held more than ``max_chars`` characters and only the first were scanned."""
+    scanned: int
+    """Characters scanned."""
+
+
+def scan(texts: Iterable[str], max_chars: int) -> Scan:
+    """Count the matches per type over ``texts``, scanning at most ``max_chars`` characters in all.
+
+    Called on the caller's thread; linear in the characters scanned; never blocks a call.
+
+    Example:
+        >>> scan(["mail ada@example.com or call +44 20 7946 0958"], max_chars=16_384)
+        Scan(counts={'email': 1, 'phone': 1}, truncated=False, scanned=45)
     """
     counts: dict[str, int] = {}
     budget = max_chars
     truncated = False
     for text in texts:
         if budget <= 0:
-            truncated = True
-            break
+            if text:
+                truncated = True
+                break
+            continue
         if len(text) > budget:
             text = text[:budget]
             truncated = True
         budget -= len(text)
         for _, _, kind in find(text):
             counts[kind] = counts.get(kind, 0) + 1
-    return counts, truncated
+    return Scan(counts, truncated, max_chars - budget)
+
+
+def count(texts: Iterable[str], max_chars: int) -> tuple[dict[str, int], bool]:
+    """:func:`scan`'s counts and whether it stopped at ``max_chars``.
+
+    Example:
+        >>> count(["card 4111 1111 1111 1111"], max_chars=16_384)
+        ({'credit_card': 1}, False)
+    """
+    result = scan(texts, max_chars)
+    return result.counts, result.truncated
 
 
 def mask(text: str) -> str:
-    """``text`` with every match replaced by its type's mask (``[EMAIL]``...)."""
+    """``text`` with every match replaced by its type's mask (``[EMAIL]``...).
+
+    Example:
+        >>> mask("card 4111 1111 1111 1111, ssn 123-45-6789")
+        'card [CREDIT_CARD], ssn [SSN]'
+    """
     matches = find(text)
     if not matches:
         return text
     parts: list[str] = []
     last = 0
     for start, end, kind in matches:
-        if start < last:
-            continue
         parts.append(text[last:start])
         parts.append(MASKS[kind])
         last = end
