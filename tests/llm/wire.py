@@ -18,7 +18,8 @@ Replies:
 Scripting (first match wins):
 
 1. ``server.handler = fn``: ``fn(request) -> Reply | None`` decides (None: fall through);
-2. ``server.add(reply, times=1)``: a queue, served in order;
+2. ``server.add(reply, times=1)``: a queue, served in order; a queued item may also be a
+   function of the request (``fn(request) -> Reply``), for replies that depend on it;
 3. ``server.default``: the reply when nothing else is scripted (a 500 saying so otherwise).
 
 Example::
@@ -187,7 +188,7 @@ class WireServer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queue: deque[Reply] = deque()
+        self._queue: deque[Reply | Callable[[Request], Reply]] = deque()
         self._sockets: list[socket.socket] = []
         self.requests: list[Request] = []
         self.handler: Callable[[Request], Reply | None] | None = None
@@ -211,8 +212,9 @@ class WireServer:
         return self.base
 
     # -- scripting -------------------------------------------------------------------------------
-    def add(self, reply: Reply, times: int = 1) -> None:
-        """Queue ``reply`` for the next ``times`` requests (after those already queued)."""
+    def add(self, reply: Reply | Callable[[Request], Reply], times: int = 1) -> None:
+        """Queue ``reply`` (or a function of the request that makes it) for the next ``times``
+        requests, after those already queued."""
         with self._lock:
             self._queue.extend([reply] * times)
 
@@ -225,8 +227,9 @@ class WireServer:
             if reply is not None:
                 return reply
         with self._lock:
-            if self._queue:
-                return self._queue.popleft()
+            queued = self._queue.popleft() if self._queue else None
+        if queued is not None:
+            return queued if isinstance(queued, Reply) else queued(request)
         if self.default is not None:
             return self.default
         return json_reply({"error": {"message": f"no reply scripted for {request.path}"}}, status=500)
