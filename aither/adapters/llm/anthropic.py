@@ -296,12 +296,19 @@ class MessageStreamRecorder(StreamRecorder):
         self.usage: dict[str, Any] = {}
         self.stop_reason: str | None = None
         self.delta_seen = False
+        self.cut = False
+        """True when output text went past the bound and was not kept."""
         self.blocks: dict[int, _Block] = {}
         self.left = max(_common.SCAN_MAX_CHARS, _common.CONTENT_MAX_CHARS if capture else 0)
 
     def _keep(self, block: _Block | None, text: Any) -> None:
-        if block is None or not isinstance(text, str) or self.left <= 0:
+        if block is None or not isinstance(text, str) or not text:
             return
+        if self.left <= 0:
+            self.cut = True
+            return
+        if len(text) > self.left:
+            self.cut = True
         block.parts.append(text[: self.left])
         self.left -= len(text)
 
@@ -387,6 +394,8 @@ class MessageStreamRecorder(StreamRecorder):
                 {"role": "assistant", "parts": self._parts(budget), "finish_reason": reason}
             ],
         )
+        if self.cut and call.capture:
+            call.set_attribute(semconv.AITHER_LLM_CONTENT_TRUNCATED, True)
 
 
 def _is_messages(options: Any) -> bool:

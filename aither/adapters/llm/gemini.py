@@ -357,6 +357,8 @@ class GenerationStreamRecorder(StreamRecorder):
         self.texts: dict[int, list[str]] = {}
         self.other_parts: dict[int, list[Any]] = {}
         self.left = max(_common.SCAN_MAX_CHARS, _common.CONTENT_MAX_CHARS if capture else 0)
+        self.cut = False
+        """True when output text went past the bound and was not kept."""
 
     def on_chunk(self, chunk: Any) -> bool:
         body = getattr(chunk, "body", None)
@@ -382,6 +384,8 @@ class GenerationStreamRecorder(StreamRecorder):
                     continue
                 text = part.get("text")
                 if isinstance(text, str) and part.get("thought") is not True:
+                    if len(text) > self.left:
+                        self.cut = True
                     if self.left > 0:
                         self.texts.setdefault(index, []).append(text[: self.left])
                         self.left -= len(text)
@@ -404,6 +408,8 @@ class GenerationStreamRecorder(StreamRecorder):
         call.record_response(response_model=self.model, response_id=self.id, finish_reasons=reasons or None)
         record_usage(call, self.usage)
         call.record_output(texts=["".join(t) for _, t in sorted(self.texts.items())], messages=self._messages)
+        if self.cut and call.capture:
+            call.set_attribute(semconv.AITHER_LLM_CONTENT_TRUNCATED, True)
 
 
 class _Stream(StreamProxy):
