@@ -13,6 +13,12 @@ from aither import semconv as sc
 SECOND = 1_000_000_000
 
 
+def _iso(ns: int) -> str:
+    """How the API writes a time: UTC, to the microsecond (truncated)."""
+    moment = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=ns // 1000)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def _chat_attributes(**extra: Any) -> dict[str, Any]:
     return {
         sc.AITHER_SCHEMA_VERSION: sc.SCHEMA_VERSION,
@@ -64,9 +70,7 @@ async def test_an_llm_span_becomes_a_whole_llm_call_row(client, send, spans) -> 
             "output_tokens": 48,
             "cost_usd": 0.000047,
             "finish_reasons": ["stop"],
-            "time": dt.datetime.fromtimestamp(spans.now_ns / 1e9, dt.timezone.utc)
-            .isoformat(timespec="microseconds")
-            .replace("+00:00", "Z"),
+            "time": _iso(spans.now_ns),
             "latency_ms": 250.0,
             "status": "ok",
             "error_type": None,

@@ -21,6 +21,7 @@ from ..ingest.records import (
     PredictionRecord,
     SpanRecord,
 )
+from .bulk import bulk_insert
 from .joins import insert_returning_ids, join_labels
 from .schema import llm_calls, operations, predictions, spans
 from .usage import add_usage, period_bounds
@@ -85,8 +86,9 @@ class IngestJob:
         new_llm: list[LlmCallRecord] = new(batch.llm_calls)
         new_operations: list[OperationRecord] = new(batch.operations)
         if new_spans:
-            connection.execute(
-                spans.insert(),
+            bulk_insert(
+                connection,
+                spans,
                 _rows(new_spans, _SPAN_FIELDS, org_id=org_id, received_at_ns=self.received_at_ns),
             )
         prediction_ids = insert_returning_ids(
@@ -97,9 +99,9 @@ class IngestJob:
                 connection, org_id, list(zip(prediction_ids, new_predictions, strict=True)), new_labels
             )
         if new_llm:
-            connection.execute(llm_calls.insert(), _rows(new_llm, _LLM_FIELDS, org_id=org_id))
+            bulk_insert(connection, llm_calls, _rows(new_llm, _LLM_FIELDS, org_id=org_id))
         if new_operations:
-            connection.execute(operations.insert(), _rows(new_operations, _OPERATION_FIELDS, org_id=org_id))
+            bulk_insert(connection, operations, _rows(new_operations, _OPERATION_FIELDS, org_id=org_id))
         result_counts = IngestResult(
             spans=len(new_spans),
             duplicates=len(batch.spans) - len(new_spans),

@@ -37,6 +37,7 @@ from ..analysis.label_join import (
 )
 from ..ingest.decode import split_envelope
 from ..ingest.records import LabelRecord, PredictionRecord
+from .bulk import bulk_insert
 from .schema import label_rows, labels, predictions
 
 _CHUNK = 500
@@ -249,7 +250,7 @@ def insert_returning_ids(
     """
     if not rows:
         return []
-    connection.execute(table.insert(), rows)
+    bulk_insert(connection, table, rows)
     ids: dict[tuple[str, str], int] = {}
     span_ids = [row["span_id"] for row in rows]
     for chunk in _chunks(span_ids):
@@ -340,4 +341,4 @@ def _write_label_rows(connection: Connection, org_id: str, writes: list[_Placeme
             }
         )
     if rows:
-        connection.execute(label_rows.insert(), rows)
+        bulk_insert(connection, label_rows, rows)

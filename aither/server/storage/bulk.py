@@ -1,0 +1,44 @@
+"""Insert many rows at once, straight through the DB-API driver's ``executemany``.
+
+SQLAlchemy's ``connection.execute(table.insert(), rows)`` builds each row's parameters in
+Python (type processors, defaults): about a third of the label join's time on a batch of
+5,000 labels. Our rows are already plain ``str``/``int``/``float``/``bool``/``None`` with a
+value for every column named, so the statement is compiled once per (dialect, columns) and
+the rows go to the driver as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+
+@lru_cache(maxsize=64)
+def _compiled(
+    table: sa.Table, dialect: Dialect, columns: tuple[str, ...]
+) -> tuple[str, tuple[str, ...] | None]:
+    statement = table.insert().values({name: sa.bindparam(name) for name in columns})
+    compiled = statement.compile(dialect=dialect)
+    positions = compiled.positiontup
+    return str(compiled), tuple(positions) if positions is not None else None
+
+
+def bulk_insert(connection: Connection, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    """``INSERT`` every row of ``rows`` (dicts with the same keys) in one ``executemany``."""
+    if not rows:
+        return
+    columns = tuple(rows[0])
+    sql, positions = _compiled(table, connection.dialect, columns)
+    if positions is None:  # named paramstyle (psycopg): the dicts are the parameters
+        connection.exec_driver_sql(sql, list(rows))
+    else:  # positional paramstyle (sqlite3's qmark)
+        values = itemgetter(*positions)
+        if len(positions) == 1:
+            connection.exec_driver_sql(sql, [(values(row),) for row in rows])
+        else:
+            connection.exec_driver_sql(sql, [values(row) for row in rows])
