@@ -4,6 +4,7 @@ clients at once."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
@@ -82,7 +83,9 @@ def test_plain_exporter_with_a_wrong_key_stores_nothing(server, api) -> None:  #
     assert api.org.usage().spans == 0
 
 
-def test_otlp_json_over_http(server, api) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_otlp_json_over_http(server, api, gzipped: bool) -> None:  # type: ignore[no-untyped-def]
+    """What a Collector's otlphttp exporter sends with ``encoding: json`` (and ``compression: gzip``)."""
     trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
     document = {
         "resourceSpans": [
@@ -116,9 +119,16 @@ def test_otlp_json_over_http(server, api) -> None:  # type: ignore[no-untyped-de
         ]
     }
     headers = {"Authorization": f"Bearer {server.api_key}", "Content-Type": "application/json"}
-    response = httpx.post(f"{server.base_url}/v1/traces", content=json.dumps(document), headers=headers)
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "application/json"
+    content = json.dumps(document).encode()
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+        content = gzip.compress(content)
+    for _ in range(2):  # the second time is a replay
+        response = httpx.post(f"{server.base_url}/v1/traces", content=content, headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {}  # an ExportTraceServiceResponse without partial_success
+    assert api.org.usage().spans == 1
     (prediction,) = api.traces.get(trace_id).predictions
     assert (prediction.span_id, prediction.model_name, prediction.latency_ms) == (span_id, "fraud", 5.0)
 

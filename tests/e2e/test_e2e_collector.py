@@ -1,0 +1,140 @@
+"""Spans through a real OpenTelemetry Collector: the plain OpenTelemetry exporter sends to the
+Collector's OTLP/HTTP receiver, and its ``otlphttp`` exporter forwards to the aither server,
+as protobuf and as JSON, gzip-compressed.
+
+Needs an ``otelcol-contrib`` (or ``otelcol``) binary: on ``PATH``, or named by
+``OTELCOL_BINARY`` (not an ``AITHER_*`` name: the test session clears those). Skipped, saying
+so, where there is none: none of the registries this project installs from (PyPI, Debian, npm)
+ships a Collector with an OTLP receiver, so CI skips it; ``test_e2e_otlp.py`` sends what a
+Collector's ``otlphttp`` exporter sends (protobuf or JSON, gzip) without one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from aither import semconv as sc
+
+
+def _collector_binary() -> str:
+    named = os.environ.get("OTELCOL_BINARY")
+    if named:
+        if not os.access(named, os.X_OK):
+            pytest.fail(f"OTELCOL_BINARY={named!r} is not an executable file")
+        return named
+    found = shutil.which("otelcol-contrib") or shutil.which("otelcol")
+    if found is None:
+        pytest.skip("no OpenTelemetry Collector binary (otelcol-contrib/otelcol on PATH or OTELCOL_BINARY)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def collector(server, tmp_path: Path, request) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    """A Collector forwarding to ``server``; yields the port of its OTLP/HTTP receiver."""
+    binary = _collector_binary()
+    port = _free_port()
+    config = {
+        "receivers": {"otlp": {"protocols": {"http": {"endpoint": f"127.0.0.1:{port}"}}}},
+        "exporters": {
+            "otlphttp": {
+                "endpoint": server.base_url,
+                "headers": {"Authorization": f"Bearer {server.api_key}"},
+                "encoding": request.param,
+                "compression": "gzip",
+            }
+        },
+        "service": {
+            "pipelines": {"traces": {"receivers": ["otlp"], "exporters": ["otlphttp"]}},
+            "telemetry": {"metrics": {"level": "none"}},
+        },
+    }
+    path = tmp_path / "collector.json"  # YAML is a superset of JSON
+    path.write_text(json.dumps(config))
+    log = (tmp_path / "collector.log").open("wb")
+    process = subprocess.Popen([binary, f"--config={path}"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_until(lambda: _accepts(port) or process.poll() is not None, "the Collector to listen")
+        assert process.poll() is None, (tmp_path / "collector.log").read_text()[-2000:]
+        yield port
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@pytest.mark.parametrize("collector", ["proto", "json"], indirect=True)
+def test_spans_through_an_opentelemetry_collector_are_stored(collector, api) -> None:  # type: ignore[no-untyped-def]
+    provider = TracerProvider(resource=Resource.create({"service.name": "behind-a-collector"}))
+    provider.add_span_processor(
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{collector}/v1/traces"))
+    )
+    tracer = provider.get_tracer("collector-test")
+    with tracer.start_as_current_span("POST /score") as root:
+        trace_id = format(root.get_span_context().trace_id, "032x")
+        with tracer.start_as_current_span("predict churn") as prediction:
+            prediction.set_attributes(
+                {
+                    sc.AITHER_SPAN_KIND: sc.SPAN_KIND_PREDICTION,
+                    sc.ML_MODEL_NAME: "churn",
+                    sc.ML_PREDICTION: json.dumps({"sample": [1, 0, 1], "_meta": {"rows": 3}}),
+                }
+            )
+        with tracer.start_as_current_span("label churn") as label:
+            label.set_attributes(
+                {
+                    sc.AITHER_SPAN_KIND: sc.SPAN_KIND_LABEL,
+                    sc.ML_MODEL_NAME: "churn",
+                    sc.ML_LABEL: json.dumps([1, 1, 1]),
+                    sc.ML_LABEL_BATCH: True,
+                }
+            )
+    provider.shutdown()
+    # the Collector batches and forwards on its own schedule: wait for the server to have it all
+    _wait_until(lambda: api.org.usage().spans == 3, "the Collector to forward 3 spans")
+    trace = api.traces.get(trace_id)
+    assert sorted(span["name"] for span in trace.spans) == ["POST /score", "label churn", "predict churn"]
+    assert {span["service_name"] for span in trace.spans} == {"behind-a-collector"}
+    (stored,) = trace.predictions
+    assert (stored.model_name, stored.output_rows, stored.labelled_rows) == ("churn", 3, 3)
+    (version,) = api.models.metrics("churn").versions
+    assert version.classification is not None
+    assert version.classification.accuracy == pytest.approx(2 / 3)
