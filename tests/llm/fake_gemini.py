@@ -1,10 +1,10 @@
 """A local server that speaks the Gemini API's REST wire format, for ``google-genai``.
 
-``POST /v1beta/models/{model}:generateContent`` answers a GenerateContentResponse as JSON;
-``:streamGenerateContent?alt=sse`` answers Server-Sent Events, a ``data:`` line of a
-GenerateContentResponse each, with ``usageMetadata`` and ``finishReason`` on the last;
-``:batchEmbedContents`` answers ``{"embeddings": [{"values": [...]}, ...]}``. Errors are
-``{"error": {"code", "message", "status"}}``.
+``POST /{version}/models/{model}:generateContent`` (the SDK picks the version) answers a
+GenerateContentResponse as JSON; ``:streamGenerateContent?alt=sse`` answers Server-Sent
+Events, a ``data:`` line of a GenerateContentResponse each, with ``usageMetadata`` and
+``finishReason`` on the last; ``:batchEmbedContents`` answers ``{"embeddings": [{"values":
+[...]}, ...]}``. Errors are ``{"error": {"code", "message", "status"}}``.
 See https://ai.google.dev/api/generate-content and https://ai.google.dev/api/embeddings.
 """
 

@@ -185,6 +185,13 @@ def _system(body: Mapping[str, Any]) -> list[Any] | None:
     return None
 
 
+def _either(obj: Mapping[str, Any], camel: str, snake: str) -> Any:
+    """The SDK sends some nested keys in snake case (``inlineData.mime_type``), the API
+    documents camel case: read both."""
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
+
+
 def _part(part: Any, budget: TextBudget) -> dict[str, Any]:
     """One Part in the GenAI conventions' part shape; inline data is never kept."""
     if not isinstance(part, Mapping):
@@ -209,13 +216,14 @@ def _part(part: Any, budget: TextBudget) -> dict[str, Any]:
         }
     inline = part.get("inlineData")
     if isinstance(inline, Mapping):
-        return {"type": "blob", "mime_type": inline.get("mimeType")}
+        return {"type": "blob", "mime_type": _either(inline, "mimeType", "mime_type")}
     file = part.get("fileData")
     if isinstance(file, Mapping):
+        uri = _either(file, "fileUri", "file_uri")
         return {
             "type": "uri",
-            "mime_type": file.get("mimeType"),
-            "uri": budget.text(file.get("fileUri") or ""),
+            "mime_type": _either(file, "mimeType", "mime_type"),
+            "uri": budget.text(uri) if isinstance(uri, str) else None,
         }
     return {"type": next(iter(part), "unknown")}
 
