@@ -9,11 +9,12 @@ import pytest
 from google import genai
 from google.genai import errors
 
+import aither
 from aither import semconv
 from aither.testing import SpanCapture
 
 from ..fake_gemini import EMBED_MODEL, MODEL, FakeGemini, stream_chunks
-from .conftest import dump, gemini_span, only_span, priced, stream_attributes
+from .conftest import dump, gemini_span, make_client, only_span, priced, stream_attributes
 
 DEFAULT_COST = (9 * 0.3 + 4 * 2.5) / 1e6
 
@@ -151,3 +152,19 @@ async def test_embed_content(fake: FakeGemini, atraced: Any, capture: SpanCaptur
     attrs = only_span(capture).attributes
     assert attrs[semconv.GEN_AI_OPERATION_NAME] == "embeddings"
     assert attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 3
+
+
+async def test_wrapping_the_async_client_alone(fake: FakeGemini, capture: SpanCapture) -> None:
+    client = make_client(fake)
+    aio = capture.client.wrap(client.aio, name="writer")
+    fake.reply_response()
+
+    got = await aio.models.generate_content(model=MODEL, contents="Hi")
+
+    assert aio is client.aio
+    assert got.text == "Hello there!"
+    assert only_span(capture).attributes[semconv.GEN_AI_RESPONSE_ID] == "resp-01"
+    aither.unwrap(aio)
+    assert "async_request" not in vars(client._api_client)
+    await client.aio.aclose()
+    client.close()
