@@ -506,3 +506,26 @@ def test_disabled_aither_is_a_pure_pass_through(fake: FakeGemini) -> None:
         == "Hello there!"
     )
     client.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("models/gemini-2.5-flash:generateContent", ("generate_content", "gemini-2.5-flash")),
+        ("models/gemini-2.5-flash:streamGenerateContent?alt=sse", ("generate_content", "gemini-2.5-flash")),
+        (
+            "projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro:generateContent",
+            ("generate_content", "gemini-2.5-pro"),
+        ),
+        ("tunedModels/my-model-123:generateContent", ("generate_content", "tunedModels/my-model-123")),
+        ("models/gemini-embedding-001:batchEmbedContents", ("embeddings", "gemini-embedding-001")),
+        ("publishers/google/models/text-embedding-005:predict", ("embeddings", "text-embedding-005")),
+        ("models/gemini-2.5-flash:countTokens", None),
+        ("cachedContents", None),
+        ("files/abc", None),
+    ],
+)
+def test_which_paths_are_traced(path: str, expected: tuple[str, str] | None) -> None:
+    from aither.adapters.llm.gemini import parse_path
+
+    assert parse_path(path) == expected
