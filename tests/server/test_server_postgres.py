@@ -1,6 +1,8 @@
 """The same server on PostgreSQL: a throwaway cluster on a free port, started and stopped here.
 
-Skipped when the PostgreSQL binaries (initdb, pg_ctl) or psycopg are not installed.
+Skipped, saying which, only when the PostgreSQL binaries (initdb, pg_ctl), psycopg, or (as
+root) the postgres account to run them as are missing; a cluster that is installed but does
+not start fails the test.
 """
 
 from __future__ import annotations
@@ -89,8 +91,14 @@ def postgres_url() -> Iterator[str]:
             capture_output=True,
         )
     except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        # PostgreSQL is installed, so a cluster that does not start is a failure, not a skip
+        output = getattr(exc, "stderr", None) or b""
+        log = os.path.join(directory, "log")
+        if os.path.exists(log):
+            with open(log, "rb") as handle:
+                output += handle.read()[-2000:]
         shutil.rmtree(directory, ignore_errors=True)
-        pytest.skip(f"could not start PostgreSQL: {exc}")
+        pytest.fail(f"could not start PostgreSQL ({exc}): {output.decode(errors='replace')}")
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
