@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from types import TracebackType
@@ -14,6 +15,7 @@ from .. import semconv
 from ..export.pipeline import DeferredPayload
 from ..sampling.builtins import snapshot
 from ..sampling.encoder import dumps, to_jsonable
+from ..sampling.limits import SampleLimits
 from .context import format_trace_id, set_last
 from .predictions import record_exception
 
@@ -24,23 +26,53 @@ _PRIMITIVES = (str, bool, int, float)
 
 
 def capture(runtime: Runtime, value: Any) -> Any:
-    """A bounded snapshot of a function's input or output, with ``redact_keys`` removed."""
+    """A bounded snapshot of a function's input or output, with ``redact_keys`` removed.
+
+    Runs on the caller's thread and never raises for a value it cannot read (a mapping whose
+    ``items()`` raises, say): that is an internal error, reported, and the value is recorded
+    as ``"<ClassName object>"``. With ``redact_keys``, dataclasses and pydantic models are
+    read as their fields, so that their fields can be redacted too.
+    """
     limits = runtime.settings.limits
-    data = snapshot(value, limits, max(limits.columns, limits.rows))
+    columns = max(limits.columns, limits.rows)
     redact = runtime.settings.redact_keys
-    return _redact(data, redact) if redact else data
+    try:
+        data = snapshot(value, limits, columns)
+        return _redact(data, redact, limits, columns) if redact else data
+    except Exception as exc:
+        runtime.internal_error(exc, "sampling an input or output")
+        return f"<{type(value).__name__} object>"
 
 
-def _redact(value: Any, keys: frozenset[str], depth: int = 0) -> Any:
-    if depth > 32:
+def _fields(value: Any) -> dict[str, Any] | None:
+    """The fields of a dataclass or pydantic model instance (which encode with their names)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+    model_fields = getattr(type(value), "model_fields", None)
+    if isinstance(model_fields, dict) and hasattr(value, "model_dump"):
+        return {name: getattr(value, name, None) for name in model_fields if isinstance(name, str)}
+    return None
+
+
+def _redact(value: Any, keys: frozenset[str], limits: SampleLimits, columns: int, depth: int = 0) -> Any:
+    if depth > limits.max_depth:
         return value
+    fields = _fields(value)
+    if fields is not None:
+        # The snapshot kept the object whole, to encode later; read its fields now, bounded,
+        # so the export thread never sees a field that should have been redacted.
+        value = snapshot(fields, limits, columns, depth)
     if isinstance(value, dict):
         return {
-            k: ("[REDACTED]" if isinstance(k, str) and k.lower() in keys else _redact(v, keys, depth + 1))
+            k: (
+                "[REDACTED]"
+                if isinstance(k, str) and k.lower() in keys
+                else _redact(v, keys, limits, columns, depth + 1)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_redact(v, keys, depth + 1) for v in value]
+        return [_redact(v, keys, limits, columns, depth + 1) for v in value]
     return value
 
 
