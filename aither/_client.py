@@ -50,6 +50,11 @@ def _check_name(label: str, value: object, *, optional: bool = False) -> None:
         raise ValueError(f"{label} must be a non-empty string, got {value!r}")
 
 
+def _check_mapping(label: str, value: object) -> None:
+    if value is not None and not isinstance(value, Mapping):
+        raise TypeError(f"{label} must be a mapping of str to values, got {type(value).__name__}")
+
+
 class Client:
     """An aither client: its own settings, TracerProvider, export pipeline and ledger.
 
@@ -218,6 +223,9 @@ class Client:
         ``kind`` is a free-form type recorded as ``aither.span.type`` (``tool``, ``agent``,
         ``retrieval``...). See :class:`aither.tracing.spans.AitherSpan` for what it sets.
         """
+        _check_name("name", name)
+        _check_name("kind", kind, optional=True)
+        _check_mapping("metadata", metadata)
         runtime = self._active_runtime()
         if runtime is None:
             return _NoSpan()
@@ -282,6 +290,8 @@ class Client:
     ) -> str | None:
         """Record one event (an agent step, a tool call); returns its trace id (None when disabled)."""
         _check_name("name", name)
+        _check_name("event_type", event_type, optional=True)
+        _check_mapping("metadata", metadata)
         runtime = self._active_runtime()
         if runtime is None:
             if cost is not None:
@@ -468,6 +478,7 @@ def _track(
         return decorate(name)
     if name is not None and (not isinstance(name, str) or not name):
         raise TypeError(f"@aither.track takes a span name (str) or a function, got {name!r}")
+    _check_name("event_type", event_type, optional=True)
     return lambda fn: decorate(fn, name)
 
 
