@@ -1,0 +1,1 @@
+"""Agent tracking: spans, events, tracked functions and tools together, as one trace."""
