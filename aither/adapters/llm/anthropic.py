@@ -21,6 +21,7 @@ cumulative counts. Finish reasons are Anthropic's ``stop_reason`` as sent (``end
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeGuard
 
@@ -274,6 +275,15 @@ def record_message(call: LLMCall, message: Any) -> None:
     )
 
 
+def _arguments(text: str, budget: TextBudget) -> Any:
+    """A streamed tool call's arguments: the ``input_json_delta`` pieces joined, as JSON when
+    they parse (a stream cut short, or cut to the bound, leaves the text)."""
+    try:
+        return budget.value(json.loads(text)) if text else {}
+    except ValueError:
+        return budget.text(text)
+
+
 class _Block:
     """One content block of a streamed message, its text kept up to the recorder's bound."""
 
@@ -366,7 +376,12 @@ class MessageStreamRecorder(StreamRecorder):
                 parts.append({"type": "reasoning", "content": budget.text(text)})
             elif block.kind in ("tool_use", "server_tool_use"):
                 parts.append(
-                    {"type": "tool_call", "id": block.id, "name": block.name, "arguments": budget.text(text)}
+                    {
+                        "type": "tool_call",
+                        "id": block.id,
+                        "name": block.name,
+                        "arguments": _arguments(text, budget),
+                    }
                 )
             else:
                 parts.append({"type": block.kind})

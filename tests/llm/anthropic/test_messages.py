@@ -552,3 +552,70 @@ def test_message_and_event_builders_match_the_sdk_types() -> None:
     start = json.loads(stream_events()[0].split(b"data: ", 1)[1])
     assert anthropic.types.RawMessageStartEvent.model_validate(start).message.id == "msg_02"
     assert event("ping", {}).startswith(b"event: ping\n")
+
+
+def test_a_streamed_tool_call_is_captured_with_its_arguments(fake: FakeAnthropic) -> None:
+    capture = SpanCapture(capture_content=True)
+    try:
+        client = capture.client.wrap(make_client(fake))
+        start = message(content=[], stop_reason=None, output_tokens=1, id="msg_t")
+        fake.reply_stream(
+            [
+                event("message_start", {"message": start}),
+                event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+                event(
+                    "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": "Checking."}}
+                ),
+                event("content_block_stop", {"index": 0}),
+                event(
+                    "content_block_start",
+                    {
+                        "index": 1,
+                        "content_block": {
+                            "type": "tool_use",
+                            "id": "toolu_9",
+                            "name": "weather",
+                            "input": {},
+                        },
+                    },
+                ),
+                event(
+                    "content_block_delta",
+                    {"index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"city": "Pa'}},
+                ),
+                event(
+                    "content_block_delta",
+                    {"index": 1, "delta": {"type": "input_json_delta", "partial_json": 'ris"}'}},
+                ),
+                event("content_block_stop", {"index": 1}),
+                event(
+                    "message_delta",
+                    {
+                        "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                        "usage": {"output_tokens": 9},
+                    },
+                ),
+                event("message_stop", {}),
+            ]
+        )
+
+        with client.messages.stream(model=MODEL, max_tokens=64, messages=USER) as s:
+            final = s.get_final_message()
+
+        assert final.content[1].input == {"city": "Paris"}
+        attrs = only_span(capture).attributes
+        assert attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("tool_use",)
+        assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
+        assert json.loads(attrs[semconv.GEN_AI_OUTPUT_MESSAGES]) == [
+            {
+                "role": "assistant",
+                "parts": [
+                    {"type": "text", "content": "Checking."},
+                    {"type": "tool_call", "id": "toolu_9", "name": "weather", "arguments": {"city": "Paris"}},
+                ],
+                "finish_reason": "tool_use",
+            }
+        ]
+        client.close()
+    finally:
+        capture.close()
