@@ -29,6 +29,7 @@ from ._async import AsyncManagementClient
 from ._sync import (
     ApiKeysResource,
     LabelsResource,
+    LlmCallsResource,
     ManagementClient,
     ModelsResource,
     OrgResource,
@@ -45,6 +46,7 @@ from ._types import (
     LabelCounts,
     LabelDelay,
     Latency,
+    LlmCall,
     Model,
     ModelMetrics,
     Organization,
@@ -71,6 +73,8 @@ labels = LabelsResource(default_management_client)
 """Labels and their join status: ``aither.api.labels.list(status="ambiguous")``."""
 traces = TracesResource(default_management_client)
 """Whole traces: ``aither.api.traces.get(trace_id)``."""
+llm_calls = LlmCallsResource(default_management_client)
+"""LLM calls: ``aither.api.llm_calls.list(pii=True)``."""
 
 __all__ = [
     "APIKey",
@@ -83,6 +87,8 @@ __all__ = [
     "LabelDelay",
     "LabelsResource",
     "Latency",
+    "LlmCall",
+    "LlmCallsResource",
     "ManagementClient",
     "Model",
     "ModelMetrics",
@@ -102,6 +108,7 @@ __all__ = [
     "api_keys",
     "default_management_client",
     "labels",
+    "llm_calls",
     "models",
     "org",
     "predictions",

@@ -17,6 +17,7 @@ from ._types import (
     APIKey,
     CreatedAPIKey,
     Label,
+    LlmCall,
     Model,
     ModelMetrics,
     Organization,
@@ -147,6 +148,35 @@ class AsyncLabelsResource(_AsyncResource):
         )
 
 
+class AsyncLlmCallsResource(_AsyncResource):
+    async def list(
+        self,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        pii: bool | None = None,
+        injection: bool | None = None,
+        error: bool | None = None,
+        since: Time = None,
+        until: Time = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[LlmCall]:
+        """A page of LLM calls, newest first."""
+        call = calls.llm_calls_list(
+            model=model,
+            provider=provider,
+            pii=pii,
+            injection=injection,
+            error=error,
+            since=since,
+            until=until,
+            limit=limit,
+            cursor=cursor,
+        )
+        return await self._client.send(call)
+
+
 class AsyncTracesResource(_AsyncResource):
     async def get(self, trace_id: str) -> Trace:
         """A whole trace."""
@@ -183,6 +213,7 @@ class AsyncManagementClient:
         self.predictions = AsyncPredictionsResource(self)
         self.labels = AsyncLabelsResource(self)
         self.traces = AsyncTracesResource(self)
+        self.llm_calls = AsyncLlmCallsResource(self)
 
     async def send(self, call: Call[T]) -> T:
         """Send one call and parse its answer."""

@@ -28,6 +28,7 @@ from ._types import (
     APIKey,
     CreatedAPIKey,
     Label,
+    LlmCall,
     Model,
     ModelMetrics,
     Organization,
@@ -238,6 +239,12 @@ def predictions_list(**filters: Any) -> Call[Page[Prediction]]:
 
 def labels_list(**filters: Any) -> Call[Page[Label]]:
     return Call("GET", f"{API}/labels", _page(Label.from_json), params=_query(**filters))
+
+
+def llm_calls_list(**filters: Any) -> Call[Page[LlmCall]]:
+    for key in ("since", "until"):
+        filters[key] = _time(filters.get(key))
+    return Call("GET", f"{API}/llm-calls", _page(LlmCall.from_json), params=_query(**filters))
 
 
 def traces_get(trace_id: str) -> Call[Trace]:

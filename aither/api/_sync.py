@@ -19,6 +19,7 @@ from ._types import (
     APIKey,
     CreatedAPIKey,
     Label,
+    LlmCall,
     Model,
     ModelMetrics,
     Organization,
@@ -190,6 +191,39 @@ class LabelsResource(_Resource):
         return self._run(calls.labels_list(status=status, model=model, limit=limit, cursor=cursor))
 
 
+class LlmCallsResource(_Resource):
+    """LLM calls, newest first; needs ``read``."""
+
+    def list(
+        self,
+        *,
+        model: str | None = None,
+        provider: str | None = None,
+        pii: bool | None = None,
+        injection: bool | None = None,
+        error: bool | None = None,
+        since: Time = None,
+        until: Time = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[LlmCall]:
+        """A page of LLM calls; ``model`` matches the request or response model; ``pii``,
+        ``injection``, ``error`` True/False keep only flagged/unflagged (or failed/ok) calls."""
+        return self._run(
+            calls.llm_calls_list(
+                model=model,
+                provider=provider,
+                pii=pii,
+                injection=injection,
+                error=error,
+                since=since,
+                until=until,
+                limit=limit,
+                cursor=cursor,
+            )
+        )
+
+
 class TracesResource(_Resource):
     """Whole traces; needs ``read``."""
 
@@ -238,6 +272,7 @@ class ManagementClient:
         self.predictions = PredictionsResource(lambda: self)
         self.labels = LabelsResource(lambda: self)
         self.traces = TracesResource(lambda: self)
+        self.llm_calls = LlmCallsResource(lambda: self)
 
     def send(self, call: Call[T]) -> T:
         """Send one call and parse its answer (the resources' single way out)."""

@@ -198,6 +198,44 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class LlmCall:
+    """One LLM call: GenAI identity and usage, cost, and the PII and prompt-injection flags."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    operation: str | None
+    provider: str | None
+    request_model: str | None
+    response_model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    finish_reasons: Any
+    time: dt.datetime
+    latency_ms: float
+    status: str
+    error_type: str | None = None
+    client_name: str | None = None
+    cache_read_input_tokens: int | None = None
+    reasoning_output_tokens: int | None = None
+    pii_detected: bool | None = None
+    """None when the call was not scanned for personal data."""
+    pii_counts: Mapping[str, Mapping[str, int]] | None = None
+    """Matches per type: ``{"input": {"email": 2}, "output": {...}}``."""
+    injection_score: float | None = None
+    injection_detected: bool | None = None
+    injection_rules: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LlmCall:
+        values: dict[str, Any] = {k: data.get(k) for k in _names(cls) if k not in ("time", "injection_rules")}
+        rules = data.get("injection_rules")
+        rules_tuple = tuple(rules) if rules is not None else None
+        return cls(**values, time=parse_time(data["time"]), injection_rules=rules_tuple)
+
+
+@dataclass(frozen=True)
 class Label:
     """A label span and where the join put it (``joined``, ``pending``, ``ambiguous``, ``invalid``)."""
 
@@ -344,7 +382,7 @@ class Trace:
     spans: tuple[Mapping[str, Any], ...]
     predictions: tuple[Prediction, ...]
     labels: tuple[Label, ...]
-    llm_calls: tuple[Mapping[str, Any], ...]
+    llm_calls: tuple[LlmCall, ...]
     operations: tuple[Mapping[str, Any], ...]
 
     @classmethod
@@ -354,7 +392,7 @@ class Trace:
             spans=tuple(data["spans"]),
             predictions=tuple(Prediction.from_json(p) for p in data["predictions"]),
             labels=tuple(Label.from_json(label) for label in data["labels"]),
-            llm_calls=tuple(data["llm_calls"]),
+            llm_calls=tuple(LlmCall.from_json(call) for call in data["llm_calls"]),
             operations=tuple(data["operations"]),
         )
 

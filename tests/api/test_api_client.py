@@ -234,6 +234,7 @@ async def test_async_twin_against_the_server(server) -> None:  # type: ignore[no
             await client.api_keys.revoke("key_missing")
         assert (await client.models.list()) == ()
         assert (await client.predictions.list()).items == ()
+        assert (await client.llm_calls.list(injection=True)).items == ()
 
 
 async def test_async_twin_with_an_injected_asgi_client(tmp_path) -> None:  # type: ignore[no-untyped-def]

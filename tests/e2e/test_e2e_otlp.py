@@ -67,9 +67,18 @@ def test_plain_opentelemetry_exporter_spans_are_stored(server, api, compression)
     root_span = next(span for span in trace.spans if span["name"] == "GET /checkout")
     assert root_span["attributes"] == {"http.route": "/checkout"}
     assert root_span["service_name"] == "plain-otel"
-    assert [(c["request_model"], c["input_tokens"], c["output_tokens"]) for c in trace.llm_calls] == [
+    assert [(c.request_model, c.input_tokens, c.output_tokens) for c in trace.llm_calls] == [
         ("gpt-4o-mini", 21, 5)
     ]
+    (listed,) = api.llm_calls.list(provider="openai").items
+    assert listed == trace.llm_calls[0]
+    assert (listed.trace_id, listed.operation, listed.pii_detected, listed.status) == (
+        trace_id,
+        "chat",
+        None,
+        "ok",
+    )
+    assert api.llm_calls.list(pii=True).items == ()
     assert [(p.model_name, p.output_rows) for p in trace.predictions] == [("churn", 2)]
     assert api.org.usage().llm_calls == 1
 
