@@ -7,8 +7,8 @@ miss, and never to block a call:
 type            what counts
 ==============  ==========================================================================
 ``email``       ``local@domain.tld``; the local part at most 64 characters; not
-                ``icon@2x.png`` (an image file name). An SSH remote
-                (``git@github.com:org/repo``) looks the same and counts too.
+                ``icon@2x.png`` (an image file name) nor ``git@github.com:org/repo`` (an
+                SSH remote).
 ``phone``       ``+`` and 8 to 15 digits (E.164, separators allowed), or a North American
                 number ``(415) 555-0132`` / ``415-555-0132`` / ``415.555.0132`` /
                 ``415 555 0132``, with an optional leading ``1-``. Ten bare digits are not
@@ -19,8 +19,9 @@ type            what counts
 ``ssn``         ``AAA-GG-SSSS`` with the dashes, area not 000, 666 or 9xx, group not 00,
                 serial not 0000 (SSN-like: the format, not a registry check)
 ``ipv4``        four dotted decimals 0-255 without leading zeros (``10.0.0.1``). A
-                four-part version number (``1.2.3.4``) looks the same and counts too;
-                ``v1.2.3.4`` does not.
+                four-part version number (``1.2.3.4``) looks the same and counts too,
+                unless a word says what it is: ``v1.2.3.4``, ``version 1.2.3.4``,
+                ``build 1.2.3.4`` do not.
 ``ipv6``        what :class:`ipaddress.IPv6Address` accepts, standing alone (not inside a
                 word), with a digit, and either three or more colons (``2001:db8::1``,
                 ``::ffff:10.0.0.1``) or a group of three or more hex digits (``fe80::1``),
@@ -84,6 +85,9 @@ _NUMBERS = re.compile(
     r"|(?<![\w(\-+.])(?:1[ .\-]?)?(?:\(\d{3}\)[ ]?|\d{3}[ .\-])\d{3}[ .\-]\d{4}(?![\w\-]))"
 )
 
+# "version 4.1.0.2" is four dotted numbers too; the word before it says what it is.
+_VERSION_BEFORE = re.compile(r"(?i)\b(?:version|release|build|firmware|ver\.?|v\.)[ \t:=]*$")
+
 # A run of hex digits, colons and dots holding two colons: every IPv6 address is one. The
 # look-behind makes each run start one attempt, so the scan is linear; runs longer than any
 # address are skipped unparsed.
@@ -112,6 +116,17 @@ def _phone_ok(text: str) -> bool:
     return digits == 10 or (digits == 11 and text.startswith("1"))
 
 
+def _valid(kind: str, value: str, text: str, start: int) -> bool:
+    """The checks a pattern cannot make: Luhn, the digit count, a version number's word."""
+    if kind == "credit_card":
+        return luhn_valid(value.replace(" ", "").replace("-", ""))
+    if kind == "phone":
+        return _phone_ok(value)
+    if kind == "ipv4":
+        return _VERSION_BEFORE.search(text, max(0, start - 16), start) is None
+    return True
+
+
 def _emails(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     n = len(text)
@@ -128,7 +143,16 @@ def _emails(text: str) -> list[tuple[int, int, str]]:
         m: re.Match[str] | None = None
         if start < at and before not in _EMAIL_LOCAL and not before.isalnum() and before != "_":
             m = _EMAIL.match(text, start, min(n, at + _EMAIL_WINDOW))
-        if m is not None and m.group().rpartition(".")[2].lower() not in _FILE_SUFFIXES:
+        # "git@github.com:org/repo" is an SSH remote: a user "git" and a path right after a ':'.
+        ssh_remote = (
+            m is not None
+            and at - start == 3
+            and text[start:at] == "git"
+            and text[m.end() : m.end() + 1] == ":"
+            and not text[m.end() + 1 : m.end() + 2].isspace()
+            and m.end() + 1 < n
+        )
+        if m is not None and not ssh_remote and m.group().rpartition(".")[2].lower() not in _FILE_SUFFIXES:
             found.append((m.start(), m.end(), "email"))
             done = m.end()
         else:
@@ -194,13 +218,8 @@ def find(text: str) -> list[tuple[int, int, str]]:
         # One character past the run, so the patterns' look-aheads see what follows it.
         for m in _NUMBERS.finditer(text, run.start(), min(n, run.end() + 1)):
             kind = m.lastgroup or "phone"
-            value = m.group()
-            if kind == "credit_card":
-                if not luhn_valid(value.replace(" ", "").replace("-", "")):
-                    continue
-            elif kind == "phone" and not _phone_ok(value):
-                continue
-            found.append((m.start(), m.end(), kind))
+            if _valid(kind, m.group(), text, m.start()):
+                found.append((m.start(), m.end(), kind))
     if text.count(":") >= 2:
         found.extend(_ipv6(text))
     found.sort()
