@@ -4,10 +4,12 @@ events, concurrent async tools and a generator, checked span by span as a receiv
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import json
 import math
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -440,3 +442,21 @@ def test_the_module_level_api_records_to_the_default_client(aither_default: Span
     assert (tool.parent_span_id, note.parent_span_id) == (root.span_id, root.span_id)
     assert tool.attributes["aither.cost.usd"] == 0.01
     assert aither.last_trace_id() == root.trace_id
+
+
+def test_tools_in_a_thread_pool_keep_their_parent_when_given_the_context(aither_capture: SpanCapture) -> None:
+    client = aither_capture.client
+
+    @client.track("tool", event_type="tool")
+    def tool(x: int) -> int:
+        return x
+
+    with client.span("agent", kind="agent"), ThreadPoolExecutor(2) as pool:
+        assert pool.submit(contextvars.copy_context().run, tool, 1).result() == 1
+        # Threads do not inherit context (as everywhere in OpenTelemetry): a new trace.
+        assert pool.submit(tool, 2).result() == 2
+    spans = aither_capture.spans()
+    (agent,) = [s for s in spans if s.name == "agent"]
+    tools = {s.attributes["aither.input"]["x"]: s for s in spans if s.name == "tool"}
+    assert (tools[1].trace_id, tools[1].parent_span_id) == (agent.trace_id, agent.span_id)
+    assert tools[2].parent_span_id is None and tools[2].trace_id != agent.trace_id
