@@ -275,6 +275,127 @@ MessagesBuilder = Callable[[TextBudget], Any]
 is captured, on the caller's thread (so it reads the request before the caller can change it)."""
 
 
+# -- what waits for the export thread ---------------------------------------------------------------
+
+
+class _Findings:
+    """The PII counts, the injection score and the price of one call, computed when the span is
+    exported (they flag, never block, so the caller need not wait for them)."""
+
+    __slots__ = ("input_texts", "model", "output_texts", "provider", "runtime", "system_texts", "usage")
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        provider: str,
+        model: str | None,
+        usage: dict[str, int] | None,
+        input_texts: list[str],
+        system_texts: list[str],
+        output_texts: list[str] | None,
+    ) -> None:
+        self.runtime = runtime
+        self.provider = provider
+        self.model = model
+        self.usage = usage
+        self.input_texts = input_texts
+        self.system_texts = system_texts
+        self.output_texts = output_texts
+
+    def approx_bytes(self) -> int:
+        return 256 + sum(map(len, self.input_texts)) + sum(map(len, self.system_texts))
+
+    def attributes(self) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        for step in (self._injection, self._pii, self._price):
+            try:
+                step(out)
+            except Exception as exc:
+                self.runtime.internal_error_quiet(exc, "scanning or pricing an LLM call")
+        return out
+
+    def _injection(self, out: list[tuple[str, Any]]) -> None:
+        if not self.input_texts:
+            return
+        score, rules = injection.score(self.input_texts, SCAN_MAX_CHARS)
+        out.append((semconv.AITHER_INJECTION_SCORE, score))
+        if rules:
+            out.append((semconv.AITHER_INJECTION_RULES, rules))
+        out.append((semconv.AITHER_INJECTION_DETECTED, score >= injection.THRESHOLD))
+
+    def _pii(self, out: list[tuple[str, Any]]) -> None:
+        detected = truncated = False
+        prompt = collect_texts([*self.input_texts, *self.system_texts])
+        for prefix, texts in (
+            (semconv.AITHER_PII_INPUT_PREFIX, prompt),
+            (semconv.AITHER_PII_OUTPUT_PREFIX, self.output_texts),
+        ):
+            if not texts:
+                continue
+            counts, cut = pii.count(texts, SCAN_MAX_CHARS)
+            truncated = truncated or cut
+            for kind, n in counts.items():
+                if n:
+                    out.append((prefix + kind, n))
+                    detected = True
+        if detected:
+            out.append((semconv.AITHER_PII_DETECTED, True))
+        if truncated:
+            out.append((semconv.AITHER_PII_SCAN_TRUNCATED, True))
+
+    def _price(self, out: list[tuple[str, Any]]) -> None:
+        if _pricing is None:
+            out.append((semconv.AITHER_COST_UNAVAILABLE, "no_price_table"))
+            return
+        u = self.usage or {}
+        price = _pricing.price(
+            self.provider,
+            self.model,
+            _pricing.TokenUsage(
+                input_tokens=u.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
+                output_tokens=u.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+                cache_read_tokens=u.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+                cache_write_tokens=u.get(semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+                reasoning_tokens=u.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+            ),
+        )
+        if price.usd is not None:
+            out.append((semconv.AITHER_COST_USD, float(price.usd)))
+            out.append((semconv.AITHER_COST_SOURCE, price.source))
+            if price.price_model:
+                out.append((semconv.AITHER_COST_PRICE_MODEL, price.price_model))
+        elif price.unknown_model:
+            out.append((semconv.AITHER_COST_UNKNOWN_MODEL, True))
+            out.append((semconv.AITHER_COST_SOURCE, price.source))
+        elif price.unavailable:
+            out.append((semconv.AITHER_COST_UNAVAILABLE, price.unavailable))
+
+
+class _LLMPayload(DeferredPayload):
+    """A deferred payload whose ``raw`` attributes (scans and price) are computed when the
+    exporter first reads them, on the export thread; ``items`` (the content) are encoded there
+    as usual."""
+
+    __slots__ = ("_findings", "_raw")
+
+    def __init__(self, items: list[tuple[str, Any]], approx_bytes: int, findings: _Findings) -> None:
+        self._findings: _Findings | None = findings
+        self._raw: list[tuple[str, Any]] | None = None
+        super().__init__(items, approx_bytes, None)
+
+    @property  # type: ignore[override]
+    def raw(self) -> list[tuple[str, Any]] | None:
+        findings = self._findings
+        if findings is not None:
+            self._findings = None
+            self._raw = findings.attributes()
+        return self._raw
+
+    @raw.setter
+    def raw(self, value: list[tuple[str, Any]] | None) -> None:
+        self._raw = value
+
+
 # -- the stream recorder ---------------------------------------------------------------------------
 
 
@@ -312,9 +433,11 @@ class LLMCall:
     __slots__ = (
         "_end_lock",
         "_input_messages",
+        "_input_texts",
         "_output_messages",
         "_output_texts",
         "_system_instructions",
+        "_system_texts",
         "_usage",
         "capture",
         "provider",
@@ -340,6 +463,8 @@ class LLMCall:
         self._system_instructions: Any = None
         self._output_messages: Any = None
         self._output_texts: list[str] | None = None
+        self._input_texts: list[str] = []
+        self._system_texts: list[str] = []
         self.stream_attributes: dict[str, Any] | None = None
 
     # -- start ------------------------------------------------------------------------------
@@ -402,38 +527,15 @@ class LLMCall:
             return None
         call = cls(runtime, span, provider, request_model)
         try:
-            call._scan_input(input_texts, system_texts)
+            # Only references to the (immutable) strings are kept here; the scans run on the
+            # export thread.
+            call._input_texts = collect_texts(input_texts)
+            call._system_texts = collect_texts(system_texts)
             if call.capture:
                 call._capture_input(input_messages, system_instructions)
         except Exception as exc:
             runtime.internal_error(exc, "reading an LLM request")
         return call
-
-    def _scan_input(self, input_texts: Sequence[str], system_texts: Sequence[str]) -> None:
-        span = self.span
-        if input_texts:
-            texts = collect_texts(input_texts)
-            score, rules = injection.score(texts, SCAN_MAX_CHARS)
-            span.set_attribute(semconv.AITHER_INJECTION_SCORE, score)
-            if rules:
-                span.set_attribute(semconv.AITHER_INJECTION_RULES, rules)
-            span.set_attribute(semconv.AITHER_INJECTION_DETECTED, score >= injection.THRESHOLD)
-        else:
-            texts = []
-        if system_texts:
-            texts = collect_texts([*texts, *system_texts])
-        if texts:
-            counts, truncated = pii.count(texts, SCAN_MAX_CHARS)
-            self._set_pii(semconv.AITHER_PII_INPUT_PREFIX, counts, truncated)
-
-    def _set_pii(self, prefix: str, counts: Mapping[str, int], truncated: bool) -> None:
-        span = self.span
-        for kind, n in counts.items():
-            if n:
-                span.set_attribute(prefix + kind, n)
-                span.set_attribute(semconv.AITHER_PII_DETECTED, True)
-        if truncated:
-            span.set_attribute(semconv.AITHER_PII_SCAN_TRUNCATED, True)
 
     def _capture_input(
         self, input_messages: MessagesBuilder | None, system_instructions: MessagesBuilder | None
@@ -568,8 +670,8 @@ class LLMCall:
         self.end(stream_end)
 
     def end(self, stream_end: str | None = None) -> None:
-        """Price, scan the output, attach content, end the span. Exactly once: later calls,
-        from any thread, do nothing."""
+        """Record the usage, hand the scans, the price and the content to the export thread,
+        end the span. Exactly once: later calls, from any thread, do nothing."""
         if not self._end_lock.acquire(blocking=False):
             return
         span = self.span
@@ -578,12 +680,9 @@ class LLMCall:
                 span.set_attribute(semconv.AITHER_LLM_STREAM_END, stream_end)
             if self.stream_attributes:
                 span.set_attributes(self.stream_attributes)
-            self._finish_usage()
-            if self._output_texts:
-                counts, truncated = pii.count(self._output_texts, SCAN_MAX_CHARS)
-                self._set_pii(semconv.AITHER_PII_OUTPUT_PREFIX, counts, truncated)
-            if self.capture:
-                self._defer_content()
+            if self._usage:
+                span.set_attributes(self._usage)
+            self._defer()
         except Exception as exc:
             self.runtime.internal_error_quiet(exc, "ending an LLM span")
         finally:
@@ -593,54 +692,31 @@ class LLMCall:
             except Exception:
                 pass
 
-    def _finish_usage(self) -> None:
-        usage = self._usage
-        span = self.span
-        if usage:
-            span.set_attributes(usage)
-        model = self.response_model or self.request_model
-        if _pricing is None:
-            span.set_attribute(semconv.AITHER_COST_UNAVAILABLE, "no_price_table")
-            return
-        u = usage or {}
-        price = _pricing.price(
-            self.provider,
-            model,
-            _pricing.TokenUsage(
-                input_tokens=u.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
-                output_tokens=u.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-                cache_read_tokens=u.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-                cache_write_tokens=u.get(semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
-                reasoning_tokens=u.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
-            ),
-        )
-        if price.usd is not None:
-            span.set_attribute(semconv.AITHER_COST_USD, float(price.usd))
-            span.set_attribute(semconv.AITHER_COST_SOURCE, price.source)
-            if price.price_model:
-                span.set_attribute(semconv.AITHER_COST_PRICE_MODEL, price.price_model)
-        elif price.unknown_model:
-            span.set_attribute(semconv.AITHER_COST_UNKNOWN_MODEL, True)
-            span.set_attribute(semconv.AITHER_COST_SOURCE, price.source)
-        elif price.unavailable:
-            span.set_attribute(semconv.AITHER_COST_UNAVAILABLE, price.unavailable)
-
-    def _defer_content(self) -> None:
-        mask = mask_pii_enabled(self.runtime)
+    def _defer(self) -> None:
         items: list[tuple[str, Any]] = []
         size = 0
-        for key, value in (
-            (semconv.GEN_AI_SYSTEM_INSTRUCTIONS, self._system_instructions),
-            (semconv.GEN_AI_INPUT_MESSAGES, self._input_messages),
-            (semconv.GEN_AI_OUTPUT_MESSAGES, self._output_messages),
-        ):
-            if value is not None:
-                items.append((key, _Content(value, mask)))
-                size += CONTENT_MAX_CHARS // 4
-        if items:
-            if mask:
+        if self.capture:
+            mask = mask_pii_enabled(self.runtime)
+            for key, value in (
+                (semconv.GEN_AI_SYSTEM_INSTRUCTIONS, self._system_instructions),
+                (semconv.GEN_AI_INPUT_MESSAGES, self._input_messages),
+                (semconv.GEN_AI_OUTPUT_MESSAGES, self._output_messages),
+            ):
+                if value is not None:
+                    items.append((key, _Content(value, mask)))
+                    size += CONTENT_MAX_CHARS // 4
+            if items and mask:
                 self.span.set_attribute(semconv.AITHER_PII_MASKED, True)
-            self.runtime.defer(self.span, DeferredPayload(items, size))
+        findings = _Findings(
+            self.runtime,
+            self.provider,
+            self.response_model or self.request_model,
+            self._usage,
+            self._input_texts,
+            self._system_texts,
+            self._output_texts,
+        )
+        self.runtime.defer(self.span, _LLMPayload(items, size + findings.approx_bytes(), findings))
 
     # -- streams --------------------------------------------------------------------------------------
     def wrap_stream(self, stream: Any, recorder: StreamRecorder) -> Any:

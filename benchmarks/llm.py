@@ -1,0 +1,322 @@
+"""Overhead of a wrapped OpenAI client, per call and per streamed chunk.
+
+The official ``openai`` client talks to a local server in another process that answers a
+chat completion (JSON) and a 100-chunk stream (SSE) as OpenAI does; the same requests are
+timed with the plain client, with the client wrapped by aither, and with a hand-written
+OpenTelemetry span carrying the GenAI attributes. aither and the hand-written span export
+over OTLP/HTTP to the same receiver (``benchmarks.sink``). Content capture is off (the
+default); PII and injection scanning run, as they do by default.
+
+    python -m benchmarks.llm [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ._common import ROOT, otel_tracer, quiet_env, sink, table
+
+CHUNKS = 100
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant. Answer in one short paragraph."},
+    {"role": "user", "content": "What is the capital of France, and what is it known for?"},
+]
+_USAGE = {
+    "prompt_tokens": 31,
+    "completion_tokens": 100,
+    "total_tokens": 131,
+    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+    "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+}
+_COMPLETION = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "Paris. " * 40, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": _USAGE,
+        "service_tier": "default",
+        "system_fingerprint": "fp_1",
+    }
+).encode()
+
+
+def _chunk(delta: dict[str, Any], reason: str | None = None, usage: bool = False) -> dict[str, Any]:
+    chunk: dict[str, Any] = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": "gpt-4o-mini-2024-07-18",
+        "system_fingerprint": "fp_1",
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}],
+    }
+    if usage:
+        chunk["usage"] = None
+    return chunk
+
+
+def _stream_body(include_usage: bool) -> bytes:
+    chunks = [_chunk({"role": "assistant", "content": ""}, usage=include_usage)]
+    chunks += [_chunk({"content": f"word{i} "}, usage=include_usage) for i in range(CHUNKS - 2)]
+    chunks.append(_chunk({}, "stop", usage=include_usage))
+    if include_usage:
+        chunks.append({**_chunk({}), "choices": [], "usage": _USAGE})
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+_STREAMS = {False: _stream_body(False), True: _stream_body(True)}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes: without this, Nagle and delayed ACKs hold the
+        # body back ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if body.get("stream"):
+            payload = _STREAMS[bool((body.get("stream_options") or {}).get("include_usage"))]
+            content_type = "text/event-stream"
+        else:
+            payload, content_type = _COMPLETION, "application/json"
+        self.send_response(200)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def serve(port_file: str) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    Path(port_file).write_text(str(server.server_address[1]))
+    server.serve_forever()
+
+
+@contextmanager
+def fake_openai() -> Iterator[str]:
+    """The fake OpenAI server in a subprocess (so it does not share our GIL); yields its URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = Path(tmp) / "port"
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.llm", "--serve", str(port_file)], cwd=ROOT)
+        try:
+            deadline = time.monotonic() + 30
+            while not (port_file.exists() and port_file.read_text()):
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("the fake OpenAI server did not start")
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{port_file.read_text()}/v1"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def handwritten(tracer: Any, client: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """What a careful user writes by hand: a CLIENT span with the GenAI request and response
+    attributes, usage read from the response (or the stream's last chunk)."""
+    from opentelemetry.trace import SpanKind
+
+    static = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o-mini",
+    }
+
+    def call() -> Any:
+        with tracer.start_as_current_span(
+            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=static
+        ) as span:
+            r = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            span.set_attribute("gen_ai.response.model", r.model)
+            span.set_attribute("gen_ai.response.id", r.id)
+            span.set_attribute("gen_ai.response.finish_reasons", [c.finish_reason for c in r.choices])
+            span.set_attribute("gen_ai.usage.input_tokens", r.usage.prompt_tokens)
+            span.set_attribute("gen_ai.usage.output_tokens", r.usage.completion_tokens)
+            return r
+
+    def stream() -> Any:
+        with tracer.start_as_current_span(
+            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes={**static, "gen_ai.request.stream": True}
+        ) as span:
+            n = 0
+            for chunk in client.chat.completions.create(
+                model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+            ):
+                n += 1
+                if chunk.usage is not None:
+                    span.set_attribute("gen_ai.usage.input_tokens", chunk.usage.prompt_tokens)
+                    span.set_attribute("gen_ai.usage.output_tokens", chunk.usage.completion_tokens)
+            span.set_attribute("aither.llm.stream.chunks", n)
+            return n
+
+    return call, stream
+
+
+def interleaved_medians(fns: list[Callable[[], Any]], repeat: int, warmup: int = 30) -> list[float]:
+    """Median ns of each of ``fns``, timed in turn call by call, so drift of a busy machine
+    affects all of them alike."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    times: list[list[int]] = [[] for _ in fns]
+    clock = time.perf_counter_ns
+    for _ in range(repeat):
+        for fn, bucket in zip(fns, times):
+            start = clock()
+            fn()
+            bucket.append(clock() - start)
+    return [statistics.median(t) for t in times]
+
+
+def chunk_proxy_cost(client: Any, repeat: int) -> tuple[float, float]:
+    """ns per chunk of iterating 100 parsed chunks plainly, and through aither's stream proxy
+    with the OpenAI recorder (no network: the proxy's own cost per chunk)."""
+    from openai.types.chat import ChatCompletionChunk
+
+    from aither.adapters.llm._common import LLMCall
+    from aither.adapters.llm.openai import _ChatRecorder
+
+    runtime = client._active_runtime()
+    body = _STREAMS[True].split(b"\n\n")
+    chunks = [
+        ChatCompletionChunk.construct(**json.loads(line[len(b"data: ") :]))
+        for line in body
+        if line.startswith(b"data: {")
+    ]
+
+    def plain() -> None:
+        for _ in iter(chunks):
+            pass
+
+    def proxied() -> None:
+        call = LLMCall.start(
+            runtime, operation="chat", provider="openai", request_model="gpt-4o-mini", stream=True
+        )
+        assert call is not None
+        for _ in call.wrap_stream(iter(chunks), _ChatRecorder("/chat/completions", True)):
+            pass
+
+    base = statistics.median(timeit.repeat(plain, number=1, repeat=repeat))
+    ours = statistics.median(timeit.repeat(proxied, number=1, repeat=repeat))
+    return base * 1e9 / len(chunks), ours * 1e9 / len(chunks)
+
+
+def run(repeat: int) -> str:
+    import openai
+
+    import aither
+
+    quiet_env()
+    rows = []
+    with sink() as sink_url, fake_openai() as api_url:
+        client = aither.Client(api_key="bench", base_url=sink_url)
+        tracer, provider = otel_tracer(sink_url)
+        plain = openai.OpenAI(base_url=api_url, api_key="x", max_retries=0)
+        hand_client = openai.OpenAI(base_url=api_url, api_key="x", max_retries=0)
+        wrapped = client.wrap(openai.OpenAI(base_url=api_url, api_key="x", max_retries=0), name="bench")
+        hand_call, hand_stream = handwritten(tracer, hand_client)
+
+        def call(c: Any) -> Callable[[], Any]:
+            return lambda: c.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+        def consume(c: Any) -> Callable[[], Any]:
+            return lambda: sum(
+                1 for _ in c.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+            )
+
+        assert consume(plain)() == consume(wrapped)() == CHUNKS  # the caller sees the same chunks
+        results: dict[str, tuple[float, float, float]] = {}
+        for label, raw_fn, aither_fn, hand_fn, n in (
+            ("chat completion (1 call)", call(plain), call(wrapped), hand_call, repeat),
+            (
+                f"stream of {CHUNKS} chunks (1 call)",
+                consume(plain),
+                consume(wrapped),
+                hand_stream,
+                repeat // 4,
+            ),
+        ):
+            raw, ours, hand = interleaved_medians([raw_fn, aither_fn, hand_fn], n)
+            client.flush(30)
+            provider.force_flush()
+            results[label] = (raw, ours, hand)
+            o_ours, o_hand = ours - raw, hand - raw
+            rows.append(
+                [
+                    label,
+                    f"{raw / 1000:.1f}",
+                    f"{o_ours / 1000:.1f}",
+                    f"{o_hand / 1000:.1f}",
+                    f"{o_ours / raw * 100:.1f}%",
+                ]
+            )
+        plain_chunk, proxy_chunk = chunk_proxy_cost(client, repeat)
+        client.flush(30)
+        stats = client.stats()
+        for c in (plain, hand_client, wrapped):
+            c.close()
+        client.close()
+        provider.shutdown()
+    text = table(
+        rows,
+        [
+            "workload",
+            "raw call µs",
+            "aither overhead µs",
+            "hand-written OTel overhead µs",
+            "aither / raw call",
+        ],
+    )
+    (c_raw, c_ours, _), (s_raw, s_ours, _) = results.values()
+    per_chunk = ((s_ours - s_raw) - (c_ours - c_raw)) / CHUNKS
+    text += f"\n\naither overhead per streamed chunk: {per_chunk / 1000:.2f} µs "
+    text += "(stream overhead minus call overhead, over 100 chunks)"
+    text += (
+        f"\naither stream proxy, in memory: {(proxy_chunk - plain_chunk) / 1000:.2f} µs per chunk "
+        f"over a plain iteration ({plain_chunk / 1000:.2f} µs), span start and end included"
+    )
+    text += f"\nmedians of {repeat} calls ({repeat // 4} streams); aither ledger: {stats}"
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=2000)
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
+    print(run(args.repeat))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
