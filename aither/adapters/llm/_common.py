@@ -15,8 +15,9 @@ three record the same span the same way:
 - :func:`hook` sets an instance attribute that shadows a method of a client's class, and
   returns the function that restores it: only that instance is instrumented.
 
-Threading and failure: everything runs on the caller's thread except content encoding and
-PII masking, which run on the export thread (:class:`~aither.export.pipeline.DeferredPayload`).
+Threading and failure: everything runs on the caller's thread except content encoding, PII
+masking, the PII and injection scans and pricing, which run on the export thread
+(:class:`~aither.export.pipeline.DeferredPayload`).
 No method of :class:`LLMCall` raises because of aither: each catches its own errors and
 counts them with ``runtime.internal_error`` (which re-raises only when the client was made
 with ``raise_internal_errors=True``, as in tests). The caller's results and exceptions pass
@@ -25,7 +26,9 @@ through untouched.
 Bounds (documented in ``docs/llm.md``):
 
 - :data:`SCAN_MAX_CHARS`: PII and injection scanning reads at most this many characters of
-  the prompt, and as many of the completion, on the caller's thread.
+  the prompt, and as many of the completion. The caller's thread only keeps references to
+  those strings; the scans (and the price lookup) run on the export thread, when the span is
+  exported: they flag, never block, so the caller need not wait for them.
 - :data:`CONTENT_MAX_CHARS`: captured content keeps at most this many characters of text
   per attribute (``gen_ai.input.messages``, ``gen_ai.output.messages``,
   ``gen_ai.system_instructions``); past it, text is cut and ``aither.llm.content.truncated``
@@ -840,9 +843,12 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             self._self_state.finish(STREAM_CLOSED)
 
     def __del__(self) -> None:
-        state = getattr(self, "_self_state", None)
-        if state is not None and not state.call.ended:
-            state.finish(STREAM_GC)
+        try:
+            state = getattr(self, "_self_state", None)
+            if state is not None and not state.call.ended:
+                state.finish(STREAM_GC)
+        except Exception:
+            pass  # at interpreter exit, or a half-built proxy: nothing to report to
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("an LLM stream cannot be pickled")
@@ -906,9 +912,12 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             self._self_state.finish(STREAM_CLOSED)
 
     def __del__(self) -> None:
-        state = getattr(self, "_self_state", None)
-        if state is not None and not state.call.ended:
-            state.finish(STREAM_GC)
+        try:
+            state = getattr(self, "_self_state", None)
+            if state is not None and not state.call.ended:
+                state.finish(STREAM_GC)
+        except Exception:
+            pass  # at interpreter exit, or a half-built proxy: nothing to report to
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("an LLM stream cannot be pickled")
