@@ -15,6 +15,10 @@ three record the same span the same way:
 - :func:`hook` sets an instance attribute that shadows a method of a client's class, and
   returns the function that restores it: only that instance is instrumented.
 
+The parts live in ``_text.py`` (the bounds, captured content, masking), ``_findings.py``
+(the scans and the price, computed on the export thread) and ``_streams.py`` (the stream
+proxies); this module re-exports what adapters use, so an adapter imports only ``_common``.
+
 Threading and failure: everything runs on the caller's thread except content encoding, PII
 masking, the PII and injection scans and pricing, which run on the export thread
 (:class:`~aither.export.pipeline.DeferredPayload`).
@@ -92,60 +96,66 @@ On an error, ``invoke`` already recorded it and ended the span; for an error fou
 
 from __future__ import annotations
 
-import logging
-import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
 from ... import semconv
-from ...export.pipeline import DeferredPayload
 from ...tracing.context import set_last
 from ...tracing.predictions import record_exception
-from . import injection, pii
+from ._findings import Findings, LLMPayload
+from ._streams import (
+    STREAM_CLOSED,
+    STREAM_COMPLETED,
+    STREAM_ERROR,
+    STREAM_GC,
+    AsyncStreamProxy,
+    StreamProxy,
+    StreamRecorder,
+)
+from ._text import (
+    CONTENT_MAX_CHARS,
+    MASK_PII_ENV,
+    SCAN_MAX_CHARS,
+    Content,
+    MessagesBuilder,
+    TextAccumulator,
+    TextBudget,
+    collect_texts,
+    mask_pii_enabled,
+)
 
 if TYPE_CHECKING:
     from ..._runtime import Runtime
 
-logger = logging.getLogger("aither")
+__all__ = [
+    "CONTENT_MAX_CHARS",
+    "MASK_PII_ENV",
+    "SCAN_MAX_CHARS",
+    "STREAM_CLOSED",
+    "STREAM_COMPLETED",
+    "STREAM_ERROR",
+    "STREAM_GC",
+    "AsyncStreamProxy",
+    "LLMCall",
+    "MessagesBuilder",
+    "StreamProxy",
+    "StreamRecorder",
+    "TextAccumulator",
+    "TextBudget",
+    "as_int",
+    "collect_texts",
+    "field",
+    "hook",
+    "mask_pii_enabled",
+]
 
 T = TypeVar("T")
-
-SCAN_MAX_CHARS: Final = 16_384
-"""Characters of the prompt (and, apart, of the completion) scanned for PII and injection."""
-CONTENT_MAX_CHARS: Final = 32_768
-"""Characters of text kept per captured-content attribute when ``capture_content`` is on."""
-MASK_PII_ENV: Final = "AITHER_MASK_PII"
-"""Set to ``true`` to mask personal data in captured content before export."""
-
-STREAM_COMPLETED: Final = "completed"
-STREAM_CLOSED: Final = "closed"
-STREAM_ERROR: Final = "error"
-STREAM_GC: Final = "garbage_collected"
-
-try:  # the price table is an optional part (aither[openai] etc. bring genai-prices)
-    from . import pricing as _pricing
-except Exception:  # pragma: no cover - pricing not there yet, or genai-prices broken
-    _pricing = None  # type: ignore[assignment]
-
-
-def _truthy(raw: str | None) -> bool:
-    return raw is not None and raw.strip().lower() in ("1", "true", "yes", "on")
-
-
-def mask_pii_enabled(runtime: Runtime) -> bool:
-    """Whether captured content is masked: the setting ``mask_pii`` if the client has one,
-    else ``AITHER_MASK_PII``."""
-    value = getattr(runtime.settings, "mask_pii", None)
-    if value is not None:
-        return bool(value)
-    return _truthy(os.environ.get(MASK_PII_ENV))
 
 
 # -- hooking a client instance --------------------------------------------------------------------
@@ -171,255 +181,6 @@ def hook(obj: Any, name: str, replacement: Callable[..., Any]) -> Callable[[], N
             delattr(obj, name)
 
     return undo
-
-
-# -- bounded text -----------------------------------------------------------------------------------
-
-
-class TextBudget:
-    """Cuts captured text to a total of ``max_chars`` characters; remembers whether it cut.
-
-    Adapters build captured messages with ``budget.text(s)`` for each text part.
-    """
-
-    __slots__ = ("left", "truncated")
-
-    def __init__(self, max_chars: int = CONTENT_MAX_CHARS) -> None:
-        self.left = max_chars
-        self.truncated = False
-
-    def text(self, value: Any) -> str:
-        """``value`` as text, cut to what is left of the budget."""
-        text = value if isinstance(value, str) else str(value)
-        if len(text) <= self.left:
-            self.left -= len(text)
-            return text
-        self.truncated = True
-        cut = text[: max(self.left, 0)]
-        self.left = 0
-        return cut
-
-    def value(self, value: Any) -> Any:
-        """A JSON-like value (tool arguments, a tool result) with its strings cut to the budget."""
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, Mapping):
-            return {str(k): self.value(v) for k, v in list(value.items())[:256]}
-        if isinstance(value, (list, tuple)):
-            return [self.value(v) for v in list(value)[:256]]
-        if value is None or isinstance(value, (bool, int, float)):
-            return value
-        return self.text(repr(value))
-
-
-def collect_texts(texts: Iterable[str | None], max_chars: int = SCAN_MAX_CHARS) -> list[str]:
-    """The strings of ``texts`` until ``max_chars`` characters are reached (the last one cut)."""
-    out: list[str] = []
-    left = max_chars
-    for text in texts:
-        if not text or not isinstance(text, str):
-            continue
-        if len(text) >= left:
-            out.append(text[:left])
-            break
-        out.append(text)
-        left -= len(text)
-    return out
-
-
-class TextAccumulator:
-    """Text of a streamed completion, kept up to a bound (for PII scanning and content)."""
-
-    __slots__ = ("limit", "parts", "size")
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.parts: list[str] = []
-        self.size = 0
-
-    def add(self, text: str | None) -> None:
-        if not text or self.size >= self.limit:
-            return
-        if not isinstance(text, str):
-            return
-        self.parts.append(text)
-        self.size += len(text)
-
-    def text(self) -> str:
-        joined = "".join(self.parts)
-        return joined if len(joined) <= self.limit else joined[: self.limit]
-
-
-class _Content:
-    """Captured content, JSON-encoded (and PII-masked, when asked) on the export thread."""
-
-    __slots__ = ("mask", "value")
-
-    def __init__(self, value: Any, mask: bool) -> None:
-        self.value = value
-        self.mask = mask
-
-    def __aither_json__(self) -> Any:
-        return _masked(self.value) if self.mask else self.value
-
-
-def _masked(value: Any) -> Any:
-    if isinstance(value, str):
-        return pii.mask(value)
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_masked(v) for v in value]
-    return value
-
-
-MessagesBuilder = Callable[[TextBudget], Any]
-"""Builds captured content (GenAI JSON) with the budget's ``text``; called only when content
-is captured, on the caller's thread (so it reads the request before the caller can change it)."""
-
-
-# -- what waits for the export thread ---------------------------------------------------------------
-
-
-class _Findings:
-    """The PII counts, the injection score and the price of one call, computed when the span is
-    exported (they flag, never block, so the caller need not wait for them)."""
-
-    __slots__ = ("input_texts", "model", "output_texts", "provider", "runtime", "system_texts", "usage")
-
-    def __init__(
-        self,
-        runtime: Runtime,
-        provider: str,
-        model: str | None,
-        usage: dict[str, int] | None,
-        input_texts: list[str],
-        system_texts: list[str],
-        output_texts: list[str] | None,
-    ) -> None:
-        self.runtime = runtime
-        self.provider = provider
-        self.model = model
-        self.usage = usage
-        self.input_texts = input_texts
-        self.system_texts = system_texts
-        self.output_texts = output_texts
-
-    def approx_bytes(self) -> int:
-        return 256 + sum(map(len, self.input_texts)) + sum(map(len, self.system_texts))
-
-    def attributes(self) -> list[tuple[str, Any]]:
-        out: list[tuple[str, Any]] = []
-        for step in (self._injection, self._pii, self._price):
-            try:
-                step(out)
-            except Exception as exc:
-                self.runtime.internal_error_quiet(exc, "scanning or pricing an LLM call")
-        return out
-
-    def _injection(self, out: list[tuple[str, Any]]) -> None:
-        if not self.input_texts:
-            return
-        score, rules = injection.score(self.input_texts, SCAN_MAX_CHARS)
-        out.append((semconv.AITHER_INJECTION_SCORE, score))
-        if rules:
-            out.append((semconv.AITHER_INJECTION_RULES, rules))
-        out.append((semconv.AITHER_INJECTION_DETECTED, score >= injection.THRESHOLD))
-
-    def _pii(self, out: list[tuple[str, Any]]) -> None:
-        detected = truncated = False
-        prompt = collect_texts([*self.input_texts, *self.system_texts])
-        for prefix, texts in (
-            (semconv.AITHER_PII_INPUT_PREFIX, prompt),
-            (semconv.AITHER_PII_OUTPUT_PREFIX, self.output_texts),
-        ):
-            if not texts:
-                continue
-            counts, cut = pii.count(texts, SCAN_MAX_CHARS)
-            truncated = truncated or cut
-            for kind, n in counts.items():
-                if n:
-                    out.append((prefix + kind, n))
-                    detected = True
-        if detected:
-            out.append((semconv.AITHER_PII_DETECTED, True))
-        if truncated:
-            out.append((semconv.AITHER_PII_SCAN_TRUNCATED, True))
-
-    def _price(self, out: list[tuple[str, Any]]) -> None:
-        if _pricing is None:
-            out.append((semconv.AITHER_COST_UNAVAILABLE, "no_price_table"))
-            return
-        u = self.usage or {}
-        price = _pricing.price(
-            self.provider,
-            self.model,
-            _pricing.TokenUsage(
-                input_tokens=u.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
-                output_tokens=u.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-                cache_read_tokens=u.get(semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-                cache_write_tokens=u.get(semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
-                reasoning_tokens=u.get(semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
-            ),
-        )
-        if price.usd is not None:
-            out.append((semconv.AITHER_COST_USD, float(price.usd)))
-            out.append((semconv.AITHER_COST_SOURCE, price.source))
-            if price.price_model:
-                out.append((semconv.AITHER_COST_PRICE_MODEL, price.price_model))
-        elif price.unknown_model:
-            out.append((semconv.AITHER_COST_UNKNOWN_MODEL, True))
-            out.append((semconv.AITHER_COST_SOURCE, price.source))
-        elif price.unavailable:
-            out.append((semconv.AITHER_COST_UNAVAILABLE, price.unavailable))
-
-
-class _LLMPayload(DeferredPayload):
-    """A deferred payload whose ``raw`` attributes (scans and price) are computed when the
-    exporter first reads them, on the export thread; ``items`` (the content) are encoded there
-    as usual."""
-
-    __slots__ = ("_findings", "_raw")
-
-    def __init__(self, items: list[tuple[str, Any]], approx_bytes: int, findings: _Findings) -> None:
-        self._findings: _Findings | None = findings
-        self._raw: list[tuple[str, Any]] | None = None
-        super().__init__(items, approx_bytes, None)
-
-    @property  # type: ignore[override]
-    def raw(self) -> list[tuple[str, Any]] | None:
-        findings = self._findings
-        if findings is not None:
-            self._findings = None
-            self._raw = findings.attributes()
-        return self._raw
-
-    @raw.setter
-    def raw(self, value: list[tuple[str, Any]] | None) -> None:
-        self._raw = value
-
-
-# -- the stream recorder ---------------------------------------------------------------------------
-
-
-class StreamRecorder:
-    """A provider's accounting of one stream; subclass it per API.
-
-    ``on_chunk`` is called on the caller's thread for every chunk the SDK yields, before the
-    caller sees it, and must be O(chunk). ``finish`` is called once, when the stream ends,
-    to record what the chunks said on the call. Neither should raise; if one does, the error
-    is counted and the chunk still reaches the caller.
-    """
-
-    def on_chunk(self, chunk: Any) -> bool:
-        """Account for ``chunk``; return False to keep it from the caller (a chunk that only
-        exists because aither asked for it, such as OpenAI's usage-only chunk)."""
-        return True
-
-    def finish(self, call: LLMCall) -> None:
-        """Record the accumulated response on ``call`` (``record_response``, ``record_usage``,
-        ``record_output``)."""
-        return None
 
 
 # -- the LLM span ------------------------------------------------------------------------------------
@@ -706,11 +467,11 @@ class LLMCall:
                 (semconv.GEN_AI_OUTPUT_MESSAGES, self._output_messages),
             ):
                 if value is not None:
-                    items.append((key, _Content(value, mask)))
+                    items.append((key, Content(value, mask)))
                     size += CONTENT_MAX_CHARS // 4
             if items and mask:
                 self.span.set_attribute(semconv.AITHER_PII_MASKED, True)
-        findings = _Findings(
+        findings = Findings(
             self.runtime,
             self.provider,
             self.response_model or self.request_model,
@@ -719,7 +480,7 @@ class LLMCall:
             self._system_texts,
             self._output_texts,
         )
-        self.runtime.defer(self.span, _LLMPayload(items, size + findings.approx_bytes(), findings))
+        self.runtime.defer(self.span, LLMPayload(items, size + findings.approx_bytes(), findings))
 
     # -- streams --------------------------------------------------------------------------------------
     def wrap_stream(self, stream: Any, recorder: StreamRecorder) -> Any:
@@ -740,187 +501,6 @@ class LLMCall:
             self.runtime.internal_error_quiet(exc, "wrapping an LLM stream")
             self.end()
             return stream
-
-
-# -- stream proxies -------------------------------------------------------------------------------------
-
-
-class _StreamState:
-    """What a stream proxy counts; kept apart from the proxy so ``__del__`` needs only it."""
-
-    __slots__ = ("call", "chunks", "first_ns", "recorder")
-
-    def __init__(self, call: LLMCall, recorder: StreamRecorder) -> None:
-        self.call = call
-        self.recorder = recorder
-        self.chunks = 0
-        self.first_ns = 0
-
-    def on_chunk(self, chunk: Any) -> bool:
-        """True when the chunk goes to the caller."""
-        if self.first_ns == 0:
-            self.first_ns = time.monotonic_ns()
-        try:
-            keep = self.recorder.on_chunk(chunk)
-        except Exception as exc:
-            self.call.runtime.internal_error_quiet(exc, "reading an LLM stream chunk")
-            keep = True
-        if keep is not False:
-            self.chunks += 1
-            return True
-        return False
-
-    def finish(self, how: str, exc: BaseException | None = None) -> None:
-        call = self.call
-        if call.ended:
-            return
-        try:
-            attrs: dict[str, Any] = {semconv.AITHER_LLM_STREAM_CHUNKS: self.chunks}
-            if self.first_ns:
-                attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_ns - call.start_ns) / 1e9
-            call.stream_attributes = attrs
-            self.recorder.finish(call)
-        except Exception as error:
-            call.runtime.internal_error_quiet(error, "ending an LLM stream")
-        if exc is not None:
-            call.fail(exc, how)
-        else:
-            call.end(how)
-
-
-class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
-    """A sync stream, unchanged for its caller, whose LLM span ends exactly once.
-
-    Iteration yields the wrapped stream's chunks in order (except those the recorder keeps
-    back); ``isinstance``, attributes (``response``...) and methods reach the stream. The
-    span ends with ``aither.llm.stream.end`` = ``completed`` (exhausted), ``closed``
-    (``close()`` or a ``with`` exit before the end), ``error`` (the stream raised) or
-    ``garbage_collected`` (dropped unfinished).
-    """
-
-    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
-        super().__init__(wrapped)
-        self._self_state = _StreamState(call, recorder)
-        self._self_iterator: Any = None
-
-    def __iter__(self) -> StreamProxy:
-        return self
-
-    def __next__(self) -> Any:
-        state = self._self_state
-        iterator = self._self_iterator
-        if iterator is None:
-            iterator = self._self_iterator = iter(self.__wrapped__)
-        while True:
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                state.finish(STREAM_COMPLETED)
-                raise
-            except BaseException as exc:
-                state.finish(STREAM_ERROR, exc)
-                raise
-            if state.on_chunk(chunk):
-                return chunk
-
-    def close(self) -> Any:
-        try:
-            return self.__wrapped__.close()
-        finally:
-            self._self_state.finish(STREAM_CLOSED)
-
-    def __enter__(self) -> StreamProxy:
-        enter = getattr(self.__wrapped__, "__enter__", None)
-        if enter is not None:
-            enter()
-        return self
-
-    def __exit__(self, *exc_info: Any) -> Any:
-        exit_ = getattr(self.__wrapped__, "__exit__", None)
-        try:
-            return exit_(*exc_info) if exit_ is not None else None
-        finally:
-            self._self_state.finish(STREAM_CLOSED)
-
-    def __del__(self) -> None:
-        try:
-            state = getattr(self, "_self_state", None)
-            if state is not None and not state.call.ended:
-                state.finish(STREAM_GC)
-        except Exception:
-            pass  # at interpreter exit, or a half-built proxy: nothing to report to
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        raise TypeError("an LLM stream cannot be pickled")
-
-
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
-    """The async twin of :class:`StreamProxy`: ``async for``, ``async with``, ``close()`` /
-    ``aclose()``."""
-
-    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
-        super().__init__(wrapped)
-        self._self_state = _StreamState(call, recorder)
-        self._self_iterator: Any = None
-
-    def __aiter__(self) -> AsyncStreamProxy:
-        return self
-
-    async def __anext__(self) -> Any:
-        state = self._self_state
-        iterator = self._self_iterator
-        if iterator is None:
-            iterator = self._self_iterator = self.__wrapped__.__aiter__()
-        while True:
-            try:
-                chunk = await iterator.__anext__()
-            except StopAsyncIteration:
-                state.finish(STREAM_COMPLETED)
-                raise
-            except BaseException as exc:
-                state.finish(STREAM_ERROR, exc)
-                raise
-            if state.on_chunk(chunk):
-                return chunk
-
-    async def close(self) -> Any:
-        try:
-            result = self.__wrapped__.close()
-            if hasattr(result, "__await__"):
-                result = await result
-            return result
-        finally:
-            self._self_state.finish(STREAM_CLOSED)
-
-    async def aclose(self) -> Any:
-        try:
-            return await self.__wrapped__.aclose()
-        finally:
-            self._self_state.finish(STREAM_CLOSED)
-
-    async def __aenter__(self) -> AsyncStreamProxy:
-        enter = getattr(self.__wrapped__, "__aenter__", None)
-        if enter is not None:
-            await enter()
-        return self
-
-    async def __aexit__(self, *exc_info: Any) -> Any:
-        exit_ = getattr(self.__wrapped__, "__aexit__", None)
-        try:
-            return await exit_(*exc_info) if exit_ is not None else None
-        finally:
-            self._self_state.finish(STREAM_CLOSED)
-
-    def __del__(self) -> None:
-        try:
-            state = getattr(self, "_self_state", None)
-            if state is not None and not state.call.ended:
-                state.finish(STREAM_GC)
-        except Exception:
-            pass  # at interpreter exit, or a half-built proxy: nothing to report to
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        raise TypeError("an LLM stream cannot be pickled")
 
 
 def field(obj: Any, name: str, default: Any = None) -> Any:

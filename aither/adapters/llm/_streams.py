@@ -1,0 +1,219 @@
+"""Stream proxies of LLM spans: the chunks pass through unchanged, the span ends exactly once."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+import wrapt
+
+from ... import semconv
+
+if TYPE_CHECKING:
+    from ._common import LLMCall
+
+STREAM_COMPLETED: Final = "completed"
+STREAM_CLOSED: Final = "closed"
+STREAM_ERROR: Final = "error"
+STREAM_GC: Final = "garbage_collected"
+
+
+class StreamRecorder:
+    """A provider's accounting of one stream; subclass it per API.
+
+    ``on_chunk`` is called on the caller's thread for every chunk the SDK yields, before the
+    caller sees it, and must be O(chunk). ``finish`` is called once, when the stream ends,
+    to record what the chunks said on the call. Neither should raise; if one does, the error
+    is counted and the chunk still reaches the caller.
+    """
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """Account for ``chunk``; return False to keep it from the caller (a chunk that only
+        exists because aither asked for it, such as OpenAI's usage-only chunk)."""
+        return True
+
+    def finish(self, call: LLMCall) -> None:
+        """Record the accumulated response on ``call`` (``record_response``, ``record_usage``,
+        ``record_output``)."""
+        return None
+
+
+# -- stream proxies -------------------------------------------------------------------------------------
+
+
+class _StreamState:
+    """What a stream proxy counts; kept apart from the proxy so ``__del__`` needs only it."""
+
+    __slots__ = ("call", "chunks", "first_ns", "recorder")
+
+    def __init__(self, call: LLMCall, recorder: StreamRecorder) -> None:
+        self.call = call
+        self.recorder = recorder
+        self.chunks = 0
+        self.first_ns = 0
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """True when the chunk goes to the caller."""
+        if self.first_ns == 0:
+            self.first_ns = time.monotonic_ns()
+        try:
+            keep = self.recorder.on_chunk(chunk)
+        except Exception as exc:
+            self.call.runtime.internal_error_quiet(exc, "reading an LLM stream chunk")
+            keep = True
+        if keep is not False:
+            self.chunks += 1
+            return True
+        return False
+
+    def finish(self, how: str, exc: BaseException | None = None) -> None:
+        call = self.call
+        if call.ended:
+            return
+        try:
+            attrs: dict[str, Any] = {semconv.AITHER_LLM_STREAM_CHUNKS: self.chunks}
+            if self.first_ns:
+                attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (self.first_ns - call.start_ns) / 1e9
+            call.stream_attributes = attrs
+            self.recorder.finish(call)
+        except Exception as error:
+            call.runtime.internal_error_quiet(error, "ending an LLM stream")
+        if exc is not None:
+            call.fail(exc, how)
+        else:
+            call.end(how)
+
+
+class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """A sync stream, unchanged for its caller, whose LLM span ends exactly once.
+
+    Iteration yields the wrapped stream's chunks in order (except those the recorder keeps
+    back); ``isinstance``, attributes (``response``...) and methods reach the stream. The
+    span ends with ``aither.llm.stream.end`` = ``completed`` (exhausted), ``closed``
+    (``close()`` or a ``with`` exit before the end), ``error`` (the stream raised) or
+    ``garbage_collected`` (dropped unfinished).
+    """
+
+    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
+        super().__init__(wrapped)
+        self._self_state = _StreamState(call, recorder)
+        self._self_iterator: Any = None
+
+    def __iter__(self) -> StreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        state = self._self_state
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = iter(self.__wrapped__)
+        while True:
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                state.finish(STREAM_COMPLETED)
+                raise
+            except BaseException as exc:
+                state.finish(STREAM_ERROR, exc)
+                raise
+            if state.on_chunk(chunk):
+                return chunk
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    def __enter__(self) -> StreamProxy:
+        enter = getattr(self.__wrapped__, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        exit_ = getattr(self.__wrapped__, "__exit__", None)
+        try:
+            return exit_(*exc_info) if exit_ is not None else None
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    def __del__(self) -> None:
+        try:
+            state = getattr(self, "_self_state", None)
+            if state is not None and not state.call.ended:
+                state.finish(STREAM_GC)
+        except Exception:
+            pass  # at interpreter exit, or a half-built proxy: nothing to report to
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("an LLM stream cannot be pickled")
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """The async twin of :class:`StreamProxy`: ``async for``, ``async with``, ``close()`` /
+    ``aclose()``."""
+
+    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
+        super().__init__(wrapped)
+        self._self_state = _StreamState(call, recorder)
+        self._self_iterator: Any = None
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        state = self._self_state
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = self.__wrapped__.__aiter__()
+        while True:
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                state.finish(STREAM_COMPLETED)
+                raise
+            except BaseException as exc:
+                state.finish(STREAM_ERROR, exc)
+                raise
+            if state.on_chunk(chunk):
+                return chunk
+
+    async def close(self) -> Any:
+        try:
+            result = self.__wrapped__.close()
+            if hasattr(result, "__await__"):
+                result = await result
+            return result
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    async def aclose(self) -> Any:
+        try:
+            return await self.__wrapped__.aclose()
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        enter = getattr(self.__wrapped__, "__aenter__", None)
+        if enter is not None:
+            await enter()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        exit_ = getattr(self.__wrapped__, "__aexit__", None)
+        try:
+            return await exit_(*exc_info) if exit_ is not None else None
+        finally:
+            self._self_state.finish(STREAM_CLOSED)
+
+    def __del__(self) -> None:
+        try:
+            state = getattr(self, "_self_state", None)
+            if state is not None and not state.call.ended:
+                state.finish(STREAM_GC)
+        except Exception:
+            pass  # at interpreter exit, or a half-built proxy: nothing to report to
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("an LLM stream cannot be pickled")
