@@ -424,16 +424,22 @@ class _Stream(StreamProxy):
     """A stream whose caller stopped early is only ever dropped (see the module docstring)."""
 
     def __del__(self) -> None:
-        state = getattr(self, "_self_state", None)
-        if state is not None and not state.call.ended:
-            state.finish(_common.STREAM_CLOSED)
+        try:
+            state = getattr(self, "_self_state", None)
+            if state is not None and not state.call.ended:
+                state.finish(_common.STREAM_CLOSED)
+        except Exception:
+            pass  # at interpreter exit, or a half-built proxy: nothing to report to
 
 
 class _AsyncStream(AsyncStreamProxy):
     def __del__(self) -> None:
-        state = getattr(self, "_self_state", None)
-        if state is not None and not state.call.ended:
-            state.finish(_common.STREAM_CLOSED)
+        try:
+            state = getattr(self, "_self_state", None)
+            if state is not None and not state.call.ended:
+                state.finish(_common.STREAM_CLOSED)
+        except Exception:
+            pass  # at interpreter exit, or a half-built proxy: nothing to report to
 
 
 def _record_status(call: LLMCall, exc: BaseException) -> None:
