@@ -41,8 +41,9 @@ _PROVIDERS_BY_CLASS = (
 
 MESSAGES_PATH = "/v1/messages"
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
-"""Set by ``with_raw_response`` / ``with_streaming_response``: the SDK returns the HTTP
-response unread, and the span says so (``aither.llm.response_unread``)."""
+"""Set by ``with_raw_response`` (``raw``: the span is read from the body the SDK read) and
+``with_streaming_response`` (``stream``: the body is left unread, and the span says so with
+``aither.llm.response_unread``)."""
 _STOP_SEQUENCES_KEPT = 16
 _REQUEST_PARAMETERS = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop_sequences"})
 
@@ -424,16 +425,34 @@ def _is_messages(options: Any) -> bool:
     )
 
 
-def _wants_raw(options: Any) -> bool:
+def _raw_mode(options: Any) -> str | None:
+    """``raw`` for ``with_raw_response``, ``stream`` for ``with_streaming_response``, else None."""
     headers = getattr(options, "headers", None)
-    return isinstance(headers, Mapping) and bool(headers.get(_RAW_RESPONSE_HEADER))
+    value = headers.get(_RAW_RESPONSE_HEADER) if isinstance(headers, Mapping) else None
+    return str(value) if value else None
 
 
-def _settle(call: LLMCall, result: Any, stream: bool, raw: bool, is_async: bool) -> Any:
+def _read_raw(result: Any) -> Any:
+    """The JSON of a ``with_raw_response`` Message, read from the body the SDK already read
+    (None when it has not been read, so aither never reads it for the caller)."""
+    http = getattr(result, "http_response", None)
+    if http is None or not getattr(http, "is_stream_consumed", False):
+        return None
+    try:
+        return json.loads(http.content)
+    except ValueError:
+        return None
+
+
+def _settle(call: LLMCall, result: Any, stream: bool, raw: str | None, is_async: bool) -> Any:
     """Record what the SDK returned; a stream comes back in a proxy that ends the span."""
     try:
-        if raw:
-            call.set_attribute(semconv.AITHER_LLM_RESPONSE_UNREAD, True)
+        if raw is not None:
+            body = _read_raw(result) if raw == "raw" and not stream else None
+            if isinstance(body, Mapping):
+                record_message(call, body)
+            else:
+                call.set_attribute(semconv.AITHER_LLM_RESPONSE_UNREAD, True)
         elif stream:
             recorder = MessageStreamRecorder(call.capture)
             return (
@@ -460,7 +479,7 @@ def _sync_request(
         stream = bool(kwargs.get("stream", args[0] if args else False))
         try:
             call = start_call(runtime, client, options, context, provider, stream)
-            raw = _wants_raw(options)
+            raw = _raw_mode(options)
         except Exception as exc:
             runtime.internal_error(exc, "reading an Anthropic request")
             call = None
@@ -482,7 +501,7 @@ def _async_request(
         stream = bool(kwargs.get("stream", args[0] if args else False))
         try:
             call = start_call(runtime, client, options, context, provider, stream)
-            raw = _wants_raw(options)
+            raw = _raw_mode(options)
         except Exception as exc:
             runtime.internal_error(exc, "reading an Anthropic request")
             call = None

@@ -457,16 +457,40 @@ def test_personal_data_and_injection_in_the_prompt_are_flagged(
     assert semconv.GEN_AI_INPUT_MESSAGES not in attrs  # scanned, not captured
 
 
-def test_raw_response_calls_are_traced_without_reading_the_response(
+def test_a_raw_response_is_recorded_from_the_body_the_sdk_read(
     fake: FakeAnthropic, traced: Any, capture: SpanCapture
 ) -> None:
-    fake.reply_message()
+    fake.reply_message(cache_read=3)
 
     raw = traced.messages.with_raw_response.create(model=MODEL, max_tokens=64, messages=USER)
 
     assert raw.http_response.status_code == 200
     assert raw.parse().id == "msg_01"
-    attrs = only_span(capture).attributes
+    assert only_span(capture).attributes == chat_span(
+        fake,
+        **{
+            semconv.GEN_AI_RESPONSE_MODEL: MODEL,
+            semconv.GEN_AI_RESPONSE_ID: "msg_01",
+            semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("end_turn",),
+            semconv.GEN_AI_USAGE_INPUT_TOKENS: 15,
+            semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: 3,
+            semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+            **priced((12 * 1 + 3 * 0.1 + 5 * 5) / 1e6),
+        },
+    )
+
+
+def test_a_streaming_response_is_left_unread_for_the_caller(
+    fake: FakeAnthropic, traced: Any, capture: SpanCapture
+) -> None:
+    fake.reply_message()
+
+    with traced.messages.with_streaming_response.create(
+        model=MODEL, max_tokens=64, messages=USER
+    ) as response:
+        attrs = only_span(capture).attributes
+        assert response.parse().id == "msg_01"
+
     assert attrs[semconv.AITHER_LLM_RESPONSE_UNREAD] is True
     assert semconv.GEN_AI_RESPONSE_ID not in attrs
 
