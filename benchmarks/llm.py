@@ -201,7 +201,7 @@ def chunk_proxy_cost(client: Any, repeat: int) -> tuple[float, float]:
     from openai.types.chat import ChatCompletionChunk
 
     from aither.adapters.llm._common import LLMCall
-    from aither.adapters.llm.openai import _ChatRecorder
+    from aither.adapters.llm._openai_messages import ChatRecorder
 
     runtime = client._active_runtime()
     body = _STREAMS[True].split(b"\n\n")
@@ -220,7 +220,7 @@ def chunk_proxy_cost(client: Any, repeat: int) -> tuple[float, float]:
             runtime, operation="chat", provider="openai", request_model="gpt-4o-mini", stream=True
         )
         assert call is not None
-        for _ in call.wrap_stream(iter(chunks), _ChatRecorder("/chat/completions", True)):
+        for _ in call.wrap_stream(iter(chunks), ChatRecorder("/chat/completions", True)):
             pass
 
     base = statistics.median(timeit.repeat(plain, number=1, repeat=repeat))

@@ -7,6 +7,7 @@ clients are untouched; ``aither.unwrap`` removes it) that sees the path
 (``/chat/completions``, ``/responses``, ``/embeddings``, ``/completions``), the JSON body,
 and what the SDK returns: the parsed response, a ``Stream``/``AsyncStream``, or a raw
 response (``with_raw_response``/``with_streaming_response``). Other paths pass through.
+What the requests, responses and chunks say is read in ``_openai_messages.py``.
 
 ``client.with_options(...)`` and ``client.copy(...)`` return clients that are instrumented
 too (with the same ``name``), each with its own ``aither.unwrap``.
@@ -33,17 +34,15 @@ from openai._base_client import AsyncAPIClient, SyncAPIClient
 from ... import semconv
 from ..base import Adapter, WrapContext
 from . import _common
-from ._common import LLMCall, StreamRecorder, TextAccumulator, TextBudget, as_int, field
+from . import _openai_messages as _messages
+from ._common import LLMCall, field
+from ._openai_messages import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 
 PROVIDER = "openai"
 AZURE_PROVIDER = "azure.ai.openai"
 STREAM_USAGE_ENV = "AITHER_OPENAI_STREAM_USAGE"
 RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # openai._constants.RAW_RESPONSE_HEADER
 
-_CHAT = "/chat/completions"
-_RESPONSES = "/responses"
-_EMBEDDINGS = "/embeddings"
-_COMPLETIONS = "/completions"
 
 # The OpenAI request fields that map to GenAI request attributes, by API.
 _CHAT_PARAMS: tuple[tuple[str, str], ...] = (
@@ -61,10 +60,6 @@ _RESPONSES_PARAMS: tuple[tuple[str, str], ...] = (
     ("max_output_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
     ("service_tier", semconv.OPENAI_REQUEST_SERVICE_TIER),
 )
-
-_PII_ONLY_ROLES = frozenset({"system", "developer", "assistant"})
-"""Roles whose text is scanned for PII but not scored for injection (the developer's own
-instructions and the model's earlier answers)."""
 
 
 class OpenAIAdapter(Adapter):
@@ -198,14 +193,14 @@ def _operation(url: Any) -> str | None:
     if not isinstance(url, str):
         return None
     path = url.partition("?")[0].rstrip("/")
-    if path.endswith(_CHAT):
-        return _CHAT
-    if path.endswith(_RESPONSES):
-        return _RESPONSES
-    if path.endswith(_EMBEDDINGS):
-        return _EMBEDDINGS
-    if path.endswith(_COMPLETIONS):
-        return _COMPLETIONS
+    if path.endswith(CHAT):
+        return CHAT
+    if path.endswith(RESPONSES):
+        return RESPONSES
+    if path.endswith(EMBEDDINGS):
+        return EMBEDDINGS
+    if path.endswith(COMPLETIONS):
+        return COMPLETIONS
     return None
 
 
@@ -231,13 +226,13 @@ class _Plan:
                 self._finish_raw(result)
                 return result
             if self.stream and _is_stream(result):
-                recorder = _recorder(self.api, self.usage_requested, call)
+                recorder = _messages.recorder(self.api, self.usage_requested, call)
                 return (
                     call.wrap_async_stream(result, recorder)
                     if is_async
                     else call.wrap_stream(result, recorder)
                 )
-            _record(self.api, call, result)
+            _messages.record(self.api, call, result)
         except Exception as exc:
             call.end()
             call.runtime.internal_error(exc, "reading an OpenAI response")
@@ -257,7 +252,7 @@ class _Plan:
             except ValueError:
                 body = None
         if isinstance(body, Mapping):
-            _record(self.api, call, body)
+            _messages.record(self.api, call, body)
         else:
             call.set_attribute(semconv.AITHER_LLM_RESPONSE_UNREAD, True)
         call.end()
@@ -302,7 +297,7 @@ def _plan(runtime: Any, state: _ClientState, options: Any, stream: bool) -> _Pla
         stream
         and state.stream_usage
         and raw is None
-        and api in (_CHAT, _COMPLETIONS)
+        and api in (CHAT, COMPLETIONS)
         and "stream_options" not in body
     ):
         options = _with_stream_usage(options)
@@ -311,9 +306,9 @@ def _plan(runtime: Any, state: _ClientState, options: Any, stream: bool) -> _Pla
     model = body.get("model")
     model = model if isinstance(model, str) else None
     attrs: dict[str, Any] = dict(state.server)
-    if api == _EMBEDDINGS:
+    if api == EMBEDDINGS:
         call = _start_embeddings(runtime, state, body, model, attrs)
-    elif api == _RESPONSES:
+    elif api == RESPONSES:
         call = _start_responses(runtime, state, body, model, attrs, stream)
     else:
         call = _start_chat(runtime, state, body, model, attrs, stream, api)
@@ -363,9 +358,13 @@ def _start_chat(
     if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
         attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
     _stop(body, attrs)
-    if api == _COMPLETIONS:
+    if api == COMPLETIONS:
         prompt = body.get("prompt")
-        prompts = [prompt] if isinstance(prompt, str) else [p for p in _list(prompt) if isinstance(p, str)]
+        prompts = (
+            [prompt]
+            if isinstance(prompt, str)
+            else [p for p in _messages.as_list(prompt) if isinstance(p, str)]
+        )
         return LLMCall.start(
             runtime,
             operation=semconv.GEN_AI_OPERATION_TEXT_COMPLETION,
@@ -379,8 +378,8 @@ def _start_chat(
                 {"role": "user", "parts": [{"type": "text", "content": budget.text(p)}]} for p in prompts
             ],
         )
-    messages = _list(body.get("messages"))
-    untrusted, trusted = _message_texts(messages)
+    messages = _messages.as_list(body.get("messages"))
+    untrusted, trusted = _messages.message_texts(messages)
     return LLMCall.start(
         runtime,
         operation=semconv.GEN_AI_OPERATION_CHAT,
@@ -391,7 +390,7 @@ def _start_chat(
         stream=stream,
         input_texts=untrusted,
         system_texts=trusted,
-        input_messages=lambda budget: _chat_messages(messages, budget),
+        input_messages=lambda budget: _messages.chat_messages(messages, budget),
     )
 
 
@@ -415,8 +414,8 @@ def _start_responses(
         untrusted, trusted = [items], []
         items = [{"role": "user", "content": items}]
     else:
-        items = _list(items)
-        untrusted, trusted = _message_texts(items)
+        items = _messages.as_list(items)
+        untrusted, trusted = _messages.message_texts(items)
     if isinstance(instructions, str):
         trusted = [*trusted, instructions]
     return LLMCall.start(
@@ -429,7 +428,7 @@ def _start_responses(
         stream=stream,
         input_texts=untrusted,
         system_texts=trusted,
-        input_messages=lambda budget: _response_items(items, budget),
+        input_messages=lambda budget: _messages.response_items(items, budget),
         system_instructions=(
             (lambda budget: [{"type": "text", "content": budget.text(instructions)}])
             if isinstance(instructions, str)
@@ -448,7 +447,7 @@ def _start_embeddings(
     if isinstance(dimensions, int) and not isinstance(dimensions, bool):
         attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
     value = body.get("input")
-    texts = [value] if isinstance(value, str) else [v for v in _list(value) if isinstance(v, str)]
+    texts = [value] if isinstance(value, str) else _messages.strings(value)
     return LLMCall.start(
         runtime,
         operation=semconv.GEN_AI_OPERATION_EMBEDDINGS,
@@ -458,455 +457,3 @@ def _start_embeddings(
         client_name=state.context.name,
         system_texts=texts,  # scanned for PII; an embedding input is not executed, so no injection score
     )
-
-
-def _list(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return value
-    if isinstance(value, tuple):
-        return list(value)
-    if value is None or isinstance(value, (str, bytes, Mapping)):
-        return []
-    try:
-        return list(value)
-    except TypeError:
-        return []
-
-
-def _content_texts(content: Any) -> list[str]:
-    """The text of a message's ``content``: a string, or the text of its parts."""
-    if isinstance(content, str):
-        return [content]
-    texts = []
-    for part in _list(content)[:256]:
-        text = field(part, "text")
-        if isinstance(text, str):
-            texts.append(text)
-    return texts
-
-
-def _message_texts(messages: list[Any]) -> tuple[list[str], list[str]]:
-    """(user and tool text, most recent first; system, developer and assistant text)."""
-    untrusted: list[str] = []
-    trusted: list[str] = []
-    budget = _common.SCAN_MAX_CHARS
-    for message in reversed(messages):
-        if budget <= 0:
-            break
-        role = field(message, "role")
-        texts = _content_texts(field(message, "content"))
-        if not texts and field(message, "type") == "function_call_output":
-            output = field(message, "output")
-            texts = [output] if isinstance(output, str) else []
-        for text in texts:
-            budget -= len(text)
-        (trusted if role in _PII_ONLY_ROLES else untrusted).extend(texts)
-    return untrusted, trusted
-
-
-def _parts(content: Any, budget: TextBudget) -> list[dict[str, Any]]:
-    if isinstance(content, str):
-        return [{"type": "text", "content": budget.text(content)}]
-    parts: list[dict[str, Any]] = []
-    for part in _list(content)[:256]:
-        kind = field(part, "type")
-        text = field(part, "text")
-        if isinstance(text, str):
-            parts.append({"type": "text", "content": budget.text(text)})
-        elif kind in ("image_url", "input_image"):
-            image = field(part, "image_url")
-            url = field(image, "url") if not isinstance(image, str) else image
-            parts.append({"type": "uri", "modality": "image", "uri": _uri(url, budget)})
-        else:
-            parts.append({"type": str(kind) if kind else "unknown"})
-    return parts
-
-
-def _uri(url: Any, budget: TextBudget) -> str | None:
-    if not isinstance(url, str):
-        return None
-    if url.startswith("data:"):
-        return url.partition(",")[0] + ",..."  # inline image data is not content worth keeping
-    return budget.text(url)
-
-
-def _tool_calls(tool_calls: Any, budget: TextBudget) -> list[dict[str, Any]]:
-    parts = []
-    for tool_call in _list(tool_calls)[:128]:
-        function = field(tool_call, "function")
-        parts.append(
-            {
-                "type": "tool_call",
-                "id": field(tool_call, "id"),
-                "name": field(function, "name"),
-                "arguments": budget.text(field(function, "arguments") or ""),
-            }
-        )
-    return parts
-
-
-def _chat_messages(messages: list[Any], budget: TextBudget) -> list[dict[str, Any]]:
-    out = []
-    for message in messages:
-        role = field(message, "role")
-        if role == "tool":
-            parts: list[dict[str, Any]] = [
-                {
-                    "type": "tool_call_response",
-                    "id": field(message, "tool_call_id"),
-                    "response": budget.text("\n".join(_content_texts(field(message, "content")))),
-                }
-            ]
-        else:
-            parts = _parts(field(message, "content"), budget)
-            parts.extend(_tool_calls(field(message, "tool_calls"), budget))
-        out.append({"role": role, "parts": parts})
-    return out
-
-
-def _response_items(items: list[Any], budget: TextBudget) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for item in items:
-        kind = field(item, "type")
-        if kind == "function_call":
-            out.append(
-                {
-                    "role": "assistant",
-                    "parts": [
-                        {
-                            "type": "tool_call",
-                            "id": field(item, "call_id"),
-                            "name": field(item, "name"),
-                            "arguments": budget.text(field(item, "arguments") or ""),
-                        }
-                    ],
-                }
-            )
-        elif kind == "function_call_output":
-            output = field(item, "output")
-            out.append(
-                {
-                    "role": "tool",
-                    "parts": [
-                        {
-                            "type": "tool_call_response",
-                            "id": field(item, "call_id"),
-                            "response": budget.value(output),
-                        }
-                    ],
-                }
-            )
-        else:
-            out.append(
-                {"role": field(item, "role") or "user", "parts": _parts(field(item, "content"), budget)}
-            )
-    return out
-
-
-# -- reading a response -----------------------------------------------------------------------------
-
-
-def _record(api: str, call: LLMCall, response: Any) -> None:
-    if api == _RESPONSES:
-        _record_responses(call, response)
-    elif api == _EMBEDDINGS:
-        _record_embeddings(call, response)
-    else:
-        _record_chat(call, response, api)
-
-
-def _record_chat_usage(call: LLMCall, usage: Any) -> None:
-    if usage is None:
-        return
-    prompt_details = field(usage, "prompt_tokens_details")
-    completion_details = field(usage, "completion_tokens_details")
-    call.record_usage(
-        input_tokens=as_int(field(usage, "prompt_tokens")),
-        output_tokens=as_int(field(usage, "completion_tokens")),
-        cache_read_tokens=as_int(field(prompt_details, "cached_tokens")),
-        cache_write_tokens=as_int(field(prompt_details, "cache_write_tokens")) or None,
-        reasoning_tokens=as_int(field(completion_details, "reasoning_tokens")),
-    )
-
-
-def _openai_attrs(response: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
-    tier = field(response, "service_tier")
-    if isinstance(tier, str):
-        attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
-    fingerprint = field(response, "system_fingerprint")
-    if isinstance(fingerprint, str):
-        attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
-    return attrs
-
-
-def _record_chat(call: LLMCall, response: Any, api: str) -> None:
-    choices = _list(field(response, "choices"))
-    reasons = [str(field(c, "finish_reason")) for c in choices if field(c, "finish_reason") is not None]
-    call.record_response(
-        response_model=field(response, "model"),
-        response_id=field(response, "id"),
-        finish_reasons=reasons,
-        attributes=_openai_attrs(response),
-    )
-    _record_chat_usage(call, field(response, "usage"))
-    if api == _COMPLETIONS:
-        texts = [field(c, "text") for c in choices]
-        call.record_output(
-            texts=texts,
-            messages=lambda budget: [
-                {
-                    "role": "assistant",
-                    "parts": [{"type": "text", "content": budget.text(field(c, "text") or "")}],
-                    "finish_reason": field(c, "finish_reason"),
-                }
-                for c in choices
-            ],
-        )
-        return
-    messages = [field(c, "message") for c in choices]
-    texts = []
-    for message in messages:
-        texts.extend(_content_texts(field(message, "content")))
-        refusal = field(message, "refusal")
-        if isinstance(refusal, str):
-            texts.append(refusal)
-
-    def output(budget: TextBudget) -> list[dict[str, Any]]:
-        out = []
-        for choice, message in zip(choices, messages, strict=True):
-            parts = _parts(field(message, "content") or [], budget)
-            refusal = field(message, "refusal")
-            if isinstance(refusal, str):
-                parts.append({"type": "refusal", "content": budget.text(refusal)})
-            parts.extend(_tool_calls(field(message, "tool_calls"), budget))
-            out.append({"role": "assistant", "parts": parts, "finish_reason": field(choice, "finish_reason")})
-        return out
-
-    call.record_output(texts=texts, messages=output)
-
-
-def _responses_finish_reason(response: Any) -> str | None:
-    status = field(response, "status")
-    if status == "incomplete":
-        reason = field(field(response, "incomplete_details"), "reason")
-        return str(reason) if reason else "incomplete"
-    if status == "failed":
-        return "error"
-    if status == "completed":
-        if any(field(item, "type") == "function_call" for item in _list(field(response, "output"))):
-            return "tool_calls"
-        return "stop"
-    return str(status) if status else None
-
-
-def _record_responses(call: LLMCall, response: Any) -> None:
-    reason = _responses_finish_reason(response)
-    call.record_response(
-        response_model=field(response, "model"),
-        response_id=field(response, "id"),
-        finish_reasons=[reason] if reason else None,
-        attributes=_openai_attrs(response),
-    )
-    usage = field(response, "usage")
-    if usage is not None:
-        input_details = field(usage, "input_tokens_details")
-        output_details = field(usage, "output_tokens_details")
-        call.record_usage(
-            input_tokens=as_int(field(usage, "input_tokens")),
-            output_tokens=as_int(field(usage, "output_tokens")),
-            cache_read_tokens=as_int(field(input_details, "cached_tokens")),
-            cache_write_tokens=as_int(field(input_details, "cache_write_tokens")) or None,
-            reasoning_tokens=as_int(field(output_details, "reasoning_tokens")),
-        )
-    items = _list(field(response, "output"))
-    texts: list[str] = []
-    for item in items:
-        if field(item, "type") == "message":
-            texts.extend(_content_texts(field(item, "content")))
-
-    def output(budget: TextBudget) -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = []
-        for item in items:
-            kind = field(item, "type")
-            if kind == "message":
-                for part in _list(field(item, "content")):
-                    text = field(part, "text")
-                    if isinstance(text, str):
-                        parts.append({"type": "text", "content": budget.text(text)})
-                    elif isinstance(field(part, "refusal"), str):
-                        parts.append({"type": "refusal", "content": budget.text(field(part, "refusal"))})
-            elif kind == "function_call":
-                parts.append(
-                    {
-                        "type": "tool_call",
-                        "id": field(item, "call_id"),
-                        "name": field(item, "name"),
-                        "arguments": budget.text(field(item, "arguments") or ""),
-                    }
-                )
-        return [{"role": "assistant", "parts": parts, "finish_reason": reason}]
-
-    call.record_output(texts=texts, messages=output)
-
-
-def _record_embeddings(call: LLMCall, response: Any) -> None:
-    data = _list(field(response, "data"))
-    attrs: dict[str, Any] = {}
-    if data:
-        vector = field(data[0], "embedding")
-        if isinstance(vector, list):
-            attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = len(vector)
-    call.record_response(response_model=field(response, "model"), attributes=attrs)
-    usage = field(response, "usage")
-    if usage is not None:
-        call.record_usage(input_tokens=as_int(field(usage, "prompt_tokens")))
-
-
-# -- streams -----------------------------------------------------------------------------------------
-
-
-def _recorder(api: str, usage_requested: bool, call: LLMCall) -> StreamRecorder:
-    if api == _RESPONSES:
-        return _ResponsesRecorder()
-    return _ChatRecorder(api, usage_requested)
-
-
-class _ChatRecorder(StreamRecorder):
-    """Chat and completions chunks: id, model and fingerprint from the first, text and tool
-    calls per choice (bounded), finish reasons, and the usage chunk."""
-
-    __slots__ = ("api", "first", "reasons", "texts", "tools", "usage", "usage_requested")
-
-    def __init__(self, api: str, usage_requested: bool) -> None:
-        self.api = api
-        self.usage_requested = usage_requested
-        self.first: Any = None
-        self.usage: Any = None
-        self.reasons: dict[int, str] = {}
-        self.texts: dict[int, TextAccumulator] = {}
-        self.tools: dict[tuple[int, int], dict[str, Any]] = {}
-
-    def on_chunk(self, chunk: Any) -> bool:
-        if self.first is None:
-            self.first = chunk
-        usage = getattr(chunk, "usage", None)
-        choices = getattr(chunk, "choices", None) or ()
-        for choice in choices:
-            index = getattr(choice, "index", 0) or 0
-            if self.api == _COMPLETIONS:
-                text = getattr(choice, "text", None)
-            else:
-                delta = getattr(choice, "delta", None)
-                text = getattr(delta, "content", None)
-                tool_calls = getattr(delta, "tool_calls", None)
-                if tool_calls:
-                    self._tool_deltas(index, tool_calls)
-            if text:
-                acc = self.texts.get(index)
-                if acc is None:
-                    acc = self.texts[index] = TextAccumulator(_common.CONTENT_MAX_CHARS)
-                acc.add(text)
-            reason = getattr(choice, "finish_reason", None)
-            if reason is not None:
-                self.reasons[index] = str(reason)
-        if usage is not None:
-            self.usage = usage
-            if self.usage_requested and not choices:
-                return False  # the chunk exists only because aither asked for usage
-        elif self.usage_requested:
-            # Without include_usage the field is absent from each chunk, not null.
-            fields_set = getattr(chunk, "__pydantic_fields_set__", None)
-            if fields_set is not None:
-                fields_set.discard("usage")
-        return True
-
-    def _tool_deltas(self, index: int, tool_calls: Any) -> None:
-        for delta in tool_calls:
-            key = (index, getattr(delta, "index", 0) or 0)
-            entry = self.tools.get(key)
-            if entry is None:
-                if len(self.tools) >= 128:
-                    continue
-                entry = self.tools[key] = {"id": None, "name": None, "arguments": TextAccumulator(4096)}
-            if getattr(delta, "id", None):
-                entry["id"] = delta.id
-            function = getattr(delta, "function", None)
-            if function is not None:
-                if getattr(function, "name", None):
-                    entry["name"] = function.name
-                entry["arguments"].add(getattr(function, "arguments", None))
-
-    def finish(self, call: LLMCall) -> None:
-        first = self.first
-        if first is not None:
-            call.record_response(
-                response_model=getattr(first, "model", None),
-                response_id=getattr(first, "id", None),
-                finish_reasons=[self.reasons[i] for i in sorted(self.reasons)] or None,
-                attributes=_openai_attrs(first),
-            )
-        _record_chat_usage(call, self.usage)
-        indexes = sorted(set(self.texts) | set(self.reasons) | {i for i, _ in self.tools})
-        texts = {i: self.texts[i].text() for i in self.texts}
-
-        def output(budget: TextBudget) -> list[dict[str, Any]]:
-            out = []
-            for i in indexes:
-                parts: list[dict[str, Any]] = []
-                if i in texts:
-                    parts.append({"type": "text", "content": budget.text(texts[i])})
-                for (choice, _), tool in sorted(self.tools.items()):
-                    if choice == i:
-                        parts.append(
-                            {
-                                "type": "tool_call",
-                                "id": tool["id"],
-                                "name": tool["name"],
-                                "arguments": budget.text(tool["arguments"].text()),
-                            }
-                        )
-                out.append({"role": "assistant", "parts": parts, "finish_reason": self.reasons.get(i)})
-            return out
-
-        call.record_output(texts=texts.values(), messages=output)
-
-
-class _ResponsesRecorder(StreamRecorder):
-    """Responses API events: the final ``response.completed`` (or ``.incomplete``/``.failed``)
-    event carries the whole response and its usage; text deltas are kept in case it never
-    comes (a stream closed early)."""
-
-    __slots__ = ("created", "final", "text")
-
-    def __init__(self) -> None:
-        self.created: Any = None
-        self.final: Any = None
-        self.text = TextAccumulator(_common.CONTENT_MAX_CHARS)
-
-    def on_chunk(self, chunk: Any) -> bool:
-        kind = getattr(chunk, "type", None)
-        if kind == "response.output_text.delta":
-            self.text.add(getattr(chunk, "delta", None))
-        elif kind in ("response.completed", "response.incomplete", "response.failed"):
-            self.final = getattr(chunk, "response", None)
-        elif kind == "response.created":
-            self.created = getattr(chunk, "response", None)
-        return True
-
-    def finish(self, call: LLMCall) -> None:
-        if self.final is not None:
-            _record_responses(call, self.final)
-            return
-        if self.created is not None:
-            call.record_response(
-                response_model=getattr(self.created, "model", None),
-                response_id=getattr(self.created, "id", None),
-            )
-        text = self.text.text()
-        call.record_output(
-            texts=[text],
-            messages=lambda budget: [
-                {"role": "assistant", "parts": [{"type": "text", "content": budget.text(text)}]}
-            ],
-        )
