@@ -461,7 +461,11 @@ def _settle(call: LLMCall, result: Any, stream: bool, raw: str | None, is_async:
         else:
             record_message(call, result)
     except Exception as exc:
-        call.runtime.internal_error_quiet(exc, "reading an Anthropic response")
+        # End first, so the span is whole; then count it (raised under raise_internal_errors,
+        # as in tests, so an adapter bug cannot hide there).
+        call.end()
+        call.runtime.internal_error(exc, "reading an Anthropic response")
+        return result
     call.end()
     return result
 

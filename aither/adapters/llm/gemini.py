@@ -331,6 +331,15 @@ def _field_parts(candidate: Mapping[str, Any]) -> Any:
     return content.get("parts") if isinstance(content, Mapping) else None
 
 
+def _json(body: str) -> Any:
+    """The JSON of a body, or None: a malformed body is the provider's failure, which the SDK
+    reports to the caller, not aither's."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+
+
 def _first_vector_length(body: str) -> int | None:
     """The length of the first embedding in a response body, read from the text itself: an
     embedding response can be megabytes, and only its shape is needed."""
@@ -349,7 +358,9 @@ def record_embedding(call: LLMCall, body: str, dimensions_requested: bool) -> No
     if not dimensions_requested:
         call.set_attribute(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, _first_vector_length(body))
     if '"usageMetadata"' in body:  # only then is the body parsed
-        record_usage(call, orjson.loads(body).get("usageMetadata"))
+        data = _json(body)
+        if isinstance(data, Mapping):
+            record_usage(call, data.get("usageMetadata"))
 
 
 class GenerationStreamRecorder(StreamRecorder):
@@ -372,7 +383,7 @@ class GenerationStreamRecorder(StreamRecorder):
         body = getattr(chunk, "body", None)
         if not body:
             return True
-        data = orjson.loads(body)
+        data = _json(body)
         if not isinstance(data, Mapping):
             return True
         self.model = data.get("modelVersion") or self.model
@@ -487,11 +498,20 @@ class _Traced:
                 if self.operation == semconv.GEN_AI_OPERATION_EMBEDDINGS:
                     record_embedding(call, body, self.dimensions_requested)
                 else:
-                    data = orjson.loads(body)
+                    try:
+                        data = orjson.loads(body)
+                    except orjson.JSONDecodeError as malformed:
+                        # The SDK will fail to parse it too, and raise its own error.
+                        call.fail(malformed)
+                        return result
                     if isinstance(data, Mapping):
                         record_generation(call, data)
         except Exception as exc:
-            call.runtime.internal_error_quiet(exc, "reading a Gemini response")
+            # End first, so the span is whole; then count it (raised under raise_internal_errors,
+            # as in tests, so an adapter bug cannot hide there).
+            call.end()
+            call.runtime.internal_error(exc, "reading a Gemini response")
+            return result
         call.end()
         return result
 

@@ -643,3 +643,20 @@ def test_a_streamed_tool_call_is_captured_with_its_arguments(fake: FakeAnthropic
         client.close()
     finally:
         capture.close()
+
+
+def test_a_malformed_response_body_raises_the_sdks_error_and_ends_the_span_in_error(
+    fake: FakeAnthropic, plain: anthropic.Anthropic, traced: Any, capture: SpanCapture
+) -> None:
+    from ..wire import raw_reply
+
+    fake.add(raw_reply(b"{not json", content_type="application/json"), times=2)
+
+    expected = _failure(lambda: plain.messages.create(model=MODEL, max_tokens=64, messages=USER))
+    got = _failure(lambda: traced.messages.create(model=MODEL, max_tokens=64, messages=USER))
+
+    assert type(got) is type(expected)
+    assert str(got) == str(expected)
+    span = only_span(capture)
+    assert span.status == "ERROR"
+    assert span.attributes[semconv.ERROR_TYPE] == type(expected).__name__

@@ -529,3 +529,22 @@ def test_which_paths_are_traced(path: str, expected: tuple[str, str] | None) -> 
     from aither.adapters.llm.gemini import parse_path
 
     assert parse_path(path) == expected
+
+
+def test_a_malformed_response_body_ends_the_span_in_error(
+    fake: FakeGemini, plain: genai.Client, traced: Any, capture: SpanCapture
+) -> None:
+    from ..wire import raw_reply
+
+    fake.add(raw_reply(b"{not json", content_type="application/json"), times=2)
+
+    expected = _failure(lambda: plain.models.generate_content(model=MODEL, contents="Hi"))
+    got = _failure(lambda: traced.models.generate_content(model=MODEL, contents="Hi"))
+
+    assert type(got) is type(expected)
+    assert str(got) == str(expected)
+    span = only_span(capture)
+    assert span.status == "ERROR"
+    assert span.attributes == gemini_span(
+        fake, **{semconv.ERROR_TYPE: "JSONDecodeError", semconv.AITHER_COST_UNAVAILABLE: "no_usage"}
+    )
