@@ -212,25 +212,36 @@ def response(
 
 
 def response_events(pieces: Sequence[str] = ("Hel", "lo", " there!"), **kwargs: Any) -> list[dict[str, Any]]:
-    """The events of a streamed Response: created, one text delta per piece, completed."""
+    """The events of a streamed Response, in the API's order: created, the message item and its
+    text part added, one text delta per piece, the text, part and item done, completed."""
     final = response("".join(pieces), **kwargs)
     created = {**final, "status": "in_progress", "output": [], "usage": None}
-    events: list[dict[str, Any]] = [{"type": "response.created", "sequence_number": 0, "response": created}]
-    for i, piece in enumerate(pieces):
-        events.append(
-            {
-                "type": "response.output_text.delta",
-                "sequence_number": i + 1,
-                "item_id": "msg_1",
-                "output_index": 0,
-                "content_index": 0,
-                "delta": piece,
-                "logprobs": [],
-            }
-        )
-    kind = "response.completed" if final["status"] == "completed" else f"response.{final['status']}"
-    events.append({"type": kind, "sequence_number": len(pieces) + 1, "response": final})
-    return events
+    message = final["output"][0]
+    text = "".join(pieces)
+    empty_part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+    where = {"item_id": message["id"], "output_index": 0, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": created},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": {**message, "status": "in_progress", "content": []},
+        },
+        {"type": "response.content_part.added", **where, "part": empty_part},
+    ]
+    events += [
+        {"type": "response.output_text.delta", **where, "delta": piece, "logprobs": []} for piece in pieces
+    ]
+    events += [
+        {"type": "response.output_text.done", **where, "text": text, "logprobs": []},
+        {"type": "response.content_part.done", **where, "part": {**empty_part, "text": text}},
+        {"type": "response.output_item.done", "output_index": 0, "item": message},
+        {
+            "type": "response.completed" if final["status"] == "completed" else f"response.{final['status']}",
+            "response": final,
+        },
+    ]
+    return [{**event, "sequence_number": i} for i, event in enumerate(events)]
 
 
 def response_stream_reply(pieces: Sequence[str] = ("Hel", "lo", " there!"), **kwargs: Any) -> Reply:
