@@ -149,6 +149,18 @@ AITHER_LLM_STREAM_CHUNKS: Final = "aither.llm.stream.chunks"
 """Chunks a streamed response handed to the caller (int)."""
 AITHER_LLM_STREAM_END: Final = "aither.llm.stream.end"
 """How a stream ended: ``completed``, ``closed`` (early, by the caller), ``error``, ``garbage_collected``."""
+LLM_STREAM_END_COMPLETED: Final = "completed"
+"""The stream was read to its end."""
+LLM_STREAM_END_CLOSED: Final = "closed"
+"""The caller closed the stream (``close()``, a ``with`` exit) before its end."""
+LLM_STREAM_END_ERROR: Final = "error"
+"""Reading the stream raised; the span has the error."""
+LLM_STREAM_END_GARBAGE_COLLECTED: Final = "garbage_collected"
+"""The stream was dropped unfinished and collected."""
+LLM_STREAM_ENDS: Final = frozenset(
+    {LLM_STREAM_END_COMPLETED, LLM_STREAM_END_CLOSED, LLM_STREAM_END_ERROR, LLM_STREAM_END_GARBAGE_COLLECTED}
+)
+"""Every value :data:`AITHER_LLM_STREAM_END` takes."""
 AITHER_LLM_STREAM_USAGE_REQUESTED: Final = "aither.llm.stream.usage_requested"
 """True when aither asked the provider for the stream's usage the caller did not ask for; the
 usage-only chunk is then kept from the caller (see docs/llm.md)."""

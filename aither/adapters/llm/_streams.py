@@ -12,10 +12,10 @@ from ... import semconv
 if TYPE_CHECKING:
     from ._common import LLMCall
 
-STREAM_COMPLETED: Final = "completed"
-STREAM_CLOSED: Final = "closed"
-STREAM_ERROR: Final = "error"
-STREAM_GC: Final = "garbage_collected"
+STREAM_COMPLETED: Final = semconv.LLM_STREAM_END_COMPLETED
+STREAM_CLOSED: Final = semconv.LLM_STREAM_END_CLOSED
+STREAM_ERROR: Final = semconv.LLM_STREAM_END_ERROR
+STREAM_GC: Final = semconv.LLM_STREAM_END_GARBAGE_COLLECTED
 
 
 class StreamRecorder:
