@@ -548,3 +548,29 @@ def test_a_malformed_response_body_ends_the_span_in_error(
     assert span.attributes == gemini_span(
         fake, **{semconv.ERROR_TYPE: "JSONDecodeError", semconv.AITHER_COST_UNAVAILABLE: "no_usage"}
     )
+
+
+def test_automatic_function_calling_makes_one_span_per_model_call(
+    fake: FakeGemini, traced: Any, capture: SpanCapture
+) -> None:
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"18C in {city}"
+
+    call = response(text="")
+    call["candidates"][0]["content"]["parts"] = [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+    ]
+    fake.reply_response(body=call)
+    fake.reply_response(text="It is 18C in Paris.", id="resp-final")
+
+    got = traced.models.generate_content(
+        model=MODEL, contents="Weather in Paris?", config=types.GenerateContentConfig(tools=[get_weather])
+    )
+
+    assert got.text == "It is 18C in Paris."
+    second = fake.requests[1].json()["contents"]
+    assert second[-1]["parts"][0]["functionResponse"]["response"] == {"result": "18C in Paris"}
+    spans = capture.spans()
+    assert [s.attributes[semconv.GEN_AI_RESPONSE_ID] for s in spans] == ["resp-01", "resp-final"]
+    assert all(s.name == f"generate_content {MODEL}" for s in spans)
