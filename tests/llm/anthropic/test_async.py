@@ -174,3 +174,15 @@ async def test_unwrap(fake: FakeAnthropic, capture: SpanCapture) -> None:
     assert (await client.messages.create(model=MODEL, max_tokens=64, messages=USER)).id == "msg_01"
     assert capture.spans() == []
     await client.close()
+
+
+async def test_stream_helper_left_early(fake: FakeAnthropic, atraced: Any, capture: SpanCapture) -> None:
+    fake.reply_stream()
+
+    async with atraced.messages.stream(model=MODEL, max_tokens=64, messages=USER) as s:
+        first = await s.__anext__()
+
+    assert first.type == "message_start"
+    attrs = stream_attributes(only_span(capture))
+    assert attrs[semconv.AITHER_LLM_STREAM_END] == "closed"
+    assert attrs[semconv.AITHER_LLM_STREAM_CHUNKS] == 1

@@ -660,3 +660,15 @@ def test_a_malformed_response_body_raises_the_sdks_error_and_ends_the_span_in_er
     span = only_span(capture)
     assert span.status == "ERROR"
     assert span.attributes[semconv.ERROR_TYPE] == type(expected).__name__
+
+
+def test_beta_messages_are_traced_too(fake: FakeAnthropic, traced: Any, capture: SpanCapture) -> None:
+    fake.reply_message()
+
+    got = traced.beta.messages.create(model=MODEL, max_tokens=64, messages=USER)
+
+    assert got.id == "msg_01"
+    assert fake.requests[0].route == "/v1/messages"
+    attrs = only_span(capture).attributes
+    assert attrs[semconv.GEN_AI_RESPONSE_ID] == "msg_01"
+    assert attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
