@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -11,6 +12,15 @@ import pytest
 from aither.testing import SpanCapture
 
 from ..fake_openai import FakeOpenAI
+
+
+@pytest.fixture(autouse=True)
+def _collect_streams() -> Iterator[None]:
+    """The SDK's streams hold a reference cycle (the stream and its generator); a test that
+    closes one early leaves it for the cyclic collector. Collect it in this test's teardown,
+    not during some later test."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture
