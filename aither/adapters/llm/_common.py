@@ -433,9 +433,10 @@ class LLMCall:
         self.record_error(exc)
         self.end(stream_end)
 
-    def end(self, stream_end: str | None = None) -> None:
+    def end(self, stream_end: str | None = None, *, end_time: int | None = None) -> None:
         """Record the usage, hand the scans, the price and the content to the export thread,
-        end the span. Exactly once: later calls, from any thread, do nothing."""
+        end the span (at ``end_time``, ns since the epoch, if given; else now). Exactly once:
+        later calls, from any thread, do nothing."""
         if not self._end_lock.acquire(blocking=False):
             return
         span = self.span
@@ -450,7 +451,7 @@ class LLMCall:
         except Exception as exc:
             self.runtime.internal_error_quiet(exc, "ending an LLM span")
         finally:
-            span.end()
+            span.end(end_time=end_time)
             try:
                 set_last(span.get_span_context().trace_id)
             except Exception:

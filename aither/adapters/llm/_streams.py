@@ -44,18 +44,20 @@ class StreamRecorder:
 class _StreamState:
     """What a stream proxy counts; kept apart from the proxy so ``__del__`` needs only it."""
 
-    __slots__ = ("call", "chunks", "first_ns", "recorder")
+    __slots__ = ("call", "chunks", "first_ns", "last_seen", "recorder")
 
     def __init__(self, call: LLMCall, recorder: StreamRecorder) -> None:
         self.call = call
         self.recorder = recorder
         self.chunks = 0
         self.first_ns = 0
+        self.last_seen = time.time_ns()  # wall clock of the stream's return, then of each chunk
 
     def on_chunk(self, chunk: Any) -> bool:
         """True when the chunk goes to the caller."""
         if self.first_ns == 0:
             self.first_ns = time.monotonic_ns()
+        self.last_seen = time.time_ns()
         try:
             keep = self.recorder.on_chunk(chunk)
         except Exception as exc:
@@ -78,10 +80,13 @@ class _StreamState:
             self.recorder.finish(call)
         except Exception as error:
             call.runtime.internal_error_quiet(error, "ending an LLM stream")
+        # A stream dropped unfinished is collected whenever the collector runs; its span ends
+        # at its last sign of life instead, so its duration is the stream's, not the gc's.
+        end_time = self.last_seen if how == STREAM_GC else None
         if exc is not None:
             call.fail(exc, how)
         else:
-            call.end(how)
+            call.end(how, end_time=end_time)
 
 
 class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from typing import Any
 
 import openai
@@ -143,9 +144,11 @@ def test_unconsumed_stream_ends_when_collected(fake: FakeOpenAI, traced: Any, ca
     fake.chat_stream()
     stream = traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
     next(stream)
+    dropped_at = time.time_ns()
     del stream
     gc.collect()
     (span,) = capture.spans()
+    assert span.raw.end_time <= dropped_at  # the span ends at the last chunk, not at the collection
     assert span.attributes["aither.llm.stream.end"] == "garbage_collected"
     assert span.attributes["aither.llm.stream.chunks"] == 1
 
