@@ -34,8 +34,8 @@ inside an IPv6 one (``::ffff:10.0.0.1``) counts once, as IPv6.
 **Cost.** Everything is linear in the text: each pattern either starts with a character a
 scan finds cheaply and is bounded in length (no nested unbounded repetition, so no
 catastrophic backtracking), or runs only inside a bounded window that a linear pre-scan
-found. ``count`` runs on the caller's thread over at most ``max_chars`` characters (the
-adapters pass ``SCAN_MAX_CHARS``); ``mask`` runs on the export thread over captured content.
+found. ``count`` reads at most ``max_chars`` characters (the adapters pass ``SCAN_MAX_CHARS``
+and call it, and ``mask`` over captured content, on the export thread). Thread-safe.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ class Scan:
 def scan(texts: Iterable[str], max_chars: int) -> Scan:
     """Count the matches per type over ``texts``, scanning at most ``max_chars`` characters in all.
 
-    Called on the caller's thread; linear in the characters scanned; never blocks a call.
+    Linear in the characters scanned; thread-safe.
 
     Example:
         >>> scan(["mail ada@example.com or call +44 20 7946 0958"], max_chars=16_384)
