@@ -200,6 +200,7 @@ class LLMCall:
         "_input_texts",
         "_output_messages",
         "_output_texts",
+        "_pending",
         "_system_instructions",
         "_system_texts",
         "_usage",
@@ -223,6 +224,7 @@ class LLMCall:
         self.start_ns = time.monotonic_ns()
         self._end_lock = threading.Lock()
         self._usage: dict[str, int] | None = None
+        self._pending: dict[str, Any] = {}
         self._input_messages: Any = None
         self._system_instructions: Any = None
         self._output_messages: Any = None
@@ -340,10 +342,7 @@ class LLMCall:
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one span attribute (None is skipped)."""
         if value is not None:
-            try:
-                self.span.set_attribute(key, value)
-            except Exception as exc:
-                self.runtime.internal_error_quiet(exc, "recording an LLM response")
+            self._pending[key] = value
 
     def record_response(
         self,
@@ -354,19 +353,20 @@ class LLMCall:
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
         """``gen_ai.response.model``, ``.id``, ``.finish_reasons`` and any other attributes."""
-        span = self.span
+        # Kept until the span ends, then set in one call (one lock, not one per attribute).
+        pending = self._pending
         try:
             if response_model:
                 self.response_model = response_model
-                span.set_attribute(semconv.GEN_AI_RESPONSE_MODEL, response_model)
+                pending[semconv.GEN_AI_RESPONSE_MODEL] = response_model
             if response_id:
-                span.set_attribute(semconv.GEN_AI_RESPONSE_ID, response_id)
+                pending[semconv.GEN_AI_RESPONSE_ID] = response_id
             if finish_reasons:
-                span.set_attribute(semconv.GEN_AI_RESPONSE_FINISH_REASONS, [str(r) for r in finish_reasons])
+                pending[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [str(r) for r in finish_reasons]
             if attributes:
                 for key, value in attributes.items():
                     if value is not None:
-                        span.set_attribute(key, value)
+                        pending[key] = value
         except Exception as exc:
             self.runtime.internal_error_quiet(exc, "recording an LLM response")
 
@@ -441,12 +441,15 @@ class LLMCall:
             return
         span = self.span
         try:
+            pending = self._pending
             if stream_end is not None:
-                span.set_attribute(semconv.AITHER_LLM_STREAM_END, stream_end)
+                pending[semconv.AITHER_LLM_STREAM_END] = stream_end
             if self.stream_attributes:
-                span.set_attributes(self.stream_attributes)
+                pending.update(self.stream_attributes)
             if self._usage:
-                span.set_attributes(self._usage)
+                pending.update(self._usage)
+            if pending:
+                span.set_attributes(pending)
             self._defer()
         except Exception as exc:
             self.runtime.internal_error_quiet(exc, "ending an LLM span")
@@ -504,11 +507,17 @@ class LLMCall:
             return stream
 
 
+_MISSING: Any = object()
+
+
 def field(obj: Any, name: str, default: Any = None) -> Any:
     """``obj.name`` for SDK objects, ``obj[name]`` for dicts (raw JSON); ``default`` if absent."""
-    if isinstance(obj, Mapping):
+    if type(obj) is dict:  # the common case first: an ABC check costs more than the lookup
         return obj.get(name, default)
-    return getattr(obj, name, default)
+    value = getattr(obj, name, _MISSING)
+    if value is not _MISSING:
+        return value
+    return obj.get(name, default) if isinstance(obj, Mapping) else default
 
 
 def as_int(value: Any) -> int | None:
