@@ -103,7 +103,8 @@ class AitherSpan:
     """A function, tool or event span opened with :func:`aither.span`.
 
     Threading: use it from the code that opened it. Every setter validates its argument and
-    raises on a caller's mistake; nothing here raises for an error of aither's own.
+    raises on a caller's mistake (a setter called after the block ended raises RuntimeError,
+    rather than losing what it was given); nothing here raises for an error of aither's own.
 
     Example:
         >>> with aither.span("retrieve", kind="tool") as s:   # doctest: +SKIP
@@ -131,6 +132,7 @@ class AitherSpan:
         self._metadata = metadata
         self._attributes = attributes
         self._items: dict[str, Any] = {}
+        self._ended = False
         if input is not None:
             self.set_input(input)
         self._span: trace.Span | None = None
@@ -159,6 +161,7 @@ class AitherSpan:
         if span is None:
             return
         self._span = None
+        self._ended = True
         if self._token is not None:
             try:
                 otel_context.detach(self._token)  # type: ignore[arg-type]
@@ -213,17 +216,25 @@ class AitherSpan:
         span = self._span
         return f"{span.get_span_context().span_id:016x}" if span is not None else None
 
+    def _check_open(self, what: str) -> None:
+        if self._ended:
+            # The span is exported already: what is set now would be lost without a word.
+            raise RuntimeError(f"span {self._name!r} has ended; call {what}() inside its with block")
+
     def set_input(self, value: Any) -> None:
         """Record the input (a bounded sample of it, encoded on the export thread)."""
+        self._check_open("set_input")
         self._items[semconv.AITHER_INPUT] = capture(self._runtime, value)
 
     def set_output(self, value: Any) -> None:
         """Record the output (a bounded sample of it, encoded on the export thread)."""
+        self._check_open("set_output")
         self._items[semconv.AITHER_OUTPUT] = capture(self._runtime, value)
 
     def set_cost(self, usd: float) -> None:
         """Record the cost in US dollars; ValueError for a negative or non-finite number."""
         cost = check_cost(usd)
+        self._check_open("set_cost")
         if self._span is not None:
             self._span.set_attribute(semconv.AITHER_COST_USD, cost)
         else:
@@ -231,6 +242,7 @@ class AitherSpan:
 
     def set_metadata(self, metadata: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Add ``aither.metadata.<key>`` attributes, from a mapping and/or keyword arguments."""
+        self._check_open("set_metadata")
         merged = {**(metadata or {}), **kwargs}
         if self._span is not None:
             set_metadata(self._runtime, self._span, merged)
@@ -239,6 +251,7 @@ class AitherSpan:
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set a raw OpenTelemetry attribute (str, bool, int, float or a list of one of them)."""
+        self._check_open("set_attribute")
         if self._span is not None:
             self._span.set_attribute(key, value)
         else:
