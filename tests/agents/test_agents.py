@@ -460,3 +460,21 @@ def test_tools_in_a_thread_pool_keep_their_parent_when_given_the_context(aither_
     tools = {s.attributes["aither.input"]["x"]: s for s in spans if s.name == "tool"}
     assert (tools[1].trace_id, tools[1].parent_span_id) == (agent.trace_id, agent.span_id)
     assert tools[2].parent_span_id is None and tools[2].trace_id != agent.trace_id
+
+
+def test_setting_a_span_after_its_block_ended_is_an_error_not_a_silent_loss(
+    aither_capture: SpanCapture,
+) -> None:
+    with aither_capture.client.span("retrieve", kind="tool") as s:
+        s.set_output(["doc"])
+    for setter, value in (
+        (s.set_output, ["late"]),
+        (s.set_input, "late"),
+        (s.set_cost, 0.1),
+        (s.set_metadata, {"late": True}),
+    ):
+        with pytest.raises(RuntimeError, match=r"span 'retrieve' has ended; call set_\w+\(\) inside"):
+            setter(value)
+    (span,) = aither_capture.spans()
+    assert span.attributes["aither.output"] == ["doc"]
+    assert "aither.cost.usd" not in span.attributes
