@@ -101,15 +101,10 @@ async def test_llm_calls_filter_by_flags_provider_model_and_error(client, send, 
         _chat_attributes(**{sc.AITHER_INJECTION_SCORE: 0.9, sc.AITHER_INJECTION_DETECTED: True}),
         start_ns=base + SECOND,
     )
+    # scanned and clean, as the adapters write it: no aither.pii.* at all, an injection score
     clean = spans.span(
         "chat c",
-        _chat_attributes(
-            **{
-                sc.AITHER_PII_DETECTED: False,
-                sc.AITHER_INJECTION_SCORE: 0.1,
-                sc.AITHER_INJECTION_DETECTED: False,
-            }
-        ),
+        _chat_attributes(**{sc.AITHER_INJECTION_SCORE: 0.1, sc.AITHER_INJECTION_DETECTED: False}),
         start_ns=base + 2 * SECOND,
     )
     failed = spans.span(
@@ -137,6 +132,16 @@ async def test_llm_calls_filter_by_flags_provider_model_and_error(client, send, 
     # "not flagged" includes calls that say nothing about it (never scanned)
     assert await names(pii="false") == ["chat d", "chat c", "chat b"]
     assert await names(injection="true") == ["chat b"]
+    flags = {
+        item["name"]: (item["pii_detected"], item["injection_detected"])
+        for item in (await client.get("/api/v1/llm-calls")).json()["items"]
+    }
+    assert flags == {
+        "chat a": (True, None),  # PII found; the injection scan left nothing on this span
+        "chat b": (False, True),  # scanned (an injection score), no PII found
+        "chat c": (False, False),
+        "chat d": (None, None),  # never scanned
+    }
     assert await names(error="true") == ["chat d"]
     assert await names(provider="anthropic") == ["chat d"]
     assert await names(model="gpt-4o-mini-2024-07-18") == ["chat c", "chat b", "chat a"]

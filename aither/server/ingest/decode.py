@@ -41,6 +41,7 @@ _EXCEPTION_MESSAGE = "exception.message"
 # Stored in the predictions table, so the spans row leaves them out (the trace view merges them back).
 _PREDICTION_PAYLOADS = (sc.ML_FEATURES, sc.ML_PREDICTION)
 _MAX_WARNINGS = 20
+_SCANNER_PREFIXES = ("aither.pii.", "aither.injection.")
 
 
 def any_value(value: AnyValue) -> Any:
@@ -315,9 +316,10 @@ class _Decoder:
         reasons = attributes.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
         pii_counts = _pii_counts(attributes)
         pii_flag = attributes.get(sc.AITHER_PII_DETECTED)
-        pii_detected = None  # not scanned, as far as the span tells
-        if pii_flag is not None or pii_counts:
-            pii_detected = _flag(pii_flag) or bool(pii_counts)
+        # aither's adapters write aither.pii.detected only when they found something; a span
+        # with any of the scanners' attributes was scanned, so no flag there means no PII
+        scanned = any(key.startswith(_SCANNER_PREFIXES) for key in attributes)
+        pii_detected = (_flag(pii_flag) or bool(pii_counts)) if scanned else None
         injection_flag = attributes.get(sc.AITHER_INJECTION_DETECTED)
         injection_rules = attributes.get(sc.AITHER_INJECTION_RULES)
         if isinstance(injection_rules, str):
