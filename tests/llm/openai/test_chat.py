@@ -332,3 +332,41 @@ def test_span_nests_under_the_callers_span(fake: FakeOpenAI, traced: Any, captur
     (llm,) = capture.spans("llm")
     assert llm.parent_span_id == parent_id
     assert inside == llm.trace_id
+
+
+def test_structured_output_parse(
+    fake: FakeOpenAI, plain: openai.OpenAI, traced: Any, capture: SpanCapture
+) -> None:
+    from pydantic import BaseModel
+
+    class Greeting(BaseModel):
+        text: str
+
+    fake.chat(times=2, text='{"text": "hi"}')
+    expected = plain.chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting)
+    got = traced.chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES, response_format=Greeting)
+    assert got.choices[0].message.parsed == expected.choices[0].message.parsed == Greeting(text="hi")
+    (span,) = capture.spans()
+    assert span.attributes["gen_ai.usage.output_tokens"] == 5
+
+
+def test_image_parts_are_captured_by_reference(fake: FakeOpenAI, content_capture: SpanCapture) -> None:
+    fake.chat()
+    parts: list[dict[str, Any]] = [
+        {"type": "text", "text": "What is in these?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 5000}},
+    ]
+    with content_capture.client.wrap(make_client(fake)) as client:
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": parts}])
+    (span,) = content_capture.spans()
+    assert content(span, "gen_ai.input.messages") == [
+        {
+            "role": "user",
+            "parts": [
+                {"type": "text", "content": "What is in these?"},
+                {"type": "uri", "modality": "image", "uri": "https://example.com/cat.png"},
+                {"type": "uri", "modality": "image", "uri": "data:image/png;base64,..."},
+            ],
+        }
+    ]
