@@ -45,7 +45,8 @@ def content_capture() -> Iterator[SpanCapture]:
 
 
 def make_client(fake: FakeOpenAI, **kwargs: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=fake.url, api_key="sk-test", max_retries=0, **kwargs)
+    kwargs.setdefault("max_retries", 0)
+    return openai.OpenAI(base_url=fake.url, api_key="sk-test", **kwargs)
 
 
 @pytest.fixture

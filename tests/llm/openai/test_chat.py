@@ -370,3 +370,19 @@ def test_image_parts_are_captured_by_reference(fake: FakeOpenAI, content_capture
             ],
         }
     ]
+
+
+def test_a_retried_call_is_one_span(fake: FakeOpenAI, capture: SpanCapture) -> None:
+    from ..fake_openai import error_reply
+    from ..wire import Reply
+
+    failed = error_reply(500)
+    fake.add(Reply(status=500, headers={**failed.headers, "retry-after-ms": "1"}, body=failed.body))
+    fake.chat()
+    with capture.client.wrap(make_client(fake, max_retries=1)) as client:
+        result = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert result.id == "chatcmpl-1"
+    assert len(fake.requests) == 2
+    (span,) = capture.spans()
+    assert span.status == "UNSET"
+    assert span.attributes["gen_ai.response.id"] == "chatcmpl-1"
