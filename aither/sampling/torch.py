@@ -7,6 +7,13 @@ memory with an event recorded behind it, so the caller does not wait for the GPU
 thread waits on the event before it reads the copy. ``_meta`` also records the tensor's
 ``device`` and ``requires_grad``.
 
+On the host the copy is a numpy array where numpy has the dtype, not a torch tensor: a small
+tensor kept alive in the export queue (its 64-byte aligned buffer, ``TensorImpl`` and
+``StorageImpl``) fragments glibc's heap between a model's large activations, which glibc
+then gives back to the system and faults in again at the next call. Measured on a 3-layer
+MLP: hundreds of page faults per call on a 100,000-row input, growing with the rows, against
+none with numpy copies (``benchmarks/frameworks.py``).
+
 Tuples and dicts of tensors are sampled by the built-in sampler, which calls this one for
 each tensor inside them.
 """
@@ -35,21 +42,26 @@ class HostSlice:
     """A slice of a tensor already copied to host memory; encoded on the export thread.
 
     Attributes:
-        tensor: the host copy, never a view of the caller's tensor.
+        host: the host copy, never a view of the caller's tensor: a numpy array, or a torch
+            tensor for dtypes numpy lacks and for pinned copies of CUDA slices.
         ready: a ``torch.cuda.Event`` recorded after an asynchronous device-to-host copy, or
             None when the copy is already complete.
     """
 
-    __slots__ = ("ready", "tensor")
+    __slots__ = ("host", "ready")
 
-    def __init__(self, tensor: torch.Tensor, ready: Any = None) -> None:
-        self.tensor = tensor
+    def __init__(self, host: Any, ready: Any = None) -> None:
+        self.host = host
         self.ready = ready
 
     def __aither_json__(self) -> Any:
         if self.ready is not None:
             self.ready.synchronize()  # waits for this slice's copy only, on the export thread
-        tensor = self.tensor
+        tensor = self.host
+        if not isinstance(tensor, torch.Tensor):  # a numpy copy
+            if tensor.ndim == 0 or tensor.dtype.kind == "c":
+                return tensor.tolist()  # a Python number; complex ones are written as text
+            return tensor
         if tensor.ndim == 0:
             return tensor.item()  # one Python number (complex ones are written as text)
         if tensor.is_complex():
@@ -62,7 +74,7 @@ class HostSlice:
             return tensor.tolist()
 
     def __repr__(self) -> str:
-        return f"HostSlice({self.tensor!r})"
+        return f"HostSlice({self.host!r})"
 
 
 # dtypes numpy has no equivalent of; their values fit float32 (or int64) exactly.
@@ -93,7 +105,7 @@ def to_host(part: torch.Tensor) -> HostSlice | None:
     device = part.device.type
     if device == "cpu":
         # A copy, not the view: later in-place writes to the caller's tensor never show.
-        return HostSlice(part.clone(memory_format=torch.contiguous_format))
+        return HostSlice(_owned_copy(part))
     if device == "meta":
         return None
     if device == "cuda":
@@ -103,7 +115,18 @@ def to_host(part: torch.Tensor) -> HostSlice | None:
         ready = torch.cuda.Event()
         ready.record(torch.cuda.current_stream(part.device))
         return HostSlice(host, ready)
-    return HostSlice(part.to("cpu"))  # mps, xpu and others: a blocking copy of the slice only
+    return HostSlice(_owned_copy(part.to("cpu")))  # mps, xpu and others: a blocking copy of the slice only
+
+
+def _owned_copy(part: torch.Tensor) -> Any:
+    """A numpy copy of a (detached, host) slice where numpy can hold it, else a torch clone;
+    see the module's docstring for why not a tensor."""
+    if part.dtype not in _NON_NUMPY:
+        try:
+            return part.numpy().copy()
+        except (RuntimeError, TypeError):  # conjugate or negative views, torch without numpy
+            pass
+    return part.clone(memory_format=torch.contiguous_format)
 
 
 def sample_torch(value: Any, rows: int, columns: int, limits: SampleLimits) -> Sample | None:
