@@ -5,9 +5,9 @@ layers (``tinygrad.nn.Linear``...), a layer itself, or a ``TinyJit`` function. T
 picks this adapter for tinygrad's own classes and for a plain object that holds tinygrad
 layers or tensors in its attributes.
 
-A tinygrad output is lazy: sampling it realizes its first rows (see
+A tinygrad output is lazy: sampling it realizes it in place (see
 :mod:`aither.sampling.tinygrad`), work the caller's own ``.numpy()`` or ``.realize()`` then
-reuses for a tensor sampled whole.
+reuses.
 """
 
 from __future__ import annotations

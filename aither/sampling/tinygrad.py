@@ -1,10 +1,12 @@
-"""tinygrad tensors: slice, then realize and copy only the slice.
+"""tinygrad tensors: realize the tensor, then copy only its first rows and columns.
 
-``t[:rows, :columns]`` (every further axis capped at ``columns``) is a lazy view; realizing
-it computes and copies only that slice, never the whole tensor. When the tensor is already
-realized in host memory (a tensor made from numpy on the CPU device, the usual input),
-its buffer is read through a zero-copy numpy view and only the slice is copied: that skips
-tinygrad's scheduler, which costs milliseconds per realize.
+A lazy tensor (a model's output, usually) is realized in place first: that is the work the
+caller's own ``.realize()`` or ``.numpy()`` does next, which then finds it done; realizing a
+view of it instead would run the model's kernels twice. Then only ``t[:rows, :columns]``
+(every further axis capped at ``columns``) is copied to the host, never the whole tensor.
+A tensor realized in host memory (on the CPU device) is read through a zero-copy numpy
+view and only the slice is copied: that skips tinygrad's scheduler, which costs
+milliseconds per realize.
 
 While a ``TinyJit`` function is being captured, reading a tensor would bake its values
 into the captured graph, so a tensor met then is described without values.
@@ -63,18 +65,38 @@ def _host_array(tensor: Tensor, shape: tuple[int, ...]) -> np.ndarray | None:
     return view
 
 
-def _slice(tensor: Tensor, shape: tuple[int, ...], rows: int, columns: int) -> np.ndarray:
-    index = (slice(rows),) + (slice(columns),) * (len(shape) - 1)
+def _host(tensor: Tensor, shape: tuple[int, ...]) -> np.ndarray | None:
     try:
-        host = _host_array(tensor, shape)
+        return _host_array(tensor, shape)
     except Exception:  # tinygrad internals moved: take the general path
-        host = None
+        return None
+
+
+def _slice(tensor: Tensor, shape: tuple[int, ...], rows: int, columns: int) -> np.ndarray:
+    index = (slice(rows),) + (slice(columns),) * (len(shape) - 1) if shape else ()
+    host = _host(tensor, shape)
+    if host is None and not _realized(tensor):
+        # Realize the caller's tensor itself (a model's output, usually), so that the
+        # caller's own .realize() or .numpy() finds it done: realizing a view of it instead
+        # would run the model's kernels twice.
+        tensor.realize()
+        host = _host(tensor, shape)
     if host is not None:
         head: np.ndarray = host[index].copy()
         return head
     part = tensor[index] if shape else tensor
-    array: np.ndarray = part.numpy()  # realizes the slice only
+    array: np.ndarray = part.numpy()  # copies the slice only
     return array if array.flags.owndata else array.copy()
+
+
+def _realized(tensor: Tensor) -> bool:
+    try:
+        uop = tensor.uop
+        while uop.op.name in ("RESHAPE", "MULTI"):
+            uop = uop.src[0]
+        return bool(uop.op.name == "BUFFER" and uop.buffer.is_allocated())
+    except Exception:  # tinygrad internals moved: realize, which is a no-op when done
+        return False
 
 
 def sample_tinygrad(value: Any, rows: int, columns: int, limits: SampleLimits) -> Sample | None:

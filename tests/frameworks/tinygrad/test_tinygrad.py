@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 import pytest
 from tinygrad import Tensor, TinyJit, nn
+from tinygrad.helpers import GlobalCounters
 
 import aither
 from aither.adapters.registry import adapter_for
@@ -119,17 +120,30 @@ def test_ten_thousand_rows_give_a_bounded_sample(aither_capture: SpanCapture) ->
     assert prediction is not None and prediction["_meta"]["rows"] == 10_000
 
 
-def test_only_the_slice_is_realized() -> None:
-    lazy = Tensor.arange(100_000).reshape(1_000, 100) * 2
+def test_a_lazy_output_is_realized_once_in_place(aither_capture: SpanCapture) -> None:
+    net = Net()
+    tracked = aither_capture.client.wrap(net, name="tiny")
+    x = Tensor(data(10_000)).realize()
+    out = tracked(x)
+    assert out.uop.is_realized  # sampling realized the caller's own tensor, not a view of it
+    kernels = GlobalCounters.kernel_count
+    got = out.numpy()
+    assert GlobalCounters.kernel_count == kernels  # so the caller's .numpy() runs no kernel again
+    np.testing.assert_array_equal(got, net(x).numpy())
+    (span,) = aither_capture.spans()
+    same_values(span.attributes["ml.prediction"]["sample"], got)
+
+
+def test_only_the_slice_is_copied() -> None:
+    lazy = Tensor(data(1_000, 100)) * 2
     got = sample(lazy, 5, 10, LIMITS)
-    np.testing.assert_array_equal(got.data, (np.arange(100_000).reshape(1_000, 100) * 2)[:5, :10])
-    assert not lazy.uop.is_realized  # the 1,000 x 100 tensor itself was never computed
-    assert got.meta == tensor_meta(
-        "tinygrad.Tensor", [1_000, 100], "int32", truncated=True, device=None, requires_grad=True
-    )
+    assert isinstance(got.data, np.ndarray) and got.data.shape == (5, 10) and got.data.flags.owndata
+    same_values(got.data, (data(1_000, 100) * 2)[:5, :10])
+    assert got.meta == meta([1_000, 100], truncated=True)
     realized = Tensor(data(10_000, 64)).realize()
     got = sample(realized, 5, 10, LIMITS)
     assert isinstance(got.data, np.ndarray) and got.data.shape == (5, 10) and got.data.flags.owndata
+    assert not np.shares_memory(got.data, realized.numpy())
     same_values(got.data, data(10_000, 64)[:5, :10])
     scalar = sample(Tensor(3.5), 5, 10, LIMITS)
     assert scalar.data == 3.5 and scalar.meta["shape"] == [] and scalar.meta["rows"] == 1
