@@ -336,6 +336,14 @@ def _params(body: Mapping[str, Any], table: Iterable[tuple[str, str]], attrs: di
             attrs[attr] = value
 
 
+def _output_type(kind: Any, attrs: dict[str, Any]) -> None:
+    """``gen_ai.output.type`` from a response format's type (``json_schema``, ``json_object``, ``text``)."""
+    if kind in ("json_schema", "json_object"):
+        attrs[semconv.GEN_AI_OUTPUT_TYPE] = "json"
+    elif kind == "text":
+        attrs[semconv.GEN_AI_OUTPUT_TYPE] = "text"
+
+
 def _stop(body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
     stop = body.get("stop")
     if isinstance(stop, str):
@@ -354,6 +362,7 @@ def _start_chat(
     api: str,
 ) -> LLMCall | None:
     _params(body, _CHAT_PARAMS, attrs)
+    _output_type(field(body.get("response_format"), "type"), attrs)
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
         attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
@@ -403,6 +412,7 @@ def _start_responses(
     stream: bool,
 ) -> LLMCall | None:
     _params(body, _RESPONSES_PARAMS, attrs)
+    _output_type(field(field(body.get("text"), "format"), "type"), attrs)
     conversation = body.get("conversation")
     conversation_id = conversation if isinstance(conversation, str) else field(conversation, "id")
     if isinstance(conversation_id, str):

@@ -348,6 +348,7 @@ def test_structured_output_parse(
     assert got.choices[0].message.parsed == expected.choices[0].message.parsed == Greeting(text="hi")
     (span,) = capture.spans()
     assert span.attributes["gen_ai.usage.output_tokens"] == 5
+    assert span.attributes["gen_ai.output.type"] == "json"
 
 
 def test_image_parts_are_captured_by_reference(fake: FakeOpenAI, content_capture: SpanCapture) -> None:
