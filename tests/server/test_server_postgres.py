@@ -176,3 +176,30 @@ async def test_ingest_join_metrics_and_management_on_postgres(pg_storage) -> Non
         ).status_code == 403
         assert (await http.delete(f"/api/v1/api-keys/{created['id']}")).status_code == 200
         assert (await http.get("/api/v1/models", headers=reader)).status_code == 401
+
+
+async def test_nul_characters_are_stored_on_postgres_too(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL text can't hold NUL; SQLite can. A span carrying one is stored, not a 500."""
+    storage, settings = pg_storage
+    app = create_app(settings, storage)
+    spans = Spans()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://pg", headers=auth
+    ) as http:
+        odd = spans.prediction("nul\x00model", ["cat\x00"], version="1\x00")
+        odd.name = "predict nul\x00model"
+        odd.status.message = "bad\x00status"
+        label = spans.label(ids(odd)[0], "cat\x00")
+        plain = spans.span("GET /\x00", {"http.route": "/\x00"})
+        response = await http.post("/v1/traces", content=body(odd, label, plain), headers=PROTOBUF)
+        assert response.status_code == 200, response.content
+        models = (await http.get("/api/v1/models")).json()
+        assert [(m["name"], m["version"], m["labelled_rows"]) for m in models] == [
+            ("nul\ufffdmodel", "1\ufffd", 1)
+        ]
+        (version,) = (await http.get("/api/v1/models/nul\ufffdmodel/metrics")).json()["versions"]
+        assert version["classification"]["accuracy"] == 1.0
+        trace = (await http.get(f"/api/v1/traces/{ids(plain)[0]}")).json()
+        (stored,) = trace["spans"]
+        assert (stored["name"], stored["attributes"]) == ("GET /\ufffd", {"http.route": "/\x00"})

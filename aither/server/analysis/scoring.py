@@ -61,7 +61,7 @@ def class_of(value: Any) -> str | None:
             return None
         return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
     if isinstance(value, str):
-        return value[:_CLASS_CHARS]
+        return value[:_CLASS_CHARS].replace("\x00", "\ufffd")  # PostgreSQL text can't hold NUL
     return json.dumps(value, sort_keys=True, default=str)[:_CLASS_CHARS]
 
 

@@ -72,11 +72,19 @@ def attributes_of(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     return {pair.key: any_value(pair.value) for pair in pairs}
 
 
+def clean(text: str) -> str:
+    """``text`` fit for a text column: PostgreSQL's can't hold NUL, so NUL becomes U+FFFD.
+
+    JSON columns need nothing: ``json.dumps`` writes NUL as ``\\u0000``.
+    """
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
 def _text(value: Any, limit: int) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else json.dumps(value)
-    return text[:limit] if text else None
+    return clean(text[:limit]) if text else None
 
 
 def _int(value: Any) -> int | None:
@@ -145,8 +153,8 @@ def _error_message(span: Span, events: list[dict[str, Any]]) -> str | None:
             message = attributes.get(_EXCEPTION_MESSAGE)
             text = ": ".join(str(part) for part in (kind, message) if part)
             if text:
-                return text[:2000]
-    return span.status.message[:2000] or None
+                return clean(text[:2000])
+    return clean(span.status.message[:2000]) or None
 
 
 class _Decoder:
@@ -199,15 +207,15 @@ class _Decoder:
             trace_id=trace_id,
             span_id=span_id,
             parent_span_id=_hex_id(span.parent_span_id, 8),
-            name=span.name,
+            name=clean(span.name),
             aither_kind=aither_kind,
             span_kind=int(span.kind),
             service_name=_text(resource.get(sc.SERVICE_NAME), 200),
-            scope_name=scope[:200] if scope else None,
+            scope_name=clean(scope[:200]) if scope else None,
             start_time_ns=start,
             end_time_ns=end,
             status_code=int(span.status.code),
-            status_message=span.status.message or None,
+            status_message=clean(span.status.message) or None,
             attributes=json.dumps(stored),
             events=json.dumps(events) if events else None,
             links=json.dumps(links) if links else None,
