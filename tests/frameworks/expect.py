@@ -98,3 +98,15 @@ def tensor_meta(
         "device": device,
         "requires_grad": requires_grad,
     }
+
+
+def array_meta(shape: list[int], dtype: str, *, truncated: bool) -> dict[str, Any]:
+    """``_meta`` of a numpy array."""
+    return {
+        "type": "numpy.ndarray",
+        "shape": shape,
+        "columns": None,
+        "dtypes": dtype,
+        "rows": shape[0],
+        "truncated": truncated,
+    }

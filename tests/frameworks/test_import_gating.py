@@ -19,6 +19,7 @@ from aither.testing import SpanCapture
 
 # framework root, the module a real model class of it lives in, the extra that installs it
 FRAMEWORKS = [
+    ("sklearn", "sklearn.ensemble._forest", "sklearn"),
     ("torch", "torch.nn.modules.module", "torch"),
     ("tensorflow", "tensorflow.python.module.module", "tensorflow"),
     ("keras", "keras.src.models.model", "tensorflow"),

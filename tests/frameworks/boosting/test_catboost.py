@@ -10,7 +10,7 @@ cb = pytest.importorskip("catboost")
 from aither.sampling import SampleLimits, sample  # noqa: E402
 from aither.testing import SpanCapture  # noqa: E402
 
-from ..expect import prediction_attributes, same_values, split  # noqa: E402
+from ..expect import array_meta, prediction_attributes, same_values, split  # noqa: E402
 
 NAMES = ["amount", "age", "score", "hour"]
 LIMITS = SampleLimits()
@@ -49,8 +49,9 @@ def test_the_scikit_learn_style_estimator(aither_capture: SpanCapture, classifie
         rows_in=6,
         rows_out=6,
     )
+    assert features["_meta"] == array_meta([6, 4], "float32", truncated=True)
     same_values(features["sample"], X[:5])
-    assert prediction is not None and prediction["_meta"]["shape"] == [6, 2]
+    assert prediction is not None and prediction["_meta"] == array_meta([6, 2], "float64", truncated=False)
     same_values(prediction["sample"], out)
 
 
@@ -80,7 +81,7 @@ def test_the_native_model_on_a_pool(aither_capture: SpanCapture, native: Any) ->
         "truncated": True,
     }
     same_values(features["sample"], X[:5])
-    assert prediction is not None and prediction["_meta"]["shape"] == [7]
+    assert prediction is not None and prediction["_meta"] == array_meta([7], "float64", truncated=False)
     same_values(prediction["sample"], out)
 
 

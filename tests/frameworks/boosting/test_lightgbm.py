@@ -11,7 +11,7 @@ pd = pytest.importorskip("pandas")
 from aither.sampling import SampleLimits, sample  # noqa: E402
 from aither.testing import SpanCapture  # noqa: E402
 
-from ..expect import encoded, prediction_attributes, same_values, split  # noqa: E402
+from ..expect import array_meta, encoded, prediction_attributes, same_values, split  # noqa: E402
 
 LIMITS = SampleLimits()
 
@@ -83,16 +83,9 @@ def test_the_native_booster(aither_capture: SpanCapture, booster: Any) -> None:
         rows_in=4,
         rows_out=4,
     )
+    assert features["_meta"] == array_meta([4, 3], "float64", truncated=False)
     same_values(features["sample"], X)
-    assert prediction is not None
-    assert prediction["_meta"] == {
-        "type": "numpy.ndarray",
-        "shape": [4],
-        "columns": None,
-        "dtypes": "float64",
-        "rows": 4,
-        "truncated": False,
-    }
+    assert prediction is not None and prediction["_meta"] == array_meta([4], "float64", truncated=False)
     same_values(prediction["sample"], out)
 
 

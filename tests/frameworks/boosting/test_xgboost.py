@@ -108,8 +108,11 @@ def test_inplace_predict(aither_capture: SpanCapture, booster: Any) -> None:
     X = data(3, seed=3)
     np.testing.assert_array_equal(tracked.inplace_predict(X), booster.inplace_predict(X))
     (span,) = aither_capture.spans()
-    assert span.attributes["ml.method"] == "inplace_predict"
-    same_values(span.attributes["ml.features"]["sample"], X)
+    attrs, features, prediction = split(span)
+    assert attrs["ml.method"] == "inplace_predict" and attrs["ml.input.rows"] == 3
+    assert features["_meta"] == numpy_meta([3, 4], "float32", False)
+    same_values(features["sample"], X)
+    assert prediction is not None and prediction["_meta"] == numpy_meta([3], "float32", False)
 
 
 def test_a_dmatrix_is_read_five_rows_deep(monkeypatch: pytest.MonkeyPatch) -> None:

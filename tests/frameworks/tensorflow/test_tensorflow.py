@@ -217,3 +217,48 @@ def test_an_unbuilt_model_has_no_parameter_count_yet(aither_capture: SpanCapture
     (span,) = aither_capture.spans()
     assert "ml.model.parameters" not in span.attributes
     assert span.attributes["ml.model.framework"] == "keras"
+
+
+class Scale(tf.Module):
+    """A plain TensorFlow module, no Keras: framework ``tensorflow``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = tf.Variable([[2.0], [3.0]])
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 2], tf.float32)])
+    def __call__(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(x, self.w)
+
+
+def test_a_tensorflow_module(aither_capture: SpanCapture) -> None:
+    module = Scale()
+    tracked = aither_capture.client.wrap(module, name="scale")
+    x = tf.constant([[1.0, 1.0], [2.0, 0.5]])
+    out = tracked(x)
+    np.testing.assert_array_equal(out.numpy(), module(x).numpy())
+    assert tracked.w is module.w and aither.unwrap(tracked) is module
+    (span,) = aither_capture.spans()  # the tf.function runs inside the call: one span
+    attrs, features, prediction = split(span)
+    assert attrs == prediction_attributes(
+        "scale",
+        framework="tensorflow",
+        version=tf.__version__,
+        model_class=f"{__name__}.Scale",
+        method="__call__",
+        rows_in=2,
+        rows_out=2,
+        parameters=2,
+    )
+    assert features == {
+        "sample": [[1.0, 1.0], [2.0, 0.5]],
+        "_meta": tensor_meta(
+            "tensorflow.Tensor", [2, 2], "float32", truncated=False, device=CPU, requires_grad=None
+        ),
+    }
+    assert prediction == {
+        "sample": [[5.0], [5.5]],
+        "_meta": tensor_meta(
+            "tensorflow.Tensor", [2, 1], "float32", truncated=False, device=CPU, requires_grad=None
+        ),
+    }
