@@ -13,6 +13,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from otlp_builder import JSON, PROTOBUF, Spans, body, ids, request
 
+from aither import semconv as sc
 from aither.server import create_app
 from aither.server.bootstrap import bootstrap
 from aither.server.storage import Storage
@@ -81,15 +82,23 @@ async def test_bad_ids_are_rejected_in_partial_success(client, spans, counts) ->
     bad = spans.span("bad", {})
     bad.trace_id = b"short"
     unknown = spans.span("odd", {"aither.span.kind": "mystery"})
+    late = spans.span("far future", {})  # a uint64 time past what the (signed) columns hold
+    late.end_time_unix_nano = 2**64 - 1
+    huge = spans.span(  # counts past 32 bits are dropped, the span kept
+        "chat big", {sc.GEN_AI_REQUEST_MODEL: "m", sc.GEN_AI_USAGE_INPUT_TOKENS: 2**40}
+    )
     response = await client.post(
-        "/v1/traces", content=body(spans.span("good", {}), bad, unknown), headers=PROTOBUF
+        "/v1/traces", content=body(spans.span("good", {}), bad, unknown, late, huge), headers=PROTOBUF
     )
     assert response.status_code == 200
     partial = ExportTraceServiceResponse.FromString(response.content).partial_success
-    assert partial.rejected_spans == 1
-    assert "1 spans had no valid trace id or span id" in partial.error_message
+    assert partial.rejected_spans == 2
+    assert "2 spans had no valid trace id, span id or time" in partial.error_message
+    assert "past the year 2262" in partial.error_message
     assert "mystery" in partial.error_message
-    assert counts()["spans"] == 2
+    assert counts()["spans"] == 3
+    (call,) = (await client.get("/api/v1/llm-calls")).json()["items"]
+    assert (call["request_model"], call["input_tokens"]) == ("m", None)
 
 
 async def test_missing_wrong_and_malformed_keys_are_401(app, send, spans, counts) -> None:

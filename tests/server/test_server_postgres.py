@@ -178,8 +178,9 @@ async def test_ingest_join_metrics_and_management_on_postgres(pg_storage) -> Non
         assert (await http.get("/api/v1/models", headers=reader)).status_code == 401
 
 
-async def test_nul_characters_are_stored_on_postgres_too(pg_storage) -> None:  # type: ignore[no-untyped-def]
-    """PostgreSQL text can't hold NUL; SQLite can. A span carrying one is stored, not a 500."""
+async def test_nul_characters_and_huge_counts_are_stored_on_postgres_too(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL text can't hold NUL and its INTEGER is 32 bits; SQLite minds neither. Spans
+    carrying them are stored, not answered with 500."""
     storage, settings = pg_storage
     app = create_app(settings, storage)
     spans = Spans()
@@ -192,8 +193,11 @@ async def test_nul_characters_are_stored_on_postgres_too(pg_storage) -> None:  #
         odd.status.message = "bad\x00status"
         label = spans.label(ids(odd)[0], "cat\x00")
         plain = spans.span("GET /\x00", {"http.route": "/\x00"})
-        response = await http.post("/v1/traces", content=body(odd, label, plain), headers=PROTOBUF)
+        huge = spans.span("chat big", {"gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 2**40})
+        response = await http.post("/v1/traces", content=body(odd, label, plain, huge), headers=PROTOBUF)
         assert response.status_code == 200, response.content
+        (call,) = (await http.get("/api/v1/llm-calls")).json()["items"]
+        assert call["input_tokens"] is None  # past PostgreSQL's INTEGER: dropped, the call kept
         models = (await http.get("/api/v1/models")).json()
         assert [(m["name"], m["version"], m["labelled_rows"]) for m in models] == [
             ("nul\ufffdmodel", "1\ufffd", 1)

@@ -41,6 +41,8 @@ _EXCEPTION_MESSAGE = "exception.message"
 # Stored in the predictions table, so the spans row leaves them out (the trace view merges them back).
 _PREDICTION_PAYLOADS = (sc.ML_FEATURES, sc.ML_PREDICTION)
 _MAX_WARNINGS = 20
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_MAX_TIME_NS = 2**63 - 1  # OTLP times are unsigned 64-bit; the columns are signed (year 2262)
 _SCANNER_PREFIXES = ("aither.pii.", "aither.injection.")
 
 
@@ -88,15 +90,14 @@ def _text(value: Any, limit: int) -> str | None:
 
 
 def _int(value: Any) -> int | None:
+    """A count for an INTEGER column (32 bits on PostgreSQL); None when it is not one."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return None
+    integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if not integral and not (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
+        return None
+    number = int(value)
+    return number if _INT32_MIN <= number <= _INT32_MAX else None
 
 
 def _float(value: Any) -> float | None:
@@ -175,6 +176,12 @@ class _Decoder:
         span_id = _hex_id(span.span_id, 8)
         if trace_id is None or span_id is None:
             self.batch.rejected += 1
+            return
+        if span.start_time_unix_nano > _MAX_TIME_NS or span.end_time_unix_nano > _MAX_TIME_NS:
+            self.batch.rejected += 1
+            if len(self.batch.warnings) < _MAX_WARNINGS:
+                message = f"span {span_id} of trace {trace_id}: its time is past the year 2262"
+                self.batch.warnings.append(message)
             return
         if (trace_id, span_id) in self._seen:  # a span repeated inside one request
             return

@@ -101,7 +101,7 @@ async def export_traces(request: Request) -> Response:
         return _error(500, f"could not store the spans: {type(error).__name__}", encoding)
     message = "; ".join(batch.warnings)
     if batch.rejected:
-        message = f"{batch.rejected} spans had no valid trace id or span id" + (
+        message = f"{batch.rejected} spans had no valid trace id, span id or time" + (
             f"; {message}" if message else ""
         )
     logger.debug("stored %d spans (%d replayed)", result.spans, result.duplicates)
