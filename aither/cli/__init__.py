@@ -89,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     labels.add_argument("--cursor")
     _query_options(labels)
 
+    llm = commands.add_parser("llm-calls", help="recent LLM calls, newest first")
+    llm.add_argument("--model", help="request or response model")
+    llm.add_argument("--provider", help="openai, anthropic, gcp.gemini...")
+    llm.add_argument("--pii", action="store_const", const=True, help="only calls with personal data found")
+    llm.add_argument("--injection", action="store_const", const=True, help="only likely prompt injections")
+    llm.add_argument("--errors", action="store_const", const=True, help="only failed calls")
+    llm.add_argument("--since", help="24h, 7d, or an ISO 8601 time")
+    llm.add_argument("--until", help="24h, 7d, or an ISO 8601 time")
+    llm.add_argument("--limit", type=int, default=20, help="rows to show (default 20, at most 1000)")
+    llm.add_argument("--cursor", help="next page (printed under the table)")
+    _query_options(llm)
+
     usage = commands.add_parser("usage", help="this month's usage of the organisation")
     _query_options(usage)
 
@@ -168,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "predictions": _commands.predictions,
             "metrics": _commands.metrics,
             "labels": _commands.labels,
+            "llm-calls": _commands.llm_calls,
             "usage": _commands.usage,
             "keys": _commands.keys,
         }[args.command]

@@ -79,6 +79,28 @@ def metrics(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def llm_calls(args: argparse.Namespace, console: Console) -> int:
+    with client_for(args) as client:
+        page = client.llm_calls.list(
+            model=args.model,
+            provider=args.provider,
+            pii=args.pii,
+            injection=args.injection,
+            error=args.errors,
+            since=parse_time(args.since),
+            until=parse_time(args.until),
+            limit=args.limit,
+            cursor=args.cursor,
+        )
+    if args.json:
+        render.print_json(console, page)
+    elif not page.items:
+        console.print("No LLM calls match.")
+    else:
+        console.print(render.llm_calls_table(page))
+    return 0
+
+
 def usage(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         result = client.org.usage()

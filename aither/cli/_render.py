@@ -13,7 +13,18 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ..api import APIKey, CreatedAPIKey, Label, Model, ModelMetrics, Page, Prediction, Usage, VersionMetrics
+from ..api import (
+    APIKey,
+    CreatedAPIKey,
+    Label,
+    LlmCall,
+    Model,
+    ModelMetrics,
+    Page,
+    Prediction,
+    Usage,
+    VersionMetrics,
+)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -215,6 +226,44 @@ def labels_table(page: Page[Label]) -> Table:
             str(label.rows),
             _short(label.value, 24),
             label.message or "",
+        )
+    if page.next_cursor:
+        table.caption = f"more: --cursor {page.next_cursor}"
+    return table
+
+
+def _flags(call: LlmCall) -> Text:
+    flags = Text()
+    if call.pii_detected:
+        kinds = sorted({kind for side in (call.pii_counts or {}).values() for kind in side})
+        flags.append("PII" + (f" ({', '.join(kinds)})" if kinds else ""), style="yellow")
+    if call.injection_detected:
+        flags.append((" " if flags else "") + f"injection {call.injection_score or 0:.2f}", style="red")
+    return flags
+
+
+def llm_calls_table(page: Page[LlmCall]) -> Table:
+    table = Table(title="LLM calls (newest first)", title_justify="left")
+    columns = ("time", "trace id", "provider", "model", "tokens in/out", "cost $", "ms", "status", "flags")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for call in page.items:
+        tokens = f"{call.input_tokens if call.input_tokens is not None else '-'}/" + (
+            f"{call.output_tokens if call.output_tokens is not None else '-'}"
+        )
+        status = Text(call.status, style="green" if call.status == "ok" else "red")
+        if call.error_type:
+            status.append(f" {call.error_type}")
+        table.add_row(
+            _time(call.time),
+            call.trace_id,
+            call.provider or "-",
+            call.response_model or call.request_model or "-",
+            tokens,
+            f"{call.cost_usd:.6f}" if call.cost_usd is not None else "-",
+            f"{call.latency_ms:.0f}",
+            status,
+            _flags(call),
         )
     if page.next_cursor:
         table.caption = f"more: --cursor {page.next_cursor}"

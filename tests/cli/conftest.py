@@ -49,6 +49,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]
                         label.set_attributes(
                             {sc.AITHER_SPAN_KIND: sc.SPAN_KIND_LABEL, sc.ML_LABEL: json.dumps(truth)}
                         )
+        with tracer.start_as_current_span("chat gpt-4o-mini") as llm:
+            llm.set_attributes(
+                {
+                    sc.AITHER_SPAN_KIND: sc.SPAN_KIND_LLM,
+                    sc.GEN_AI_OPERATION_NAME: "chat",
+                    sc.GEN_AI_PROVIDER_NAME: "openai",
+                    sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+                    sc.GEN_AI_USAGE_INPUT_TOKENS: 42,
+                    sc.GEN_AI_USAGE_OUTPUT_TOKENS: 7,
+                    sc.AITHER_COST_USD: 0.000011,
+                    sc.AITHER_PII_DETECTED: True,
+                    sc.AITHER_PII_INPUT_PREFIX + "email": 1,
+                    sc.AITHER_INJECTION_SCORE: 0.0,
+                    sc.AITHER_INJECTION_DETECTED: False,
+                }
+            )
         provider.shutdown()
         yield running
 

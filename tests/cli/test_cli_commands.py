@@ -54,9 +54,24 @@ def test_usage_and_labels(cli_env, capsys) -> None:  # type: ignore[no-untyped-d
     assert "predictions" in out and "labels" in out
     status, out, _ = _run(capsys, "usage", "--json")
     usage = json.loads(out)
-    assert (usage["predictions"], usage["labels"], usage["spans"]) == (5, 4, 9)
+    assert (usage["predictions"], usage["labels"], usage["spans"], usage["llm_calls"]) == (5, 4, 10, 1)
     status, out, _ = _run(capsys, "labels", "--status", "joined", "--json")
     assert len(json.loads(out)["items"]) == 4
+
+
+def test_llm_calls(cli_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    status, out, _ = _run(capsys, "llm-calls")
+    assert status == 0
+    assert "gpt-4o-mini" in out and "42/7" in out and "PII (email)" in out
+    status, out, _ = _run(capsys, "llm-calls", "--pii", "--json")
+    (call,) = json.loads(out)["items"]
+    assert (call["provider"], call["pii_counts"], call["injection_detected"]) == (
+        "openai",
+        {"input": {"email": 1}},
+        False,
+    )
+    status, out, _ = _run(capsys, "llm-calls", "--injection")
+    assert (status, out.strip()) == (0, "No LLM calls match.")
 
 
 def test_keys_create_list_revoke(cli_env, capsys) -> None:  # type: ignore[no-untyped-def]
