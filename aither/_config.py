@@ -206,7 +206,10 @@ def resolve_settings(
     traces_endpoint = endpoint or base + "/v1/traces"
 
     key, key_source = _pick(api_key, "AITHER_API_KEY")
-    if key is None and raw_base is None:
+    # The credentials file's key belongs to the server it names: use it when no other server
+    # was named, or when the one named is that same server.
+    creds_base = creds.get("base_url")
+    if key is None and (raw_base is None or (creds_base and validate_url("base_url", creds_base) == base)):
         key = creds.get("api_key")
     if key is not None and (not isinstance(key, str) or not key.strip()):
         raise ConfigError(f"api_key must be a non-empty string, got {key!r}")

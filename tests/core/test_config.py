@@ -106,6 +106,9 @@ def test_the_credentials_file_of_aither_server_is_used_when_no_key_is_set(
     monkeypatch.setenv("AITHER_BASE_URL", "http://other:1")
     with pytest.raises(ConfigError):
         resolve_settings()
+    # ...but naming the file's own server (trailing slash and all) still uses its key
+    monkeypatch.setenv("AITHER_BASE_URL", "http://127.0.0.1:4999/")
+    assert resolve_settings().api_key == "aith_file"
     assert os.environ["AITHER_HOME"] == str(tmp_path)
 
 
