@@ -178,7 +178,7 @@ AITHER_COST_PRICE_MODEL: Final = "aither.cost.price_model"
 AITHER_COST_UNKNOWN_MODEL: Final = "aither.cost.unknown_model"
 """True when the price table does not know the model: the call is not priced (never as $0)."""
 AITHER_COST_UNAVAILABLE: Final = "aither.cost.unavailable"
-"""Why a call with a known model was not priced: ``no_usage`` or ``no_price_table``."""
+"""Why a call with a known model was not priced: ``no_usage``, ``invalid_usage`` or ``no_price_table``."""
 
 AITHER_PII_DETECTED: Final = "aither.pii.detected"
 """True when the prompt or the completion holds personal data (see ``aither.pii.input.*``)."""

@@ -410,13 +410,14 @@ class LLMCall:
 
     def record_error(self, exc: BaseException) -> None:
         """ERROR status, an ``exception`` event, ``error.type`` and the HTTP status if the
-        exception carries one (``status_code``)."""
+        exception carries one (``status_code``, 400 and above)."""
         span = self.span
         try:
             record_exception(span, exc)
             span.set_attribute(semconv.ERROR_TYPE, type(exc).__name__)
             status = getattr(exc, "status_code", None)
-            if isinstance(status, int) and not isinstance(status, bool):
+            # an error event inside a 200 stream carries the stream's 200: not an HTTP error
+            if isinstance(status, int) and not isinstance(status, bool) and status >= 400:
                 span.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
         except Exception as error:
             self.runtime.internal_error_quiet(error, "recording an LLM error")
