@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ import pytest
 # Tests never read the developer's own ~/.aither credentials or environment.
 _HOME = tempfile.mkdtemp(prefix="aither-test-home-")
 os.environ["AITHER_HOME"] = _HOME
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 for _name in list(os.environ):
     if (_name.startswith("AITHER_") and _name != "AITHER_HOME") or _name.startswith("OTEL_"):
         del os.environ[_name]
