@@ -22,6 +22,7 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "transformers": ("transformers", "tests/frameworks/transformers"),
     "tinygrad": ("tinygrad", "tests/frameworks/tinygrad"),
     "boosting": ("xgboost,lightgbm,catboost", "tests/frameworks/boosting"),
+    "scipy": ("scipy", "tests/frameworks/scipy"),
     "llm": ("openai,anthropic,gemini", "tests/llm tests/agents"),
     "server": ("server,postgres,sklearn", "tests/server tests/api tests/e2e tests/cli"),
 }
@@ -58,7 +59,15 @@ def tests_core(session: nox.Session) -> None:
     session.install("--upgrade", "pip")
     session.install("-e", ".", "pytest>=8", "pytest-asyncio>=0.23", "opentelemetry-proto>=1.30")
     session.run("python", "-c", "import aither, sys; assert 'numpy' not in sys.modules")
-    session.run("pytest", "tests/core", "-p", "no:cacheprovider", *session.posargs)
+    session.run(
+        "pytest",
+        "tests/core",
+        "tests/agents",
+        "tests/frameworks/test_import_gating.py",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+    )
 
 
 def _framework_session(framework: str, extras: str, paths: str) -> None:
