@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from . import _client, semconv
 from ._client import Client
+from .sampling.rest import join_rest
 
 JSON_ATTRIBUTES = frozenset(
     {
@@ -47,7 +48,8 @@ JSON_ATTRIBUTES = frozenset(
 
 @dataclass(frozen=True)
 class CapturedSpan:
-    """One exported span, with the JSON attributes decoded."""
+    """One exported span, with the JSON attributes decoded (``ml.prediction`` whole: the
+    binary ``rest`` of a long numeric output joined to its sample, as the server does)."""
 
     name: str
     kind: str | None
@@ -66,6 +68,8 @@ class CapturedSpan:
             attributes[key] = (
                 json.loads(value) if key in JSON_ATTRIBUTES and isinstance(value, str) else value
             )
+        if semconv.ML_PREDICTION in attributes:  # the rows past the first thousand, joined back
+            attributes[semconv.ML_PREDICTION] = join_rest(attributes[semconv.ML_PREDICTION])
         ctx = span.context
         assert ctx is not None
         return cls(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
+
+from .rest import JSON_ROWS, encode_rest
 
 META_KEYS = ("type", "shape", "columns", "dtypes", "rows", "truncated")
 """The keys of ``_meta``, always all present (None where they do not apply)."""
@@ -55,6 +58,33 @@ class Sample:
 
     def __repr__(self) -> str:
         return f"Sample(meta={self.meta!r})"
+
+
+class OutputSample(Sample):
+    """A model's output for ``ml.prediction``: the first :data:`JSON_ROWS` rows as JSON, and
+    for a numeric array with more rows, the rest in binary (see :mod:`aither.sampling.rest`).
+    """
+
+    __slots__ = ()
+
+    def __aither_json__(self) -> dict[str, Any]:
+        data = self.data
+        hook = getattr(type(data), "__aither_json__", None)
+        if hook is not None:  # a tensor's host copy: resolve it to its array
+            data = hook(data)
+        np = sys.modules.get("numpy")
+        if (
+            np is None
+            or not isinstance(data, np.ndarray)
+            or data.ndim == 0
+            or len(data) <= JSON_ROWS
+            or data.dtype.kind not in "biuf"
+        ):
+            return {"sample": data, "_meta": self.meta}
+        rest = encode_rest(data[JSON_ROWS:])
+        if rest is None:
+            return {"sample": data, "_meta": self.meta}
+        return {"sample": data[:JSON_ROWS], "_meta": self.meta, "rest": rest}
 
 
 class Deferred:

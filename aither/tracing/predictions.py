@@ -21,6 +21,7 @@ from .. import semconv
 from ..export.pipeline import DeferredPayload
 from ..sampling import Sample, sample
 from ..sampling.limits import SampleLimits
+from ..sampling.model import OutputSample
 from .context import new_owner_id, set_last
 
 if TYPE_CHECKING:
@@ -170,7 +171,8 @@ def attach_samples(
     raw: list[tuple[str, Any]] = []
     size = feature_sample.approx_bytes
     if has_prediction:
-        output = sample(prediction, limits.prediction_rows, max(limits.columns, 100), limits)
+        plain = sample(prediction, limits.prediction_rows, max(limits.columns, 100), limits)
+        output = OutputSample(plain.data, plain.meta, plain.approx_bytes)
         items.append((semconv.ML_PREDICTION, output))
         size += output.approx_bytes
         if output.rows is not None:

@@ -248,3 +248,62 @@ def test_the_encoder_never_raises_and_stays_readable() -> None:
     assert out["surrogate"] == "\ud800x"
     np = pytest.importorskip("numpy")
     assert to_jsonable(np.int64(3)) == 3 and to_jsonable(np.dtype("float32")) == "float32"
+
+
+@pytest.mark.parametrize(
+    ("dtype", "shape"),
+    [("float32", (2_500, 2)), ("float64", (1_010,)), ("int64", (3_000,)), ("bool", (1_200, 3)), (">f8", (1_500,))],
+)
+def test_a_long_numeric_output_keeps_every_row_past_the_json_ones_in_binary(
+    aither_capture: Any, dtype: str, shape: tuple[int, ...]
+) -> None:
+    np = pytest.importorskip("numpy")
+    from aither.sampling.rest import JSON_ROWS, decode_rest
+
+    rng = np.random.default_rng(3)
+    output = (rng.random(shape) * 10).astype(dtype)
+    if output.dtype.kind == "f":
+        output[JSON_ROWS + 7] = np.nan  # a non-finite value past the JSON rows reads as in JSON
+    tracked = aither_capture.client.wrap(lambda x: output, name="long")
+    assert tracked(1) is output
+    (span,) = aither_capture.spans("prediction")
+
+    wire = json.loads(span.raw.attributes["ml.prediction"])  # as sent: JSON rows, then binary
+    assert set(wire) == {"sample", "_meta", "rest"}
+    assert len(wire["sample"]) == JSON_ROWS
+    assert wire["rest"]["shape"] == [shape[0] - JSON_ROWS, *shape[1:]]
+    assert wire["rest"]["dtype"] == np.dtype(dtype).newbyteorder("<").str
+    assert wire["_meta"]["rows"] == shape[0] and wire["_meta"]["truncated"] is False
+
+    assert wire["sample"] == json.loads(dumps(output[:JSON_ROWS]))
+    rest = decode_rest(wire["rest"])
+    assert rest is not None and len(rest) == shape[0] - JSON_ROWS
+    # the same values, bit for bit in the output's dtype ("NaN" as the JSON rows write it)
+    np.testing.assert_array_equal(np.array(_nan(rest), dtype=output.dtype), output[JSON_ROWS:])
+    whole = span.attributes["ml.prediction"]  # aither.testing joins the two parts back
+    assert set(whole) == {"sample", "_meta"} and whole["sample"] == wire["sample"] + rest
+
+
+def _nan(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_nan(v) for v in value]
+    return math.nan if value == "NaN" else value
+
+
+def test_a_rest_that_does_not_decode_is_left_out() -> None:
+    from aither.sampling.rest import decode_rest, join_rest
+
+    good = {"encoding": "base64", "dtype": "<i4", "shape": [2], "data": "AQAAAAIAAAA="}
+    assert decode_rest(good) == [1, 2]
+    for bad in (
+        {**good, "data": "AQAAAAIAAA=="},  # 6 bytes for two int32
+        {**good, "data": "not base64!"},
+        {**good, "dtype": "<c16"},
+        {**good, "shape": [1, 1, 2]},
+        {**good, "shape": [10**9, 10**9]},
+        {**good, "encoding": "hex"},
+        "AQAAAAIAAAA=",
+    ):
+        assert decode_rest(bad) is None, bad
+    assert join_rest({"sample": [0], "_meta": {}, "rest": good}) == {"sample": [0, 1, 2], "_meta": {}}
+    assert join_rest({"sample": [0], "_meta": {}, "rest": {**good, "shape": [3]}}) == {"sample": [0], "_meta": {}}

@@ -141,3 +141,21 @@ def test_tracked_functions_and_events_are_stored(client, api) -> None:  # type: 
     assert api.org.usage().operations == 2
     (operation,) = api.traces.get(trace_id).operations
     assert (operation["kind"], operation["name"], operation["cost_usd"]) == ("event", "tool_call", 0.25)
+
+
+def test_a_long_batch_is_scored_past_its_first_thousand_rows(client, api) -> None:  # type: ignore[no-untyped-def]
+    """Rows past the first thousand travel in binary (``rest``); the server scores them all."""
+    rng = np.random.default_rng(7)
+    classes = rng.integers(0, 2, 2_500)
+    truth = rng.integers(0, 2, 2_500)
+    tracked = client.wrap(lambda x: classes, name="long_batch")
+    assert tracked(np.zeros((2_500, 3))) is classes
+    client.log_label(tracked.last_trace_id, truth.tolist())
+    assert client.flush(timeout=10)
+
+    (version,) = api.models.metrics("long_batch").versions
+    assert (version.rows, version.labelled_rows) == (2_500, 2_500)
+    assert version.classification is not None
+    assert version.classification.accuracy == pytest.approx(float((classes == truth).mean()))
+    # ...and scored past the JSON rows: the last 1,500 rows alone move the accuracy
+    assert float((classes[:1_000] == truth[:1_000]).mean()) != pytest.approx(version.classification.accuracy)
