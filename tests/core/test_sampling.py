@@ -252,7 +252,13 @@ def test_the_encoder_never_raises_and_stays_readable() -> None:
 
 @pytest.mark.parametrize(
     ("dtype", "shape"),
-    [("float32", (2_500, 2)), ("float64", (1_010,)), ("int64", (3_000,)), ("bool", (1_200, 3)), (">f8", (1_500,))],
+    [
+        ("float32", (2_500, 2)),
+        ("float64", (1_010,)),
+        ("int64", (3_000,)),
+        ("bool", (1_200, 3)),
+        (">f8", (1_500,)),  # big-endian in, little-endian on the wire
+    ],
 )
 def test_a_long_numeric_output_keeps_every_row_past_the_json_ones_in_binary(
     aither_capture: Any, dtype: str, shape: tuple[int, ...]
@@ -306,4 +312,5 @@ def test_a_rest_that_does_not_decode_is_left_out() -> None:
     ):
         assert decode_rest(bad) is None, bad
     assert join_rest({"sample": [0], "_meta": {}, "rest": good}) == {"sample": [0, 1, 2], "_meta": {}}
-    assert join_rest({"sample": [0], "_meta": {}, "rest": {**good, "shape": [3]}}) == {"sample": [0], "_meta": {}}
+    undecodable = {"sample": [0], "_meta": {}, "rest": {**good, "shape": [3]}}
+    assert join_rest(undecodable) == {"sample": [0], "_meta": {}}
