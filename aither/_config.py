@@ -246,7 +246,7 @@ def resolve_settings(
             sample_columns, "sample_columns", ("AITHER_SAMPLE_COLUMNS",), 10, integer=True, minimum=0
         ),
         prediction_rows=num(
-            prediction_rows, "prediction_rows", ("AITHER_PREDICTION_ROWS",), 10_000, integer=True, minimum=0
+            prediction_rows, "prediction_rows", ("AITHER_PREDICTION_ROWS",), 1_000, integer=True, minimum=0
         ),
     )
     raw_raise, name = _pick(raise_internal_errors, "AITHER_RAISE_INTERNAL_ERRORS")

@@ -12,7 +12,7 @@ Each framework runs in its own process, so one framework's thread pools never sl
     python -m benchmarks.frameworks [--only torch,xgboost] [--repeat N] [--prediction-rows N]
 
 The models map rows to rows, so a 10,000-row call also returns 10,000 rows, which
-``ml.prediction`` keeps whole by default (``prediction_rows=10_000``): a copy of the
+``ml.prediction`` keeps whole up to ``prediction_rows`` (aither's default: 1,000 rows): a copy of the
 output on the caller's thread and its JSON on the export thread. ``--prediction-rows 5``
 shows the overhead without that.
 
@@ -39,12 +39,14 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/frameworks.p
 
 import numpy as np
 
+from aither.sampling.limits import SampleLimits
 from benchmarks._common import otel_tracer, quiet_env, sink, table
 
 ROWS = (1, 10_000)
 SAMPLE_ROWS, SAMPLE_COLUMNS = 5, 10
 PREDICTION_COLUMNS = 100  # aither's cap of ml.prediction's columns
-prediction_rows = 10_000  # aither's default cap of ml.prediction's rows; --prediction-rows
+DEFAULT_PREDICTION_ROWS = SampleLimits().prediction_rows  # aither's default cap of ml.prediction's rows
+prediction_rows = DEFAULT_PREDICTION_ROWS  # --prediction-rows
 SECONDS_PER_VARIANT = 1.2  # each median is over as many calls as fit in this, within [30, 3000]
 ROUNDS = 3  # the variants take turns, a third of the calls each turn
 
@@ -413,7 +415,10 @@ def main() -> None:
     parser.add_argument("--child", choices=list(BENCHES), help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--prediction-rows", type=int, default=10_000, help="rows of the output kept (default 10000)"
+        "--prediction-rows",
+        type=int,
+        default=DEFAULT_PREDICTION_ROWS,
+        help=f"rows of the output kept (default: aither's, {DEFAULT_PREDICTION_ROWS})",
     )
     args = parser.parse_args()
     global prediction_rows

@@ -20,9 +20,11 @@ import pandas as pd
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
+from aither.sampling.limits import SampleLimits
+
 from ._common import median_ns, otel_tracer, quiet_env, sink, table
 
-PREDICTION_ROWS = 10_000  # aither's default cap of ml.prediction
+PREDICTION_ROWS = SampleLimits().prediction_rows  # aither's default cap of ml.prediction
 
 
 class Trivial:

@@ -21,7 +21,7 @@ class SampleLimits:
 
     rows: int = 5
     columns: int = 10
-    prediction_rows: int = 10_000
+    prediction_rows: int = 1_000
     max_string: int = 1_000
     max_depth: int = 4
 

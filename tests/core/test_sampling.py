@@ -5,6 +5,7 @@ import decimal
 import json
 import math
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -250,6 +251,16 @@ def test_the_encoder_never_raises_and_stays_readable() -> None:
     assert to_jsonable(np.int64(3)) == 3 and to_jsonable(np.dtype("float32")) == "float32"
 
 
+@pytest.fixture
+def long_capture() -> Iterator[Any]:
+    """Spans captured in memory, with ``prediction_rows`` raised past its default of 1,000."""
+    from aither.testing import SpanCapture
+
+    capture = SpanCapture(prediction_rows=10_000)
+    yield capture
+    capture.close()
+
+
 @pytest.mark.parametrize(
     ("dtype", "shape"),
     [
@@ -261,7 +272,7 @@ def test_the_encoder_never_raises_and_stays_readable() -> None:
     ],
 )
 def test_a_long_numeric_output_keeps_every_row_past_the_json_ones_in_binary(
-    aither_capture: Any, dtype: str, shape: tuple[int, ...]
+    long_capture: Any, dtype: str, shape: tuple[int, ...]
 ) -> None:
     np = pytest.importorskip("numpy")
     from aither.sampling.rest import JSON_ROWS, decode_rest
@@ -270,9 +281,9 @@ def test_a_long_numeric_output_keeps_every_row_past_the_json_ones_in_binary(
     output = (rng.random(shape) * 10).astype(dtype)
     if output.dtype.kind == "f":
         output[JSON_ROWS + 7] = np.nan  # a non-finite value past the JSON rows reads as in JSON
-    tracked = aither_capture.client.wrap(lambda x: output, name="long")
+    tracked = long_capture.client.wrap(lambda x: output, name="long")
     assert tracked(1) is output
-    (span,) = aither_capture.spans("prediction")
+    (span,) = long_capture.spans("prediction")
 
     wire = json.loads(span.raw.attributes["ml.prediction"])  # as sent: JSON rows, then binary
     assert set(wire) == {"sample", "_meta", "rest"}

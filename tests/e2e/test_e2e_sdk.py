@@ -143,8 +143,12 @@ def test_tracked_functions_and_events_are_stored(client, api) -> None:  # type: 
     assert (operation["kind"], operation["name"], operation["cost_usd"]) == ("event", "tool_call", 0.25)
 
 
-def test_a_long_batch_is_scored_past_its_first_thousand_rows(client, api) -> None:  # type: ignore[no-untyped-def]
-    """Rows past the first thousand travel in binary (``rest``); the server scores them all."""
+def test_a_long_batch_is_scored_past_its_first_thousand_rows(server, api) -> None:  # type: ignore[no-untyped-def]
+    """Raised past the default 1,000, ``prediction_rows`` keeps the rows past the first thousand
+    in binary (``rest``); the server scores them all."""
+    client = aither.Client(
+        api_key=server.api_key, base_url=server.base_url, flush_interval=0.05, prediction_rows=10_000
+    )
     rng = np.random.default_rng(7)
     classes = rng.integers(0, 2, 2_500)
     truth = rng.integers(0, 2, 2_500)
@@ -152,10 +156,29 @@ def test_a_long_batch_is_scored_past_its_first_thousand_rows(client, api) -> Non
     assert tracked(np.zeros((2_500, 3))) is classes
     client.log_label(tracked.last_trace_id, truth.tolist())
     assert client.flush(timeout=10)
+    client.close()
 
     (version,) = api.models.metrics("long_batch").versions
     assert (version.rows, version.labelled_rows) == (2_500, 2_500)
     assert version.classification is not None
+    assert version.classification.scored_rows == 2_500
     assert version.classification.accuracy == pytest.approx(float((classes == truth).mean()))
     # ...and scored past the JSON rows: the last 1,500 rows alone move the accuracy
     assert float((classes[:1_000] == truth[:1_000]).mean()) != pytest.approx(version.classification.accuracy)
+
+
+def test_past_the_kept_rows_labels_count_for_coverage_but_are_not_scored(client, api) -> None:  # type: ignore[no-untyped-def]
+    """At the default ``prediction_rows`` (1,000) a 2,500-row batch keeps 1,000 rows: its labels
+    all count as labelled, and the scores say they cover the kept rows only."""
+    rng = np.random.default_rng(8)
+    classes = rng.integers(0, 2, 2_500)
+    truth = rng.integers(0, 2, 2_500)
+    tracked = client.wrap(lambda x: classes, name="capped")
+    tracked(np.zeros((2_500, 3)))
+    client.log_label(tracked.last_trace_id, truth.tolist())
+    assert client.flush(timeout=10)
+
+    (version,) = api.models.metrics("capped").versions
+    assert (version.rows, version.labelled_rows, version.label_coverage) == (2_500, 2_500, 1.0)
+    assert version.classification is not None and version.classification.scored_rows == 1_000
+    assert version.classification.accuracy == pytest.approx(float((classes[:1_000] == truth[:1_000]).mean()))

@@ -131,7 +131,7 @@ def test_a_lazy_output_is_realized_once_in_place(aither_capture: SpanCapture) ->
     assert GlobalCounters.kernel_count == kernels  # so the caller's .numpy() runs no kernel again
     np.testing.assert_array_equal(got, net(x).numpy())
     (span,) = aither_capture.spans()
-    same_values(span.attributes["ml.prediction"]["sample"], got)
+    same_values(span.attributes["ml.prediction"]["sample"], got[:1_000])  # prediction_rows' default
 
 
 def test_only_the_slice_is_copied() -> None:

@@ -182,7 +182,9 @@ def test_ten_thousand_rows_give_a_bounded_sample(aither_capture: SpanCapture) ->
     )
     same_values(features["sample"], x[:5].numpy())
     assert span.attributes["ml.input.rows"] == 10_000
-    assert prediction is not None and len(prediction["sample"]) == 10_000  # outputs kept whole to the cap
+    # outputs kept whole to the cap (prediction_rows, default 1,000), then truncated
+    assert prediction is not None and len(prediction["sample"]) == 1_000
+    assert prediction["_meta"]["rows"] == 10_000 and prediction["_meta"]["truncated"] is True
 
 
 def test_wide_and_deep_tensors_are_capped_on_every_axis() -> None:
