@@ -460,6 +460,24 @@ def _record_status(call: LLMCall, exc: BaseException) -> None:
         call.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, code)
 
 
+def _send(call: LLMCall, original: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """Call the SDK's request method, recording the HTTP status of an error it raises."""
+    try:
+        return original(*args, **kwargs)
+    except BaseException as exc:
+        _record_status(call, exc)
+        raise
+
+
+async def _asend(call: LLMCall, original: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """The async twin of :func:`_send`."""
+    try:
+        return await original(*args, **kwargs)
+    except BaseException as exc:
+        _record_status(call, exc)
+        raise
+
+
 def _is_api_error(exc: BaseException) -> bool:
     from google.genai import errors
 
@@ -563,14 +581,7 @@ class _Hooks:
             return original(method, path, body, *args, **kwargs)
         call = traced.call
 
-        def send() -> Any:
-            try:
-                return original(method, path, body, *args, **kwargs)
-            except BaseException as exc:
-                _record_status(call, exc)
-                raise
-
-        return traced.settle(call.invoke(send))
+        return traced.settle(call.invoke(_send, call, original, method, path, body, *args, **kwargs))
 
     def request_streamed(self, method: Any, path: Any, body: Any, *args: Any, **kwargs: Any) -> Any:
         original = self.originals["request_streamed"]
@@ -593,14 +604,7 @@ class _Hooks:
             return await original(method, path, body, *args, **kwargs)
         call = traced.call
 
-        async def send() -> Any:
-            try:
-                return await original(method, path, body, *args, **kwargs)
-            except BaseException as exc:
-                _record_status(call, exc)
-                raise
-
-        return traced.settle(await call.ainvoke(send))
+        return traced.settle(await call.ainvoke(_asend, call, original, method, path, body, *args, **kwargs))
 
     async def async_request_streamed(
         self, method: Any, path: Any, body: Any, *args: Any, **kwargs: Any
@@ -611,14 +615,7 @@ class _Hooks:
             return await original(method, path, body, *args, **kwargs)
         call = traced.call
 
-        async def send() -> Any:
-            try:
-                return await original(method, path, body, *args, **kwargs)
-            except BaseException as exc:
-                _record_status(call, exc)
-                raise
-
-        chunks = await call.ainvoke(send)
+        chunks = await call.ainvoke(_asend, call, original, method, path, body, *args, **kwargs)
         try:
             return _AsyncStream(chunks, call, GenerationStreamRecorder(call.capture))
         except Exception as exc:
