@@ -18,11 +18,12 @@ def _string(value: str, limits: SampleLimits) -> tuple[str, bool]:
     return value[: limits.max_string] + "...", True
 
 
-def snapshot(value: Any, limits: SampleLimits, columns: int, depth: int = 0) -> Any:
+def snapshot(value: Any, limits: SampleLimits, columns: int, depth: int = 0, *, named: bool = False) -> Any:
     """A bounded copy of a nested value: ``columns`` items per level, ``max_depth`` levels.
 
     Framework values met inside (a numpy array in a dict) are sampled by their own sampler;
-    other objects are kept as they are and encoded on the export thread.
+    other objects are kept as they are and encoded on the export thread. A named tuple is a
+    list of its values, or with ``named`` a dict of its fields (so ``redact_keys`` can find them).
     """
     if isinstance(value, _SCALARS):
         return value
@@ -33,18 +34,24 @@ def snapshot(value: Any, limits: SampleLimits, columns: int, depth: int = 0) -> 
     if depth >= limits.max_depth:
         return "..."
     if isinstance(value, (list, tuple)):
-        return [snapshot(v, limits, columns, depth + 1) for v in value[:columns]]
+        if named and isinstance(value, tuple) and isinstance(getattr(value, "_fields", None), tuple):
+            value = dict(zip(value._fields, value, strict=False))
+        else:
+            return [snapshot(v, limits, columns, depth + 1, named=named) for v in value[:columns]]
     if isinstance(value, Mapping):
         out: dict[Any, Any] = {}
         for i, (key, item) in enumerate(value.items()):
             if i >= columns:
                 break
             out[key if isinstance(key, (str, int, float, bool)) else safe_repr(key, 100)] = snapshot(
-                item, limits, columns, depth + 1
+                item, limits, columns, depth + 1, named=named
             )
         return out
     if isinstance(value, (set, frozenset)):
-        return [snapshot(v, limits, columns, depth + 1) for i, v in zip(range(columns), value, strict=False)]
+        return [
+            snapshot(v, limits, columns, depth + 1, named=named)
+            for i, v in zip(range(columns), value, strict=False)
+        ]
     if type(value).__module__ != "builtins":
         from . import sampler_for
 

@@ -30,14 +30,14 @@ def capture(runtime: Runtime, value: Any) -> Any:
 
     Runs on the caller's thread and never raises for a value it cannot read (a mapping whose
     ``items()`` raises, say): that is an internal error, reported, and the value is recorded
-    as ``"<ClassName object>"``. With ``redact_keys``, dataclasses and pydantic models are
-    read as their fields, so that their fields can be redacted too.
+    as ``"<ClassName object>"``. With ``redact_keys``, dataclasses, pydantic models and named
+    tuples are read as their fields, so that their fields can be redacted too.
     """
     limits = runtime.settings.limits
     columns = max(limits.columns, limits.rows)
     redact = runtime.settings.redact_keys
     try:
-        data = snapshot(value, limits, columns)
+        data = snapshot(value, limits, columns, named=bool(redact))
         return _redact(data, redact, limits, columns) if redact else data
     except Exception as exc:
         runtime.internal_error(exc, "sampling an input or output")
@@ -61,7 +61,7 @@ def _redact(value: Any, keys: frozenset[str], limits: SampleLimits, columns: int
     if fields is not None:
         # The snapshot kept the object whole, to encode later; read its fields now, bounded,
         # so the export thread never sees a field that should have been redacted.
-        value = snapshot(fields, limits, columns, depth)
+        value = snapshot(fields, limits, columns, depth, named=True)
     if isinstance(value, dict):
         return {
             k: (

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from receiver import OTLPReceiver, ReceivedSpan
@@ -285,6 +285,26 @@ def test_redact_keys_reach_into_pydantic_models() -> None:
     finally:
         capture.close()
     assert event.attributes["aither.input"] == {"name": "prod", "api_key": "[REDACTED]"}
+
+
+class Login(NamedTuple):
+    user: str
+    token: str
+
+
+def test_redact_keys_reach_into_named_tuples_which_otherwise_stay_lists() -> None:
+    capture = SpanCapture(redact_keys=["token"])
+    plain = SpanCapture()
+    try:
+        capture.client.log_event("login", input={"attempts": [Login("ada", SECRET)]})
+        plain.client.log_event("login", input=Login("ada", "t"))
+        (event,) = capture.spans()
+        (unredacted,) = plain.spans()
+    finally:
+        capture.close()
+        plain.close()
+    assert event.attributes["aither.input"] == {"attempts": [{"user": "ada", "token": "[REDACTED]"}]}
+    assert unredacted.attributes["aither.input"] == ["ada", "t"]
 
 
 def test_disabled_every_call_is_a_pass_through(receiver: OTLPReceiver) -> None:
