@@ -34,8 +34,9 @@ def snapshot(value: Any, limits: SampleLimits, columns: int, depth: int = 0, *, 
     if depth >= limits.max_depth:
         return "..."
     if isinstance(value, (list, tuple)):
-        if named and isinstance(value, tuple) and isinstance(getattr(value, "_fields", None), tuple):
-            value = dict(zip(value._fields, value, strict=False))
+        fields = getattr(value, "_fields", None) if named and isinstance(value, tuple) else None
+        if isinstance(fields, tuple):
+            value = dict(zip(fields, value, strict=False))
         else:
             return [snapshot(v, limits, columns, depth + 1, named=named) for v in value[:columns]]
     if isinstance(value, Mapping):

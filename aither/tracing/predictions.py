@@ -141,32 +141,35 @@ def _rows_of(value: Any) -> int | None:
         return None
 
 
+def sample_features(
+    runtime: Runtime,
+    limits: SampleLimits,
+    features: Any,
+    features_fn: Callable[[Any], Any] | None = None,
+) -> tuple[Sample, int | None]:
+    """The input's sample and row count. ``features_fn`` replaces the input's sample; if it
+    raises, the error is counted and the plain sample is used."""
+    if features_fn is not None:
+        try:
+            return sample(features_fn(features), limits.rows, limits.columns, limits), _rows_of(features)
+        except Exception as exc:
+            runtime.internal_error(exc, "features_fn")
+    feature_sample = sample(features, limits.rows, limits.columns, limits)
+    return feature_sample, feature_sample.rows
+
+
 def attach_samples(
     runtime: Runtime,
     span: trace.Span,
     limits: SampleLimits,
-    features: Any,
+    features: tuple[Sample, int | None],
     prediction: Any,
     *,
-    features_fn: Callable[[Any], Any] | None = None,
     has_prediction: bool = True,
 ) -> int | None:
-    """Sample the input and output onto ``span``; returns the input's row count.
-
-    ``features_fn`` replaces the input's sample; if it raises, the error is counted and the
-    plain sample is used.
-    """
-    feature_sample: Sample | None = None
-    rows: int | None = None
-    if features_fn is not None:
-        try:
-            feature_sample = sample(features_fn(features), limits.rows, limits.columns, limits)
-            rows = _rows_of(features)
-        except Exception as exc:
-            runtime.internal_error(exc, "features_fn")
-    if feature_sample is None:
-        feature_sample = sample(features, limits.rows, limits.columns, limits)
-        rows = feature_sample.rows
+    """Put the input's sample (from :func:`sample_features`) and the output's onto ``span``;
+    returns the input's row count."""
+    feature_sample, rows = features
     items: list[tuple[str, Any]] = [(semconv.ML_FEATURES, feature_sample)]
     raw: list[tuple[str, Any]] = []
     size = feature_sample.approx_bytes
@@ -204,18 +207,37 @@ def traced_call(
         span = runtime.tracer.start_span(
             identity.span_name, attributes=identity.attributes(method, runtime.settings.environment)
         )
-        token = otel_context.attach(trace.set_span_in_context(span))
     except Exception as exc:
         runtime.internal_error(exc, "starting a prediction span")
         return fn(*args, **kwargs)
     limits = identity.limits(runtime.settings.limits)
+    # The input is sampled before the model runs: the sample is what the model was given
+    # (a model may change its input in place), and this work runs while the caller's caches
+    # are still warm, not after a large model call has evicted them.
+    sampled: tuple[Sample, int | None] | None = None
+    try:
+        if span.is_recording():
+            sampled = sample_features(runtime, limits, features, identity.features_fn)
+    except Exception as exc:
+        try:
+            runtime.internal_error(exc, "sampling a prediction's input")
+        except BaseException:  # raise_internal_errors: the span still ends
+            _end(span, identity, index, None)
+            raise
+    try:
+        token = otel_context.attach(trace.set_span_in_context(span))
+    except Exception as exc:
+        _end(span, identity, index, None)
+        runtime.internal_error(exc, "starting a prediction span")
+        return fn(*args, **kwargs)
     try:
         result = fn(*args, **kwargs)
     except BaseException as exc:
         otel_context.detach(token)
         try:
             record_exception(span, exc)
-            attach_samples(runtime, span, limits, features, None, has_prediction=False)
+            if sampled is not None:
+                attach_samples(runtime, span, limits, sampled, None, has_prediction=False)
         except Exception as inner:
             runtime.internal_error_quiet(inner, "recording a model's exception")
         finally:
@@ -224,8 +246,8 @@ def traced_call(
     otel_context.detach(token)
     rows: int | None = None
     try:
-        if span.is_recording():
-            rows = attach_samples(runtime, span, limits, features, result, features_fn=identity.features_fn)
+        if sampled is not None:
+            rows = attach_samples(runtime, span, limits, sampled, result)
     except Exception as exc:
         _end(span, identity, index, rows)
         runtime.internal_error(exc, "sampling a prediction")
@@ -269,7 +291,8 @@ def log_prediction(
     try:
         if metadata:
             set_metadata(span, metadata)
-        rows = attach_samples(runtime, span, runtime.settings.limits, features, prediction)
+        limits = runtime.settings.limits
+        rows = attach_samples(runtime, span, limits, sample_features(runtime, limits, features), prediction)
     finally:
         span.end(end_time=end)
     ctx = span.get_span_context()

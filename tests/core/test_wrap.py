@@ -172,6 +172,19 @@ def test_a_plain_callable(aither_capture: SpanCapture) -> None:
     }
 
 
+def test_the_input_sample_is_what_the_model_was_given(aither_capture: SpanCapture) -> None:
+    def standardise_in_place(x: np.ndarray) -> float:
+        x -= x.mean()
+        return float(x.sum())
+
+    given = np.array([[1.0, 2.0], [3.0, 4.0]])
+    tracked = aither_capture.client.wrap(standardise_in_place, name="scaler")
+    tracked(given)
+    assert given.tolist() == [[-1.5, -0.5], [0.5, 1.5]]  # the model changed its input
+    (span,) = aither_capture.spans()
+    assert span.attributes["ml.features"]["sample"] == [[1.0, 2.0], [3.0, 4.0]]
+
+
 def test_an_object_with_nothing_to_trace_is_a_clear_error(aither_capture: SpanCapture) -> None:
     with pytest.raises(TypeError, match="cannot trace a builtins.int"):
         aither_capture.client.wrap(42)
