@@ -24,6 +24,13 @@ logger = logging.getLogger("aither")
 _SPAN_BASE_BYTES = 1200
 """Rough memory of one queued ReadableSpan with its context, resource link and dicts."""
 
+MAX_REQUEST_BYTES = 4 * 1024 * 1024
+"""About the most bytes one export request carries. A batch past it is sent as several
+requests, so that a batch of large predictions (1,000 rows x 100 columns is ~2 MB of JSON a
+span) never meets a receiver's body limit (aither server's 16 MiB, the OpenTelemetry
+Collector's 20 MiB, the OTLP exporter's own 64 MiB) and is refused whole. A single span
+larger than this still goes, alone."""
+
 
 class DeferredPayload:
     """Attributes whose encoding waits for the export thread (principle 2: O(sample) on the caller).
@@ -171,16 +178,20 @@ class LedgerExporter(SpanExporter):
         if self._make_inner is not None:
             self._inner = self._make_inner()
 
-    def _finalize(self, span: ReadableSpan, payload: DeferredPayload) -> ReadableSpan:
+    def _finalize(self, span: ReadableSpan, payload: DeferredPayload) -> tuple[ReadableSpan, int]:
+        """The span with its deferred attributes encoded, and their length in characters."""
         attributes: dict[str, Any] = dict(span.attributes or {})
         if payload.raw:
             attributes.update(payload.raw)
+        encoded = 0
         for key, value in payload.items:
             try:
-                attributes[key] = self._encode(value)
+                text = self._encode(value)
             except Exception as exc:  # the encoder never raises by design; be sure anyway
                 self._on_internal_error(exc, "encode")
-                attributes[key] = '{"_error": "aither could not encode this value"}'
+                text = '{"_error": "aither could not encode this value"}'
+            attributes[key] = text
+            encoded += len(text)
         return ReadableSpan(
             name=span.name,
             context=span.context,
@@ -194,25 +205,41 @@ class LedgerExporter(SpanExporter):
             start_time=span.start_time,
             end_time=span.end_time,
             instrumentation_scope=span.instrumentation_scope,
-        )
+        ), encoded
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Encode the deferred attributes, then send the batch in requests of at most about
+        :data:`MAX_REQUEST_BYTES`; each request's spans are counted exported or failed."""
         processor = self._processor
-        total_size = 0
-        ready: list[ReadableSpan] = []
+        requests: list[tuple[list[ReadableSpan], int]] = []  # (spans, their accounted queue bytes)
+        current: list[ReadableSpan] = []
+        accounted = weight = 0
         for span in spans:
             payload, size = (None, 0)
             if processor is not None and span.context is not None:
                 payload, size = processor.take(span.context.span_id)
-            total_size += size
-            ready.append(self._finalize(span, payload) if payload is not None else span)
-        ok = False
-        try:
-            ok = self._inner.export(ready) is SpanExportResult.SUCCESS
-        except Exception as exc:
-            self._on_internal_error(exc, "export")
-        self._ledger.settle(len(spans), total_size, ok=ok)
-        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+            ready, span_weight = span, size
+            if payload is not None:
+                ready, encoded = self._finalize(span, payload)
+                span_weight = size - payload.approx_bytes + encoded
+            if current and weight + span_weight > MAX_REQUEST_BYTES:
+                requests.append((current, accounted))
+                current, accounted, weight = [], 0, 0
+            current.append(ready)
+            accounted += size
+            weight += span_weight
+        if current or not requests:
+            requests.append((current, accounted))
+        all_ok = True
+        for batch, accounted in requests:
+            ok = False
+            try:
+                ok = self._inner.export(batch) is SpanExportResult.SUCCESS
+            except Exception as exc:
+                self._on_internal_error(exc, "export")
+            self._ledger.settle(len(batch), accounted, ok=ok)
+            all_ok = all_ok and ok
+        return SpanExportResult.SUCCESS if all_ok else SpanExportResult.FAILURE
 
     def shutdown(self) -> None:
         self._inner.shutdown()

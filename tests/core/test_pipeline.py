@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -188,3 +189,22 @@ def test_a_forked_child_keeps_exporting(receiver: OTLPReceiver) -> None:
     assert sum('"child"' in s for s in samples) == 5
     assert sum('"parent-before-fork"' in s for s in samples) == 1
     assert sum('"parent-after-fork"' in s for s in samples) == 1
+
+
+def test_a_batch_past_the_request_size_goes_as_several_requests(receiver: OTLPReceiver) -> None:
+    np = pytest.importorskip("numpy")
+    from aither.export.pipeline import MAX_REQUEST_BYTES
+
+    client = aither.Client(api_key="k", base_url=receiver.base_url, flush_interval=30)
+    wide = np.random.default_rng(0).random((1_000, 100))  # ~1.9 MB of JSON a span
+    tracked = client.wrap(lambda x: wide, name="wide")
+    for _ in range(8):
+        tracked(1)
+    assert client.flush(10)
+    sizes = [int(r["content-length"]) for r in receiver.requests]
+    assert len(sizes) >= 4 and max(sizes) <= MAX_REQUEST_BYTES * 1.05
+    spans = receiver.received()
+    assert len(spans) == 8
+    assert all(len(json.loads(s.attributes["ml.prediction"])["sample"]) == 1_000 for s in spans)
+    assert client.stats().exported == 8
+    client.close()

@@ -182,3 +182,19 @@ def test_past_the_kept_rows_labels_count_for_coverage_but_are_not_scored(client,
     assert (version.rows, version.labelled_rows, version.label_coverage) == (2_500, 2_500, 1.0)
     assert version.classification is not None and version.classification.scored_rows == 1_000
     assert version.classification.accuracy == pytest.approx(float((classes[:1_000] == truth[:1_000]).mean()))
+
+
+def test_a_batch_of_wide_predictions_goes_in_requests_the_server_accepts(server, api) -> None:  # type: ignore[no-untyped-def]
+    """20 predictions of 1,000 x 100 probabilities are ~38 MB of JSON in one export batch, past
+    the server's 16 MiB body limit: the SDK sends the batch as several requests, losing nothing."""
+    client = aither.Client(api_key=server.api_key, base_url=server.base_url, flush_interval=30)
+    probabilities = np.random.default_rng(3).random((1_000, 100))
+    tracked = client.wrap(lambda x: probabilities, name="wide_output")
+    for _ in range(20):
+        tracked(np.zeros((1_000, 3)))
+    assert client.flush(timeout=60)
+    stats = client.stats()
+    client.close()
+    assert (stats.exported, stats.failed, stats.dropped) == (20, 0, 0)
+    (version,) = api.models.metrics("wide_output").versions
+    assert (version.predictions, version.rows) == (20, 20_000)
