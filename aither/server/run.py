@@ -7,6 +7,7 @@ and the credentials file names the port actually in use.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -44,6 +45,21 @@ def _open_storage(settings: ServerSettings) -> Storage:
     )
 
 
+class _AnnouncingServer(uvicorn.Server):
+    """Says where it serves on stderr, once, when it has started (its lifespan startup, with the
+    first-start bootstrap, done): the line a script or a test waits for, with the port that
+    ``--port 0`` took."""
+
+    def __init__(self, config: uvicorn.Config, base_url: str) -> None:
+        super().__init__(config)
+        self._base_url = base_url
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(f"aither server: serving on {self._base_url}", file=sys.stderr, flush=True)
+
+
 def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
     """Run the server in the foreground until interrupted (``aither server``).
 
@@ -57,7 +73,7 @@ def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
         config = uvicorn.Config(
             create_app(settings, storage), log_level=log_level, lifespan="on", access_log=False
         )
-        server = uvicorn.Server(config)
+        server = _AnnouncingServer(config, settings.base_url)
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import stat
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import httpx
@@ -19,65 +20,78 @@ from aither.cli import main
 pytest.importorskip("sklearn")
 
 
-def _start(home: Path, *extra: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "AITHER_HOME": str(home)}
-    for name in ("AITHER_API_KEY", "AITHER_BASE_URL", "AITHER_INIT_API_KEY"):
-        env.pop(name, None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "aither.cli", "server", "--port", "0", "--log-level", "warning", *extra],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+class _ServerProcess:
+    """``aither server`` in a subprocess; its stderr read by a thread, which hands over the URL of
+    the ``serving on`` line the server writes once it answers requests."""
 
+    def __init__(self, home: Path, *extra: str) -> None:
+        env = {**os.environ, "AITHER_HOME": str(home)}
+        for name in ("AITHER_API_KEY", "AITHER_BASE_URL", "AITHER_INIT_API_KEY"):
+            env.pop(name, None)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "aither.cli", "server", "--port", "0", "--log-level", "warning", *extra],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stderr: list[str] = []
+        self._serving: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-def _wait_until_serving(process: subprocess.Popen[str], credentials: Path, deadline_s: float = 60) -> str:
-    """Poll (with a deadline) until the server answers /healthz; returns its base URL."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {process.communicate()}")
-        if credentials.exists():
-            base_url = json.loads(credentials.read_text())["base_url"]
-            try:
-                if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                    return str(base_url)
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.05)
-    raise AssertionError("the server did not start in time")
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.stderr.append(line)
+            if line.startswith("aither server: serving on "):
+                self._serving.put(line.split()[-1])
+        self._serving.put(None)  # the server exited
 
+    def wait_until_serving(self, timeout: float = 60) -> str:
+        """The server's base URL, once it serves."""
+        try:
+            url = self._serving.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("the server did not start in time") from None
+        if url is None:
+            raise AssertionError(f"the server exited: {''.join(self.stderr)}")
+        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+        return url
 
-def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    return out, err
+    def stop(self) -> str:
+        """Interrupt the server as Ctrl-C does; returns all it wrote on stderr."""
+        self.process.send_signal(signal.SIGINT)
+        self.process.communicate(timeout=30)
+        self._reader.join(30)
+        err = "".join(self.stderr)
+        assert self.process.returncode == 0, err
+        return err
 
 
 def test_server_first_start_prints_the_key_once_and_writes_credentials(tmp_path) -> None:  # type: ignore[no-untyped-def]
     credentials = tmp_path / "credentials.json"
-    process = _start(tmp_path)
+    server = _ServerProcess(tmp_path)
     try:
-        base_url = _wait_until_serving(process, credentials)
+        base_url = server.wait_until_serving()
         saved = json.loads(credentials.read_text())
         assert set(saved) == {"api_key", "base_url"}
+        assert saved["base_url"] == base_url
         assert saved["api_key"].startswith("aith_")
         assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
         headers = {"Authorization": f"Bearer {saved['api_key']}"}
         assert httpx.get(f"{base_url}/api/v1/org", headers=headers).json()["name"] == "default"
     finally:
-        _, err = _stop(process)
+        err = server.stop()
     assert err.count(saved["api_key"]) == 1
     assert (tmp_path / "aither.db").exists()
 
-    restarted = _start(tmp_path)
+    restarted = _ServerProcess(tmp_path)
     try:
-        _wait_until_serving(restarted, credentials)
+        restarted.wait_until_serving()
         assert json.loads(credentials.read_text())["api_key"] == saved["api_key"]
     finally:
-        _, err = _stop(restarted)
+        err = restarted.stop()
     assert saved["api_key"] not in err
     assert "created organisation" not in err
 
