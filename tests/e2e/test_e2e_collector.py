@@ -16,7 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
-import time
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,25 +47,50 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_until(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+READY = "Everything is ready. Begin running and processing data."
+"""What the Collector logs once its pipelines run."""
 
 
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
+class Collector:
+    """A running Collector: ``port`` of its OTLP/HTTP receiver; ``stop()`` shuts it down, which
+    drains its exporter's queue into the server (the Collector's own flush)."""
+
+    def __init__(self, binary: str, config: Path) -> None:
+        self.log: list[str] = []
+        self._ready = threading.Event()
+        self.process = subprocess.Popen(
+            [binary, f"--config={config}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.log.append(line)
+            if READY in line:
+                self._ready.set()
+        self._ready.set()  # exited: wait_ready() reports it
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        if not self._ready.wait(timeout):
+            raise AssertionError("timed out waiting for the Collector to start")
+        assert self.process.poll() is None, "".join(self.log)[-2000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(10)
 
 
 @pytest.fixture
-def collector(server, tmp_path: Path, request) -> Iterator[int]:  # type: ignore[no-untyped-def]
-    """A Collector forwarding to ``server``; yields the port of its OTLP/HTTP receiver."""
+def collector(server, tmp_path: Path, request) -> Iterator[tuple[Collector, int]]:  # type: ignore[no-untyped-def]
+    """A Collector forwarding to ``server``, and the port of its OTLP/HTTP receiver."""
     binary = _collector_binary()
     port = _free_port()
     config = {
@@ -85,27 +110,20 @@ def collector(server, tmp_path: Path, request) -> Iterator[int]:  # type: ignore
     }
     path = tmp_path / "collector.json"  # YAML is a superset of JSON
     path.write_text(json.dumps(config))
-    log = (tmp_path / "collector.log").open("wb")
-    process = subprocess.Popen([binary, f"--config={path}"], stdout=log, stderr=subprocess.STDOUT)
+    running = Collector(binary, path)
     try:
-        _wait_until(lambda: _accepts(port) or process.poll() is not None, "the Collector to listen")
-        assert process.poll() is None, (tmp_path / "collector.log").read_text()[-2000:]
-        yield port
+        running.wait_ready()
+        yield running, port
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        running.stop()
 
 
 @pytest.mark.parametrize("collector", ["proto", "json"], indirect=True)
 def test_spans_through_an_opentelemetry_collector_are_stored(collector, api) -> None:  # type: ignore[no-untyped-def]
+    running, port = collector
     provider = TracerProvider(resource=Resource.create({"service.name": "behind-a-collector"}))
     provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{collector}/v1/traces"))
+        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
     )
     tracer = provider.get_tracer("collector-test")
     with tracer.start_as_current_span("POST /score") as root:
@@ -127,9 +145,9 @@ def test_spans_through_an_opentelemetry_collector_are_stored(collector, api) -> 
                     sc.ML_LABEL_BATCH: True,
                 }
             )
-    provider.shutdown()
-    # the Collector batches and forwards on its own schedule: wait for the server to have it all
-    _wait_until(lambda: api.org.usage().spans == 3, "the Collector to forward 3 spans")
+    provider.shutdown()  # the exporter is synchronous: the Collector has accepted all 3 spans
+    running.stop()  # and shutting down drains its exporter's queue into the server
+    assert api.org.usage().spans == 3, "".join(running.log)[-2000:]
     trace = api.traces.get(trace_id)
     assert sorted(span["name"] for span in trace.spans) == ["POST /score", "label churn", "predict churn"]
     assert {span["service_name"] for span in trace.spans} == {"behind-a-collector"}
