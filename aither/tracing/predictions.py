@@ -211,9 +211,8 @@ def traced_call(
         runtime.internal_error(exc, "starting a prediction span")
         return fn(*args, **kwargs)
     limits = identity.limits(runtime.settings.limits)
-    # The input is sampled before the model runs: the sample is what the model was given
-    # (a model may change its input in place), and this work runs while the caller's caches
-    # are still warm, not after a large model call has evicted them.
+    # The input is sampled before the model runs: the sample is what the model was given,
+    # even when the model changes its input in place.
     sampled: tuple[Sample, int | None] | None = None
     try:
         if span.is_recording():
