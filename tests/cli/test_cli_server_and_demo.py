@@ -4,76 +4,50 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import stat
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import httpx
 import pytest
+from watched import WatchedProcess
 
 from aither.cli import main
 
 pytest.importorskip("sklearn")
 
 
-class _ServerProcess:
-    """``aither server`` in a subprocess; its stderr read by a thread, which hands over the URL of
-    the ``serving on`` line the server writes once it answers requests."""
+def _start(home: Path, *extra: str) -> WatchedProcess:
+    env = {**os.environ, "AITHER_HOME": str(home)}
+    for name in ("AITHER_API_KEY", "AITHER_BASE_URL", "AITHER_INIT_API_KEY"):
+        env.pop(name, None)
+    return WatchedProcess(
+        [sys.executable, "-m", "aither.cli", "server", "--port", "0", "--log-level", "warning", *extra],
+        ready="aither server: serving on ",
+        env=env,
+    )
 
-    def __init__(self, home: Path, *extra: str) -> None:
-        env = {**os.environ, "AITHER_HOME": str(home)}
-        for name in ("AITHER_API_KEY", "AITHER_BASE_URL", "AITHER_INIT_API_KEY"):
-            env.pop(name, None)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "aither.cli", "server", "--port", "0", "--log-level", "warning", *extra],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.stderr: list[str] = []
-        self._serving: queue.Queue[str | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
 
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            self.stderr.append(line)
-            if line.startswith("aither server: serving on "):
-                self._serving.put(line.split()[-1])
-        self._serving.put(None)  # the server exited
+def _wait_until_serving(server: WatchedProcess) -> str:
+    """The base URL of the ``serving on`` line the server writes once it answers requests."""
+    url = server.wait_ready().split()[-1]
+    assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+    return url
 
-    def wait_until_serving(self, timeout: float = 60) -> str:
-        """The server's base URL, once it serves."""
-        try:
-            url = self._serving.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("the server did not start in time") from None
-        if url is None:
-            raise AssertionError(f"the server exited: {''.join(self.stderr)}")
-        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
-        return url
 
-    def stop(self) -> str:
-        """Interrupt the server as Ctrl-C does; returns all it wrote on stderr."""
-        self.process.send_signal(signal.SIGINT)
-        self.process.communicate(timeout=30)
-        self._reader.join(30)
-        err = "".join(self.stderr)
-        assert self.process.returncode == 0, err
-        return err
+def _stop(server: WatchedProcess) -> str:
+    """Interrupt the server as Ctrl-C does; returns all it wrote."""
+    assert server.stop(signal.SIGINT) == 0, server.output()
+    return server.output()
 
 
 def test_server_first_start_prints_the_key_once_and_writes_credentials(tmp_path) -> None:  # type: ignore[no-untyped-def]
     credentials = tmp_path / "credentials.json"
-    server = _ServerProcess(tmp_path)
+    server = _start(tmp_path)
     try:
-        base_url = server.wait_until_serving()
+        base_url = _wait_until_serving(server)
         saved = json.loads(credentials.read_text())
         assert set(saved) == {"api_key", "base_url"}
         assert saved["base_url"] == base_url
@@ -82,16 +56,16 @@ def test_server_first_start_prints_the_key_once_and_writes_credentials(tmp_path)
         headers = {"Authorization": f"Bearer {saved['api_key']}"}
         assert httpx.get(f"{base_url}/api/v1/org", headers=headers).json()["name"] == "default"
     finally:
-        err = server.stop()
+        err = _stop(server)
     assert err.count(saved["api_key"]) == 1
     assert (tmp_path / "aither.db").exists()
 
-    restarted = _ServerProcess(tmp_path)
+    restarted = _start(tmp_path)
     try:
-        restarted.wait_until_serving()
+        _wait_until_serving(restarted)
         assert json.loads(credentials.read_text())["api_key"] == saved["api_key"]
     finally:
-        err = restarted.stop()
+        err = _stop(restarted)
     assert saved["api_key"] not in err
     assert "created organisation" not in err
 

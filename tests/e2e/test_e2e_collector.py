@@ -15,8 +15,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from watched import WatchedProcess
 
 from aither import semconv as sc
 
@@ -51,46 +50,10 @@ READY = "Everything is ready. Begin running and processing data."
 """What the Collector logs once its pipelines run."""
 
 
-class Collector:
-    """A running Collector: ``port`` of its OTLP/HTTP receiver; ``stop()`` shuts it down, which
-    drains its exporter's queue into the server (the Collector's own flush)."""
-
-    def __init__(self, binary: str, config: Path) -> None:
-        self.log: list[str] = []
-        self._ready = threading.Event()
-        self.process = subprocess.Popen(
-            [binary, f"--config={config}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.log.append(line)
-            if READY in line:
-                self._ready.set()
-        self._ready.set()  # exited: wait_ready() reports it
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        if not self._ready.wait(timeout):
-            raise AssertionError("timed out waiting for the Collector to start")
-        assert self.process.poll() is None, "".join(self.log)[-2000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._reader.join(10)
-
-
 @pytest.fixture
-def collector(server, tmp_path: Path, request) -> Iterator[tuple[Collector, int]]:  # type: ignore[no-untyped-def]
-    """A Collector forwarding to ``server``, and the port of its OTLP/HTTP receiver."""
+def collector(server, tmp_path: Path, request) -> Iterator[tuple[WatchedProcess, int]]:  # type: ignore[no-untyped-def]
+    """A Collector forwarding to ``server``, and the port of its OTLP/HTTP receiver. Stopping it
+    drains its exporter's queue into the server: the Collector's own flush."""
     binary = _collector_binary()
     port = _free_port()
     config = {
@@ -110,9 +73,9 @@ def collector(server, tmp_path: Path, request) -> Iterator[tuple[Collector, int]
     }
     path = tmp_path / "collector.json"  # YAML is a superset of JSON
     path.write_text(json.dumps(config))
-    running = Collector(binary, path)
+    running = WatchedProcess([binary, f"--config={path}"], ready=READY)
     try:
-        running.wait_ready()
+        running.wait_ready(30)
         yield running, port
     finally:
         running.stop()
@@ -147,7 +110,7 @@ def test_spans_through_an_opentelemetry_collector_are_stored(collector, api) -> 
             )
     provider.shutdown()  # the exporter is synchronous: the Collector has accepted all 3 spans
     running.stop()  # and shutting down drains its exporter's queue into the server
-    assert api.org.usage().spans == 3, "".join(running.log)[-2000:]
+    assert api.org.usage().spans == 3, running.output()[-2000:]
     trace = api.traces.get(trace_id)
     assert sorted(span["name"] for span in trace.spans) == ["POST /score", "label churn", "predict churn"]
     assert {span["service_name"] for span in trace.spans} == {"behind-a-collector"}
