@@ -5,8 +5,9 @@ as protobuf and as JSON, gzip-compressed.
 Needs an ``otelcol-contrib`` (or ``otelcol``) binary: on ``PATH``, or named by
 ``OTELCOL_BINARY`` (not an ``AITHER_*`` name: the test session clears those). Skipped, saying
 so, where there is none: none of the registries this project installs from (PyPI, Debian, npm)
-ships a Collector with an OTLP receiver, so CI skips it; ``test_e2e_otlp.py`` sends what a
-Collector's ``otlphttp`` exporter sends (protobuf or JSON, gzip) without one.
+ships the OpenTelemetry Collector, so CI skips it. ``test_e2e_rotel.py`` runs the same path
+through Rotel, a collector PyPI does ship (the ``collector`` extra), and ``test_e2e_otlp.py``
+sends what a Collector's ``otlphttp`` exporter sends (protobuf or JSON, gzip) without one.
 """
 
 from __future__ import annotations
