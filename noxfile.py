@@ -57,7 +57,9 @@ def tests(session: nox.Session) -> None:
 def tests_core(session: nox.Session) -> None:
     """Only the core dependencies: ``import aither`` and the core API work with no framework."""
     session.install("--upgrade", "pip")
-    session.install("-e", ".", "pytest>=8", "pytest-asyncio>=0.23", "opentelemetry-proto>=1.30")
+    session.install(
+        "-e", ".", "pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2.3", "opentelemetry-proto>=1.30"
+    )
     session.run("python", "-c", "import aither, sys; assert 'numpy' not in sys.modules")
     session.run(
         "pytest",

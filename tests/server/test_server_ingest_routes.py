@@ -6,6 +6,7 @@ import asyncio
 import gzip
 import json
 import threading
+import time
 
 import httpx
 from google.protobuf import json_format
@@ -223,7 +224,9 @@ async def test_full_write_queue_answers_503_and_loses_nothing(settings, spans, c
             queued = asyncio.ensure_future(
                 http.post("/v1/traces", content=body(spans.span("first", {})), headers=headers)
             )
+            deadline = time.monotonic() + 10
             while storage.writer.queued_weight == 0:  # wait until the first export is queued
+                assert time.monotonic() < deadline, "the first export was never queued"
                 await asyncio.sleep(0.001)
             refused = await http.post("/v1/traces", content=body(spans.span("second", {})), headers=headers)
             assert refused.status_code == 503
