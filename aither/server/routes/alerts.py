@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from ..alerts.config import MASK, ChannelConfig, parse_channel, secret_keys
+from ..alerts.config import MASK, ChannelConfig, mask_settings, parse_channel, secret_keys
 from ..alerts.dispatch import send_test
 from ..alerts.store import (
     STATUSES,
@@ -90,13 +90,19 @@ class AlertDelivery(BaseModel):
 
 
 def channel_out(config: ChannelConfig, row: dict[str, Any] | None = None) -> AlertChannel:
-    flat = config.to_mapping(masked=True)
-    common = {key: flat.pop(key) for key in list(AlertChannel.model_fields) if key in flat}
     return AlertChannel(
-        **common,
         id=config.id or f"file:{config.name}",
+        name=config.name,
+        type=config.kind,
         source=config.source,
-        settings=flat,
+        enabled=config.enabled,
+        min_severity=config.min_severity.value,
+        rules=sorted(config.rules),
+        anomaly_types=sorted(config.anomaly_types),
+        max_attempts=config.max_attempts,
+        backoff_s=config.backoff_s,
+        timeout_s=config.timeout_s,
+        settings=mask_settings(config.kind, config.settings),
         created_at=to_time(row["created_at_ns"]) if row else None,
         updated_at=to_time(row["updated_at_ns"]) if row else None,
     )
@@ -119,7 +125,7 @@ def _file_channels(request: Request) -> tuple[ChannelConfig, ...]:
 
 
 def _invalid(error: ValueError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error))
+    return HTTPException(422, str(error))
 
 
 @router.get("/channels", response_model=list[AlertChannel], summary="Alert channels, secrets masked")
