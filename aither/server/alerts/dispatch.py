@@ -51,9 +51,9 @@ def backoff_delay(failures: int, base_s: float, retry_after_s: float | None = No
     """Seconds to wait after the ``failures``-th failed attempt: ``base_s * 2**(failures-1)``
     (at most five minutes) with "equal jitter" (half of it fixed, half random, so that channels
     failing together don't retry together), and never less than the receiver's ``Retry-After``."""
-    ceiling = min(base_s * 2 ** (failures - 1), MAX_BACKOFF_S)
+    ceiling = min(base_s * 2.0 ** (failures - 1), MAX_BACKOFF_S)
     delay = ceiling / 2 + random.uniform(0, ceiling / 2)
-    return max(delay, retry_after_s or 0.0)
+    return float(max(delay, retry_after_s or 0.0))
 
 
 def anomaly_link(link_base: str | None, notice: AnomalyNotice) -> str | None:

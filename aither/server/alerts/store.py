@@ -153,8 +153,9 @@ def insert_deliveries(connection: Connection, rows: list[dict[str, Any]]) -> lis
     """Add delivery rows (all columns but ``id``); their ids, in order."""
     ids = []
     for row in rows:
-        result = connection.execute(alert_deliveries.insert().values(row))
-        ids.append(int(result.inserted_primary_key[0]))
+        key = connection.execute(alert_deliveries.insert().values(row)).inserted_primary_key
+        assert key is not None  # an insert always has one
+        ids.append(int(key[0]))
     return ids
 
 
