@@ -139,16 +139,25 @@ class SMTPSink:
 
 
 @contextmanager
-def smtp_server() -> Iterator[tuple[SMTPSink, int]]:
-    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port."""
+def smtp_server(login: tuple[str, str] | None = None) -> Iterator[tuple[SMTPSink, int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port; with ``login``, it checks
+    AUTH with that user and password (offered over plain TCP: a test has no certificate)."""
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticate(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login.decode(), data.password.decode()) == login
+        return AuthResult(success=ok, handled=False)  # handled=True would leave the client waiting
 
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
     sink = SMTPSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    auth: dict[str, Any] = {}
+    if login is not None:
+        auth = {"authenticator": authenticate, "auth_require_tls": False}
+    controller = Controller(sink, hostname="127.0.0.1", port=port, **auth)
     controller.start()
     try:
         yield sink, port

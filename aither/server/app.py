@@ -14,8 +14,7 @@ from importlib import metadata
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from .alerts import NullSink
-from .alerts.dispatch import AlertDispatcher
+from .alerts import AlertDispatcher, NullSink
 from .bootstrap import first_start
 from .config import ServerSettings
 from .routes import alerts, management, otlp, query

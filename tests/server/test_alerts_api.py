@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from alert_receivers import HookReceiver, SilentServer, notice
 from otlp_builder import PROTOBUF, Spans, body
 
 from aither.server import EmbeddedServer, ServerSettings
+from aither.server.alerts import NullSink
 
 SECRET = "whsec_0123456789abcdef0123456789"
 MakeKey = Callable[..., Awaitable[str]]
@@ -205,11 +207,19 @@ def test_a_notice_submitted_to_the_apps_sink_reaches_the_channel(server: Embedde
         assert created.status_code == 201, created.text
         sink = server.app.state.alert_sink
         sink.submit(notice(org_id, id=41, severity="low"))  # below the channel's filter
+        sink.submit(notice("org_of_someone_else", id=43))  # another organisation's channels only
         sink.submit(notice(org_id, id=42))
         assert sink.flush(15)
         first, second = receiver.wait_for(2)
         log = http.get("/api/v1/alerts/deliveries").json()["items"]
+        workers = [t for t in threading.enumerate() if t.name.startswith("aither-alerts-")]
+        assert workers  # the router, and the channel's worker
 
+        server.stop()  # the lifespan stops the dispatcher, then closes the storage
+        assert isinstance(server.app.state.alert_sink, NullSink)
+        assert not [t for t in workers if t.is_alive()]
+
+    assert len(receiver.requests) == 2
     assert first.json()["id"] == second.json()["id"] == 42
     assert second.json()["link"] == f"{server.base_url}/api/v1/anomalies/42"
     [delivery] = log

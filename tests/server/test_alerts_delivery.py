@@ -185,6 +185,51 @@ def test_email_arrives_at_a_real_smtp_server(
     assert (row["status"], row["attempts"]) == ("delivered", 1)
 
 
+def test_email_logs_in_and_never_falls_back_to_plain_text(storage: Storage, org_id: str) -> None:
+    mail = {"host": "127.0.0.1", "to": "oncall@example.com", "from": "aither@example.com", "max_attempts": 3}
+    dispatcher = AlertDispatcher(storage).start()
+    try:
+        with smtp_server(login=("aither", "s3cret")) as (sink, port):
+            dispatcher.set_channels(
+                [
+                    channel(
+                        "right",
+                        "email",
+                        port=port,
+                        security="none",
+                        username="aither",
+                        password="s3cret",
+                        **mail,
+                    ),
+                    channel(
+                        "wrong",
+                        "email",
+                        port=port,
+                        security="none",
+                        username="aither",
+                        password="guess",
+                        **mail,
+                    ),
+                    # this test server offers no STARTTLS: refuse, don't send in the clear
+                    channel("tls", "email", port=port, security="starttls", **mail),
+                ]
+            )
+            dispatcher.submit(notice(org_id))
+            assert dispatcher.flush(15)
+    finally:
+        dispatcher.stop(timeout=2)
+    assert len(sink.messages) == 1
+    rows = {row["channel_name"]: row for row in deliveries(storage)}
+    assert (rows["right"]["status"], rows["right"]["attempts"]) == ("delivered", 1)
+    assert (rows["wrong"]["status"], rows["wrong"]["attempts"]) == (
+        "failed",
+        1,
+    )  # a refused login isn't retried
+    assert rows["wrong"]["last_error"].startswith("SMTP login refused: 535")
+    assert (rows["tls"]["status"], rows["tls"]["attempts"]) == ("failed", 1)
+    assert "security='starttls'" in rows["tls"]["last_error"]
+
+
 def test_a_500_is_retried_and_every_attempt_is_logged(
     dispatcher: AlertDispatcher, storage: Storage, org_id: str
 ) -> None:

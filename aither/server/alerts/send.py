@@ -103,6 +103,10 @@ def _smtp(config: ChannelConfig, notice: AnomalyNotice, link: str | None) -> Att
             if settings.get("username"):
                 server.login(settings["username"], settings.get("password") or "")
             refused = server.send_message(message)
+    except smtplib.SMTPNotSupportedError as exc:  # never fall back to sending in the clear
+        return Attempt(
+            False, error=f"the SMTP server does not support what security={security!r} needs: {exc}"
+        )
     except smtplib.SMTPAuthenticationError as exc:
         return Attempt(False, error=f"SMTP login refused: {exc.smtp_code} {exc.smtp_error!r}"[:500])
     except smtplib.SMTPRecipientsRefused as exc:
