@@ -39,6 +39,7 @@ def dispatcher(storage: Storage) -> Iterator[AlertDispatcher]:
     running = AlertDispatcher(storage, link_base=LINK_BASE).start()
     yield running
     running.stop(timeout=2)
+    assert running.stats()["errors"] == 0  # no failure of our own, logged and hidden
 
 
 def deliveries(storage: Storage) -> list[dict[str, Any]]:
@@ -346,3 +347,24 @@ def test_a_hanging_channel_holds_up_no_other_channel_and_stop_keeps_its_deadline
     assert {row["last_error"] for row in hanging if row["status"] == "failed"} == {
         "the server stopped before delivery"
     }
+
+
+def test_a_backed_up_channel_logs_the_overflow_as_failed_at_once(storage: Storage, org_id: str) -> None:
+    dispatcher = AlertDispatcher(storage, max_queued_per_channel=1).start()
+    with SilentServer() as silent:
+        dispatcher.set_channels([channel("hangs", "webhook", url=silent.url, secret=SECRET, timeout_s=60)])
+        for index in range(4):
+            dispatcher.submit(notice(org_id, id=index))
+        assert silent.accepted.wait(10)
+        deadline = time.monotonic() + 10
+        while len(rows := deliveries(storage)) < 4 and time.monotonic() < deadline:
+            silent.accepted.wait(0.01)  # (already set) a pause between reads of the log
+        dispatcher.stop(timeout=0.5)
+
+    assert len(rows) == 4  # every notice has its row
+    overflow = [row for row in rows if row["status"] == "failed"]
+    # one in flight, at most one queued, the rest overflowed (2 or 3: by when the worker took the first)
+    assert 2 <= len(overflow) <= 3
+    assert {row["last_error"] for row in overflow} == {"not sent: the channel's queue was full"}
+    assert {row["status"] for row in rows if row not in overflow} == {"pending"}
+    assert dispatcher.stats()["failed"] == len(overflow)
