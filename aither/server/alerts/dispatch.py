@@ -127,6 +127,7 @@ class AlertDispatcher:
         self._workers: dict[str, _Worker] = {}
         self._lock = threading.Condition()
         self._outstanding = 0
+        self._overflows = 0
         self._stop = threading.Event()
         self._router: threading.Thread | None = None
         self.counts = {"submitted": 0, "dropped": 0, "delivered": 0, "failed": 0, "retried": 0, "errors": 0}
@@ -283,9 +284,16 @@ class AlertDispatcher:
             else:
                 with self._lock:
                     self.counts["failed"] += 1
-                logger.warning(
-                    "aither alerts: channel %s is backed up; a delivery was logged as failed", channel.name
-                )
+                    self._overflows += 1
+                    overflows = self._overflows
+                if overflows == 1 or overflows % 100 == 0:
+                    logger.warning(
+                        "aither alerts: channel %s is backed up; its delivery of anomaly %s was logged as "
+                        "failed (%d such so far)",
+                        channel.name,
+                        notice.id,
+                        overflows,
+                    )
 
     def _enqueue(self, job: _Job) -> None:
         key = job.channel.id or f"file:{job.channel.name}"
