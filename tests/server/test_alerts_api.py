@@ -70,6 +70,28 @@ async def test_channels_crud_masks_secrets(client: httpx.AsyncClient) -> None:
     renamed = await client.patch(f"/api/v1/alerts/channels/{channel['id']}", json={"name": "pager"})
     assert renamed.status_code == 409
 
+    # header values are masked too; a masked one sent back keeps its value, a new one is taken
+    token = "Bearer receiver-token-0123456789"
+    with_headers = await client.patch(
+        f"/api/v1/alerts/channels/{channel['id']}", json={"headers": {"Authorization": token, "X-Team": "ml"}}
+    )
+    assert with_headers.json()["settings"]["headers"] == {"Authorization": "****6789", "X-Team": "****"}
+    assert token not in with_headers.text
+    again = await client.patch(
+        f"/api/v1/alerts/channels/{channel['id']}",
+        json={"headers": {"Authorization": "****6789", "X-Team": "data"}, "name": "ops"},
+    )
+    assert again.status_code == 200, again.text
+    with HookReceiver() as receiver:
+        await client.patch(f"/api/v1/alerts/channels/{channel['id']}", json={"url": receiver.url})
+        sent = await client.post(f"/api/v1/alerts/channels/{channel['id']}/test")
+        [request] = receiver.wait_for(1)
+    assert sent.json()["status"] == "delivered"
+    assert (request.headers["authorization"], request.headers["x-team"]) == (token, "data")
+    stamp = request.headers["x-aither-timestamp"]  # and the secret survived every PATCH
+    expected = hmac.new(SECRET.encode(), f"{stamp}.".encode() + request.body, hashlib.sha256).hexdigest()
+    assert request.headers["x-aither-signature"] == f"sha256={expected}"
+
     deleted = await client.delete(f"/api/v1/alerts/channels/{channel['id']}")
     assert deleted.status_code == 200
     assert (await client.delete(f"/api/v1/alerts/channels/{channel['id']}")).status_code == 404

@@ -49,7 +49,8 @@ _SETTINGS: Final[dict[str, dict[str, _Field]]] = {
     "webhook": {
         "url": _Field(str, required=True),
         "secret": _Field(str, required=True, secret=True),
-        "headers": _Field(dict, default=None),
+        # often an Authorization header: its values are masked like the secret
+        "headers": _Field(dict, secret=True, default=None),
     },
     # Slack's incoming-webhook URL is itself the credential (it embeds the token).
     "slack": {"url": _Field(str, required=True, secret=True)},
@@ -146,16 +147,40 @@ def mask(value: str) -> str:
     return MASK + value[-4:] if len(value) >= 16 else MASK
 
 
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, Mapping):
+        return {key: _masked(item) for key, item in value.items()}
+    return value
+
+
 def mask_settings(kind: str, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` with every secret masked (see :func:`mask`), as the API returns them."""
     spec = _SETTINGS[kind]
     return {
-        key: mask(value) if key in spec and spec[key].secret and isinstance(value, str) else value
-        for key, value in settings.items()
+        key: _masked(value) if key in spec and spec[key].secret else value for key, value in settings.items()
     }
 
 
-def secret_keys(kind: str) -> frozenset[str]:
-    return frozenset(key for key, spec in _SETTINGS[kind].items() if spec.secret)
+def _is_mask(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(MASK)
+
+
+def unmask_changes(kind: str, settings: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` without the masked secrets a client sent back as it read them: those keep
+    their stored value (a masked header keeps its value; the others change)."""
+    spec = _SETTINGS[kind]
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key in spec and spec[key].secret:
+            if _is_mask(value):
+                continue
+            if isinstance(value, Mapping) and isinstance(settings.get(key), Mapping):
+                stored = settings[key]
+                value = {k: stored[k] if _is_mask(v) and k in stored else v for k, v in value.items()}
+        out[key] = value
+    return out
 
 
 def _where(data: Mapping[str, Any], index: int | None) -> str:

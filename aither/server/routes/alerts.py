@@ -11,10 +11,10 @@ route                                       scope          returns
 ``GET /alerts/deliveries``                  read or admin  the delivery log, newest first
 ==========================================  =============  ==========================================
 
-Secrets (``secret``, ``routing_key``, ``password``, a Slack ``url``) are never returned: they
-read ``****`` plus, for long ones, their last four characters. A PATCH that sends such a
-masked value back leaves the secret as it was. Channels of the rules file (``file:<name>``)
-are changed in the file, not here (409).
+Secrets (``secret``, ``routing_key``, ``password``, a Slack ``url``, a webhook's ``headers``
+values) are never returned: they read ``****`` plus, for long ones, their last four
+characters. A PATCH that sends such a masked value back leaves the secret as it was. Channels
+of the rules file (``file:<name>``) are changed in the file, not here (409).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field
 
-from ..alerts.config import MASK, ChannelConfig, mask_settings, parse_channel, secret_keys
+from ..alerts.config import ChannelConfig, mask_settings, parse_channel, unmask_changes
 from ..alerts.dispatch import send_test
 from ..alerts.store import (
     STATUSES,
@@ -177,12 +177,7 @@ def patch_channel(
     if current is None:
         raise HTTPException(404, f"no alert channel {channel_id!r}")
     # a masked secret sent back (a GET, edited, PATCHed) means "keep it"
-    secrets = secret_keys(current["kind"])
-    changes = {
-        key: value
-        for key, value in body.items()
-        if not (key in secrets and isinstance(value, str) and value.startswith(MASK))
-    }
+    changes = unmask_changes(current["kind"], config_from_row(current).settings, body)
     try:
         config = merged_config(current, changes)
     except ValueError as error:
