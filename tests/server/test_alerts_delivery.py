@@ -368,3 +368,25 @@ def test_a_backed_up_channel_logs_the_overflow_as_failed_at_once(storage: Storag
     assert {row["last_error"] for row in overflow} == {"not sent: the channel's queue was full"}
     assert {row["status"] for row in rows if row not in overflow} == {"pending"}
     assert dispatcher.stats()["failed"] == len(overflow)
+
+
+def test_the_alerts_migration_downgrades_and_upgrades_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from alembic import command
+    from alembic.config import Config
+
+    from aither.server.storage.engine import MIGRATIONS, create_engine, current_revision, migrate
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        migrate(engine)
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0005-1")  # relative: the chain before 0005 may be re-linked
+        assert "alert_channels" not in sa.inspect(engine).get_table_names()
+        assert current_revision(engine) != "0005"
+        migrate(engine)
+        assert {"alert_channels", "alert_deliveries"} <= set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
