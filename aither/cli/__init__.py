@@ -10,6 +10,7 @@
     aither labels [--status ambiguous]
     aither usage
     aither keys list | create NAME [--scope read --scope write] | revoke KEY_ID
+    aither alerts channels | deliveries [--channel ID] [--status failed] | test CHANNEL_ID
 
 The query commands talk to the server's API with the key and URL the SDK would use
 (``AITHER_API_KEY``/``AITHER_BASE_URL``, else the credentials file ``aither server`` wrote),
@@ -120,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke = key_commands.add_parser("revoke", help="revoke a key by id")
     key_revoke.add_argument("key_id")
     _query_options(key_revoke)
+    from ._alerts import add_parser as add_alerts_parser
+
+    add_alerts_parser(commands, _query_options)
     return parser
 
 
@@ -173,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             run_demo(data_dir=args.data_dir, base_url=args.base_url, api_key=args.api_key, console=console)
             return 0
-        from . import _commands
+        from . import _alerts, _commands
 
         handler = {
             "models": _commands.models,
@@ -183,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "llm-calls": _commands.llm_calls,
             "usage": _commands.usage,
             "keys": _commands.keys,
+            "alerts": _alerts.alerts,
         }[args.command]
         return handler(args, console)
     except (AitherError, ValueError) as exc:

@@ -14,9 +14,10 @@ from importlib import metadata
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from .alerts import AlertDispatcher, NullSink
 from .bootstrap import first_start
 from .config import ServerSettings
-from .routes import management, otlp, query
+from .routes import alerts, management, otlp, query
 from .routes.schemas import Health
 from .storage import Storage
 
@@ -44,8 +45,12 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
             )
         try:
             app.state.bootstrap = await run_in_threadpool(first_start, app.state.storage, resolved)
+            app.state.alert_sink = AlertDispatcher(app.state.storage, link_base=resolved.base_url).start()
             yield
         finally:
+            if isinstance(app.state.alert_sink, AlertDispatcher):  # before the storage it writes to
+                await run_in_threadpool(app.state.alert_sink.stop)
+                app.state.alert_sink = NullSink()
             if owned:
                 await run_in_threadpool(app.state.storage.close)
                 app.state.storage = None
@@ -61,9 +66,11 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.state.settings = resolved
     app.state.storage = storage
     app.state.bootstrap = None
+    app.state.alert_sink = NullSink()
     app.include_router(otlp.router)
     app.include_router(query.router)
     app.include_router(management.router)
+    app.include_router(alerts.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness; no key needed")
     def health() -> Health:

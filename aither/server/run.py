@@ -110,6 +110,11 @@ class EmbeddedServer:
         return self.settings.base_url
 
     @property
+    def app(self) -> Any:
+        """The running FastAPI app (its ``state`` holds the storage and the alert sink)."""
+        return self._app
+
+    @property
     def bootstrap(self) -> BootstrapResult | None:
         result: BootstrapResult | None = self._app.state.bootstrap if self._app is not None else None
         return result

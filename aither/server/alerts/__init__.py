@@ -5,6 +5,16 @@ The detection code hands every change of an anomaly to an :class:`AnomalySink` a
 down never slows ingest.
 """
 
+from .config import ChannelConfig, parse_channel, parse_channels
+from .dispatch import AlertDispatcher
 from .notice import AnomalyNotice, AnomalySink, NullSink
 
-__all__ = ["AnomalyNotice", "AnomalySink", "NullSink"]
+__all__ = [
+    "AlertDispatcher",
+    "AnomalyNotice",
+    "AnomalySink",
+    "ChannelConfig",
+    "NullSink",
+    "parse_channel",
+    "parse_channels",
+]

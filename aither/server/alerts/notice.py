@@ -19,7 +19,7 @@ class AnomalyNotice:
     """
 
     id: int
-    org_id: int
+    org_id: str
     event: NoticeEvent
     rule: str
     """The rule or detector that raised it (``pii_detected``, ``latency_spike``, ...)."""

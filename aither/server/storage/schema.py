@@ -256,3 +256,56 @@ usage = Table(
 
 USAGE_COUNTERS = ("api_calls", "spans", "predictions", "prediction_rows", "labels", "llm_calls", "operations")
 """The counter columns of :data:`usage`."""
+
+# --- alerts (migration 0005): channels stored through the API, and every delivery attempt -------
+
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    # webhook | slack | pagerduty | email
+    Column("kind", String(16), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("min_severity", String(16), nullable=False),
+    # JSON lists; empty: any rule / any type
+    Column("rules", Text, nullable=False),
+    Column("anomaly_types", Text, nullable=False),
+    # JSON of the kind's own keys, secrets included (the API masks them)
+    Column("settings", Text, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("backoff_s", Float, nullable=False),
+    Column("timeout_s", Float, nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    UniqueConstraint("org_id", "name"),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    # chn_... for a stored channel, file:<name> for one of the rules file (so no foreign key)
+    Column("channel_id", String(240), nullable=False),
+    Column("channel_name", String(200), nullable=False),
+    Column("channel_kind", String(16), nullable=False),
+    Column("anomaly_id", BigInteger, nullable=False),
+    # opened | escalated | resolved | test
+    Column("event", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    # pending | delivered | failed
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("http_status", Integer),
+    Column("last_error", Text),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    Column("next_attempt_at_ns", BigInteger),
+    Column("delivered_at_ns", BigInteger),
+    Index(None, "org_id", "id"),
+    Index(None, "org_id", "channel_id", "id"),
+    Index(None, "org_id", "status", "id"),
+)
