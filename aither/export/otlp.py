@@ -21,6 +21,7 @@ any thread and ends a wait at once.
 from __future__ import annotations
 
 import json
+import netrc  # noqa: F401  # see below
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,10 @@ import requests
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+
+# requests imports ``netrc`` inside its first request. A fork while the export thread holds
+# that import's module lock leaves the lock held in the child for good, and the child's
+# first export hangs on it (seen in tests/reliability): import it here, before any thread.
 
 OUTAGE_POLL = 0.5
 """The longest pause between two tries at a receiver that is down: delivery resumes at most
