@@ -97,7 +97,7 @@ class ExportSession(requests.Session):
         self._rejections: list[Rejection] = []
 
     def request(  # type: ignore[override]
-        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         timeout = kwargs.get("timeout")
         budget = timeout if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None
