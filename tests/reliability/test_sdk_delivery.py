@@ -111,6 +111,17 @@ def test_a_retry_after_past_the_export_timeout_fails_within_the_budget(faulty: F
     client.close()
 
 
+def test_a_receiver_down_past_the_export_timeout_fails_within_the_budget(faulty: FaultyReceiver) -> None:
+    faulty.down()
+    client = client_for(faulty.base_url, export_timeout=1.0)
+    predict(client, 6)
+    # Tried again and again inside the budget, then given up: failed, not queued for ever.
+    assert client.flush(15) is False
+    stats = client.stats()
+    assert stats.failed == 6 and stats.queued == 0 and balanced(stats)
+    client.close(0.5)
+
+
 def test_a_gateway_without_retry_after_is_polled_until_the_receiver_is_back(faulty: FaultyReceiver) -> None:
     faulty.answer = status(502)
     client = client_for(faulty.base_url, export_timeout=30.0, flush_interval=0.05)
