@@ -1,4 +1,5 @@
-"""Sessions: lint, typecheck, tests (everything), tests_core (no framework), one per framework, bench.
+"""Sessions: lint, typecheck, tests (everything), tests_core (no framework), one per framework,
+reliability, bench.
 
 ``nox`` alone runs the default sessions: the README's test command, and what ``.ci/run`` runs.
 """
@@ -81,6 +82,14 @@ def _framework_session(framework: str, extras: str, paths: str) -> None:
 
 for _framework, (_extras, _paths) in FRAMEWORKS.items():
     _framework_session(_framework, _extras, _paths)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """The reliability suite alone, slow tests included: misbehaving receivers, fork, threads,
+    asyncio, fault injection, init/close cycles (SDK), and the server's own."""
+    _install(session, "all,dev")
+    session.run("pytest", "tests/reliability", "-m", "slow or not slow", *session.posargs)
 
 
 @nox.session

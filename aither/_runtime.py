@@ -27,6 +27,7 @@ from ._config import Settings
 from ._version import __version__
 from .export import Ledger, LedgerExporter, LedgerSpanProcessor, Stats
 from .export.pipeline import DeferredPayload
+from .sampling import faults
 from .sampling.encoder import dumps
 
 logger = logging.getLogger("aither")
@@ -53,12 +54,10 @@ def reset_trace_id(token: contextvars.Token[int | None]) -> None:
 
 
 def _otlp_exporter(settings: Settings) -> SpanExporter:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from .export.otlp import OTLPExporter
 
-    return OTLPSpanExporter(
-        endpoint=settings.traces_endpoint,
-        headers=dict(settings.headers),
-        timeout=settings.export_timeout,
+    return OTLPExporter(
+        endpoint=settings.traces_endpoint, headers=dict(settings.headers), timeout=settings.export_timeout
     )
 
 
@@ -82,6 +81,9 @@ class Runtime:
         self._closed = False
         self._close_lock = threading.Lock()
         self._logged: set[str] = set()
+        self._log_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._flushing: threading.Event | None = None  # set when the flush in progress ends
         self.processor: LedgerSpanProcessor | None = None
         self._owns_provider = tracer_provider is None
         if tracer_provider is None:
@@ -98,7 +100,9 @@ class Runtime:
             )
             inner = exporter if exporter is not None else _otlp_exporter(settings)
             make_inner = None if exporter is not None else (lambda: _otlp_exporter(settings))
-            ledger_exporter = LedgerExporter(inner, self.ledger, dumps, self.internal_error, make_inner)
+            ledger_exporter = LedgerExporter(
+                inner, self.ledger, dumps, self.internal_error, make_inner, on_value_faults=self.value_faults
+            )
             self.processor = LedgerSpanProcessor(
                 ledger_exporter,
                 self.ledger,
@@ -122,32 +126,56 @@ class Runtime:
         """Attach attributes to encode later; encodes now when a foreign provider exports."""
         if self.processor is not None:
             self.processor.defer(span.get_span_context().span_id, payload)
-            return
-        for key, value in payload.raw or ():
-            span.set_attribute(key, value)
-        for key, value in payload.items:
-            span.set_attribute(key, dumps(value))
+        else:
+            for key, value in payload.raw or ():
+                span.set_attribute(key, value)
+            for key, value in payload.items:
+                span.set_attribute(key, dumps(value))
+        count, fault = faults.take()  # values whose __repr__ or __len__ raised while sampled
+        if count and fault is not None:
+            self.value_faults(count, fault, "sampling a value")
 
     # -- errors --------------------------------------------------------------------------------
     def internal_error(self, exc: BaseException, where: str) -> None:
         """Count, log once per place, tell ``on_error``; re-raise when the settings ask."""
-        self.ledger.internal_error()
-        if where not in self._logged:
-            self._logged.add(where)
-            logger.warning(
-                "aither: an internal error in %s; your code is unaffected, but a span may be incomplete: %r "
-                "(logged once; see aither.stats().internal_errors)",
-                where,
-                exc,
-            )
+        self._report(exc, where, 1)
+        if self.settings.raise_internal_errors:
+            raise exc
+
+    def value_faults(self, count: int, exc: BaseException, where: str) -> None:
+        """Count ``count`` faults of the host's own values (a ``__repr__`` or ``__len__`` that
+        raised; their placeholders were kept), log once, tell ``on_error``. Never raises, even
+        with ``raise_internal_errors``: the fault is the value's, not aither's."""
+        self._report(exc, where, count)
+
+    def _report(self, exc: BaseException, where: str, count: int) -> None:
+        self.ledger.internal_error(count)
+        self._log_once(
+            where,
+            "aither: an internal error in %s; your code is unaffected, but a span may be incomplete: %r "
+            "(logged once; see aither.stats().internal_errors)",
+            where,
+            exc,
+        )
         on_error = self.settings.on_error
         if on_error is not None:
             try:
                 on_error(exc)
             except Exception:
-                logger.warning("aither: on_error raised", exc_info=True)
-        if self.settings.raise_internal_errors:
-            raise exc
+                # The user's callback: once per kind too, or a broken callback logs on every call.
+                self._log_once(
+                    f"on_error:{type(exc).__name__}",
+                    "aither: the on_error callback raised on a %s (logged once)",
+                    type(exc).__name__,
+                    exc_info=True,
+                )
+
+    def _log_once(self, kind: str, message: str, *args: object, exc_info: bool = False) -> None:
+        with self._log_lock:
+            if kind in self._logged:
+                return
+            self._logged.add(kind)
+        logger.warning(message, *args, exc_info=exc_info)
 
     # -- delivery ------------------------------------------------------------------------------
     def stats(self) -> Stats:
@@ -167,8 +195,32 @@ class Runtime:
         before = self.ledger.snapshot()
         if before.queued == 0:
             return True
+        deadline = time.monotonic() + timeout
+        while True:
+            done, joined = self._flush_in_background()
+            done.wait(max(0.0, deadline - time.monotonic()))
+            # A flush that was already running may have ended before our spans were queued.
+            if not (done.is_set() and joined and self.ledger.snapshot().queued):
+                break
+            if time.monotonic() >= deadline:
+                break
+        after = self.ledger.snapshot()
+        return after.queued == 0 and after.failed == before.failed
+
+    def _flush_in_background(self) -> tuple[threading.Event, bool]:
+        """The event set when a background flush ends, and whether it was already running.
+
+        At most one flush thread runs per runtime: a flush that times out (a receiver that
+        never answers) leaves it to finish within the export timeout, and later flushes wait
+        for that same one instead of starting another.
+        """
         processor = self.processor
-        done = threading.Event()
+        assert processor is not None
+        with self._flush_lock:
+            running = self._flushing
+            if running is not None and not running.is_set():
+                return running, True
+            done = self._flushing = threading.Event()
 
         def run() -> None:
             try:
@@ -179,9 +231,7 @@ class Runtime:
                 done.set()
 
         threading.Thread(target=run, name="aither-flush", daemon=True).start()
-        done.wait(timeout)
-        after = self.ledger.snapshot()
-        return after.queued == 0 and after.failed == before.failed
+        return done, False
 
     def internal_error_quiet(self, exc: BaseException, where: str) -> None:
         try:
@@ -209,6 +259,10 @@ class Runtime:
         delivered = self.flush(budget)
         if self.processor is not None:
             processor = self.processor
+            # A receiver still down: stop waiting for it, so shutdown ends within its budget.
+            interrupt = getattr(processor.exporter.inner, "interrupt", None)
+            if interrupt is not None:
+                interrupt()
             stopper = threading.Thread(target=processor.shutdown, name="aither-shutdown", daemon=True)
             stopper.start()
             stopper.join(max(0.0, deadline - time.monotonic()))

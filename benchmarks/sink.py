@@ -1,7 +1,10 @@
 """A minimal OTLP/HTTP receiver run in its own process, so it never competes with the code
 being measured for the GIL. It decodes each request (as a real receiver must) and counts spans.
 
-    python -m benchmarks.sink PORT_FILE
+    python -m benchmarks.sink PORT_FILE [PORT]
+
+PORT (default: any free one) lets a benchmark stop the sink and start it again where its
+client still sends (``benchmarks.soak``'s outage).
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     with open(sys.argv[1], "w") as f:
         f.write(str(server.server_address[1]))
     server.serve_forever()

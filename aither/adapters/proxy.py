@@ -7,13 +7,14 @@ equality behave as the model's own; pickling and ``sklearn.base.clone`` give a t
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import wrapt
 
 from ..tracing.context import format_trace_id, last_trace_id
-from ..tracing.predictions import ModelIdentity, traced_call
+from ..tracing.predictions import ModelIdentity, traced_call, traced_call_async
 from .base import Adapter
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         self._self_options = options
         self._self_traced = adapter.traced_methods(wrapped)
         self._self_methods: dict[str, _TracedMethod] = {}
+        self._self_async: dict[str, tuple[Any, bool]] = {}
 
     # -- tracing -------------------------------------------------------------------------------
     def _self_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -87,9 +89,24 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         except Exception as exc:
             runtime.internal_error(exc, "reading a model's input")
             features = None
-        return traced_call(
-            runtime, client._predictions, self._self_identity, method, fn, features, args, kwargs
-        )
+        traced = traced_call_async if self._self_is_async(method, fn) else traced_call
+        return traced(runtime, client._predictions, self._self_identity, method, fn, features, args, kwargs)
+
+    def _self_is_async(self, method: str, fn: Any) -> bool:
+        """Whether ``fn`` is a coroutine function (an ``async def`` function or method, or an
+        object whose ``__call__`` is one), so that its call is awaited inside the span.
+
+        ``inspect`` takes microseconds; the answer is kept per method, for as long as the
+        method is the same function (a model re-fitted or patched later is asked again)."""
+        key = getattr(fn, "__func__", fn)
+        cached = self._self_async.get(method)
+        if cached is not None and cached[0] is key:
+            return bool(cached[1])
+        # An instance with ``async def __call__`` (the method, looked up on its class).
+        call = None if inspect.isroutine(fn) else getattr(type(fn), "__call__", None)  # noqa: B004
+        found = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+        self._self_async[method] = (key, found)
+        return found
 
     def __getattr__(self, name: str) -> Any:
         if name in self._self_traced:

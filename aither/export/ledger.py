@@ -67,19 +67,22 @@ class Ledger:
             self.created += 1
             self.dropped += 1
 
-    def settle(self, count: int, size: int, *, ok: bool) -> None:
-        """Move ``count`` queued spans of ``size`` bytes to exported (``ok``) or failed."""
+    def settle(self, count: int, size: int, *, ok: bool, rejected: int = 0) -> None:
+        """Move ``count`` queued spans of ``size`` bytes to exported (``ok``) or failed;
+        ``rejected`` of an ``ok`` request's spans (an OTLP partial success) to failed."""
         with self._lock:
             self.queued -= count
             self.queued_bytes -= size
             if ok:
-                self.exported += count
+                rejected = min(max(rejected, 0), count)
+                self.exported += count - rejected
+                self.failed += rejected
             else:
                 self.failed += count
 
-    def internal_error(self) -> None:
+    def internal_error(self, count: int = 1) -> None:
         with self._lock:
-            self.internal_errors += 1
+            self.internal_errors += count
 
     def snapshot(self) -> Stats:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from ..sampling import faults
 from .ledger import Ledger
 
 logger = logging.getLogger("aither")
@@ -96,7 +98,16 @@ class LedgerSpanProcessor(SpanProcessor):
             export_timeout_millis=export_timeout * 1000,
         )
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork_in_child)
+            # Through a weak reference, as BatchSpanProcessor does: a fork hook cannot be
+            # unregistered, and a strong one would keep every closed client alive for good.
+            after_fork = weakref.WeakMethod(self._after_fork_in_child)
+
+            def _after_fork_in_child() -> None:
+                method = after_fork()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=_after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         # The parent keeps and exports its own queue; the BatchSpanProcessor re-creates its
@@ -125,6 +136,10 @@ class LedgerSpanProcessor(SpanProcessor):
             return
         self._inflight[span_id] = (payload, size)
         self._batch.on_end(span)
+
+    @property
+    def exporter(self) -> LedgerExporter:
+        return self._exporter
 
     def take(self, span_id: int) -> tuple[DeferredPayload | None, int]:
         """Called by the exporter: the span's deferred payload and its accounted size."""
@@ -156,12 +171,15 @@ class LedgerExporter(SpanExporter):
         encode: Callable[[Any], str],
         on_internal_error: Callable[[BaseException, str], None],
         make_inner: Callable[[], SpanExporter] | None = None,
+        on_value_faults: Callable[[int, BaseException, str], None] | None = None,
     ) -> None:
         self._inner = inner
         self._ledger = ledger
         self._encode = encode
         self._on_internal_error = on_internal_error
+        self._on_value_faults = on_value_faults
         self._make_inner = make_inner
+        self._rejection_messages: set[str] = set()
         self._processor: LedgerSpanProcessor | None = None
         self._lock = threading.Lock()
 
@@ -230,16 +248,40 @@ class LedgerExporter(SpanExporter):
             weight += span_weight
         if current or not requests:
             requests.append((current, accounted))
+        count, fault = faults.take()  # values whose __repr__ raised while being encoded
+        if count and fault is not None and self._on_value_faults is not None:
+            self._on_value_faults(count, fault, "encoding a sampled value")
+        take_rejected: Callable[[], tuple[int, list[str]]] | None
+        take_rejected = getattr(self._inner, "take_rejected", None)  # OTLPExporter's partial successes
         all_ok = True
         for batch, accounted in requests:
             ok = False
+            rejected = 0
             try:
                 ok = self._inner.export(batch) is SpanExportResult.SUCCESS
+                if ok and take_rejected is not None:
+                    rejected, messages = take_rejected()
+                    if rejected:
+                        self._log_rejection(rejected, len(batch), messages)
             except Exception as exc:
                 self._on_internal_error(exc, "export")
-            self._ledger.settle(len(batch), accounted, ok=ok)
-            all_ok = all_ok and ok
+            self._ledger.settle(len(batch), accounted, ok=ok, rejected=rejected)
+            all_ok = all_ok and ok and not rejected
         return SpanExportResult.SUCCESS if all_ok else SpanExportResult.FAILURE
+
+    def _log_rejection(self, rejected: int, sent: int, messages: list[str]) -> None:
+        """Log a partial success once per message of the receiver (the count is in ``stats().failed``)."""
+        message = "; ".join(messages) or "(no error message)"
+        if message in self._rejection_messages or len(self._rejection_messages) >= 100:
+            return
+        self._rejection_messages.add(message)
+        logger.warning(
+            "aither: the receiver accepted an export but rejected %d of its %d spans: %s "
+            "(logged once per message; counted in aither.stats().failed)",
+            rejected,
+            sent,
+            message,
+        )
 
     def shutdown(self) -> None:
         self._inner.shutdown()

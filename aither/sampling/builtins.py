@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from . import faults
 from .encoder import safe_repr
 from .limits import SampleLimits
 from .model import Sample, meta
@@ -71,6 +72,9 @@ def _column_length(value: Any) -> int | None:
     try:
         return len(value)
     except TypeError:  # 0-d arrays and tensors have __len__ yet no length
+        return None
+    except Exception as exc:  # a __len__ that raises: a fault of the value, counted
+        faults.note(exc)
         return None
 
 
@@ -156,10 +160,14 @@ def sample_builtin(value: Any, rows: int, columns: int, limits: SampleLimits) ->
         return _sample_mapping(value, rows, columns, limits)
     tp = type(value)
     name = tp.__qualname__ if tp.__module__ == "builtins" else f"{tp.__module__}.{tp.__qualname__}"
-    try:
-        n: int | None = len(value)
-    except Exception:
-        n = None
+    n: int | None = None
+    if hasattr(tp, "__len__"):
+        try:
+            n = len(value)
+        except TypeError:  # unsized (a 0-d array of some framework): no row count
+            pass
+        except Exception as exc:  # a __len__ that raises (or a MemoryError): counted, no row count
+            faults.note(exc)
     text = safe_repr(value, limits.max_string)
     cut = len(text) > limits.max_string
     return Sample(

@@ -28,6 +28,8 @@ from typing import Any
 
 import orjson
 
+from . import faults
+
 _MAX_DEPTH = 32
 _MAX_ITEMS = 100_000
 
@@ -36,12 +38,14 @@ def safe_repr(obj: object, limit: int = 1000) -> str:
     """``repr(obj)`` cut to ``limit`` characters; never raises."""
     try:
         text = repr(obj)
-    except Exception:
+    except Exception as exc:  # MemoryError included: the placeholder stands in, the fault is counted
+        faults.note(exc)
         try:
             return f"<{type(obj).__name__} object>"
         except Exception:
             return "<object>"
     if not isinstance(text, str):
+        faults.note(TypeError(f"__repr__ returned {type(text).__name__}, not str"))
         return f"<{type(obj).__name__} object>"
     return text if len(text) <= limit else text[:limit] + "..."
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,10 @@ from ..sampling.model import OutputSample
 from .context import new_owner_id, set_last
 
 if TYPE_CHECKING:
+    from contextvars import Token
+
+    from opentelemetry.context import Context
+
     from .._runtime import Runtime
 
 MAX_TRACES_INDEXED = 10_000
@@ -191,25 +195,36 @@ def record_exception(span: trace.Span, exc: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:500]))
 
 
-def traced_call(
-    runtime: Runtime,
-    index: PredictionIndex,
-    identity: ModelIdentity,
-    method: str,
-    fn: Callable[..., Any],
-    features: Any,
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-) -> Any:
-    """Call ``fn(*args, **kwargs)`` inside a prediction span; the result and any exception of
-    the model pass through untouched, whatever happens inside aither."""
+class _Open:
+    """A prediction span between the model's call and its end: what closing it needs."""
+
+    __slots__ = ("limits", "sampled", "span", "token")
+
+    def __init__(
+        self,
+        span: trace.Span,
+        limits: SampleLimits,
+        sampled: tuple[Sample, int | None] | None,
+        token: Token[Context],
+    ) -> None:
+        self.span = span
+        self.limits = limits
+        self.sampled = sampled
+        self.token = token
+
+
+def _open(
+    runtime: Runtime, index: PredictionIndex, identity: ModelIdentity, method: str, features: Any
+) -> _Open | None:
+    """Start the span, sample the input, make the span current; None when aither failed and
+    the model must simply be called."""
     try:
         span = runtime.tracer.start_span(
             identity.span_name, attributes=identity.attributes(method, runtime.settings.environment)
         )
     except Exception as exc:
         runtime.internal_error(exc, "starting a prediction span")
-        return fn(*args, **kwargs)
+        return None
     limits = identity.limits(runtime.settings.limits)
     # The input is sampled before the model runs: the sample is what the model was given,
     # even when the model changes its input in place.
@@ -228,30 +243,87 @@ def traced_call(
     except Exception as exc:
         _end(span, identity, index, None)
         runtime.internal_error(exc, "starting a prediction span")
+        return None
+    return _Open(span, limits, sampled, token)
+
+
+def _close_error(
+    runtime: Runtime, index: PredictionIndex, identity: ModelIdentity, call: _Open, exc: BaseException
+) -> None:
+    """End the span of a call that raised ``exc``; the caller re-raises it."""
+    otel_context.detach(call.token)
+    span = call.span
+    try:
+        record_exception(span, exc)
+        if call.sampled is not None:
+            attach_samples(runtime, span, call.limits, call.sampled, None, has_prediction=False)
+    except Exception as inner:
+        runtime.internal_error_quiet(inner, "recording a model's exception")
+    finally:
+        _end(span, identity, index, None)
+
+
+def _close(
+    runtime: Runtime, index: PredictionIndex, identity: ModelIdentity, call: _Open, result: Any
+) -> None:
+    """End the span of a call that returned ``result``."""
+    otel_context.detach(call.token)
+    rows: int | None = None
+    try:
+        if call.sampled is not None:
+            rows = attach_samples(runtime, call.span, call.limits, call.sampled, result)
+    except Exception as exc:
+        _end(call.span, identity, index, rows)
+        runtime.internal_error(exc, "sampling a prediction")
+        return
+    _end(call.span, identity, index, rows)
+
+
+def traced_call(
+    runtime: Runtime,
+    index: PredictionIndex,
+    identity: ModelIdentity,
+    method: str,
+    fn: Callable[..., Any],
+    features: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> Any:
+    """Call ``fn(*args, **kwargs)`` inside a prediction span; the result and any exception of
+    the model pass through untouched, whatever happens inside aither."""
+    call = _open(runtime, index, identity, method, features)
+    if call is None:
         return fn(*args, **kwargs)
     try:
         result = fn(*args, **kwargs)
     except BaseException as exc:
-        otel_context.detach(token)
-        try:
-            record_exception(span, exc)
-            if sampled is not None:
-                attach_samples(runtime, span, limits, sampled, None, has_prediction=False)
-        except Exception as inner:
-            runtime.internal_error_quiet(inner, "recording a model's exception")
-        finally:
-            _end(span, identity, index, None)
+        _close_error(runtime, index, identity, call, exc)
         raise
-    otel_context.detach(token)
-    rows: int | None = None
+    _close(runtime, index, identity, call, result)
+    return result
+
+
+async def traced_call_async(
+    runtime: Runtime,
+    index: PredictionIndex,
+    identity: ModelIdentity,
+    method: str,
+    fn: Callable[..., Awaitable[Any]],
+    features: Any,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+) -> Any:
+    """:func:`traced_call` for a coroutine function: the span covers the awaited call, the
+    output sampled is the awaited result, and an exception is the one the await raised."""
+    call = _open(runtime, index, identity, method, features)
+    if call is None:
+        return await fn(*args, **kwargs)
     try:
-        if sampled is not None:
-            rows = attach_samples(runtime, span, limits, sampled, result)
-    except Exception as exc:
-        _end(span, identity, index, rows)
-        runtime.internal_error(exc, "sampling a prediction")
-        return result
-    _end(span, identity, index, rows)
+        result = await fn(*args, **kwargs)
+    except BaseException as exc:
+        _close_error(runtime, index, identity, call, exc)
+        raise
+    _close(runtime, index, identity, call, result)
     return result
 
 
