@@ -38,7 +38,7 @@ logger = logging.getLogger("aither.server")
 router = APIRouter()
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int) -> bytearray:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise OtlpRequestError(413, f"request body is larger than {limit} bytes")
@@ -47,11 +47,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
         body += chunk
         if len(body) > limit:
             raise OtlpRequestError(413, f"request body is larger than {limit} bytes")
-    return bytes(body)
+    return body  # no bytes() copy: zlib, json and protobuf all read a bytearray
 
 
-def _decode(payload: bytes, encoding: Encoding) -> DecodedBatch:
-    return decode_export_request(parse_request(payload, encoding))
+def _decode(payload: bytes | bytearray, encoding: Encoding) -> DecodedBatch:
+    try:
+        return decode_export_request(parse_request(payload, encoding))
+    except RecursionError:  # parse_request bounds nesting; this is the last line of defence
+        raise OtlpRequestError(400, "request body is nested too deeply") from None
 
 
 def _error(status: int, message: str, encoding: Encoding, headers: dict[str, str] | None = None) -> Response:

@@ -1,0 +1,68 @@
+"""Fixtures for the server half of the reliability suite: a real app on a real SQLite file.
+
+Test modules import the fixtures they use (``from .server_fixtures import ...``); the SDK half
+of the suite has its own. ``otlp_builder`` comes from tests/server, the hand-built OTLP bodies
+the server tests share.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
+
+from otlp_builder import JSON, PROTOBUF, Spans, body, request  # noqa: E402
+
+from aither.server import ServerSettings, Storage, create_app  # noqa: E402
+from aither.server.bootstrap import bootstrap  # noqa: E402
+
+__all__ = ["JSON", "PROTOBUF", "Spans", "body", "request"]
+
+ADMIN_KEY = "aith_reliability_admin_key_0123456789"
+BASE_URL = "http://aither.test"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ServerSettings:
+    return ServerSettings(
+        home=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'aither.db'}",
+        init_api_key=ADMIN_KEY,
+        announce=False,
+        write_credentials=False,
+    )
+
+
+@pytest.fixture
+def storage(settings: ServerSettings) -> Iterator[Storage]:
+    store = Storage.open(settings.database_url)
+    bootstrap(store, settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+async def client(settings: ServerSettings, storage: Storage) -> AsyncIterator[httpx.AsyncClient]:
+    """The whole app in process (ASGI), with the admin key."""
+    app = create_app(settings, storage)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url=BASE_URL,
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    ) as http:
+        yield http
+
+
+def span_count(settings: ServerSettings) -> int:
+    """Rows in the spans table, read straight from the SQLite file (not through the server)."""
+    path = settings.database_url.removeprefix("sqlite:///")
+    with closing(sqlite3.connect(path)) as connection:
+        count: int = connection.execute("SELECT count(*) FROM spans").fetchone()[0]
+    return count
