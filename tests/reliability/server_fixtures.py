@@ -26,6 +26,7 @@ from aither.server.bootstrap import bootstrap  # noqa: E402
 __all__ = ["JSON", "PROTOBUF", "Spans", "body", "request"]
 
 ADMIN_KEY = "aith_reliability_admin_key_0123456789"
+ADMIN_EMAIL = "admin@localhost"
 BASE_URL = "http://aither.test"
 
 
