@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,15 +31,21 @@ ADMIN_EMAIL = "admin@localhost"
 BASE_URL = "http://aither.test"
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> ServerSettings:
+def make_settings(home: Path, **overrides: Any) -> ServerSettings:
+    """Settings for a server in ``home`` with the admin key; ``overrides`` replace fields."""
     return ServerSettings(
-        home=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'aither.db'}",
+        home=home,
+        database_url=f"sqlite:///{home / 'aither.db'}",
         init_api_key=ADMIN_KEY,
         announce=False,
         write_credentials=False,
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> ServerSettings:
+    return make_settings(tmp_path)
 
 
 @pytest.fixture
@@ -61,9 +68,12 @@ async def client(settings: ServerSettings, storage: Storage) -> AsyncIterator[ht
         yield http
 
 
+def database_path(settings: ServerSettings) -> str:
+    return settings.database_url.removeprefix("sqlite:///")
+
+
 def span_count(settings: ServerSettings) -> int:
     """Rows in the spans table, read straight from the SQLite file (not through the server)."""
-    path = settings.database_url.removeprefix("sqlite:///")
-    with closing(sqlite3.connect(path)) as connection:
+    with closing(sqlite3.connect(database_path(settings))) as connection:
         count: int = connection.execute("SELECT count(*) FROM spans").fetchone()[0]
     return count

@@ -5,6 +5,12 @@ read up to the size limit (413), inflated up to the same limit (413), decoded (4
 not OTLP), and handed to the writer; the response waits for the commit, so an exporter that
 got 200 knows its spans are stored. A full write queue answers 503 with ``Retry-After``,
 which OTLP exporters retry.
+
+The wait for the commit is bounded by ``ingest_timeout`` (5 s, below the 10 s an exporter
+waits): a database locked by another process answers 503 with ``Retry-After`` instead of
+leaving the exporter without an answer. The job is withdrawn if the writer has not started
+it; if it has, it commits (or fails) whole later, and the exporter's retry is stored once,
+because replays are deduplicated by span id.
 """
 
 from __future__ import annotations
@@ -91,11 +97,21 @@ async def export_traces(request: Request) -> Response:
         payload = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
         batch = await run_in_threadpool(_decode, payload, encoding)
         future = storage.writer.submit(IngestJob(principal.org_id, batch, time.time_ns()))
-        result = await asyncio.wrap_future(future)
+        # wait_for cancels the wrapper on timeout, which cancels the job if it is still queued
+        result = await asyncio.wait_for(asyncio.wrap_future(future), settings.ingest_timeout)
     except OtlpRequestError as error:
         return _error(error.status, error.message, encoding)
     except WriterBusy as error:
         return _error(503, str(error), encoding, {"Retry-After": "1"})
+    except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+        logger.warning(
+            "aither server: spans not committed within %ss (is another process holding the "
+            "database's write lock?); answered 503",
+            settings.ingest_timeout,
+        )
+        return _error(
+            503, "the database is busy (locked or slow); retry shortly", encoding, {"Retry-After": "2"}
+        )
     except OperationalError as error:
         logger.error("aither server: could not store spans: %s", error)
         return _error(503, "the database is unavailable; retry shortly", encoding, {"Retry-After": "5"})
