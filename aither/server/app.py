@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from .auth import FailedSignIns
 from .bootstrap import first_start
 from .config import ServerSettings
 from .routes import management, otlp, query
@@ -64,6 +65,9 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         lifespan=lifespan,
     )
     app.state.settings = resolved
+    app.state.failed_sign_ins = FailedSignIns(
+        resolved.auth_failure_burst, resolved.auth_failure_rate, resolved.auth_tracked_addresses
+    )
     app.state.storage = storage
     app.state.bootstrap = None
     _add_exception_handlers(app)

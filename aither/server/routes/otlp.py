@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from ..auth import SCOPE_WRITE, AuthError, authenticate, require_scope
+from ..auth import SCOPE_WRITE, AuthError, require_scope
 from ..ingest.decode import decode_export_request
 from ..ingest.otlp import (
     Encoding,
@@ -38,7 +38,7 @@ from ..ingest.otlp import (
 from ..ingest.records import DecodedBatch
 from ..storage import Storage, WriterBusy
 from ..storage.ingest import IngestJob
-from .deps import get_settings, get_storage
+from .deps import authenticate_request, get_settings, get_storage
 
 logger = logging.getLogger("aither.server")
 router = APIRouter()
@@ -86,11 +86,10 @@ async def export_traces(request: Request) -> Response:
     content_type = request.headers.get("content-type")
     encoding = response_encoding(content_type)
     try:
-        principal = await run_in_threadpool(authenticate, storage, request.headers.get("authorization"))
+        principal = await run_in_threadpool(authenticate_request, request)
         require_scope(principal, SCOPE_WRITE)
     except AuthError as error:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return _error(error.status, error.message, encoding, headers)
+        return _error(error.status, error.message, encoding, error.headers)
     try:
         body_encoding(content_type)
         body = await _read_body(request, settings.max_body_bytes)
