@@ -39,6 +39,7 @@ from ..ingest.records import DecodedBatch
 from ..storage import Storage, WriterBusy
 from ..storage.ingest import IngestJob
 from .deps import authenticate_request, get_settings, get_storage
+from .responses import OTLP
 
 logger = logging.getLogger("aither.server")
 router = APIRouter()
@@ -77,7 +78,7 @@ def _error(status: int, message: str, encoding: Encoding, headers: dict[str, str
     summary="OTLP/HTTP trace export",
     description="Accepts an OTLP ExportTraceServiceRequest as application/x-protobuf or "
     "application/json, optionally gzip-encoded. Needs a key with the write scope.",
-    responses={200: {"description": "ExportTraceServiceResponse, in the request's encoding"}},
+    responses=OTLP,
     tags=["ingest"],
 )
 async def export_traces(request: Request) -> Response:
