@@ -22,9 +22,11 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "server"))
 from otlp_builder import JSON, PROTOBUF, Spans, body, request  # noqa: E402
 
 from aither.server import ServerSettings, Storage, create_app  # noqa: E402
+from aither.server.auth import hash_key, key_tail  # noqa: E402
 from aither.server.bootstrap import bootstrap  # noqa: E402
+from aither.server.storage.accounts import create_key, create_organization, create_user  # noqa: E402
 
-__all__ = ["JSON", "PROTOBUF", "Spans", "body", "request"]
+__all__ = ["JSON", "PROTOBUF", "Spans", "Storage", "body", "request"]
 
 ADMIN_KEY = "aith_reliability_admin_key_0123456789"
 ADMIN_EMAIL = "admin@localhost"
@@ -77,3 +79,27 @@ def span_count(settings: ServerSettings) -> int:
     with closing(sqlite3.connect(database_path(settings))) as connection:
         count: int = connection.execute("SELECT count(*) FROM spans").fetchone()[0]
     return count
+
+
+OTHER_KEY = "aith_reliability_other_org_0123456789"
+
+
+async def other_organisation(storage: Storage) -> dict[str, str]:
+    """A second organisation with an admin key of its own; returns that key's header."""
+
+    def create(connection: Any) -> None:
+        org = create_organization(connection, "other", "self-hosted", 1)
+        user = create_user(connection, org["id"], email="boss@other.test", name="B", role="admin", now_ns=1)
+        create_key(
+            connection,
+            org_id=org["id"],
+            user_id=user["id"],
+            name="other admin",
+            key_hash=hash_key(OTHER_KEY),
+            tail=key_tail(OTHER_KEY),
+            scopes=frozenset({"read", "write", "admin"}),
+            now_ns=1,
+        )
+
+    storage.writer.run(create)
+    return {"Authorization": f"Bearer {OTHER_KEY}"}
