@@ -4,15 +4,21 @@ and what the exporter sends again is stored exactly once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from aither.server import ServerSettings, Storage
+from aither.server import EmbeddedServer, ServerSettings, Storage
 from aither.server.storage import WriterBusy
 
 from . import server_fixtures as fx
@@ -72,3 +78,48 @@ def test_a_management_write_gives_up_with_writer_busy(
     """``writer.run`` raises WriterBusy (503 through the app's handler) instead of waiting on."""
     with pytest.raises(WriterBusy):
         storage.writer.run(lambda connection: connection.exec_driver_sql("DELETE FROM usage"), timeout=BOUND)
+
+
+@pytest.mark.slow  # ~2-3 s: the exporter's own retry backoff
+def test_the_real_exporter_gets_its_spans_stored_once_after_a_lock(tmp_path: Path) -> None:
+    """The OpenTelemetry exporter, a real server, a lock held past the bound: the exporter is
+    answered 503 in time, retries, and its spans are stored exactly once when the lock goes."""
+    settings = fx.make_settings(tmp_path, port=0, ingest_timeout=BOUND)
+    provider = TracerProvider()
+    captured = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(captured))
+    for index in range(5):
+        with provider.get_tracer("locked").start_as_current_span(f"span {index}"):
+            pass
+    refused = threading.Event()
+
+    class SeeRefusals(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "answered 503" in record.getMessage():
+                refused.set()
+
+    handler = SeeRefusals()
+    logging.getLogger("aither.server").addHandler(handler)
+    result: list[SpanExportResult] = []
+    try:
+        with EmbeddedServer(settings) as server:
+            exporter = OTLPSpanExporter(
+                endpoint=f"{server.base_url}/v1/traces",
+                headers={"Authorization": f"Bearer {fx.ADMIN_KEY}"},
+                timeout=10,
+            )
+            path = fx.database_path(settings)
+            with closing(sqlite3.connect(path, timeout=0, isolation_level=None)) as holder:
+                holder.execute("BEGIN IMMEDIATE")
+                finished = captured.get_finished_spans()
+                sender = threading.Thread(target=lambda: result.append(exporter.export(finished)))
+                sender.start()
+                assert refused.wait(8), "the server never answered 503 while the database was locked"
+                holder.execute("ROLLBACK")
+            sender.join(15)
+            assert not sender.is_alive()
+            exporter.shutdown()
+    finally:
+        logging.getLogger("aither.server").removeHandler(handler)
+    assert result == [SpanExportResult.SUCCESS]
+    assert span_count(settings) == 5
