@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from typing import Any
 
 import pytest
@@ -24,7 +25,12 @@ from aither.server.ingest.records import DecodedBatch
 
 from .server_fixtures import Spans, body, request
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# bounded for the default run; FUZZ_EXAMPLES=2000 for a deeper search by hand
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 # every attribute name of aither's span schema, so typed decoding meets values of every type
 KEYS = sorted(
     value for name, value in vars(sc).items() if name.isupper() and isinstance(value, str) and "." in value

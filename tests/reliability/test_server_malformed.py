@@ -146,3 +146,20 @@ async def test_a_good_body_after_bad_ones_is_stored(
     assert response.status_code == 200
     assert span_count(settings) == 1
     assert json.loads((await client.get("/healthz")).text)["status"] == "ok"
+
+
+@pytest.mark.parametrize("kind", [{"arrayValue": {"values": []}}, {"kvlistValue": {"values": []}}])
+async def test_a_span_kind_that_is_a_list_or_map_is_stored_as_a_plain_span(
+    client: httpx.AsyncClient, settings: ServerSettings, kind: dict[str, object]
+) -> None:
+    """Found by the decoder fuzzing: an unhashable aither.span.kind was a TypeError, so a 500."""
+    payload = (
+        '{"resourceSpans":[{"scopeSpans":[{"spans":['
+        + _span_head("5" * 32, "6" * 16)
+        + '"attributes":[{"key":"aither.span.kind","value":'
+        + json.dumps(kind)
+        + "}]}]}]}]}"
+    )
+    response = await client.post("/v1/traces", content=payload.encode(), headers=JSON)
+    assert response.status_code == 200, response.text
+    assert span_count(settings) == 1
