@@ -169,9 +169,9 @@ class BatchWriter:
                 results = [job.apply(connection) for job, _ in live]
             self.batches += 1
         except Exception as error:
-            # one job alone, or the database itself failing (locked by another process, gone):
-            # retrying job by job would only wait the busy timeout once per job
-            if len(live) == 1 or isinstance(error, OperationalError):
+            # one job alone, or the database itself failing: retrying job by job would only
+            # wait out the lock once per job
+            if len(live) == 1 or _database_unavailable(error):
                 failure = _failure()
                 for _, future in live:
                     future.set_exception(failure)
@@ -188,6 +188,16 @@ class BatchWriter:
             return
         for (_, future), result in zip(live, results, strict=True):
             future.set_result(result)
+
+
+def _database_unavailable(error: BaseException) -> bool:
+    """Whether a write failed on the database itself (locked by another process, connection
+    lost) rather than on what one job wrote (which may be an OperationalError too)."""
+    if not isinstance(error, OperationalError):
+        return False
+    return bool(error.connection_invalidated) or any(
+        word in str(error.orig).lower() for word in ("locked", "lock timeout", "busy")
+    )
 
 
 def _failure() -> BaseException:
