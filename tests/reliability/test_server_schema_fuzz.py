@@ -41,6 +41,8 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 SETTINGS = fx.make_settings(Path("/nonexistent/aither-schema-fuzz"), auth_failure_burst=1_000_000)
 APP = create_app(SETTINGS)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+# OTLP protobuf bodies are bytes: send what schemathesis generates for a binary string as is
+schemathesis.serializer.alias("application/x-protobuf", "application/octet-stream")
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ from ..ingest.records import DecodedBatch
 from ..storage import Storage, WriterBusy
 from ..storage.ingest import IngestJob
 from .deps import authenticate_request, get_settings, get_storage
-from .responses import OTLP
+from .responses import OTLP, OTLP_REQUEST_BODY
 
 logger = logging.getLogger("aither.server")
 router = APIRouter()
@@ -79,6 +79,7 @@ def _error(status: int, message: str, encoding: Encoding, headers: dict[str, str
     description="Accepts an OTLP ExportTraceServiceRequest as application/x-protobuf or "
     "application/json, optionally gzip-encoded. Needs a key with the write scope.",
     responses=OTLP,
+    openapi_extra={"requestBody": OTLP_REQUEST_BODY},
     tags=["ingest"],
 )
 async def export_traces(request: Request) -> Response:

@@ -70,6 +70,16 @@ def _otlp_error(description: str, headers: dict[str, Any] | None = None) -> dict
     return entry
 
 
+OTLP_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "ExportTraceServiceRequest, protobuf or OTLP/JSON, optionally gzip-encoded",
+    "content": {
+        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {"schema": {"type": "object"}},
+    },
+}
+"""The body of ``POST /v1/traces`` (read by hand, so the route has no pydantic model for it)."""
+
 OTLP: Responses = {
     200: {
         "description": "ExportTraceServiceResponse, in the request's encoding",
