@@ -7,19 +7,25 @@ and closes it at shutdown.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import metadata
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from .alerts import AlertDispatcher, NullSink
+from .auth import FailedSignIns
 from .bootstrap import first_start
 from .config import ServerSettings
 from .routes import alerts, management, otlp, query
 from .routes.schemas import Health
-from .storage import Storage
+from .storage import Storage, WriterBusy
+
+logger = logging.getLogger("aither.server")
 
 
 def server_version() -> str:
@@ -64,9 +70,13 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         lifespan=lifespan,
     )
     app.state.settings = resolved
+    app.state.failed_sign_ins = FailedSignIns(
+        resolved.auth_failure_burst, resolved.auth_failure_rate, resolved.auth_tracked_addresses
+    )
     app.state.storage = storage
     app.state.bootstrap = None
     app.state.alert_sink = NullSink()
+    _add_exception_handlers(app)
     app.include_router(otlp.router)
     app.include_router(query.router)
     app.include_router(management.router)
@@ -80,3 +90,23 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         )
 
     return app
+
+
+def _add_exception_handlers(app: FastAPI) -> None:
+    """Database errors every route can meet, answered in one place rather than per route."""
+
+    async def conflict(_request: Request, error: Exception) -> JSONResponse:
+        # a unique constraint caught what a route's own check missed (a race, or a rule only
+        # the database knows): the request conflicts with what is stored, nothing is lost
+        logger.info("aither server: refused a write that conflicts with a stored row: %s", error)
+        return JSONResponse({"detail": "conflicts with an existing record"}, status_code=409)
+
+    async def unavailable(_request: Request, error: Exception) -> JSONResponse:
+        logger.warning("aither server: the database is busy or unavailable: %s", error)
+        return JSONResponse(
+            {"detail": "the database is busy; retry shortly"}, status_code=503, headers={"Retry-After": "5"}
+        )
+
+    app.add_exception_handler(IntegrityError, conflict)
+    app.add_exception_handler(OperationalError, unavailable)
+    app.add_exception_handler(WriterBusy, unavailable)

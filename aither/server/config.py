@@ -9,6 +9,14 @@ variable                       meaning                                         d
 ``AITHER_SERVER_PORT``         port to listen on (0: any free port)            ``4680``
 ``AITHER_MAX_BODY_BYTES``      largest request body, before and after gzip     16 MiB
 ``AITHER_MAX_QUEUED_SPANS``    spans waiting for the writer before 503         100000
+``AITHER_INGEST_TIMEOUT``      seconds an export waits for its commit, then    5
+                               503 with ``Retry-After`` (below an exporter's
+                               own timeout, 10 s by default)
+``AITHER_AUTH_FAILURE_BURST``  failed sign-ins an address may make at once     20
+                               before 429
+``AITHER_AUTH_FAILURE_RATE``   failed sign-ins per minute an address earns     30
+                               back afterwards
+``AITHER_AUTH_TRACKED``        addresses the failure limit remembers (LRU)     10000
 ``AITHER_INIT_ORG``            organisation created on first start             ``default``
 ``AITHER_INIT_ADMIN_EMAIL``    admin user created on first start               ``admin@localhost``
 ``AITHER_INIT_API_KEY``        admin key created on first start                generated, printed once
@@ -39,6 +47,18 @@ def default_home() -> Path:
     return Path(home).expanduser() if home else Path.home() / ".aither"
 
 
+def _float(name: str, raw: str | None, default: float, minimum: float, maximum: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{name}={raw!r} must be between {minimum} and {maximum}")
+    return value
+
+
 def _int(name: str, raw: str | int | None, default: int, minimum: int, maximum: int | None = None) -> int:
     if raw is None:
         return default
@@ -63,6 +83,12 @@ class ServerSettings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_queued_spans: int = 100_000
     max_batch_spans: int = 5_000
+    ingest_timeout: float = 5.0
+    """Seconds an export waits for its commit before 503 (the database is locked or slow)."""
+    auth_failure_burst: int = 20
+    auth_failure_rate: float = 30.0
+    """Failed sign-ins per minute an address earns back once it used its burst."""
+    auth_tracked_addresses: int = 10_000
     init_org: str = "default"
     init_admin_email: str = "admin@localhost"
     init_api_key: str | None = field(default=None, repr=False)
@@ -101,6 +127,12 @@ class ServerSettings:
                 "AITHER_MAX_BODY_BYTES", _env("AITHER_MAX_BODY_BYTES"), DEFAULT_MAX_BODY_BYTES, 1024
             ),
             max_queued_spans=_int("AITHER_MAX_QUEUED_SPANS", _env("AITHER_MAX_QUEUED_SPANS"), 100_000, 1),
+            ingest_timeout=_float("AITHER_INGEST_TIMEOUT", _env("AITHER_INGEST_TIMEOUT"), 5.0, 0.1, 300.0),
+            auth_failure_burst=_int("AITHER_AUTH_FAILURE_BURST", _env("AITHER_AUTH_FAILURE_BURST"), 20, 1),
+            auth_failure_rate=_float(
+                "AITHER_AUTH_FAILURE_RATE", _env("AITHER_AUTH_FAILURE_RATE"), 30.0, 0.01, 1_000_000.0
+            ),
+            auth_tracked_addresses=_int("AITHER_AUTH_TRACKED", _env("AITHER_AUTH_TRACKED"), 10_000, 1),
             init_org=_env("AITHER_INIT_ORG") or "default",
             init_admin_email=_env("AITHER_INIT_ADMIN_EMAIL") or "admin@localhost",
             init_api_key=init_key,

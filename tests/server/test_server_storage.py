@@ -182,3 +182,45 @@ def test_threads_writing_and_reading_at_once(storage, settings) -> None:  # type
     path = settings.database_url.removeprefix("sqlite:///")
     with closing(sqlite3.connect(path)) as connection:
         assert connection.execute("SELECT count(*) FROM usage").fetchone()[0] == 160
+
+
+def test_a_job_failing_with_an_operational_error_of_its_own_fails_alone(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SQLite reports some bad statements as OperationalError too; they are the job's, not the database's."""
+    writer = _writer(tmp_path)
+    gate = _hold(writer)
+    good = writer.submit(_insert(1))
+    bad = writer.submit(CallableJob(lambda connection: connection.exec_driver_sql("SELECT * FROM missing")))
+    gate.set()
+    assert good.result(5) == 1
+    with pytest.raises(sa.exc.OperationalError, match="no such table"):
+        bad.result(5)
+    writer.stop()
+    writer.engine.dispose()
+
+
+def test_a_batch_failing_on_a_locked_database_fails_whole_without_retrying_each_job(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    writer = _writer(tmp_path)
+    gate = _hold(writer)
+    applied: list[int] = []
+
+    def counted(value: int) -> CallableJob:
+        def apply(connection: sa.Connection) -> int:
+            applied.append(value)
+            return int(connection.exec_driver_sql(f"INSERT INTO t VALUES ({value})").rowcount)
+
+        return CallableJob(apply)
+
+    def locked(_connection: sa.Connection) -> None:
+        # what the batch meets when another process holds the write lock past the busy timeout
+        raise sa.exc.OperationalError("COMMIT", {}, sqlite3.OperationalError("database is locked"))
+
+    futures = [writer.submit(counted(1)), writer.submit(CallableJob(locked)), writer.submit(counted(2))]
+    gate.set()
+    for future in futures:
+        with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+            future.result(5)
+    assert applied == [1]  # the batch stopped at the lock; a job-by-job retry would read [1, 1, 2]
+    with writer.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+    writer.stop()
+    writer.engine.dispose()

@@ -214,7 +214,8 @@ class _Decoder:
             for link in span.links
         ]
         kind = attributes.get(sc.AITHER_SPAN_KIND)
-        aither_kind = kind if kind in sc.SPAN_KINDS else None
+        # a kind that is a list or a map is unhashable: ``in`` a set would raise TypeError
+        aither_kind = kind if isinstance(kind, str) and kind in sc.SPAN_KINDS else None
         stored = attributes
         if aither_kind == sc.SPAN_KIND_PREDICTION:
             stored = {k: v for k, v in attributes.items() if k not in _PREDICTION_PAYLOADS}

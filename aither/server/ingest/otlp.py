@@ -63,11 +63,15 @@ def response_encoding(content_type: str | None) -> Encoding:
         return Encoding.PROTOBUF
 
 
-def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> bytes:
+_INFLATE_CHUNK = 64 * 1024
+
+
+def decompress(body: bytes | bytearray, content_encoding: str | None, max_bytes: int) -> bytes | bytearray:
     """The body with its ``Content-Encoding`` undone, never more than ``max_bytes`` long.
 
-    The limit is enforced while inflating, so a small gzip bomb costs at most ``max_bytes``
-    of memory before it is refused with 413.
+    Inflates in chunks of 64 KiB straight into the buffer that will be parsed, stopping as soon
+    as it passes ``max_bytes``: a gzip bomb costs about ``max_bytes`` of memory, never a copy
+    of it, before it is refused with 413.
     """
     coding = (content_encoding or "identity").strip().lower()
     if coding in ("identity", ""):
@@ -80,20 +84,36 @@ def decompress(body: bytes, content_encoding: str | None, max_bytes: int) -> byt
         wbits = zlib.MAX_WBITS
     else:
         raise OtlpRequestError(415, f"unsupported Content-Encoding {coding!r}; use gzip or none")
+    too_large = f"request body is larger than {max_bytes} bytes once decompressed"
     out = bytearray()
-    data = body
-    while data:  # a gzip stream may hold several members, one after another
-        inflater = zlib.decompressobj(wbits)
-        try:
-            out += inflater.decompress(data, max_bytes + 1 - len(out))
-        except zlib.error as exc:
-            raise OtlpRequestError(400, f"request body is not valid {coding}: {exc}") from None
-        if len(out) > max_bytes:
-            raise OtlpRequestError(413, f"request body is larger than {max_bytes} bytes once decompressed")
-        if not inflater.eof:
-            raise OtlpRequestError(400, f"request body is truncated {coding} data")
-        data = inflater.unused_data
-    return bytes(out)
+    view = memoryview(body)
+    position = 0
+    inflater = zlib.decompressobj(wbits)
+    member_started = False
+    try:
+        # The input goes in 64 KiB slices of a memoryview, so zlib's unconsumed_tail (a copy)
+        # stays small too; each slice is inflated 64 KiB at a time until it yields no more.
+        while position < len(view):
+            piece: bytes | memoryview = view[position : position + _INFLATE_CHUNK]
+            position += len(piece)
+            member_started = True
+            while True:
+                chunk = inflater.decompress(piece, _INFLATE_CHUNK)
+                out += chunk
+                if len(out) > max_bytes:
+                    raise OtlpRequestError(413, too_large)
+                piece = inflater.unconsumed_tail
+                if inflater.eof or (not piece and len(chunk) < _INFLATE_CHUNK):
+                    break
+            if inflater.eof:  # a gzip stream may hold several members, one after another
+                position -= len(inflater.unused_data)
+                inflater = zlib.decompressobj(wbits)
+                member_started = False
+    except zlib.error as exc:
+        raise OtlpRequestError(400, f"request body is not valid {coding}: {exc}") from None
+    if member_started:
+        raise OtlpRequestError(400, f"request body is truncated {coding} data")
+    return out
 
 
 _ID_FIELDS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
@@ -124,13 +144,36 @@ def _children(obj: dict[str, Any], *names: str) -> list[dict[str, Any]]:
     return []
 
 
-def _json_to_message(payload: bytes) -> ExportTraceServiceRequest:
+# Protobuf refuses messages nested more than 100 deep; in JSON each message level is one or two
+# containers (an object, and an array for repeated fields), so nothing valid comes near this.
+MAX_JSON_DEPTH = 256
+
+
+def _too_deep(document: Any, limit: int) -> bool:
+    """Whether ``document`` nests containers more than ``limit`` deep (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _json_to_message(payload: bytes | bytearray) -> ExportTraceServiceRequest:
     try:
         document = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:
         raise OtlpRequestError(400, f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # the json scanner recurses once per level: a deep body ends here
+        raise OtlpRequestError(400, "request body is JSON nested too deeply") from None
     if not isinstance(document, dict):
         raise OtlpRequestError(400, "request body must be a JSON object with resourceSpans")
+    if _too_deep(document, MAX_JSON_DEPTH):
+        raise OtlpRequestError(400, f"request body is JSON nested more than {MAX_JSON_DEPTH} levels deep")
     for resource_spans in _children(document, "resourceSpans", "resource_spans"):
         for scope_spans in _children(resource_spans, "scopeSpans", "scope_spans"):
             for span in _children(scope_spans, "spans"):
@@ -140,19 +183,19 @@ def _json_to_message(payload: bytes) -> ExportTraceServiceRequest:
     message = ExportTraceServiceRequest()
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError) as exc:
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
         raise OtlpRequestError(400, f"request body is not an OTLP ExportTraceServiceRequest: {exc}") from None
     return message
 
 
-def parse_request(payload: bytes, encoding: Encoding) -> ExportTraceServiceRequest:
+def parse_request(payload: bytes | bytearray, encoding: Encoding) -> ExportTraceServiceRequest:
     """An ``ExportTraceServiceRequest`` from a decompressed body; 400 when it is not one."""
     if encoding is Encoding.JSON:
         return _json_to_message(payload)
     message = ExportTraceServiceRequest()
     try:
         message.ParseFromString(payload)
-    except (DecodeError, ValueError, RuntimeError) as exc:
+    except (DecodeError, ValueError, RuntimeError, TypeError) as exc:
         raise OtlpRequestError(
             400, f"request body is not an OTLP protobuf ExportTraceServiceRequest: {exc}"
         ) from None

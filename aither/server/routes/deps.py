@@ -7,7 +7,15 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from ..auth import SCOPE_ADMIN, SCOPE_READ, AuthError, Principal, authenticate, require_scope
+from ..auth import (
+    SCOPE_ADMIN,
+    SCOPE_READ,
+    AuthError,
+    FailedSignIns,
+    Principal,
+    authenticate,
+    require_scope,
+)
 from ..config import ServerSettings
 from ..storage import Storage
 
@@ -23,8 +31,18 @@ def get_settings(request: Request) -> ServerSettings:
 
 
 def http_error(error: AuthError) -> HTTPException:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return HTTPException(error.status, error.message, headers=headers)
+    return HTTPException(error.status, error.message, headers=error.headers)
+
+
+def authenticate_request(request: Request) -> Principal:
+    """The caller of ``request`` (blocking), its failures counted against its address."""
+    failures: FailedSignIns | None = getattr(request.app.state, "failed_sign_ins", None)
+    return authenticate(
+        get_storage(request),
+        request.headers.get("authorization"),
+        address=request.client.host if request.client else None,
+        failures=failures,
+    )
 
 
 def caller(*scopes: str) -> Callable[[Request], Principal]:
@@ -32,7 +50,7 @@ def caller(*scopes: str) -> Callable[[Request], Principal]:
 
     def dependency(request: Request) -> Principal:
         try:
-            principal = authenticate(get_storage(request), request.headers.get("authorization"))
+            principal = authenticate_request(request)
             if scopes and not principal.scopes.intersection(scopes):
                 require_scope(principal, scopes[0])
         except AuthError as error:

@@ -38,11 +38,14 @@ from ..storage.accounts import (
 from ..storage.usage import period_bounds, read_usage
 from . import schemas as s
 from .deps import Admin, AnyKey, ReaderOrAdmin, StorageDep
+from .responses import AUTHENTICATED, CONFLICT, NOT_FOUND, WITH_BODY
 
-router = APIRouter(prefix="/api/v1", tags=["management"])
+router = APIRouter(prefix="/api/v1", tags=["management"], responses=AUTHENTICATED)
 
 
-@router.get("/org", response_model=s.Organization, summary="The organisation of the API key")
+@router.get(
+    "/org", response_model=s.Organization, summary="The organisation of the API key", responses=NOT_FOUND
+)
 def get_org(principal: AnyKey, storage: StorageDep) -> s.Organization:
     with storage.read() as connection:
         row = get_organization(connection, principal.org_id)
@@ -62,7 +65,9 @@ def get_usage(principal: ReaderOrAdmin, storage: StorageDep) -> s.Usage:
     )
 
 
-@router.get("/users/me", response_model=s.User, summary="The user the API key belongs to")
+@router.get(
+    "/users/me", response_model=s.User, summary="The user the API key belongs to", responses=NOT_FOUND
+)
 def get_me(principal: AnyKey, storage: StorageDep) -> s.User:
     with storage.read() as connection:
         row = get_user(connection, principal.org_id, principal.user_id)
@@ -77,7 +82,13 @@ def get_users(principal: Admin, storage: StorageDep) -> list[s.User]:
         return [s.user_from(row) for row in list_users(connection, principal.org_id)]
 
 
-@router.post("/users", response_model=s.User, status_code=status.HTTP_201_CREATED, summary="Add a user")
+@router.post(
+    "/users",
+    response_model=s.User,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a user",
+    responses={**WITH_BODY, **CONFLICT},
+)
 def post_user(body: s.UserCreate, principal: Admin, storage: StorageDep) -> s.User:
     def create(connection: Connection) -> dict[str, Any] | None:
         if find_user_by_email(connection, principal.org_id, body.email) is not None:
@@ -109,6 +120,7 @@ def get_api_keys(principal: Admin, storage: StorageDep) -> list[s.ApiKey]:
     response_model=s.ApiKeyCreated,
     status_code=status.HTTP_201_CREATED,
     summary="Create an API key; the secret is in this response only",
+    responses={**WITH_BODY, **NOT_FOUND},
 )
 def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) -> s.ApiKeyCreated:
     wanted = frozenset(body.scopes)
@@ -140,7 +152,9 @@ def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) ->
     return s.ApiKeyCreated(**s.api_key_fields(row), secret=secret)
 
 
-@router.delete("/api-keys/{key_id}", response_model=s.ApiKey, summary="Revoke an API key")
+@router.delete(
+    "/api-keys/{key_id}", response_model=s.ApiKey, summary="Revoke an API key", responses=NOT_FOUND
+)
 def delete_api_key(key_id: str, principal: Admin, storage: StorageDep) -> s.ApiKey:
     row = storage.writer.run(
         lambda connection: revoke_key(connection, principal.org_id, key_id, time.time_ns())

@@ -5,6 +5,12 @@ read up to the size limit (413), inflated up to the same limit (413), decoded (4
 not OTLP), and handed to the writer; the response waits for the commit, so an exporter that
 got 200 knows its spans are stored. A full write queue answers 503 with ``Retry-After``,
 which OTLP exporters retry.
+
+The wait for the commit is bounded by ``ingest_timeout`` (5 s, below the 10 s an exporter
+waits): a database locked by another process answers 503 with ``Retry-After`` instead of
+leaving the exporter without an answer. The job is withdrawn if the writer has not started
+it; if it has, it commits (or fails) whole later, and the exporter's retry is stored once,
+because replays are deduplicated by span id.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from ..auth import SCOPE_WRITE, AuthError, authenticate, require_scope
+from ..auth import SCOPE_WRITE, AuthError, require_scope
 from ..ingest.decode import decode_export_request
 from ..ingest.otlp import (
     Encoding,
@@ -32,13 +38,14 @@ from ..ingest.otlp import (
 from ..ingest.records import DecodedBatch
 from ..storage import Storage, WriterBusy
 from ..storage.ingest import IngestJob
-from .deps import get_settings, get_storage
+from .deps import authenticate_request, get_settings, get_storage
+from .responses import OTLP, OTLP_REQUEST_BODY
 
 logger = logging.getLogger("aither.server")
 router = APIRouter()
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def _read_body(request: Request, limit: int) -> bytearray:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise OtlpRequestError(413, f"request body is larger than {limit} bytes")
@@ -47,11 +54,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
         body += chunk
         if len(body) > limit:
             raise OtlpRequestError(413, f"request body is larger than {limit} bytes")
-    return bytes(body)
+    return body  # no bytes() copy: zlib, json and protobuf all read a bytearray
 
 
-def _decode(payload: bytes, encoding: Encoding) -> DecodedBatch:
-    return decode_export_request(parse_request(payload, encoding))
+def _decode(payload: bytes | bytearray, encoding: Encoding) -> DecodedBatch:
+    try:
+        return decode_export_request(parse_request(payload, encoding))
+    except RecursionError:  # parse_request bounds nesting; this is the last line of defence
+        raise OtlpRequestError(400, "request body is nested too deeply") from None
 
 
 def _error(status: int, message: str, encoding: Encoding, headers: dict[str, str] | None = None) -> Response:
@@ -68,7 +78,8 @@ def _error(status: int, message: str, encoding: Encoding, headers: dict[str, str
     summary="OTLP/HTTP trace export",
     description="Accepts an OTLP ExportTraceServiceRequest as application/x-protobuf or "
     "application/json, optionally gzip-encoded. Needs a key with the write scope.",
-    responses={200: {"description": "ExportTraceServiceResponse, in the request's encoding"}},
+    responses=OTLP,
+    openapi_extra={"requestBody": OTLP_REQUEST_BODY},
     tags=["ingest"],
 )
 async def export_traces(request: Request) -> Response:
@@ -77,22 +88,31 @@ async def export_traces(request: Request) -> Response:
     content_type = request.headers.get("content-type")
     encoding = response_encoding(content_type)
     try:
-        principal = await run_in_threadpool(authenticate, storage, request.headers.get("authorization"))
+        principal = await run_in_threadpool(authenticate_request, request)
         require_scope(principal, SCOPE_WRITE)
     except AuthError as error:
-        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-        return _error(error.status, error.message, encoding, headers)
+        return _error(error.status, error.message, encoding, error.headers)
     try:
         body_encoding(content_type)
         body = await _read_body(request, settings.max_body_bytes)
         payload = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
         batch = await run_in_threadpool(_decode, payload, encoding)
         future = storage.writer.submit(IngestJob(principal.org_id, batch, time.time_ns()))
-        result = await asyncio.wrap_future(future)
+        # wait_for cancels the wrapper on timeout, which cancels the job if it is still queued
+        result = await asyncio.wait_for(asyncio.wrap_future(future), settings.ingest_timeout)
     except OtlpRequestError as error:
         return _error(error.status, error.message, encoding)
     except WriterBusy as error:
         return _error(503, str(error), encoding, {"Retry-After": "1"})
+    except asyncio.TimeoutError:  # not the builtin TimeoutError before Python 3.11
+        logger.warning(
+            "aither server: spans not committed within %ss (is another process holding the "
+            "database's write lock?); answered 503",
+            settings.ingest_timeout,
+        )
+        return _error(
+            503, "the database is busy (locked or slow); retry shortly", encoding, {"Retry-After": "2"}
+        )
     except OperationalError as error:
         logger.error("aither server: could not store spans: %s", error)
         return _error(503, "the database is unavailable; retry shortly", encoding, {"Retry-After": "5"})

@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BeforeValidator
 
 from ..analysis.label_join import LABEL_STATUSES
 from ..analysis.metrics import model_metrics
@@ -25,20 +26,28 @@ from ..storage.queries import (
 )
 from . import schemas as s
 from .deps import Reader, StorageDep
+from .responses import NOT_FOUND, QUERY
 
-router = APIRouter(prefix="/api/v1", tags=["query"])
+router = APIRouter(prefix="/api/v1", tags=["query"], responses=QUERY)
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-Since = Annotated[dt.datetime | None, Query(description="ISO 8601 time; from this time on (inclusive)")]
-Until = Annotated[dt.datetime | None, Query(description="ISO 8601 time; before this time")]
+Since = Annotated[
+    dt.datetime | None,
+    BeforeValidator(s.iso_time_only),
+    Query(description="ISO 8601 time; from this time on (inclusive)"),
+]
+Until = Annotated[
+    dt.datetime | None, BeforeValidator(s.iso_time_only), Query(description="ISO 8601 time; before this time")
+]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Cursor = Annotated[str | None, Query(min_length=1, description="next_cursor of the previous page")]
 
 
 def _window(since: dt.datetime | None, until: dt.datetime | None) -> Window:
     window = Window(s.to_ns(since), s.to_ns(until))
-    if window.since_ns is not None and window.until_ns is not None and window.since_ns >= window.until_ns:
-        raise HTTPException(400, "since must be before until")
+    # since == until is an empty window (nothing matches), not an error: the schema can't say so
+    if window.since_ns is not None and window.until_ns is not None and window.since_ns > window.until_ns:
+        raise HTTPException(400, "since must not be after until")
     return window
 
 
@@ -179,7 +188,12 @@ def get_labels(
     return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)
 
 
-@router.get("/traces/{trace_id}", response_model=s.Trace, summary="A trace with its spans and rows")
+@router.get(
+    "/traces/{trace_id}",
+    response_model=s.Trace,
+    summary="A trace with its spans and rows",
+    responses=NOT_FOUND,
+)
 def get_trace_route(*, trace_id: str, principal: Reader, storage: StorageDep) -> s.Trace:
     trace_id = trace_id.lower()
     if not _TRACE_ID.match(trace_id):
@@ -236,6 +250,7 @@ def get_llm_calls(
     "/models/{model}/metrics",
     response_model=s.ModelMetrics,
     summary="Metrics of a model per version over a time window",
+    responses=NOT_FOUND,
 )
 def get_metrics(
     *,

@@ -30,14 +30,34 @@ def to_time(ns: int | None) -> dt.datetime | None:
     return _EPOCH + dt.timedelta(microseconds=ns // 1000)
 
 
+_NS_MIN, _NS_MAX = -(2**63), 2**63 - 1  # what the 64-bit time columns hold (years 1677 to 2262)
+
+
 def to_ns(moment: dt.datetime | None) -> int | None:
-    """An API time parameter as ns since the epoch; a naive time is taken as UTC."""
+    """An API time parameter as ns since the epoch; a naive time is taken as UTC.
+
+    Times beyond what a 64-bit column holds are clamped to its ends: no stored row lies past
+    them, so a window bounded there selects what it would have selected anyway.
+    """
     if moment is None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     delta = moment - _EPOCH
-    return ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1000
+    ns = ((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds) * 1000
+    return min(max(ns, _NS_MIN), _NS_MAX)
+
+
+def iso_time_only(value: Any) -> Any:
+    """Refuse a number where an ISO 8601 time is expected (pydantic would read it as epoch
+    seconds, which the schema, ``format: date-time``, does not allow)."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise ValueError("must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not a number")
+    return value
 
 
 class Page(BaseModel, Generic[T]):

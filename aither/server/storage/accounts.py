@@ -7,6 +7,7 @@ function takes the caller's ``org_id`` and never returns another organisation's 
 from __future__ import annotations
 
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,15 @@ from .schema import api_keys, organizations, users
 ROLE_ADMIN = "admin"
 ROLE_MEMBER = "member"
 ROLES = (ROLE_ADMIN, ROLE_MEMBER)
+
+
+def email_key(email: str) -> str:
+    """The caseless form of an e-mail address, the only one addresses are compared in.
+
+    Python folds every script (``Élodie`` and ``élodie`` match), where SQLite's ``lower()``
+    folds only ASCII; NFKC first and last makes composed and decomposed accents match too.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", email.strip()).casefold())
 
 
 def new_id(prefix: str) -> str:
@@ -83,7 +93,7 @@ def create_user(
         "role": role,
         "created_at_ns": now_ns,
     }
-    connection.execute(users.insert().values(row))
+    connection.execute(users.insert().values({**row, "email_key": email_key(email)}))
     return row
 
 
@@ -99,7 +109,7 @@ def get_user(connection: Connection, org_id: str, user_id: str) -> dict[str, Any
 def find_user_by_email(connection: Connection, org_id: str, email: str) -> dict[str, Any] | None:
     row = (
         connection.execute(
-            sa.select(users).where(users.c.org_id == org_id, sa.func.lower(users.c.email) == email.lower())
+            sa.select(users).where(users.c.org_id == org_id, users.c.email_key == email_key(email))
         )
         .mappings()
         .first()

@@ -1,9 +1,10 @@
 """Database engines: SQLite tuned for one writer and many readers, PostgreSQL as it comes.
 
 SQLite runs in WAL mode, so readers never wait for the writer and the writer never waits for
-readers; every write goes through the one :class:`~.writer.BatchWriter` thread, so two
-writers never meet and "database is locked" cannot happen. ``busy_timeout`` stays as a belt
-for the rare checkpoint.
+readers; every write goes through the one :class:`~.writer.BatchWriter` thread, so two of
+the server's writers never meet. Another process can still hold the write lock (a ``sqlite3``
+shell in a transaction): the writer then waits up to ``busy_timeout``, while ingest answers
+503 once its own, shorter bound (``ingest_timeout``) has passed.
 """
 
 from __future__ import annotations

@@ -56,7 +56,11 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("role", String(16), nullable=False),
     Column("created_at_ns", BigInteger, nullable=False),
+    # accounts.email_key(email): the one caseless form two e-mails are compared in. Nullable only
+    # because SQLite adds a NOT NULL column by rebuilding the table; every insert sets it.
+    Column("email_key", String(320), nullable=True),
     UniqueConstraint("org_id", "email"),
+    Index("ix_users_org_id_email_key", "org_id", "email_key", unique=True),
 )
 
 api_keys = Table(

@@ -18,9 +18,11 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 logger = logging.getLogger("aither.server")
 
@@ -103,8 +105,17 @@ class BatchWriter:
         return future
 
     def run(self, function: Callable[[Connection], T], timeout: float | None = 30.0) -> T:
-        """Run ``function`` in the writer's transaction and wait for its result (management writes)."""
-        result: T = self.submit(CallableJob(function)).result(timeout)
+        """Run ``function`` in the writer's transaction and wait for its result (management writes).
+
+        Raises :class:`WriterBusy` when no result came within ``timeout`` (the job is withdrawn
+        if it has not started; if it has, it commits or fails whole).
+        """
+        future = self.submit(CallableJob(function))
+        try:
+            result: T = future.result(timeout)
+        except FutureTimeout:  # not the builtin TimeoutError before Python 3.11
+            future.cancel()
+            raise WriterBusy(f"the database did not answer within {timeout}s; retry shortly") from None
         return result
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -157,10 +168,13 @@ class BatchWriter:
             with self.engine.begin() as connection:
                 results = [job.apply(connection) for job, _ in live]
             self.batches += 1
-        except Exception:
-            if len(live) == 1:
-                _, future = live[0]
-                future.set_exception(_failure())
+        except Exception as error:
+            # one job alone, or the database itself failing: retrying job by job would only
+            # wait out the lock once per job
+            if len(live) == 1 or _database_unavailable(error):
+                failure = _failure()
+                for _, future in live:
+                    future.set_exception(failure)
                 return
             for job, future in live:  # find the job that failed; the others still commit
                 try:
@@ -174,6 +188,16 @@ class BatchWriter:
             return
         for (_, future), result in zip(live, results, strict=True):
             future.set_result(result)
+
+
+def _database_unavailable(error: BaseException) -> bool:
+    """Whether a write failed on the database itself (locked by another process, connection
+    lost) rather than on what one job wrote (which may be an OperationalError too)."""
+    if not isinstance(error, OperationalError):
+        return False
+    return bool(error.connection_invalidated) or any(
+        word in str(error.orig).lower() for word in ("locked", "lock timeout", "busy")
+    )
 
 
 def _failure() -> BaseException:
