@@ -130,7 +130,7 @@ async def test_bad_channels_are_422_naming_the_field(
 ) -> None:
     response = await client.post("/api/v1/alerts/channels", json=body)
     assert response.status_code == 422
-    assert message in response.json()["detail"]
+    assert message in response.json()["detail"][0]["msg"]
 
 
 async def test_a_bad_patch_is_422_and_changes_nothing(client: httpx.AsyncClient) -> None:

@@ -40,9 +40,10 @@ from ..alerts.store import (
     update_channel,
 )
 from .deps import Admin, ReaderOrAdmin, StorageDep
+from .responses import AUTHENTICATED, CONFLICT, NOT_FOUND, QUERY, WITH_BODY
 from .schemas import Page, to_time
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
 _CHANNEL_EXAMPLE = {
     "name": "ops",
@@ -125,7 +126,8 @@ def _file_channels(request: Request) -> tuple[ChannelConfig, ...]:
 
 
 def _invalid(error: ValueError) -> HTTPException:
-    return HTTPException(422, str(error))
+    # shaped as FastAPI's own 422 (a list of {loc, msg, type}), which the OpenAPI document declares
+    return HTTPException(422, [{"loc": ["body"], "msg": str(error), "type": "value_error"}])
 
 
 @router.get("/channels", response_model=list[AlertChannel], summary="Alert channels, secrets masked")
@@ -137,7 +139,11 @@ def get_channels(principal: Admin, storage: StorageDep, request: Request) -> lis
 
 
 @router.post(
-    "/channels", response_model=AlertChannel, status_code=status.HTTP_201_CREATED, summary="Add a channel"
+    "/channels",
+    response_model=AlertChannel,
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a channel",
+    responses={**WITH_BODY, **CONFLICT},
 )
 def post_channel(
     principal: Admin,
@@ -145,7 +151,7 @@ def post_channel(
     body: Annotated[dict[str, Any], Body(examples=[_CHANNEL_EXAMPLE])],
 ) -> AlertChannel:
     if "id" in body:
-        raise HTTPException(422, "id is chosen by the server; leave it out")
+        raise _invalid(ValueError("id is chosen by the server; leave it out"))
     try:
         config = parse_channel(body)
     except ValueError as error:
@@ -161,7 +167,12 @@ def _not_file(channel_id: str) -> None:
         raise HTTPException(409, f"channel {channel_id!r} is defined in the rules file; change it there")
 
 
-@router.patch("/channels/{channel_id}", response_model=AlertChannel, summary="Change a channel")
+@router.patch(
+    "/channels/{channel_id}",
+    response_model=AlertChannel,
+    summary="Change a channel",
+    responses={**WITH_BODY, **NOT_FOUND, **CONFLICT},
+)
 def patch_channel(
     channel_id: str,
     principal: Admin,
@@ -170,7 +181,7 @@ def patch_channel(
 ) -> AlertChannel:
     _not_file(channel_id)
     if "id" in body:
-        raise HTTPException(422, "id can't be changed")
+        raise _invalid(ValueError("id can't be changed"))
 
     with storage.read() as connection:
         current = get_channel(connection, principal.org_id, channel_id)
@@ -193,7 +204,12 @@ def patch_channel(
     return channel_out(config_from_row(row), row)
 
 
-@router.delete("/channels/{channel_id}", response_model=AlertChannel, summary="Remove a channel")
+@router.delete(
+    "/channels/{channel_id}",
+    response_model=AlertChannel,
+    summary="Remove a channel",
+    responses={**NOT_FOUND, **CONFLICT},
+)
 def remove_channel(channel_id: str, principal: Admin, storage: StorageDep) -> AlertChannel:
     _not_file(channel_id)
     row = storage.writer.run(lambda c: delete_channel(c, principal.org_id, channel_id))
@@ -206,6 +222,7 @@ def remove_channel(channel_id: str, principal: Admin, storage: StorageDep) -> Al
     "/channels/{channel_id}/test",
     response_model=AlertDelivery,
     summary="Send the channel a test notice now (one attempt) and return its log row",
+    responses=NOT_FOUND,
 )
 def test_channel(channel_id: str, principal: Admin, storage: StorageDep, request: Request) -> AlertDelivery:
     config: ChannelConfig | None = None
@@ -220,7 +237,12 @@ def test_channel(channel_id: str, principal: Admin, storage: StorageDep, request
     return delivery_out(send_test(storage, principal.org_id, config, request.app.state.settings.base_url))
 
 
-@router.get("/deliveries", response_model=Page[AlertDelivery], summary="The delivery log, newest first")
+@router.get(
+    "/deliveries",
+    response_model=Page[AlertDelivery],
+    summary="The delivery log, newest first",
+    responses=QUERY,
+)
 def get_deliveries(
     principal: ReaderOrAdmin,
     storage: StorageDep,
