@@ -440,8 +440,8 @@ def make_proxy(
         "sample_columns": sample_columns,
         "features_fn": features_fn,
     }
-    proxy_class = CallableTrackedModel if callable(model) else TrackedModel
-    return proxy_class(
+    # Every proxy is callable: ``tracked(X)`` runs ``predict`` on a model that is not.
+    return CallableTrackedModel(
         model, adapter=adapter, identity=identity, client=client, get_client=get_client, options=options
     )
 

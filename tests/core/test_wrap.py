@@ -335,3 +335,44 @@ def test_scikit_learn_api_of_gradient_boosting(aither_capture: SpanCapture, libr
     assert span.attributes["ml.model.framework"] == library
     assert span.attributes["ml.model.framework.version"] == lib.__version__
     assert span.attributes["ml.prediction"]["_meta"]["shape"] == [3, 3]
+
+
+def test_both_call_forms_on_an_estimator_make_one_span_each(
+    aither_capture: SpanCapture, model: LogisticRegression
+) -> None:
+    tracked = aither_capture.client.wrap(model, name="iris")
+    assert callable(tracked) and not callable(model)
+    np.testing.assert_array_equal(tracked(X[:3]), model.predict(X[:3]))  # the README's "Also works"
+    np.testing.assert_array_equal(tracked.predict(X[:3]), model.predict(X[:3]))
+    first, second = aither_capture.spans("prediction")
+    assert first.attributes["ml.method"] == second.attributes["ml.method"] == "predict"
+    assert first.attributes["ml.features"] == second.attributes["ml.features"]
+
+
+def test_both_call_forms_on_a_callable_and_a_models_own_methods_stay_its_own(
+    aither_capture: SpanCapture,
+) -> None:
+    tracked = aither_capture.client.wrap(lambda x: x * 2, name="double")
+    assert tracked.predict(4) == 8 and tracked(5) == 10 and hasattr(tracked, "predict")
+    assert [s.attributes["ml.method"] for s in aither_capture.spans("prediction")] == ["__call__", "__call__"]
+
+    class Both:
+        def __call__(self, x: int) -> str:
+            return "call"
+
+        def predict(self, x: int) -> str:
+            return "predict"
+
+    both = aither_capture.client.wrap(Both(), name="both")
+    assert both(1) == "call" and both.predict(1) == "predict"
+
+    class NotAPrediction:
+        def __call__(self, x: int) -> int:
+            return x
+
+        predict = "a setting, not a method"
+
+    odd = aither_capture.client.wrap(NotAPrediction(), name="odd")
+    assert odd.predict == "a setting, not a method"  # an attribute of the model is never replaced
+    methods = [s.attributes["ml.method"] for s in aither_capture.spans("prediction")]
+    assert methods == ["__call__", "__call__", "__call__", "predict"]

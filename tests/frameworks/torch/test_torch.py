@@ -351,3 +351,15 @@ def test_a_dict_holding_a_scalar_tensor(aither_capture: SpanCapture) -> None:
         },
     }
     assert span.attributes["ml.output.rows"] == 1
+
+
+def test_predict_runs_the_forward_call_as_one_span(aither_capture: SpanCapture) -> None:
+    net = make_net()
+    tracked = aither_capture.client.wrap(net, name="net")
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        assert torch.equal(tracked.predict(x), net(x))  # the README's "Both work"
+        assert torch.equal(tracked(x), net(x))
+    first, second = aither_capture.spans()
+    assert split(first)[0] == split(second)[0] == attributes("__call__", 3)
+    assert not hasattr(net, "predict") and callable(tracked)
