@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = "1"
+SCHEMA_VERSION: Final = "2"
 """Version of aither's span schema, sent as ``aither.schema.version`` on every span."""
 
 INSTRUMENTATION_NAME: Final = "aither"

@@ -28,13 +28,13 @@ def test_bare_and_named_decorators_keep_the_signature(aither_capture: SpanCaptur
     first, second = aither_capture.spans()
     assert first.name.endswith("add") and first.attributes == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.input": {"a": 1},
         "aither.output": 3,
     }
     assert second.name == "scoring" and second.attributes == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.input": {"features": {"amount": 1.0}, "threshold": 0.2},
         "aither.metadata.team": "risk",
         "aither.metadata.limits": "[1,2]",
@@ -166,7 +166,7 @@ def test_span_context_manager_and_log_event(aither_capture: SpanCapture) -> None
     retrieve, event = aither_capture.spans()
     assert retrieve.attributes == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.span.type": "tool",
         "aither.input": {"query": "q"},
         "aither.output": ["doc1", "doc2"],
@@ -176,7 +176,7 @@ def test_span_context_manager_and_log_event(aither_capture: SpanCapture) -> None
     }
     assert event.trace_id == tid and event.attributes == {
         "aither.span.kind": "event",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.span.type": "tool",
         "aither.input": {"q": 1},
         "aither.output": "ok",

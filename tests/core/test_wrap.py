@@ -40,7 +40,7 @@ def test_predict_makes_one_whole_span(aither_capture: SpanCapture, model: Logist
     assert span.trace_id == tracked.last_trace_id
     assert span.attributes == {
         "aither.span.kind": "prediction",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "ml.model.name": "iris",
         "ml.model.version": "1.2.3",
         "ml.environment": "production",

@@ -60,7 +60,7 @@ def prediction_attributes(
     """The attributes every prediction span of a wrapped model carries, samples aside."""
     attributes: dict[str, Any] = {
         "aither.span.kind": "prediction",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "ml.model.name": name,
         "ml.model.framework": framework,
         "ml.model.class": model_class,
