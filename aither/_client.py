@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -22,7 +23,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from . import semconv
-from ._config import Settings, resolve_settings
+from ._config import MAX_TRACE_IDS, Settings, resolve_settings
 from ._runtime import Runtime
 from .adapters.base import WrapContext, qualified_name
 from .adapters.proxy import CallableTrackedModel, TrackedModel
@@ -75,6 +76,8 @@ class Client:
         max_queue_size / max_queue_bytes: the queue's bounds; past either, spans are dropped
             and counted, and the caller never waits.
         sample_rows / sample_columns / prediction_rows: how much of inputs and outputs spans keep.
+        trace_ids_size: how many recent trace ids each wrapped model's ``trace_ids`` keeps
+            (``AITHER_TRACE_IDS_SIZE``, default 1,000; older ones fall off).
         tracer_provider: make spans with your own provider (then your processors deliver them).
         exporter: deliver through this span exporter instead of OTLP/HTTP (tests, custom sinks).
         on_error: called with each internal error (never with your model's own exceptions).
@@ -104,6 +107,7 @@ class Client:
         prediction_rows: int | None = None,
         redact_keys: Iterable[str] | None = None,
         capture_content: bool | None = None,
+        trace_ids_size: int | None = None,
         raise_internal_errors: bool | None = None,
         on_error: Callable[[BaseException], object] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
@@ -127,6 +131,7 @@ class Client:
             prediction_rows=prediction_rows,
             redact_keys=redact_keys,
             capture_content=capture_content,
+            trace_ids_size=trace_ids_size,
             raise_internal_errors=raise_internal_errors,
             on_error=on_error,
             require_api_key=exporter is None and tracer_provider is None,
@@ -420,6 +425,8 @@ def make_proxy(
     if instrumented is not None:
         return instrumented
     class_name = adapter.class_name(model)
+    owner = client if client is not None else _default  # never initialise one here (unpickling)
+    trace_ids_size = owner.settings.trace_ids_size if owner is not None else MAX_TRACE_IDS
     identity = ModelIdentity(
         name=name or getattr(model, "__name__", None) or type(model).__name__,
         version=version,
@@ -431,6 +438,7 @@ def make_proxy(
         sample_rows=sample_rows,
         sample_columns=sample_columns,
         features_fn=features_fn,
+        trace_ids=deque(maxlen=trace_ids_size),
     )
     options = {
         "name": name,

@@ -23,7 +23,8 @@ DEFAULT_BASE_URL = "http://127.0.0.1:4680"
 """Where ``aither server`` listens by default."""
 
 MAX_TRACE_IDS = 1000
-"""Cap of ``TrackedModel.trace_ids``: the most recent trace ids are kept, older ones fall off."""
+"""Default cap of ``TrackedModel.trace_ids`` (``trace_ids_size``): the most recent trace ids
+are kept, older ones fall off, so a long-running model's memory stays bounded."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -72,6 +73,7 @@ class Settings:
     redact_keys: frozenset[str] = frozenset()
     raise_internal_errors: bool = False
     capture_content: bool = False
+    trace_ids_size: int = MAX_TRACE_IDS
     on_error: Callable[[BaseException], object] | None = None
 
 
@@ -168,6 +170,7 @@ def resolve_settings(
     redact_keys: Iterable[str] | None = None,
     raise_internal_errors: bool | None = None,
     capture_content: bool | None = None,
+    trace_ids_size: int | None = None,
     on_error: Callable[[BaseException], object] | None = None,
     require_api_key: bool = True,
 ) -> Settings:
@@ -323,6 +326,14 @@ def resolve_settings(
         redact_keys=frozenset(k.lower() for k in (redact_keys or ())),
         raise_internal_errors=bool(raw_raise) if raw_raise is not None else False,
         capture_content=bool(raw_capture) if raw_capture is not None else False,
+        trace_ids_size=num(
+            trace_ids_size,
+            "trace_ids_size",
+            ("AITHER_TRACE_IDS_SIZE",),
+            MAX_TRACE_IDS,
+            integer=True,
+            minimum=0,
+        ),
         on_error=on_error,
     )
 

@@ -131,7 +131,9 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
     @property
     def trace_ids(self) -> list[str]:
-        """Trace ids of this model's recent predictions, oldest first; the last 1,000 are kept."""
+        """Trace ids of this model's recent predictions, oldest first: the last ``trace_ids_size``
+        (1,000 by default) are kept, so memory stays bounded; store ``last_trace_id`` after each
+        call to keep them all."""
         return [format_trace_id(t) for t in list(self._self_identity.trace_ids)]
 
     @property

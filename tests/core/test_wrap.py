@@ -285,6 +285,24 @@ def test_trace_ids_are_bounded(model: LogisticRegression) -> None:
         capture.close()
 
 
+def test_the_trace_ids_bound_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    capture = SpanCapture(trace_ids_size=3)
+    monkeypatch.setenv("AITHER_TRACE_IDS_SIZE", "0")
+    off = SpanCapture()
+    try:
+        tracked = capture.client.wrap(lambda x: x, name="echo")
+        for i in range(5):
+            tracked(i)
+        spans = capture.spans()
+        assert tracked.trace_ids == [s.trace_id for s in spans[2:]]
+        untracked = off.client.wrap(lambda x: x, name="echo")
+        untracked(1)
+        assert untracked.trace_ids == [] and untracked.last_trace_id == off.spans()[0].trace_id
+    finally:
+        capture.close()
+        off.close()
+
+
 def test_spans_nest_under_the_callers_active_span_without_touching_the_global_provider(
     aither_capture: SpanCapture, model: LogisticRegression
 ) -> None:
