@@ -199,7 +199,7 @@ class Client:
         metadata: Mapping[str, Any] | None = None,
         capture_input: bool = True,
         capture_output: bool = True,
-        event_type: str | None = None,
+        event_type: str | None = "function_call",
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def track(
@@ -210,7 +210,7 @@ class Client:
         metadata: Mapping[str, Any] | None = None,
         capture_input: bool = True,
         capture_output: bool = True,
-        event_type: str | None = None,
+        event_type: str | None = "function_call",
     ) -> Any:
         """Trace each call of a function with this client; see :func:`aither.track`."""
         return _track(self._active_runtime, name, metadata, capture_input, capture_output, event_type)
@@ -292,18 +292,41 @@ class Client:
         cost: float | None = None,
         metadata: Mapping[str, Any] | None = None,
         event_type: str | None = None,
+        latency_ms: float | None = None,
+        status: str | None = None,
+        error_message: str | None = None,
+        timestamp: Any = None,
     ) -> str | None:
-        """Record one event (an agent step, a tool call); returns its trace id (None when disabled)."""
+        """Record one event (an agent step, a tool call); returns its trace id (None when disabled).
+
+        See :func:`aither.log_event`.
+        """
         _check_name("name", name)
         _check_name("event_type", event_type, optional=True)
         _check_mapping("metadata", metadata)
+        # A caller's mistake is an error even when aither is off.
+        if cost is not None:
+            spans.check_cost(cost)
+        if latency_ms is not None:
+            spans.check_latency(latency_ms)
+        if timestamp is not None:
+            spans.event_time(timestamp)
+        spans.event_status(status, error_message)
         runtime = self._active_runtime()
         if runtime is None:
-            if cost is not None:
-                spans.check_cost(cost)
             return None
         trace_id = spans.log_event(
-            runtime, name, input=input, output=output, cost=cost, metadata=metadata, event_type=event_type
+            runtime,
+            name,
+            input=input,
+            output=output,
+            cost=cost,
+            metadata=metadata,
+            event_type=event_type,
+            latency_ms=latency_ms,
+            status=status,
+            error_message=error_message,
+            timestamp=timestamp,
         )
         return format_trace_id(trace_id)
 

@@ -103,7 +103,7 @@ def track(
     metadata: Mapping[str, Any] | None = None,
     capture_input: bool = True,
     capture_output: bool = True,
-    event_type: str | None = None,
+    event_type: str | None = "function_call",
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -114,14 +114,16 @@ def track(
     metadata: Mapping[str, Any] | None = None,
     capture_input: bool = True,
     capture_output: bool = True,
-    event_type: str | None = None,
+    event_type: str | None = "function_call",
 ) -> Any:
     """Trace each call of a function: ``@aither.track``, ``@aither.track("name")``, ``@aither.track(...)``.
 
     Works on sync and async functions and generators, keeping the signature for type
     checkers. The span (``aither.span.kind`` = ``function``) records the bound arguments
     (``capture_input``), the return value or the first yielded items (``capture_output``),
-    ``metadata`` as ``aither.metadata.*``, and any exception, which is re-raised unchanged.
+    ``metadata`` as ``aither.metadata.*``, ``event_type`` as ``aither.span.type``
+    (``"function_call"`` by default, as the agent-monitoring SDK it replaces had it; None for
+    none), and any exception, which is re-raised unchanged.
     Spans made inside the call (a wrapped model's prediction) nest under it.
 
     Example:
@@ -194,10 +196,43 @@ def log_event(
     cost: float | None = None,
     metadata: Mapping[str, Any] | None = None,
     event_type: str | None = None,
+    latency_ms: float | None = None,
+    status: str | None = None,
+    error_message: str | None = None,
+    timestamp: Any = None,
 ) -> str | None:
-    """Record one event (an agent step, a tool call); returns its trace id."""
+    """Record one event (an agent step, a tool call made elsewhere); returns its trace id.
+
+    Args:
+        name: the span's name.
+        input / output: recorded as ``aither.input`` / ``aither.output`` (bounded samples).
+        cost: US dollars, ``aither.cost.usd``.
+        metadata: ``aither.metadata.*`` attributes.
+        event_type: ``aither.span.type`` (``decision``, ``tool``...).
+        latency_ms: how long it took; the span starts that long before it ends.
+        status: ``"success"`` (the default) or ``"error"`` (the default when ``error_message``
+            is given): the span's status is ERROR, with ``error_message`` as its description.
+        timestamp: when it ended: an ISO 8601 string, a ``datetime`` (naive is UTC) or Unix
+            seconds; default now.
+
+    Raises:
+        ValueError: a field is malformed (the message names it).
+
+    Example:
+        >>> aither.log_event("decision", input={"q": "hi"}, output={"a": "yo"},  # doctest: +SKIP
+        ...                  latency_ms=250, status="success", cost=0.01)
+    """
     return default_client().log_event(
-        name, input=input, output=output, cost=cost, metadata=metadata, event_type=event_type
+        name,
+        input=input,
+        output=output,
+        cost=cost,
+        metadata=metadata,
+        event_type=event_type,
+        latency_ms=latency_ms,
+        status=status,
+        error_message=error_message,
+        timestamp=timestamp,
     )
 
 
