@@ -277,7 +277,8 @@ def event_time(timestamp: object) -> int:
         try:
             timestamp = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"timestamp {timestamp!r} is not ISO 8601 (e.g. '2026-01-31T12:00:00Z')") from None
+            example = "'2026-01-31T12:00:00Z'"
+            raise ValueError(f"timestamp {timestamp!r} is not ISO 8601 (e.g. {example})") from None
     if isinstance(timestamp, dt.datetime):
         if timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
