@@ -13,6 +13,7 @@ from ._default import (
     last_trace_id,
     log_event,
     log_label,
+    log_llm_call,
     log_prediction,
     span,
     stats,
@@ -37,6 +38,8 @@ from .exceptions import (
 )
 from .export import Stats
 from .sampling import SampleLimits
+from .tracing.llm_record import LLMCall
+from .tracing.scope import context
 
 if typing.TYPE_CHECKING:
     from .api import APIKey, CreatedAPIKey, Organization, Usage, User, api_keys, org, user
@@ -84,6 +87,7 @@ __all__ = [
     "CreatedAPIKey",
     "FrameworkNotInstalled",
     "InvalidTraceId",
+    "LLMCall",
     "NotFound",
     "Organization",
     "PermissionDenied",
@@ -97,11 +101,13 @@ __all__ = [
     "__version__",
     "api_keys",
     "close",
+    "context",
     "flush",
     "init",
     "last_trace_id",
     "log_event",
     "log_label",
+    "log_llm_call",
     "log_prediction",
     "org",
     "span",

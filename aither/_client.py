@@ -30,10 +30,12 @@ from .adapters.proxy import CallableTrackedModel, TrackedModel
 from .adapters.registry import adapter_for
 from .exceptions import ConfigError
 from .export import Stats
-from .tracing import labels, predictions, spans
+from .tracing import labels, llm_record, predictions, spans
 from .tracing.context import format_trace_id
 from .tracing.context import last_trace_id as _context_last_trace_id
+from .tracing.llm_record import LLMCall
 from .tracing.predictions import ModelIdentity, PredictionIndex
+from .tracing.scope import Scope, scoped
 from .tracing.track import TrackOptions, instrument
 
 logger = logging.getLogger("aither")
@@ -165,6 +167,9 @@ class Client:
         sample_rows: int | None = None,
         sample_columns: int | None = None,
         features_fn: Callable[[Any], Any] | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Any:
         """Return a transparent proxy of ``model`` whose predictions are traced by this client.
 
@@ -180,6 +185,9 @@ class Client:
             sample_rows=sample_rows,
             sample_columns=sample_columns,
             features_fn=features_fn,
+            user_id=user_id,
+            session_id=session_id,
+            metadata=metadata,
         )
 
     def unwrap(self, obj: Any) -> Any:
@@ -330,6 +338,25 @@ class Client:
         )
         return format_trace_id(trace_id)
 
+    def log_llm_call(self, call: LLMCall | None = None, /, **fields: Any) -> str | None:
+        """Record an LLM call made by a client aither does not wrap; returns its trace id.
+
+        Takes an :class:`aither.LLMCall` or its fields as keywords; see :func:`aither.log_llm_call`.
+        A malformed field raises ``ValueError`` naming it, enabled or not.
+        """
+        if call is None:
+            try:
+                call = LLMCall(**fields)
+            except TypeError as exc:  # a field that does not exist, or no model
+                raise TypeError(f"log_llm_call: {exc}") from None
+        elif fields:
+            raise TypeError("log_llm_call takes an aither.LLMCall or keyword fields, not both")
+        checked = llm_record.check(call)
+        runtime = self._active_runtime()
+        if runtime is None:
+            return None
+        return llm_record.record(runtime, checked)
+
     # -- delivery ---------------------------------------------------------------------------------------
     def flush(self, timeout: float = 5.0) -> bool:
         """Export everything queued; True when all of it was delivered within ``timeout`` seconds."""
@@ -411,6 +438,9 @@ def make_proxy(
     sample_rows: int | None = None,
     sample_columns: int | None = None,
     features_fn: Callable[[Any], Any] | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Any:
     if isinstance(model, TrackedModel) or getattr(model, "_aither_uninstrument", None) is not None:
         return model  # wrapping twice is a no-op
@@ -422,11 +452,15 @@ def make_proxy(
             raise ValueError(f"{label} must be an int >= 0, got {value!r}")
     if features_fn is not None and not callable(features_fn):
         raise TypeError(f"features_fn must be a callable taking the model's input, got {features_fn!r}")
+    scope = Scope(user_id, session_id, metadata) or None
     adapter = adapter_for(model)
+    held: list[Any] = []
 
     def get_runtime() -> Runtime | None:
         target = client if client is not None else get_client()
-        return target._active_runtime() if target is not None else None
+        return scoped(target._active_runtime() if target is not None else None, scope, held)
+
+    context_options = {"user_id": user_id, "session_id": session_id, "metadata": metadata}
 
     instrumented = adapter.instrument(
         model,
@@ -442,6 +476,7 @@ def make_proxy(
                 "sample_rows": sample_rows,
                 "sample_columns": sample_columns,
                 "features_fn": features_fn,
+                **context_options,
             },
         ),
     )
@@ -470,6 +505,7 @@ def make_proxy(
         "sample_rows": sample_rows,
         "sample_columns": sample_columns,
         "features_fn": features_fn,
+        **context_options,
     }
     # Every proxy is callable: ``tracked(X)`` runs ``predict`` on a model that is not.
     return CallableTrackedModel(

@@ -5,7 +5,7 @@ See :mod:`aither._client` for what happens before ``init()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from ._client import (
@@ -20,6 +20,7 @@ from ._client import (
 )
 from .export import Stats
 from .tracing.context import last_trace_id as _last_trace_id
+from .tracing.llm_record import LLMCall
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,6 +32,7 @@ __all__ = [
     "last_trace_id",
     "log_event",
     "log_label",
+    "log_llm_call",
     "log_prediction",
     "span",
     "stats",
@@ -49,6 +51,9 @@ def wrap(
     sample_rows: int | None = None,
     sample_columns: int | None = None,
     features_fn: Callable[[Any], Any] | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Any:
     """Return a transparent proxy of ``model`` whose predictions are traced.
 
@@ -66,6 +71,8 @@ def wrap(
         sample_rows / sample_columns: override the client's sample size for this model.
         features_fn: called with the input; its result is sampled instead of the input. If it
             raises, the prediction still returns and the error is counted.
+        user_id / session_id / metadata: put on every span of this object (``enduser.id``,
+            ``session.id``, ``aither.metadata.*``), under what ``aither.context`` sets around a call.
 
     Raises:
         FrameworkNotInstalled: the model's framework cannot be imported (names the extra).
@@ -88,6 +95,9 @@ def wrap(
         sample_rows=sample_rows,
         sample_columns=sample_columns,
         features_fn=features_fn,
+        user_id=user_id,
+        session_id=session_id,
+        metadata=metadata,
     )
 
 
@@ -234,6 +244,75 @@ def log_event(
         error_message=error_message,
         timestamp=timestamp,
     )
+
+
+def log_llm_call(
+    call: LLMCall | None = None,
+    /,
+    *,
+    model: str | None = None,
+    service: str | None = None,
+    provider: str | None = None,
+    prompt: str | None = None,
+    response: str | None = None,
+    latency_ms: float | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    cost_usd: float | None = None,
+    finish_reason: str | None = None,
+    errors: Sequence[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+    timestamp: Any = None,
+    prompt_embedding: Sequence[float] | None = None,
+    response_embedding: Sequence[float] | None = None,
+) -> str | None:
+    """Record an LLM call made by a client aither does not wrap (Cohere, a local vLLM, your
+    own gateway); returns its trace id.
+
+    The span is the one a wrapped client makes (``gen_ai.*``, ``aither.span.kind`` = ``llm``),
+    with the cost from the price table when ``cost_usd`` is omitted, PII counts and the
+    prompt-injection score, and the texts as content only with ``capture_content``. Pass the
+    fields as keywords, or an :class:`aither.LLMCall` built up beforehand; every field is
+    described there.
+
+    Raises:
+        ValueError: a field is malformed; the message names it.
+        TypeError: ``model`` is missing, or both a record and keywords are given.
+
+    Example:
+        >>> aither.log_llm_call(model="command-r", provider="cohere", prompt="Hi",  # doctest: +SKIP
+        ...                     response="Hello!", latency_ms=320, prompt_tokens=2,
+        ...                     completion_tokens=3, user_id="u-42")
+    """
+    if call is None:
+        if model is None:
+            raise TypeError("log_llm_call needs model= (the model that was called), or an aither.LLMCall")
+        call = LLMCall(
+            model=model,
+            service=service,
+            provider=provider,
+            prompt=prompt,
+            response=response,
+            latency_ms=latency_ms,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=cost_usd,
+            finish_reason=finish_reason,
+            errors=list(errors),
+            metadata=metadata,
+            user_id=user_id,
+            session_id=session_id,
+            trace_id=trace_id,
+            span_id=span_id,
+            timestamp=timestamp,
+            prompt_embedding=prompt_embedding,
+            response_embedding=response_embedding,
+        )
+    return default_client().log_llm_call(call)
 
 
 def flush(timeout: float = 5.0) -> bool:

@@ -28,6 +28,7 @@ from ._version import __version__
 from .export import Ledger, LedgerExporter, LedgerSpanProcessor, Stats
 from .export.pipeline import DeferredPayload
 from .sampling.encoder import dumps
+from .tracing.scope import ScopedTracer
 
 logger = logging.getLogger("aither")
 
@@ -114,7 +115,8 @@ class Runtime:
             # The user's provider delivers the spans; aither cannot count what it does not
             # deliver, and encodes deferred attributes at once (see ``defer``).
             self.provider = tracer_provider
-        self.tracer = self.provider.get_tracer(semconv.INSTRUMENTATION_NAME, __version__)
+        # Every span starts here: the scope of aither.context(...) joins its attributes.
+        self.tracer = ScopedTracer(self.provider.get_tracer(semconv.INSTRUMENTATION_NAME, __version__), self)
         _live_runtimes.add(self)
 
     # -- the hot path ------------------------------------------------------------------------

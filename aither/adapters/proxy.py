@@ -22,6 +22,7 @@ import wrapt
 
 from ..tracing.context import format_trace_id, last_trace_id
 from ..tracing.predictions import ModelIdentity, traced_call
+from ..tracing.scope import Scope, scoped
 from .base import Adapter
 
 if TYPE_CHECKING:
@@ -93,6 +94,10 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         self._self_options = options
         self._self_traced = adapter.traced_methods(wrapped)
         self._self_forms = call_forms(wrapped, self._self_traced)
+        self._self_scope: Scope | None = (
+            Scope(options.get("user_id"), options.get("session_id"), options.get("metadata")) or None
+        )
+        self._self_scoped: list[Any] = []
         self._self_methods: dict[str, _TracedMethod] = {}
 
     # -- tracing -------------------------------------------------------------------------------
@@ -102,7 +107,7 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         client = self._self_client or self._self_get_client()
         if client is None:
             return fn(*args, **kwargs)
-        runtime = client._active_runtime()
+        runtime = scoped(client._active_runtime(), self._self_scope, self._self_scoped)
         if runtime is None:
             return fn(*args, **kwargs)
         try:

@@ -85,20 +85,28 @@ def check_cost(cost: object) -> float:
     return float(cost)
 
 
-def set_metadata(runtime: Runtime, span: trace.Span, metadata: Mapping[str, Any]) -> None:
-    """``aither.metadata.<key>`` attributes: scalars as they are, anything else as JSON."""
+def metadata_attributes(runtime: Runtime, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``aither.metadata.<key>`` attributes: scalars as they are, anything else as JSON;
+    ``redact_keys`` applied."""
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
     redact = runtime.settings.redact_keys
+    attrs: dict[str, Any] = {}
     for key, value in metadata.items():
         name = str(key)
         if redact and name.lower() in redact:
             value = "[REDACTED]"
         attr = semconv.AITHER_METADATA_PREFIX + name
         if isinstance(value, _PRIMITIVES) and not (isinstance(value, float) and not math.isfinite(value)):
-            span.set_attribute(attr, value)
+            attrs[attr] = value
         else:
-            span.set_attribute(attr, dumps(to_jsonable(capture(runtime, value))))
+            attrs[attr] = dumps(to_jsonable(capture(runtime, value)))
+    return attrs
+
+
+def set_metadata(runtime: Runtime, span: trace.Span, metadata: Mapping[str, Any]) -> None:
+    """Set ``aither.metadata.<key>`` attributes on ``span`` (see :func:`metadata_attributes`)."""
+    span.set_attributes(metadata_attributes(runtime, metadata))
 
 
 class AitherSpan:
