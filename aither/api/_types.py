@@ -226,6 +226,12 @@ class LlmCall:
     injection_score: float | None = None
     injection_detected: bool | None = None
     injection_rules: tuple[str, ...] | None = None
+    user_id: str | None = None
+    """``enduser.id`` of the call."""
+    session_id: str | None = None
+    """``session.id`` of the call."""
+    service: str | None = None
+    """``service.name`` of the call's span, else of its resource."""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LlmCall:
@@ -233,6 +239,26 @@ class LlmCall:
         rules = data.get("injection_rules")
         rules_tuple = tuple(rules) if rules is not None else None
         return cls(**values, time=parse_time(data["time"]), injection_rules=rules_tuple)
+
+
+@dataclass(frozen=True)
+class LlmCallTotal:
+    """LLM calls of one user, session, service, model or provider: counts, tokens and cost."""
+
+    key: str | None
+    """The user (session, service...); None for calls that did not say."""
+    calls: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    """The sum of the priced calls' costs."""
+    unpriced: int
+    """Calls without a cost (an unknown model), left out of ``cost_usd``."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LlmCallTotal:
+        return cls(**{k: data.get(k) for k in _names(cls)})
 
 
 @dataclass(frozen=True)
