@@ -13,6 +13,7 @@ their first call; if that fails, one error is logged and the call runs untraced.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import deque
@@ -33,6 +34,7 @@ from .export import Stats
 from .tracing import labels, llm_record, predictions, spans
 from .tracing.context import format_trace_id
 from .tracing.context import last_trace_id as _context_last_trace_id
+from .tracing.identity import describe as describe_model
 from .tracing.llm_record import LLMCall
 from .tracing.predictions import ModelIdentity, PredictionIndex
 from .tracing.scope import Scope, scoped
@@ -497,6 +499,7 @@ def make_proxy(
         sample_columns=sample_columns,
         features_fn=features_fn,
         trace_ids=deque(maxlen=trace_ids_size),
+        describe=functools.partial(describe_model, model, fingerprint=adapter.fingerprints),
     )
     options = {
         "name": name,

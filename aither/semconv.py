@@ -62,6 +62,12 @@ ML_MODEL_CLASS: Final = "ml.model.class"
 """Fully qualified class of the model: ``sklearn.ensemble.RandomForestClassifier``."""
 ML_MODEL_PARAMETERS: Final = "ml.model.parameters"
 """Number of parameters of the model, where cheap to count (int)."""
+ML_MODEL_PARAMS: Final = "ml.model.params"
+"""JSON ``{name: value}`` of a scikit-learn-style model's ``get_params(deep=False)``, values as
+JSON scalars; on the first prediction span of each wrapped model only."""
+ML_MODEL_FINGERPRINT: Final = "ml.model.fingerprint"
+"""``sha256:<hex>`` of the pickled fitted model (the original README's model id), computed on
+the export thread; on the first prediction span of each wrapped model only."""
 ML_METHOD: Final = "ml.method"
 """The traced method: ``predict``, ``predict_proba``, ``__call__``..."""
 ML_FEATURES: Final = "ml.features"

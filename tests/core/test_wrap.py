@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import io
 import pickle
 import threading
@@ -50,6 +51,9 @@ def test_predict_makes_one_whole_span(aither_capture: SpanCapture, model: Logist
         "ml.method": "predict",
         "ml.input.rows": 7,
         "ml.output.rows": 7,
+        # the model's identity, on its first prediction span: hyperparameters and fingerprint
+        "ml.model.params": {**model.get_params(deep=False)},
+        "ml.model.fingerprint": "sha256:" + hashlib.sha256(pickle.dumps(model, protocol=4)).hexdigest(),
         "ml.features": {
             "sample": X[:5].tolist(),
             "_meta": {
@@ -394,3 +398,45 @@ def test_both_call_forms_on_a_callable_and_a_models_own_methods_stay_its_own(
     assert odd.predict == "a setting, not a method"  # an attribute of the model is never replaced
     methods = [s.attributes["ml.method"] for s in aither_capture.spans("prediction")]
     assert methods == ["__call__", "__call__", "__call__", "predict"]
+
+
+def test_the_models_identity_is_on_its_first_span_and_on_a_copys(aither_default: SpanCapture) -> None:
+    model = LogisticRegression(C=0.5, max_iter=300).fit(X, Y)
+    tracked = aither.wrap(model, name="iris")
+    tracked.predict(X[:1])
+    tracked.predict(X[:1])
+    restored = pickle.loads(pickle.dumps(tracked))
+    restored.predict(X[:1])
+    assert aither_default.client.flush(10)
+    model.set_params(C=2.0).fit(X, Y)  # re-fitted: a new fingerprint, under the same name
+    aither.wrap(model, name="iris").predict(X[:1])
+    first, second, after_unpickling, refit = aither_default.spans("prediction")
+    assert "ml.model.params" not in second.attributes and "ml.model.fingerprint" not in second.attributes
+    assert first.attributes["ml.model.params"]["C"] == 0.5 and refit.attributes["ml.model.params"]["C"] == 2.0
+    assert first.attributes["ml.model.fingerprint"] == after_unpickling.attributes["ml.model.fingerprint"]
+    assert first.attributes["ml.model.fingerprint"] != refit.attributes["ml.model.fingerprint"]
+
+
+def test_params_are_json_scalars_and_an_unpicklable_model_has_no_fingerprint(
+    aither_capture: SpanCapture,
+) -> None:
+    class Odd:
+        def get_params(self, deep: bool = True) -> dict[str, object]:
+            return {"n": 3, "inf": float("inf"), "scorer": len, "long": "x" * 500, "arr": np.arange(3)}
+
+        def predict(self, x: object) -> int:
+            return 1
+
+    Odd.__qualname__ = "Odd"  # a local class cannot be pickled by reference anyway
+    aither_capture.client.wrap(Odd(), name="odd").predict(1)
+    (span,) = aither_capture.spans()
+    assert span.attributes["ml.model.params"] == {
+        "arr": "array([0, 1, 2])",
+        "inf": "inf",
+        "long": "x" * 200,
+        "n": 3,
+        "scorer": "<built-in function len>",
+    }
+    assert "ml.model.fingerprint" not in span.attributes
+    aither_capture.client.wrap(lambda x: x, name="fn")(1)
+    assert {"ml.model.params", "ml.model.fingerprint"}.isdisjoint(aither_capture.spans()[-1].attributes)

@@ -363,3 +363,19 @@ def test_predict_runs_the_forward_call_as_one_span(aither_capture: SpanCapture) 
     first, second = aither_capture.spans()
     assert split(first)[0] == split(second)[0] == attributes("__call__", 3)
     assert not hasattr(net, "predict") and callable(tracked)
+
+
+def test_the_first_span_carries_the_modules_fingerprint(aither_capture: SpanCapture) -> None:
+    import hashlib
+    import pickle
+
+    net = make_net()
+    tracked = aither_capture.client.wrap(net, name="net")
+    with torch.no_grad():
+        tracked(torch.randn(1, 4))
+        tracked(torch.randn(1, 4))
+    first, second = aither_capture.spans()
+    digest = hashlib.sha256(pickle.dumps(net, protocol=4)).hexdigest()
+    assert first.attributes["ml.model.fingerprint"] == f"sha256:{digest}"
+    assert "ml.model.params" not in first.attributes  # no get_params: hyperparameters unknown
+    assert "ml.model.fingerprint" not in second.attributes

@@ -138,7 +138,7 @@ def test_a_pipeline_call_makes_one_whole_span(
             "type": "list",
             "shape": [len(out), 2],
             "columns": ["label", "score"],
-            "dtypes": "dict",
+            "dtypes": {"label": "str", "score": "float"},  # records: schema v2
             "rows": len(out),
             "truncated": False,
         }
