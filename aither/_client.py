@@ -84,7 +84,16 @@ class Client:
             (``AITHER_TRACE_IDS_SIZE``, default 1,000; older ones fall off).
         tracer_provider: make spans with your own provider (then your processors deliver them).
         exporter: deliver through this span exporter instead of OTLP/HTTP (tests, custom sinks).
-        on_error: called with each internal error (never with your model's own exceptions).
+        on_error: called with each internal error (never with your model's own exceptions), and
+            with an :class:`aither.DeliveryError` when spans could not be delivered (at most once
+            a minute per cause, with the count since).
+        debug: log each export request with its size and result (``AITHER_DEBUG``).
+        compression: ``gzip`` or ``deflate`` for export requests (``AITHER_COMPRESSION``,
+            ``OTEL_EXPORTER_OTLP_TRACES_COMPRESSION``); default none.
+        certificate_file / client_key_file / client_certificate_file: TLS: the CA bundle to
+            trust, and the client key and certificate for mutual TLS (``AITHER_CERTIFICATE_FILE``,
+            ``AITHER_CLIENT_KEY_FILE``, ``AITHER_CLIENT_CERTIFICATE_FILE``, or the
+            ``OTEL_EXPORTER_OTLP_*`` variables).
 
     Example:
         >>> client = aither.Client(otlp_endpoint="http://localhost:4318/v1/traces")  # doctest: +SKIP
@@ -112,6 +121,11 @@ class Client:
         redact_keys: Iterable[str] | None = None,
         capture_content: bool | None = None,
         trace_ids_size: int | None = None,
+        debug: bool | None = None,
+        compression: str | None = None,
+        certificate_file: str | None = None,
+        client_key_file: str | None = None,
+        client_certificate_file: str | None = None,
         raise_internal_errors: bool | None = None,
         on_error: Callable[[BaseException], object] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
@@ -136,6 +150,11 @@ class Client:
             redact_keys=redact_keys,
             capture_content=capture_content,
             trace_ids_size=trace_ids_size,
+            debug=debug,
+            compression=compression,
+            certificate_file=certificate_file,
+            client_key_file=client_key_file,
+            client_certificate_file=client_certificate_file,
             raise_internal_errors=raise_internal_errors,
             on_error=on_error,
             require_api_key=exporter is None and tracer_provider is None,

@@ -16,6 +16,7 @@ PUBLIC_API = {
     "ConfigError",
     "Conflict",
     "CreatedAPIKey",
+    "DeliveryError",
     "FrameworkNotInstalled",
     "InvalidTraceId",
     "LLMCall",
