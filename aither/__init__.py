@@ -10,6 +10,7 @@ from ._client import Client, init, unwrap
 from ._default import (
     close,
     flush,
+    langchain_handler,
     last_trace_id,
     log_event,
     log_label,
@@ -106,6 +107,7 @@ __all__ = [
     "context",
     "flush",
     "init",
+    "langchain_handler",
     "last_trace_id",
     "log_event",
     "log_label",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from ._client import (
+    Client,
     _track,
     close_default,
     default_client,
@@ -18,6 +19,7 @@ from ._client import (
     make_proxy,
     unwrap,
 )
+from .exceptions import FrameworkNotInstalled
 from .export import Stats
 from .tracing.context import last_trace_id as _last_trace_id
 from .tracing.llm_record import LLMCall
@@ -29,6 +31,7 @@ __all__ = [
     "close",
     "flush",
     "init",
+    "langchain_handler",
     "last_trace_id",
     "log_event",
     "log_label",
@@ -313,6 +316,27 @@ def log_llm_call(
             response_embedding=response_embedding,
         )
     return default_client().log_llm_call(call)
+
+
+def langchain_handler(client: Client | None = None) -> Any:
+    """A LangChain callback handler recording chains, chat models and tools as aither spans.
+
+    Pass it where LangChain takes callbacks; needs ``aither[langchain]``. See
+    :class:`aither.integrations.langchain.AitherCallbackHandler`.
+
+    Raises:
+        FrameworkNotInstalled: langchain-core is not installed (names the extra).
+
+    Example:
+        >>> chain.invoke({"q": "hi"}, config={"callbacks": [aither.langchain_handler()]})  # doctest: +SKIP
+    """
+    try:
+        from .integrations.langchain import AitherCallbackHandler
+    except ImportError as exc:
+        if (getattr(exc, "name", None) or "").startswith("aither"):
+            raise
+        raise FrameworkNotInstalled("langchain_core", "langchain") from exc
+    return AitherCallbackHandler(client)
 
 
 def flush(timeout: float = 5.0) -> bool:

@@ -149,7 +149,14 @@ class AitherSpan:
         self._token: object = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, *, attach: bool = True, start_time: int | None = None) -> AitherSpan:
+    def start(
+        self,
+        *,
+        attach: bool = True,
+        start_time: int | None = None,
+        parent: otel_context.Context | None = None,
+    ) -> AitherSpan:
+        """Start the span (in ``parent``'s trace if given, else the current context's)."""
         attrs: dict[str, Any] = {
             semconv.AITHER_SPAN_KIND: self._kind,
             semconv.AITHER_SCHEMA_VERSION: semconv.SCHEMA_VERSION,
@@ -158,7 +165,9 @@ class AitherSpan:
             attrs[semconv.AITHER_SPAN_TYPE] = self._type
         if self._attributes:
             attrs.update(self._attributes)
-        span = self._runtime.tracer.start_span(self._name, attributes=attrs, start_time=start_time)
+        span = self._runtime.tracer.start_span(
+            self._name, context=parent, attributes=attrs, start_time=start_time
+        )
         self._span = span
         if self._metadata:
             set_metadata(self._runtime, span, self._metadata)

@@ -36,6 +36,7 @@ PUBLIC_API = {
     "context",
     "flush",
     "init",
+    "langchain_handler",
     "last_trace_id",
     "log_event",
     "log_label",
