@@ -41,7 +41,9 @@ def capture() -> Iterator[SpanCapture]:
 
 
 def test_a_chain_its_chat_model_and_a_tool_are_one_trace(capture: SpanCapture) -> None:
-    model = GenericFakeChatModel(messages=iter([reply("It is 3.")]), metadata={"ls_model_name": "gpt-4o-mini"})
+    model = GenericFakeChatModel(
+        messages=iter([reply("It is 3.")]), metadata={"ls_model_name": "gpt-4o-mini"}
+    )
 
     def use_tool(message: AIMessage, config: RunnableConfig) -> dict[str, Any]:
         return {"answer": message.content, "sum": add.invoke({"a": 1, "b": 2}, config)}
@@ -67,7 +69,8 @@ def test_a_chain_its_chat_model_and_a_tool_are_one_trace(capture: SpanCapture) -
     assert root.attributes["aither.output"] == {"answer": "It is 3.", "sum": 3}
     tool_span = spans["add"]
     assert (tool_span.kind, tool_span.attributes["aither.span.type"]) == ("function", "tool")
-    assert tool_span.attributes["aither.input"] == {"a": 1, "b": 2} and tool_span.attributes["aither.output"] == 3
+    assert tool_span.attributes["aither.input"] == {"a": 1, "b": 2}
+    assert tool_span.attributes["aither.output"] == 3
     llm = spans["chat gpt-4o-mini"].attributes
     assert spans["chat gpt-4o-mini"].raw.kind.name == "CLIENT"
     assert {k: llm[k] for k in llm if k.startswith("gen_ai.") and "messages" not in k} == {
