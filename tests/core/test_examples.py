@@ -36,7 +36,9 @@ def test_quickstart_runs_as_written_and_every_span_follows_the_schema() -> None:
         by_kind.setdefault(span.kind, []).append(span)
         assert span.attributes["aither.schema.version"] == "2"
     predictions, labels, functions = by_kind["prediction"], by_kind["label"], by_kind["function"]
-    assert len(predictions) == 6 and len(labels) == 4 and len(functions) == 3
+    assert len(predictions) == 7 and len(labels) == 4 and len(functions) == 3
+    called = predictions[-1]  # tracked(X): the README's "Also works", one span running predict
+    assert called.attributes["ml.method"] == "predict" and called.attributes["ml.input.rows"] == 2
     for p in predictions:
         features = json.loads(p.attributes["ml.features"])
         prediction = json.loads(p.attributes["ml.prediction"])
