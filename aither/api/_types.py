@@ -258,7 +258,16 @@ class LlmCallTotal:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LlmCallTotal:
-        return cls(**{k: data.get(k) for k in _names(cls)})
+        key = data.get("key")
+        return cls(
+            key=str(key) if key is not None else None,
+            calls=int(data["calls"]),
+            errors=int(data["errors"]),
+            input_tokens=int(data["input_tokens"]),
+            output_tokens=int(data["output_tokens"]),
+            cost_usd=float(data["cost_usd"]),
+            unpriced=int(data["unpriced"]),
+        )
 
 
 @dataclass(frozen=True)

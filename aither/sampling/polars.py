@@ -16,7 +16,8 @@ from .model import Deferred, Sample, meta
 
 def _records(part: pl.DataFrame) -> list[dict[str, Any]]:
     """The sampled rows as records (schema v2); ``part`` is the slice, immutable."""
-    return part.to_dicts()
+    records: list[dict[str, Any]] = part.to_dicts()
+    return records
 
 
 def _dtypes(part: pl.DataFrame) -> dict[str, str]:

@@ -194,4 +194,4 @@ def scoped(runtime: Runtime | None, scope: Scope | None, cache: list[Any]) -> Ru
     if held is None or held._runtime is not runtime:
         held = ScopedRuntime(runtime, scope)
         cache[:] = [held]
-    return held  # type: ignore[no-any-return]
+    return held  # type: ignore[no-any-return,return-value]
