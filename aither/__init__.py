@@ -6,7 +6,7 @@ and a backend that starts with one command (``aither server``).
 
 import typing
 
-from ._client import Client, init, unwrap
+from ._client import Client, init
 from ._default import (
     close,
     flush,
@@ -22,6 +22,7 @@ from ._default import (
     wrap,
 )
 from ._version import __version__
+from ._wrap import unwrap
 from .adapters.proxy import TrackedModel
 from .exceptions import (
     AitherError,

@@ -13,10 +13,8 @@ their first call; if that fails, one error is logged and the call runs untraced.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ParamSpec, TypeVar, overload
 
@@ -24,20 +22,19 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from . import semconv
-from ._config import MAX_TRACE_IDS, Settings, resolve_settings
+from ._config import Settings, resolve_settings
 from ._runtime import Runtime
-from .adapters.base import WrapContext, qualified_name
-from .adapters.proxy import CallableTrackedModel, TrackedModel
-from .adapters.registry import adapter_for
+from ._wrap import check_mapping as _check_mapping
+from ._wrap import check_name as _check_name
+from ._wrap import make_proxy, unwrap
+from .adapters.base import qualified_name
 from .exceptions import ConfigError
 from .export import Stats
 from .tracing import labels, llm_record, predictions, spans
 from .tracing.context import format_trace_id
 from .tracing.context import last_trace_id as _context_last_trace_id
-from .tracing.identity import describe as describe_model
 from .tracing.llm_record import LLMCall
-from .tracing.predictions import ModelIdentity, PredictionIndex
-from .tracing.scope import Scope, scoped
+from .tracing.predictions import PredictionIndex
 from .tracing.track import TrackOptions, instrument
 
 logger = logging.getLogger("aither")
@@ -46,18 +43,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _UNSET: Any = object()
-
-
-def _check_name(label: str, value: object, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{label} must be a non-empty string, got {value!r}")
-
-
-def _check_mapping(label: str, value: object) -> None:
-    if value is not None and not isinstance(value, Mapping):
-        raise TypeError(f"{label} must be a mapping of str to values, got {type(value).__name__}")
 
 
 class Client:
@@ -443,109 +428,6 @@ class _NoSpan:
 
     def set_attribute(self, key: str, value: Any) -> None:
         return None
-
-
-# -- wrap and unwrap ---------------------------------------------------------------------------
-
-
-def make_proxy(
-    model: Any,
-    client: Client | None,
-    get_client: Callable[[], Client | None],
-    *,
-    name: str | None = None,
-    version: str | None = None,
-    environment: str | None = None,
-    sample_rows: int | None = None,
-    sample_columns: int | None = None,
-    features_fn: Callable[[Any], Any] | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-) -> Any:
-    if isinstance(model, TrackedModel) or getattr(model, "_aither_uninstrument", None) is not None:
-        return model  # wrapping twice is a no-op
-    _check_name("name", name, optional=True)
-    _check_name("version", version, optional=True)
-    _check_name("environment", environment, optional=True)
-    for label, value in (("sample_rows", sample_rows), ("sample_columns", sample_columns)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(f"{label} must be an int >= 0, got {value!r}")
-    if features_fn is not None and not callable(features_fn):
-        raise TypeError(f"features_fn must be a callable taking the model's input, got {features_fn!r}")
-    scope = Scope(user_id, session_id, metadata) or None
-    adapter = adapter_for(model)
-    held: list[Any] = []
-
-    def get_runtime() -> Runtime | None:
-        target = client if client is not None else get_client()
-        return scoped(target._active_runtime() if target is not None else None, scope, held)
-
-    context_options = {"user_id": user_id, "session_id": session_id, "metadata": metadata}
-
-    instrumented = adapter.instrument(
-        model,
-        WrapContext(
-            get_runtime=get_runtime,
-            name=name,
-            version=version,
-            environment=environment,
-            options={
-                "name": name,
-                "version": version,
-                "environment": environment,
-                "sample_rows": sample_rows,
-                "sample_columns": sample_columns,
-                "features_fn": features_fn,
-                **context_options,
-            },
-        ),
-    )
-    if instrumented is not None:
-        return instrumented
-    class_name = adapter.class_name(model)
-    owner = client if client is not None else _default  # never initialise one here (unpickling)
-    trace_ids_size = owner.settings.trace_ids_size if owner is not None else MAX_TRACE_IDS
-    identity = ModelIdentity(
-        name=name or getattr(model, "__name__", None) or type(model).__name__,
-        version=version,
-        environment=environment,
-        framework=adapter.framework_name(model),
-        class_name=class_name,
-        framework_version=adapter.framework_version(model),
-        parameters=adapter.parameters(model),
-        sample_rows=sample_rows,
-        sample_columns=sample_columns,
-        features_fn=features_fn,
-        trace_ids=deque(maxlen=trace_ids_size),
-        describe=functools.partial(describe_model, model, fingerprint=adapter.fingerprints),
-    )
-    options = {
-        "name": name,
-        "version": version,
-        "environment": environment,
-        "sample_rows": sample_rows,
-        "sample_columns": sample_columns,
-        "features_fn": features_fn,
-        **context_options,
-    }
-    # Every proxy is callable: ``tracked(X)`` runs ``predict`` on a model that is not.
-    return CallableTrackedModel(
-        model, adapter=adapter, identity=identity, client=client, get_client=get_client, options=options
-    )
-
-
-def unwrap(obj: Any) -> Any:
-    """The original object of a wrapped model (or ``obj`` itself when it is not wrapped).
-
-    An LLM client instrumented in place gets its own request method back and is returned.
-    """
-    while isinstance(obj, TrackedModel):
-        obj = obj.__wrapped__
-    undo = getattr(obj, "_aither_uninstrument", None)
-    if undo is not None:
-        undo()
-    return obj
 
 
 def _track(

@@ -16,9 +16,8 @@ from ._client import (
     default_client_lazy,
     default_runtime_lazy,
     init,
-    make_proxy,
-    unwrap,
 )
+from ._wrap import make_proxy, unwrap
 from .exceptions import FrameworkNotInstalled
 from .export import Stats
 from .tracing.context import last_trace_id as _last_trace_id

@@ -193,7 +193,8 @@ class CallableTrackedModel(TrackedModel):
 
 
 def _rewrap(model: Any, options: dict[str, Any], client: Client | None = None) -> TrackedModel:
-    from .._client import default_client_lazy, make_proxy
+    from .._client import default_client_lazy
+    from .._wrap import make_proxy
 
     if client is not None:
         return client.wrap(model, **options)  # type: ignore[no-any-return]
