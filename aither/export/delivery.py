@@ -3,9 +3,10 @@ and with ``debug=True`` one log line per export request with its size and result
 
 :class:`DeliveryReporter` wraps the real exporter (OTLP/HTTP or the user's), below the counting
 one: it sees each request exactly as sent. The OTLP exporter says why a request failed only in
-its log ("Failed to export span batch code: 401, reason: Unauthorized"); a handler on that
-logger hands the message to the reporter of the thread that is exporting, which makes it the
-cause.
+its log ("Failed to export span batch code: 401, reason: Unauthorized"); a filter on that
+logger (which drops nothing, and, unlike a handler, leaves the exporter's own messages going
+where they went) hands the message to the reporter of the thread that is exporting, which
+makes it the cause.
 """
 
 from __future__ import annotations
@@ -25,24 +26,29 @@ logger = logging.getLogger("aither")
 REPORT_INTERVAL = 60.0
 """``on_error`` hears of one cause at most once per this many seconds, with the count since."""
 
-_OTLP_LOGGERS = ("opentelemetry.exporter.otlp.common.http", "opentelemetry.exporter.otlp.proto.http")
+_OTLP_LOGGERS = (
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.exporter.otlp.common.http",
+)
 _exporting = threading.local()
 
 
-class _CauseHandler(logging.Handler):
-    """Keeps the OTLP exporter's last error message for the thread exporting through aither."""
+class _CauseFilter(logging.Filter):
+    """Keeps the OTLP exporter's last warning or error for the thread exporting through aither;
+    lets every record through."""
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
         if getattr(_exporting, "active", False) and record.levelno >= logging.WARNING:
             try:
                 _exporting.cause = record.getMessage()[:300]
             except Exception:
                 pass
+        return True
 
 
-_handler = _CauseHandler()
+_filter = _CauseFilter()
 for _name in _OTLP_LOGGERS:
-    logging.getLogger(_name).addHandler(_handler)
+    logging.getLogger(_name).addFilter(_filter)
 
 
 def _request_bytes(spans: Sequence[ReadableSpan]) -> int | None:

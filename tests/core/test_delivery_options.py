@@ -32,6 +32,9 @@ def test_on_error_hears_a_refused_delivery_once_per_cause_with_the_counts() -> N
     assert isinstance(error, aither.DeliveryError)
     assert "401" in error.cause and (error.failures, error.spans) == (1, 1)
     assert error.endpoint == receiver.endpoint and "were not delivered" in str(error)
+    # aither reads the exporter's messages without a handler of its own: they still reach
+    # wherever the application (or Python's last-resort handler) sends them
+    assert not logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter").handlers
 
 
 def test_debug_logs_each_export_with_its_size_and_gzip_compresses(caplog: pytest.LogCaptureFixture) -> None:
