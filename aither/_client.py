@@ -73,6 +73,9 @@ class Client:
             with an :class:`aither.DeliveryError` when spans could not be delivered (at most once
             a minute per cause, with the count since).
         debug: log each export request with its size and result (``AITHER_DEBUG``).
+        max_retries: re-send a request that failed after the OTLP exporter's own attempts up to
+            this many times, 0.5 s, 1 s, 2 s... apart, never one the server refused for good
+            (``AITHER_MAX_RETRIES``, default 0).
         compression: ``gzip`` or ``deflate`` for export requests (``AITHER_COMPRESSION``,
             ``OTEL_EXPORTER_OTLP_TRACES_COMPRESSION``); default none.
         certificate_file / client_key_file / client_certificate_file: TLS: the CA bundle to
@@ -107,6 +110,7 @@ class Client:
         capture_content: bool | None = None,
         trace_ids_size: int | None = None,
         debug: bool | None = None,
+        max_retries: int | None = None,
         compression: str | None = None,
         certificate_file: str | None = None,
         client_key_file: str | None = None,
@@ -136,6 +140,7 @@ class Client:
             capture_content=capture_content,
             trace_ids_size=trace_ids_size,
             debug=debug,
+            max_retries=max_retries,
             compression=compression,
             certificate_file=certificate_file,
             client_key_file=client_key_file,

@@ -78,6 +78,7 @@ class Settings:
     capture_content: bool = False
     trace_ids_size: int = MAX_TRACE_IDS
     debug: bool = False
+    max_retries: int = 0
     compression: str | None = None
     certificate_file: str | None = None
     client_key_file: str | None = None
@@ -198,6 +199,7 @@ def resolve_settings(
     capture_content: bool | None = None,
     trace_ids_size: int | None = None,
     debug: bool | None = None,
+    max_retries: int | None = None,
     compression: str | None = None,
     certificate_file: str | None = None,
     client_key_file: str | None = None,
@@ -419,6 +421,7 @@ def resolve_settings(
             minimum=0,
         ),
         debug=bool(raw_debug) if raw_debug is not None else False,
+        max_retries=num(max_retries, "max_retries", ("AITHER_MAX_RETRIES",), 0, integer=True, minimum=0),
         compression=None if raw_compression in (None, "none") else raw_compression,
         certificate_file=tls["certificate_file"],
         client_key_file=tls["client_key_file"],

@@ -67,7 +67,13 @@ def _otlp_exporter(settings: Settings) -> SpanExporter:
         client_key_file=settings.client_key_file,
         client_certificate_file=settings.client_certificate_file,
     )
-    return DeliveryReporter(exporter, settings.traces_endpoint, settings.on_error, settings.debug)
+    return DeliveryReporter(
+        exporter,
+        settings.traces_endpoint,
+        settings.on_error,
+        settings.debug,
+        max_retries=settings.max_retries,
+    )
 
 
 class Runtime:
@@ -111,7 +117,13 @@ class Runtime:
                 logger.addHandler(handler)
                 logger.setLevel(logging.INFO)
             inner = (
-                DeliveryReporter(exporter, "the exporter given", settings.on_error, settings.debug)
+                DeliveryReporter(
+                    exporter,
+                    "the exporter given",
+                    settings.on_error,
+                    settings.debug,
+                    max_retries=settings.max_retries,
+                )
                 if exporter is not None
                 else _otlp_exporter(settings)
             )

@@ -12,6 +12,7 @@ makes it the cause.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,11 @@ logger = logging.getLogger("aither")
 
 REPORT_INTERVAL = 60.0
 """``on_error`` hears of one cause at most once per this many seconds, with the count since."""
+RETRY_BACKOFF = 0.5
+"""Seconds before aither's first re-send of a failed request (``max_retries``); doubled each time."""
+_STATUS = re.compile(r"code: (\d{3})")
+_FINAL_STATUSES = frozenset(range(400, 500)) - {408, 429}
+"""Refusals a re-send cannot fix (a wrong key, a malformed request): never re-sent."""
 
 _OTLP_LOGGERS = (
     "opentelemetry.exporter.otlp.proto.http.trace_exporter",
@@ -72,9 +78,12 @@ class DeliveryReporter(SpanExporter):
         on_error: Callable[[BaseException], object] | None,
         debug: bool,
         *,
+        max_retries: int = 0,
         interval: float = REPORT_INTERVAL,
     ) -> None:
         self._inner = inner
+        self._max_retries = max_retries
+        self._stopping = threading.Event()
         self._endpoint = endpoint
         self._on_error = on_error
         self._debug = debug
@@ -87,7 +96,32 @@ class DeliveryReporter(SpanExporter):
         return self._inner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Send one request; a failure is re-sent up to ``max_retries`` times (after
+        OpenTelemetry's exporter has made its own attempts), waiting 0.5 s, 1 s, 2 s... between,
+        unless the server refused it for good (a 4xx other than 408 and 429)."""
         size = _request_bytes(spans) if self._debug else None
+        attempt = 0
+        while True:
+            result, cause, started = self._attempt(spans, size)
+            if result is SpanExportResult.SUCCESS or attempt >= self._max_retries or self._final(cause):
+                break
+            if self._debug:
+                logger.info("aither: exporting %d spans failed (%s); sending again", len(spans), cause)
+            if self._stopping.wait(RETRY_BACKOFF * 2**attempt):
+                break  # shutting down: no more waiting
+            attempt += 1
+        if result is not SpanExportResult.SUCCESS:
+            self._failed(cause or "the exporter reported a failure", len(spans), size, started)
+        return result
+
+    @staticmethod
+    def _final(cause: str | None) -> bool:
+        match = _STATUS.search(cause or "")
+        return match is not None and int(match.group(1)) in _FINAL_STATUSES
+
+    def _attempt(
+        self, spans: Sequence[ReadableSpan], size: int | None
+    ) -> tuple[SpanExportResult, str | None, float]:
         started = time.monotonic()
         _exporting.active, _exporting.cause = True, None
         try:
@@ -97,18 +131,15 @@ class DeliveryReporter(SpanExporter):
             raise
         finally:
             _exporting.active = False
-        if result is SpanExportResult.SUCCESS:
-            if self._debug:
-                logger.info(
-                    "aither: exported %d spans (%s bytes) to %s in %.0f ms: ok",
-                    len(spans),
-                    size if size is not None else "?",
-                    self._endpoint,
-                    (time.monotonic() - started) * 1000,
-                )
-        else:
-            self._failed(_exporting.cause or "the exporter reported a failure", len(spans), size, started)
-        return result
+        if result is SpanExportResult.SUCCESS and self._debug:
+            logger.info(
+                "aither: exported %d spans (%s bytes) to %s in %.0f ms: ok",
+                len(spans),
+                size if size is not None else "?",
+                self._endpoint,
+                (time.monotonic() - started) * 1000,
+            )
+        return result, _exporting.cause, started
 
     def _failed(self, cause: str, count: int, size: int | None, started: float) -> None:
         if self._debug:
@@ -137,6 +168,7 @@ class DeliveryReporter(SpanExporter):
             logger.warning("aither: on_error raised", exc_info=True)
 
     def shutdown(self) -> None:
+        self._stopping.set()
         self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

@@ -37,6 +37,35 @@ def test_on_error_hears_a_refused_delivery_once_per_cause_with_the_counts() -> N
     assert not logging.getLogger("opentelemetry.exporter.otlp.proto.http.trace_exporter").handlers
 
 
+def test_max_retries_resends_after_an_outage_but_never_a_refusal() -> None:
+    heard: list[BaseException] = []
+    with OTLPReceiver(fail_first=1) as receiver:
+        # export_timeout below OpenTelemetry's first backoff (~1 s): its exporter gives up at
+        # once, and aither's re-send (0.5 s later) is what delivers
+        client = aither.Client(
+            api_key="k", base_url=receiver.base_url, max_retries=2, export_timeout=0.3, on_error=heard.append
+        )
+        try:
+            client.log_event("after the outage")
+            assert client.flush(10)
+        finally:
+            client.close(timeout=5)
+        assert [s.name for s in receiver.received()] == ["after the outage"]
+        assert len(receiver.requests) == 2 and heard == []
+    with OTLPReceiver(require_key="right") as refusing:
+        client = aither.Client(
+            api_key="wrong", base_url=refusing.base_url, max_retries=3, on_error=heard.append
+        )
+        try:
+            client.log_event("refused")
+            assert client.flush(10) is False
+        finally:
+            client.close(timeout=5)
+        assert len(refusing.requests) == 1  # a 401 is not re-sent
+    (error,) = heard
+    assert "401" in error.cause
+
+
 def test_debug_logs_each_export_with_its_size_and_gzip_compresses(caplog: pytest.LogCaptureFixture) -> None:
     with OTLPReceiver() as receiver:
         client = aither.Client(api_key="k", base_url=receiver.base_url, debug=True, compression="gzip")
