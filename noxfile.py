@@ -10,7 +10,7 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "typecheck", "tests", "tests_core"]
+nox.options.sessions = ["lint", "typecheck", "tests", "tests_core", "tests-gemini-legacy"]
 
 CONSTRAINTS = ("-c", "constraints.txt")  # torch pinned to the CPU wheel (see constraints.txt)
 
@@ -25,6 +25,9 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "boosting": ("xgboost,lightgbm,catboost", "tests/frameworks/boosting"),
     "scipy": ("scipy", "tests/frameworks/scipy"),
     "llm": ("openai,anthropic,gemini", "tests/llm tests/agents"),
+    "langchain": ("langchain", "tests/integrations"),
+    # google.generativeai needs an older protobuf than tensorflow-cpu: never installed with `all`
+    "gemini-legacy": ("gemini-legacy,server", "tests/llm/gemini_legacy"),
     "server": ("server,postgres,sklearn", "tests/server tests/api tests/e2e tests/cli"),
 }
 

@@ -6,13 +6,15 @@ and a backend that starts with one command (``aither server``).
 
 import typing
 
-from ._client import Client, init, unwrap
+from ._client import Client, init
 from ._default import (
     close,
     flush,
+    langchain_handler,
     last_trace_id,
     log_event,
     log_label,
+    log_llm_call,
     log_prediction,
     span,
     stats,
@@ -20,6 +22,7 @@ from ._default import (
     wrap,
 )
 from ._version import __version__
+from ._wrap import unwrap
 from .adapters.proxy import TrackedModel
 from .exceptions import (
     AitherError,
@@ -28,6 +31,7 @@ from .exceptions import (
     AuthenticationError,
     ConfigError,
     Conflict,
+    DeliveryError,
     FrameworkNotInstalled,
     InvalidTraceId,
     NotFound,
@@ -37,6 +41,8 @@ from .exceptions import (
 )
 from .export import Stats
 from .sampling import SampleLimits
+from .tracing.llm_record import LLMCall
+from .tracing.scope import context
 
 if typing.TYPE_CHECKING:
     from .api import APIKey, CreatedAPIKey, Organization, Usage, User, api_keys, org, user
@@ -82,8 +88,10 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "CreatedAPIKey",
+    "DeliveryError",
     "FrameworkNotInstalled",
     "InvalidTraceId",
+    "LLMCall",
     "NotFound",
     "Organization",
     "PermissionDenied",
@@ -97,11 +105,14 @@ __all__ = [
     "__version__",
     "api_keys",
     "close",
+    "context",
     "flush",
     "init",
+    "langchain_handler",
     "last_trace_id",
     "log_event",
     "log_label",
+    "log_llm_call",
     "log_prediction",
     "org",
     "span",

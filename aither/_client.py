@@ -24,15 +24,17 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from . import semconv
 from ._config import Settings, resolve_settings
 from ._runtime import Runtime
-from .adapters.base import WrapContext, qualified_name
-from .adapters.proxy import CallableTrackedModel, TrackedModel
-from .adapters.registry import adapter_for
+from ._wrap import check_mapping as _check_mapping
+from ._wrap import check_name as _check_name
+from ._wrap import make_proxy, unwrap
+from .adapters.base import qualified_name
 from .exceptions import ConfigError
 from .export import Stats
-from .tracing import labels, predictions, spans
+from .tracing import labels, llm_record, predictions, spans
 from .tracing.context import format_trace_id
 from .tracing.context import last_trace_id as _context_last_trace_id
-from .tracing.predictions import ModelIdentity, PredictionIndex
+from .tracing.llm_record import LLMCall
+from .tracing.predictions import PredictionIndex
 from .tracing.track import TrackOptions, instrument
 
 logger = logging.getLogger("aither")
@@ -41,18 +43,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _UNSET: Any = object()
-
-
-def _check_name(label: str, value: object, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{label} must be a non-empty string, got {value!r}")
-
-
-def _check_mapping(label: str, value: object) -> None:
-    if value is not None and not isinstance(value, Mapping):
-        raise TypeError(f"{label} must be a mapping of str to values, got {type(value).__name__}")
 
 
 class Client:
@@ -75,9 +65,23 @@ class Client:
         max_queue_size / max_queue_bytes: the queue's bounds; past either, spans are dropped
             and counted, and the caller never waits.
         sample_rows / sample_columns / prediction_rows: how much of inputs and outputs spans keep.
+        trace_ids_size: how many recent trace ids each wrapped model's ``trace_ids`` keeps
+            (``AITHER_TRACE_IDS_SIZE``, default 1,000; older ones fall off).
         tracer_provider: make spans with your own provider (then your processors deliver them).
         exporter: deliver through this span exporter instead of OTLP/HTTP (tests, custom sinks).
-        on_error: called with each internal error (never with your model's own exceptions).
+        on_error: called with each internal error (never with your model's own exceptions), and
+            with an :class:`aither.DeliveryError` when spans could not be delivered (at most once
+            a minute per cause, with the count since).
+        debug: log each export request with its size and result (``AITHER_DEBUG``).
+        max_retries: re-send a request that failed after the OTLP exporter's own attempts up to
+            this many times, 0.5 s, 1 s, 2 s... apart, never one the server refused for good
+            (``AITHER_MAX_RETRIES``, default 0).
+        compression: ``gzip`` or ``deflate`` for export requests (``AITHER_COMPRESSION``,
+            ``OTEL_EXPORTER_OTLP_TRACES_COMPRESSION``); default none.
+        certificate_file / client_key_file / client_certificate_file: TLS: the CA bundle to
+            trust, and the client key and certificate for mutual TLS (``AITHER_CERTIFICATE_FILE``,
+            ``AITHER_CLIENT_KEY_FILE``, ``AITHER_CLIENT_CERTIFICATE_FILE``, or the
+            ``OTEL_EXPORTER_OTLP_*`` variables).
 
     Example:
         >>> client = aither.Client(otlp_endpoint="http://localhost:4318/v1/traces")  # doctest: +SKIP
@@ -104,6 +108,13 @@ class Client:
         prediction_rows: int | None = None,
         redact_keys: Iterable[str] | None = None,
         capture_content: bool | None = None,
+        trace_ids_size: int | None = None,
+        debug: bool | None = None,
+        max_retries: int | None = None,
+        compression: str | None = None,
+        certificate_file: str | None = None,
+        client_key_file: str | None = None,
+        client_certificate_file: str | None = None,
         raise_internal_errors: bool | None = None,
         on_error: Callable[[BaseException], object] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
@@ -127,6 +138,13 @@ class Client:
             prediction_rows=prediction_rows,
             redact_keys=redact_keys,
             capture_content=capture_content,
+            trace_ids_size=trace_ids_size,
+            debug=debug,
+            max_retries=max_retries,
+            compression=compression,
+            certificate_file=certificate_file,
+            client_key_file=client_key_file,
+            client_certificate_file=client_certificate_file,
             raise_internal_errors=raise_internal_errors,
             on_error=on_error,
             require_api_key=exporter is None and tracer_provider is None,
@@ -160,6 +178,9 @@ class Client:
         sample_rows: int | None = None,
         sample_columns: int | None = None,
         features_fn: Callable[[Any], Any] | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Any:
         """Return a transparent proxy of ``model`` whose predictions are traced by this client.
 
@@ -175,6 +196,9 @@ class Client:
             sample_rows=sample_rows,
             sample_columns=sample_columns,
             features_fn=features_fn,
+            user_id=user_id,
+            session_id=session_id,
+            metadata=metadata,
         )
 
     def unwrap(self, obj: Any) -> Any:
@@ -194,7 +218,7 @@ class Client:
         metadata: Mapping[str, Any] | None = None,
         capture_input: bool = True,
         capture_output: bool = True,
-        event_type: str | None = None,
+        event_type: str | None = "function_call",
     ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
     def track(
@@ -205,7 +229,7 @@ class Client:
         metadata: Mapping[str, Any] | None = None,
         capture_input: bool = True,
         capture_output: bool = True,
-        event_type: str | None = None,
+        event_type: str | None = "function_call",
     ) -> Any:
         """Trace each call of a function with this client; see :func:`aither.track`."""
         return _track(self._active_runtime, name, metadata, capture_input, capture_output, event_type)
@@ -287,20 +311,62 @@ class Client:
         cost: float | None = None,
         metadata: Mapping[str, Any] | None = None,
         event_type: str | None = None,
+        latency_ms: float | None = None,
+        status: str | None = None,
+        error_message: str | None = None,
+        timestamp: Any = None,
     ) -> str | None:
-        """Record one event (an agent step, a tool call); returns its trace id (None when disabled)."""
+        """Record one event (an agent step, a tool call); returns its trace id (None when disabled).
+
+        See :func:`aither.log_event`.
+        """
         _check_name("name", name)
         _check_name("event_type", event_type, optional=True)
         _check_mapping("metadata", metadata)
+        # A caller's mistake is an error even when aither is off.
+        if cost is not None:
+            spans.check_cost(cost)
+        if latency_ms is not None:
+            spans.check_latency(latency_ms)
+        if timestamp is not None:
+            spans.event_time(timestamp)
+        spans.event_status(status, error_message)
         runtime = self._active_runtime()
         if runtime is None:
-            if cost is not None:
-                spans.check_cost(cost)
             return None
         trace_id = spans.log_event(
-            runtime, name, input=input, output=output, cost=cost, metadata=metadata, event_type=event_type
+            runtime,
+            name,
+            input=input,
+            output=output,
+            cost=cost,
+            metadata=metadata,
+            event_type=event_type,
+            latency_ms=latency_ms,
+            status=status,
+            error_message=error_message,
+            timestamp=timestamp,
         )
         return format_trace_id(trace_id)
+
+    def log_llm_call(self, call: LLMCall | None = None, /, **fields: Any) -> str | None:
+        """Record an LLM call made by a client aither does not wrap; returns its trace id.
+
+        Takes an :class:`aither.LLMCall` or its fields as keywords; see :func:`aither.log_llm_call`.
+        A malformed field raises ``ValueError`` naming it, enabled or not.
+        """
+        if call is None:
+            try:
+                call = LLMCall(**fields)
+            except TypeError as exc:  # a field that does not exist, or no model
+                raise TypeError(f"log_llm_call: {exc}") from None
+        elif fields:
+            raise TypeError("log_llm_call takes an aither.LLMCall or keyword fields, not both")
+        checked = llm_record.check(call)
+        runtime = self._active_runtime()
+        if runtime is None:
+            return None
+        return llm_record.record(runtime, checked)
 
     # -- delivery ---------------------------------------------------------------------------------------
     def flush(self, timeout: float = 5.0) -> bool:
@@ -367,96 +433,6 @@ class _NoSpan:
 
     def set_attribute(self, key: str, value: Any) -> None:
         return None
-
-
-# -- wrap and unwrap ---------------------------------------------------------------------------
-
-
-def make_proxy(
-    model: Any,
-    client: Client | None,
-    get_client: Callable[[], Client | None],
-    *,
-    name: str | None = None,
-    version: str | None = None,
-    environment: str | None = None,
-    sample_rows: int | None = None,
-    sample_columns: int | None = None,
-    features_fn: Callable[[Any], Any] | None = None,
-) -> Any:
-    if isinstance(model, TrackedModel) or getattr(model, "_aither_uninstrument", None) is not None:
-        return model  # wrapping twice is a no-op
-    _check_name("name", name, optional=True)
-    _check_name("version", version, optional=True)
-    _check_name("environment", environment, optional=True)
-    for label, value in (("sample_rows", sample_rows), ("sample_columns", sample_columns)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(f"{label} must be an int >= 0, got {value!r}")
-    if features_fn is not None and not callable(features_fn):
-        raise TypeError(f"features_fn must be a callable taking the model's input, got {features_fn!r}")
-    adapter = adapter_for(model)
-
-    def get_runtime() -> Runtime | None:
-        target = client if client is not None else get_client()
-        return target._active_runtime() if target is not None else None
-
-    instrumented = adapter.instrument(
-        model,
-        WrapContext(
-            get_runtime=get_runtime,
-            name=name,
-            version=version,
-            environment=environment,
-            options={
-                "name": name,
-                "version": version,
-                "environment": environment,
-                "sample_rows": sample_rows,
-                "sample_columns": sample_columns,
-                "features_fn": features_fn,
-            },
-        ),
-    )
-    if instrumented is not None:
-        return instrumented
-    class_name = adapter.class_name(model)
-    identity = ModelIdentity(
-        name=name or getattr(model, "__name__", None) or type(model).__name__,
-        version=version,
-        environment=environment,
-        framework=adapter.framework_name(model),
-        class_name=class_name,
-        framework_version=adapter.framework_version(model),
-        parameters=adapter.parameters(model),
-        sample_rows=sample_rows,
-        sample_columns=sample_columns,
-        features_fn=features_fn,
-    )
-    options = {
-        "name": name,
-        "version": version,
-        "environment": environment,
-        "sample_rows": sample_rows,
-        "sample_columns": sample_columns,
-        "features_fn": features_fn,
-    }
-    proxy_class = CallableTrackedModel if callable(model) else TrackedModel
-    return proxy_class(
-        model, adapter=adapter, identity=identity, client=client, get_client=get_client, options=options
-    )
-
-
-def unwrap(obj: Any) -> Any:
-    """The original object of a wrapped model (or ``obj`` itself when it is not wrapped).
-
-    An LLM client instrumented in place gets its own request method back and is returned.
-    """
-    while isinstance(obj, TrackedModel):
-        obj = obj.__wrapped__
-    undo = getattr(obj, "_aither_uninstrument", None)
-    if undo is not None:
-        undo()
-    return obj
 
 
 def _track(

@@ -23,7 +23,11 @@ DEFAULT_BASE_URL = "http://127.0.0.1:4680"
 """Where ``aither server`` listens by default."""
 
 MAX_TRACE_IDS = 1000
-"""Cap of ``TrackedModel.trace_ids``: the most recent trace ids are kept, older ones fall off."""
+"""Default cap of ``TrackedModel.trace_ids`` (``trace_ids_size``): the most recent trace ids
+are kept, older ones fall off, so a long-running model's memory stays bounded."""
+
+COMPRESSIONS = ("gzip", "deflate", "none")
+"""Values of ``compression`` (``AITHER_COMPRESSION``): OTLP/HTTP's."""
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -72,7 +76,32 @@ class Settings:
     redact_keys: frozenset[str] = frozenset()
     raise_internal_errors: bool = False
     capture_content: bool = False
+    trace_ids_size: int = MAX_TRACE_IDS
+    debug: bool = False
+    max_retries: int = 0
+    compression: str | None = None
+    certificate_file: str | None = None
+    client_key_file: str | None = None
+    client_certificate_file: str | None = None
     on_error: Callable[[BaseException], object] | None = None
+
+
+def load_dotenv_file() -> None:
+    """Read the ``.env`` file ``AITHER_DOTENV`` names into the environment (variables already
+    set win); ConfigError when it is missing or python-dotenv is not installed."""
+    path = os.environ.get("AITHER_DOTENV")
+    if not path:
+        return
+    try:
+        from dotenv import load_dotenv
+    except ImportError:
+        raise ConfigError(
+            f"AITHER_DOTENV={path!r} needs python-dotenv: pip install 'aither[dotenv]'"
+        ) from None
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"AITHER_DOTENV={path!r} is not a file")
+    load_dotenv(file, override=False)
 
 
 def _env(name: str) -> str | None:
@@ -168,14 +197,23 @@ def resolve_settings(
     redact_keys: Iterable[str] | None = None,
     raise_internal_errors: bool | None = None,
     capture_content: bool | None = None,
+    trace_ids_size: int | None = None,
+    debug: bool | None = None,
+    max_retries: int | None = None,
+    compression: str | None = None,
+    certificate_file: str | None = None,
+    client_key_file: str | None = None,
+    client_certificate_file: str | None = None,
     on_error: Callable[[BaseException], object] | None = None,
     require_api_key: bool = True,
 ) -> Settings:
     """Resolve and validate every setting; raises ConfigError with the fix in the message.
 
     ``require_api_key=False`` is used when spans go to an exporter the caller supplied
-    (tests, an in-memory capture), which needs no key.
+    (tests, an in-memory capture), which needs no key. ``AITHER_DOTENV`` names a ``.env``
+    file read first (python-dotenv, the ``dotenv`` extra); the process environment wins over it.
     """
+    load_dotenv_file()
     raw_enabled, name = _pick(enabled, "AITHER_ENABLED")
     if isinstance(raw_enabled, str):
         raw_enabled = _parse_bool(name or "AITHER_ENABLED", raw_enabled)
@@ -257,6 +295,57 @@ def resolve_settings(
     )
     if isinstance(raw_capture, str):
         raw_capture = _parse_bool(name or "AITHER_CAPTURE_CONTENT", raw_capture)
+    raw_debug, name = _pick(debug, "AITHER_DEBUG")
+    if isinstance(raw_debug, str):
+        raw_debug = _parse_bool(name or "AITHER_DEBUG", raw_debug)
+    raw_compression, name = _pick(
+        compression,
+        "AITHER_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    )
+    if raw_compression is not None:
+        raw_compression = str(raw_compression).strip().lower()
+        if raw_compression not in COMPRESSIONS:
+            raise ConfigError(
+                f"{name or 'compression'}={raw_compression!r} is not one of {', '.join(COMPRESSIONS)}"
+            )
+    tls: dict[str, str | None] = {}
+    for label, arg, envs in (
+        (
+            "certificate_file",
+            certificate_file,
+            (
+                "AITHER_CERTIFICATE_FILE",
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            ),
+        ),
+        (
+            "client_key_file",
+            client_key_file,
+            (
+                "AITHER_CLIENT_KEY_FILE",
+                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            ),
+        ),
+        (
+            "client_certificate_file",
+            client_certificate_file,
+            (
+                "AITHER_CLIENT_CERTIFICATE_FILE",
+                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            ),
+        ),
+    ):
+        path, env_name = _pick(arg, *envs)
+        if path is not None and not Path(str(path)).expanduser().is_file():
+            raise ConfigError(f"{env_name or label}={str(path)!r} is not a readable file")
+        tls[label] = str(Path(str(path)).expanduser()) if path is not None else None
+    if (tls["client_key_file"] is None) != (tls["client_certificate_file"] is None):
+        raise ConfigError("client_key_file and client_certificate_file go together (mutual TLS): give both")
     if on_error is not None and not callable(on_error):
         raise ConfigError(f"on_error must be a callable taking an exception, got {on_error!r}")
     if redact_keys is not None and isinstance(redact_keys, (str, bytes)):
@@ -323,6 +412,20 @@ def resolve_settings(
         redact_keys=frozenset(k.lower() for k in (redact_keys or ())),
         raise_internal_errors=bool(raw_raise) if raw_raise is not None else False,
         capture_content=bool(raw_capture) if raw_capture is not None else False,
+        trace_ids_size=num(
+            trace_ids_size,
+            "trace_ids_size",
+            ("AITHER_TRACE_IDS_SIZE",),
+            MAX_TRACE_IDS,
+            integer=True,
+            minimum=0,
+        ),
+        debug=bool(raw_debug) if raw_debug is not None else False,
+        max_retries=num(max_retries, "max_retries", ("AITHER_MAX_RETRIES",), 0, integer=True, minimum=0),
+        compression=None if raw_compression in (None, "none") else raw_compression,
+        certificate_file=tls["certificate_file"],
+        client_key_file=tls["client_key_file"],
+        client_certificate_file=tls["client_certificate_file"],
         on_error=on_error,
     )
 

@@ -5,21 +5,23 @@ See :mod:`aither._client` for what happens before ``init()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
 from ._client import (
+    Client,
     _track,
     close_default,
     default_client,
     default_client_lazy,
     default_runtime_lazy,
     init,
-    make_proxy,
-    unwrap,
 )
+from ._wrap import make_proxy, unwrap
+from .exceptions import FrameworkNotInstalled
 from .export import Stats
 from .tracing.context import last_trace_id as _last_trace_id
+from .tracing.llm_record import LLMCall
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,9 +30,11 @@ __all__ = [
     "close",
     "flush",
     "init",
+    "langchain_handler",
     "last_trace_id",
     "log_event",
     "log_label",
+    "log_llm_call",
     "log_prediction",
     "span",
     "stats",
@@ -49,6 +53,9 @@ def wrap(
     sample_rows: int | None = None,
     sample_columns: int | None = None,
     features_fn: Callable[[Any], Any] | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Any:
     """Return a transparent proxy of ``model`` whose predictions are traced.
 
@@ -66,6 +73,8 @@ def wrap(
         sample_rows / sample_columns: override the client's sample size for this model.
         features_fn: called with the input; its result is sampled instead of the input. If it
             raises, the prediction still returns and the error is counted.
+        user_id / session_id / metadata: put on every span of this object (``enduser.id``,
+            ``session.id``, ``aither.metadata.*``), under what ``aither.context`` sets around a call.
 
     Raises:
         FrameworkNotInstalled: the model's framework cannot be imported (names the extra).
@@ -88,6 +97,9 @@ def wrap(
         sample_rows=sample_rows,
         sample_columns=sample_columns,
         features_fn=features_fn,
+        user_id=user_id,
+        session_id=session_id,
+        metadata=metadata,
     )
 
 
@@ -103,7 +115,7 @@ def track(
     metadata: Mapping[str, Any] | None = None,
     capture_input: bool = True,
     capture_output: bool = True,
-    event_type: str | None = None,
+    event_type: str | None = "function_call",
 ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
 
 
@@ -114,14 +126,16 @@ def track(
     metadata: Mapping[str, Any] | None = None,
     capture_input: bool = True,
     capture_output: bool = True,
-    event_type: str | None = None,
+    event_type: str | None = "function_call",
 ) -> Any:
     """Trace each call of a function: ``@aither.track``, ``@aither.track("name")``, ``@aither.track(...)``.
 
     Works on sync and async functions and generators, keeping the signature for type
     checkers. The span (``aither.span.kind`` = ``function``) records the bound arguments
     (``capture_input``), the return value or the first yielded items (``capture_output``),
-    ``metadata`` as ``aither.metadata.*``, and any exception, which is re-raised unchanged.
+    ``metadata`` as ``aither.metadata.*``, ``event_type`` as ``aither.span.type``
+    (``"function_call"`` by default, as the agent-monitoring SDK it replaces had it; None for
+    none), and any exception, which is re-raised unchanged.
     Spans made inside the call (a wrapped model's prediction) nest under it.
 
     Example:
@@ -194,11 +208,134 @@ def log_event(
     cost: float | None = None,
     metadata: Mapping[str, Any] | None = None,
     event_type: str | None = None,
+    latency_ms: float | None = None,
+    status: str | None = None,
+    error_message: str | None = None,
+    timestamp: Any = None,
 ) -> str | None:
-    """Record one event (an agent step, a tool call); returns its trace id."""
+    """Record one event (an agent step, a tool call made elsewhere); returns its trace id.
+
+    Args:
+        name: the span's name.
+        input / output: recorded as ``aither.input`` / ``aither.output`` (bounded samples).
+        cost: US dollars, ``aither.cost.usd``.
+        metadata: ``aither.metadata.*`` attributes.
+        event_type: ``aither.span.type`` (``decision``, ``tool``...).
+        latency_ms: how long it took; the span starts that long before it ends.
+        status: ``"success"`` (the default) or ``"error"`` (the default when ``error_message``
+            is given): the span's status is ERROR, with ``error_message`` as its description.
+        timestamp: when it ended: an ISO 8601 string, a ``datetime`` (naive is UTC) or Unix
+            seconds; default now.
+
+    Raises:
+        ValueError: a field is malformed (the message names it).
+
+    Example:
+        >>> aither.log_event("decision", input={"q": "hi"}, output={"a": "yo"},  # doctest: +SKIP
+        ...                  latency_ms=250, status="success", cost=0.01)
+    """
     return default_client().log_event(
-        name, input=input, output=output, cost=cost, metadata=metadata, event_type=event_type
+        name,
+        input=input,
+        output=output,
+        cost=cost,
+        metadata=metadata,
+        event_type=event_type,
+        latency_ms=latency_ms,
+        status=status,
+        error_message=error_message,
+        timestamp=timestamp,
     )
+
+
+def log_llm_call(
+    call: LLMCall | None = None,
+    /,
+    *,
+    model: str | None = None,
+    service: str | None = None,
+    provider: str | None = None,
+    prompt: str | None = None,
+    response: str | None = None,
+    latency_ms: float | None = None,
+    prompt_tokens: int | None = None,
+    completion_tokens: int | None = None,
+    cost_usd: float | None = None,
+    finish_reason: str | None = None,
+    errors: Sequence[str] = (),
+    metadata: Mapping[str, Any] | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+    timestamp: Any = None,
+    prompt_embedding: Sequence[float] | None = None,
+    response_embedding: Sequence[float] | None = None,
+) -> str | None:
+    """Record an LLM call made by a client aither does not wrap (Cohere, a local vLLM, your
+    own gateway); returns its trace id.
+
+    The span is the one a wrapped client makes (``gen_ai.*``, ``aither.span.kind`` = ``llm``),
+    with the cost from the price table when ``cost_usd`` is omitted, PII counts and the
+    prompt-injection score, and the texts as content only with ``capture_content``. Pass the
+    fields as keywords, or an :class:`aither.LLMCall` built up beforehand; every field is
+    described there.
+
+    Raises:
+        ValueError: a field is malformed; the message names it.
+        TypeError: ``model`` is missing, or both a record and keywords are given.
+
+    Example:
+        >>> aither.log_llm_call(model="command-r", provider="cohere", prompt="Hi",  # doctest: +SKIP
+        ...                     response="Hello!", latency_ms=320, prompt_tokens=2,
+        ...                     completion_tokens=3, user_id="u-42")
+    """
+    if call is None:
+        if model is None:
+            raise TypeError("log_llm_call needs model= (the model that was called), or an aither.LLMCall")
+        call = LLMCall(
+            model=model,
+            service=service,
+            provider=provider,
+            prompt=prompt,
+            response=response,
+            latency_ms=latency_ms,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=cost_usd,
+            finish_reason=finish_reason,
+            errors=list(errors),
+            metadata=metadata,
+            user_id=user_id,
+            session_id=session_id,
+            trace_id=trace_id,
+            span_id=span_id,
+            timestamp=timestamp,
+            prompt_embedding=prompt_embedding,
+            response_embedding=response_embedding,
+        )
+    return default_client().log_llm_call(call)
+
+
+def langchain_handler(client: Client | None = None) -> Any:
+    """A LangChain callback handler recording chains, chat models and tools as aither spans.
+
+    Pass it where LangChain takes callbacks; needs ``aither[langchain]``. See
+    :class:`aither.integrations.langchain.AitherCallbackHandler`.
+
+    Raises:
+        FrameworkNotInstalled: langchain-core is not installed (names the extra).
+
+    Example:
+        >>> chain.invoke({"q": "hi"}, config={"callbacks": [aither.langchain_handler()]})  # doctest: +SKIP
+    """
+    try:
+        from .integrations.langchain import AitherCallbackHandler
+    except ImportError as exc:
+        if (getattr(exc, "name", None) or "").startswith("aither"):
+            raise
+        raise FrameworkNotInstalled("langchain_core", "langchain") from exc
+    return AitherCallbackHandler(client)
 
 
 def flush(timeout: float = 5.0) -> bool:

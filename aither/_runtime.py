@@ -26,9 +26,11 @@ from . import semconv
 from ._config import Settings
 from ._version import __version__
 from .export import Ledger, LedgerExporter, LedgerSpanProcessor, Stats
+from .export.delivery import DeliveryReporter
 from .export.pipeline import DeferredPayload
 from .sampling import faults
 from .sampling.encoder import dumps
+from .tracing.scope import ScopedTracer
 
 logger = logging.getLogger("aither")
 
@@ -54,10 +56,25 @@ def reset_trace_id(token: contextvars.Token[int | None]) -> None:
 
 
 def _otlp_exporter(settings: Settings) -> SpanExporter:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
     from .export.otlp import OTLPExporter
 
-    return OTLPExporter(
-        endpoint=settings.traces_endpoint, headers=dict(settings.headers), timeout=settings.export_timeout
+    exporter = OTLPExporter(
+        endpoint=settings.traces_endpoint,
+        headers=dict(settings.headers),
+        timeout=settings.export_timeout,
+        compression=Compression(settings.compression) if settings.compression else Compression.NoCompression,
+        certificate_file=settings.certificate_file,
+        client_key_file=settings.client_key_file,
+        client_certificate_file=settings.client_certificate_file,
+    )
+    return DeliveryReporter(
+        exporter,
+        settings.traces_endpoint,
+        settings.on_error,
+        settings.debug,
+        max_retries=settings.max_retries,
     )
 
 
@@ -98,7 +115,23 @@ class Runtime:
             provider = TracerProvider(
                 resource=resource, id_generator=_TraceIdGenerator(), shutdown_on_exit=False
             )
-            inner = exporter if exporter is not None else _otlp_exporter(settings)
+            if settings.debug and not logger.handlers:
+                # debug=True should show the export lines without any logging set-up.
+                handler = logging.StreamHandler()
+                handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+                logger.addHandler(handler)
+                logger.setLevel(logging.INFO)
+            inner = (
+                DeliveryReporter(
+                    exporter,
+                    "the exporter given",
+                    settings.on_error,
+                    settings.debug,
+                    max_retries=settings.max_retries,
+                )
+                if exporter is not None
+                else _otlp_exporter(settings)
+            )
             make_inner = None if exporter is not None else (lambda: _otlp_exporter(settings))
             ledger_exporter = LedgerExporter(
                 inner, self.ledger, dumps, self.internal_error, make_inner, on_value_faults=self.value_faults
@@ -118,7 +151,8 @@ class Runtime:
             # The user's provider delivers the spans; aither cannot count what it does not
             # deliver, and encodes deferred attributes at once (see ``defer``).
             self.provider = tracer_provider
-        self.tracer = self.provider.get_tracer(semconv.INSTRUMENTATION_NAME, __version__)
+        # Every span starts here: the scope of aither.context(...) joins its attributes.
+        self.tracer = ScopedTracer(self.provider.get_tracer(semconv.INSTRUMENTATION_NAME, __version__), self)
         _live_runtimes.add(self)
 
     # -- the hot path ------------------------------------------------------------------------

@@ -7,6 +7,7 @@
      ├── InvalidTraceId(ValueError)        a trace id is not 32 hex digits
      ├── AmbiguousLabel(ValueError)        a label could belong to several predictions; name the model
      ├── FrameworkNotInstalled(ImportError) the object's framework extra is not installed
+     ├── DeliveryError                     spans could not be delivered (given to on_error, never raised)
      └── APIError                          the management API answered with an error
           ├── AuthenticationError           401: no key, a wrong key, a revoked key
           ├── PermissionDenied              403: the key lacks the scope
@@ -33,6 +34,27 @@ class ConfigError(AitherError, ValueError):
 
 class InvalidTraceId(AitherError, ValueError):
     """A trace id is not 32 hexadecimal digits (the W3C trace-context form)."""
+
+
+class DeliveryError(AitherError):
+    """Spans could not be delivered: what ``on_error`` is given (never raised to the caller).
+
+    Reported at most once a minute per cause; ``failures`` and ``spans`` count the failed
+    export requests and their spans since the last report of this cause.
+
+    Attributes:
+        cause: why, as the exporter said it (``Failed to export span batch code: 401, ...``).
+        failures: failed requests of this cause since its last report.
+        spans: spans in those requests (counted as ``failed`` in :func:`aither.stats`).
+        endpoint: where they were sent.
+    """
+
+    def __init__(self, cause: str, *, failures: int, spans: int, endpoint: str) -> None:
+        super().__init__(f"{spans} spans in {failures} requests to {endpoint} were not delivered: {cause}")
+        self.cause = cause
+        self.failures = failures
+        self.spans = spans
+        self.endpoint = endpoint
 
 
 class AmbiguousLabel(AitherError, ValueError):

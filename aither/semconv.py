@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = "1"
+SCHEMA_VERSION: Final = "2"
 """Version of aither's span schema, sent as ``aither.schema.version`` on every span."""
 
 INSTRUMENTATION_NAME: Final = "aither"
@@ -62,6 +62,12 @@ ML_MODEL_CLASS: Final = "ml.model.class"
 """Fully qualified class of the model: ``sklearn.ensemble.RandomForestClassifier``."""
 ML_MODEL_PARAMETERS: Final = "ml.model.parameters"
 """Number of parameters of the model, where cheap to count (int)."""
+ML_MODEL_PARAMS: Final = "ml.model.params"
+"""JSON ``{name: value}`` of a scikit-learn-style model's ``get_params(deep=False)``, values as
+JSON scalars; on the first prediction span of each wrapped model only."""
+ML_MODEL_FINGERPRINT: Final = "ml.model.fingerprint"
+"""``sha256:<hex>`` of the pickled fitted model (the original README's model id), computed on
+the export thread; on the first prediction span of each wrapped model only."""
 ML_METHOD: Final = "ml.method"
 """The traced method: ``predict``, ``predict_proba``, ``__call__``..."""
 ML_FEATURES: Final = "ml.features"
@@ -199,3 +205,21 @@ AITHER_INJECTION_RULES: Final = "aither.injection.rules"
 """The injection rules the prompt matched (string[]; absent when none)."""
 AITHER_INJECTION_DETECTED: Final = "aither.injection.detected"
 """True when :data:`AITHER_INJECTION_SCORE` reaches the detection threshold (0.5)."""
+
+# --- who and in what context: ``aither.context(...)``, ``wrap(..., user_id=...)`` ---------------
+ENDUSER_ID: Final = "enduser.id"
+"""The end user a span acted for (OpenTelemetry's ``enduser.id``): ``user_id=``."""
+SESSION_ID: Final = "session.id"
+"""The session a span belongs to (OpenTelemetry's ``session.id``): ``session_id=``."""
+
+# --- LLM calls recorded with ``aither.log_llm_call`` ----------------------------------------------
+AITHER_LLM_ERRORS: Final = "aither.llm.errors"
+"""The errors a recorded call reported (string[]); the span's status is then ERROR."""
+AITHER_LLM_PROMPT_EMBEDDING: Final = "aither.llm.prompt.embedding"
+"""The prompt's embedding: base64 of its float32 little-endian values (only when given)."""
+AITHER_LLM_RESPONSE_EMBEDDING: Final = "aither.llm.response.embedding"
+"""The response's embedding: base64 of its float32 little-endian values (only when given)."""
+AITHER_LLM_RECORDED: Final = "aither.llm.recorded"
+"""True on a call recorded with ``aither.log_llm_call`` (not observed by a wrapped client)."""
+COST_SOURCE_CALLER: Final = "caller"
+""":data:`AITHER_COST_SOURCE` of a cost the caller gave (``log_llm_call(cost_usd=...)``)."""

@@ -37,6 +37,7 @@ JSON_ATTRIBUTES = frozenset(
     {
         semconv.ML_FEATURES,
         semconv.ML_PREDICTION,
+        semconv.ML_MODEL_PARAMS,
         semconv.ML_LABEL,
         semconv.ML_LABEL_ROW_INDICES,
         semconv.AITHER_INPUT,

@@ -93,6 +93,10 @@ except aither.AmbiguousLabel as exc:
     print("ambiguous, as expected:", exc)
 aither.log_label(trace_id=request_trace, label=0, model_name="fraud_detector")
 
+# The original README's other call form: calling the wrapped model runs predict (one span).
+result = tracked(X[431:433])
+assert (result == tracked.model.predict(X[431:433])).all()
+
 delivered = aither.flush(timeout=5.0)
 print("delivered:", delivered, aither.stats())
 aither.close()

@@ -45,9 +45,16 @@ class OTLPReceiver:
     """Start with ``with OTLPReceiver() as r:``; ``r.endpoint`` is the /v1/traces URL."""
 
     def __init__(
-        self, *, status: int = 200, require_key: str | None = None, hold: threading.Event | None = None
+        self,
+        *,
+        status: int = 200,
+        require_key: str | None = None,
+        hold: threading.Event | None = None,
+        fail_first: int = 0,
     ) -> None:
-        """``hold``: while set is pending, every request waits for it (an overloaded receiver)."""
+        """``hold``: while set is pending, every request waits for it (an overloaded receiver).
+        ``fail_first``: the first that many requests are answered 503 (a passing outage)."""
+        self.fail_first = fail_first
         self.hold = hold
         self.spans: list[ReceivedSpan] = []
         self.requests: list[dict[str, str]] = []
@@ -70,6 +77,12 @@ class OTLPReceiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with receiver._lock:
                     receiver.requests.append(headers)
+                with receiver._lock:
+                    outage = receiver.fail_first > 0
+                    receiver.fail_first -= 1 if outage else 0
+                if outage:
+                    self._answer(503, b"")
+                    return
                 if receiver.require_key and headers.get("authorization") != f"Bearer {receiver.require_key}":
                     self._answer(401, b"")
                     return

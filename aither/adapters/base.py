@@ -35,6 +35,9 @@ class Adapter:
     """The ``aither[extra]`` that installs the framework."""
     methods: ClassVar[tuple[str, ...]] = ("__call__",)
     """Methods traced when the model has them."""
+    fingerprints: ClassVar[bool] = True
+    """Whether the model's first prediction span carries ``ml.model.fingerprint`` (a hash of
+    its pickle, computed on the export thread; see :mod:`aither.tracing.identity`)."""
 
     def traced_methods(self, model: Any) -> frozenset[str]:
         return frozenset(m for m in self.methods if callable(getattr(model, m, None)))

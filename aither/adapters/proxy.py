@@ -3,6 +3,14 @@
 Built the dbapi way (opentelemetry-instrumentation-dbapi): a ``wrapt.ObjectProxy`` with its
 own state in ``_self_*`` attributes, so ``isinstance``, attribute access, ``dir`` and
 equality behave as the model's own; pickling and ``sklearn.base.clone`` give a tracked copy.
+
+Both call forms, for every model (the original README's promise): ``tracked(X)`` and
+``tracked.predict(X)``. A model without ``__call__`` (a scikit-learn estimator, a booster)
+answers ``tracked(X)`` with its ``predict``; a model without ``predict`` (a PyTorch module, a
+transformers model, a tinygrad model, any callable) answers ``tracked.predict(x)`` with its
+forward call. Either form makes one span, whose ``ml.method`` is the method that ran. A
+model's own ``predict`` or ``__call__`` is never replaced. ``callable(tracked)`` is True for
+every wrapped model.
 """
 
 from __future__ import annotations
@@ -15,10 +23,25 @@ import wrapt
 
 from ..tracing.context import format_trace_id, last_trace_id
 from ..tracing.predictions import ModelIdentity, traced_call, traced_call_async
+from ..tracing.scope import Scope, scoped
 from .base import Adapter
 
 if TYPE_CHECKING:
     from .._client import Client
+
+
+def call_forms(model: Any, traced: frozenset[str]) -> dict[str, str]:
+    """The call forms ``model`` lacks that the proxy answers: form -> the traced method it runs.
+
+    ``tracked(X)`` runs ``predict`` on a model that is not callable; ``tracked.predict(x)``
+    runs the forward call on a model that has no ``predict`` attribute of its own.
+    """
+    forms: dict[str, str] = {}
+    if "__call__" not in traced and "predict" in traced and not callable(model):
+        forms["__call__"] = "predict"
+    if "predict" not in traced and "__call__" in traced and not hasattr(model, "predict"):
+        forms["predict"] = "__call__"
+    return forms
 
 
 class _TracedMethod:
@@ -71,6 +94,11 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         self._self_get_client = get_client
         self._self_options = options
         self._self_traced = adapter.traced_methods(wrapped)
+        self._self_forms = call_forms(wrapped, self._self_traced)
+        self._self_scope: Scope | None = (
+            Scope(options.get("user_id"), options.get("session_id"), options.get("metadata")) or None
+        )
+        self._self_scoped: list[Any] = []
         self._self_methods: dict[str, _TracedMethod] = {}
         self._self_async: dict[str, tuple[Any, bool]] = {}
 
@@ -81,7 +109,7 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         client = self._self_client or self._self_get_client()
         if client is None:
             return fn(*args, **kwargs)
-        runtime = client._active_runtime()
+        runtime = scoped(client._active_runtime(), self._self_scope, self._self_scoped)
         if runtime is None:
             return fn(*args, **kwargs)
         try:
@@ -109,10 +137,11 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         return found
 
     def __getattr__(self, name: str) -> Any:
-        if name in self._self_traced:
+        target = name if name in self._self_traced else self._self_forms.get(name)
+        if target is not None:
             method = self._self_methods.get(name)
             if method is None:
-                method = self._self_methods[name] = _TracedMethod(self, name)
+                method = self._self_methods[name] = _TracedMethod(self, target)
             return method
         return getattr(self.__wrapped__, name)
 
@@ -124,7 +153,9 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
     @property
     def trace_ids(self) -> list[str]:
-        """Trace ids of this model's recent predictions, oldest first; the last 1,000 are kept."""
+        """Trace ids of this model's recent predictions, oldest first: the last ``trace_ids_size``
+        (1,000 by default) are kept, so memory stays bounded; store ``last_trace_id`` after each
+        call to keep them all."""
         return [format_trace_id(t) for t in list(self._self_identity.trace_ids)]
 
     @property
@@ -166,16 +197,21 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
 
 
 class CallableTrackedModel(TrackedModel):
-    """A :class:`TrackedModel` of a callable model: calling the proxy is traced."""
+    """The :class:`TrackedModel` ``wrap`` returns: calling it is traced, and runs ``predict``
+    on a model that is not callable itself (see :func:`call_forms`)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if "__call__" in self._self_traced:
             return self._self_call("__call__", args, kwargs)
+        target = self._self_forms.get("__call__")
+        if target is not None:
+            return self._self_call(target, args, kwargs)
         return self.__wrapped__(*args, **kwargs)
 
 
 def _rewrap(model: Any, options: dict[str, Any], client: Client | None = None) -> TrackedModel:
-    from .._client import default_client_lazy, make_proxy
+    from .._client import default_client_lazy
+    from .._wrap import make_proxy
 
     if client is not None:
         return client.wrap(model, **options)  # type: ignore[no-any-return]

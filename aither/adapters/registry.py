@@ -24,8 +24,11 @@ ADAPTERS: dict[str, tuple[str, str]] = {
     "openai": ("aither.adapters.llm.openai:OpenAIAdapter", "openai"),
     "anthropic": ("aither.adapters.llm.anthropic:AnthropicAdapter", "anthropic"),
     "google": ("aither.adapters.llm.gemini:GeminiAdapter", "gemini"),
+    "google.generativeai": ("aither.adapters.llm.gemini_legacy:GeminiLegacyAdapter", "gemini-legacy"),
 }
-"""Root module of a class in the object's MRO -> (``"module:AdapterClass"``, extra name)."""
+"""Root module of a class in the object's MRO -> (``"module:AdapterClass"``, extra name).
+``google`` holds two SDKs: ``google.genai`` (key ``google``) and the legacy
+``google.generativeai`` (its own key)."""
 
 COMPOSED: tuple[str, ...] = ("tinygrad",)
 """Frameworks without a model base class: a plain object that holds their layers or tensors in
@@ -86,12 +89,15 @@ def adapter_for(obj: Any) -> Adapter:
     """
     for klass in type(obj).__mro__:
         root = klass.__module__.partition(".")[0]
+        if root == "google":
+            if klass.__module__.startswith("google.generativeai"):
+                root = "google.generativeai"
+            elif not klass.__module__.startswith("google.genai"):
+                continue
         entry = ADAPTERS.get(root)
         if entry is None:
             continue
         target, extra = entry
-        if root == "google" and not klass.__module__.startswith("google.genai"):
-            continue
         if sys.modules.get(root) is None:
             # An object of this framework exists, yet the framework cannot be imported (it
             # was shadowed or half-installed): say which extra fixes it.

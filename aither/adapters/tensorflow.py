@@ -30,6 +30,9 @@ class KerasAdapter(Adapter):
     framework: ClassVar[str] = "keras"
     extra: ClassVar[str | None] = "tensorflow"
     methods: ClassVar[tuple[str, ...]] = ("__call__", "predict", "predict_on_batch", "serve")
+    # A Keras model's pickle is a whole model save (graph tracing included): too costly even
+    # on the export thread.
+    fingerprints: ClassVar[bool] = False
 
     def framework_name(self, model: Any) -> str:
         return "tensorflow" if framework_root(model) == "tensorflow" else "keras"

@@ -47,6 +47,7 @@ from ._types import (
     LabelDelay,
     Latency,
     LlmCall,
+    LlmCallTotal,
     Model,
     ModelMetrics,
     Organization,
@@ -74,7 +75,7 @@ labels = LabelsResource(default_management_client)
 traces = TracesResource(default_management_client)
 """Whole traces: ``aither.api.traces.get(trace_id)``."""
 llm_calls = LlmCallsResource(default_management_client)
-"""LLM calls: ``aither.api.llm_calls.list(pii=True)``."""
+"""LLM calls: ``aither.api.llm_calls.list(pii=True, user_id="u-42")``, ``.totals(group_by="user")``."""
 
 __all__ = [
     "APIKey",
@@ -88,6 +89,7 @@ __all__ = [
     "LabelsResource",
     "Latency",
     "LlmCall",
+    "LlmCallTotal",
     "LlmCallsResource",
     "ManagementClient",
     "Model",

@@ -18,6 +18,7 @@ from ._types import (
     CreatedAPIKey,
     Label,
     LlmCall,
+    LlmCallTotal,
     Model,
     ModelMetrics,
     Organization,
@@ -157,6 +158,9 @@ class AsyncLlmCallsResource(_AsyncResource):
         pii: bool | None = None,
         injection: bool | None = None,
         error: bool | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        service: str | None = None,
         since: Time = None,
         until: Time = None,
         limit: int = 50,
@@ -169,12 +173,23 @@ class AsyncLlmCallsResource(_AsyncResource):
             pii=pii,
             injection=injection,
             error=error,
+            user_id=user_id,
+            session_id=session_id,
+            service=service,
             since=since,
             until=until,
             limit=limit,
             cursor=cursor,
         )
         return await self._client.send(call)
+
+    async def totals(
+        self, *, group_by: str = "user", since: Time = None, until: Time = None, limit: int = 100
+    ) -> tuple[LlmCallTotal, ...]:
+        """Calls, errors, tokens and cost per user, session, service, model or provider."""
+        return await self._client.send(
+            calls.llm_calls_totals(group_by, since=since, until=until, limit=limit)
+        )
 
 
 class AsyncTracesResource(_AsyncResource):

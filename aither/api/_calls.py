@@ -29,6 +29,7 @@ from ._types import (
     CreatedAPIKey,
     Label,
     LlmCall,
+    LlmCallTotal,
     Model,
     ModelMetrics,
     Organization,
@@ -245,6 +246,16 @@ def llm_calls_list(**filters: Any) -> Call[Page[LlmCall]]:
     for key in ("since", "until"):
         filters[key] = _time(filters.get(key))
     return Call("GET", f"{API}/llm-calls", _page(LlmCall.from_json), params=_query(**filters))
+
+
+def llm_calls_totals(group_by: str, **window: Any) -> Call[tuple[LlmCallTotal, ...]]:
+    for key in ("since", "until"):
+        window[key] = _time(window.get(key))
+
+    def parse(data: Any) -> tuple[LlmCallTotal, ...]:
+        return tuple(LlmCallTotal.from_json(item) for item in data["items"])
+
+    return Call("GET", f"{API}/llm-calls/totals", parse, params=_query(group_by=group_by, **window))
 
 
 def traces_get(trace_id: str) -> Call[Trace]:

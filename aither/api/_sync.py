@@ -20,6 +20,7 @@ from ._types import (
     CreatedAPIKey,
     Label,
     LlmCall,
+    LlmCallTotal,
     Model,
     ModelMetrics,
     Organization,
@@ -202,6 +203,9 @@ class LlmCallsResource(_Resource):
         pii: bool | None = None,
         injection: bool | None = None,
         error: bool | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        service: str | None = None,
         since: Time = None,
         until: Time = None,
         limit: int = 50,
@@ -216,12 +220,22 @@ class LlmCallsResource(_Resource):
                 pii=pii,
                 injection=injection,
                 error=error,
+                user_id=user_id,
+                session_id=session_id,
+                service=service,
                 since=since,
                 until=until,
                 limit=limit,
                 cursor=cursor,
             )
         )
+
+    def totals(
+        self, *, group_by: str = "user", since: Time = None, until: Time = None, limit: int = 100
+    ) -> tuple[LlmCallTotal, ...]:
+        """Calls, errors, tokens and cost per ``user``, ``session``, ``service``, ``model`` or
+        ``provider``, costliest first (cost per user: ``totals(group_by="user")``)."""
+        return self._run(calls.llm_calls_totals(group_by, since=since, until=until, limit=limit))
 
 
 class TracesResource(_Resource):

@@ -226,6 +226,12 @@ class LlmCall:
     injection_score: float | None = None
     injection_detected: bool | None = None
     injection_rules: tuple[str, ...] | None = None
+    user_id: str | None = None
+    """``enduser.id`` of the call."""
+    session_id: str | None = None
+    """``session.id`` of the call."""
+    service: str | None = None
+    """``service.name`` of the call's span, else of its resource."""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LlmCall:
@@ -233,6 +239,35 @@ class LlmCall:
         rules = data.get("injection_rules")
         rules_tuple = tuple(rules) if rules is not None else None
         return cls(**values, time=parse_time(data["time"]), injection_rules=rules_tuple)
+
+
+@dataclass(frozen=True)
+class LlmCallTotal:
+    """LLM calls of one user, session, service, model or provider: counts, tokens and cost."""
+
+    key: str | None
+    """The user (session, service...); None for calls that did not say."""
+    calls: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    """The sum of the priced calls' costs."""
+    unpriced: int
+    """Calls without a cost (an unknown model), left out of ``cost_usd``."""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LlmCallTotal:
+        key = data.get("key")
+        return cls(
+            key=str(key) if key is not None else None,
+            calls=int(data["calls"]),
+            errors=int(data["errors"]),
+            input_tokens=int(data["input_tokens"]),
+            output_tokens=int(data["output_tokens"]),
+            cost_usd=float(data["cost_usd"]),
+            unpriced=int(data["unpriced"]),
+        )
 
 
 @dataclass(frozen=True)

@@ -96,11 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     llm.add_argument("--pii", action="store_const", const=True, help="only calls with personal data found")
     llm.add_argument("--injection", action="store_const", const=True, help="only likely prompt injections")
     llm.add_argument("--errors", action="store_const", const=True, help="only failed calls")
+    llm.add_argument("--user", help="only this end user's calls (enduser.id)")
+    llm.add_argument("--session", help="only this session's calls (session.id)")
+    llm.add_argument("--service", help="only this service's calls (service.name)")
     llm.add_argument("--since", help="24h, 7d, or an ISO 8601 time")
     llm.add_argument("--until", help="24h, 7d, or an ISO 8601 time")
     llm.add_argument("--limit", type=int, default=20, help="rows to show (default 20, at most 1000)")
     llm.add_argument("--cursor", help="next page (printed under the table)")
     _query_options(llm)
+
+    costs = commands.add_parser("costs", help="LLM calls, tokens and cost per user, session, service...")
+    costs.add_argument(
+        "--by",
+        choices=["user", "session", "service", "model", "provider"],
+        default="user",
+        help="default: user",
+    )
+    costs.add_argument("--since", help="24h, 7d, or an ISO 8601 time")
+    costs.add_argument("--until", help="24h, 7d, or an ISO 8601 time")
+    costs.add_argument("--limit", type=int, default=20, help="rows to show (default 20, at most 1000)")
+    _query_options(costs)
 
     usage = commands.add_parser("usage", help="this month's usage of the organisation")
     _query_options(usage)
@@ -185,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "metrics": _commands.metrics,
             "labels": _commands.labels,
             "llm-calls": _commands.llm_calls,
+            "costs": _commands.costs,
             "usage": _commands.usage,
             "keys": _commands.keys,
             "alerts": _alerts.alerts,

@@ -87,6 +87,9 @@ def llm_calls(args: argparse.Namespace, console: Console) -> int:
             pii=args.pii,
             injection=args.injection,
             error=args.errors,
+            user_id=args.user,
+            session_id=args.session,
+            service=args.service,
             since=parse_time(args.since),
             until=parse_time(args.until),
             limit=args.limit,
@@ -98,6 +101,20 @@ def llm_calls(args: argparse.Namespace, console: Console) -> int:
         console.print("No LLM calls match.")
     else:
         console.print(render.llm_calls_table(page))
+    return 0
+
+
+def costs(args: argparse.Namespace, console: Console) -> int:
+    with client_for(args) as client:
+        totals = client.llm_calls.totals(
+            group_by=args.by, since=parse_time(args.since), until=parse_time(args.until), limit=args.limit
+        )
+    if args.json:
+        render.print_json(console, list(totals))
+    elif not totals:
+        console.print("No LLM calls in this window.")
+    else:
+        console.print(render.costs_table(totals, args.by))
     return 0
 
 

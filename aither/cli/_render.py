@@ -18,6 +18,7 @@ from ..api import (
     CreatedAPIKey,
     Label,
     LlmCall,
+    LlmCallTotal,
     Model,
     ModelMetrics,
     Page,
@@ -267,4 +268,20 @@ def llm_calls_table(page: Page[LlmCall]) -> Table:
         )
     if page.next_cursor:
         table.caption = f"more: --cursor {page.next_cursor}"
+    return table
+
+
+def costs_table(totals: Iterable[LlmCallTotal], group_by: str) -> Table:
+    table = Table(title=f"LLM cost by {group_by} (costliest first)", title_justify="left")
+    for column in (group_by, "calls", "errors", "tokens in/out", "cost $", "unpriced"):
+        table.add_column(column, overflow="fold", justify="left" if column == group_by else "right")
+    for total in totals:
+        table.add_row(
+            total.key if total.key is not None else "(none)",
+            str(total.calls),
+            str(total.errors),
+            f"{total.input_tokens}/{total.output_tokens}",
+            f"{total.cost_usd:.6f}",
+            str(total.unpriced) if total.unpriced else "-",
+        )
     return table

@@ -159,10 +159,11 @@ class OTLPExporter(OTLPSpanExporter):
     rejected in a partial success, and why.
     """
 
-    def __init__(self, *, endpoint: str, headers: Mapping[str, str], timeout: float) -> None:
+    def __init__(self, *, endpoint: str, headers: Mapping[str, str], timeout: float, **options: Any) -> None:
+        """``options`` are OTLPSpanExporter's own (compression, the TLS certificate files)."""
         self._aither_session = ExportSession()
         super().__init__(
-            endpoint=endpoint, headers=dict(headers), timeout=timeout, session=self._aither_session
+            endpoint=endpoint, headers=dict(headers), timeout=timeout, session=self._aither_session, **options
         )
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

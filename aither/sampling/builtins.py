@@ -87,10 +87,13 @@ def _sample_sequence(
     first = value[0] if n else None
     cols: list[str] | None = None
     shape: list[int] = [n]
+    dtypes: Any = type(first).__name__ if n else None
     if isinstance(first, Mapping):
         keys = list(first.keys())
         cols = [str(k) for k in keys[:columns]]
         shape = [n, len(keys)]
+        # Records describe each column, {"amount": "float", ...}, as frames do (schema v2).
+        dtypes = {str(k): type(first[k]).__name__ for k in keys[:columns]}
         data: list[Any] = []
         for row in head:
             if isinstance(row, Mapping):
@@ -105,7 +108,6 @@ def _sample_sequence(
             data.append(snapshot(row, limits, columns, 1))
     else:
         data = [snapshot(v, limits, columns, 1) for v in head]
-    dtypes = type(first).__name__ if n else None
     approx = 64 + 24 * len(data) * (len(cols) if cols else (min(shape[1], columns) if len(shape) > 1 else 1))
     return Sample(data, meta(type(value).__name__, shape, cols, dtypes, n, truncated), approx)
 

@@ -3,6 +3,9 @@
 ``df.iloc[:rows]`` costs a few microseconds where ``df.iloc[:rows, :columns]`` costs tens, so
 the caller keeps the first rows of every column and the export thread cuts the columns and
 reads the dtypes (from that snapshot: the caller's later writes never reach it).
+
+A frame's sample is a list of records and its ``dtypes`` a ``{column: dtype}`` dict, as the
+original README shows (span schema v2). Two columns of one name keep the last one's value.
 """
 
 from __future__ import annotations
@@ -19,17 +22,21 @@ from .model import Deferred, Sample, meta
 _COW = int(pd.__version__.split(".")[0]) >= 3 or bool(getattr(pd.options.mode, "copy_on_write", False))
 
 
-def _frame_rows(part: pd.DataFrame, columns: int) -> list[list[Any]]:
-    rows: list[list[Any]] = part.iloc[:, :columns].to_numpy(dtype=object).tolist()
-    return rows
+def _frame_records(part: pd.DataFrame, columns: int) -> list[dict[str, Any]]:
+    """The sampled rows as records, ``{"col1": 1.5, "col2": "A"}`` (schema v2), from the slice only."""
+    names = _column_names(part.columns, columns)
+    rows = part.iloc[:, :columns].to_numpy(dtype=object).tolist()
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _column_names(index: pd.Index, columns: int) -> list[str]:
     return [str(c) for c in index[:columns]]
 
 
-def _dtypes(part: pd.DataFrame, columns: int) -> list[str]:
-    return [str(d) for d in part.dtypes.iloc[:columns]]
+def _dtypes(part: pd.DataFrame, columns: int) -> dict[str, str]:
+    """``{column: dtype}`` of the sampled columns (schema v2)."""
+    names = _column_names(part.columns, columns)
+    return dict(zip(names, (str(d) for d in part.dtypes.iloc[:columns]), strict=True))
 
 
 def sample_pandas(value: Any, rows: int, columns: int, limits: SampleLimits) -> Sample | None:
@@ -39,7 +46,7 @@ def sample_pandas(value: Any, rows: int, columns: int, limits: SampleLimits) -> 
         if not _COW:
             part = part.copy()
         return Sample(
-            Deferred(_frame_rows, part, columns),
+            Deferred(_frame_records, part, columns),
             meta(
                 "pandas.DataFrame",
                 (n_rows, n_cols),

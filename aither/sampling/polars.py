@@ -1,4 +1,8 @@
-"""polars DataFrames and Series: ``slice`` then ``select``; polars frames are immutable, so no copy."""
+"""polars DataFrames and Series: ``slice`` then ``select``; polars frames are immutable, so no copy.
+
+A frame's sample is a list of records and its ``dtypes`` a ``{column: dtype}`` dict (span
+schema v2), both made from the slice on the export thread.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,17 @@ from typing import Any
 import polars as pl
 
 from .limits import SampleLimits
-from .model import Sample, meta
+from .model import Deferred, Sample, meta
+
+
+def _records(part: pl.DataFrame) -> list[dict[str, Any]]:
+    """The sampled rows as records (schema v2); ``part`` is the slice, immutable."""
+    records: list[dict[str, Any]] = part.to_dicts()
+    return records
+
+
+def _dtypes(part: pl.DataFrame) -> dict[str, str]:
+    return {name: str(dtype) for name, dtype in part.schema.items()}
 
 
 def sample_polars(value: Any, rows: int, columns: int, limits: SampleLimits) -> Sample | None:
@@ -16,12 +30,12 @@ def sample_polars(value: Any, rows: int, columns: int, limits: SampleLimits) -> 
         cols = value.columns[:columns]
         part = value.slice(0, rows).select(cols)
         return Sample(
-            part,
+            Deferred(_records, part),
             meta(
                 "polars.DataFrame",
                 (n_rows, n_cols),
                 cols,
-                part.dtypes,
+                Deferred(_dtypes, part),
                 n_rows,
                 n_rows > rows or n_cols > columns,
             ),

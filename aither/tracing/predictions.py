@@ -23,6 +23,7 @@ from ..sampling import Sample, sample
 from ..sampling.limits import SampleLimits
 from ..sampling.model import OutputSample
 from .context import new_owner_id, set_last
+from .identity import IdentityPayload
 
 if TYPE_CHECKING:
     from contextvars import Token
@@ -86,6 +87,9 @@ class ModelIdentity:
     sample_rows: int | None = None
     sample_columns: int | None = None
     features_fn: Callable[[Any], Any] | None = None
+    describe: Callable[[], Callable[[], list[tuple[str, Any]]]] | None = None
+    """Reads the model's identity (:func:`aither.tracing.identity.describe`); taken (set to
+    None) by the first prediction span, which carries it."""
     owner_id: int = field(default_factory=new_owner_id)
     trace_ids: deque[int] = field(default_factory=lambda: deque(maxlen=1000))
     _attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -170,9 +174,11 @@ def attach_samples(
     prediction: Any,
     *,
     has_prediction: bool = True,
+    describe: Callable[[], list[tuple[str, Any]]] | None = None,
 ) -> int | None:
-    """Put the input's sample (from :func:`sample_features`) and the output's onto ``span``;
-    returns the input's row count."""
+    """Put the input's sample (from :func:`sample_features`) and the output's onto ``span``,
+    and with ``describe`` the model's identity (computed on the export thread); returns the
+    input's row count."""
     feature_sample, rows = features
     items: list[tuple[str, Any]] = [(semconv.ML_FEATURES, feature_sample)]
     raw: list[tuple[str, Any]] = []
@@ -186,7 +192,8 @@ def attach_samples(
             raw.append((semconv.ML_OUTPUT_ROWS, output.rows))
     if rows is not None:
         raw.append((semconv.ML_INPUT_ROWS, rows))
-    runtime.defer(span, DeferredPayload(items, size, raw))
+    payload = DeferredPayload(items, size, raw)
+    runtime.defer(span, payload if describe is None else IdentityPayload(payload, describe, runtime))
     return rows
 
 
@@ -256,7 +263,10 @@ def _close_error(
     try:
         record_exception(span, exc)
         if call.sampled is not None:
-            attach_samples(runtime, span, call.limits, call.sampled, None, has_prediction=False)
+            describe = _take(runtime, identity)
+            attach_samples(
+                runtime, span, call.limits, call.sampled, None, has_prediction=False, describe=describe
+            )
     except Exception as inner:
         runtime.internal_error_quiet(inner, "recording a model's exception")
     finally:
@@ -271,7 +281,9 @@ def _close(
     rows: int | None = None
     try:
         if call.sampled is not None:
-            rows = attach_samples(runtime, call.span, call.limits, call.sampled, result)
+            rows = attach_samples(
+                runtime, call.span, call.limits, call.sampled, result, describe=_take(runtime, identity)
+            )
     except Exception as exc:
         _end(call.span, identity, index, rows)
         runtime.internal_error(exc, "sampling a prediction")
@@ -325,6 +337,19 @@ async def traced_call_async(
         raise
     _close(runtime, index, identity, call, result)
     return result
+
+
+def _take(runtime: Runtime, identity: ModelIdentity) -> Callable[[], list[tuple[str, Any]]] | None:
+    """The model's identity for its first prediction span only (one attribute read after that)."""
+    describe = identity.describe
+    if describe is None:
+        return None
+    identity.describe = None
+    try:
+        return describe()
+    except Exception as exc:  # a get_params that raises: the span keeps its samples
+        runtime.internal_error_quiet(exc, "reading a model's parameters")
+        return None
 
 
 def _end(span: trace.Span, identity: ModelIdentity, index: PredictionIndex, rows: int | None) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from .. import semconv
 from ..export.pipeline import DeferredPayload
@@ -83,20 +85,28 @@ def check_cost(cost: object) -> float:
     return float(cost)
 
 
-def set_metadata(runtime: Runtime, span: trace.Span, metadata: Mapping[str, Any]) -> None:
-    """``aither.metadata.<key>`` attributes: scalars as they are, anything else as JSON."""
+def metadata_attributes(runtime: Runtime, metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``aither.metadata.<key>`` attributes: scalars as they are, anything else as JSON;
+    ``redact_keys`` applied."""
     if not isinstance(metadata, Mapping):
         raise TypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
     redact = runtime.settings.redact_keys
+    attrs: dict[str, Any] = {}
     for key, value in metadata.items():
         name = str(key)
         if redact and name.lower() in redact:
             value = "[REDACTED]"
         attr = semconv.AITHER_METADATA_PREFIX + name
         if isinstance(value, _PRIMITIVES) and not (isinstance(value, float) and not math.isfinite(value)):
-            span.set_attribute(attr, value)
+            attrs[attr] = value
         else:
-            span.set_attribute(attr, dumps(to_jsonable(capture(runtime, value))))
+            attrs[attr] = dumps(to_jsonable(capture(runtime, value)))
+    return attrs
+
+
+def set_metadata(runtime: Runtime, span: trace.Span, metadata: Mapping[str, Any]) -> None:
+    """Set ``aither.metadata.<key>`` attributes on ``span`` (see :func:`metadata_attributes`)."""
+    span.set_attributes(metadata_attributes(runtime, metadata))
 
 
 class AitherSpan:
@@ -139,7 +149,14 @@ class AitherSpan:
         self._token: object = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, *, attach: bool = True) -> AitherSpan:
+    def start(
+        self,
+        *,
+        attach: bool = True,
+        start_time: int | None = None,
+        parent: otel_context.Context | None = None,
+    ) -> AitherSpan:
+        """Start the span (in ``parent``'s trace if given, else the current context's)."""
         attrs: dict[str, Any] = {
             semconv.AITHER_SPAN_KIND: self._kind,
             semconv.AITHER_SCHEMA_VERSION: semconv.SCHEMA_VERSION,
@@ -148,7 +165,9 @@ class AitherSpan:
             attrs[semconv.AITHER_SPAN_TYPE] = self._type
         if self._attributes:
             attrs.update(self._attributes)
-        span = self._runtime.tracer.start_span(self._name, attributes=attrs)
+        span = self._runtime.tracer.start_span(
+            self._name, context=parent, attributes=attrs, start_time=start_time
+        )
         self._span = span
         if self._metadata:
             set_metadata(self._runtime, span, self._metadata)
@@ -156,7 +175,7 @@ class AitherSpan:
             self._token = otel_context.attach(trace.set_span_in_context(span))
         return self
 
-    def end(self, exc: BaseException | None = None) -> None:
+    def end(self, exc: BaseException | None = None, *, end_time: int | None = None) -> None:
         span = self._span
         if span is None:
             return
@@ -176,7 +195,7 @@ class AitherSpan:
                 self._runtime.defer(span, DeferredPayload(items, 256 * len(items)))
         except Exception as error:
             self._runtime.internal_error_quiet(error, "ending a span")
-        span.end()
+        span.end(end_time=end_time)
         set_last(span.get_span_context().trace_id)
 
     def activate(self) -> object:
@@ -263,6 +282,54 @@ class AitherSpan:
         return self._span
 
 
+EVENT_STATUSES = ("success", "error")
+
+
+def event_time(timestamp: object) -> int:
+    """An event's time in Unix nanoseconds, from an ISO 8601 string, a ``datetime`` or Unix
+    seconds; ValueError naming ``timestamp`` otherwise. A naive time is taken as UTC."""
+    import datetime as dt
+
+    if isinstance(timestamp, str):
+        try:
+            timestamp = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        except ValueError:
+            example = "'2026-01-31T12:00:00Z'"
+            raise ValueError(f"timestamp {timestamp!r} is not ISO 8601 (e.g. {example})") from None
+    if isinstance(timestamp, dt.datetime):
+        if timestamp.tzinfo is None:
+            timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
+        return int(timestamp.timestamp() * 1e9)
+    if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) and math.isfinite(timestamp):
+        return int(timestamp * 1e9)
+    raise ValueError(f"timestamp must be an ISO 8601 string, a datetime or Unix seconds, got {timestamp!r}")
+
+
+def check_latency(latency_ms: object) -> float:
+    """A latency in milliseconds as a float >= 0; ValueError naming ``latency_ms`` otherwise."""
+    if (
+        isinstance(latency_ms, bool)
+        or not isinstance(latency_ms, (int, float))
+        or not math.isfinite(latency_ms)
+        or latency_ms < 0
+    ):
+        raise ValueError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
+    return float(latency_ms)
+
+
+def event_status(status: object, error_message: object) -> str:
+    """``success`` or ``error`` (the default when ``error_message`` is given); ValueError otherwise."""
+    if error_message is not None and (not isinstance(error_message, str) or not error_message):
+        raise ValueError(f"error_message must be a non-empty string, got {error_message!r}")
+    if status is None:
+        return "error" if error_message is not None else "success"
+    if status not in EVENT_STATUSES:
+        raise ValueError(f"status must be 'success' or 'error', got {status!r}")
+    if status == "success" and error_message is not None:
+        raise ValueError("error_message was given with status='success'; use status='error'")
+    return str(status)
+
+
 def log_event(
     runtime: Runtime,
     name: str,
@@ -272,9 +339,20 @@ def log_event(
     cost: float | None = None,
     metadata: Mapping[str, Any] | None = None,
     event_type: str | None = None,
+    latency_ms: float | None = None,
+    status: str | None = None,
+    error_message: str | None = None,
+    timestamp: Any = None,
 ) -> int:
-    """Emit one finished event span (a step of an agent, a tool call made elsewhere)."""
+    """Emit one finished event span (a step of an agent, a tool call made elsewhere).
+
+    The span ends at ``timestamp`` (default: now) and starts ``latency_ms`` before it; a
+    ``status="error"`` event has span status ERROR with ``error_message`` as its description.
+    """
     attributes = {semconv.AITHER_COST_USD: check_cost(cost)} if cost is not None else None
+    state = event_status(status, error_message)
+    end = event_time(timestamp) if timestamp is not None else time.time_ns()
+    start = end - int(check_latency(latency_ms) * 1_000_000) if latency_ms is not None else end
     handle = AitherSpan(
         runtime,
         name,
@@ -286,8 +364,10 @@ def log_event(
     )
     if output is not None:
         handle.set_output(output)
-    handle.start(attach=False)
+    handle.start(attach=False, start_time=start)
     span = handle.otel_span
     trace_id = span.get_span_context().trace_id if span is not None else 0
-    handle.end()
+    if span is not None and state == "error":
+        span.set_status(Status(StatusCode.ERROR, (error_message or "error")[:500]))
+    handle.end(end_time=end)
     return trace_id

@@ -94,7 +94,7 @@ def test_an_agent_run_is_one_trace_with_every_step_in_place(
 
     assert decoded(root) == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.span.type": "agent",
         "aither.metadata.agent": "support",
         "aither.metadata.limits": json.dumps({"steps": 3}, separators=(",", ":")),
@@ -107,14 +107,14 @@ def test_an_agent_run_is_one_trace_with_every_step_in_place(
     }
     assert decoded(spans["retrieve"]) == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.span.type": "retrieval",
         "aither.input": {"query": "why?"},
         "aither.output": ["doc a", "doc b"],
     }
     assert decoded(spans["search"]) == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.span.type": "tool",
         "aither.metadata.engine": "bm25",
         "aither.metadata.hits": 2,
@@ -124,7 +124,7 @@ def test_an_agent_run_is_one_trace_with_every_step_in_place(
     }
     assert decoded(spans["decision"]) == {
         "aither.span.kind": "event",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.span.type": "decision",
         "aither.metadata.password": "[REDACTED]",
         "aither.metadata.model": "rules-v1",

@@ -63,6 +63,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServer]
                     sc.AITHER_PII_INPUT_PREFIX + "email": 1,
                     sc.AITHER_INJECTION_SCORE: 0.0,
                     sc.AITHER_INJECTION_DETECTED: False,
+                    sc.ENDUSER_ID: "ada",
                 }
             )
         provider.shutdown()

@@ -74,6 +74,19 @@ def test_llm_calls(cli_env, capsys) -> None:  # type: ignore[no-untyped-def]
     assert (status, out.strip()) == (0, "No LLM calls match.")
 
 
+def test_llm_calls_of_a_user_and_costs_by_user(cli_env, capsys) -> None:  # type: ignore[no-untyped-def]
+    status, out, _ = _run(capsys, "llm-calls", "--user", "ada", "--json")
+    (call,) = json.loads(out)["items"]
+    assert (status, call["user_id"], call["request_model"]) == (0, "ada", "gpt-4o-mini")
+    status, out, _ = _run(capsys, "llm-calls", "--user", "bob")
+    assert (status, out.strip()) == (0, "No LLM calls match.")
+    status, out, _ = _run(capsys, "costs", "--by", "user")
+    assert status == 0 and "LLM cost by user" in out and "ada" in out and "0.000011" in out and "42/7" in out
+    status, out, _ = _run(capsys, "costs", "--by", "service", "--json")
+    (total,) = json.loads(out)
+    assert (total["calls"], total["cost_usd"], total["input_tokens"]) == (1, 0.000011, 42)
+
+
 def test_keys_create_list_revoke(cli_env, capsys) -> None:  # type: ignore[no-untyped-def]
     status, out, _ = _run(capsys, "keys", "create", "ci-writer", "--scope", "write")
     assert status == 0

@@ -75,6 +75,9 @@ def test_standard_otel_variables_keep_their_meaning(monkeypatch: pytest.MonkeyPa
         ({"api_key": ""}, "non-empty"),
         ({"redact_keys": "password"}, "list of key names"),
         ({"on_error": 3}, "on_error must be a callable"),
+        ({"trace_ids_size": -1}, "trace_ids_size must be >= 0"),
+        ({"trace_ids_size": 1.5}, "trace_ids_size must be an integer"),
+        ({"max_retries": -1}, "max_retries must be >= 0"),
     ],
 )
 def test_bad_settings_raise_at_init_with_the_reason(kwargs: dict[str, object], message: str) -> None:

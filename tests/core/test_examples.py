@@ -34,9 +34,11 @@ def test_quickstart_runs_as_written_and_every_span_follows_the_schema() -> None:
     by_kind: dict[str | None, list] = {}
     for span in spans:
         by_kind.setdefault(span.kind, []).append(span)
-        assert span.attributes["aither.schema.version"] == "1"
+        assert span.attributes["aither.schema.version"] == "2"
     predictions, labels, functions = by_kind["prediction"], by_kind["label"], by_kind["function"]
-    assert len(predictions) == 6 and len(labels) == 4 and len(functions) == 3
+    assert len(predictions) == 7 and len(labels) == 4 and len(functions) == 3
+    called = predictions[-1]  # tracked(X): the README's "Also works", one span running predict
+    assert called.attributes["ml.method"] == "predict" and called.attributes["ml.input.rows"] == 2
     for p in predictions:
         features = json.loads(p.attributes["ml.features"])
         prediction = json.loads(p.attributes["ml.prediction"])
@@ -46,6 +48,8 @@ def test_quickstart_runs_as_written_and_every_span_follows_the_schema() -> None:
     meta = json.loads(batch.attributes["ml.features"])["_meta"]
     assert meta["type"] == "pandas.DataFrame" and meta["shape"] == [20, 30] and meta["truncated"] is True
     assert len(meta["columns"]) == 10 and meta["columns"][0] == "mean radius" and len(meta["dtypes"]) == 10
+    assert meta["dtypes"]["mean radius"] == "float64"  # schema v2: {column: dtype}, records
+    assert set(json.loads(batch.attributes["ml.features"])["sample"][0]) == set(meta["columns"])
     assert (
         batch.attributes["ml.model.version"] == "1.2.3" and batch.attributes["ml.environment"] == "production"
     )

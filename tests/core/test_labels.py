@@ -26,7 +26,7 @@ def test_label_joins_its_prediction_in_the_same_trace(aither_capture: SpanCaptur
     assert label.parent_span_id == prediction.span_id
     assert label.attributes == {
         "aither.span.kind": "label",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "ml.model.name": "my_pipeline",
         "ml.label": 1,
         "ml.label.batch": False,

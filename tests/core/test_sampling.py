@@ -44,7 +44,7 @@ def test_list_of_records_and_a_tuple() -> None:
             "type": "list",
             "shape": [2, 2],
             "columns": ["a", "b"],
-            "dtypes": "dict",
+            "dtypes": {"a": "int", "b": "str"},
             "rows": 2,
             "truncated": False,
         },
@@ -160,12 +160,12 @@ def test_pandas_frame_and_series() -> None:
     s = sample(df, 2, 3, LIMITS)
     df.loc[0, "a"] = 100  # copy-on-write: the sample keeps what the model saw
     assert json.loads(dumps(s)) == {
-        "sample": [[1, 0.5, "x"], [2, 1.5, "y"]],
+        "sample": [{"a": 1, "b": 0.5, "c": "x"}, {"a": 2, "b": 1.5, "c": "y"}],
         "_meta": {
             "type": "pandas.DataFrame",
             "shape": [3, 4],
             "columns": ["a", "b", "c"],
-            "dtypes": ["int64", "float64", "str" if pd.__version__ >= "3" else "object"],
+            "dtypes": {"a": "int64", "b": "float64", "c": "str" if pd.__version__ >= "3" else "object"},
             "rows": 3,
             "truncated": True,
         },
@@ -183,19 +183,21 @@ def test_pandas_frame_and_series() -> None:
         },
     }
     stamps = pd.DataFrame({"t": pd.to_datetime(["2026-01-01", None])})
-    assert encoded(stamps)["sample"] == [["2026-01-01T00:00:00"], ["NaT"]]
+    assert encoded(stamps)["sample"] == [{"t": "2026-01-01T00:00:00"}, {"t": "NaT"}]
+    gaps = pd.DataFrame({"x": [float("nan"), 1.0]})
+    assert encoded(gaps)["sample"] == [{"x": "NaN"}, {"x": 1.0}]
 
 
 def test_polars_frame_and_series() -> None:
     pl = pytest.importorskip("polars")
     df = pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [1.0, 2.0, 3.0], "d": [0, 0, 0]})
     assert encoded(df) == {
-        "sample": [[1, "x", 1.0], [2, "y", 2.0]],
+        "sample": [{"a": 1, "b": "x", "c": 1.0}, {"a": 2, "b": "y", "c": 2.0}],
         "_meta": {
             "type": "polars.DataFrame",
             "shape": [3, 4],
             "columns": ["a", "b", "c"],
-            "dtypes": ["Int64", "String", "Float64"],
+            "dtypes": {"a": "Int64", "b": "String", "c": "Float64"},
             "rows": 3,
             "truncated": True,
         },

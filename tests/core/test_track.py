@@ -28,13 +28,15 @@ def test_bare_and_named_decorators_keep_the_signature(aither_capture: SpanCaptur
     first, second = aither_capture.spans()
     assert first.name.endswith("add") and first.attributes == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
+        "aither.span.type": "function_call",  # @track's default event_type, as seed 002 had it
         "aither.input": {"a": 1},
         "aither.output": 3,
     }
     assert second.name == "scoring" and second.attributes == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
+        "aither.span.type": "function_call",
         "aither.input": {"features": {"amount": 1.0}, "threshold": 0.2},
         "aither.metadata.team": "risk",
         "aither.metadata.limits": "[1,2]",
@@ -166,7 +168,7 @@ def test_span_context_manager_and_log_event(aither_capture: SpanCapture) -> None
     retrieve, event = aither_capture.spans()
     assert retrieve.attributes == {
         "aither.span.kind": "function",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.span.type": "tool",
         "aither.input": {"query": "q"},
         "aither.output": ["doc1", "doc2"],
@@ -176,10 +178,56 @@ def test_span_context_manager_and_log_event(aither_capture: SpanCapture) -> None
     }
     assert event.trace_id == tid and event.attributes == {
         "aither.span.kind": "event",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "aither.span.type": "tool",
         "aither.input": {"q": 1},
         "aither.output": "ok",
         "aither.cost.usd": 0.5,
         "aither.metadata.tool": "search",
     }
+
+
+def test_log_event_takes_latency_status_error_message_and_timestamp(aither_capture: SpanCapture) -> None:
+    """The fields of seed 002's ``log_event``: latency, success/error, an error message, a time."""
+    client = aither_capture.client
+    ok = client.log_event(
+        "decision",
+        input={"query": "user input"},
+        output={"answer": "AI response"},
+        cost=0.01,
+        latency_ms=250,
+        status="success",
+        event_type="decision",
+        timestamp="2026-01-31T12:00:00Z",
+    )
+    failed = client.log_event("lookup", status="error", error_message="upstream 503", latency_ms=12.5)
+    implied = client.log_event("parse", error_message="bad json", timestamp=1_700_000_000.5)
+    first, second, third = aither_capture.spans()
+    assert (first.trace_id, second.trace_id, third.trace_id) == (ok, failed, implied)
+    assert first.status == "UNSET" and first.raw.end_time == 1_769_860_800 * 10**9
+    assert first.raw.end_time - first.raw.start_time == 250_000_000
+    assert first.attributes["aither.cost.usd"] == 0.01 and first.attributes["aither.span.type"] == "decision"
+    assert second.status == "ERROR" and second.raw.status.description == "upstream 503"
+    assert second.raw.end_time - second.raw.start_time == 12_500_000
+    assert third.status == "ERROR" and third.raw.status.description == "bad json"
+    assert third.raw.start_time == third.raw.end_time == 1_700_000_000_500_000_000
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"status": "ok"}, "status must be 'success' or 'error'"),
+        ({"status": "success", "error_message": "x"}, "error_message was given with status='success'"),
+        ({"latency_ms": -1}, "latency_ms must be a number >= 0"),
+        ({"timestamp": "yesterday"}, "timestamp 'yesterday' is not ISO 8601"),
+        ({"timestamp": [1]}, "timestamp must be"),
+        ({"error_message": ""}, "error_message must be a non-empty string"),
+    ],
+)
+def test_log_event_names_the_bad_field_even_when_disabled(kwargs: dict[str, object], message: str) -> None:
+    for client in (aither.Client(enabled=False), SpanCapture().client):
+        try:
+            with pytest.raises(ValueError, match=message):
+                client.log_event("step", **kwargs)  # type: ignore[arg-type]
+        finally:
+            client.close()

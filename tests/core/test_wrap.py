@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import hashlib
 import io
 import pickle
 import threading
@@ -40,7 +41,7 @@ def test_predict_makes_one_whole_span(aither_capture: SpanCapture, model: Logist
     assert span.trace_id == tracked.last_trace_id
     assert span.attributes == {
         "aither.span.kind": "prediction",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "ml.model.name": "iris",
         "ml.model.version": "1.2.3",
         "ml.environment": "production",
@@ -50,6 +51,9 @@ def test_predict_makes_one_whole_span(aither_capture: SpanCapture, model: Logist
         "ml.method": "predict",
         "ml.input.rows": 7,
         "ml.output.rows": 7,
+        # the model's identity, on its first prediction span: hyperparameters and fingerprint
+        "ml.model.params": {**model.get_params(deep=False)},
+        "ml.model.fingerprint": "sha256:" + hashlib.sha256(pickle.dumps(model, protocol=4)).hexdigest(),
         "ml.features": {
             "sample": X[:5].tolist(),
             "_meta": {
@@ -285,6 +289,24 @@ def test_trace_ids_are_bounded(model: LogisticRegression) -> None:
         capture.close()
 
 
+def test_the_trace_ids_bound_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    capture = SpanCapture(trace_ids_size=3)
+    monkeypatch.setenv("AITHER_TRACE_IDS_SIZE", "0")
+    off = SpanCapture()
+    try:
+        tracked = capture.client.wrap(lambda x: x, name="echo")
+        for i in range(5):
+            tracked(i)
+        spans = capture.spans()
+        assert tracked.trace_ids == [s.trace_id for s in spans[2:]]
+        untracked = off.client.wrap(lambda x: x, name="echo")
+        untracked(1)
+        assert untracked.trace_ids == [] and untracked.last_trace_id == off.spans()[0].trace_id
+    finally:
+        capture.close()
+        off.close()
+
+
 def test_spans_nest_under_the_callers_active_span_without_touching_the_global_provider(
     aither_capture: SpanCapture, model: LogisticRegression
 ) -> None:
@@ -335,3 +357,86 @@ def test_scikit_learn_api_of_gradient_boosting(aither_capture: SpanCapture, libr
     assert span.attributes["ml.model.framework"] == library
     assert span.attributes["ml.model.framework.version"] == lib.__version__
     assert span.attributes["ml.prediction"]["_meta"]["shape"] == [3, 3]
+
+
+def test_both_call_forms_on_an_estimator_make_one_span_each(
+    aither_capture: SpanCapture, model: LogisticRegression
+) -> None:
+    tracked = aither_capture.client.wrap(model, name="iris")
+    assert callable(tracked) and not callable(model)
+    np.testing.assert_array_equal(tracked(X[:3]), model.predict(X[:3]))  # the README's "Also works"
+    np.testing.assert_array_equal(tracked.predict(X[:3]), model.predict(X[:3]))
+    first, second = aither_capture.spans("prediction")
+    assert first.attributes["ml.method"] == second.attributes["ml.method"] == "predict"
+    assert first.attributes["ml.features"] == second.attributes["ml.features"]
+
+
+def test_both_call_forms_on_a_callable_and_a_models_own_methods_stay_its_own(
+    aither_capture: SpanCapture,
+) -> None:
+    tracked = aither_capture.client.wrap(lambda x: x * 2, name="double")
+    assert tracked.predict(4) == 8 and tracked(5) == 10 and hasattr(tracked, "predict")
+    assert [s.attributes["ml.method"] for s in aither_capture.spans("prediction")] == ["__call__", "__call__"]
+
+    class Both:
+        def __call__(self, x: int) -> str:
+            return "call"
+
+        def predict(self, x: int) -> str:
+            return "predict"
+
+    both = aither_capture.client.wrap(Both(), name="both")
+    assert both(1) == "call" and both.predict(1) == "predict"
+
+    class NotAPrediction:
+        def __call__(self, x: int) -> int:
+            return x
+
+        predict = "a setting, not a method"
+
+    odd = aither_capture.client.wrap(NotAPrediction(), name="odd")
+    assert odd.predict == "a setting, not a method"  # an attribute of the model is never replaced
+    methods = [s.attributes["ml.method"] for s in aither_capture.spans("prediction")]
+    assert methods == ["__call__", "__call__", "__call__", "predict"]
+
+
+def test_the_models_identity_is_on_its_first_span_and_on_a_copys(aither_default: SpanCapture) -> None:
+    model = LogisticRegression(C=0.5, max_iter=300).fit(X, Y)
+    tracked = aither.wrap(model, name="iris")
+    tracked.predict(X[:1])
+    tracked.predict(X[:1])
+    restored = pickle.loads(pickle.dumps(tracked))
+    restored.predict(X[:1])
+    assert aither_default.client.flush(10)
+    model.set_params(C=2.0).fit(X, Y)  # re-fitted: a new fingerprint, under the same name
+    aither.wrap(model, name="iris").predict(X[:1])
+    first, second, after_unpickling, refit = aither_default.spans("prediction")
+    assert "ml.model.params" not in second.attributes and "ml.model.fingerprint" not in second.attributes
+    assert first.attributes["ml.model.params"]["C"] == 0.5 and refit.attributes["ml.model.params"]["C"] == 2.0
+    assert first.attributes["ml.model.fingerprint"] == after_unpickling.attributes["ml.model.fingerprint"]
+    assert first.attributes["ml.model.fingerprint"] != refit.attributes["ml.model.fingerprint"]
+
+
+def test_params_are_json_scalars_and_an_unpicklable_model_has_no_fingerprint(
+    aither_capture: SpanCapture,
+) -> None:
+    class Odd:
+        def get_params(self, deep: bool = True) -> dict[str, object]:
+            return {"n": 3, "inf": float("inf"), "scorer": len, "long": "x" * 500, "arr": np.arange(3)}
+
+        def predict(self, x: object) -> int:
+            return 1
+
+    Odd.__qualname__ = "Odd"  # a local class cannot be pickled by reference anyway
+    aither_capture.client.wrap(Odd(), name="odd").predict(1)
+    (span,) = aither_capture.spans()
+    assert span.attributes["ml.model.params"] == {
+        "arr": "array([0, 1, 2])",
+        "inf": "inf",
+        "long": "x" * 200,
+        "n": 3,
+        "scorer": "<built-in function len>",
+    }
+    assert "ml.model.fingerprint" not in span.attributes
+    aither_capture.client.wrap(lambda x: x, name="fn")(1)
+    assert {"ml.model.params", "ml.model.fingerprint"}.isdisjoint(aither_capture.spans()[-1].attributes)

@@ -37,7 +37,7 @@ def test_quickstart_against_the_server(server, api, tmp_path) -> None:  # type: 
     result = _run("quickstart.py", server, tmp_path)
     assert "delivered: True" in result.stdout
     usage = api.org.usage()
-    assert (usage.predictions, usage.labels, usage.operations) == (6, 4, 3)
+    assert (usage.predictions, usage.labels, usage.operations) == (7, 4, 3)
     exported = int(re.search(r"exported=(\d+)", result.stdout).group(1))  # type: ignore[union-attr]
     assert usage.spans == exported  # every span the SDK exported is stored, once
     assert api.labels.list(status="ambiguous").items == ()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -14,13 +15,25 @@ from aither.testing import CapturedSpan
 SAMPLED = ("ml.features", "ml.prediction")
 
 
-def split(span: CapturedSpan) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-    """A prediction span's attributes without its samples, then ``ml.features`` and ``ml.prediction``.
+IDENTITY = ("ml.model.params", "ml.model.fingerprint")
+"""The model's identity, on its first prediction span only (checked in form by :func:`split`,
+and in value by tests/core/test_wrap.py and each framework's own identity test)."""
+_FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 
-    Each sample is checked to hold exactly ``sample`` and ``_meta``, so a test that compares
-    the three parts compares the whole span.
+
+def split(span: CapturedSpan) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """A prediction span's attributes without its samples and its model's identity, then
+    ``ml.features`` and ``ml.prediction``.
+
+    Each sample is checked to hold exactly ``sample`` and ``_meta``, and the identity (when
+    there) to be a dict of JSON scalars and a SHA-256, so a test that compares the three parts
+    compares the whole span.
     """
     attributes = dict(span.attributes)
+    params = attributes.pop("ml.model.params", None)
+    assert params is None or all(isinstance(v, (str, int, float, bool, type(None))) for v in params.values())
+    fingerprint = attributes.pop("ml.model.fingerprint", None)
+    assert fingerprint is None or _FINGERPRINT.fullmatch(fingerprint), fingerprint
     features = attributes.pop("ml.features")
     prediction = attributes.pop("ml.prediction", None)
     for part in (features, prediction):
@@ -60,7 +73,7 @@ def prediction_attributes(
     """The attributes every prediction span of a wrapped model carries, samples aside."""
     attributes: dict[str, Any] = {
         "aither.span.kind": "prediction",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "ml.model.name": name,
         "ml.model.framework": framework,
         "ml.model.class": model_class,

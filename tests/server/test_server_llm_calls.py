@@ -82,6 +82,9 @@ async def test_an_llm_span_becomes_a_whole_llm_call_row(client, send, spans) -> 
             "injection_score": 0.75,
             "injection_detected": True,
             "injection_rules": ["ignore_previous", "reveal_prompt"],
+            "user_id": None,
+            "session_id": None,
+            "service": "test-service",  # the resource's, as the span names none
         }
     ]
     trace = (await client.get(f"/api/v1/traces/{trace_id}")).json()
@@ -166,3 +169,68 @@ async def test_replayed_llm_spans_are_stored_once_and_counted_in_usage(client, s
     assert counts()["llm_calls"] == 3
     usage = (await client.get("/api/v1/org/usage")).json()
     assert (usage["llm_calls"], usage["spans"]) == (3, 3)
+
+
+async def test_llm_calls_by_user_session_and_service_and_their_totals(client, send, spans) -> None:  # type: ignore[no-untyped-def]
+    """Who and in what context: filter by enduser.id, session.id and service.name, and total
+    calls, tokens and cost per user (cost per user), session or service."""
+    base = spans.now_ns
+
+    def call(name: str, offset: int, cost: float | None, **who: str) -> Any:
+        attrs = _chat_attributes(**who)
+        if cost is None:
+            del attrs[sc.AITHER_COST_USD]
+        else:
+            attrs[sc.AITHER_COST_USD] = cost
+        return spans.span(name, attrs, start_ns=base + offset * SECOND)
+
+    await send(
+        call("a1", 0, 0.25, **{sc.ENDUSER_ID: "ada", sc.SESSION_ID: "s1"}),
+        call("a2", 1, 0.5, **{sc.ENDUSER_ID: "ada", sc.SESSION_ID: "s2", sc.SERVICE_NAME: "gateway"}),
+        call("b1", 2, 0.125, **{sc.ENDUSER_ID: "bob", sc.SESSION_ID: "s3"}),
+        call("b2", 3, None, **{sc.ENDUSER_ID: "bob"}),
+        call("anon", 4, 2.0),
+    )
+
+    async def names(**params: Any) -> list[str]:
+        response = await client.get("/api/v1/llm-calls", params=params)
+        assert response.status_code == 200, response.text
+        return [item["name"] for item in response.json()["items"]]
+
+    assert await names(user_id="ada") == ["a2", "a1"]
+    assert await names(session_id="s3") == ["b1"]
+    assert await names(service="gateway") == ["a2"]
+    assert await names(service="test-service") == ["anon", "b2", "b1", "a1"]
+    (a2,) = (await client.get("/api/v1/llm-calls", params={"service": "gateway"})).json()["items"]
+    assert (a2["user_id"], a2["session_id"], a2["service"]) == ("ada", "s2", "gateway")
+
+    async def totals(group_by: str) -> list[tuple[Any, ...]]:
+        response = await client.get("/api/v1/llm-calls/totals", params={"group_by": group_by})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["group_by"] == group_by
+        return [
+            (
+                t["key"],
+                t["calls"],
+                t["errors"],
+                t["input_tokens"],
+                t["output_tokens"],
+                t["cost_usd"],
+                t["unpriced"],
+            )
+            for t in body["items"]
+        ]
+
+    assert await totals("user") == [
+        (None, 1, 0, 120, 48, 2.0, 0),
+        ("ada", 2, 0, 240, 96, 0.75, 0),
+        ("bob", 2, 0, 240, 96, 0.125, 1),  # b2 has no price: counted, not summed
+    ]
+    assert await totals("service") == [
+        ("test-service", 4, 0, 480, 192, 2.375, 1),
+        ("gateway", 1, 0, 120, 48, 0.5, 0),
+    ]
+    assert [row[0] for row in await totals("session")] == [None, "s2", "s1", "s3"]
+    bad = await client.get("/api/v1/llm-calls/totals", params={"group_by": "colour"})
+    assert bad.status_code == 422

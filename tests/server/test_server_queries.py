@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pytest
@@ -221,3 +222,22 @@ async def test_openapi_schema_documents_the_api(client) -> None:
     ):
         assert path in schema["paths"], path
     assert (await client.get("/healthz")).json()["status"] == "ok"
+
+
+async def test_features_of_schema_v1_and_v2_are_served_as_sent(client, send, spans) -> None:
+    """Schema v1 sent a frame's sample as lists of rows and its dtypes as a list; v2 sends
+    records and {column: dtype}. The server keeps and serves both, so older SDKs keep working."""
+    v1_meta = {"rows": 1, "columns": ["col1", "col2"], "dtypes": ["float64", "object"]}
+    v2_meta = {"rows": 1, "columns": ["col1", "col2"], "dtypes": {"col1": "float64", "col2": "object"}}
+    v1 = spans.prediction("frame_v1", [1], features=[[1.5, "A"]])
+    v2 = spans.prediction("frame_v2", [0], features=[{"col1": 2.5, "col2": "B"}])
+    for span, sample, meta in ((v1, [[1.5, "A"]], v1_meta), (v2, [{"col1": 2.5, "col2": "B"}], v2_meta)):
+        (features,) = [kv for kv in span.attributes if kv.key == sc.ML_FEATURES]
+        features.value.string_value = json.dumps({"sample": sample, "_meta": meta})
+    await send(v1, v2)
+    for model, sample, meta in (
+        ("frame_v1", [[1.5, "A"]], v1_meta),
+        ("frame_v2", [{"col1": 2.5, "col2": "B"}], v2_meta),
+    ):
+        (item,) = (await client.get("/api/v1/predictions", params={"model": model})).json()["items"]
+        assert item["features"] == {"sample": sample, "_meta": meta}

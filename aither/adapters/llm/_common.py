@@ -195,6 +195,7 @@ class LLMCall:
     """
 
     __slots__ = (
+        "_cost_given",
         "_end_lock",
         "_input_messages",
         "_input_texts",
@@ -232,6 +233,7 @@ class LLMCall:
         self._input_texts: list[str] = []
         self._system_texts: list[str] = []
         self.stream_attributes: dict[str, Any] | None = None
+        self._cost_given = False
 
     # -- start ------------------------------------------------------------------------------
     @classmethod
@@ -249,6 +251,8 @@ class LLMCall:
         system_texts: Sequence[str] = (),
         input_messages: MessagesBuilder | None = None,
         system_instructions: MessagesBuilder | None = None,
+        start_time: int | None = None,
+        parent: otel_context.Context | None = None,
     ) -> LLMCall | None:
         """Start the span ``"{operation} {request_model}"`` (kind CLIENT) in the caller's context.
 
@@ -265,6 +269,8 @@ class LLMCall:
             system_texts: the system prompt; scanned for PII, not for injection.
             input_messages / system_instructions: builders of the captured content, called
                 only when content capture is on.
+            start_time / parent: for a call recorded after the fact (``aither.log_llm_call``):
+                when it started (ns since the epoch) and the context of its parent span.
 
         Returns None (after counting the error) when the span could not be started; the
         adapter then calls the SDK untraced.
@@ -274,8 +280,9 @@ class LLMCall:
                 semconv.AITHER_SPAN_KIND: semconv.SPAN_KIND_LLM,
                 semconv.AITHER_SCHEMA_VERSION: semconv.SCHEMA_VERSION,
                 semconv.GEN_AI_OPERATION_NAME: operation,
-                semconv.GEN_AI_PROVIDER_NAME: provider,
             }
+            if provider:  # a recorded call may not say; its model alone is then priced
+                attrs[semconv.GEN_AI_PROVIDER_NAME] = provider
             if request_model:
                 attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
             if stream:
@@ -287,7 +294,9 @@ class LLMCall:
                     if value is not None:
                         attrs[key] = value
             name = f"{operation} {request_model}" if request_model else operation
-            span = runtime.tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attrs)
+            span = runtime.tracer.start_span(
+                name, context=parent, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_time
+            )
         except Exception as exc:
             runtime.internal_error(exc, "starting an LLM span")
             return None
@@ -394,6 +403,12 @@ class LLMCall:
         else:
             self._usage.update(kept)
 
+    def record_cost(self, usd: float) -> None:
+        """A cost the caller knows (``aither.cost.source`` = ``caller``): the price table is not asked."""
+        self._cost_given = True
+        self._pending[semconv.AITHER_COST_USD] = usd
+        self._pending[semconv.AITHER_COST_SOURCE] = semconv.COST_SOURCE_CALLER
+
     def record_output(
         self, *, texts: Iterable[str | None] = (), messages: MessagesBuilder | None = None
     ) -> None:
@@ -484,6 +499,7 @@ class LLMCall:
             self._input_texts,
             self._system_texts,
             self._output_texts,
+            price=not self._cost_given,
         )
         self.runtime.defer(self.span, LLMPayload(items, size + findings.approx_bytes(), findings))
 

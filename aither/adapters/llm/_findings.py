@@ -27,7 +27,16 @@ class Findings:
     """The PII counts, the injection score and the price of one call, computed when the span is
     exported (they flag, never block, so the caller need not wait for them)."""
 
-    __slots__ = ("input_texts", "model", "output_texts", "provider", "runtime", "system_texts", "usage")
+    __slots__ = (
+        "input_texts",
+        "model",
+        "output_texts",
+        "provider",
+        "runtime",
+        "system_texts",
+        "usage",
+        "wants_price",
+    )
 
     def __init__(
         self,
@@ -38,7 +47,10 @@ class Findings:
         input_texts: list[str],
         system_texts: list[str],
         output_texts: list[str] | None,
+        *,
+        price: bool = True,
     ) -> None:
+        self.wants_price = price
         self.runtime = runtime
         self.provider = provider
         self.model = model
@@ -89,6 +101,8 @@ class Findings:
             out.append((semconv.AITHER_PII_SCAN_TRUNCATED, True))
 
     def _price(self, out: list[tuple[str, Any]]) -> None:
+        if not self.wants_price:  # the caller gave the cost
+            return
         if _pricing is None:
             out.append((semconv.AITHER_COST_UNAVAILABLE, "no_price_table"))
             return

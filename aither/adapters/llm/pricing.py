@@ -128,7 +128,9 @@ def _lookup(provider: str, model: str) -> tuple[Any, Any] | None:
     """``(provider, model)`` of the table, cached: the table is searched once per model."""
     table = _table()
     provider_id = PROVIDER_IDS.get(provider)
-    if table is None or provider_id is None:
+    # No provider at all (a call recorded with log_llm_call without one): the table finds
+    # the model among every provider's. A provider it does not know prices nothing.
+    if table is None or (provider_id is None and provider):
         return None
     try:
         return table[0].find_provider_model(_model_ref(model), None, provider_id, None)  # type: ignore[no-any-return]

@@ -375,6 +375,9 @@ class _Decoder:
                 injection_score=_float(attributes.get(sc.AITHER_INJECTION_SCORE)),
                 injection_detected=_flag(injection_flag) if injection_flag is not None else None,
                 injection_rules=json.dumps(injection_rules) if isinstance(injection_rules, list) else None,
+                user_id=_text(attributes.get(sc.ENDUSER_ID), 200),
+                session_id=_text(attributes.get(sc.SESSION_ID), 200),
+                service=_text(attributes.get(sc.SERVICE_NAME), 200) or span.service_name,
             )
         )
 

@@ -112,6 +112,12 @@ class LlmCallRecord:
     injection_detected: bool | None = None
     injection_rules: str | None = None
     """JSON list of the prompt-injection rules the prompt matched."""
+    user_id: str | None = None
+    """``enduser.id``: the end user the call acted for."""
+    session_id: str | None = None
+    """``session.id``."""
+    service: str | None = None
+    """``service.name`` of the span (``log_llm_call(service=...)``), else of its resource."""
 
 
 @dataclass(slots=True)

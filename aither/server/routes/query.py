@@ -23,6 +23,7 @@ from ..storage.queries import (
     list_llm_calls,
     list_models,
     list_predictions,
+    llm_call_totals,
 )
 from . import schemas as s
 from .deps import Reader, StorageDep
@@ -222,6 +223,9 @@ def get_llm_calls(
     pii: Annotated[bool | None, Query(description="true: personal data found; false: none")] = None,
     injection: Annotated[bool | None, Query(description="true: prompt injection detected")] = None,
     error: Annotated[bool | None, Query(description="true: failed calls only")] = None,
+    user_id: Annotated[str | None, Query(description="the end user (enduser.id)")] = None,
+    session_id: Annotated[str | None, Query(description="the session (session.id)")] = None,
+    service: Annotated[str | None, Query(description="the service (service.name)")] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -237,6 +241,9 @@ def get_llm_calls(
                 pii=pii,
                 injection=injection,
                 error=error,
+                user_id=user_id,
+                session_id=session_id,
+                service=service,
                 window=_window(since, until),
                 limit=limit,
                 cursor=cursor,
@@ -244,6 +251,31 @@ def get_llm_calls(
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None
     return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
+
+
+@router.get(
+    "/llm-calls/totals",
+    response_model=s.LlmCallTotals,
+    summary="LLM calls, tokens and cost per user, session, service, model or provider",
+)
+def get_llm_call_totals(
+    *,
+    principal: Reader,
+    storage: StorageDep,
+    group_by: Annotated[
+        Literal["user", "session", "service", "model", "provider"], Query(description="what to total by")
+    ] = "user",
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+) -> s.LlmCallTotals:
+    with storage.read() as connection:
+        rows = llm_call_totals(
+            connection, principal.org_id, group_by, window=_window(since, until), limit=limit
+        )
+    return s.LlmCallTotals(
+        group_by=group_by, since=since, until=until, items=[s.LlmCallTotal(**row) for row in rows]
+    )
 
 
 @router.get(

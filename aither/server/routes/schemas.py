@@ -241,6 +241,26 @@ class LlmCall(BaseModel):
     injection_score: float | None = None
     injection_detected: bool | None = None
     injection_rules: list[str] | None = None
+    user_id: str | None = Field(None, description="enduser.id of the call")
+    session_id: str | None = Field(None, description="session.id of the call")
+    service: str | None = Field(None, description="service.name of the span, else of its resource")
+
+
+class LlmCallTotal(BaseModel):
+    key: str | None = Field(description="the user, session, service, model or provider; null: not given")
+    calls: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float = Field(description="sum of the priced calls' costs")
+    unpriced: int = Field(description="calls without a cost (unknown model), left out of cost_usd")
+
+
+class LlmCallTotals(BaseModel):
+    group_by: str
+    since: dt.datetime | None
+    until: dt.datetime | None
+    items: list[LlmCallTotal]
 
 
 class Operation(BaseModel):

@@ -310,6 +310,9 @@ def list_llm_calls(
     pii: bool | None = None,
     injection: bool | None = None,
     error: bool | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    service: str | None = None,
     window: Window | None = None,
     limit: int = 50,
     cursor: str | None = None,
@@ -322,6 +325,9 @@ def list_llm_calls(
         clauses.append(sa.or_(c.request_model == model, c.response_model == model))
     if provider is not None:
         clauses.append(c.provider == provider)
+    for column, value in ((c.user_id, user_id), (c.session_id, session_id), (c.service, service)):
+        if value is not None:
+            clauses.append(column == value)
     for column, wanted in ((c.pii_detected, pii), (c.injection_detected, injection)):
         if wanted is not None:  # "not flagged" includes calls that were never scanned
             clauses.append(column.is_(True) if wanted else sa.or_(column.is_(None), column.is_(False)))
@@ -340,3 +346,52 @@ def list_llm_calls(
         for key in ("finish_reasons", "pii_counts", "injection_rules"):
             row[key] = _json(row[key])
     return rows, next_cursor
+
+
+LLM_TOTALS_GROUPS = ("user", "session", "service", "model", "provider")
+"""What :func:`llm_call_totals` groups by (``user`` is ``enduser.id``, ``model`` the request model)."""
+
+
+def llm_call_totals(
+    connection: Connection, org_id: str, group_by: str, *, window: Window | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """LLM calls, errors, tokens and cost per user, session, service, model or provider, costliest
+    first. ``key`` is None for calls that did not say (no user, say). ``unpriced`` counts calls
+    without a cost (an unknown model), which the cost total leaves out."""
+    window = window or Window()
+    c = llm_calls.c
+    column = {
+        "user": c.user_id,
+        "session": c.session_id,
+        "service": c.service,
+        "model": c.request_model,
+        "provider": c.provider,
+    }[group_by]
+    cost = sa.func.coalesce(sa.func.sum(c.cost_usd), 0.0)
+    query = (
+        sa.select(
+            column.label("key"),
+            sa.func.count().label("calls"),
+            sa.func.sum(sa.case((c.is_error.is_(True), 1), else_=0)).label("errors"),
+            sa.func.coalesce(sa.func.sum(c.input_tokens), 0).label("input_tokens"),
+            sa.func.coalesce(sa.func.sum(c.output_tokens), 0).label("output_tokens"),
+            cost.label("cost_usd"),
+            sa.func.sum(sa.case((c.cost_usd.is_(None), 1), else_=0)).label("unpriced"),
+        )
+        .where(c.org_id == org_id, *window.clauses(c.time_ns))
+        .group_by(column)
+        .order_by(cost.desc(), sa.func.count().desc(), column)
+        .limit(limit)
+    )
+    return [
+        {
+            **row,
+            "calls": int(row["calls"]),
+            "errors": int(row["errors"] or 0),
+            "unpriced": int(row["unpriced"] or 0),
+            "input_tokens": int(row["input_tokens"]),
+            "output_tokens": int(row["output_tokens"]),
+            "cost_usd": float(row["cost_usd"]),
+        }
+        for row in connection.execute(query).mappings()
+    ]

@@ -217,8 +217,14 @@ llm_calls = Table(
     Column("injection_score", Float),
     Column("injection_detected", Boolean),
     Column("injection_rules", Text),
+    # migration 0003: who and in what context (enduser.id, session.id, service.name)
+    Column("user_id", String(200)),
+    Column("session_id", String(200)),
+    Column("service", String(200)),
     UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "time_ns"),
+    Index("ix_llm_calls_org_user", "org_id", "user_id", "time_ns"),
+    Index("ix_llm_calls_org_session", "org_id", "session_id", "time_ns"),
 )
 
 operations = Table(

@@ -58,11 +58,11 @@ def test_the_scikit_learn_estimator_on_a_dataframe(aither_capture: SpanCapture, 
         "type": "pandas.DataFrame",
         "shape": [6, 3],
         "columns": ["amount", "age", "score"],
-        "dtypes": ["float64", "int64", "float64"],
+        "dtypes": {"amount": "float64", "age": "int64", "score": "float64"},
         "rows": 6,
         "truncated": True,
     }
-    assert features["sample"] == X.iloc[:5].to_numpy(dtype=object).tolist()
+    assert features["sample"] == X.iloc[:5].to_dict(orient="records")  # records, schema v2
     assert prediction is not None and prediction["_meta"]["shape"] == [6, 2]
     same_values(prediction["sample"], out)
 

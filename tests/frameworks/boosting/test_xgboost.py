@@ -150,3 +150,11 @@ def test_a_quantile_dmatrix_is_described_without_values() -> None:
         "rows": 50,
         "truncated": True,
     }
+
+
+def test_calling_a_booster_runs_predict_as_one_span(aither_capture: SpanCapture, booster: Any) -> None:
+    tracked = aither_capture.client.wrap(booster, name="native")
+    matrix = xgb.DMatrix(data(4, seed=5), feature_names=NAMES)
+    np.testing.assert_array_equal(tracked(matrix), booster.predict(matrix))
+    (span,) = aither_capture.spans()
+    assert span.attributes["ml.method"] == "predict" and span.attributes["ml.input.rows"] == 4

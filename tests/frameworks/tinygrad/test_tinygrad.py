@@ -185,3 +185,12 @@ def test_an_object_holding_no_tinygrad_is_a_plain_callable() -> None:
             return self.net(x)
 
     assert isinstance(adapter_for(Holder()), TinygradAdapter)
+
+
+def test_predict_runs_the_call_as_one_span(aither_capture: SpanCapture) -> None:
+    net = Net()
+    tracked = aither_capture.client.wrap(net, name="tiny")
+    x = Tensor(data(3))
+    np.testing.assert_array_equal(tracked.predict(x).numpy(), net(x).numpy())
+    (span,) = aither_capture.spans()
+    assert span.attributes["ml.method"] == "__call__" and span.attributes["ml.input.rows"] == 3

@@ -351,3 +351,31 @@ def test_a_dict_holding_a_scalar_tensor(aither_capture: SpanCapture) -> None:
         },
     }
     assert span.attributes["ml.output.rows"] == 1
+
+
+def test_predict_runs_the_forward_call_as_one_span(aither_capture: SpanCapture) -> None:
+    net = make_net()
+    tracked = aither_capture.client.wrap(net, name="net")
+    x = torch.randn(3, 4)
+    with torch.no_grad():
+        assert torch.equal(tracked.predict(x), net(x))  # the README's "Both work"
+        assert torch.equal(tracked(x), net(x))
+    first, second = aither_capture.spans()
+    assert split(first)[0] == split(second)[0] == attributes("__call__", 3)
+    assert not hasattr(net, "predict") and callable(tracked)
+
+
+def test_the_first_span_carries_the_modules_fingerprint(aither_capture: SpanCapture) -> None:
+    import hashlib
+    import pickle
+
+    net = make_net()
+    tracked = aither_capture.client.wrap(net, name="net")
+    with torch.no_grad():
+        tracked(torch.randn(1, 4))
+        tracked(torch.randn(1, 4))
+    first, second = aither_capture.spans()
+    digest = hashlib.sha256(pickle.dumps(net, protocol=4)).hexdigest()
+    assert first.attributes["ml.model.fingerprint"] == f"sha256:{digest}"
+    assert "ml.model.params" not in first.attributes  # no get_params: hyperparameters unknown
+    assert "ml.model.fingerprint" not in second.attributes

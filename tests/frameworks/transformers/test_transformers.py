@@ -138,7 +138,7 @@ def test_a_pipeline_call_makes_one_whole_span(
             "type": "list",
             "shape": [len(out), 2],
             "columns": ["label", "score"],
-            "dtypes": "dict",
+            "dtypes": {"label": "str", "score": "float"},  # records: schema v2
             "rows": len(out),
             "truncated": False,
         }
@@ -253,3 +253,15 @@ def test_a_model_without_generate_traces_no_generate(
     assert not callable(getattr(tracked, "generate", None))
     assert isinstance(tracked, BertForSequenceClassification) and isinstance(tracked, torch.nn.Module)
     assert tracked.config.num_labels == 2 and tracked.num_parameters() == count(bert)
+
+
+def test_a_models_predict_runs_its_forward_call_as_one_span(
+    aither_capture: SpanCapture, bert: BertForSequenceClassification, tokenizer: PreTrainedTokenizerFast
+) -> None:
+    tracked = aither_capture.client.wrap(bert, name="bert")
+    batch = tokenizer(["good movie"], return_tensors="pt")
+    with torch.no_grad():
+        out = tracked.predict(**batch)
+        assert torch.equal(out.logits, bert(**batch).logits)
+    (span,) = aither_capture.spans()
+    assert span.attributes["ml.method"] == "__call__" and span.attributes["ml.input.rows"] == 1

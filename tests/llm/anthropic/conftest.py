@@ -68,7 +68,7 @@ def chat_span(
     """The attributes every span of a ``chat`` request to the fake has, plus ``extra``."""
     attrs: dict[str, Any] = {
         semconv.AITHER_SPAN_KIND: "llm",
-        semconv.AITHER_SCHEMA_VERSION: "1",
+        semconv.AITHER_SCHEMA_VERSION: "2",
         semconv.GEN_AI_OPERATION_NAME: "chat",
         semconv.GEN_AI_PROVIDER_NAME: "anthropic",
         semconv.GEN_AI_REQUEST_MODEL: model,

@@ -76,7 +76,7 @@ def gemini_span(
     """The attributes every span of a request to the fake has, plus ``extra``."""
     attrs: dict[str, Any] = {
         semconv.AITHER_SPAN_KIND: "llm",
-        semconv.AITHER_SCHEMA_VERSION: "1",
+        semconv.AITHER_SCHEMA_VERSION: "2",
         semconv.GEN_AI_OPERATION_NAME: operation,
         semconv.GEN_AI_PROVIDER_NAME: "gcp.gemini",
         semconv.GEN_AI_REQUEST_MODEL: model,

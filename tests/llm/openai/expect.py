@@ -24,7 +24,7 @@ def cost(model: str, **usage: int) -> dict[str, Any]:
 def base(fake: FakeOpenAI, *, operation: str = "chat", model: str = "gpt-4o-mini") -> dict[str, Any]:
     return {
         "aither.span.kind": "llm",
-        "aither.schema.version": "1",
+        "aither.schema.version": "2",
         "gen_ai.operation.name": operation,
         "gen_ai.provider.name": "openai",
         "gen_ai.request.model": model,
