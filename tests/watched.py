@@ -17,6 +17,7 @@ class WatchedProcess:
         self.ready = ready
         self.lines: list[str] = []
         self._ready: queue.Queue[str | None] = queue.Queue()
+        self._new_line = threading.Condition()
         self.process = subprocess.Popen(
             list(args), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
@@ -26,10 +27,14 @@ class WatchedProcess:
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self.lines.append(line)
+            with self._new_line:
+                self.lines.append(line)
+                self._new_line.notify_all()
             if self.ready in line:
                 self._ready.put(line)
         self._ready.put(None)  # the process exited
+        with self._new_line:
+            self._new_line.notify_all()
 
     def output(self) -> str:
         return "".join(self.lines)
@@ -43,6 +48,23 @@ class WatchedProcess:
             raise AssertionError(f"timed out waiting for {self.ready!r}") from None
         if line is None:
             raise AssertionError(f"the process exited: {self.output()[-2000:]}")
+        return line
+
+    def wait_for(self, text: str, timeout: float = 30) -> str:
+        """The first line so far or to come that contains ``text``; AssertionError if the
+        process exits first or ``timeout`` seconds pass."""
+        with self._new_line:
+            found = self._new_line.wait_for(
+                lambda: (
+                    next((line for line in self.lines if text in line), None)
+                    or self.process.poll() is not None
+                ),
+                timeout,
+            )
+        line = next((line for line in self.lines if text in line), None)
+        if line is None:
+            state = "the process exited" if found else f"timed out waiting for {text!r}"
+            raise AssertionError(f"{state}: {self.output()[-2000:]}")
         return line
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:

@@ -75,8 +75,10 @@ class Collector:
             "--otlp-exporter-protocol=http",
             "--otlp-exporter-compression=gzip",
             f"--otlp-exporter-custom-headers=Authorization=Bearer {api_key}",
-            # batch up to 64 spans or 200 ms; retry from 100 ms up to 1 s apart for a minute
-            "--traces-batch-max-size=64",
+            # batch up to 512 spans or 200 ms (Rotel drops a request it would have to split into
+            # too many batches: keep this above the SDK's batch_size, 100); retry from 100 ms up
+            # to 1 s apart for a minute
+            "--traces-batch-max-size=512",
             "--batch-timeout=200ms",
             "--otlp-exporter-retry-initial-backoff=100ms",
             "--otlp-exporter-retry-max-backoff=1s",
@@ -142,7 +144,8 @@ def test_sdk_through_the_collector_to_the_server(collector: Collector, server, a
 
     assert exported == 180
     usage = api.org.usage()
-    assert (usage.spans, usage.predictions, usage.labels) == (180, 120, 60)
+    log = collector.process.output()
+    assert (usage.spans, usage.predictions, usage.labels) == (180, 120, 60), log[-3000:]
     (version,) = api.models.metrics("churn").versions
     assert (version.version, version.predictions, version.labelled_rows) == ("2", 120, 60)
     expected = (fitted.predict(features[:120:2]) == target[:120:2]).mean()
@@ -174,13 +177,13 @@ def test_the_collector_retries_until_the_server_is_up(tmp_path: Path, model) -> 
         finally:
             sdk.close()
         assert exported == 180
+        running.process.wait_for("will retry")  # the collector met the closed port
         with EmbeddedServer(replace(settings)) as server:
             running.stop()  # the server is up: the collector's retries now land, then it drains
             with ManagementClient(api_key=key, base_url=server.base_url) as api:
                 usage = api.org.usage()
                 log = running.process.output()
                 assert (usage.spans, usage.predictions, usage.labels) == (180, 120, 60), log[-3000:]
-                assert "will retry" in log  # the collector met the closed port and retried
     finally:
         if running.process.process.poll() is None:
             running.process.stop()
