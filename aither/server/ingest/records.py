@@ -112,6 +112,8 @@ class LlmCallRecord:
     injection_detected: bool | None = None
     injection_rules: str | None = None
     """JSON list of the prompt-injection rules the prompt matched."""
+    risk_level: str | None = None
+    """Set by detection at ingest (an :class:`aither.RiskLevel` value)."""
 
 
 @dataclass(slots=True)

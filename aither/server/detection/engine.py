@@ -1,0 +1,361 @@
+"""Detection as spans are stored: event rules in the ingest transaction, window rules every second.
+
+:class:`Detection` belongs to one :class:`~aither.server.storage.Storage`. The ingest job calls
+:meth:`Detection.on_ingest` inside its transaction: it sets each LLM call's risk level, adds the
+batch to the per-minute rollups, and records the event rules' hits, so an anomaly is readable
+as soon as its span's request is answered. The writer calls :meth:`Detection.tick` about once
+a second: per organisation it reads the last hour of rollups (never raw rows, so the cost does
+not grow with history), evaluates the window rules and resolves anomalies whose condition cleared.
+
+Time is event time: each organisation's clock is the newest span time stored, advanced by the
+wall time since, so a replay of simulated hours is judged as it would have been live, and a
+stream that stops still ages its windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.engine import Connection, Engine
+
+from ..alerts.notice import AnomalyNotice, AnomalySink, NullSink
+from ..ingest.records import LlmCallRecord, PredictionRecord, SpanRecord
+from . import anomalies as store
+from . import rollups
+from .anomalies import Hit, Target
+from .risk import call_risk
+from .rollups import MINUTE_NS, Rollup, RollupKey
+from .rules import Rule, RuleSet
+from .timeseries import is_drop, is_spike, median
+
+logger = logging.getLogger("aither.server")
+
+BASELINE_MINUTES = 60
+"""How far back the robust baselines of spike and drop rules look."""
+MIN_CALLS_FOR_RATE = 10
+"""An error rate over fewer calls than this is noise, not an anomaly."""
+MODEL_ERRORS_MIN_RATE = 0.05
+"""model_errors also needs this share of failures, so a busy model's rare errors don't count."""
+MIN_CALLS_FOR_MEAN = 3
+"""A minute's mean over fewer calls than this takes the minute before in."""
+
+# which target parts a window rule splits by: per model for spikes and model errors, else per service
+_PER_MODEL = {"cost_spike", "latency_spike", "token_spike", "model_errors"}
+
+
+@dataclass
+class _Clock:
+    event_ns: int
+    wall_ns: int
+
+    def now(self) -> int:
+        return self.event_ns + max(0, time.time_ns() - self.wall_ns)
+
+
+class Detection:
+    """The rules and clocks of one server, and the sink anomalies go to. Thread-safe."""
+
+    def __init__(self, rules: RuleSet | None = None) -> None:
+        self._lock = threading.Lock()
+        self.rules = rules if rules is not None else RuleSet()
+        self._org_rules: dict[str, RuleSet] = {}
+        self._clocks: dict[str, _Clock] = {}
+        self.sink_source: Callable[[], AnomalySink | None] = lambda: None
+        self._fallback_sink = NullSink()
+        self.errors = 0
+        """Detection failures caught (ingest never fails because of detection)."""
+
+    # --- configuration -------------------------------------------------------------------------
+
+    def rules_for(self, org_id: str) -> RuleSet:
+        with self._lock:
+            return self._org_rules.get(org_id, self.rules)
+
+    def set_rules(self, org_id: str, rules: RuleSet) -> None:
+        """Rules for one organisation (the API's ``PUT /api/v1/rules``; kept until restart)."""
+        with self._lock:
+            self._org_rules[org_id] = rules
+
+    def now_ns(self, org_id: str) -> int:
+        """The organisation's event clock (wall time when it has stored nothing yet)."""
+        with self._lock:
+            clock = self._clocks.get(org_id)
+        return clock.now() if clock is not None else time.time_ns()
+
+    def _advance(self, org_id: str, event_ns: int) -> None:
+        with self._lock:
+            clock = self._clocks.get(org_id)
+            if clock is None or event_ns > clock.now():
+                self._clocks[org_id] = _Clock(event_ns, time.time_ns())
+
+    def submit(self, notice: AnomalyNotice | None) -> None:
+        if notice is None:
+            return
+        sink = self.sink_source() or self._fallback_sink
+        try:
+            sink.submit(notice)
+        except Exception:  # a sink must not raise; if one does, ingest still commits
+            self.errors += 1
+            logger.exception("aither server: the alert sink failed on anomaly %s", notice.id)
+
+    # --- ingest: risk, rollups and event rules, inside the writer's transaction -------------------
+
+    def on_ingest(
+        self,
+        connection: Connection,
+        org_id: str,
+        spans: Sequence[SpanRecord],
+        llm_calls: Sequence[LlmCallRecord],
+        predictions: Sequence[PredictionRecord],
+    ) -> None:
+        """Called by the ingest job with the batch's new rows, before the LLM calls are inserted."""
+        if not llm_calls and not predictions:
+            return
+        rules = self.rules_for(org_id)
+        for call in llm_calls:
+            call.risk_level = call_risk(call, rules).value
+        services = {span.key: span.service_name or "" for span in spans}
+        rollups.upsert(connection, org_id, rollups.collect(llm_calls, predictions, services))
+        newest = max(r.time_ns for r in (*llm_calls, *predictions))
+        self._advance(org_id, newest)
+        hits: dict[str, Hit] = {}
+        for call in llm_calls:
+            for hit in _event_hits(rules, call, services.get((call.trace_id, call.span_id), "")):
+                _merge(hits, hit)
+        for prediction in predictions:
+            rule = rules.rules.get("high_latency")
+            service = services.get((prediction.trace_id, prediction.span_id), "")
+            target = Target(
+                "prediction", service, prediction.model_name, prediction.model_version or "",
+                prediction.environment or "",
+            )  # fmt: skip
+            if rule is not None and rule.threshold is not None and rule.in_scope(
+                "prediction", service, prediction.model_name, target.environment
+            ) and prediction.latency_ms > rule.threshold:
+                _merge(hits, _latency_hit(rule, target, prediction.latency_ms, prediction.time_ns,
+                                          prediction.trace_id))  # fmt: skip
+        now = time.time_ns()
+        for hit in hits.values():
+            self.submit(store.record(connection, org_id, hit, now))
+
+    # --- window rules and resolution, on the writer thread about once a second -------------------
+
+    def tick(self, engine: Engine) -> None:
+        """Evaluate every organisation's window rules and resolve cleared anomalies."""
+        with self._lock:
+            orgs = list(self._clocks)
+        for org_id in orgs:
+            try:
+                with engine.begin() as connection:
+                    notices = self.evaluate(connection, org_id, self.now_ns(org_id))
+            except Exception:
+                self.errors += 1
+                logger.exception("aither server: window rules failed for %s; trying again next tick", org_id)
+                continue
+            for notice in notices:
+                self.submit(notice)
+
+    def evaluate(self, connection: Connection, org_id: str, now_ns: int) -> list[AnomalyNotice]:
+        """One tick for one organisation at event time ``now_ns``; the notices to send."""
+        rules = self.rules_for(org_id)
+        window_rules = [rule for rule in rules if rule.kind == "window" and rule.enabled]
+        longest = max([BASELINE_MINUTES * 60.0, *(rule.window_s for rule in window_rules)])
+        rows = rollups.read(connection, org_id, now_ns - int(longest * 1e9) - MINUTE_NS, None)
+        notices: list[AnomalyNotice] = []
+        firing: set[str] = set()
+        wall = time.time_ns()
+        for rule in window_rules:
+            for target, series in _series(rule, rows).items():
+                hit = _window_hit(rule, target, series, now_ns)
+                if hit is not None:
+                    firing.add(store.open_key(rule.name, target))
+                    notice = store.record(connection, org_id, hit, wall, per_minute=True)
+                    if notice is not None:
+                        notices.append(notice)
+        for row in list(store.open_rows(connection, org_id)):
+            rule = rules.rules.get(row["rule"])
+            if row["open_key"] in firing:
+                continue
+            if rule is None or rule.kind == "event":
+                quiet = rules.quiet_period_s
+            else:
+                quiet = max(rule.window_s, 60.0)
+            if row["last_seen_ns"] < now_ns - int(quiet * 1e9):
+                notices.append(store.resolve(connection, row, wall))
+        return notices
+
+
+def _merge(hits: dict[str, Hit], hit: Hit) -> None:
+    key = store.open_key(hit.rule.name, hit.target)
+    seen = hits.get(key)
+    if seen is None:
+        hits[key] = hit
+        return
+    seen.count += hit.count
+    if hit.time_ns >= seen.time_ns:
+        seen.time_ns, seen.message, seen.evidence = hit.time_ns, hit.message, hit.evidence
+
+
+def _latency_hit(rule: Rule, target: Target, latency_ms: float, time_ns: int, trace_id: str) -> Hit:
+    return Hit(
+        rule, target, time_ns, f"a call took {latency_ms:,.0f} ms (threshold {rule.threshold:,.0f} ms)",
+        {"latency_ms": latency_ms, "threshold": rule.threshold, "trace_id": trace_id}, trace_id=trace_id,
+    )  # fmt: skip
+
+
+def _event_hits(rules: RuleSet, call: LlmCallRecord, service: str) -> list[Hit]:
+    model = call.response_model or call.request_model or ""
+    target = Target("llm", service, model)
+    out: list[Hit] = []
+    evidence: dict[str, Any] = {"trace_id": call.trace_id, "span_id": call.span_id}
+    tokens = (call.input_tokens or 0) + (call.output_tokens or 0)
+    for rule in rules:
+        if rule.kind != "event" or not rule.in_scope("llm", service, model, ""):
+            continue
+        threshold = rule.threshold
+        message: str | None = None
+        if rule.name == "high_cost" and threshold is not None and (call.cost_usd or 0.0) > threshold:
+            message = f"a call cost ${call.cost_usd:.4f} (threshold ${threshold:.2f})"
+            extra: dict[str, Any] = {"cost_usd": call.cost_usd, "threshold": threshold}
+        elif rule.name == "high_latency" and threshold is not None and call.latency_ms > threshold:
+            out.append(_latency_hit(rule, target, call.latency_ms, call.time_ns, call.trace_id))
+        elif rule.name == "high_token_usage" and threshold is not None and tokens > threshold:
+            message = f"a call used {tokens:,} tokens (threshold {threshold:,.0f})"
+            extra = {"tokens": tokens, "threshold": threshold}
+        elif rule.name == "request_failure" and call.is_error:
+            message = f"a call failed ({call.error_type or 'error'})"
+            extra = {"error_type": call.error_type}
+        elif rule.name == "prompt_injection" and call.injection_detected:
+            message = f"prompt injection attempt (score {call.injection_score or 0:.2f})"
+            extra = {"injection_score": call.injection_score, "injection_rules": call.injection_rules}
+        elif rule.name == "pii_detected" and call.pii_detected:
+            message = "personally identifiable information (PII) detected"
+            extra = {"pii_counts": call.pii_counts}
+        if message is not None:
+            out.append(Hit(rule, target, call.time_ns, message, {**evidence, **extra}, trace_id=call.trace_id))
+    return out
+
+
+def _target(rule: Rule, key: RollupKey) -> Target:
+    _, kind, service, model, version, environment = key
+    if rule.name in _PER_MODEL:
+        return Target(kind, service, model, version, environment)
+    return Target(kind, service)
+
+
+def _series(rule: Rule, rows: Sequence[tuple[RollupKey, Rollup]]) -> dict[Target, dict[int, Rollup]]:
+    """Per target, the merged rollup of each minute, for the rows in the rule's scope."""
+    out: dict[Target, dict[int, Rollup]] = defaultdict(dict)
+    for key, rollup in rows:
+        if not rule.in_scope(key[1], key[2], key[3], key[5]):
+            continue
+        minutes = out[_target(rule, key)]
+        merged = minutes.get(key[0])
+        if merged is None:
+            minutes[key[0]] = merged = Rollup()
+        merged.merge(rollup)
+    return out
+
+
+def sliding(series: Mapping[int, Rollup], now_ns: int, window_s: float) -> Rollup:
+    """The sums over ``(now - window, now]``: whole minutes inside, the oldest one prorated.
+
+    The current minute counts as far as it has come, so a rule sees a burst within seconds
+    instead of when its minute closes.
+    """
+    start = now_ns - int(window_s * 1e9)
+    oldest = start - start % MINUTE_NS
+    total = Rollup()
+    for minute, rollup in series.items():
+        if minute > now_ns or minute < oldest:
+            continue
+        weight = 1.0 - (start - oldest) / MINUTE_NS if minute == oldest else 1.0
+        total.merge(rollup, weight)
+    return total
+
+
+def _value(rule: Rule, rollup: Rollup) -> float | None:
+    """The per-call mean a spike rule compares (None when the minute has too few calls)."""
+    if rule.name == "cost_spike":
+        return rollup.cost_usd / rollup.cost_calls if rollup.cost_calls >= 1 else None
+    if rule.name == "token_spike":
+        return rollup.tokens / rollup.count if rollup.count >= 1 else None
+    return rollup.mean_latency() if rollup.count >= 1 else None
+
+
+def _window_hit(rule: Rule, target: Target, series: Mapping[int, Rollup], now_ns: int) -> Hit | None:
+    threshold = rule.threshold
+    if threshold is None:
+        return None
+    current_minute = now_ns - now_ns % MINUTE_NS
+    history_minutes = range(current_minute - BASELINE_MINUTES * MINUTE_NS, current_minute - MINUTE_NS, MINUTE_NS)
+    if rule.method.value == "mad" and rule.name != "throughput_degradation":
+        current = Rollup()
+        current.merge(series.get(current_minute, Rollup()))
+        if current.count < MIN_CALLS_FOR_MEAN:
+            current.merge(series.get(current_minute - MINUTE_NS, Rollup()))
+        value = _value(rule, current) if current.count >= MIN_CALLS_FOR_MEAN else None
+        history = [v for m in history_minutes if m in series and (v := _value(rule, series[m])) is not None]
+        if value is None or not is_spike(value, history, multiplier=threshold):
+            return None
+        base = median(history)
+        return Hit(rule, target, now_ns, f"{value:.4g} per call is {value / base:.1f}x the baseline {base:.4g}",
+                   {"value": value, "baseline": base, "multiplier": threshold, "baseline_minutes": len(history)})  # fmt: skip
+    if rule.name == "throughput_degradation":
+        first = min(series) if series else current_minute
+        history = [series[m].count if m in series else 0.0 for m in history_minutes if m >= first]
+        rate = sliding(series, now_ns, 60).count
+        if not is_drop(rate, history, divisor=threshold):
+            return None
+        base = median(history)
+        return Hit(rule, target, now_ns, f"{rate:.0f} requests/min, down from a baseline of {base:.0f}",
+                   {"requests_per_minute": rate, "baseline": base, "divisor": threshold})  # fmt: skip
+    window = sliding(series, now_ns, rule.window_s)
+    minutes = rule.window_s / 60.0
+    if rule.name == "high_error_rate":
+        if window.count < MIN_CALLS_FOR_RATE or window.errors / window.count <= threshold:
+            return None
+        rate = window.errors / window.count
+        return Hit(rule, target, now_ns, f"{rate:.1%} of {window.count:.0f} calls failed (threshold {threshold:.0%})",
+                   {"error_rate": rate, "calls": window.count, "errors": window.errors, "threshold": threshold,
+                    "window_seconds": rule.window_s})  # fmt: skip
+    if rule.name == "model_errors":
+        if window.errors < threshold or window.errors / max(window.count, 1) < MODEL_ERRORS_MIN_RATE:
+            return None
+        return Hit(rule, target, now_ns, f"{window.errors:.0f} failed calls of {window.count:.0f} in the window",
+                   {"errors": window.errors, "calls": window.count, "threshold": threshold,
+                    "window_seconds": rule.window_s})  # fmt: skip
+    if rule.name == "high_request_rate":
+        rate = window.count / minutes
+        if rate <= threshold:
+            return None
+        return Hit(rule, target, now_ns, f"{rate:.0f} requests/min (threshold {threshold:.0f})",
+                   {"requests_per_minute": rate, "threshold": threshold})  # fmt: skip
+    if rule.name == "high_cost_rate":
+        rate = window.cost_usd * 60.0 / minutes
+        if rate <= threshold:
+            return None
+        return Hit(rule, target, now_ns, f"${rate:.2f}/hour (threshold ${threshold:.2f}/hour)",
+                   {"usd_per_hour": rate, "threshold": threshold})  # fmt: skip
+    return None
+
+
+_ATTACHED: weakref.WeakKeyDictionary[Engine, Detection] = weakref.WeakKeyDictionary()
+_DEFAULT = Detection()
+
+
+def attach(engine: Engine, detection: Detection) -> None:
+    """Make ``detection`` the one ingest jobs on ``engine`` use."""
+    _ATTACHED[engine] = detection
+
+
+def detection_for(engine: Engine) -> Detection:
+    """The detection attached to ``engine`` (a default one with the default rules if none)."""
+    return _ATTACHED.get(engine, _DEFAULT)
