@@ -202,13 +202,15 @@ class LlmCallsResource(_Resource):
         pii: bool | None = None,
         injection: bool | None = None,
         error: bool | None = None,
+        risk: str | None = None,
         since: Time = None,
         until: Time = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[LlmCall]:
         """A page of LLM calls; ``model`` matches the request or response model; ``pii``,
-        ``injection``, ``error`` True/False keep only flagged/unflagged (or failed/ok) calls."""
+        ``injection``, ``error`` True/False keep only flagged/unflagged (or failed/ok) calls;
+        ``risk`` (``low``, ``medium``, ``high``, ``critical``) keeps that risk level and above."""
         return self._run(
             calls.llm_calls_list(
                 model=model,
@@ -216,6 +218,7 @@ class LlmCallsResource(_Resource):
                 pii=pii,
                 injection=injection,
                 error=error,
+                risk=risk,
                 since=since,
                 until=until,
                 limit=limit,

@@ -226,6 +226,8 @@ class LlmCall:
     injection_score: float | None = None
     injection_detected: bool | None = None
     injection_rules: tuple[str, ...] | None = None
+    risk_level: str | None = None
+    """``low``, ``medium``, ``high`` or ``critical`` (an :class:`aither.RiskLevel` value)."""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LlmCall:

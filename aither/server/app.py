@@ -16,7 +16,10 @@ from starlette.concurrency import run_in_threadpool
 
 from .bootstrap import first_start
 from .config import ServerSettings
-from .routes import management, otlp, query
+from .alerts.notice import NullSink
+from .detection import load_rules
+from .detection.retention import RetentionLoop
+from .routes import detection, management, otlp, query
 from .routes.schemas import Health
 from .storage import Storage
 
@@ -31,6 +34,12 @@ def server_version() -> str:
 def create_app(settings: ServerSettings | None = None, storage: Storage | None = None) -> FastAPI:
     """The aither server as a FastAPI app (see ``docs/server.md`` for the routes)."""
     resolved = settings if settings is not None else ServerSettings.from_env()
+    rules = load_rules(resolved.rules_path)
+
+    def wire(app: FastAPI, store: Storage) -> None:
+        """Detection's rules and alert sink, read when an anomaly changes (the sink may be replaced)."""
+        store.detection.rules = rules
+        store.detection.sink_source = lambda: getattr(app.state, "alert_sink", None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,10 +51,18 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
                 max_queued_spans=resolved.max_queued_spans,
                 max_batch_spans=resolved.max_batch_spans,
             )
+        wire(app, app.state.storage)
+        retention = (
+            RetentionLoop(app.state.storage, resolved.retention_s).start()
+            if resolved.retention_s is not None
+            else None
+        )
         try:
             app.state.bootstrap = await run_in_threadpool(first_start, app.state.storage, resolved)
             yield
         finally:
+            if retention is not None:
+                await run_in_threadpool(retention.stop)
             if owned:
                 await run_in_threadpool(app.state.storage.close)
                 app.state.storage = None
@@ -61,9 +78,14 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.state.settings = resolved
     app.state.storage = storage
     app.state.bootstrap = None
+    if getattr(app.state, "alert_sink", None) is None:
+        app.state.alert_sink = NullSink()
+    if storage is not None:
+        wire(app, storage)
     app.include_router(otlp.router)
     app.include_router(query.router)
     app.include_router(management.router)
+    app.include_router(detection.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness; no key needed")
     def health() -> Health:

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
+from ...schema.vocabulary import RiskLevel
 from ..analysis.label_join import LABEL_STATUSES
 from ..analysis.metrics import model_metrics
 from ..storage.queries import (
@@ -208,6 +209,9 @@ def get_llm_calls(
     pii: Annotated[bool | None, Query(description="true: personal data found; false: none")] = None,
     injection: Annotated[bool | None, Query(description="true: prompt injection detected")] = None,
     error: Annotated[bool | None, Query(description="true: failed calls only")] = None,
+    risk: Annotated[
+        RiskLevel | None, Query(description="this risk level and above (low, medium, high, critical)")
+    ] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -226,6 +230,7 @@ def get_llm_calls(
                 window=_window(since, until),
                 limit=limit,
                 cursor=cursor,
+                min_risk=risk,
             )
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None

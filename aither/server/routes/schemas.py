@@ -221,6 +221,9 @@ class LlmCall(BaseModel):
     injection_score: float | None = None
     injection_detected: bool | None = None
     injection_rules: list[str] | None = None
+    risk_level: Literal["low", "medium", "high", "critical"] | None = Field(
+        None, description="from PII findings, injection score, errors and cost; null for calls stored before"
+    )
 
 
 class Operation(BaseModel):
