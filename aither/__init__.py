@@ -37,9 +37,10 @@ from .exceptions import (
 )
 from .export import Stats
 from .sampling import SampleLimits
+from .schema.vocabulary import AnomalyType, DetectionMethod, RiskLevel, Severity
 
 if typing.TYPE_CHECKING:
-    from .api import APIKey, CreatedAPIKey, Organization, Usage, User, api_keys, org, user
+    from .api import APIKey, CreatedAPIKey, Organization, Usage, User, anomalies, api_keys, org, user
     from .api import AsyncManagementClient as AsyncAither
 
 # The management API is httpx's: imported at first use, so that `import aither` stays light.
@@ -50,6 +51,7 @@ _MANAGEMENT_API = {
     "Organization": "Organization",
     "Usage": "Usage",
     "User": "User",
+    "anomalies": "anomalies",
     "api_keys": "api_keys",
     "org": "org",
     "user": "user",
@@ -76,25 +78,30 @@ __all__ = [
     "APIKey",
     "AitherError",
     "AmbiguousLabel",
+    "AnomalyType",
     "AsyncAither",
     "AuthenticationError",
     "Client",
     "ConfigError",
     "Conflict",
     "CreatedAPIKey",
+    "DetectionMethod",
     "FrameworkNotInstalled",
     "InvalidTraceId",
     "NotFound",
     "Organization",
     "PermissionDenied",
     "RateLimited",
+    "RiskLevel",
     "SampleLimits",
     "ServerError",
+    "Severity",
     "Stats",
     "TrackedModel",
     "Usage",
     "User",
     "__version__",
+    "anomalies",
     "api_keys",
     "close",
     "flush",

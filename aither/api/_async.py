@@ -13,6 +13,7 @@ from .._version import __version__
 from ..exceptions import ServerError
 from . import _calls as calls
 from ._calls import Call, check, resolve_target, unreachable
+from ._detection import AsyncAnomaliesResource, AsyncRulesResource, AsyncStatsResource
 from ._types import (
     APIKey,
     CreatedAPIKey,
@@ -216,6 +217,9 @@ class AsyncManagementClient:
         self.labels = AsyncLabelsResource(self)
         self.traces = AsyncTracesResource(self)
         self.llm_calls = AsyncLlmCallsResource(self)
+        self.anomalies = AsyncAnomaliesResource(self)
+        self.stats = AsyncStatsResource(self)
+        self.rules = AsyncRulesResource(self)
 
     async def send(self, call: Call[T]) -> T:
         """Send one call and parse its answer."""

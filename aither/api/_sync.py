@@ -15,6 +15,7 @@ from .._version import __version__
 from ..exceptions import ServerError
 from . import _calls as calls
 from ._calls import Call, check, resolve_target, unreachable
+from ._detection import AnomaliesResource, RulesResource, StatsResource
 from ._types import (
     APIKey,
     CreatedAPIKey,
@@ -276,6 +277,9 @@ class ManagementClient:
         self.labels = LabelsResource(lambda: self)
         self.traces = TracesResource(lambda: self)
         self.llm_calls = LlmCallsResource(lambda: self)
+        self.anomalies = AnomaliesResource(lambda: self)
+        self.stats = StatsResource(lambda: self)
+        self.rules = RulesResource(lambda: self)
 
     def send(self, call: Call[T]) -> T:
         """Send one call and parse its answer (the resources' single way out)."""

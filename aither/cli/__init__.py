@@ -2,7 +2,7 @@
 
 ::
 
-    aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--home DIR]
+    aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--home DIR] [--rules FILE] [--retention 30d]
     aither demo [--data-dir DIR]
     aither models
     aither predictions [--model NAME] [--version V] [--labelled yes|no] [--since 24h] [--limit 20]
@@ -10,6 +10,12 @@
     aither labels [--status ambiguous]
     aither usage
     aither keys list | create NAME [--scope read --scope write] | revoke KEY_ID
+    aither stats [--since 24h]
+    aither events [N]
+    aither anomalies [N] [--severity high] | anomalies ack ID | anomalies resolve ID
+    aither risks [N]
+    aither watch [--severity high]
+    aither prune --older-than 7d
 
 The query commands talk to the server's API with the key and URL the SDK would use
 (``AITHER_API_KEY``/``AITHER_BASE_URL``, else the credentials file ``aither server`` wrote),
@@ -50,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--home", help="data directory (default AITHER_HOME or ~/.aither)")
     server.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    server.add_argument("--rules", help="TOML file of detection rules (default: built-in; AITHER_RULES_FILE)")
+    server.add_argument(
+        "--retention", help="delete telemetry older than this, e.g. 30d (default: keep; AITHER_RETENTION)"
     )
 
     demo = commands.add_parser(
@@ -120,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     key_revoke = key_commands.add_parser("revoke", help="revoke a key by id")
     key_revoke.add_argument("key_id")
     _query_options(key_revoke)
+    from ._detection_parsers import add_parsers
+
+    add_parsers(commands, _query_options)
     return parser
 
 
@@ -134,7 +147,12 @@ def _server(args: argparse.Namespace) -> int:
         )
         return 1
     settings = ServerSettings.from_env(
-        home=args.home, database_url=args.database_url, host=args.host, port=args.port
+        home=args.home,
+        database_url=args.database_url,
+        host=args.host,
+        port=args.port,
+        rules=args.rules,
+        retention=args.retention,
     )
     try:
         serve(settings, log_level=args.log_level)
@@ -183,7 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "llm-calls": _commands.llm_calls,
             "usage": _commands.usage,
             "keys": _commands.keys,
-        }[args.command]
+        }.get(args.command)
+        if handler is None:
+            from ._detection import HANDLERS
+
+            handler = HANDLERS[args.command]
         return handler(args, console)
     except (AitherError, ValueError) as exc:
         errors.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)

@@ -14,9 +14,9 @@ from importlib import metadata
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from .alerts.notice import NullSink
 from .bootstrap import first_start
 from .config import ServerSettings
-from .alerts.notice import NullSink
 from .detection import load_rules
 from .detection.retention import RetentionLoop
 from .routes import detection, management, otlp, query

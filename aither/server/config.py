@@ -70,7 +70,9 @@ def _retention(raw: str | float | None) -> float | None:
 
     seconds = parse_duration(raw, "retention")
     if seconds < 3600:
-        raise ConfigError(f"retention={raw!r} is under an hour; keep at least 1h (the rules look back that far)")
+        raise ConfigError(
+            f"retention={raw!r} is under an hour; keep at least 1h (the rules look back that far)"
+        )
     return seconds
 
 

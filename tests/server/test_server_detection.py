@@ -82,8 +82,14 @@ async def test_pii_and_injection_open_anomalies_as_they_are_stored(client, spans
         client,
         [
             spans.span("chat gpt-4o-mini", chat()),
-            spans.span("chat gpt-4o-mini", chat(**{sc.AITHER_PII_DETECTED: True, sc.AITHER_PII_INPUT_PREFIX + "email": 1})),
-            spans.span("chat gpt-4o-mini", chat(**{sc.AITHER_INJECTION_SCORE: 0.9, sc.AITHER_INJECTION_DETECTED: True})),
+            spans.span(
+                "chat gpt-4o-mini",
+                chat(**{sc.AITHER_PII_DETECTED: True, sc.AITHER_PII_INPUT_PREFIX + "email": 1}),
+            ),
+            spans.span(
+                "chat gpt-4o-mini",
+                chat(**{sc.AITHER_INJECTION_SCORE: 0.9, sc.AITHER_INJECTION_DETECTED: True}),
+            ),
         ],
     )
     # event rules run in the ingest transaction: readable as soon as the export is answered
@@ -182,11 +188,15 @@ async def test_spikes_are_judged_against_a_robust_baseline(client, spans) -> Non
         [spans.span("chat", chat(**hot), start_ns=spike_at + i * SECOND, duration_ms=900) for i in range(4)],
     )
     items = by_rule(
-        await wait_for(client, lambda items: {"latency_spike", "cost_spike", "token_spike"} <= set(by_rule(items)))
+        await wait_for(
+            client, lambda items: {"latency_spike", "cost_spike", "token_spike"} <= set(by_rule(items))
+        )
     )
     latency = items["latency_spike"]
     assert latency["detection_method"] == "mad" and latency["anomaly_type"] == "latency_spike"
-    assert 100 <= latency["evidence"]["baseline"] <= 160 and latency["evidence"]["value"] == pytest.approx(900)
+    assert 100 <= latency["evidence"]["baseline"] <= 160 and latency["evidence"]["value"] == pytest.approx(
+        900
+    )
     assert items["cost_spike"]["anomaly_type"] == "cost_anomaly"
     assert items["token_spike"]["anomaly_type"] == "token_usage_spike"
     assert "high_latency" not in items  # 900 ms is under the 5,000 ms threshold
@@ -197,7 +207,9 @@ async def test_spikes_are_judged_against_a_robust_baseline(client, spans) -> Non
 async def test_throughput_drop_and_prediction_latency(client, spans) -> None:  # type: ignore[no-untyped-def]
     start = time.time_ns() - 4 * 3600 * SECOND
     start -= start % MINUTE
-    steady = [spans.prediction("fraud", [1], start_ns=start + i * 3 * SECOND) for i in range(20 * 20)]  # 20/min
+    steady = [
+        spans.prediction("fraud", [1], start_ns=start + i * 3 * SECOND) for i in range(20 * 20)
+    ]  # 20/min
     await post(client, steady, service="scoring")
     # then two calls in the next three minutes, one of them slow
     await post(
@@ -210,10 +222,19 @@ async def test_throughput_drop_and_prediction_latency(client, spans) -> None:  #
     )
     items = by_rule(await wait_for(client, lambda items: "throughput_degradation" in by_rule(items)))
     drop = items["throughput_degradation"]
-    assert (drop["kind"], drop["service"], drop["anomaly_type"]) == ("prediction", "scoring", "throughput_degradation")
+    assert (drop["kind"], drop["service"], drop["anomaly_type"]) == (
+        "prediction",
+        "scoring",
+        "throughput_degradation",
+    )
     assert drop["evidence"]["baseline"] == 20
     slow = items["high_latency"]
-    assert (slow["kind"], slow["model"], slow["version"], slow["environment"]) == ("prediction", "fraud", "1", "test")
+    assert (slow["kind"], slow["model"], slow["version"], slow["environment"]) == (
+        "prediction",
+        "fraud",
+        "1",
+        "test",
+    )
 
 
 async def test_rules_change_through_the_api(client, spans, make_key) -> None:  # type: ignore[no-untyped-def]
@@ -302,7 +323,12 @@ async def test_prune_deletes_old_rows_and_keeps_labels_consistent(client, spans,
         ],
     )
     before = counts()
-    assert (before["predictions"], before["labels"], before["label_rows"], before["llm_calls"]) == (2, 2, 2, 2)
+    assert (before["predictions"], before["labels"], before["label_rows"], before["llm_calls"]) == (
+        2,
+        2,
+        2,
+        2,
+    )
     response = await client.post("/api/v1/prune", json={"older_than": "7d"})
     assert response.status_code == 200, response.text
     deleted = response.json()["deleted"]

@@ -29,6 +29,8 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 def to_datetime(ns: int) -> dt.datetime:
     return _EPOCH + dt.timedelta(microseconds=ns // 1000)
+
+
 _TARGET = ("service", "model", "version", "environment")
 
 
@@ -90,7 +92,9 @@ def notice_of(row: Mapping[str, Any], event: NoticeEvent) -> AnomalyNotice:
 
 def _open_row(connection: Connection, org_id: str, key: str) -> dict[str, Any] | None:
     row = (
-        connection.execute(sa.select(anomalies).where(anomalies.c.org_id == org_id, anomalies.c.open_key == key))
+        connection.execute(
+            sa.select(anomalies).where(anomalies.c.org_id == org_id, anomalies.c.open_key == key)
+        )
         .mappings()
         .first()
     )

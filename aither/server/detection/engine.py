@@ -133,14 +133,24 @@ class Detection:
             rule = rules.rules.get("high_latency")
             service = services.get((prediction.trace_id, prediction.span_id), "")
             target = Target(
-                "prediction", service, prediction.model_name, prediction.model_version or "",
+                "prediction",
+                service,
+                prediction.model_name,
+                prediction.model_version or "",
                 prediction.environment or "",
-            )  # fmt: skip
-            if rule is not None and rule.threshold is not None and rule.in_scope(
-                "prediction", service, prediction.model_name, target.environment
-            ) and prediction.latency_ms > rule.threshold:
-                _merge(hits, _latency_hit(rule, target, prediction.latency_ms, prediction.time_ns,
-                                          prediction.trace_id))  # fmt: skip
+            )
+            if (
+                rule is not None
+                and rule.threshold is not None
+                and rule.in_scope("prediction", service, prediction.model_name, target.environment)
+                and prediction.latency_ms > rule.threshold
+            ):
+                _merge(
+                    hits,
+                    _latency_hit(
+                        rule, target, prediction.latency_ms, prediction.time_ns, prediction.trace_id
+                    ),
+                )
         now = time.time_ns()
         for hit in hits.values():
             self.submit(store.record(connection, org_id, hit, now))
@@ -183,10 +193,8 @@ class Detection:
             rule = rules.rules.get(row["rule"])
             if row["open_key"] in firing:
                 continue
-            if rule is None or rule.kind == "event":
-                quiet = rules.quiet_period_s
-            else:
-                quiet = max(rule.window_s, 60.0)
+            windowed = rule is not None and rule.kind == "window"
+            quiet = max(rule.window_s, 60.0) if rule is not None and windowed else rules.quiet_period_s
             if row["last_seen_ns"] < now_ns - int(quiet * 1e9):
                 notices.append(store.resolve(connection, row, wall))
         return notices
@@ -205,9 +213,13 @@ def _merge(hits: dict[str, Hit], hit: Hit) -> None:
 
 def _latency_hit(rule: Rule, target: Target, latency_ms: float, time_ns: int, trace_id: str) -> Hit:
     return Hit(
-        rule, target, time_ns, f"a call took {latency_ms:,.0f} ms (threshold {rule.threshold:,.0f} ms)",
-        {"latency_ms": latency_ms, "threshold": rule.threshold, "trace_id": trace_id}, trace_id=trace_id,
-    )  # fmt: skip
+        rule,
+        target,
+        time_ns,
+        f"a call took {latency_ms:,.0f} ms (threshold {rule.threshold:,.0f} ms)",
+        {"latency_ms": latency_ms, "threshold": rule.threshold, "trace_id": trace_id},
+        trace_id=trace_id,
+    )
 
 
 def _event_hits(rules: RuleSet, call: LlmCallRecord, service: str) -> list[Hit]:
@@ -239,7 +251,9 @@ def _event_hits(rules: RuleSet, call: LlmCallRecord, service: str) -> list[Hit]:
             message = "personally identifiable information (PII) detected"
             extra = {"pii_counts": call.pii_counts}
         if message is not None:
-            out.append(Hit(rule, target, call.time_ns, message, {**evidence, **extra}, trace_id=call.trace_id))
+            out.append(
+                Hit(rule, target, call.time_ns, message, {**evidence, **extra}, trace_id=call.trace_id)
+            )
     return out
 
 
@@ -295,7 +309,9 @@ def _window_hit(rule: Rule, target: Target, series: Mapping[int, Rollup], now_ns
     if threshold is None:
         return None
     current_minute = now_ns - now_ns % MINUTE_NS
-    history_minutes = range(current_minute - BASELINE_MINUTES * MINUTE_NS, current_minute - MINUTE_NS, MINUTE_NS)
+    history_minutes = range(
+        current_minute - BASELINE_MINUTES * MINUTE_NS, current_minute - MINUTE_NS, MINUTE_NS
+    )
     if rule.method.value == "mad" and rule.name != "throughput_degradation":
         current = Rollup()
         current.merge(series.get(current_minute, Rollup()))
@@ -306,8 +322,13 @@ def _window_hit(rule: Rule, target: Target, series: Mapping[int, Rollup], now_ns
         if value is None or not is_spike(value, history, multiplier=threshold):
             return None
         base = median(history)
-        return Hit(rule, target, now_ns, f"{value:.4g} per call is {value / base:.1f}x the baseline {base:.4g}",
-                   {"value": value, "baseline": base, "multiplier": threshold, "baseline_minutes": len(history)})  # fmt: skip
+        return Hit(
+            rule,
+            target,
+            now_ns,
+            f"{value:.4g} per call is {value / base:.1f}x the baseline {base:.4g}",
+            {"value": value, "baseline": base, "multiplier": threshold, "baseline_minutes": len(history)},
+        )
     if rule.name == "throughput_degradation":
         first = min(series) if series else current_minute
         history = [series[m].count if m in series else 0.0 for m in history_minutes if m >= first]
@@ -315,35 +336,69 @@ def _window_hit(rule: Rule, target: Target, series: Mapping[int, Rollup], now_ns
         if not is_drop(rate, history, divisor=threshold):
             return None
         base = median(history)
-        return Hit(rule, target, now_ns, f"{rate:.0f} requests/min, down from a baseline of {base:.0f}",
-                   {"requests_per_minute": rate, "baseline": base, "divisor": threshold})  # fmt: skip
+        return Hit(
+            rule,
+            target,
+            now_ns,
+            f"{rate:.0f} requests/min, down from a baseline of {base:.0f}",
+            {"requests_per_minute": rate, "baseline": base, "divisor": threshold},
+        )
     window = sliding(series, now_ns, rule.window_s)
     minutes = rule.window_s / 60.0
     if rule.name == "high_error_rate":
         if window.count < MIN_CALLS_FOR_RATE or window.errors / window.count <= threshold:
             return None
         rate = window.errors / window.count
-        return Hit(rule, target, now_ns, f"{rate:.1%} of {window.count:.0f} calls failed (threshold {threshold:.0%})",
-                   {"error_rate": rate, "calls": window.count, "errors": window.errors, "threshold": threshold,
-                    "window_seconds": rule.window_s})  # fmt: skip
+        return Hit(
+            rule,
+            target,
+            now_ns,
+            f"{rate:.1%} of {window.count:.0f} calls failed (threshold {threshold:.0%})",
+            {
+                "error_rate": rate,
+                "calls": window.count,
+                "errors": window.errors,
+                "threshold": threshold,
+                "window_seconds": rule.window_s,
+            },
+        )
     if rule.name == "model_errors":
         if window.errors < threshold or window.errors / max(window.count, 1) < MODEL_ERRORS_MIN_RATE:
             return None
-        return Hit(rule, target, now_ns, f"{window.errors:.0f} failed calls of {window.count:.0f} in the window",
-                   {"errors": window.errors, "calls": window.count, "threshold": threshold,
-                    "window_seconds": rule.window_s})  # fmt: skip
+        return Hit(
+            rule,
+            target,
+            now_ns,
+            f"{window.errors:.0f} failed calls of {window.count:.0f} in the window",
+            {
+                "errors": window.errors,
+                "calls": window.count,
+                "threshold": threshold,
+                "window_seconds": rule.window_s,
+            },
+        )
     if rule.name == "high_request_rate":
         rate = window.count / minutes
         if rate <= threshold:
             return None
-        return Hit(rule, target, now_ns, f"{rate:.0f} requests/min (threshold {threshold:.0f})",
-                   {"requests_per_minute": rate, "threshold": threshold})  # fmt: skip
+        return Hit(
+            rule,
+            target,
+            now_ns,
+            f"{rate:.0f} requests/min (threshold {threshold:.0f})",
+            {"requests_per_minute": rate, "threshold": threshold},
+        )
     if rule.name == "high_cost_rate":
         rate = window.cost_usd * 60.0 / minutes
         if rate <= threshold:
             return None
-        return Hit(rule, target, now_ns, f"${rate:.2f}/hour (threshold ${threshold:.2f}/hour)",
-                   {"usd_per_hour": rate, "threshold": threshold})  # fmt: skip
+        return Hit(
+            rule,
+            target,
+            now_ns,
+            f"${rate:.2f}/hour (threshold ${threshold:.2f}/hour)",
+            {"usd_per_hour": rate, "threshold": threshold},
+        )
     return None
 
 

@@ -69,7 +69,9 @@ def _steps(cutoff_ns: int, org_id: str | None, limit: int) -> list[tuple[str, Ca
         return lambda connection: _delete_ids(
             connection,
             table,
-            sa.select(table.c.id).where(table.c[column] < cutoff_ns, *_org(table.c.org_id, org_id)).limit(limit),
+            sa.select(table.c.id)
+            .where(table.c[column] < cutoff_ns, *_org(table.c.org_id, org_id))
+            .limit(limit),
         )
 
     return [

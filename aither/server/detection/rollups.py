@@ -113,11 +113,7 @@ class Rollup:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Rollup:
         return cls(
-            **{
-                name: row[name]
-                for name in (*ROLLUP_SUMS, "latency_max_ms")
-                if not name.startswith("lat_")
-            },
+            **{name: row[name] for name in (*ROLLUP_SUMS, "latency_max_ms") if not name.startswith("lat_")},
             histogram=[float(row[name]) for name in LATENCY_COLUMNS],
         )
 
@@ -211,6 +207,13 @@ def read(
         query = query.where(rollups.c.kind == kind)
     out = []
     for row in connection.execute(query).mappings():
-        key = (row["minute_ns"], row["kind"], row["service"], row["model"], row["version"], row["environment"])
+        key = (
+            row["minute_ns"],
+            row["kind"],
+            row["service"],
+            row["model"],
+            row["version"],
+            row["environment"],
+        )
         out.append((key, Rollup.from_row(row)))
     return out

@@ -138,7 +138,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          "Implement PII scrubbing and review data handling policies",
          "Personally identifiable information (PII) in a prompt or answer"),
     Rule("high_error_rate", "window", _T.ERROR_RATE_INCREASE, Severity.CRITICAL, _A.THRESHOLD, 0.1, 300,
-         BOTH, "Check recent deployments, the provider's status and the errors' messages; roll back if needed",
+         BOTH, "Check recent deployments, the provider's status and the error messages; roll back if needed",
          "The share of failed calls in the window is above the threshold", "ratio"),
     Rule("model_errors", "window", _T.ERROR_RATE_INCREASE, Severity.HIGH, _A.THRESHOLD, 5, 300, BOTH,
          "Look at this model's recent errors; check its version, inputs and the serving infrastructure",

@@ -79,7 +79,9 @@ def summary(connection: Connection, org_id: str, since_ns: int, until_ns: int) -
         )
     a = anomalies.c
     found = connection.execute(
-        sa.select(sa.func.count()).where(a.org_id == org_id, a.first_seen_ns >= since_ns, a.first_seen_ns < until_ns)
+        sa.select(sa.func.count()).where(
+            a.org_id == org_id, a.first_seen_ns >= since_ns, a.first_seen_ns < until_ns
+        )
     ).scalar_one()
     still_open = connection.execute(
         sa.select(sa.func.count()).where(a.org_id == org_id, a.open_key.is_not(None))

@@ -226,9 +226,7 @@ def put_rules(
 
 
 @router.get("/stats", response_model=Stats, summary="LLM calls and models over a window, from rollups")
-def get_stats(
-    *, principal: Reader, storage: StorageDep, since: Since = None, until: Since = None
-) -> Stats:
+def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, until: Since = None) -> Stats:
     now = time.time_ns()
     until_ns = s.to_ns(until) or now
     since_ns = s.to_ns(since) if since is not None else until_ns - 24 * 3600 * 1_000_000_000

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..detection.hook import detect
 from ..ingest.records import (
     DecodedBatch,
     LabelRecord,
@@ -21,7 +22,6 @@ from ..ingest.records import (
     PredictionRecord,
     SpanRecord,
 )
-from ..detection.hook import detect
 from .bulk import bulk_insert
 from .joins import insert_returning_ids, join_labels
 from .schema import llm_calls, operations, predictions, spans
