@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..api import Anomaly, LlmCall, Page, Summary
+from ..schema.vocabulary import Severity
 from . import _render as render
 from ._commands import client_for, parse_time
 
@@ -214,7 +215,7 @@ def watch(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         # start from what is open now, then follow every change after it
         since: dt.datetime = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=args.backlog)
-        status = {}
+        status: dict[int, tuple[str, Severity]] = {}
         console.print(f"Watching {client.base_url} for anomalies (Ctrl-C to stop)…", style="dim")
         while True:
             changed = client.anomalies.list(updated_since=since, severity=args.severity, limit=1000)

@@ -131,7 +131,9 @@ def record(
             "trace_id": hit.trace_id,
             "open_key": key,
         }
-        new_id = connection.execute(anomalies.insert().values(values)).inserted_primary_key[0]
+        inserted = connection.execute(anomalies.insert().values(values)).inserted_primary_key
+        assert inserted is not None  # an insert of one row always has its key
+        new_id = inserted[0]
         return notice_of({**values, "id": new_id}, "opened")
     increment = hit.count
     if per_minute and row["last_seen_ns"] // MINUTE_NS == hit.time_ns // MINUTE_NS:

@@ -43,6 +43,8 @@ MIN_CALLS_FOR_RATE = 10
 """An error rate over fewer calls than this is noise, not an anomaly."""
 MODEL_ERRORS_MIN_RATE = 0.05
 """model_errors also needs this share of failures, so a busy model's rare errors don't count."""
+PACE_MIN_FRACTION = 5 / 60
+"""The current minute's pace counts from 5 s into the minute (with MIN_CALLS_FOR_RATE calls)."""
 MIN_CALLS_FOR_MEAN = 3
 """A minute's mean over fewer calls than this takes the minute before in."""
 
@@ -71,6 +73,8 @@ class Detection:
         self._fallback_sink = NullSink()
         self.errors = 0
         """Detection failures caught (ingest never fails because of detection)."""
+        self.enabled = True
+        """False: no risk, rollups or rules at all (the benchmark's baseline)."""
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -116,14 +120,14 @@ class Detection:
         predictions: Sequence[PredictionRecord],
     ) -> None:
         """Called by the ingest job with the batch's new rows, before the LLM calls are inserted."""
-        if not llm_calls and not predictions:
+        if not self.enabled or not (llm_calls or predictions):
             return
         rules = self.rules_for(org_id)
         for call in llm_calls:
             call.risk_level = call_risk(call, rules).value
         services = {span.key: span.service_name or "" for span in spans}
         rollups.upsert(connection, org_id, rollups.collect(llm_calls, predictions, services))
-        newest = max(r.time_ns for r in (*llm_calls, *predictions))
+        newest = max([call.time_ns for call in llm_calls] + [p.time_ns for p in predictions])
         self._advance(org_id, newest)
         hits: dict[str, Hit] = {}
         for call in llm_calls:
@@ -160,7 +164,7 @@ class Detection:
     def tick(self, engine: Engine) -> None:
         """Evaluate every organisation's window rules and resolve cleared anomalies."""
         with self._lock:
-            orgs = list(self._clocks)
+            orgs = list(self._clocks) if self.enabled else []
         for org_id in orgs:
             try:
                 with engine.begin() as connection:
@@ -346,22 +350,26 @@ def _window_hit(rule: Rule, target: Target, series: Mapping[int, Rollup], now_ns
     window = sliding(series, now_ns, rule.window_s)
     minutes = rule.window_s / 60.0
     if rule.name == "high_error_rate":
-        if window.count < MIN_CALLS_FOR_RATE or window.errors / window.count <= threshold:
-            return None
-        rate = window.errors / window.count
-        return Hit(
-            rule,
-            target,
-            now_ns,
-            f"{rate:.1%} of {window.count:.0f} calls failed (threshold {threshold:.0%})",
-            {
-                "error_rate": rate,
-                "calls": window.count,
-                "errors": window.errors,
-                "threshold": threshold,
-                "window_seconds": rule.window_s,
-            },
-        )
+        # the last minute too, so a sudden burst of failures shows within seconds, not when
+        # it has outweighed a whole window of successes
+        views = [(window, rule.window_s), (sliding(series, now_ns, 60), 60.0)]
+        for view, seconds in views:
+            if view.count >= MIN_CALLS_FOR_RATE and view.errors / view.count > threshold:
+                rate = view.errors / view.count
+                return Hit(
+                    rule,
+                    target,
+                    now_ns,
+                    f"{rate:.1%} of {view.count:.0f} calls failed (threshold {threshold:.0%})",
+                    {
+                        "error_rate": rate,
+                        "calls": view.count,
+                        "errors": view.errors,
+                        "threshold": threshold,
+                        "window_seconds": seconds,
+                    },
+                )
+        return None
     if rule.name == "model_errors":
         if window.errors < threshold or window.errors / max(window.count, 1) < MODEL_ERRORS_MIN_RATE:
             return None
@@ -379,6 +387,11 @@ def _window_hit(rule: Rule, target: Target, series: Mapping[int, Rollup], now_ns
         )
     if rule.name == "high_request_rate":
         rate = window.count / minutes
+        # and the pace of the current minute so far, once it holds enough calls to mean something
+        elapsed = (now_ns - current_minute) / MINUTE_NS
+        so_far = series[current_minute].count if current_minute in series else 0.0
+        if elapsed >= PACE_MIN_FRACTION and so_far >= MIN_CALLS_FOR_RATE:
+            rate = max(rate, so_far / elapsed)
         if rate <= threshold:
             return None
         return Hit(
@@ -389,7 +402,8 @@ def _window_hit(rule: Rule, target: Target, series: Mapping[int, Rollup], now_ns
             {"requests_per_minute": rate, "threshold": threshold},
         )
     if rule.name == "high_cost_rate":
-        rate = window.cost_usd * 60.0 / minutes
+        # the trailing window's spend, or the last five minutes' pace if that is higher
+        rate = max(window.cost_usd * 60.0 / minutes, sliding(series, now_ns, 300).cost_usd * 12.0)
         if rate <= threshold:
             return None
         return Hit(

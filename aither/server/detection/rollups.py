@@ -44,7 +44,7 @@ def histogram_quantile(histogram: Sequence[float], q: float) -> float | None:
     if total == 0:
         return None
     rank = q * total
-    seen = 0
+    seen = 0.0
     for index, count in enumerate(histogram):
         seen += count
         if seen >= rank and count:
@@ -215,5 +215,5 @@ def read(
             row["version"],
             row["environment"],
         )
-        out.append((key, Rollup.from_row(row)))
+        out.append((key, Rollup.from_row(dict(row))))
     return out

@@ -251,9 +251,12 @@ def _changed(rules: Mapping[str, Rule], name: str, changes: object, where: str) 
         except ValueError:
             levels = ", ".join(s.value for s in Severity)
             raise ConfigError(f"{what}.severity={changes['severity']!r}: use {levels}") from None
-    for scope in ("service", "model", "environment"):
-        if scope in changes:
-            rule = replace(rule, **{scope: _optional_name(changes[scope], f"{what}.{scope}")})
+    if "service" in changes:
+        rule = replace(rule, service=_optional_name(changes["service"], f"{what}.service"))
+    if "model" in changes:
+        rule = replace(rule, model=_optional_name(changes["model"], f"{what}.model"))
+    if "environment" in changes:
+        rule = replace(rule, environment=_optional_name(changes["environment"], f"{what}.environment"))
     return rule
 
 

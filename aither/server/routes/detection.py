@@ -227,9 +227,9 @@ def put_rules(
 
 @router.get("/stats", response_model=Stats, summary="LLM calls and models over a window, from rollups")
 def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, until: Since = None) -> Stats:
-    now = time.time_ns()
-    until_ns = s.to_ns(until) or now
-    since_ns = s.to_ns(since) if since is not None else until_ns - 24 * 3600 * 1_000_000_000
+    asked_until, asked_since = s.to_ns(until), s.to_ns(since)
+    until_ns = asked_until if asked_until is not None else time.time_ns()
+    since_ns = asked_since if asked_since is not None else until_ns - 24 * 3600 * 1_000_000_000
     if since_ns >= until_ns:
         raise HTTPException(400, "since must be before until")
     with storage.read() as connection:
