@@ -194,9 +194,8 @@ async def test_spikes_are_judged_against_a_robust_baseline(client, spans) -> Non
     )
     latency = items["latency_spike"]
     assert latency["detection_method"] == "mad" and latency["anomaly_type"] == "latency_spike"
-    assert 100 <= latency["evidence"]["baseline"] <= 160 and latency["evidence"]["value"] == pytest.approx(
-        900
-    )
+    evidence = latency["evidence"]
+    assert 100 <= evidence["baseline"] <= 160 and 600 <= evidence["value"] <= 900
     assert items["cost_spike"]["anomaly_type"] == "cost_anomaly"
     assert items["token_spike"]["anomaly_type"] == "token_usage_spike"
     assert "high_latency" not in items  # 900 ms is under the 5,000 ms threshold

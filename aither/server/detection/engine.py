@@ -18,7 +18,6 @@ import logging
 import threading
 import time
 import weakref
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,25 +30,20 @@ from . import anomalies as store
 from . import rollups
 from .anomalies import Hit, Target
 from .risk import call_risk
-from .rollups import MINUTE_NS, Rollup, RollupKey
+from .rollups import MINUTE_NS
 from .rules import Rule, RuleSet
-from .timeseries import is_drop, is_spike, median
+from .windows import (
+    BASELINE_MINUTES,
+    FRESH_MINUTES,
+    History,
+    RecentCall,
+    RecentCalls,
+    group_of,
+    series_of,
+    window_hit,
+)
 
 logger = logging.getLogger("aither.server")
-
-BASELINE_MINUTES = 60
-"""How far back the robust baselines of spike and drop rules look."""
-MIN_CALLS_FOR_RATE = 10
-"""An error rate over fewer calls than this is noise, not an anomaly."""
-MODEL_ERRORS_MIN_RATE = 0.05
-"""model_errors also needs this share of failures, so a busy model's rare errors don't count."""
-PACE_MIN_FRACTION = 5 / 60
-"""The current minute's pace counts from 5 s into the minute (with MIN_CALLS_FOR_RATE calls)."""
-MIN_CALLS_FOR_MEAN = 3
-"""A minute's mean over fewer calls than this takes the minute before in."""
-
-# which target parts a window rule splits by: per model for spikes and model errors, else per service
-_PER_MODEL = {"cost_spike", "latency_spike", "token_spike", "model_errors"}
 
 
 @dataclass
@@ -69,6 +63,8 @@ class Detection:
         self.rules = rules if rules is not None else RuleSet()
         self._org_rules: dict[str, RuleSet] = {}
         self._clocks: dict[str, _Clock] = {}
+        self._recent: dict[str, RecentCalls] = {}
+        self._history: dict[str, History] = {}
         self.sink_source: Callable[[], AnomalySink | None] = lambda: None
         self._fallback_sink = NullSink()
         self.errors = 0
@@ -127,6 +123,7 @@ class Detection:
             call.risk_level = call_risk(call, rules).value
         services = {span.key: span.service_name or "" for span in spans}
         rollups.upsert(connection, org_id, rollups.collect(llm_calls, predictions, services))
+        self._remember(org_id, llm_calls, predictions, services)
         newest = max([call.time_ns for call in llm_calls] + [p.time_ns for p in predictions])
         self._advance(org_id, newest)
         hits: dict[str, Hit] = {}
@@ -159,6 +156,25 @@ class Detection:
         for hit in hits.values():
             self.submit(store.record(connection, org_id, hit, now))
 
+    def _remember(
+        self,
+        org_id: str,
+        llm_calls: Sequence[LlmCallRecord],
+        predictions: Sequence[PredictionRecord],
+        services: Mapping[tuple[str, str], str],
+    ) -> None:
+        """Keep the batch's calls in the recent view the window rules read for "right now"."""
+        recent = self._recent.setdefault(org_id, RecentCalls())
+        for call in llm_calls:
+            key = rollups.key_of_call(call, services)
+            tokens = (call.input_tokens or 0) + (call.output_tokens or 0)
+            recent.add(key, RecentCall(call.time_ns, call.latency_ms, call.cost_usd, tokens, call.is_error))
+        for prediction in predictions:
+            key = rollups.key_of_prediction(prediction, services)
+            recent.add(
+                key, RecentCall(prediction.time_ns, prediction.latency_ms, None, 0, prediction.is_error)
+            )
+
     # --- window rules and resolution, on the writer thread about once a second -------------------
 
     def tick(self, engine: Engine) -> None:
@@ -181,13 +197,33 @@ class Detection:
         rules = self.rules_for(org_id)
         window_rules = [rule for rule in rules if rule.kind == "window" and rule.enabled]
         longest = max([BASELINE_MINUTES * 60.0, *(rule.window_s for rule in window_rules)])
-        rows = rollups.read(connection, org_id, now_ns - int(longest * 1e9) - MINUTE_NS, None)
+        current_minute = now_ns - now_ns % MINUTE_NS
+        fresh_from = current_minute - FRESH_MINUTES * MINUTE_NS
+        history = self._history.get(org_id)
+        if history is None or history.minute != current_minute or history.rules is not rules:
+            # the closed minutes change only with late data: read them once per minute
+            old = rollups.read(
+                connection, org_id, fresh_from - int(longest * 1e9), fresh_from, histogram=False
+            )
+            history = History(
+                current_minute, rules, {group_of(r): series_of(group_of(r), old) for r in window_rules}
+            )
+            self._history[org_id] = history
+        fresh = rollups.read(connection, org_id, fresh_from, None, histogram=False)
+        fresh_series = {group: series_of(group, fresh) for group in history.series}
+        recent = self._recent.get(org_id) or RecentCalls()
         notices: list[AnomalyNotice] = []
         firing: set[str] = set()
         wall = time.time_ns()
         for rule in window_rules:
-            for target, series in _series(rule, rows).items():
-                hit = _window_hit(rule, target, series, now_ns)
+            latest = recent.view(rule, now_ns)
+            group = group_of(rule)
+            old_series, new_series = history.series.get(group, {}), fresh_series.get(group, {})
+            for target in old_series.keys() | new_series.keys():
+                if target.kind not in rule.applies_to:
+                    continue
+                series = {**old_series.get(target, {}), **new_series.get(target, {})}
+                hit = window_hit(rule, target, series, latest.get(target, ()), now_ns)
                 if hit is not None:
                     firing.add(store.open_key(rule.name, target))
                     notice = store.record(connection, org_id, hit, wall, per_minute=True)
@@ -259,161 +295,6 @@ def _event_hits(rules: RuleSet, call: LlmCallRecord, service: str) -> list[Hit]:
                 Hit(rule, target, call.time_ns, message, {**evidence, **extra}, trace_id=call.trace_id)
             )
     return out
-
-
-def _target(rule: Rule, key: RollupKey) -> Target:
-    _, kind, service, model, version, environment = key
-    if rule.name in _PER_MODEL:
-        return Target(kind, service, model, version, environment)
-    return Target(kind, service)
-
-
-def _series(rule: Rule, rows: Sequence[tuple[RollupKey, Rollup]]) -> dict[Target, dict[int, Rollup]]:
-    """Per target, the merged rollup of each minute, for the rows in the rule's scope."""
-    out: dict[Target, dict[int, Rollup]] = defaultdict(dict)
-    for key, rollup in rows:
-        if not rule.in_scope(key[1], key[2], key[3], key[5]):
-            continue
-        minutes = out[_target(rule, key)]
-        merged = minutes.get(key[0])
-        if merged is None:
-            minutes[key[0]] = merged = Rollup()
-        merged.merge(rollup)
-    return out
-
-
-def sliding(series: Mapping[int, Rollup], now_ns: int, window_s: float) -> Rollup:
-    """The sums over ``(now - window, now]``: whole minutes inside, the oldest one prorated.
-
-    The current minute counts as far as it has come, so a rule sees a burst within seconds
-    instead of when its minute closes.
-    """
-    start = now_ns - int(window_s * 1e9)
-    oldest = start - start % MINUTE_NS
-    total = Rollup()
-    for minute, rollup in series.items():
-        if minute > now_ns or minute < oldest:
-            continue
-        weight = 1.0 - (start - oldest) / MINUTE_NS if minute == oldest else 1.0
-        total.merge(rollup, weight)
-    return total
-
-
-def _value(rule: Rule, rollup: Rollup) -> float | None:
-    """The per-call mean a spike rule compares (None when the minute has too few calls)."""
-    if rule.name == "cost_spike":
-        return rollup.cost_usd / rollup.cost_calls if rollup.cost_calls >= 1 else None
-    if rule.name == "token_spike":
-        return rollup.tokens / rollup.count if rollup.count >= 1 else None
-    return rollup.mean_latency() if rollup.count >= 1 else None
-
-
-def _window_hit(rule: Rule, target: Target, series: Mapping[int, Rollup], now_ns: int) -> Hit | None:
-    threshold = rule.threshold
-    if threshold is None:
-        return None
-    current_minute = now_ns - now_ns % MINUTE_NS
-    history_minutes = range(
-        current_minute - BASELINE_MINUTES * MINUTE_NS, current_minute - MINUTE_NS, MINUTE_NS
-    )
-    if rule.method.value == "mad" and rule.name != "throughput_degradation":
-        current = Rollup()
-        current.merge(series.get(current_minute, Rollup()))
-        if current.count < MIN_CALLS_FOR_MEAN:
-            current.merge(series.get(current_minute - MINUTE_NS, Rollup()))
-        value = _value(rule, current) if current.count >= MIN_CALLS_FOR_MEAN else None
-        history = [v for m in history_minutes if m in series and (v := _value(rule, series[m])) is not None]
-        if value is None or not is_spike(value, history, multiplier=threshold):
-            return None
-        base = median(history)
-        return Hit(
-            rule,
-            target,
-            now_ns,
-            f"{value:.4g} per call is {value / base:.1f}x the baseline {base:.4g}",
-            {"value": value, "baseline": base, "multiplier": threshold, "baseline_minutes": len(history)},
-        )
-    if rule.name == "throughput_degradation":
-        first = min(series) if series else current_minute
-        history = [series[m].count if m in series else 0.0 for m in history_minutes if m >= first]
-        rate = sliding(series, now_ns, 60).count
-        if not is_drop(rate, history, divisor=threshold):
-            return None
-        base = median(history)
-        return Hit(
-            rule,
-            target,
-            now_ns,
-            f"{rate:.0f} requests/min, down from a baseline of {base:.0f}",
-            {"requests_per_minute": rate, "baseline": base, "divisor": threshold},
-        )
-    window = sliding(series, now_ns, rule.window_s)
-    minutes = rule.window_s / 60.0
-    if rule.name == "high_error_rate":
-        # the last minute too, so a sudden burst of failures shows within seconds, not when
-        # it has outweighed a whole window of successes
-        views = [(window, rule.window_s), (sliding(series, now_ns, 60), 60.0)]
-        for view, seconds in views:
-            if view.count >= MIN_CALLS_FOR_RATE and view.errors / view.count > threshold:
-                rate = view.errors / view.count
-                return Hit(
-                    rule,
-                    target,
-                    now_ns,
-                    f"{rate:.1%} of {view.count:.0f} calls failed (threshold {threshold:.0%})",
-                    {
-                        "error_rate": rate,
-                        "calls": view.count,
-                        "errors": view.errors,
-                        "threshold": threshold,
-                        "window_seconds": seconds,
-                    },
-                )
-        return None
-    if rule.name == "model_errors":
-        if window.errors < threshold or window.errors / max(window.count, 1) < MODEL_ERRORS_MIN_RATE:
-            return None
-        return Hit(
-            rule,
-            target,
-            now_ns,
-            f"{window.errors:.0f} failed calls of {window.count:.0f} in the window",
-            {
-                "errors": window.errors,
-                "calls": window.count,
-                "threshold": threshold,
-                "window_seconds": rule.window_s,
-            },
-        )
-    if rule.name == "high_request_rate":
-        rate = window.count / minutes
-        # and the pace of the current minute so far, once it holds enough calls to mean something
-        elapsed = (now_ns - current_minute) / MINUTE_NS
-        so_far = series[current_minute].count if current_minute in series else 0.0
-        if elapsed >= PACE_MIN_FRACTION and so_far >= MIN_CALLS_FOR_RATE:
-            rate = max(rate, so_far / elapsed)
-        if rate <= threshold:
-            return None
-        return Hit(
-            rule,
-            target,
-            now_ns,
-            f"{rate:.0f} requests/min (threshold {threshold:.0f})",
-            {"requests_per_minute": rate, "threshold": threshold},
-        )
-    if rule.name == "high_cost_rate":
-        # the trailing window's spend, or the last five minutes' pace if that is higher
-        rate = max(window.cost_usd * 60.0 / minutes, sliding(series, now_ns, 300).cost_usd * 12.0)
-        if rate <= threshold:
-            return None
-        return Hit(
-            rule,
-            target,
-            now_ns,
-            f"${rate:.2f}/hour (threshold ${threshold:.2f}/hour)",
-            {"usd_per_hour": rate, "threshold": threshold},
-        )
-    return None
 
 
 _ATTACHED: weakref.WeakKeyDictionary[Engine, Detection] = weakref.WeakKeyDictionary()

@@ -79,8 +79,11 @@ class Rollup:
         self.latency_max_ms = max(self.latency_max_ms, latency_ms)
         self.histogram[latency_bucket(latency_ms)] += 1
 
-    def merge(self, other: Rollup, weight: float = 1.0) -> None:
-        """Add ``other`` (times ``weight``, for the prorated edge of a sliding window)."""
+    def merge(self, other: Rollup, weight: float = 1.0, *, histogram: bool = True) -> None:
+        """Add ``other`` (times ``weight``, for the prorated edge of a sliding window).
+
+        ``histogram=False`` leaves the latency histogram out (the window rules don't read it).
+        """
         self.count += other.count * weight
         self.errors += other.errors * weight
         self.latency_sum_ms += other.latency_sum_ms * weight
@@ -92,8 +95,9 @@ class Rollup:
         self.pii_calls += other.pii_calls * weight
         self.injection_calls += other.injection_calls * weight
         self.rows += other.rows * weight
-        for index, count in enumerate(other.histogram):
-            self.histogram[index] += count * weight
+        if histogram:
+            for index, count in enumerate(other.histogram):
+                self.histogram[index] += count * weight
 
     @property
     def tokens(self) -> float:
@@ -112,10 +116,14 @@ class Rollup:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Rollup:
-        return cls(
-            **{name: row[name] for name in (*ROLLUP_SUMS, "latency_max_ms") if not name.startswith("lat_")},
-            histogram=[float(row[name]) for name in LATENCY_COLUMNS],
-        )
+        histogram = [float(row[name]) for name in LATENCY_COLUMNS] if LATENCY_COLUMNS[0] in row else None
+        rollup = cls(**{name: row[name] for name in _SCALARS})
+        if histogram is not None:
+            rollup.histogram = histogram
+        return rollup
+
+
+_SCALARS = tuple(name for name in (*ROLLUP_SUMS, "latency_max_ms") if name not in LATENCY_COLUMNS)
 
 
 def _stored(name: str, value: float) -> float | int:
@@ -126,6 +134,25 @@ def _minute(time_ns: int) -> int:
     return time_ns - time_ns % MINUTE_NS
 
 
+def key_of_call(call: LlmCallRecord, services: Mapping[tuple[str, str], str]) -> RollupKey:
+    """The rollup key of an LLM call; ``services`` maps (trace id, span id) to the span's service."""
+    service = services.get((call.trace_id, call.span_id)) or ""
+    model = call.response_model or call.request_model or ""
+    return (_minute(call.time_ns), "llm", service, model, "", "")
+
+
+def key_of_prediction(prediction: PredictionRecord, services: Mapping[tuple[str, str], str]) -> RollupKey:
+    service = services.get((prediction.trace_id, prediction.span_id)) or ""
+    return (
+        _minute(prediction.time_ns),
+        "prediction",
+        service,
+        prediction.model_name,
+        prediction.model_version or "",
+        prediction.environment or "",
+    )
+
+
 def collect(
     llm_calls: Iterable[LlmCallRecord],
     predictions: Iterable[PredictionRecord],
@@ -134,10 +161,7 @@ def collect(
     """The rollups of one batch; ``services`` maps (trace id, span id) to the span's service."""
     out: dict[RollupKey, Rollup] = {}
     for call in llm_calls:
-        service = services.get((call.trace_id, call.span_id)) or ""
-        model = call.response_model or call.request_model or ""
-        key = (_minute(call.time_ns), "llm", service, model, "", "")
-        rollup = out.setdefault(key, Rollup())
+        rollup = out.setdefault(key_of_call(call, services), Rollup())
         rollup.add_call(call.latency_ms, call.is_error)
         if call.cost_usd is not None:
             rollup.cost_usd += call.cost_usd
@@ -147,16 +171,7 @@ def collect(
         rollup.pii_calls += bool(call.pii_detected)
         rollup.injection_calls += bool(call.injection_detected)
     for prediction in predictions:
-        service = services.get((prediction.trace_id, prediction.span_id)) or ""
-        key = (
-            _minute(prediction.time_ns),
-            "prediction",
-            service,
-            prediction.model_name,
-            prediction.model_version or "",
-            prediction.environment or "",
-        )
-        rollup = out.setdefault(key, Rollup())
+        rollup = out.setdefault(key_of_prediction(prediction, services), Rollup())
         rollup.add_call(prediction.latency_ms, prediction.is_error)
         rollup.rows += prediction.output_rows or prediction.input_rows or 0
     return out
@@ -195,10 +210,20 @@ def upsert(connection: Connection, org_id: str, batch: Mapping[RollupKey, Rollup
 
 
 def read(
-    connection: Connection, org_id: str, since_ns: int | None, until_ns: int | None, kind: str | None = None
+    connection: Connection,
+    org_id: str,
+    since_ns: int | None,
+    until_ns: int | None,
+    kind: str | None = None,
+    *,
+    histogram: bool = True,
 ) -> list[tuple[RollupKey, Rollup]]:
-    """The stored rollups of an organisation with ``since <= minute < until``."""
-    query = sa.select(rollups).where(rollups.c.org_id == org_id)
+    """The stored rollups of an organisation with ``since <= minute < until``.
+
+    ``histogram=False`` leaves the 34 latency-bucket columns unread (zeros in the result).
+    """
+    columns = [c for c in rollups.columns if histogram or c.name not in LATENCY_COLUMNS]
+    query = sa.select(*columns).where(rollups.c.org_id == org_id)
     if since_ns is not None:
         query = query.where(rollups.c.minute_ns >= _minute(since_ns))
     if until_ns is not None:

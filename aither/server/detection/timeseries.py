@@ -100,11 +100,33 @@ def is_spike(
     return base > 0 and value > multiplier * base and robust_z(value, history) > z
 
 
+def poisson_cdf(k: float, mean: float) -> float:
+    """P(X <= k) for a Poisson count X of the given mean."""
+    if mean <= 0:
+        return 1.0
+    term = total = math.exp(-mean)
+    for i in range(1, math.floor(k) + 1):
+        term *= mean / i
+        total += term
+    return min(1.0, total)
+
+
 def is_drop(
-    value: float, history: Sequence[float], *, divisor: float, min_history: int = 5, min_base: float = 10.0
+    count: float,
+    history: Sequence[float],
+    *,
+    divisor: float,
+    minutes: float = 1.0,
+    min_history: int = 5,
+    min_base: float = 10.0,
+    p_value: float = 1e-6,
 ) -> bool:
-    """Whether ``value`` fell below the robust baseline divided by ``divisor`` (a throughput drop)."""
+    """Whether ``count`` (over ``minutes``) fell below the per-minute baseline of ``history``
+    divided by ``divisor``, and a count that low is all but impossible (Poisson tail under
+    ``p_value``) at the baseline rate: a throughput drop, not a quiet minute.
+    """
     if len(history) < min_history or divisor <= 0:
         return False
     base = median(history)
-    return base >= min_base and value < base / divisor and robust_z(value, history) < -3.5
+    expected = base * minutes
+    return base >= min_base and count < expected / divisor and poisson_cdf(count, expected) < p_value
