@@ -28,11 +28,16 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def cli(server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> EmbeddedServer:
+def cli(server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmbeddedServer]:
+    """The environment `aither server` leaves a user, for this test's server (a fresh default client)."""
+    from aither._client import close_default
+
     monkeypatch.setenv("AITHER_API_KEY", server.api_key or "")
     monkeypatch.setenv("AITHER_BASE_URL", server.base_url)
     monkeypatch.setenv("COLUMNS", "250")
-    return server
+    close_default()
+    yield server
+    close_default()
 
 
 PROMPTS = (
@@ -124,3 +129,17 @@ def test_the_async_client_reads_the_same(server, fake) -> None:  # type: ignore[
 
     rules, total = asyncio.run(read())
     assert rules == {"pii_detected", "prompt_injection"} and total == 3
+
+
+def test_prune_and_rules_from_the_cli_and_sdk(server, fake, cli, api: ManagementClient, capsys) -> None:  # type: ignore[no-untyped-def]
+    _walkthrough(server, fake)
+    assert main(["prune", "--older-than", "7d"]) == 0
+    assert "Deleted 0 rows" in capsys.readouterr().out  # everything is younger than a week
+    assert main(["prune", "--older-than", "soon"]) == 1
+    assert "not a duration" in capsys.readouterr().err
+    rules = api.rules.update({"token_threshold": 10, "rules": {"pii_detected": {"enabled": False}}})
+    assert rules["token_threshold"] == 10
+    assert {r["name"]: r["enabled"] for r in api.rules.get()["rules"]}["pii_detected"] is False
+    assert api.rules.prune(older_than="1h").deleted == {}
+    assert main(["server", "--rules", "/nonexistent/rules.toml"]) == 1
+    assert "does not exist" in capsys.readouterr().err
