@@ -28,6 +28,8 @@ LATEST_CALLS = 5
 """A spike is judged on the median of a target's latest calls: most of them must be spiky, so
 one slow call is not a latency spike, and three spiky calls are enough."""
 RECENT_S = 20.0
+RATE_S = 10.0
+"""The request-rate pace is read over the last 10 s of calls (a burst shows within seconds)."""
 """The span of the in-memory view of each target's latest calls."""
 RECENT_MAX = 512
 """Calls kept per target at most (a busy target's 20 s are sampled down to its latest calls)."""
@@ -257,9 +259,10 @@ def window_hit(
         rate = window.count / minutes
         # the last seconds' pace counts once their count is surely above what the threshold
         # rate would bring (three Poisson deviations), so a burst shows within seconds
-        expected = threshold * RECENT_S / 60.0
-        if len(recent) > expected + 3 * math.sqrt(expected):
-            rate = max(rate, len(recent) * 60.0 / RECENT_S)
+        latest_count = sum(1 for call in recent if call.time_ns > now_ns - int(RATE_S * 1e9))
+        expected = threshold * RATE_S / 60.0
+        if latest_count > expected + 3 * math.sqrt(expected):
+            rate = max(rate, latest_count * 60.0 / RATE_S)
         if rate <= threshold:
             return None
         return Hit(
