@@ -338,32 +338,18 @@ def main() -> None:
     )
     parser.add_argument("--n", type=int, default=20_000, help="spans per throughput run")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=5, help="throughput runs of each (median)")
+    parser.add_argument("--throughput-only", action="store_true")
     args = parser.parse_args()
     base = time.time_ns() - 48 * 3600 * SECOND
     base -= base % MINUTE
     hours = 1 + args.rounds * len(EFFECTS) * 0.25 + 0.25
     calls, injections = build_stream(hours, args.rounds, args.seed, base)
     with tempfile.TemporaryDirectory(prefix="aither-detect-") as tmp:
-        found, elapsed = replay(calls, Path(tmp) / "injected", base + int(hours * 3600 * SECOND))
-        rows, unexplained = score(found, injections)
-        print(
-            f"Injected stream: {hours:.2f} simulated hours, {len(calls):,} calls, replayed in {elapsed:.0f} s"
-        )
-        print(table(rows, ["injection", "found", "recall", "precision", "median delay", "max delay"]))
-        print(
-            f"unexplained anomalies on the injected stream: {len(unexplained)} "
-            f"({len(unexplained) / hours:.2f}/hour)"
-            + "".join(f"\n  {a['rule']} {a['kind']} {a['message']}" for a in unexplained)
-        )
-        clean, _ = build_stream(args.clean_hours, 0, args.seed + 1, base)
-        clean_found, _ = replay(clean, Path(tmp) / "clean", base + int(args.clean_hours * 3600 * SECOND))
-        print(
-            f"Clean stream: {args.clean_hours:.1f} simulated hours, {len(clean):,} calls: "
-            f"{len(clean_found)} anomalies ({len(clean_found) / args.clean_hours:.2f} false alarms/hour)"
-            + (f": {sorted({a['rule'] for a in clean_found})}" if clean_found else "")
-        )
+        if not args.throughput_only:
+            quality(args, calls, injections, hours, base, Path(tmp))
         on, off = [], []
-        for attempt in range(3):
+        for attempt in range(args.repeat):  # interleaved, so a busy spell of the machine hits both
             off.append(throughput(args.n, False, Path(tmp) / f"off{attempt}"))
             on.append(throughput(args.n, True, Path(tmp) / f"on{attempt}"))
         on_s, off_s = statistics.median(on), statistics.median(off)
@@ -374,9 +360,36 @@ def main() -> None:
                     ["detection on", f"{on_s:,.0f}"],
                     ["on / off", f"{on_s / off_s:.0%}"],
                 ],
-                ["ingest (decode + store), SQLite", "spans/s (median of 3)"],
+                ["ingest (decode + store), SQLite", f"spans/s (median of {args.repeat})"],
             )
-        )  # fmt: skip
+        )
+
+
+def quality(
+    args: argparse.Namespace,
+    calls: list[Call],
+    injections: list[Injection],
+    hours: float,
+    base: int,
+    tmp: Path,
+) -> None:
+    """The injected stream's table and the clean stream's false alarms."""
+    found, elapsed = replay(calls, tmp / "injected", base + int(hours * 3600 * SECOND))
+    rows, unexplained = score(found, injections)
+    print(f"Injected stream: {hours:.2f} simulated hours, {len(calls):,} calls, replayed in {elapsed:.0f} s")
+    print(table(rows, ["injection", "found", "recall", "precision", "median delay", "max delay"]))
+    print(
+        f"unexplained anomalies on the injected stream: {len(unexplained)} "
+        f"({len(unexplained) / hours:.2f}/hour)"
+        + "".join(f"\n  {a['rule']} {a['kind']} {a['message']}" for a in unexplained)
+    )
+    clean, _ = build_stream(args.clean_hours, 0, args.seed + 1, base)
+    clean_found, _ = replay(clean, tmp / "clean", base + int(args.clean_hours * 3600 * SECOND))
+    print(
+        f"Clean stream: {args.clean_hours:.1f} simulated hours, {len(clean):,} calls: "
+        f"{len(clean_found)} anomalies ({len(clean_found) / args.clean_hours:.2f} false alarms/hour)"
+        + (f": {sorted({a['rule'] for a in clean_found})}" if clean_found else "")
+    )
 
 
 if __name__ == "__main__":

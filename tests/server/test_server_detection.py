@@ -336,3 +336,26 @@ async def test_prune_deletes_old_rows_and_keeps_labels_consistent(client, spans,
     after = counts()
     assert (after["predictions"], after["labels"], after["label_rows"], after["llm_calls"]) == (1, 1, 1, 1)
     assert (await client.post("/api/v1/prune", json={"older_than": "soon"})).status_code == 400
+
+
+def test_notices_leave_only_with_their_commit(storage) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from aither.server.alerts import AnomalyNotice
+
+    sink = NullSink()
+    storage.detection.sink_source = lambda: sink
+    moment = dt.datetime.now(dt.timezone.utc)
+    notice = AnomalyNotice(
+        1, 1, "opened", "pii_detected", "security_threat", "high", "threshold", "t", "m", "a", {}, 1,
+        moment, moment, "open",
+    )  # fmt: skip
+    with storage.engine.connect() as connection:
+        with connection.begin() as transaction:
+            storage.detection.submit_on_commit(connection, [notice])
+            transaction.rollback()
+        assert sink.notices == []
+        with connection.begin():
+            storage.detection.submit_on_commit(connection, [notice])
+            assert sink.notices == []
+    assert sink.notices == [notice]

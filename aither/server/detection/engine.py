@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..alerts.notice import AnomalyNotice, AnomalySink, NullSink
@@ -153,8 +154,26 @@ class Detection:
                     ),
                 )
         now = time.time_ns()
-        for hit in hits.values():
-            self.submit(store.record(connection, org_id, hit, now))
+        notices = [store.record(connection, org_id, hit, now) for hit in hits.values()]
+        self.submit_on_commit(connection, [n for n in notices if n is not None])
+
+    def submit_on_commit(self, connection: Connection, notices: list[AnomalyNotice]) -> None:
+        """Send ``notices`` once ``connection``'s transaction commits; never if it rolls back
+        (the writer then runs the job again, which makes its own notices)."""
+        if not notices:
+            return
+
+        pending = list(notices)
+
+        def committed(_connection: Connection) -> None:
+            while pending:
+                self.submit(pending.pop(0))
+
+        def rolled_back(_connection: Connection) -> None:
+            pending.clear()
+
+        sa.event.listen(connection, "commit", committed, once=True)
+        sa.event.listen(connection, "rollback", rolled_back, once=True)
 
     def _remember(
         self,
