@@ -82,6 +82,7 @@ async def test_an_llm_span_becomes_a_whole_llm_call_row(client, send, spans) -> 
             "injection_score": 0.75,
             "injection_detected": True,
             "injection_rules": ["ignore_previous", "reveal_prompt"],
+            "risk_level": "critical",  # injection detected
         }
     ]
     trace = (await client.get(f"/api/v1/traces/{trace_id}")).json()
