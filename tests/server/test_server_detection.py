@@ -359,3 +359,41 @@ def test_notices_leave_only_with_their_commit(storage) -> None:  # type: ignore[
             storage.detection.submit_on_commit(connection, [notice])
             assert sink.notices == []
     assert sink.notices == [notice]
+
+
+async def test_model_metrics_volume_is_exact_across_minutes(client, spans) -> None:  # type: ignore[no-untyped-def]
+    """Whole minutes come from the rollups, the window's partial edge minutes from the rows."""
+    import datetime as dt
+
+    start = time.time_ns() - 3600 * SECOND
+    start -= start % MINUTE
+    calls = [
+        spans.prediction(
+            "fraud",
+            [1],
+            start_ns=start + i * 7 * SECOND,
+            duration_ms=float(1 + i % 5),
+            error="x" if i % 4 == 0 else None,
+        )
+        for i in range(40)  # 40 calls over 4.6 minutes
+    ]
+    await post(client, calls, service="scoring")
+    since, until = start + 50 * SECOND, start + 200 * SECOND  # mid-minute to mid-minute
+    inside = [i for i in range(40) if since <= start + i * 7 * SECOND < until]
+
+    def iso(ns: int) -> str:
+        return (
+            dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(microseconds=ns // 1000)
+        ).isoformat()
+
+    response = await client.get(
+        "/api/v1/models/fraud/metrics", params={"since": iso(since), "until": iso(until)}
+    )
+    (version,) = response.json()["versions"]
+    assert version["predictions"] == len(inside)
+    assert version["errors"] == len([i for i in inside if i % 4 == 0])
+    assert version["rows"] == len([i for i in inside if i % 4])  # failed calls have no output rows
+    assert version["latency_ms"]["mean"] == pytest.approx(sum(1 + i % 5 for i in inside) / len(inside))
+    assert version["first_seen"] == iso(start + inside[0] * 7 * SECOND).replace("+00:00", "Z")
+    (everything,) = (await client.get("/api/v1/models/fraud/metrics")).json()["versions"]
+    assert everything["predictions"] == 40 and everything["errors"] == 10

@@ -173,7 +173,7 @@ def collect(
     for prediction in predictions:
         rollup = out.setdefault(key_of_prediction(prediction, services), Rollup())
         rollup.add_call(prediction.latency_ms, prediction.is_error)
-        rollup.rows += prediction.output_rows or prediction.input_rows or 0
+        rollup.rows += prediction.output_rows or 0  # the metrics' "rows": output rows
     return out
 
 
