@@ -397,3 +397,70 @@ async def test_model_metrics_volume_is_exact_across_minutes(client, spans) -> No
     assert version["first_seen"] == iso(start + inside[0] * 7 * SECOND).replace("+00:00", "Z")
     (everything,) = (await client.get("/api/v1/models/fraud/metrics")).json()["versions"]
     assert everything["predictions"] == 40 and everything["errors"] == 10
+
+
+def test_upgrading_a_database_backfills_the_rollups(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Rows stored before migration 0004 keep counting in metrics and stats: it rolls them up."""
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from aither.server.detection.rollups import latency_bucket
+    from aither.server.storage.engine import MIGRATIONS, create_engine, migrate
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0002")
+    minute = 1_700_000_040 * SECOND
+    with engine.begin() as connection:
+        for i, latency in enumerate([3.0, 5.0, 700.0]):
+            connection.exec_driver_sql(
+                "INSERT INTO spans (org_id, trace_id, span_id, name, span_kind, service_name,"
+                " start_time_ns, end_time_ns, status_code, attributes, received_at_ns)"
+                " VALUES ('o', ?, ?, 'p', 0, 'svc', ?, ?, 0, '{}', 0)",
+                (f"{i:032x}", f"{i:016x}", minute + i, minute + i),
+            )
+            connection.exec_driver_sql(
+                "INSERT INTO predictions (org_id, trace_id, span_id, model_name, model_version, time_ns,"
+                " latency_ms, is_error, output_rows) VALUES ('o', ?, ?, 'fraud', '1', ?, ?, ?, 1)",
+                (f"{i:032x}", f"{i:016x}", minute + i, latency, i == 2),
+            )
+        connection.exec_driver_sql(
+            "INSERT INTO llm_calls (org_id, trace_id, span_id, name, request_model, input_tokens, cost_usd,"
+            " time_ns, latency_ms, is_error, pii_detected) VALUES ('o', 'a', 'b', 'chat', 'gpt', 10, 0.5, ?,"
+            " 40.0, 0, 1)",
+            (minute + 5 * SECOND,),
+        )
+    migrate(engine)
+    with engine.connect() as connection:
+        rows = {row.kind: row for row in connection.execute(sa.text("SELECT * FROM rollups"))}
+    engine.dispose()
+    model, llm = rows["prediction"], rows["llm"]
+    assert (model.minute_ns, model.service, model.model, model.version, model.environment) == (
+        minute,
+        "svc",
+        "fraud",
+        "1",
+        "",
+    )
+    assert (model.count, model.errors, model.rows, model.latency_sum_ms, model.latency_max_ms) == (
+        3,
+        1,
+        3,
+        708,
+        700,
+    )
+    histogram = {i: getattr(model, f"lat_{i:02d}") for i in range(34) if getattr(model, f"lat_{i:02d}")}
+    assert histogram == {latency_bucket(3.0): 1, latency_bucket(5.0): 1, latency_bucket(700.0): 1}
+    assert (
+        llm.model,
+        llm.service,
+        llm.count,
+        llm.cost_usd,
+        llm.cost_calls,
+        llm.input_tokens,
+        llm.pii_calls,
+    ) == ("gpt", "", 1, 0.5, 1, 10, 1)
