@@ -69,8 +69,8 @@ def prediction_volume(
         if environment is not None:
             clauses.append(p.environment == environment)
         query = sa.select(p.model_version, p.latency_ms, p.output_rows, p.is_error).where(*clauses)
-        for row_version, latency, rows, is_error in connection.execute(query):
-            rollup = out.setdefault(row_version, Rollup())
-            rollup.add_call(float(latency), bool(is_error))
-            rollup.rows += rows or 0
+        for found in connection.execute(query):
+            rollup = out.setdefault(found[0], Rollup())
+            rollup.add_call(float(found[1]), bool(found[3]))
+            rollup.rows += found[2] or 0
     return {key: value for key, value in out.items() if value.count}

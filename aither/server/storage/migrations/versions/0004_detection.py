@@ -6,6 +6,8 @@ Revises: 0002
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -81,10 +83,12 @@ def upgrade() -> None:
     _backfill_rollups()
 
 
-def _histogram(latency: sa.ColumnElement[float]) -> list[sa.ColumnElement[int]]:
+def _histogram(latency: sa.ColumnElement[Any]) -> list[sa.ColumnElement[Any]]:
     """The 34 latency-bucket counts in SQL: bucket i holds (2^((i-1)/2), 2^(i/2)] ms."""
     edges = [2 ** (i / 2) for i in range(_LATENCY_BUCKETS - 1)]
-    columns = [sa.func.sum(sa.case((latency <= edges[0], 1), else_=0)).label("lat_00")]
+    columns: list[sa.ColumnElement[Any]] = [
+        sa.func.sum(sa.case((latency <= edges[0], 1), else_=0)).label("lat_00")
+    ]
     for i in range(1, _LATENCY_BUCKETS - 1):
         inside = sa.and_(latency > edges[i - 1], latency <= edges[i])
         columns.append(sa.func.sum(sa.case((inside, 1), else_=0)).label(f"lat_{i:02d}"))
@@ -126,7 +130,7 @@ def _backfill_rollups() -> None:
             model = c.model_name.label("model")
             version = sa.func.coalesce(c.model_version, "").label("version")
             environment = sa.func.coalesce(c.environment, "").label("environment")
-            extra = [
+            extra: list[sa.ColumnElement[Any]] = [
                 sa.literal(0.0).label("cost_usd"), zero.label("cost_calls"), zero.label("input_tokens"),
                 zero.label("output_tokens"), zero.label("pii_calls"), zero.label("injection_calls"),
                 sa.func.coalesce(sa.func.sum(c.output_rows), 0).label("rows"),
