@@ -43,9 +43,10 @@ from .export import Stats
 from .sampling import SampleLimits
 from .tracing.llm_record import LLMCall
 from .tracing.scope import context
+from .schema.vocabulary import AnomalyType, DetectionMethod, RiskLevel, Severity
 
 if typing.TYPE_CHECKING:
-    from .api import APIKey, CreatedAPIKey, Organization, Usage, User, api_keys, org, user
+    from .api import APIKey, CreatedAPIKey, Organization, Usage, User, anomalies, api_keys, org, user
     from .api import AsyncManagementClient as AsyncAither
 
 # The management API is httpx's: imported at first use, so that `import aither` stays light.
@@ -56,6 +57,7 @@ _MANAGEMENT_API = {
     "Organization": "Organization",
     "Usage": "Usage",
     "User": "User",
+    "anomalies": "anomalies",
     "api_keys": "api_keys",
     "org": "org",
     "user": "user",
@@ -82,6 +84,7 @@ __all__ = [
     "APIKey",
     "AitherError",
     "AmbiguousLabel",
+    "AnomalyType",
     "AsyncAither",
     "AuthenticationError",
     "Client",
@@ -89,6 +92,7 @@ __all__ = [
     "Conflict",
     "CreatedAPIKey",
     "DeliveryError",
+    "DetectionMethod",
     "FrameworkNotInstalled",
     "InvalidTraceId",
     "LLMCall",
@@ -96,13 +100,16 @@ __all__ = [
     "Organization",
     "PermissionDenied",
     "RateLimited",
+    "RiskLevel",
     "SampleLimits",
     "ServerError",
+    "Severity",
     "Stats",
     "TrackedModel",
     "Usage",
     "User",
     "__version__",
+    "anomalies",
     "api_keys",
     "close",
     "context",

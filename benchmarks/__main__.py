@@ -20,6 +20,7 @@ OTHERS = [
     "benchmarks.llm",
     "benchmarks.server_ingest",
     "benchmarks.server_label_join",
+    "benchmarks.detection",
 ]
 LONG = ["benchmarks.soak"]  # an hour by default: only when asked for by name
 

@@ -26,6 +26,16 @@ unreachable servers ``ServerError``, anything else ``APIError``.
 from __future__ import annotations
 
 from ._async import AsyncManagementClient
+from ._detection import (
+    AnomaliesResource,
+    Anomaly,
+    LlmSummary,
+    ModelSummary,
+    PruneResult,
+    RulesResource,
+    StatsResource,
+    Summary,
+)
 from ._sync import (
     ApiKeysResource,
     LabelsResource,
@@ -76,9 +86,17 @@ traces = TracesResource(default_management_client)
 """Whole traces: ``aither.api.traces.get(trace_id)``."""
 llm_calls = LlmCallsResource(default_management_client)
 """LLM calls: ``aither.api.llm_calls.list(pii=True, user_id="u-42")``, ``.totals(group_by="user")``."""
+anomalies = AnomaliesResource(default_management_client)
+"""Anomalies: ``aither.anomalies.list(since="24h", severity="high")``, ``.acknowledge(id)``..."""
+stats = StatsResource(default_management_client)
+"""The summary of a window: ``aither.api.stats.get(since="24h")``."""
+rules = RulesResource(default_management_client)
+"""Detection rules: ``aither.api.rules.get()``, ``.update({...})``, ``.prune(older_than="7d")``."""
 
 __all__ = [
     "APIKey",
+    "AnomaliesResource",
+    "Anomaly",
     "ApiKeysResource",
     "AsyncManagementClient",
     "ClassificationScores",
@@ -91,22 +109,29 @@ __all__ = [
     "LlmCall",
     "LlmCallTotal",
     "LlmCallsResource",
+    "LlmSummary",
     "ManagementClient",
     "Model",
     "ModelMetrics",
+    "ModelSummary",
     "ModelsResource",
     "OrgResource",
     "Organization",
     "Page",
     "Prediction",
     "PredictionsResource",
+    "PruneResult",
     "RegressionScores",
+    "RulesResource",
+    "StatsResource",
+    "Summary",
     "Trace",
     "TracesResource",
     "Usage",
     "User",
     "UserResource",
     "VersionMetrics",
+    "anomalies",
     "api_keys",
     "default_management_client",
     "labels",
@@ -114,6 +139,8 @@ __all__ = [
     "models",
     "org",
     "predictions",
+    "rules",
+    "stats",
     "traces",
     "user",
 ]

@@ -13,6 +13,7 @@ from .._version import __version__
 from ..exceptions import ServerError
 from . import _calls as calls
 from ._calls import Call, check, resolve_target, unreachable
+from ._detection import AsyncAnomaliesResource, AsyncRulesResource, AsyncStatsResource
 from ._types import (
     APIKey,
     CreatedAPIKey,
@@ -161,6 +162,7 @@ class AsyncLlmCallsResource(_AsyncResource):
         user_id: str | None = None,
         session_id: str | None = None,
         service: str | None = None,
+        risk: str | None = None,
         since: Time = None,
         until: Time = None,
         limit: int = 50,
@@ -176,6 +178,7 @@ class AsyncLlmCallsResource(_AsyncResource):
             user_id=user_id,
             session_id=session_id,
             service=service,
+            risk=risk,
             since=since,
             until=until,
             limit=limit,
@@ -229,6 +232,9 @@ class AsyncManagementClient:
         self.labels = AsyncLabelsResource(self)
         self.traces = AsyncTracesResource(self)
         self.llm_calls = AsyncLlmCallsResource(self)
+        self.anomalies = AsyncAnomaliesResource(self)
+        self.stats = AsyncStatsResource(self)
+        self.rules = AsyncRulesResource(self)
 
     async def send(self, call: Call[T]) -> T:
         """Send one call and parse its answer."""

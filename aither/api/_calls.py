@@ -7,6 +7,7 @@ so the two stay one behaviour with two ways of waiting.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -131,9 +132,29 @@ def unreachable(base_url: str, exc: httpx.HTTPError) -> ServerError:
     )
 
 
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """``24h``, ``7d``, ``30m`` (that long ago) or an ISO 8601 time; ValueError otherwise."""
+    match = _RELATIVE.match(text.strip().lower())
+    if match:
+        delta = dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return (now or dt.datetime.now(dt.timezone.utc)) - delta
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time: use 24h, 7d, 30m or an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 def _time(value: dt.datetime | str | None) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
+    """A time parameter for the API: a datetime, an ISO 8601 string, or ``24h``-style (ago)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_when(value).isoformat()
     return value.isoformat()
 
 

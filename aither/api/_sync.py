@@ -15,6 +15,7 @@ from .._version import __version__
 from ..exceptions import ServerError
 from . import _calls as calls
 from ._calls import Call, check, resolve_target, unreachable
+from ._detection import AnomaliesResource, RulesResource, StatsResource
 from ._types import (
     APIKey,
     CreatedAPIKey,
@@ -206,13 +207,15 @@ class LlmCallsResource(_Resource):
         user_id: str | None = None,
         session_id: str | None = None,
         service: str | None = None,
+        risk: str | None = None,
         since: Time = None,
         until: Time = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[LlmCall]:
         """A page of LLM calls; ``model`` matches the request or response model; ``pii``,
-        ``injection``, ``error`` True/False keep only flagged/unflagged (or failed/ok) calls."""
+        ``injection``, ``error`` True/False keep only flagged/unflagged (or failed/ok) calls;
+        ``risk`` (``low``, ``medium``, ``high``, ``critical``) keeps that risk level and above."""
         return self._run(
             calls.llm_calls_list(
                 model=model,
@@ -223,6 +226,7 @@ class LlmCallsResource(_Resource):
                 user_id=user_id,
                 session_id=session_id,
                 service=service,
+                risk=risk,
                 since=since,
                 until=until,
                 limit=limit,
@@ -287,6 +291,9 @@ class ManagementClient:
         self.labels = LabelsResource(lambda: self)
         self.traces = TracesResource(lambda: self)
         self.llm_calls = LlmCallsResource(lambda: self)
+        self.anomalies = AnomaliesResource(lambda: self)
+        self.stats = StatsResource(lambda: self)
+        self.rules = RulesResource(lambda: self)
 
     def send(self, call: Call[T]) -> T:
         """Send one call and parse its answer (the resources' single way out)."""

@@ -232,6 +232,8 @@ class LlmCall:
     """``session.id`` of the call."""
     service: str | None = None
     """``service.name`` of the call's span, else of its resource."""
+    risk_level: str | None = None
+    """``low``, ``medium``, ``high`` or ``critical`` (an :class:`aither.RiskLevel` value)."""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LlmCall:

@@ -2,7 +2,7 @@
 
 ::
 
-    aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--home DIR]
+    aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--home DIR] [--rules FILE] [--retention 30d]
     aither demo [--data-dir DIR]
     aither models
     aither predictions [--model NAME] [--version V] [--labelled yes|no] [--since 24h] [--limit 20]
@@ -11,6 +11,12 @@
     aither usage
     aither keys list | create NAME [--scope read --scope write] | revoke KEY_ID
     aither alerts channels | deliveries [--channel ID] [--status failed] | test CHANNEL_ID
+    aither stats [--since 24h]
+    aither events [N]
+    aither anomalies [N] [--severity high] | anomalies ack ID | anomalies resolve ID
+    aither risks [N]
+    aither watch [--severity high]
+    aither prune --older-than 7d
 
 The query commands talk to the server's API with the key and URL the SDK would use
 (``AITHER_API_KEY``/``AITHER_BASE_URL``, else the credentials file ``aither server`` wrote),
@@ -51,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--home", help="data directory (default AITHER_HOME or ~/.aither)")
     server.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    server.add_argument("--rules", help="TOML file of detection rules (default: built-in; AITHER_RULES_FILE)")
+    server.add_argument(
+        "--retention", help="delete telemetry older than this, e.g. 30d (default: keep; AITHER_RETENTION)"
     )
 
     demo = commands.add_parser(
@@ -139,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ._alerts import add_parser as add_alerts_parser
 
     add_alerts_parser(commands, _query_options)
+
+    from ._detection_parsers import add_parsers
+
+    add_parsers(commands, _query_options)
     return parser
 
 
@@ -153,7 +167,12 @@ def _server(args: argparse.Namespace) -> int:
         )
         return 1
     settings = ServerSettings.from_env(
-        home=args.home, database_url=args.database_url, host=args.host, port=args.port
+        home=args.home,
+        database_url=args.database_url,
+        host=args.host,
+        port=args.port,
+        rules=args.rules,
+        retention=args.retention,
     )
     try:
         serve(settings, log_level=args.log_level)
@@ -204,7 +223,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "usage": _commands.usage,
             "keys": _commands.keys,
             "alerts": _alerts.alerts,
-        }[args.command]
+        }.get(args.command)
+        if handler is None:
+            from ._detection import HANDLERS
+
+            handler = HANDLERS[args.command]
         return handler(args, console)
     except (AitherError, ValueError) as exc:
         errors.print(Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)

@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 
 from rich.console import Console
 
 from ..api import ManagementClient
+from ..api._calls import parse_when
 from . import _render as render
-
-_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_time(text: str | None, *, now: dt.datetime | None = None) -> dt.datetime | None:
     """``24h``, ``7d``, ``30m`` (that long ago) or an ISO 8601 time; ValueError otherwise."""
-    if text is None:
-        return None
-    match = _RELATIVE.match(text.strip().lower())
-    if match:
-        delta = dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-        return (now or dt.datetime.now(dt.timezone.utc)) - delta
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time: use 24h, 7d, 30m or an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return None if text is None else parse_when(text, now=now)
 
 
 def client_for(args: argparse.Namespace) -> ManagementClient:

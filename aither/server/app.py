@@ -17,11 +17,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
-from .alerts import AlertDispatcher, NullSink
+from ..exceptions import ConfigError
+from .alerts import AlertDispatcher, NullSink, parse_channels
 from .auth import FailedSignIns
 from .bootstrap import first_start
 from .config import ServerSettings
-from .routes import alerts, management, otlp, query
+from .detection import load_rules
+from .detection.retention import RetentionLoop
+from .detection.rules import read_rules_file
+from .routes import alerts, detection, management, otlp, query
 from .routes.schemas import Health
 from .storage import Storage, WriterBusy
 
@@ -38,6 +42,18 @@ def server_version() -> str:
 def create_app(settings: ServerSettings | None = None, storage: Storage | None = None) -> FastAPI:
     """The aither server as a FastAPI app (see ``docs/server.md`` for the routes)."""
     resolved = settings if settings is not None else ServerSettings.from_env()
+    rules = load_rules(resolved.rules_path)
+    try:  # the rules file's [[alerts.channels]], checked now so a bad one stops the start
+        file_channels = parse_channels(
+            read_rules_file(resolved.rules_path).get("alerts", {}) if resolved.rules_path else {}
+        )
+    except ValueError as exc:
+        raise ConfigError(f"the rules file {resolved.rules_path!r}: {exc}") from None
+
+    def wire(app: FastAPI, store: Storage) -> None:
+        """Detection's rules and alert sink, read when an anomaly changes (the sink may be replaced)."""
+        store.detection.rules = rules
+        store.detection.sink_source = lambda: getattr(app.state, "alert_sink", None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,11 +65,21 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
                 max_queued_spans=resolved.max_queued_spans,
                 max_batch_spans=resolved.max_batch_spans,
             )
+        wire(app, app.state.storage)
+        retention = (
+            RetentionLoop(app.state.storage, resolved.retention_s).start()
+            if resolved.retention_s is not None
+            else None
+        )
         try:
             app.state.bootstrap = await run_in_threadpool(first_start, app.state.storage, resolved)
-            app.state.alert_sink = AlertDispatcher(app.state.storage, link_base=resolved.base_url).start()
+            dispatcher = AlertDispatcher(app.state.storage, link_base=resolved.base_url)
+            dispatcher.set_channels(file_channels)
+            app.state.alert_sink = dispatcher.start()
             yield
         finally:
+            if retention is not None:
+                await run_in_threadpool(retention.stop)
             if isinstance(app.state.alert_sink, AlertDispatcher):  # before the storage it writes to
                 await run_in_threadpool(app.state.alert_sink.stop)
                 app.state.alert_sink = NullSink()
@@ -76,10 +102,13 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.state.storage = storage
     app.state.bootstrap = None
     app.state.alert_sink = NullSink()
+    if storage is not None:
+        wire(app, storage)
     _add_exception_handlers(app)
     app.include_router(otlp.router)
     app.include_router(query.router)
     app.include_router(management.router)
+    app.include_router(detection.router)
     app.include_router(alerts.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness; no key needed")

@@ -20,6 +20,8 @@ variable                       meaning                                         d
 ``AITHER_INIT_ORG``            organisation created on first start             ``default``
 ``AITHER_INIT_ADMIN_EMAIL``    admin user created on first start               ``admin@localhost``
 ``AITHER_INIT_API_KEY``        admin key created on first start                generated, printed once
+``AITHER_RULES_FILE``          TOML file of detection rules (``--rules``)      the built-in defaults
+``AITHER_RETENTION``           delete telemetry older than this (``30d``)      keep everything
 =============================  ==============================================  ========================
 """
 
@@ -72,6 +74,28 @@ def _int(name: str, raw: str | int | None, default: int, minimum: int, maximum: 
     return value
 
 
+def _rules_path(raw: str | Path | None) -> Path | None:
+    if raw is None:
+        return None
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"rules file {str(path)!r} does not exist")
+    return path
+
+
+def _retention(raw: str | float | None) -> float | None:
+    if raw is None:
+        return None
+    from .detection.rules import parse_duration
+
+    seconds = parse_duration(raw, "retention")
+    if seconds < 3600:
+        raise ConfigError(
+            f"retention={raw!r} is under an hour; keep at least 1h (the rules look back that far)"
+        )
+    return seconds
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Everything the server needs to start. Build it with :meth:`from_env`."""
@@ -96,6 +120,10 @@ class ServerSettings:
     """Write ``<home>/credentials.json`` when the first start generates a key."""
     announce: bool = True
     """Print the generated key (once) on first start."""
+    rules_path: Path | None = None
+    """TOML file of detection rules; None: the defaults (see ``docs/detection.md``)."""
+    retention_s: float | None = None
+    """Delete telemetry older than this many seconds, in small batches; None: keep everything."""
 
     @classmethod
     def from_env(
@@ -105,6 +133,8 @@ class ServerSettings:
         database_url: str | None = None,
         host: str | None = None,
         port: int | None = None,
+        rules: str | Path | None = None,
+        retention: str | float | None = None,
         **overrides: object,
     ) -> ServerSettings:
         """Settings from arguments, then the environment, then the defaults."""
@@ -136,6 +166,8 @@ class ServerSettings:
             init_org=_env("AITHER_INIT_ORG") or "default",
             init_admin_email=_env("AITHER_INIT_ADMIN_EMAIL") or "admin@localhost",
             init_api_key=init_key,
+            rules_path=_rules_path(rules if rules is not None else _env("AITHER_RULES_FILE")),
+            retention_s=_retention(retention if retention is not None else _env("AITHER_RETENTION")),
         )
         if overrides:
             from dataclasses import replace

@@ -85,6 +85,7 @@ async def test_an_llm_span_becomes_a_whole_llm_call_row(client, send, spans) -> 
             "user_id": None,
             "session_id": None,
             "service": "test-service",  # the resource's, as the span names none
+            "risk_level": "critical",  # injection detected
         }
     ]
     trace = (await client.get(f"/api/v1/traces/{trace_id}")).json()

@@ -207,3 +207,43 @@ async def test_nul_characters_and_huge_counts_are_stored_on_postgres_too(pg_stor
         trace = (await http.get(f"/api/v1/traces/{ids(plain)[0]}")).json()
         (stored,) = trace["spans"]
         assert (stored["name"], stored["attributes"]) == ("GET /\ufffd", {"http.route": "/\x00"})
+
+
+async def test_rollups_anomalies_and_prune_on_postgres(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    """The rollup upsert (ON CONFLICT DO UPDATE), the one-open-anomaly constraint and pruning
+    work on PostgreSQL as on SQLite."""
+    storage, settings = pg_storage
+    app = create_app(settings, storage)
+    spans = Spans()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    llm = {
+        "aither.span.kind": "llm",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 100,
+        "gen_ai.usage.output_tokens": 20,
+        "aither.cost.usd": 0.001,
+        "aither.pii.detected": True,
+    }
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://pg", headers=auth
+    ) as http:
+        for _ in range(2):  # two requests in the same minute: the second upsert adds to the first
+            payload = body(spans.span("chat", llm, duration_ms=100), spans.prediction("fraud", [1]))
+            assert (await http.post("/v1/traces", content=payload, headers=PROTOBUF)).status_code == 200
+        stats = (await http.get("/api/v1/stats")).json()
+        assert (stats["llm"]["total"], stats["llm"]["total_tokens"], stats["llm"]["pii_events"]) == (
+            2,
+            240,
+            2,
+        )
+        assert stats["llm"]["total_cost_usd"] == pytest.approx(0.002)
+        assert [(m["model"], m["predictions"]) for m in stats["models"]] == [("fraud", 2)]
+        (anomaly,) = (await http.get("/api/v1/anomalies")).json()
+        assert (anomaly["rule"], anomaly["count"], anomaly["severity"]) == ("pii_detected", 2, "high")
+        resolved = (await http.post(f"/api/v1/anomalies/{anomaly['id']}/resolve")).json()
+        assert resolved["status"] == "resolved"
+        old = spans.span("chat", llm, start_ns=spans.now_ns - 10 * 86_400 * 10**9)
+        assert (await http.post("/v1/traces", content=body(old), headers=PROTOBUF)).status_code == 200
+        assert len((await http.get("/api/v1/anomalies")).json()) == 2  # the resolved one, a new one
+        pruned = (await http.post("/api/v1/prune", json={"older_than": "7d"})).json()["deleted"]
+        assert (pruned["llm_calls"], pruned["spans"], pruned["rollups"]) == (1, 1, 1)

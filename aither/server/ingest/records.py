@@ -118,6 +118,8 @@ class LlmCallRecord:
     """``session.id``."""
     service: str | None = None
     """``service.name`` of the span (``log_llm_call(service=...)``), else of its resource."""
+    risk_level: str | None = None
+    """Set by detection at ingest (an :class:`aither.RiskLevel` value)."""
 
 
 @dataclass(slots=True)

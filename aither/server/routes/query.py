@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BeforeValidator
 
+from ...schema.vocabulary import RiskLevel
 from ..analysis.label_join import LABEL_STATUSES
 from ..analysis.metrics import model_metrics
 from ..storage.queries import (
@@ -226,6 +227,9 @@ def get_llm_calls(
     user_id: Annotated[str | None, Query(description="the end user (enduser.id)")] = None,
     session_id: Annotated[str | None, Query(description="the session (session.id)")] = None,
     service: Annotated[str | None, Query(description="the service (service.name)")] = None,
+    risk: Annotated[
+        RiskLevel | None, Query(description="this risk level and above (low, medium, high, critical)")
+    ] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -247,6 +251,7 @@ def get_llm_calls(
                 window=_window(since, until),
                 limit=limit,
                 cursor=cursor,
+                min_risk=risk,
             )
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None

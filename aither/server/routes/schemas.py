@@ -244,6 +244,9 @@ class LlmCall(BaseModel):
     user_id: str | None = Field(None, description="enduser.id of the call")
     session_id: str | None = Field(None, description="session.id of the call")
     service: str | None = Field(None, description="service.name of the span, else of its resource")
+    risk_level: Literal["low", "medium", "high", "critical"] | None = Field(
+        None, description="from PII findings, injection score, errors and cost; null for calls stored before"
+    )
 
 
 class LlmCallTotal(BaseModel):

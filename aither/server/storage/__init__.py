@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import Connection, Engine
 
+from ..detection.engine import Detection, attach
 from .engine import DatabaseURLError, create_engine, migrate
 from .usage import UsageMeter
 from .writer import BatchWriter, WriterBusy
@@ -26,12 +27,21 @@ class Storage:
     ) -> None:
         self.engine = engine
         self.meter = UsageMeter()
+        self.detection = Detection()
+        attach(engine, self.detection)
         self.writer = BatchWriter(
             engine,
             max_queued_weight=max_queued_spans,
             max_batch_weight=max_batch_spans,
-            periodic=self.meter.flush,
+            periodic=self._periodic,
         )
+
+    def _periodic(self, engine: Engine) -> None:
+        """The writer's once-a-second work: usage counts, then the window rules."""
+        try:
+            self.meter.flush(engine)
+        finally:
+            self.detection.tick(engine)
 
     @classmethod
     def open(

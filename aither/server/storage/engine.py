@@ -28,6 +28,9 @@ class DatabaseURLError(ValueError):
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # takes effect only in a file without tables yet (a new database): retention's deletes
+        # then hand pages back with incremental_vacuum; older files reuse the freed pages
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..detection.hook import detect
 from ..ingest.records import (
     DecodedBatch,
     LabelRecord,
@@ -98,6 +99,8 @@ class IngestJob:
             join_labels(
                 connection, org_id, list(zip(prediction_ids, new_predictions, strict=True)), new_labels
             )
+        if new_llm or new_predictions:
+            detect(connection, org_id, new_spans, new_llm, new_predictions)
         if new_llm:
             bulk_insert(connection, llm_calls, _rows(new_llm, _LLM_FIELDS, org_id=org_id))
         if new_operations:

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...schema.vocabulary import RiskLevel
 from .schema import label_rows, labels, llm_calls, operations, predictions, spans
 
 
@@ -316,8 +317,12 @@ def list_llm_calls(
     window: Window | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    min_risk: RiskLevel | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of LLM calls, newest first; ``pii``/``injection``: flagged (True) or not (False)."""
+    """A page of LLM calls, newest first; ``pii``/``injection``: flagged (True) or not (False).
+
+    ``min_risk`` keeps calls of that risk level and above.
+    """
     window = window or Window()
     c = llm_calls.c
     clauses: list[Any] = [c.org_id == org_id, *window.clauses(c.time_ns)]
@@ -333,6 +338,8 @@ def list_llm_calls(
             clauses.append(column.is_(True) if wanted else sa.or_(column.is_(None), column.is_(False)))
     if error is not None:
         clauses.append(c.is_error.is_(error))
+    if min_risk is not None:
+        clauses.append(c.risk_level.in_([level.value for level in RiskLevel if level >= min_risk]))
     if cursor is not None:
         time_ns, row_id = decode_cursor(cursor)
         clauses.append(sa.or_(c.time_ns < time_ns, sa.and_(c.time_ns == time_ns, c.id < row_id)))

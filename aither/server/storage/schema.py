@@ -221,6 +221,8 @@ llm_calls = Table(
     Column("user_id", String(200)),
     Column("session_id", String(200)),
     Column("service", String(200)),
+    # migration 0004: low | medium | high | critical, from PII, injection, errors and cost
+    Column("risk_level", String(16)),
     UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "time_ns"),
     Index("ix_llm_calls_org_user", "org_id", "user_id", "time_ns"),
@@ -318,4 +320,87 @@ alert_deliveries = Table(
     Index(None, "org_id", "id"),
     Index(None, "org_id", "channel_id", "id"),
     Index(None, "org_id", "status", "id"),
+# --- detection (migration 0004): per-minute rollups, anomalies, risk per LLM call ---------------
+
+LATENCY_BUCKETS = 34
+"""Fixed log buckets of the rollups' latency histogram: bucket ``i`` holds latencies in
+``[2**((i-1)/2), 2**(i/2))`` ms (bucket 0: under 1 ms; the last: everything from ~65 s on), so
+percentiles read from it are within ~19 % and any two rollups merge by adding columns."""
+
+LATENCY_COLUMNS = tuple(f"lat_{i:02d}" for i in range(LATENCY_BUCKETS))
+
+ROLLUP_SUMS = (
+    "count",
+    "errors",
+    "latency_sum_ms",
+    "cost_usd",
+    "cost_calls",
+    "input_tokens",
+    "output_tokens",
+    "pii_calls",
+    "injection_calls",
+    "rows",
+    *LATENCY_COLUMNS,
+)
+"""The additive columns of :data:`rollups` (an upsert adds them)."""
+
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("org_id", String(32), primary_key=True),
+    Column("minute_ns", BigInteger, primary_key=True),
+    # llm | prediction; key parts are '' rather than NULL so the upsert's conflict target matches
+    Column("kind", String(16), primary_key=True),
+    Column("service", String(200), primary_key=True),
+    Column("model", String(200), primary_key=True),
+    Column("version", String(100), primary_key=True),
+    Column("environment", String(100), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("latency_sum_ms", Float, nullable=False),
+    Column("latency_max_ms", Float, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("cost_calls", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("pii_calls", BigInteger, nullable=False),
+    Column("injection_calls", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    *(Column(name, Integer, nullable=False) for name in LATENCY_COLUMNS),
+    Index(None, "org_id", "minute_ns"),
+)
+
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("anomaly_type", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("detection_method", String(32), nullable=False),
+    # open | acknowledged | resolved
+    Column("status", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("recommended_action", Text, nullable=False),
+    Column("kind", String(16)),
+    Column("service", String(200)),
+    Column("model", String(200)),
+    Column("version", String(100)),
+    Column("environment", String(100)),
+    Column("evidence", Text, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_seen_ns", BigInteger, nullable=False),
+    Column("last_seen_ns", BigInteger, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+    Column("resolved_at_ns", BigInteger),
+    Column("acknowledged_at_ns", BigInteger),
+    Column("trace_id", String(32)),
+    # rule and target while the anomaly is open, NULL once resolved: the unique constraint keeps
+    # one open anomaly per condition (NULLs never collide, on SQLite and PostgreSQL alike)
+    Column("open_key", String(800)),
+    UniqueConstraint("org_id", "open_key"),
+    Index(None, "org_id", "last_seen_ns"),
+    Index(None, "org_id", "updated_at_ns"),
 )

@@ -1,0 +1,179 @@
+"""Retention: delete telemetry older than a cutoff, in small batches through the single writer.
+
+Each batch is one writer job of at most ``batch_rows`` rows, so ingest jobs queue between
+batches instead of waiting for the whole prune. Predictions go with their label rows and the
+labels joined to them, so no label points at a deleted prediction; rollups and resolved
+anomalies go by time too. SQLite reuses the freed pages (and, for a database created with
+``auto_vacuum=INCREMENTAL``, hands them back to the file system), so a server under steady
+load with retention on stops growing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..storage.schema import anomalies, label_rows, labels, llm_calls, operations, predictions, rollups, spans
+
+if TYPE_CHECKING:
+    from ..storage import Storage
+
+logger = logging.getLogger("aither.server")
+BATCH_ROWS = 5_000
+
+
+@dataclass
+class PruneResult:
+    """Rows deleted per table."""
+
+    deleted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+def _org(column: Any, org_id: str | None) -> list[Any]:
+    return [column == org_id] if org_id is not None else []
+
+
+def _delete_ids(connection: Connection, table: sa.Table, ids: sa.Select[Any]) -> int:
+    found = [row[0] for row in connection.execute(ids)]
+    if not found:
+        return 0
+    connection.execute(table.delete().where(table.c.id.in_(found)))
+    return len(found)
+
+
+def _steps(cutoff_ns: int, org_id: str | None, limit: int) -> list[tuple[str, Callable[[Connection], int]]]:
+    p = predictions.c
+    old_predictions = sa.select(p.id).where(p.time_ns < cutoff_ns, *_org(p.org_id, org_id))
+
+    def delete_rollups(connection: Connection) -> int:
+        where = [rollups.c.minute_ns < cutoff_ns, *_org(rollups.c.org_id, org_id)]
+        oldest = connection.execute(sa.select(sa.func.min(rollups.c.minute_ns)).where(*where)).scalar()
+        if oldest is None:
+            return 0
+        # a rollup row per target and minute: an hour at a time keeps a batch small
+        end = min(cutoff_ns, oldest + 3_600_000_000_000)
+        return int(connection.execute(rollups.delete().where(*where, rollups.c.minute_ns < end)).rowcount)
+
+    def by_time(table: sa.Table, column: str) -> Callable[[Connection], int]:
+        return lambda connection: _delete_ids(
+            connection,
+            table,
+            sa.select(table.c.id)
+            .where(table.c[column] < cutoff_ns, *_org(table.c.org_id, org_id))
+            .limit(limit),
+        )
+
+    return [
+        (
+            "label_rows",
+            lambda c: _delete_ids(
+                c,
+                label_rows,
+                sa.select(label_rows.c.id)
+                .where(label_rows.c.pred_time_ns < cutoff_ns, *_org(label_rows.c.org_id, org_id))
+                .limit(limit),
+            ),
+        ),
+        (
+            "labels",
+            lambda c: _delete_ids(
+                c,
+                labels,
+                sa.select(labels.c.id)
+                .where(
+                    sa.or_(
+                        labels.c.prediction_id.in_(old_predictions),
+                        sa.and_(labels.c.prediction_id.is_(None), labels.c.time_ns < cutoff_ns),
+                    ),
+                    *_org(labels.c.org_id, org_id),
+                )
+                .limit(limit),
+            ),
+        ),
+        ("predictions", by_time(predictions, "time_ns")),
+        ("llm_calls", by_time(llm_calls, "time_ns")),
+        ("operations", by_time(operations, "time_ns")),
+        ("spans", by_time(spans, "start_time_ns")),
+        ("rollups", delete_rollups),
+        (
+            "anomalies",
+            lambda c: _delete_ids(
+                c,
+                anomalies,
+                sa.select(anomalies.c.id)
+                .where(
+                    anomalies.c.last_seen_ns < cutoff_ns,
+                    anomalies.c.open_key.is_(None),
+                    *_org(anomalies.c.org_id, org_id),
+                )
+                .limit(limit),
+            ),
+        ),
+    ]
+
+
+def prune(
+    storage: Storage, cutoff_ns: int, *, org_id: str | None = None, batch_rows: int = BATCH_ROWS
+) -> PruneResult:
+    """Delete rows older than ``cutoff_ns`` (of one organisation, or all), batch by batch.
+
+    Blocks until done; each batch waits its turn in the writer's queue like any ingest job.
+    """
+    result = PruneResult()
+    for table, step in _steps(cutoff_ns, org_id, batch_rows):
+        while True:
+            deleted = storage.writer.run(step, timeout=120.0)
+            if deleted:
+                result.deleted[table] = result.deleted.get(table, 0) + deleted
+            if deleted < batch_rows if table != "rollups" else deleted == 0:
+                break
+    if result.total and storage.dialect == "sqlite":
+        storage.writer.run(_incremental_vacuum, timeout=120.0)
+    return result
+
+
+def _incremental_vacuum(connection: Connection) -> None:
+    # a no-op unless the file was created with auto_vacuum=INCREMENTAL; freed pages are reused anyway
+    cursor = connection.exec_driver_sql("PRAGMA incremental_vacuum")
+    if cursor.returns_rows:
+        cursor.fetchall()  # each step frees one page: read it to the end
+
+
+class RetentionLoop:
+    """Prunes everything older than ``retention_s`` every ``every_s`` seconds, on its own thread."""
+
+    def __init__(self, storage: Storage, retention_s: float, every_s: float = 60.0) -> None:
+        self.storage = storage
+        self.retention_s = retention_s
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="aither-retention", daemon=True)
+        self.runs = 0
+
+    def start(self) -> RetentionLoop:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                prune(self.storage, time.time_ns() - int(self.retention_s * 1e9))
+                self.runs += 1
+            except Exception:
+                logger.exception("aither server: retention failed; it will be tried again")
+            self._stop.wait(self.every_s)

@@ -1,0 +1,89 @@
+"""The ``stats`` summary of a window, read from the rollups (and labels for accuracy).
+
+Volume, errors, latency, cost, tokens, PII and injection counts add up per-minute rollups, so
+the answer costs the same for a day of ten calls as for a day of a million. Accuracy comes
+from the labelled rows of the window (the label join's table), never from a scan of predictions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..storage.schema import anomalies, label_rows
+from . import rollups
+from .rollups import Rollup, histogram_quantile
+
+
+def _latency(rollup: Rollup) -> tuple[float | None, float | None]:
+    if not rollup.count:
+        return None, None
+    return rollup.latency_sum_ms / rollup.count, histogram_quantile(rollup.histogram, 0.95)
+
+
+def summary(connection: Connection, org_id: str, since_ns: int, until_ns: int) -> dict[str, Any]:
+    """LLM totals, per-model prediction figures and anomaly counts for ``[since, until)``."""
+    llm = Rollup()
+    models: dict[tuple[str, str], Rollup] = {}
+    for key, rollup in rollups.read(connection, org_id, since_ns, until_ns):
+        if key[1] == "llm":
+            llm.merge(rollup)
+        else:
+            models.setdefault((key[3], key[4]), Rollup()).merge(rollup)
+    avg, p95 = _latency(llm)
+    llm_out = {
+        "total": round(llm.count),
+        "successful": round(llm.count - llm.errors),
+        "failed": round(llm.errors),
+        "success_rate": (llm.count - llm.errors) / llm.count if llm.count else None,
+        "total_tokens": round(llm.tokens),
+        "total_cost_usd": llm.cost_usd,
+        "avg_latency_ms": avg,
+        "p95_latency_ms": p95,
+        "pii_events": round(llm.pii_calls),
+        "injection_attempts": round(llm.injection_calls),
+    }
+    lr = label_rows.c
+    scored = {
+        (row.model_name, row.model_version or ""): (int(row.rows), int(row.correct or 0), int(row.classified))
+        for row in connection.execute(
+            sa.select(
+                lr.model_name,
+                lr.model_version,
+                sa.func.count().label("rows"),
+                sa.func.sum(sa.case((lr.pred_class == lr.label_class, 1), else_=0)).label("correct"),
+                sa.func.count(lr.label_class).label("classified"),
+            )
+            .where(lr.org_id == org_id, lr.pred_time_ns >= since_ns, lr.pred_time_ns < until_ns)
+            .group_by(lr.model_name, lr.model_version)
+        )
+    }
+    model_out = []
+    for (name, version), rollup in sorted(models.items()):
+        avg, p95 = _latency(rollup)
+        labelled, correct, classified = scored.get((name, version), (0, 0, 0))
+        model_out.append(
+            {
+                "model": name,
+                "version": version or None,
+                "predictions": round(rollup.count),
+                "errors": round(rollup.errors),
+                "error_rate": rollup.errors / rollup.count if rollup.count else None,
+                "avg_latency_ms": avg,
+                "p95_latency_ms": p95,
+                "labelled_rows": labelled,
+                "accuracy": correct / classified if classified else None,
+            }
+        )
+    a = anomalies.c
+    found = connection.execute(
+        sa.select(sa.func.count()).where(
+            a.org_id == org_id, a.first_seen_ns >= since_ns, a.first_seen_ns < until_ns
+        )
+    ).scalar_one()
+    still_open = connection.execute(
+        sa.select(sa.func.count()).where(a.org_id == org_id, a.open_key.is_not(None))
+    ).scalar_one()
+    return {"llm": llm_out, "models": model_out, "anomalies": int(found), "open_anomalies": int(still_open)}

@@ -1,0 +1,260 @@
+"""Detection under ``/api/v1``: anomalies (list, get, acknowledge, resolve), rules, stats, prune.
+
+Reading needs ``read``; acknowledging and resolving need ``read`` or ``admin`` (whoever can see
+an anomaly can take it); changing rules and pruning need ``admin``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, HTTPException, Query
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from ...exceptions import ConfigError
+from ...schema.vocabulary import AnomalyType, DetectionMethod, Severity
+from ..detection import anomalies as store
+from ..detection.retention import prune
+from ..detection.rules import parse_duration
+from ..detection.stats import summary
+from ..storage import Storage
+from . import schemas as s
+from .deps import Admin, Reader, ReaderOrAdmin, StorageDep
+
+router = APIRouter(prefix="/api/v1", tags=["detection"])
+Since = Annotated[dt.datetime | None, Query(description="ISO 8601 time; from this time on")]
+
+
+class Anomaly(BaseModel):
+    """One anomaly: a condition that one rule found, kept open while it lasts."""
+
+    id: int
+    rule: str = Field(description="the rule or detector: pii_detected, latency_spike, ...")
+    anomaly_type: AnomalyType
+    severity: Severity
+    detection_method: DetectionMethod
+    status: Literal["open", "acknowledged", "resolved"]
+    title: str
+    message: str
+    recommended_action: str
+    kind: Literal["llm", "prediction"] | None = None
+    service: str | None = None
+    model: str | None = None
+    version: str | None = None
+    environment: str | None = None
+    count: int = Field(description="hits (event rules) or minutes (window rules) while open")
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    updated_at: dt.datetime
+    acknowledged_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    trace_id: str | None = Field(None, description="a call that triggered it (event rules)")
+    evidence: dict[str, Any] = Field(description="the numbers behind it: value, baseline, threshold...")
+
+
+class LlmSummary(BaseModel):
+    total: int
+    successful: int
+    failed: int
+    success_rate: float | None
+    total_tokens: int
+    total_cost_usd: float
+    avg_latency_ms: float | None
+    p95_latency_ms: float | None = Field(description="from the rollups' log-bucket histogram (within ~19 %)")
+    pii_events: int
+    injection_attempts: int
+
+
+class ModelSummary(BaseModel):
+    model: str
+    version: str | None
+    predictions: int
+    errors: int
+    error_rate: float | None
+    avg_latency_ms: float | None
+    p95_latency_ms: float | None
+    labelled_rows: int
+    accuracy: float | None = Field(description="classification rows with a label; null when none")
+
+
+class Stats(BaseModel):
+    """The summary of a window, read from the per-minute rollups (to the minute)."""
+
+    since: dt.datetime
+    until: dt.datetime
+    llm: LlmSummary
+    anomalies: int = Field(description="anomalies first seen in the window")
+    open_anomalies: int
+    models: list[ModelSummary]
+
+
+class RulesOut(BaseModel):
+    """The rules in force for the organisation, with the five classic knobs."""
+
+    cost_threshold_usd: float | None
+    latency_threshold_ms: float | None
+    error_rate_threshold: float | None
+    token_threshold: float | None
+    spike_multiplier: float | None
+    quiet_period_seconds: float
+    rules: list[dict[str, Any]]
+
+
+class PruneRequest(BaseModel):
+    older_than: str = Field(description="delete telemetry older than this: 7d, 12h, 30d", examples=["7d"])
+
+
+class PruneOut(BaseModel):
+    cutoff: dt.datetime
+    deleted: dict[str, int] = Field(description="rows deleted per table")
+
+
+def anomaly_out(row: dict[str, Any]) -> Anomaly:
+    return Anomaly(
+        **{key: row[key] for key in Anomaly.model_fields if key in row and key != "evidence"},
+        first_seen=s.to_time(row["first_seen_ns"]),
+        last_seen=s.to_time(row["last_seen_ns"]),
+        updated_at=s.to_time(row["updated_at_ns"]),
+        acknowledged_at=s.to_time(row["acknowledged_at_ns"]),
+        resolved_at=s.to_time(row["resolved_at_ns"]),
+        evidence=json.loads(row["evidence"]),
+    )
+
+
+@router.get("/anomalies", response_model=list[Anomaly], summary="Anomalies, newest first")
+def list_anomalies(
+    *,
+    principal: Reader,
+    storage: StorageDep,
+    since: Since = None,
+    severity: Annotated[Severity | None, Query(description="this severity and above")] = None,
+    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    rule: str | None = None,
+    updated_since: Annotated[
+        dt.datetime | None, Query(description="only anomalies changed after this time, oldest change first")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[Anomaly]:
+    with storage.read() as connection:
+        rows = store.list_rows(
+            connection,
+            principal.org_id,
+            since_ns=s.to_ns(since),
+            updated_since_ns=s.to_ns(updated_since),
+            severity=severity,
+            status=status,
+            rule=rule,
+            limit=limit,
+        )
+    if updated_since is not None:
+        rows.reverse()
+    return [anomaly_out(row) for row in rows]
+
+
+@router.get("/anomalies/{anomaly_id}", response_model=Anomaly, summary="One anomaly")
+def get_anomaly(*, anomaly_id: int, principal: Reader, storage: StorageDep) -> Anomaly:
+    with storage.read() as connection:
+        row = store.get(connection, principal.org_id, anomaly_id)
+    if row is None:
+        raise HTTPException(404, f"no anomaly {anomaly_id}")
+    return anomaly_out(row)
+
+
+@router.post("/anomalies/{anomaly_id}/acknowledge", response_model=Anomaly, summary="Acknowledge an anomaly")
+async def acknowledge_anomaly(*, anomaly_id: int, principal: ReaderOrAdmin, storage: StorageDep) -> Anomaly:
+    """It stays open and keeps counting, marked as seen; a resolved one is returned as it is."""
+    now = time.time_ns()
+    row = await run_in_threadpool(
+        storage.writer.run, lambda c: store.acknowledge(c, principal.org_id, anomaly_id, now)
+    )
+    if row is None:
+        raise HTTPException(404, f"no anomaly {anomaly_id}")
+    return anomaly_out(row)
+
+
+@router.post("/anomalies/{anomaly_id}/resolve", response_model=Anomaly, summary="Resolve an anomaly")
+async def resolve_anomaly(*, anomaly_id: int, principal: ReaderOrAdmin, storage: StorageDep) -> Anomaly:
+    """Closes it now; if the condition persists, the next hit opens a new anomaly."""
+    now = time.time_ns()
+
+    def resolve(connection: Any) -> tuple[dict[str, Any] | None, Any]:
+        row = store.get(connection, principal.org_id, anomaly_id)
+        if row is None or row["status"] == "resolved":
+            return row, None
+        notice = store.resolve(connection, row, now)
+        return store.get(connection, principal.org_id, anomaly_id), notice
+
+    row, notice = await run_in_threadpool(storage.writer.run, resolve)
+    if row is None:
+        raise HTTPException(404, f"no anomaly {anomaly_id}")
+    storage.detection.submit(notice)
+    return anomaly_out(row)
+
+
+@router.get("/rules", response_model=RulesOut, summary="The detection rules in force")
+def get_rules(*, principal: Reader, storage: StorageDep) -> RulesOut:
+    return RulesOut(**storage.detection.rules_for(principal.org_id).to_json())
+
+
+@router.put("/rules", response_model=RulesOut, summary="Change detection rules (admin)")
+def put_rules(
+    *,
+    principal: Admin,
+    storage: StorageDep,
+    settings: Annotated[
+        dict[str, Any],
+        Body(
+            description="the rules file's shape as JSON: the five knobs, quiet_period, and "
+            '"rules": {"high_latency": {"threshold": 2000, "window": "5m", "enabled": true, '
+            '"severity": "high", "service": "...", "model": "...", "environment": "..."}}; '
+            "applied on top of the rules in force, until the server restarts",
+            examples=[{"latency_threshold_ms": 2000, "rules": {"high_request_rate": {"enabled": False}}}],
+        ),
+    ],
+) -> RulesOut:
+    current = storage.detection.rules_for(principal.org_id)
+    try:
+        updated = current.updated(settings, where="rules")
+    except ConfigError as exc:
+        raise HTTPException(400, str(exc)) from None
+    storage.detection.set_rules(principal.org_id, updated)
+    return RulesOut(**updated.to_json())
+
+
+@router.get("/stats", response_model=Stats, summary="LLM calls and models over a window, from rollups")
+def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, until: Since = None) -> Stats:
+    asked_until, asked_since = s.to_ns(until), s.to_ns(since)
+    until_ns = asked_until if asked_until is not None else time.time_ns()
+    since_ns = asked_since if asked_since is not None else until_ns - 24 * 3600 * 1_000_000_000
+    if since_ns >= until_ns:
+        raise HTTPException(400, "since must be before until")
+    with storage.read() as connection:
+        result = summary(connection, principal.org_id, since_ns, until_ns)
+    return Stats(
+        since=s.to_time(since_ns),
+        until=s.to_time(until_ns),
+        llm=LlmSummary(**result["llm"]),
+        anomalies=result["anomalies"],
+        open_anomalies=result["open_anomalies"],
+        models=[ModelSummary(**entry) for entry in result["models"]],
+    )
+
+
+@router.post("/prune", response_model=PruneOut, summary="Delete telemetry older than a duration (admin)")
+async def post_prune(*, body: PruneRequest, principal: Admin, storage: StorageDep) -> PruneOut:
+    """Deletes the organisation's rows in batches through the writer; ingest goes on meanwhile."""
+    try:
+        seconds = parse_duration(body.older_than, "older_than")
+    except ConfigError as exc:
+        raise HTTPException(400, str(exc)) from None
+    cutoff = time.time_ns() - int(seconds * 1e9)
+    result = await run_in_threadpool(_prune, storage, cutoff, principal.org_id)
+    return PruneOut(cutoff=s.to_time(cutoff), deleted=result)
+
+
+def _prune(storage: Storage, cutoff: int, org_id: str) -> dict[str, int]:
+    return prune(storage, cutoff, org_id=org_id).deleted
