@@ -41,9 +41,9 @@ from .exceptions import (
 )
 from .export import Stats
 from .sampling import SampleLimits
+from .schema.vocabulary import AnomalyType, DetectionMethod, RiskLevel, Severity
 from .tracing.llm_record import LLMCall
 from .tracing.scope import context
-from .schema.vocabulary import AnomalyType, DetectionMethod, RiskLevel, Severity
 
 if typing.TYPE_CHECKING:
     from .api import APIKey, CreatedAPIKey, Organization, Usage, User, anomalies, api_keys, org, user

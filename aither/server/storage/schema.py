@@ -320,6 +320,8 @@ alert_deliveries = Table(
     Index(None, "org_id", "id"),
     Index(None, "org_id", "channel_id", "id"),
     Index(None, "org_id", "status", "id"),
+)
+
 # --- detection (migration 0004): per-minute rollups, anomalies, risk per LLM call ---------------
 
 LATENCY_BUCKETS = 34
