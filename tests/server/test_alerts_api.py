@@ -282,4 +282,7 @@ def test_ingest_keeps_going_while_a_channel_hangs(server: EmbeddedServer) -> Non
 
     assert stored == 50
     assert len(predictions) == 50
-    assert len(pending) == 20  # every notice was routed and logged; none delivered, none lost
+    # every notice was routed and logged; none delivered, none lost (detection may add its own:
+    # 50 predictions in a few seconds is a request-rate anomaly)
+    ours = [row for row in pending if row["title"] == "Latency spike on fraud_detector"]
+    assert len(ours) == 20

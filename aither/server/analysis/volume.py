@@ -16,9 +16,16 @@ from ..detection.rollups import MINUTE_NS, Rollup
 from ..storage.queries import Window
 from ..storage.schema import ROLLUP_SUMS, predictions, rollups
 
+_NS_MIN, _NS_MAX = -(2**63), 2**63 - 1  # what the 64-bit time columns hold
+
 
 def _ceil_minute(ns: int) -> int:
-    return -(-ns // MINUTE_NS) * MINUTE_NS
+    return min(-(-ns // MINUTE_NS) * MINUTE_NS, _NS_MAX)
+
+
+def _floor_minute(ns: int) -> int:
+    # a window clamped to the columns' ends must stay inside them (a bound SQL can bind)
+    return max(ns - ns % MINUTE_NS, _NS_MIN)
 
 
 def prediction_volume(
@@ -33,7 +40,7 @@ def prediction_volume(
     """Per version (None: no version): calls, output rows, errors, latency sum and histogram."""
     since, until = window.since_ns, window.until_ns
     full_from = _ceil_minute(since) if since is not None else None
-    full_to = until - until % MINUTE_NS if until is not None else None
+    full_to = _floor_minute(until) if until is not None else None
     edges: list[tuple[int | None, int | None]] = []
     if full_from is not None and full_to is not None and full_from >= full_to:
         edges.append((since, until))  # the window lies inside one or two minutes: rows only

@@ -131,7 +131,8 @@ def _stored(name: str, value: float) -> float | int:
 
 
 def _minute(time_ns: int) -> int:
-    return time_ns - time_ns % MINUTE_NS
+    # a bound clamped to the 64-bit columns' low end (year 1677) must stay bindable
+    return max(time_ns - time_ns % MINUTE_NS, -(2**63))
 
 
 def key_of_call(call: LlmCallRecord, services: Mapping[tuple[str, str], str]) -> RollupKey:

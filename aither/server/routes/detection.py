@@ -11,8 +11,8 @@ import json
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, HTTPException, Path, Query
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...exceptions import ConfigError
@@ -24,9 +24,11 @@ from ..detection.stats import summary
 from ..storage import Storage
 from . import schemas as s
 from .deps import Admin, Reader, ReaderOrAdmin, StorageDep
+from .query import Since, Until
+from .responses import AUTHENTICATED, NOT_FOUND, QUERY, WITH_BODY
 
-router = APIRouter(prefix="/api/v1", tags=["detection"])
-Since = Annotated[dt.datetime | None, Query(description="ISO 8601 time; from this time on")]
+router = APIRouter(prefix="/api/v1", tags=["detection"], responses=AUTHENTICATED)
+AnomalyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the anomaly's id")]
 
 
 class Anomaly(BaseModel):
@@ -125,7 +127,7 @@ def anomaly_out(row: dict[str, Any]) -> Anomaly:
     )
 
 
-@router.get("/anomalies", response_model=list[Anomaly], summary="Anomalies, newest first")
+@router.get("/anomalies", response_model=list[Anomaly], summary="Anomalies, newest first", responses=QUERY)
 def list_anomalies(
     *,
     principal: Reader,
@@ -135,7 +137,9 @@ def list_anomalies(
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     rule: str | None = None,
     updated_since: Annotated[
-        dt.datetime | None, Query(description="only anomalies changed after this time, oldest change first")
+        dt.datetime | None,
+        BeforeValidator(s.iso_time_only),
+        Query(description="only anomalies changed after this time, oldest change first"),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[Anomaly]:
@@ -155,8 +159,8 @@ def list_anomalies(
     return [anomaly_out(row) for row in rows]
 
 
-@router.get("/anomalies/{anomaly_id}", response_model=Anomaly, summary="One anomaly")
-def get_anomaly(*, anomaly_id: int, principal: Reader, storage: StorageDep) -> Anomaly:
+@router.get("/anomalies/{anomaly_id}", response_model=Anomaly, summary="One anomaly", responses=NOT_FOUND)
+def get_anomaly(*, anomaly_id: AnomalyId, principal: Reader, storage: StorageDep) -> Anomaly:
     with storage.read() as connection:
         row = store.get(connection, principal.org_id, anomaly_id)
     if row is None:
@@ -164,8 +168,15 @@ def get_anomaly(*, anomaly_id: int, principal: Reader, storage: StorageDep) -> A
     return anomaly_out(row)
 
 
-@router.post("/anomalies/{anomaly_id}/acknowledge", response_model=Anomaly, summary="Acknowledge an anomaly")
-async def acknowledge_anomaly(*, anomaly_id: int, principal: ReaderOrAdmin, storage: StorageDep) -> Anomaly:
+@router.post(
+    "/anomalies/{anomaly_id}/acknowledge",
+    response_model=Anomaly,
+    summary="Acknowledge an anomaly",
+    responses=NOT_FOUND,
+)
+async def acknowledge_anomaly(
+    *, anomaly_id: AnomalyId, principal: ReaderOrAdmin, storage: StorageDep
+) -> Anomaly:
     """It stays open and keeps counting, marked as seen; a resolved one is returned as it is."""
     now = time.time_ns()
     row = await run_in_threadpool(
@@ -176,8 +187,13 @@ async def acknowledge_anomaly(*, anomaly_id: int, principal: ReaderOrAdmin, stor
     return anomaly_out(row)
 
 
-@router.post("/anomalies/{anomaly_id}/resolve", response_model=Anomaly, summary="Resolve an anomaly")
-async def resolve_anomaly(*, anomaly_id: int, principal: ReaderOrAdmin, storage: StorageDep) -> Anomaly:
+@router.post(
+    "/anomalies/{anomaly_id}/resolve",
+    response_model=Anomaly,
+    summary="Resolve an anomaly",
+    responses=NOT_FOUND,
+)
+async def resolve_anomaly(*, anomaly_id: AnomalyId, principal: ReaderOrAdmin, storage: StorageDep) -> Anomaly:
     """Closes it now; if the condition persists, the next hit opens a new anomaly."""
     now = time.time_ns()
 
@@ -200,7 +216,7 @@ def get_rules(*, principal: Reader, storage: StorageDep) -> RulesOut:
     return RulesOut(**storage.detection.rules_for(principal.org_id).to_json())
 
 
-@router.put("/rules", response_model=RulesOut, summary="Change detection rules (admin)")
+@router.put("/rules", response_model=RulesOut, summary="Change detection rules (admin)", responses=WITH_BODY)
 def put_rules(
     *,
     principal: Admin,
@@ -225,11 +241,16 @@ def put_rules(
     return RulesOut(**updated.to_json())
 
 
-@router.get("/stats", response_model=Stats, summary="LLM calls and models over a window, from rollups")
-def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, until: Since = None) -> Stats:
+@router.get(
+    "/stats",
+    response_model=Stats,
+    summary="LLM calls and models over a window, from rollups",
+    responses=QUERY,
+)
+def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None) -> Stats:
     asked_until, asked_since = s.to_ns(until), s.to_ns(since)
     until_ns = asked_until if asked_until is not None else time.time_ns()
-    since_ns = asked_since if asked_since is not None else until_ns - 24 * 3600 * 1_000_000_000
+    since_ns = asked_since if asked_since is not None else max(until_ns - 24 * 3600 * 1_000_000_000, -(2**63))
     if since_ns >= until_ns:
         raise HTTPException(400, "since must be before until")
     with storage.read() as connection:
@@ -244,7 +265,12 @@ def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, un
     )
 
 
-@router.post("/prune", response_model=PruneOut, summary="Delete telemetry older than a duration (admin)")
+@router.post(
+    "/prune",
+    response_model=PruneOut,
+    summary="Delete telemetry older than a duration (admin)",
+    responses=WITH_BODY,
+)
 async def post_prune(*, body: PruneRequest, principal: Admin, storage: StorageDep) -> PruneOut:
     """Deletes the organisation's rows in batches through the writer; ingest goes on meanwhile."""
     try:
