@@ -12,7 +12,7 @@ import sys
 
 from ._common import ROOT
 
-CORE = ["benchmarks.overhead", "benchmarks.burst"]
+CORE = ["benchmarks.overhead", "benchmarks.burst", "benchmarks.sustained"]
 OTHERS = [
     "benchmarks.frameworks",
     "benchmarks.llm",
