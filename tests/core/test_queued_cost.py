@@ -52,7 +52,9 @@ def test_a_queued_prediction_keeps_no_more_objects_than_a_hand_written_span() ->
         provider = TracerProvider()
         provider.add_span_processor(
             BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=held.endpoint), max_queue_size=SPANS * 4, max_export_batch_size=SPANS * 4
+                OTLPSpanExporter(endpoint=held.endpoint),
+                max_queue_size=SPANS * 4,
+                max_export_batch_size=SPANS * 4,
             )
         )
         tracer = provider.get_tracer("hand")
