@@ -53,9 +53,10 @@ def reset_trace_id(token: contextvars.Token[int | None]) -> None:
 
 
 def _otlp_exporter(settings: Settings) -> SpanExporter:
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    # opentelemetry's OTLP/HTTP exporter, writing the protobuf directly (standard OTLP).
+    from .export.encoding import DirectOTLPSpanExporter
 
-    return OTLPSpanExporter(
+    return DirectOTLPSpanExporter(
         endpoint=settings.traces_endpoint,
         headers=dict(settings.headers),
         timeout=settings.export_timeout,

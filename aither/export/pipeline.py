@@ -124,16 +124,17 @@ class LedgerSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
         span_id = context.span_id if context is not None else 0
-        payload = self._deferred.pop(span_id, None)
+        deferred = self._deferred.pop(span_id, None)
         if self._closed:
             self._ledger.refuse()
             return
         size = _approx_span_bytes(span)
-        if type(payload) is int:
-            size += payload
-            payload = None
-        elif payload is not None:
-            size += payload.approx_bytes
+        payload: DeferredPayload | None = None
+        if isinstance(deferred, int):
+            size += deferred
+        elif deferred is not None:
+            payload = deferred
+            size += deferred.approx_bytes
         if not self._ledger.admit(size, self._max_spans, self._max_bytes):
             return
         self._inflight[span_id] = (payload, size)
