@@ -150,14 +150,24 @@ def _array_fragment(obj: Any) -> Any:
     rather than orjson's ``null``.
     """
     np = sys.modules.get("numpy")
-    if np is None or not isinstance(obj, np.ndarray) or obj.dtype.kind not in "biuf":
+    if np is None or not isinstance(obj, np.ndarray):
         return None
-    if obj.dtype.kind == "f" and not np.isfinite(obj).all():
+    kind = obj.dtype.kind
+    if kind not in "biuf":
         return None
     try:
-        return orjson.Fragment(orjson.dumps(np.ascontiguousarray(obj), option=orjson.OPT_SERIALIZE_NUMPY))
+        data = orjson.dumps(
+            # (ascontiguousarray also makes a 0-d array 1-d, as it always was written here)
+            obj if obj.ndim and obj.flags.c_contiguous else np.ascontiguousarray(obj),
+            option=orjson.OPT_SERIALIZE_NUMPY,
+        )
     except (TypeError, orjson.JSONEncodeError):
         return None
+    # orjson writes NaN and infinities as null, which no finite number reads as: one scan of
+    # the output costs less than asking numpy whether every value is finite.
+    if kind == "f" and b"null" in data:
+        return None
+    return orjson.Fragment(data)
 
 
 def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None, *, fragments: bool = False) -> Any:
