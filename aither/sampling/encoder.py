@@ -278,3 +278,35 @@ def encode_now(data: Any, meta: Mapping[str, Any], max_rows: int | None = None) 
         return orjson.dumps({"sample": sample, "_meta": described}).decode("utf-8")
     except Exception:
         return None
+
+
+_PLAIN_NODES = 256
+"""Values and containers :func:`encode_plain` reads before it leaves a value to the export thread."""
+
+
+def _plain(value: Any, budget: list[int], depth: int) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0 or depth > _MAX_DEPTH:
+        return False
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_plain(v, budget, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v, budget, depth + 1) for k, v in value.items())
+    return False
+
+
+def encode_plain(value: Any) -> str | None:
+    """``dumps(value)`` for a small value of only JSON's own types (str, int, bool, None,
+    finite floats, lists, dicts with str keys), else None: such a value reads the same
+    through :func:`to_jsonable`, so orjson writes it as is, at once, on the caller's thread."""
+    try:
+        if not _plain(value, [_PLAIN_NODES], 0):
+            return None
+        return orjson.dumps(value).decode("utf-8")
+    except Exception:  # a lone surrogate, say: the export thread's encoder escapes it
+        return None

@@ -17,7 +17,7 @@ from receiver import OTLPReceiver
 
 import aither
 from aither.sampling import sample
-from aither.sampling.encoder import dumps, encode_now
+from aither.sampling.encoder import dumps, encode_now, encode_plain
 from aither.sampling.limits import SampleLimits
 from aither.sampling.model import OutputSample
 
@@ -130,3 +130,47 @@ def test_an_output_past_the_json_rows_waits_for_its_binary_rest() -> None:
     out = sample(np.zeros(1500, dtype=np.int8), 2000, 100, SampleLimits(prediction_rows=2000))
     assert encode_now(out.data, out.meta, 1000) is None
     assert '"rest"' in dumps(OutputSample(out.data, out.meta, out.approx_bytes))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"n": 1, "answer": "YES", "scores": [0.5, 1.0], "ok": True, "none": None},
+        [1, "two", [3, {"four": 4.0}]],
+        "żółw",
+        -3,
+    ],
+)
+def test_a_plain_value_written_now_reads_as_the_export_thread_writes_it(value: Any) -> None:
+    assert encode_plain(value) == dumps(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"x": float("nan")},
+        {1: "int key"},
+        (1, 2),
+        {"arr": np.zeros(2)},
+        "\ud800",  # a lone surrogate: the export thread escapes it
+        list(range(1000)),  # past the budget of nodes read on the caller
+    ],
+)
+def test_a_value_that_is_not_plain_waits_for_export(value: Any) -> None:
+    assert encode_plain(value) is None
+    assert isinstance(dumps(value), str)
+
+
+def test_a_tracked_functions_small_input_and_output_arrive_as_json(receiver: OTLPReceiver) -> None:
+    client = aither.Client(api_key="k", base_url=receiver.base_url)
+
+    @client.track("answer")
+    def answer(n: int, query: str) -> dict[str, Any]:
+        return {"n": n, "answer": query.upper(), "obj": object.__name__}
+
+    assert answer(1, "why") == {"n": 1, "answer": "WHY", "obj": "object"}
+    assert client.flush(10)
+    (span,) = receiver.received()
+    assert span.attributes["aither.input"] == '{"n":1,"query":"why"}'
+    assert span.attributes["aither.output"] == '{"n":1,"answer":"WHY","obj":"object"}'
+    client.close()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,42 @@ def test_span_context_manager_and_log_event(aither_capture: SpanCapture) -> None
         "aither.cost.usd": 0.5,
         "aither.metadata.tool": "search",
     }
+
+
+def _plain(self: object, a: int, b: str = "x", c: float = 1.0) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {}),
+        ((None, 1), {}),
+        ((None, 1, "y", 2.0), {}),
+        ((None,), {"c": 3.0, "a": 2}),
+        ((None, 1), {"c": 3.0}),
+        ((None, 1), {"a": 2}),  # given twice: recorded as args and kwargs
+        ((None, 1), {"zzz": 2}),  # not a parameter
+        ((None, 1, "y", 2.0, "extra"), {}),  # too many
+    ],
+)
+def test_the_fast_reading_of_arguments_is_bind_partials(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    from aither.tracing.track import _bound_arguments, _plain_names
+
+    signature = inspect.signature(_plain)
+    names = _plain_names(signature)
+    assert names == ("self", "a", "b", "c")
+    fast = _bound_arguments(signature, args, kwargs, names)
+    assert fast == _bound_arguments(signature, args, kwargs)
+    assert list(fast) == list(_bound_arguments(signature, args, kwargs))
+
+
+def test_a_signature_with_star_args_is_read_by_bind_partial() -> None:
+    from aither.tracing.track import _plain_names
+
+    def f(a: int, *rest: int, k: int = 0, **more: int) -> None:
+        return None
+
+    assert _plain_names(inspect.signature(f)) is None
