@@ -54,7 +54,7 @@ def reset_trace_id(token: contextvars.Token[int | None]) -> None:
 
 def _otlp_exporter(settings: Settings) -> SpanExporter:
     # opentelemetry's OTLP/HTTP exporter, writing the protobuf directly (standard OTLP).
-    from .export.encoding import DirectOTLPSpanExporter
+    from .export.encoding_http import DirectOTLPSpanExporter
 
     return DirectOTLPSpanExporter(
         endpoint=settings.traces_endpoint,

@@ -11,21 +11,23 @@ What comes out decodes, with opentelemetry-proto or any OTLP receiver, to the sa
 as ``encode_spans`` gives (``tests/core/test_encoding.py`` checks that); a span carrying
 events or links (a recorded exception, rare) is encoded by ``encode_spans``'s own code.
 
-:class:`DirectOTLPSpanExporter` is the OTLP/HTTP exporter of opentelemetry-exporter-otlp-
-proto-http with this encoder; with a version of that package whose internals it does not
-know, it exports as the package does.
+:class:`aither.export.encoding_http.DirectOTLPSpanExporter` is the OTLP/HTTP exporter of
+opentelemetry-exporter-otlp-proto-http with this encoder.
+
+The export thread lets go of the GIL between slices of its work (:func:`yield_gil`): a
+thread that waits for the GIL otherwise gets it only when the holder has run for the switch
+interval (5 ms), which an asyncio loop feels as that much lag at every export.
 """
 
 from __future__ import annotations
 
 import logging
 import struct
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
 
 logger = logging.getLogger("aither")
 
@@ -38,8 +40,16 @@ _CACHED_STRING_MAX = 256
 """Attributes whose value is a string at most this long (or a bool or an int) are
 remembered encoded; longer strings (samples' JSON) differ per span and are not."""
 
+SLICE_SPANS = 16
+"""Spans encoded between two :func:`yield_gil` calls."""
+
 _FLAGS_HAS_IS_REMOTE = 0x100
 _FLAGS_IS_REMOTE = 0x200
+
+
+def yield_gil() -> None:
+    """Let a thread waiting for the GIL (the application's) run now, not at the switch interval."""
+    time.sleep(0)
 
 
 def varint(value: int) -> bytes:
@@ -205,7 +215,9 @@ class SpanEncoder:
         """The ``ExportTraceServiceRequest`` of ``spans``, grouped by resource, then scope."""
         # resource id -> (its header, scope id -> (the scope's schema field, [scope field, spans...]))
         groups: dict[int, tuple[tuple[bytes, bytes, bytes, bytes], dict[int, tuple[bytes, list[bytes]]]]] = {}
-        for span in spans:
+        for count, span in enumerate(spans, 1):
+            if count % SLICE_SPANS == 0:
+                yield_gil()
             parts = self._header(span)
             group = groups.get(id(span.resource))
             if group is None:
@@ -230,51 +242,3 @@ def _sdk_span(span: ReadableSpan) -> bytes:
 
     data: bytes = _encode_span(span).SerializeToString()
     return data
-
-
-class DirectOTLPSpanExporter(OTLPSpanExporter):
-    """opentelemetry's OTLP/HTTP span exporter, encoding with :class:`SpanEncoder`.
-
-    Everything but the encoding (the session, retries, compression, timeouts, the size limit,
-    the exporter's own metrics) is the package's; with a version of the package whose
-    internals differ from those this was written against, ``export`` is the package's own.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._encoder = SpanEncoder()
-        self._direct = all(hasattr(self, name) for name in ("_client", "_metrics", "_max_request_size"))
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        if not self._direct or self._shutdown:
-            return super().export(spans)
-        from opentelemetry.exporter.otlp.proto.http import trace_exporter as otlp
-
-        with self._metrics.export_operation(len(spans)) as result:
-            try:
-                data = self._encoder.request(spans)
-            except Exception as error:
-                logger.error("aither: failed to encode a span batch: %s", error)
-                result.error = error
-                return SpanExportResult.FAILURE
-            if 0 < self._max_request_size < len(data):
-                logger.warning(
-                    "aither: dropping a span batch: %d bytes exceeds max_request_size %d bytes.",
-                    len(data),
-                    self._max_request_size,
-                )
-                result.error = otlp.RequestPayloadTooLargeError(  # type: ignore[attr-defined]
-                    f"Serialized span request size {len(data)} bytes exceeds max_request_size "
-                    f"{self._max_request_size} bytes."
-                )
-                return SpanExportResult.FAILURE
-            outcome = self._client.export(data)
-            if not outcome.success:
-                result.error = outcome.error
-                result.error_attrs = (
-                    {otlp.HTTP_RESPONSE_STATUS_CODE: outcome.status_code}  # type: ignore[attr-defined]
-                    if outcome.status_code is not None
-                    else None
-                )
-                return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS

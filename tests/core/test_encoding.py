@@ -13,7 +13,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from receiver import OTLPReceiver
 
-from aither.export.encoding import DirectOTLPSpanExporter, SpanEncoder, varint
+from aither.export.encoding import SpanEncoder, varint
+from aither.export.encoding_http import DirectOTLPSpanExporter
 
 
 def _spans() -> list[ReadableSpan]:
