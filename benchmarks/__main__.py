@@ -1,7 +1,8 @@
 """Run every benchmark in turn: ``python -m benchmarks`` (or ``nox -s bench``).
 
-Each prints a table of medians and ratios against a raw call and a hand-written
-OpenTelemetry span measured in the same run. Never run in CI: timings are not tests.
+Each prints a table (medians of single calls, or means and CPU under sustained load) and
+ratios against a raw call and a hand-written OpenTelemetry span measured in the same run.
+Never run in CI: timings are not tests.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import sys
 
 from ._common import ROOT
 
-CORE = ["benchmarks.overhead", "benchmarks.burst", "benchmarks.sustained"]
+CORE = [
+    "benchmarks.overhead",
+    "benchmarks.burst",
+    "benchmarks.sustained",
+    "benchmarks.gc_queue",
+    "benchmarks.event_loop",
+]
 OTHERS = [
     "benchmarks.frameworks",
     "benchmarks.llm",
