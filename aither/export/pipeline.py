@@ -237,7 +237,7 @@ class LedgerExporter(SpanExporter):
             if payload is not None:
                 ready, encoded = self._finalize(span, payload)
                 span_weight = size - payload.approx_bytes + encoded
-                yield_gil()  # between two spans' JSON, the application's threads may run
+                yield_gil()  # every ~2 ms of JSON, the application's threads may run
             if current and weight + span_weight > MAX_REQUEST_BYTES:
                 requests.append((current, accounted))
                 current, accounted, weight = [], 0, 0
