@@ -14,7 +14,7 @@ events or links (a recorded exception, rare) is encoded by ``encode_spans``'s ow
 :class:`aither.export.encoding_http.DirectOTLPSpanExporter` is the OTLP/HTTP exporter of
 opentelemetry-exporter-otlp-proto-http with this encoder.
 
-The export thread lets go of the GIL after each slice of about 2 ms of its work
+The export thread lets go of the GIL after each slice of about 2 ms of encoding
 (:func:`yield_gil`): a thread that waits for the GIL otherwise gets it only when the holder
 has run for the switch interval (5 ms), which an asyncio loop feels as that much lag at every
 export. Slices by time, not by span: when the application's thread never waits (it is

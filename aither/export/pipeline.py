@@ -17,7 +17,6 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from .encoding import yield_gil
 from .ledger import Ledger
 
 logger = logging.getLogger("aither")
@@ -237,7 +236,6 @@ class LedgerExporter(SpanExporter):
             if payload is not None:
                 ready, encoded = self._finalize(span, payload)
                 span_weight = size - payload.approx_bytes + encoded
-                yield_gil()  # every ~2 ms of JSON, the application's threads may run
             if current and weight + span_weight > MAX_REQUEST_BYTES:
                 requests.append((current, accounted))
                 current, accounted, weight = [], 0, 0
