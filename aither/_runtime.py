@@ -169,6 +169,11 @@ class Runtime:
         if count and fault is not None:
             self.value_faults(count, fault, "sampling a value")
 
+    def account(self, span: trace.Span, size: int) -> None:
+        """Count ``size`` bytes of attributes set on ``span`` against the queue's byte bound."""
+        if self.processor is not None:
+            self.processor.defer(span.get_span_context().span_id, size)
+
     # -- errors --------------------------------------------------------------------------------
     def internal_error(self, exc: BaseException, where: str) -> None:
         """Count, log once per place, tell ``on_error``; re-raise when the settings ask."""

@@ -1,8 +1,9 @@
 """Run every benchmark in turn: ``python -m benchmarks`` (or ``nox -s bench``); or one by
 name with its own flags: ``python -m benchmarks soak --duration 60``.
 
-Each prints a table of medians and ratios against a raw call and a hand-written
-OpenTelemetry span measured in the same run. Never run in CI: timings are not tests.
+Each prints a table (medians of single calls, or means and CPU under sustained load) and
+ratios against a raw call and a hand-written OpenTelemetry span measured in the same run.
+Never run in CI: timings are not tests.
 The hour-scale soak runs only when named.
 """
 
@@ -14,7 +15,13 @@ import sys
 
 from ._common import ROOT
 
-CORE = ["benchmarks.overhead", "benchmarks.burst"]
+CORE = [
+    "benchmarks.overhead",
+    "benchmarks.burst",
+    "benchmarks.sustained",
+    "benchmarks.gc_queue",
+    "benchmarks.event_loop",
+]
 OTHERS = [
     "benchmarks.frameworks",
     "benchmarks.llm",

@@ -28,9 +28,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
+
+from .encoding_http import DirectOTLPSpanExporter
 
 # requests imports ``netrc`` inside its first request. A fork while the export thread holds
 # that import's module lock leaves the lock held in the child for good, and the child's
@@ -152,8 +153,9 @@ class ExportSession(requests.Session):
         super().close()
 
 
-class OTLPExporter(OTLPSpanExporter):
-    """OpenTelemetry's OTLP/HTTP span exporter on an :class:`ExportSession`.
+class OTLPExporter(DirectOTLPSpanExporter):
+    """OpenTelemetry's OTLP/HTTP span exporter on an :class:`ExportSession`, writing the
+    protobuf directly (:class:`~aither.export.encoding_http.DirectOTLPSpanExporter`).
 
     After each ``export``, :meth:`take_rejected` says how many of its spans the receiver
     rejected in a partial success, and why.

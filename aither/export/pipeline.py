@@ -56,7 +56,13 @@ def _approx_span_bytes(span: ReadableSpan) -> int:
     carrying a stack trace) are measured."""
     attributes = span.attributes
     size = _SPAN_BASE_BYTES + (96 * len(attributes) if attributes else 0)
-    for event in span.events:
+    # ``span.events`` copies the events into a new tuple; the SDK's own list is read instead.
+    events = getattr(span, "_events", None)
+    if events is None:
+        events = span.events
+    if not events:
+        return size
+    for event in events:
         size += 200
         if event.attributes:
             for value in event.attributes.values():
@@ -86,7 +92,8 @@ class LedgerSpanProcessor(SpanProcessor):
         self._max_spans = max_queue_size
         self._max_bytes = max_queue_bytes
         self._closed = False
-        self._deferred: dict[int, DeferredPayload] = {}
+        # A span's deferred payload, or the bytes of the attributes set on it ahead of export.
+        self._deferred: dict[int, DeferredPayload | int] = {}
         self._exporter = exporter
         exporter.bind(self)
         self._inflight: dict[int, tuple[DeferredPayload | None, int]] = {}
@@ -117,8 +124,9 @@ class LedgerSpanProcessor(SpanProcessor):
         self._inflight = {}
         self._exporter.after_fork()
 
-    def defer(self, span_id: int, payload: DeferredPayload) -> None:
-        """Attach attributes to be encoded at export time to the span with this id."""
+    def defer(self, span_id: int, payload: DeferredPayload | int) -> None:
+        """Attach attributes to be encoded at export time to the span with this id, or (an
+        int) count that many bytes of attributes already set on it against the byte bound."""
         self._deferred[span_id] = payload
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -127,11 +135,17 @@ class LedgerSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         context = span.context
         span_id = context.span_id if context is not None else 0
-        payload = self._deferred.pop(span_id, None)
+        deferred = self._deferred.pop(span_id, None)
         if self._closed:
             self._ledger.refuse()
             return
-        size = _approx_span_bytes(span) + (payload.approx_bytes if payload is not None else 0)
+        size = _approx_span_bytes(span)
+        payload: DeferredPayload | None = None
+        if isinstance(deferred, int):
+            size += deferred
+        elif deferred is not None:
+            payload = deferred
+            size += deferred.approx_bytes
         if not self._ledger.admit(size, self._max_spans, self._max_bytes):
             return
         self._inflight[span_id] = (payload, size)

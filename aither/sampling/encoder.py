@@ -33,6 +33,9 @@ from . import faults
 _MAX_DEPTH = 32
 _MAX_ITEMS = 100_000
 
+_DTYPE_NAMES: dict[Any, str] = {}
+"""numpy dtype -> its ``str``: numpy builds the name in Python (~2 µs) on every call."""
+
 
 def safe_repr(obj: object, limit: int = 1000) -> str:
     """``repr(obj)`` cut to ``limit`` characters; never raises."""
@@ -48,6 +51,21 @@ def safe_repr(obj: object, limit: int = 1000) -> str:
         faults.note(TypeError(f"__repr__ returned {type(text).__name__}, not str"))
         return f"<{type(obj).__name__} object>"
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def dtype_name(dtype: Any) -> str:
+    """``str(dtype)``, remembered for the few dtypes a process meets."""
+    try:
+        return _DTYPE_NAMES[dtype]
+    except (KeyError, TypeError):
+        pass
+    name = str(dtype)
+    if len(_DTYPE_NAMES) < 1024:
+        try:
+            _DTYPE_NAMES[dtype] = name
+        except TypeError:  # an unhashable dtype-like object
+            pass
+    return name
 
 
 def _bytes(value: bytes | bytearray | memoryview) -> str:
@@ -92,7 +110,7 @@ def _convert_known(obj: Any) -> Any:
         if isinstance(obj, np.generic):
             return obj.item()
         if isinstance(obj, np.dtype):
-            return str(obj)
+            return dtype_name(obj)
     if module == "pandas" and "pandas" in sys.modules:
         pd = sys.modules["pandas"]
         if isinstance(obj, pd.DataFrame):
@@ -136,14 +154,24 @@ def _array_fragment(obj: Any) -> Any:
     rather than orjson's ``null``.
     """
     np = sys.modules.get("numpy")
-    if np is None or not isinstance(obj, np.ndarray) or obj.dtype.kind not in "biuf":
+    if np is None or not isinstance(obj, np.ndarray):
         return None
-    if obj.dtype.kind == "f" and not np.isfinite(obj).all():
+    kind = obj.dtype.kind
+    if kind not in "biuf":
         return None
     try:
-        return orjson.Fragment(orjson.dumps(np.ascontiguousarray(obj), option=orjson.OPT_SERIALIZE_NUMPY))
+        data = orjson.dumps(
+            # (ascontiguousarray also makes a 0-d array 1-d, as it always was written here)
+            obj if obj.ndim and obj.flags.c_contiguous else np.ascontiguousarray(obj),
+            option=orjson.OPT_SERIALIZE_NUMPY,
+        )
     except (TypeError, orjson.JSONEncodeError):
         return None
+    # orjson writes NaN and infinities as null, which no finite number reads as: one scan of
+    # the output costs less than asking numpy whether every value is finite.
+    if kind == "f" and b"null" in data:
+        return None
+    return orjson.Fragment(data)
 
 
 def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None, *, fragments: bool = False) -> Any:
@@ -207,3 +235,82 @@ def dumps(obj: Any) -> str:
         return json.dumps(to_jsonable(obj), allow_nan=False, separators=(",", ":"), ensure_ascii=True)
     except Exception:
         return json.dumps(safe_repr(obj))
+
+
+_ATOMS = (str, int, bool, type(None))
+EAGER_BYTES = 4096
+"""Samples up to about this many bytes that :func:`encode_now` can write are encoded on the
+caller's thread: orjson writes a small numeric array in about a microsecond, less than what
+keeping the sample until export costs (the objects every full garbage collection walks while
+the span is queued, and the span's copy with its attributes at export)."""
+
+
+def _atom(value: Any) -> bool:
+    """A value orjson writes as the export thread's encoder would: finite floats only."""
+    return isinstance(value, _ATOMS) or (type(value) is float and math.isfinite(value))
+
+
+def encode_now(data: Any, meta: Mapping[str, Any], max_rows: int | None = None) -> str | None:
+    """``dumps({"sample": data, "_meta": meta})`` for the cheap cases, else None.
+
+    Cheap means a numeric numpy array with finite values (or a scalar), and a ``_meta`` of
+    atoms, shape tuples and numpy dtypes: the JSON is byte for byte what the export thread's
+    :func:`dumps` would write. Anything else returns None, and is deferred as before; so is an
+    array of more than ``max_rows`` rows (an output whose further rows go in binary).
+    """
+    try:
+        shape = getattr(data, "shape", None)
+        if max_rows is not None and shape and shape[0] > max_rows:
+            return None
+        described: dict[str, Any] = {}
+        for key, value in meta.items():
+            if isinstance(value, _ATOMS) and not isinstance(value, float):
+                described[key] = value
+            elif type(value) in (tuple, list) and all(type(v) is int for v in value):
+                described[key] = list(value)
+            else:
+                np = sys.modules.get("numpy")
+                if np is None or not isinstance(value, np.dtype):
+                    return None
+                described[key] = dtype_name(value)
+        if _atom(data) or (type(data) is list and all(_atom(v) for v in data)):
+            sample: Any = data
+        else:
+            sample = _array_fragment(data)
+            if sample is None:
+                return None
+        return orjson.dumps({"sample": sample, "_meta": described}).decode("utf-8")
+    except Exception:
+        return None
+
+
+_PLAIN_NODES = 256
+"""Values and containers :func:`encode_plain` reads before it leaves a value to the export thread."""
+
+
+def _plain(value: Any, budget: list[int], depth: int) -> bool:
+    budget[0] -= 1
+    if budget[0] < 0 or depth > _MAX_DEPTH:
+        return False
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_plain(v, budget, depth + 1) for v in value)
+    if kind is dict:
+        return all(type(k) is str and _plain(v, budget, depth + 1) for k, v in value.items())
+    return False
+
+
+def encode_plain(value: Any) -> str | None:
+    """``dumps(value)`` for a small value of only JSON's own types (str, int, bool, None,
+    finite floats, lists, dicts with str keys), else None: such a value reads the same
+    through :func:`to_jsonable`, so orjson writes it as is, at once, on the caller's thread."""
+    try:
+        if not _plain(value, [_PLAIN_NODES], 0):
+            return None
+        return orjson.dumps(value).decode("utf-8")
+    except Exception:  # a lone surrogate, say: the export thread's encoder escapes it
+        return None

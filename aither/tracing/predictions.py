@@ -20,8 +20,10 @@ from opentelemetry.trace import Status, StatusCode
 from .. import semconv
 from ..export.pipeline import DeferredPayload
 from ..sampling import Sample, sample
+from ..sampling.encoder import EAGER_BYTES, encode_now
 from ..sampling.limits import SampleLimits
 from ..sampling.model import OutputSample
+from ..sampling.rest import JSON_ROWS
 from .context import new_owner_id, set_last
 from .identity import IdentityPayload
 
@@ -45,28 +47,43 @@ class PredictionRef:
     rows: int | None
 
 
+_Ref = tuple[str, int, "int | None"]
+"""A :class:`PredictionRef` as a plain tuple of atoms, which the garbage collector untracks."""
+
+
 class PredictionIndex:
-    """Bounded map of recent trace id -> its predictions; thread-safe."""
+    """Bounded map of recent trace id -> its predictions; thread-safe.
+
+    A trace's one prediction is kept as a plain tuple (most traces hold one), several as a
+    list of them: up to ``capacity`` entries live for as long as the process, and a plain
+    tuple of atoms costs a full garbage collection nothing, where an object costs a visit.
+    """
 
     def __init__(self, capacity: int = MAX_TRACES_INDEXED) -> None:
         self._capacity = capacity
         self._lock = threading.Lock()
-        self._traces: OrderedDict[int, list[PredictionRef]] = OrderedDict()
+        self._traces: OrderedDict[int, _Ref | list[_Ref]] = OrderedDict()
 
-    def add(self, trace_id: int, ref: PredictionRef) -> None:
+    def add(self, trace_id: int, model_name: str, span_id: int, rows: int | None) -> None:
+        entry: _Ref = (model_name, span_id, rows)
         with self._lock:
             refs = self._traces.get(trace_id)
             if refs is None:
-                self._traces[trace_id] = [ref]
+                self._traces[trace_id] = entry
                 if len(self._traces) > self._capacity:
                     self._traces.popitem(last=False)
+            elif isinstance(refs, list):
+                refs.append(entry)
             else:
-                refs.append(ref)
+                self._traces[trace_id] = [refs, entry]
 
     def get(self, trace_id: int) -> list[PredictionRef] | None:
         with self._lock:
             refs = self._traces.get(trace_id)
-            return list(refs) if refs is not None else None
+            if refs is None:
+                return None
+            entries = refs if isinstance(refs, list) else [refs]
+            return [PredictionRef(*entry) for entry in entries]
 
     def clear(self) -> None:
         with self._lock:
@@ -178,22 +195,44 @@ def attach_samples(
 ) -> int | None:
     """Put the input's sample (from :func:`sample_features`) and the output's onto ``span``,
     and with ``describe`` the model's identity (computed on the export thread); returns the
-    input's row count."""
+    input's row count.
+
+    A small numeric sample is written as JSON here (:func:`encode_now`), so the queued span
+    holds one string instead of the sample's objects; anything else waits for the export
+    thread in a :class:`DeferredPayload`.
+    """
     feature_sample, rows = features
-    items: list[tuple[str, Any]] = [(semconv.ML_FEATURES, feature_sample)]
-    raw: list[tuple[str, Any]] = []
-    size = feature_sample.approx_bytes
+    now: dict[str, Any] = {}
     if has_prediction:
         plain = sample(prediction, limits.prediction_rows, max(limits.columns, 100), limits)
-        output = OutputSample(plain.data, plain.meta, plain.approx_bytes)
-        items.append((semconv.ML_PREDICTION, output))
-        size += output.approx_bytes
-        if output.rows is not None:
-            raw.append((semconv.ML_OUTPUT_ROWS, output.rows))
+        output: Sample | None = OutputSample(plain.data, plain.meta, plain.approx_bytes)
+        if plain.rows is not None:
+            now[semconv.ML_OUTPUT_ROWS] = plain.rows
+    else:
+        output = None
     if rows is not None:
-        raw.append((semconv.ML_INPUT_ROWS, rows))
-    payload = DeferredPayload(items, size, raw)
-    runtime.defer(span, payload if describe is None else IdentityPayload(payload, describe, runtime))
+        now[semconv.ML_INPUT_ROWS] = rows
+    items: list[tuple[str, Any]] = []
+    size = 0
+    for key, part, max_rows in (
+        (semconv.ML_FEATURES, feature_sample, None),
+        (semconv.ML_PREDICTION, output, JSON_ROWS),
+    ):
+        if part is None:
+            continue
+        text = encode_now(part.data, part.meta, max_rows) if part.approx_bytes <= EAGER_BYTES else None
+        if text is None:
+            items.append((key, part))
+            size += part.approx_bytes
+        else:
+            now[key] = text
+            size += len(text)
+    if items or describe is not None:
+        payload = DeferredPayload(items, size, list(now.items()))
+        runtime.defer(span, payload if describe is None else IdentityPayload(payload, describe, runtime))
+    else:
+        span.set_attributes(now)
+        runtime.account(span, size)
     return rows
 
 
@@ -358,7 +397,7 @@ def _end(span: trace.Span, identity: ModelIdentity, index: PredictionIndex, rows
     trace_id = ctx.trace_id
     identity.trace_ids.append(trace_id)
     set_last(trace_id, identity.owner_id)
-    index.add(trace_id, PredictionRef(identity.name, ctx.span_id, rows))
+    index.add(trace_id, identity.name, ctx.span_id, rows)
 
 
 def log_prediction(
@@ -393,5 +432,5 @@ def log_prediction(
         span.end(end_time=end)
     ctx = span.get_span_context()
     set_last(ctx.trace_id)
-    index.add(ctx.trace_id, PredictionRef(model_name, ctx.span_id, rows))
+    index.add(ctx.trace_id, model_name, ctx.span_id, rows)
     return ctx.trace_id

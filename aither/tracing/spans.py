@@ -16,7 +16,7 @@ from opentelemetry.trace import Status, StatusCode
 from .. import semconv
 from ..export.pipeline import DeferredPayload
 from ..sampling.builtins import snapshot
-from ..sampling.encoder import dumps, to_jsonable
+from ..sampling.encoder import dumps, encode_plain, to_jsonable
 from ..sampling.limits import SampleLimits
 from .context import format_trace_id, set_last
 from .predictions import record_exception
@@ -191,12 +191,31 @@ class AitherSpan:
             if exc is not None:
                 record_exception(span, exc)
             if self._items:
-                items = list(self._items.items())
-                self._runtime.defer(span, DeferredPayload(items, 256 * len(items)))
+                self._attach_items(span)
         except Exception as error:
             self._runtime.internal_error_quiet(error, "ending a span")
         span.end(end_time=end_time)
         set_last(span.get_span_context().trace_id)
+
+    def _attach_items(self, span: trace.Span) -> None:
+        """Input and output: small plain values as JSON now (the queued span then holds a
+        string, and the export thread has nothing left to encode), others deferred."""
+        now: dict[str, str] = {}
+        later: list[tuple[str, Any]] = []
+        size = 0
+        for key, value in self._items.items():
+            text = encode_plain(value)
+            if text is None:
+                later.append((key, value))
+                size += 256
+            else:
+                now[key] = text
+                size += len(text)
+        if later:
+            self._runtime.defer(span, DeferredPayload(later, size, list(now.items())))
+        else:
+            span.set_attributes(now)
+            self._runtime.account(span, size)
 
     def activate(self) -> object:
         """Make this span current in the calling context; returns the token for ``deactivate``."""

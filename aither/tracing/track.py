@@ -41,16 +41,43 @@ class TrackOptions:
         self.event_type = event_type
 
 
+def _plain_names(signature: inspect.Signature | None) -> tuple[str, ...] | None:
+    """The parameter names of a signature of only plain parameters (positional or keyword,
+    no ``*args``, ``**kwargs``, positional-only or keyword-only), else None."""
+    if signature is None:
+        return None
+    kinds = {p.kind for p in signature.parameters.values()}
+    if kinds - {inspect.Parameter.POSITIONAL_OR_KEYWORD}:
+        return None
+    return tuple(signature.parameters)
+
+
 def _bound_arguments(
-    signature: inspect.Signature | None, args: tuple[Any, ...], kwargs: dict[str, Any]
+    signature: inspect.Signature | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    names: tuple[str, ...] | None = None,
 ) -> Any:
+    """The call's arguments by name, in the signature's order, as ``bind_partial`` gives them
+    (``self`` and ``cls`` left out). ``names`` (from :func:`_plain_names`) is the fast path
+    for a plain signature: ``bind_partial`` costs several microseconds a call."""
+    if names is not None and len(args) <= len(names) and (not kwargs or kwargs.keys() <= set(names)):
+        given = len(args)
+        bound = dict(zip(names, args, strict=False))
+        if given and kwargs and any(name in kwargs for name in names[:given]):
+            bound = {}  # an argument given twice: bind_partial's TypeError, below
+        else:
+            for name in names[given:] if kwargs else ():
+                if name in kwargs:
+                    bound[name] = kwargs[name]
+            return {k: v for k, v in bound.items() if k not in _SKIPPED_ARGS}
     if signature is None:
         return {"args": list(args), "kwargs": kwargs}
     try:
-        bound = signature.bind_partial(*args, **kwargs)
+        full = signature.bind_partial(*args, **kwargs)
     except TypeError:
         return {"args": list(args), "kwargs": kwargs}
-    return {k: v for k, v in bound.arguments.items() if k not in _SKIPPED_ARGS}
+    return {k: v for k, v in full.arguments.items() if k not in _SKIPPED_ARGS}
 
 
 def instrument(
@@ -67,6 +94,7 @@ def instrument(
         signature: inspect.Signature | None = inspect.signature(fn)
     except (TypeError, ValueError):
         signature = None
+    names = _plain_names(signature)
 
     def open_span(
         runtime: Runtime, args: tuple[Any, ...], kwargs: dict[str, Any], attach: bool = True
@@ -80,7 +108,7 @@ def instrument(
                 metadata=options.metadata,
             )
             if options.capture_input:
-                handle.set_input(_bound_arguments(signature, args, kwargs))
+                handle.set_input(_bound_arguments(signature, args, kwargs, names))
             return handle.start(attach=attach)
         except Exception as exc:
             runtime.internal_error(exc, f"starting the span of {options.name}")

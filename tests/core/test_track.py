@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -231,3 +232,42 @@ def test_log_event_names_the_bad_field_even_when_disabled(kwargs: dict[str, obje
                 client.log_event("step", **kwargs)  # type: ignore[arg-type]
         finally:
             client.close()
+
+
+def _plain(self: object, a: int, b: str = "x", c: float = 1.0) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [
+        ((), {}),
+        ((None, 1), {}),
+        ((None, 1, "y", 2.0), {}),
+        ((None,), {"c": 3.0, "a": 2}),
+        ((None, 1), {"c": 3.0}),
+        ((None, 1), {"a": 2}),  # given twice: recorded as args and kwargs
+        ((None, 1), {"zzz": 2}),  # not a parameter
+        ((None, 1, "y", 2.0, "extra"), {}),  # too many
+    ],
+)
+def test_the_fast_reading_of_arguments_is_bind_partials(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    from aither.tracing.track import _bound_arguments, _plain_names
+
+    signature = inspect.signature(_plain)
+    names = _plain_names(signature)
+    assert names == ("self", "a", "b", "c")
+    fast = _bound_arguments(signature, args, kwargs, names)
+    assert fast == _bound_arguments(signature, args, kwargs)
+    assert list(fast) == list(_bound_arguments(signature, args, kwargs))
+
+
+def test_a_signature_with_star_args_is_read_by_bind_partial() -> None:
+    from aither.tracing.track import _plain_names
+
+    def f(a: int, *rest: int, k: int = 0, **more: int) -> None:
+        return None
+
+    assert _plain_names(inspect.signature(f)) is None

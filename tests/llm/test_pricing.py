@@ -202,3 +202,15 @@ def test_importing_aither_does_not_import_the_table() -> None:
 
     code = "import sys, aither; assert 'genai_prices' not in sys.modules, 'imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_repeated_counts_are_priced_once_and_alike() -> None:
+    usage = TokenUsage(input_tokens=1234, output_tokens=56)
+    pricing._PRICES.clear()
+    first = price("openai", "gpt-4o-mini", usage)
+    assert len(pricing._PRICES) == 1
+    assert price("openai", "gpt-4o-mini", usage) == first
+    assert len(pricing._PRICES) == 1
+    other = price("openai", "gpt-4o-mini", TokenUsage(input_tokens=1234, output_tokens=57))
+    assert other.usd is not None and first.usd is not None and other.usd > first.usd
+    assert len(pricing._PRICES) == 2

@@ -358,28 +358,33 @@ class ChatRecorder(StreamRecorder):
         self.tools: dict[tuple[int, int], dict[str, Any]] = {}
 
     def on_chunk(self, chunk: Any) -> bool:
+        # Called for every chunk on the caller's thread: one pass, locals, no work for what
+        # a chunk lacks (most carry one choice with a few characters of text).
         if self.first is None:
             self.first = chunk
+        choices = getattr(chunk, "choices", None)
+        if choices:
+            chat = self.api != COMPLETIONS
+            texts = self.texts
+            for choice in choices:
+                index = getattr(choice, "index", 0) or 0
+                if chat:
+                    delta = getattr(choice, "delta", None)
+                    text = getattr(delta, "content", None)
+                    tool_calls = getattr(delta, "tool_calls", None)
+                    if tool_calls:
+                        self._tool_deltas(index, tool_calls)
+                else:
+                    text = getattr(choice, "text", None)
+                if text:
+                    acc = texts.get(index)
+                    if acc is None:
+                        acc = texts[index] = TextAccumulator(_common.CONTENT_MAX_CHARS)
+                    acc.add(text)
+                reason = getattr(choice, "finish_reason", None)
+                if reason is not None:
+                    self.reasons[index] = str(reason)
         usage = getattr(chunk, "usage", None)
-        choices = getattr(chunk, "choices", None) or ()
-        for choice in choices:
-            index = getattr(choice, "index", 0) or 0
-            if self.api == COMPLETIONS:
-                text = getattr(choice, "text", None)
-            else:
-                delta = getattr(choice, "delta", None)
-                text = getattr(delta, "content", None)
-                tool_calls = getattr(delta, "tool_calls", None)
-                if tool_calls:
-                    self._tool_deltas(index, tool_calls)
-            if text:
-                acc = self.texts.get(index)
-                if acc is None:
-                    acc = self.texts[index] = TextAccumulator(_common.CONTENT_MAX_CHARS)
-                acc.add(text)
-            reason = getattr(choice, "finish_reason", None)
-            if reason is not None:
-                self.reasons[index] = str(reason)
         if usage is not None:
             self.usage = usage
             if self.usage_requested and not choices:

@@ -68,6 +68,7 @@ PROVIDER_IDS: dict[str, str] = {
 """The providers aither prices, by their ``gen_ai.provider.name``."""
 
 _LOOKUP_CACHE_SIZE = 512
+_PRICE_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -192,17 +193,52 @@ def price(provider: str, model: str | None, usage: TokenUsage) -> Price:
         counts["output_tokens"] or 0
     ):
         return Price(None, source, table_model.id, unknown_model=False, unavailable="invalid_usage")
+    # Only what was reported: genai-prices prices the uncached part of the input (and the
+    # non-reasoning part of the output) as the total less its parts, and refuses usage whose
+    # parts exceed their total.
+    reported = tuple((key, value) for key, value in counts.items() if value is not None)
+    # A model whose price depends on the time of the call (off-peak rates) is priced afresh.
+    if _time_independent(table_model):
+        key = (str(table_provider.id), str(table_model.id), reported)
+        usd = _PRICES.get(key, _MISSING)
+        if usd is _MISSING:
+            usd = _calc(found, reported)
+            if len(_PRICES) >= _PRICE_CACHE_SIZE:
+                _PRICES.clear()
+            _PRICES[key] = usd
+    else:
+        usd = _calc(found, reported)
+    if usd is None:  # inconsistent usage, or a table the package can't read
+        return Price(None, source, table_model.id, unknown_model=False, unavailable="invalid_usage")
+    return Price(usd, source, table_model.id, unknown_model=False, unavailable=None)
+
+
+def _time_independent(table_model: Any) -> bool:
+    try:
+        from genai_prices.types import ModelPrice
+
+        return isinstance(table_model.prices, ModelPrice)
+    except Exception:
+        return False
+
+
+_MISSING: Any = object()
+_PRICES: dict[tuple[str, str, tuple[tuple[str, int], ...]], float | None] = {}
+"""(provider id, model id, reported counts) -> USD, for models priced alike at any time:
+genai-prices' calculation (~100 µs with its validation) is the same for the same counts, and
+calls of one prompt template often repeat them."""
+
+
+def _calc(found: tuple[Any, Any], reported: tuple[tuple[str, int], ...]) -> float | None:
+    """genai-prices' price of ``reported`` counts for a model, or None if it refuses them."""
+    table_provider, table_model = found
     try:
         from genai_prices.types import Usage
 
-        # Only what was reported: genai-prices prices the uncached part of the input (and the
-        # non-reasoning part of the output) as the total less its parts, and refuses usage
-        # whose parts exceed their total.
-        reported = {key: value for key, value in counts.items() if value is not None}
-        reported.setdefault("input_tokens", 0)
-        reported.setdefault("output_tokens", 0)
-        calculation = table_model.calc_price(Usage(**reported), table_provider)
-        usd = float(calculation.total_price)
-    except Exception:  # inconsistent usage, or a table the package can't read
-        return Price(None, source, table_model.id, unknown_model=False, unavailable="invalid_usage")
-    return Price(usd, source, table_model.id, unknown_model=False, unavailable=None)
+        counts = dict(reported)
+        counts.setdefault("input_tokens", 0)
+        counts.setdefault("output_tokens", 0)
+        calculation = table_model.calc_price(Usage(**counts), table_provider)
+        return float(calculation.total_price)
+    except Exception:
+        return None
