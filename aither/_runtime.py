@@ -165,14 +165,19 @@ class Runtime:
                 span.set_attribute(key, value)
             for key, value in payload.items:
                 span.set_attribute(key, dumps(value))
+        self._take_value_faults()
+
+    def account(self, span: trace.Span, size: int) -> None:
+        """Count ``size`` bytes of attributes set on ``span`` against the queue's byte bound
+        (a sample encoded on the caller's thread: no payload to defer)."""
+        if self.processor is not None:
+            self.processor.defer(span.get_span_context().span_id, size)
+        self._take_value_faults()
+
+    def _take_value_faults(self) -> None:
         count, fault = faults.take()  # values whose __repr__ or __len__ raised while sampled
         if count and fault is not None:
             self.value_faults(count, fault, "sampling a value")
-
-    def account(self, span: trace.Span, size: int) -> None:
-        """Count ``size`` bytes of attributes set on ``span`` against the queue's byte bound."""
-        if self.processor is not None:
-            self.processor.defer(span.get_span_context().span_id, size)
 
     # -- errors --------------------------------------------------------------------------------
     def internal_error(self, exc: BaseException, where: str) -> None:

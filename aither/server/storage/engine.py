@@ -28,9 +28,11 @@ class DatabaseURLError(ValueError):
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
-        # takes effect only in a file without tables yet (a new database): retention's deletes
-        # then hand pages back with incremental_vacuum; older files reuse the freed pages
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        # takes effect only in a new, empty file: retention's deletes then hand pages back
+        # with incremental_vacuum; older files reuse the freed pages. Asked only of an empty
+        # file, since on one in use it waits for the write lock (a reader must not).
+        if cursor.execute("PRAGMA page_count").fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
