@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from .bootstrap import first_start
 from .config import ServerSettings
-from .routes import management, otlp, query
+from .dashboard import install as install_dashboard
+from .routes import dashboard, management, otlp, query
 from .routes.schemas import Health
 from .storage import Storage
 
@@ -64,6 +65,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.include_router(otlp.router)
     app.include_router(query.router)
     app.include_router(management.router)
+    app.include_router(dashboard.router)
+    install_dashboard(app)  # the browser UI at / (aither/server/dashboard)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness; no key needed")
     def health() -> Health:

@@ -12,6 +12,7 @@ variable                       meaning                                         d
 ``AITHER_INIT_ORG``            organisation created on first start             ``default``
 ``AITHER_INIT_ADMIN_EMAIL``    admin user created on first start               ``admin@localhost``
 ``AITHER_INIT_API_KEY``        admin key created on first start                generated, printed once
+``AITHER_UI_SESSION_HOURS``    lifetime of a dashboard sign-in, in hours       12
 =============================  ==============================================  ========================
 """
 
@@ -70,6 +71,8 @@ class ServerSettings:
     """Write ``<home>/credentials.json`` when the first start generates a key."""
     announce: bool = True
     """Print the generated key (once) on first start."""
+    ui_session_hours: int = 12
+    """Lifetime of a dashboard sign-in (the session cookie and its row)."""
 
     @classmethod
     def from_env(
@@ -104,6 +107,7 @@ class ServerSettings:
             init_org=_env("AITHER_INIT_ORG") or "default",
             init_admin_email=_env("AITHER_INIT_ADMIN_EMAIL") or "admin@localhost",
             init_api_key=init_key,
+            ui_session_hours=_int("AITHER_UI_SESSION_HOURS", _env("AITHER_UI_SESSION_HOURS"), 12, 1, 24 * 90),
         )
         if overrides:
             from dataclasses import replace

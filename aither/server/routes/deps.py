@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 
 from ..auth import SCOPE_ADMIN, SCOPE_READ, AuthError, Principal, authenticate, require_scope
 from ..config import ServerSettings
+from ..sessions import COOKIE_NAME, CSRF_HEADER, cookie_principal
 from ..storage import Storage
 
 
@@ -32,7 +33,14 @@ def caller(*scopes: str) -> Callable[[Request], Principal]:
 
     def dependency(request: Request) -> Principal:
         try:
-            principal = authenticate(get_storage(request), request.headers.get("authorization"))
+            authorization = request.headers.get("authorization")
+            cookie = request.cookies.get(COOKIE_NAME)
+            if authorization is None and cookie:  # the dashboard's session (aither/server/sessions.py)
+                principal = cookie_principal(
+                    get_storage(request), cookie, request.method, request.headers.get(CSRF_HEADER)
+                )
+            else:
+                principal = authenticate(get_storage(request), authorization)
             if scopes and not principal.scopes.intersection(scopes):
                 require_scope(principal, scopes[0])
         except AuthError as error:

@@ -256,3 +256,21 @@ usage = Table(
 
 USAGE_COUNTERS = ("api_calls", "spans", "predictions", "prediction_rows", "labels", "llm_calls", "operations")
 """The counter columns of :data:`usage`."""
+
+# Dashboard sign-in (aither/server/sessions.py): one row per signed-in browser. The cookie
+# holds the token; only its SHA-256 is stored, like an API key's. Scopes are the key's at
+# sign-in; the key's revocation is checked on every request, so a revoked key's sessions end.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(32), ForeignKey("api_keys.id"), nullable=False),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Index(None, "key_id"),
+    Index(None, "expires_at_ns"),
+)
