@@ -126,8 +126,8 @@ def _points(rows: dict[int, dict[str, Any]], since_ns: int, bucket_ns: int, buck
     """Every bucket of the window, empty ones included, so sparklines share one time axis."""
     out = []
     for index in range(buckets):
-        row = rows.get(index, {})
-        out.append(Point(t=s.to_time(since_ns + index * bucket_ns), count=0, errors=0, latency_ms=None, **row))
+        values: dict[str, Any] = {"count": 0, "errors": 0, "latency_ms": None, **rows.get(index, {})}
+        out.append(Point(t=s.to_time(since_ns + index * bucket_ns), **values))
     return out
 
 

@@ -103,7 +103,10 @@ export async function render({ quiet = false } = {}) {
     main.replaceChildren(message(`There is no page "${route.page}".`, "error"));
     return;
   }
-  if (!quiet) main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  if (!quiet) {
+    delete main.dataset.ready;
+    main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  }
   try {
     const content = await page(route);
     if (route !== state.route) return; // the user moved on while this page loaded

@@ -45,8 +45,8 @@ export function table(headers, rows, attrs = {}) {
   );
 }
 
-export function td(value, attrs = {}) {
-  return h("td", attrs, value);
+export function td(...children) {
+  return h("td", {}, ...children);
 }
 
 export function num(value, attrs = {}) {
@@ -67,12 +67,17 @@ export function fmtScore(value) {
   return value === null || value === undefined ? "—" : value.toFixed(3);
 }
 export function fmtUsd(value) {
-  return value === null || value === undefined ? "—" : `$${value.toFixed(value < 1 ? 4 : 2)}`;
+  if (value === null || value === undefined) return "—";
+  if (value > 0 && value < 0.01) return `$${value.toPrecision(2)}`; // a cheap call is not $0.0000
+  return `$${value.toFixed(2)}`;
 }
 export function fmtTime(iso) {
   if (!iso) return "—";
   const date = new Date(iso);
   return date.toLocaleString("en-GB", { hour12: false });
+}
+function fmtShort(iso) {
+  return new Date(iso).toLocaleString("en-GB", { hour12: false, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 export function json(value) {
   return h("pre", {}, value === undefined ? "—" : JSON.stringify(value, null, 2));
@@ -95,9 +100,10 @@ export function sparkline(values, label) {
 
 // A line chart of {t, value} points with its min/max and time labels.
 export function lineChart(points, { title, format = (v) => String(v) }) {
-  const width = 600;
-  const height = 180;
-  const pad = { l: 56, r: 8, t: 10, b: 22 };
+  // a viewBox about the size the card shows, so the labels keep a readable size
+  const width = 320;
+  const height = 150;
+  const pad = { l: 52, r: 6, t: 10, b: 20 };
   const values = points.map((p) => p.value).filter((v) => v !== null && v !== undefined && !Number.isNaN(v));
   const card = h("div", { class: "card" }, h("h3", {}, title));
   if (!values.length) {
@@ -128,8 +134,8 @@ export function lineChart(points, { title, format = (v) => String(v) }) {
       svg("line", { class: "axis", x1: pad.l, x2: pad.l, y1: pad.t, y2: height - pad.b }),
       svg("text", { x: pad.l - 4, y: pad.t + 8, "text-anchor": "end" }, format(max)),
       svg("text", { x: pad.l - 4, y: height - pad.b, "text-anchor": "end" }, format(min)),
-      svg("text", { x: pad.l, y: height - 6 }, fmtTime(first)),
-      svg("text", { x: width - pad.r, y: height - 6, "text-anchor": "end" }, fmtTime(last)),
+      svg("text", { x: pad.l, y: height - 5 }, fmtShort(first)),
+      svg("text", { x: width - pad.r, y: height - 5, "text-anchor": "end" }, fmtShort(last)),
       segments.map((s) => (s.length === 1 ? svg("circle", { cx: s[0].split(",")[0], cy: s[0].split(",")[1], r: 2.5, fill: "#0b57d0" }) : svg("polyline", { class: "line", points: s.join(" ") }))),
     ),
   );
