@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--api-key", help="key of an existing server (with AITHER_BASE_URL / --base-url)")
     demo.add_argument("--base-url", help="use this running server instead of starting one (AITHER_BASE_URL)")
     demo.add_argument(
-        "--serve", action="store_true", help="leave the server and its dashboard up after the demo (Ctrl+C stops)"
+        "--serve",
+        action="store_true",
+        help="leave the server and its dashboard up after the demo (Ctrl+C stops)",
     )
 
     models = commands.add_parser("models", help="models and versions that sent predictions")

@@ -114,4 +114,3 @@ def delete_session(storage: Storage, token: str) -> None:
     storage.writer.run(
         lambda connection: connection.execute(ui_sessions.delete().where(ui_sessions.c.token_hash == digest))
     )
-

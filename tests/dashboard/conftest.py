@@ -67,7 +67,9 @@ def seed(base_url: str) -> tuple[str, str]:
             v2.predict(np.zeros((1, 2)))  # the wrong number of features: an error span
         with FakeOpenAI() as fake:
             fake.chat(times=3)
-            llm = client.wrap(openai.OpenAI(base_url=fake.url, api_key="sk-test", max_retries=0), name="assistant")
+            llm = client.wrap(
+                openai.OpenAI(base_url=fake.url, api_key="sk-test", max_retries=0), name="assistant"
+            )
             with client.span("answer question", kind="agent"):
                 with client.span("search docs", kind="tool"):
                     pass

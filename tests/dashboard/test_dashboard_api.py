@@ -57,11 +57,15 @@ def test_model_series_counts_predictions_and_labelled_rows(seeded: Seeded, beare
 def test_series_window_is_validated(seeded: Seeded, bearer: httpx.Client) -> None:
     now = dt.datetime.now(dt.timezone.utc)
     later = (now + dt.timedelta(hours=1)).isoformat()
-    assert bearer.get("/api/v1/dashboard/series", params={"since": later, "until": now.isoformat()}).status_code == 400
+    assert (
+        bearer.get("/api/v1/dashboard/series", params={"since": later, "until": now.isoformat()}).status_code
+        == 400
+    )
     assert bearer.get("/api/v1/dashboard/overview", params={"buckets": 0}).status_code == 422
     assert bearer.get("/api/v1/dashboard/series", params={"source": "nope"}).status_code == 422
     empty = bearer.get(
-        "/api/v1/dashboard/overview", params={"since": "2001-01-01T00:00:00Z", "until": "2001-01-02T00:00:00Z"}
+        "/api/v1/dashboard/overview",
+        params={"since": "2001-01-01T00:00:00Z", "until": "2001-01-02T00:00:00Z"},
     ).json()
     assert empty["models"] == [] and empty["llm"] == []
     assert httpx.get(f"{seeded.base_url}/api/v1/dashboard/overview").status_code == 401

@@ -152,7 +152,9 @@ def test_predictions_table_and_detail(
 ) -> None:
     page, _ = signed_in
     visit(page, seeded.base_url, f"predictions?model={MODEL}&version=1.0&labelled=true", "predictions")
-    expected = bearer.get("/api/v1/predictions", params={"model": MODEL, "version": "1.0", "labelled": "true"})
+    expected = bearer.get(
+        "/api/v1/predictions", params={"model": MODEL, "version": "1.0", "labelled": "true"}
+    )
     items = expected.json()["items"]
     assert len(items) == 6
     assert page.locator('[data-testid="predictions-table"] tbody tr').count() == len(items)
@@ -214,13 +216,23 @@ def test_settings_create_show_once_and_revoke_a_key(
     assert secret.startswith("aith_")
     made = [k for k in bearer.get("/api/v1/api-keys").json() if k["name"] == "browser-made"]
     assert len(made) == 1 and secret.endswith(made[0]["tail"]) and made[0]["scopes"] == ["read", "write"]
-    assert httpx.get(f"{seeded.base_url}/api/v1/models", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert (
+        httpx.get(
+            f"{seeded.base_url}/api/v1/models", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 200
+    )
     shot(page, artifacts, "settings")
     page.on("dialog", lambda dialog: dialog.accept())
     page.locator(f'tr[data-key="{made[0]["id"]}"]').get_by_role("button", name="Revoke").click()
     page.locator(f'tr[data-key="{made[0]["id"]}"] td', has_text="revoked").wait_for()
     assert page.locator("[data-testid=new-key]").count() == 0  # shown once: gone after the reload
-    assert httpx.get(f"{seeded.base_url}/api/v1/models", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert (
+        httpx.get(
+            f"{seeded.base_url}/api/v1/models", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 401
+    )
 
 
 def test_keyboard_skip_link_and_sign_out(signed_in: tuple[Any, Console], seeded: Seeded) -> None:

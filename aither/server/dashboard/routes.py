@@ -23,7 +23,15 @@ from pydantic import BaseModel, Field
 from ..auth import AuthError, authenticate
 from ..routes.deps import StorageDep, get_settings, http_error
 from ..routes.schemas import to_time
-from ..sessions import COOKIE_NAME, CSRF_HEADER, UiSession, check_csrf, create_session, delete_session, find_session
+from ..sessions import (
+    COOKIE_NAME,
+    CSRF_HEADER,
+    UiSession,
+    check_csrf,
+    create_session,
+    delete_session,
+    find_session,
+)
 
 STATIC = Path(__file__).with_name("static")
 

@@ -228,7 +228,9 @@ def get_overview(
             .group_by(p.model_name, p.model_version)
             .order_by(p.model_name, p.model_version)
         ).all()
-        series = _prediction_series(connection, p_clauses, [p.model_name, p.model_version], since_ns, bucket_ns)
+        series = _prediction_series(
+            connection, p_clauses, [p.model_name, p.model_version], since_ns, bucket_ns
+        )
         # one percentile pass over the covering index, keyed by "model\0version"
         pair = p.model_name + "\x00" + sa.func.coalesce(p.model_version, "")
         latency = _quantiles_by_version(connection, pair, p.latency_ms, p_clauses, _PERCENTILES)
@@ -380,7 +382,9 @@ def get_latest(*, principal: Reader, storage: StorageDep) -> Latest:
     # each is a MAX over an (org_id, time) index: one index seek, whatever the table's size
     with storage.read() as connection:
         newest = [
-            connection.execute(sa.select(sa.func.max(column)).where(table.c.org_id == principal.org_id)).scalar()
+            connection.execute(
+                sa.select(sa.func.max(column)).where(table.c.org_id == principal.org_id)
+            ).scalar()
             for table, column in (
                 (spans, spans.c.start_time_ns),
                 (predictions, predictions.c.time_ns),

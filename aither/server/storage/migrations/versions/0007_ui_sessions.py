@@ -26,9 +26,7 @@ def upgrade() -> None:
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
         sa.Column("created_at_ns", sa.BigInteger(), nullable=False),
         sa.Column("expires_at_ns", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["key_id"], ["api_keys.id"], name=op.f("fk_ui_sessions_key_id_api_keys")
-        ),
+        sa.ForeignKeyConstraint(["key_id"], ["api_keys.id"], name=op.f("fk_ui_sessions_key_id_api_keys")),
         sa.ForeignKeyConstraint(
             ["org_id"], ["organizations.id"], name=op.f("fk_ui_sessions_org_id_organizations")
         ),
