@@ -18,6 +18,7 @@ OTHERS = [
     "benchmarks.llm",
     "benchmarks.server_ingest",
     "benchmarks.server_label_join",
+    "benchmarks.dashboard",
 ]
 
 
