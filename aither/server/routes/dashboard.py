@@ -126,7 +126,8 @@ def _points(rows: dict[int, dict[str, Any]], since_ns: int, bucket_ns: int, buck
     """Every bucket of the window, empty ones included, so sparklines share one time axis."""
     out = []
     for index in range(buckets):
-        values: dict[str, Any] = {"count": 0, "errors": 0, "latency_ms": None, **rows.get(index, {})}
+        values: dict[str, Any] = {"count": 0, "errors": 0, "latency_ms": None}
+        values.update((key, value) for key, value in rows.get(index, {}).items() if not key.startswith("_"))
         out.append(Point(t=s.to_time(since_ns + index * bucket_ns), **values))
     return out
 
@@ -139,6 +140,7 @@ def _bucket(column: Any, since_ns: int, bucket_ns: int) -> Any:
 def _prediction_series(
     connection: Connection, clauses: list[Any], group: list[Any], since_ns: int, bucket_ns: int
 ) -> dict[tuple[Any, ...], dict[int, dict[str, Any]]]:
+    """Per group and bucket: count, errors, mean latency, and (``_``-named) what the totals need."""
     p = predictions.c
     bucket = _bucket(p.time_ns, since_ns, bucket_ns)
     query = (
@@ -148,6 +150,9 @@ def _prediction_series(
             sa.func.count(),
             sa.func.sum(sa.case((p.is_error, 1), else_=0)),
             sa.func.avg(p.latency_ms),
+            sa.func.max(p.time_ns),
+            sa.func.max(p.environment),
+            sa.func.max(p.task),
         )
         .where(*clauses)
         .group_by(*group, bucket)
@@ -155,12 +160,14 @@ def _prediction_series(
     out: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = {}
     width = len(group)
     for row in connection.execute(query):
-        key = tuple(row[:width])
-        index, count, errors, latency = row[width:]
-        out.setdefault(key, {})[int(index)] = {
+        index, count, errors, latency, last, environment, task = row[width:]
+        out.setdefault(tuple(row[:width]), {})[int(index)] = {
             "count": int(count),
             "errors": int(errors or 0),
             "latency_ms": float(latency) if latency is not None else None,
+            "_last": int(last),
+            "_environment": environment,
+            "_task": task,
         }
     return out
 
@@ -186,12 +193,17 @@ def _llm_series(
             sa.func.sum(c.cost_usd),
             sa.func.sum(c.input_tokens),
             sa.func.sum(c.output_tokens),
+            sa.func.max(c.time_ns),
+            sa.func.max(c.provider),
+            sa.func.sum(sa.case((c.pii_detected.is_(True), 1), else_=0)),
+            sa.func.sum(sa.case((c.injection_detected.is_(True), 1), else_=0)),
         )
         .where(*clauses)
         .group_by(key, bucket)
     )
     out: dict[Any, dict[int, dict[str, Any]]] = {}
-    for name, index, count, errors, latency, cost, tokens_in, tokens_out in connection.execute(query):
+    for row in connection.execute(query):
+        name, index, count, errors, latency, cost, tokens_in, tokens_out, last, provider, pii, injection = row
         out.setdefault(name, {})[int(index)] = {
             "count": int(count),
             "errors": int(errors or 0),
@@ -199,8 +211,21 @@ def _llm_series(
             "cost_usd": float(cost or 0.0),
             "input_tokens": int(tokens_in or 0),
             "output_tokens": int(tokens_out or 0),
+            "_last": int(last),
+            "_provider": provider,
+            "_pii": int(pii or 0),
+            "_injection": int(injection or 0),
         }
     return out
+
+
+def _total(buckets: dict[int, dict[str, Any]], field: str) -> Any:
+    return sum(entry[field] for entry in buckets.values())
+
+
+def _latest(buckets: dict[int, dict[str, Any]], field: str) -> Any:
+    """``field`` of the newest bucket that has one."""
+    return next((buckets[i][field] for i in sorted(buckets, reverse=True) if buckets[i][field]), None)
 
 
 @router.get("/overview", response_model=Overview, summary="Models and LLM models with sparklines")
@@ -213,84 +238,55 @@ def get_overview(
     c = llm_calls.c
     p_clauses: list[Any] = [p.org_id == principal.org_id, *window.clauses(p.time_ns)]
     c_clauses: list[Any] = [c.org_id == principal.org_id, *window.clauses(c.time_ns)]
+    # the totals are the sums of the series' buckets: one GROUP BY per table, not two
     with storage.read() as connection:
-        totals = connection.execute(
-            sa.select(
-                p.model_name,
-                p.model_version,
-                sa.func.count(),
-                sa.func.sum(sa.case((p.is_error, 1), else_=0)),
-                sa.func.max(p.time_ns),
-                sa.func.max(p.environment),
-                sa.func.max(p.task),
-            )
-            .where(*p_clauses)
-            .group_by(p.model_name, p.model_version)
-            .order_by(p.model_name, p.model_version)
-        ).all()
         series = _prediction_series(
             connection, p_clauses, [p.model_name, p.model_version], since_ns, bucket_ns
         )
         # one percentile pass over the covering index, keyed by "model\0version"
         pair = p.model_name + "\x00" + sa.func.coalesce(p.model_version, "")
         latency = _quantiles_by_version(connection, pair, p.latency_ms, p_clauses, _PERCENTILES)
-        llm_model = _llm_model()
-        llm_totals = connection.execute(
-            sa.select(
-                llm_model.label("model"),
-                sa.func.max(c.provider),
-                sa.func.count(),
-                sa.func.sum(sa.case((c.is_error, 1), else_=0)),
-                sa.func.sum(c.cost_usd),
-                sa.func.sum(c.input_tokens),
-                sa.func.sum(c.output_tokens),
-                sa.func.sum(sa.case((c.pii_detected.is_(True), 1), else_=0)),
-                sa.func.sum(sa.case((c.injection_detected.is_(True), 1), else_=0)),
-                sa.func.max(c.time_ns),
-            )
-            .where(*c_clauses)
-            .group_by(llm_model)
-            .order_by(llm_model)
-        ).all()
         llm_series = _llm_series(connection, c_clauses, True, since_ns, bucket_ns)
-        llm_latency = _quantiles_by_version(connection, llm_model, c.latency_ms, c_clauses, _PERCENTILES)
+        llm_latency = _quantiles_by_version(connection, _llm_model(), c.latency_ms, c_clauses, _PERCENTILES)
     models = []
-    for name, version, count, errors, last, environment, task in totals:
+    for (name, version), rows in sorted(series.items(), key=lambda item: (item[0][0], item[0][1] or "")):
         p50, p99 = _nan_to_none(latency.get(f"{name}\x00{version or ''}", [float("nan")] * 2))
+        count, errors = _total(rows, "count"), _total(rows, "errors")
         models.append(
             ModelSummary(
                 name=name,
                 version=version,
-                environment=environment,
-                task=task,
+                environment=_latest(rows, "_environment"),
+                task=_latest(rows, "_task"),
                 predictions=count,
-                errors=int(errors or 0),
-                error_rate=int(errors or 0) / count if count else 0.0,
+                errors=errors,
+                error_rate=errors / count if count else 0.0,
                 latency_p50_ms=p50,
                 latency_p99_ms=p99,
-                last_seen=s.to_time(int(last)),
-                series=_points(series.get((name, version), {}), since_ns, bucket_ns, buckets),
+                last_seen=s.to_time(max(entry["_last"] for entry in rows.values())),
+                series=_points(rows, since_ns, bucket_ns, buckets),
             )
         )
     llm = []
-    for name, provider, count, errors, cost, tokens_in, tokens_out, pii, injection, last in llm_totals:
+    for name, rows in sorted(llm_series.items()):
         p50, p99 = _nan_to_none(llm_latency.get(name, [float("nan")] * 2))
+        count, errors = _total(rows, "count"), _total(rows, "errors")
         llm.append(
             LlmSummary(
                 model=name,
-                provider=provider,
+                provider=_latest(rows, "_provider"),
                 calls=count,
-                errors=int(errors or 0),
-                error_rate=int(errors or 0) / count if count else 0.0,
-                cost_usd=float(cost or 0.0),
-                input_tokens=int(tokens_in or 0),
-                output_tokens=int(tokens_out or 0),
+                errors=errors,
+                error_rate=errors / count if count else 0.0,
+                cost_usd=_total(rows, "cost_usd"),
+                input_tokens=_total(rows, "input_tokens"),
+                output_tokens=_total(rows, "output_tokens"),
                 latency_p50_ms=p50,
                 latency_p99_ms=p99,
-                pii_flagged=int(pii or 0),
-                injection_flagged=int(injection or 0),
-                last_seen=s.to_time(int(last)),
-                series=_points(llm_series.get(name, {}), since_ns, bucket_ns, buckets),
+                pii_flagged=_total(rows, "_pii"),
+                injection_flagged=_total(rows, "_injection"),
+                last_seen=s.to_time(max(entry["_last"] for entry in rows.values())),
+                series=_points(rows, since_ns, bucket_ns, buckets),
             )
         )
     return Overview(
