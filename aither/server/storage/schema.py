@@ -215,6 +215,8 @@ llm_calls = Table(
     Column("injection_rules", Text),
     UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "time_ns"),
+    # migration 0007: the trace page reads a trace's LLM calls without scanning the table
+    Index(None, "org_id", "trace_id"),
 )
 
 operations = Table(
@@ -238,6 +240,7 @@ operations = Table(
     Column("error_message", Text),
     UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "time_ns"),
+    Index(None, "org_id", "trace_id"),  # migration 0007, as for llm_calls
 )
 
 usage = Table(

@@ -1,4 +1,7 @@
-"""ui_sessions: the dashboard's server-side sign-in sessions
+"""ui_sessions: the dashboard's server-side sign-in sessions; llm_calls and operations by trace
+
+The trace page reads a trace's LLM calls and operations; without an index on
+``(org_id, trace_id)`` each trace scanned both tables.
 
 Revision ID: 0007
 Revises: 0002
@@ -34,9 +37,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_ui_sessions_key_id"), "ui_sessions", ["key_id"], unique=False)
     op.create_index(op.f("ix_ui_sessions_expires_at_ns"), "ui_sessions", ["expires_at_ns"], unique=False)
+    for table in ("llm_calls", "operations"):
+        op.create_index(op.f(f"ix_{table}_org_id_trace_id"), table, ["org_id", "trace_id"], unique=False)
 
 
 def downgrade() -> None:
+    for table in ("operations", "llm_calls"):
+        op.drop_index(op.f(f"ix_{table}_org_id_trace_id"), table_name=table)
     op.drop_index(op.f("ix_ui_sessions_expires_at_ns"), table_name="ui_sessions")
     op.drop_index(op.f("ix_ui_sessions_key_id"), table_name="ui_sessions")
     op.drop_table("ui_sessions")
