@@ -280,7 +280,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="aither-bench-") as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
         settings = ServerSettings(
-            home=Path(tmp), database_url=url, port=0, init_api_key=KEY, announce=False, write_credentials=False
+            home=Path(tmp),
+            database_url=url,
+            port=0,
+            init_api_key=KEY,
+            announce=False,
+            write_credentials=False,
         )
         storage = Storage.open(url)
         try:
@@ -291,7 +296,9 @@ def main() -> None:
             load_s = time.perf_counter() - began
         finally:
             storage.close()
-        print(f"{args.n:,} predictions and {args.n:,} LLM calls loaded in {load_s:.0f} s ({url.split(':')[0]})")
+        print(
+            f"{args.n:,} predictions and {args.n:,} LLM calls loaded in {load_s:.0f} s ({url.split(':')[0]})"
+        )
         with EmbeddedServer(settings) as server:
             api = _api_rows(server.base_url, traces[len(traces) // 2], args.repeat)
             print(table(api, ["page", "range", "API calls", "p50", "p95"]))

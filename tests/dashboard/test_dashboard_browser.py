@@ -165,6 +165,16 @@ def test_predictions_table_and_detail(
     assert "Features (sample)" in text and "Label" in text
     assert str(items[0]["label"]) in page.locator("pre").nth(2).inner_text()
     shot(page, artifacts, "prediction-detail")
+    errors = bearer.get("/api/v1/predictions", params={"error": "true"}).json()["items"]
+    assert len(errors) == 1 and errors[0]["status"] == "error"
+    visit(page, seeded.base_url, "predictions", "predictions")
+    page.get_by_label("Status").select_option("true")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**error=true**")
+    # retried until the filtered page is drawn (the unfiltered one had every prediction)
+    rows = page.locator('[data-testid="predictions-table"] tbody tr')
+    sync_api.expect(rows).to_have_count(1)
+    assert rows.first.get_attribute("data-span") == errors[0]["span_id"]
 
 
 def test_trace_waterfall_has_every_span(

@@ -107,6 +107,7 @@ def list_predictions(
     environment: str | None = None,
     window: Window | None = None,
     labelled: bool | None = None,
+    error: bool | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -125,6 +126,8 @@ def list_predictions(
     clauses += _version_clause(p.c.model_version, version)
     if environment is not None:
         clauses.append(p.c.environment == environment)
+    if error is not None:
+        clauses.append(p.c.is_error.is_(error))
     has_labels = sa.exists().where(label_rows.c.prediction_id == p.c.id)
     if labelled is True:
         clauses.append(has_labels)

@@ -181,7 +181,10 @@ async function predictionsPage(route) {
   const [models, page] = await Promise.all([
     api(ENDPOINTS.models, { params: { since: range.since, until: range.until } }),
     api(ENDPOINTS.predictions, {
-      params: { model: p.get("model"), version: p.get("version"), labelled, since: range.since, until: range.until, limit: 50, cursor: p.get("cursor") },
+      params: {
+        model: p.get("model"), version: p.get("version"), labelled, error: p.get("error") || undefined,
+        since: range.since, until: range.until, limit: 50, cursor: p.get("cursor"),
+      },
     }),
   ]);
   const names = [...new Set(models.map((m) => m.name))];
@@ -191,6 +194,7 @@ async function predictionsPage(route) {
       { name: "model", label: "Model", options: [["", "Any"], ...names.map((n) => [n, n])] },
       { name: "version", label: "Version" },
       { name: "labelled", label: "Labels", options: [["", "Any"], ["true", "Labelled"], ["false", "Unlabelled"]] },
+      { name: "error", label: "Status", options: [["", "Any"], ["true", "Errors"], ["false", "OK"]] },
     ]),
   ];
   if (!page.items.length) {
