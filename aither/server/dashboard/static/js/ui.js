@@ -103,7 +103,7 @@ export function lineChart(points, { title, format = (v) => String(v) }) {
   // a viewBox about the size the card shows, so the labels keep a readable size
   const width = 320;
   const height = 150;
-  const pad = { l: 52, r: 6, t: 10, b: 20 };
+  const pad = { l: 66, r: 6, t: 10, b: 20 };
   const values = points.map((p) => p.value).filter((v) => v !== null && v !== undefined && !Number.isNaN(v));
   const card = h("div", { class: "card" }, h("h3", {}, title));
   if (!values.length) {
