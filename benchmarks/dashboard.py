@@ -202,7 +202,7 @@ def _pages(trace_id: str, since: str, until: str) -> dict[str, list[tuple[str, d
         ],
         "trace": [(f"/api/v1/traces/{trace_id}", {})],
         "llm": [
-            ("/api/v1/dashboard/overview", {**window, "buckets": 48}),
+            ("/api/v1/dashboard/overview", {**window, "buckets": 48, "only": "llm"}),
             ("/api/v1/dashboard/series", {**window, "source": "llm", "buckets": 60}),
             ("/api/v1/llm-calls", {**window, "limit": 50}),
         ],

@@ -36,6 +36,11 @@ def test_overview_agrees_with_the_query_api(seeded: Seeded, bearer: httpx.Client
     assert llm["output_tokens"] == sum(c["output_tokens"] for c in calls)
     assert llm["provider"] == "openai" and llm["model"] == calls[0]["response_model"]
     assert sum(point["count"] for point in llm["series"]) == 3
+    window = {"since": overview["since"], "until": overview["until"], "buckets": 12}
+    just_llm = bearer.get("/api/v1/dashboard/overview", params={**window, "only": "llm"}).json()
+    assert just_llm["models"] == [] and just_llm["llm"] == overview["llm"]
+    just_models = bearer.get("/api/v1/dashboard/overview", params={**window, "only": "models"}).json()
+    assert just_models["llm"] == [] and just_models["models"] == overview["models"]
 
 
 def test_model_series_counts_predictions_and_labelled_rows(seeded: Seeded, bearer: httpx.Client) -> None:

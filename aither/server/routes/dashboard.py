@@ -230,7 +230,15 @@ def _latest(buckets: dict[int, dict[str, Any]], field: str) -> Any:
 
 @router.get("/overview", response_model=Overview, summary="Models and LLM models with sparklines")
 def get_overview(
-    *, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None, buckets: Buckets = 24
+    *,
+    principal: Reader,
+    storage: StorageDep,
+    since: Since = None,
+    until: Until = None,
+    buckets: Buckets = 24,
+    only: Annotated[
+        Literal["models", "llm"] | None, Query(description="only the ML models, or only the LLM models")
+    ] = None,
 ) -> Overview:
     since_ns, until_ns, bucket_ns = _range(since, until, buckets)
     window = Window(since_ns, until_ns)
@@ -239,15 +247,23 @@ def get_overview(
     p_clauses: list[Any] = [p.org_id == principal.org_id, *window.clauses(p.time_ns)]
     c_clauses: list[Any] = [c.org_id == principal.org_id, *window.clauses(c.time_ns)]
     # the totals are the sums of the series' buckets: one GROUP BY per table, not two
+    series: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = {}
+    llm_series: dict[Any, dict[int, dict[str, Any]]] = {}
+    latency: dict[Any, list[float]] = {}
+    llm_latency: dict[Any, list[float]] = {}
     with storage.read() as connection:
-        series = _prediction_series(
-            connection, p_clauses, [p.model_name, p.model_version], since_ns, bucket_ns
-        )
-        # one percentile pass over the covering index, keyed by "model\0version"
-        pair = p.model_name + "\x00" + sa.func.coalesce(p.model_version, "")
-        latency = _quantiles_by_version(connection, pair, p.latency_ms, p_clauses, _PERCENTILES)
-        llm_series = _llm_series(connection, c_clauses, True, since_ns, bucket_ns)
-        llm_latency = _quantiles_by_version(connection, _llm_model(), c.latency_ms, c_clauses, _PERCENTILES)
+        if only != "llm":
+            series = _prediction_series(
+                connection, p_clauses, [p.model_name, p.model_version], since_ns, bucket_ns
+            )
+            # one percentile pass over the covering index, keyed by "model\0version"
+            pair = p.model_name + "\x00" + sa.func.coalesce(p.model_version, "")
+            latency = _quantiles_by_version(connection, pair, p.latency_ms, p_clauses, _PERCENTILES)
+        if only != "models":
+            llm_series = _llm_series(connection, c_clauses, True, since_ns, bucket_ns)
+            llm_latency = _quantiles_by_version(
+                connection, _llm_model(), c.latency_ms, c_clauses, _PERCENTILES
+            )
     models = []
     for (name, version), rows in sorted(series.items(), key=lambda item: (item[0][0], item[0][1] or "")):
         p50, p99 = _nan_to_none(latency.get(f"{name}\x00{version or ''}", [float("nan")] * 2))

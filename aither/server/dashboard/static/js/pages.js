@@ -317,7 +317,7 @@ async function llmPage(route) {
   const p = route.params;
   const flag = (name) => (p.get(name) ? p.get(name) : undefined);
   const [data, series, page] = await Promise.all([
-    api(ENDPOINTS.overview, { params: { since: range.since, until: range.until, buckets: BUCKETS } }),
+    api(ENDPOINTS.overview, { params: { since: range.since, until: range.until, buckets: BUCKETS, only: "llm" } }),
     api(ENDPOINTS.series, { params: { source: "llm", model: p.get("model"), since: range.since, until: range.until, buckets: 60 } }),
     api(ENDPOINTS.llmCalls, {
       params: { model: p.get("model"), pii: flag("pii"), injection: flag("injection"), error: flag("error"), since: range.since, until: range.until, limit: 50, cursor: p.get("cursor") },
