@@ -161,3 +161,14 @@ def test_dashboard_page_and_assets_are_served(http: httpx.Client) -> None:
         assert response.status_code == 200 and "javascript" in response.headers["content-type"], asset
     assert http.get("/static/css/app.css").headers["content-type"].startswith("text/css")
     assert http.get("/static/../config.py").status_code == 404
+
+
+def test_session_lifetime_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from aither.exceptions import ConfigError
+
+    assert ServerSettings.from_env(home=tmp_path).ui_session_hours == 12
+    monkeypatch.setenv("AITHER_UI_SESSION_HOURS", "2")
+    assert ServerSettings.from_env(home=tmp_path).ui_session_hours == 2
+    monkeypatch.setenv("AITHER_UI_SESSION_HOURS", "0")
+    with pytest.raises(ConfigError, match="AITHER_UI_SESSION_HOURS"):
+        ServerSettings.from_env(home=tmp_path)
