@@ -260,3 +260,21 @@ def test_keyboard_skip_link_and_sign_out(signed_in: tuple[Any, Console], seeded:
     refused = [e for e in console.errors if "status of 401" in e and e.endswith("/api/v1/models)")]
     assert len(refused) == 1  # the fetch just above, which had to be refused
     console.errors.remove(refused[0])
+
+
+def test_new_data_appears_without_a_reload(signed_in: tuple[Any, Console], seeded: Seeded) -> None:
+    """Runs last in this module: it adds a model the other tests don't expect."""
+    import aither
+
+    page, _ = signed_in
+    page.evaluate("window.__same_document = true")
+    assert page.locator('tr[data-model="live_model"]').count() == 0
+    client = aither.Client(api_key=seeded.admin_key, base_url=seeded.base_url, service_name="live")
+    try:
+        client.wrap(lambda rows: [len(rows)], name="live_model")([[1.0, 2.0]])
+        assert client.flush(timeout=30)
+    finally:
+        client.close()
+    # the page polls every 5 s; the row comes with the next poll, the document stays the same
+    page.locator('tr[data-model="live_model"]').wait_for(timeout=20_000)
+    assert page.evaluate("window.__same_document") is True

@@ -13,7 +13,7 @@ const live = document.getElementById("live");
 const POLL_MS = 5000;
 const RANGES = { "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
 
-export const state = { session: null, latest: null, route: null };
+export const state = { session: null, latest: null, route: null, rendering: false };
 
 export function parseRoute() {
   const raw = location.hash.replace(/^#\/?/, "");
@@ -107,8 +107,12 @@ export async function render({ quiet = false } = {}) {
     delete main.dataset.ready;
     main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   }
+  // the newest data's time, taken before the page's own queries: data that lands after
+  // it makes the next poll redraw the page, data that lands before is on the page already
+  const baseline = api(ENDPOINTS.latest).then((latest) => latest.version, () => null);
   try {
     const content = await page(route);
+    state.latest = (await baseline) ?? state.latest;
     if (route !== state.route) return; // the user moved on while this page loaded
     main.replaceChildren(...[content].flat());
     main.dataset.ready = route.page;
@@ -125,13 +129,20 @@ export async function render({ quiet = false } = {}) {
 
 // Live: ask for the newest data's time every few seconds, and redraw when it moved.
 async function poll() {
-  if (!state.session || document.visibilityState !== "visible") return;
+  // a page still drawing (a long range on a big database) is not asked to start again
+  if (!state.session || state.rendering || document.visibilityState !== "visible") return;
   try {
     const latest = await api(ENDPOINTS.latest);
-    if (state.latest !== null && latest.version !== state.latest) {
-      await render({ quiet: true });
+    const changed = state.latest !== null && latest.version !== state.latest;
+    if (state.latest === null) state.latest = latest.version;
+    if (changed) {
+      state.rendering = true;
+      try {
+        await render({ quiet: true });
+      } finally {
+        state.rendering = false;
+      }
     }
-    state.latest = latest.version;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) showSignIn(error.message);
   }
