@@ -163,6 +163,7 @@ def test_predictions_table_and_detail(
     page.locator('main[data-ready="prediction"]').wait_for()
     text = page.locator("main").inner_text()
     assert "Features (sample)" in text and "Label" in text
+    assert "null" not in text.split("Features (sample)")[0]  # nothing stray above the sections
     assert str(items[0]["label"]) in page.locator("pre").nth(2).inner_text()
     shot(page, artifacts, "prediction-detail")
     errors = bearer.get("/api/v1/predictions", params={"error": "true"}).json()["items"]

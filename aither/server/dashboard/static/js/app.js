@@ -114,7 +114,7 @@ export async function render({ quiet = false } = {}) {
     const content = await page(route);
     state.latest = (await baseline) ?? state.latest;
     if (route !== state.route) return; // the user moved on while this page loaded
-    main.replaceChildren(...[content].flat());
+    main.replaceChildren(...[content].flat().filter((node) => node !== null && node !== undefined && node !== false));
     main.dataset.ready = route.page;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {

@@ -80,7 +80,14 @@ function fmtShort(iso) {
   return new Date(iso).toLocaleString("en-GB", { hour12: false, month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 export function json(value) {
-  return h("pre", {}, value === undefined ? "—" : JSON.stringify(value, null, 2));
+  if (value === undefined) return h("pre", {}, "—");
+  if (value && typeof value === "object" && "sample" in value && "_meta" in value) {
+    // aither's sample envelope (docs/span-schema.md): the values, then what they were cut from
+    return h("pre", {}, `sample: ${JSON.stringify(value.sample)}\n_meta:  ${JSON.stringify(value._meta)}`);
+  }
+  const line = JSON.stringify(value);
+  // short values on one line; long ones indented, so nested samples stay readable
+  return h("pre", {}, line.length <= 100 ? line : JSON.stringify(value, null, 2));
 }
 
 // A sparkline of numbers (null = gap drawn as 0).
