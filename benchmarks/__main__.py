@@ -28,6 +28,7 @@ OTHERS = [
     "benchmarks.server_ingest",
     "benchmarks.server_label_join",
     "benchmarks.detection",
+    "benchmarks.dashboard",
 ]
 LONG = ["benchmarks.soak"]  # an hour by default: only when asked for by name
 

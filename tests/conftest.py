@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
-# Tests never read the developer's own ~/.aither credentials or environment.
+# Tests never read the developer's own ~/.aither credentials or environment
+# (AITHER_TEST_ARTIFACTS is the tests' own: where they keep screenshots).
 _HOME = tempfile.mkdtemp(prefix="aither-test-home-")
 os.environ["AITHER_HOME"] = _HOME
 atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 for _name in list(os.environ):
-    if (_name.startswith("AITHER_") and _name != "AITHER_HOME") or _name.startswith("OTEL_"):
+    if (
+        _name.startswith("AITHER_") and _name not in ("AITHER_HOME", "AITHER_TEST_ARTIFACTS")
+    ) or _name.startswith("OTEL_"):
         del os.environ[_name]
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -3,7 +3,7 @@
 ::
 
     aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--home DIR] [--rules FILE] [--retention 30d]
-    aither demo [--data-dir DIR]
+    aither demo [--data-dir DIR] [--serve]
     aither models
     aither predictions [--model NAME] [--version V] [--labelled yes|no] [--since 24h] [--limit 20]
     aither metrics MODEL [--version V] [--since 7d]
@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", help="keep the demo's database here (default: a temporary directory)")
     demo.add_argument("--api-key", help="key of an existing server (with AITHER_BASE_URL / --base-url)")
     demo.add_argument("--base-url", help="use this running server instead of starting one (AITHER_BASE_URL)")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="leave the server and its dashboard up after the demo (Ctrl+C stops)",
+    )
 
     models = commands.add_parser("models", help="models and versions that sent predictions")
     models.add_argument("--since", help="only activity since: 24h, 7d, or an ISO 8601 time")
@@ -209,7 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from .demo import run_demo
 
-            run_demo(data_dir=args.data_dir, base_url=args.base_url, api_key=args.api_key, console=console)
+            run_demo(
+                data_dir=args.data_dir,
+                base_url=args.base_url,
+                api_key=args.api_key,
+                console=console,
+                serve=args.serve,
+            )
             return 0
         from . import _alerts, _commands
 

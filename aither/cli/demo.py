@@ -6,7 +6,8 @@
 3. serve predictions through ``aither.wrap``: one batch, then single requests;
 4. send the ground truth for part of them (``log_label``), as it would arrive later in life;
 5. flush, then print the model's metrics and ``org.usage()`` as the server computes them;
-6. stop the server it started.
+6. stop the server it started; with ``--serve``, leave it up instead, print the dashboard's
+   URL and the demo's API key to sign in with, and stop on Ctrl+C.
 
 ``examples/demo.py`` runs this same function.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,14 +96,41 @@ def _report(api_key: str, base_url: str, console: Console) -> tuple[ModelMetrics
     return metrics, usage
 
 
+def _serve_dashboard(base_url: str, api_key: str, console: Console, stop: threading.Event) -> None:
+    """Keep the server up for the dashboard until ``stop`` is set or Ctrl+C."""
+    console.print(
+        f"\n[bold]The dashboard is up:[/bold] {base_url}/#/model/{MODEL_NAME}\n"
+        f"Sign in with the demo's API key: [bold]{api_key}[/bold]\n"
+        "Press Ctrl+C to stop the server.",
+        soft_wrap=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        console.print()
+
+
 def run_demo(
     *,
     data_dir: str | Path | None = None,
     base_url: str | None = None,
     api_key: str | None = None,
     console: Console | None = None,
+    serve: bool = False,
+    stop: threading.Event | None = None,
 ) -> DemoResult:
-    """Run the demo; see the module docstring. Returns what the server reported."""
+    """Run the demo; see the module docstring. Returns what the server reported.
+
+    Args:
+        data_dir: keep the demo server's database here (default: a temporary directory).
+        base_url: use this running server instead of starting one.
+        api_key: the key for ``base_url``.
+        console: where to print.
+        serve: leave the demo's server (and its dashboard) up after the demo, until Ctrl+C
+            or ``stop``.
+        stop: set it to end ``serve`` (tests and embedding programs; Ctrl+C does it otherwise).
+    """
     console = console or Console()
     base_url = base_url or os.environ.get("AITHER_BASE_URL") or None
     if base_url is not None:
@@ -112,6 +141,8 @@ def run_demo(
         console.print(f"Using the aither server at {settings.base_url}.")
         predictions, labels = _serve_and_label(settings.api_key, settings.base_url, console)
         metrics, usage = _report(settings.api_key, settings.base_url, console)
+        if serve:
+            console.print(f"The dashboard of that server: {settings.base_url}/")
         return DemoResult(settings.base_url, predictions, labels, metrics, usage)
 
     try:
@@ -143,5 +174,7 @@ def run_demo(
             predictions, labels = _serve_and_label(key, server.base_url, console)
             metrics, usage = _report(key, server.base_url, console)
             result = DemoResult(server.base_url, predictions, labels, metrics, usage)
+            if serve:
+                _serve_dashboard(server.base_url, key, console, stop or threading.Event())
         console.print("Stopped the demo server. Run your own with: aither server")
     return result

@@ -22,10 +22,11 @@ from .alerts import AlertDispatcher, NullSink, parse_channels
 from .auth import FailedSignIns
 from .bootstrap import first_start
 from .config import ServerSettings
+from .dashboard import install as install_dashboard
 from .detection import load_rules
 from .detection.retention import RetentionLoop
 from .detection.rules import read_rules_file
-from .routes import alerts, detection, management, otlp, query
+from .routes import alerts, dashboard, detection, management, otlp, query
 from .routes.schemas import Health
 from .storage import Storage, WriterBusy
 
@@ -110,6 +111,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.include_router(management.router)
     app.include_router(detection.router)
     app.include_router(alerts.router)
+    app.include_router(dashboard.router)
+    install_dashboard(app)  # the browser UI at / (aither/server/dashboard)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness; no key needed")
     def health() -> Health:

@@ -22,6 +22,7 @@ variable                       meaning                                         d
 ``AITHER_INIT_API_KEY``        admin key created on first start                generated, printed once
 ``AITHER_RULES_FILE``          TOML file of detection rules (``--rules``)      the built-in defaults
 ``AITHER_RETENTION``           delete telemetry older than this (``30d``)      keep everything
+``AITHER_UI_SESSION_HOURS``    lifetime of a dashboard sign-in, in hours       12
 =============================  ==============================================  ========================
 """
 
@@ -124,6 +125,8 @@ class ServerSettings:
     """TOML file of detection rules; None: the defaults (see ``docs/detection.md``)."""
     retention_s: float | None = None
     """Delete telemetry older than this many seconds, in small batches; None: keep everything."""
+    ui_session_hours: int = 12
+    """Lifetime of a dashboard sign-in (the session cookie and its row)."""
 
     @classmethod
     def from_env(
@@ -168,6 +171,7 @@ class ServerSettings:
             init_api_key=init_key,
             rules_path=_rules_path(rules if rules is not None else _env("AITHER_RULES_FILE")),
             retention_s=_retention(retention if retention is not None else _env("AITHER_RETENTION")),
+            ui_session_hours=_int("AITHER_UI_SESSION_HOURS", _env("AITHER_UI_SESSION_HOURS"), 12, 1, 24 * 90),
         )
         if overrides:
             from dataclasses import replace

@@ -17,6 +17,7 @@ from ..auth import (
     require_scope,
 )
 from ..config import ServerSettings
+from ..sessions import COOKIE_NAME, CSRF_HEADER, cookie_principal
 from ..storage import Storage
 
 
@@ -50,7 +51,14 @@ def caller(*scopes: str) -> Callable[[Request], Principal]:
 
     def dependency(request: Request) -> Principal:
         try:
-            principal = authenticate_request(request)
+            authorization = request.headers.get("authorization")
+            cookie = request.cookies.get(COOKIE_NAME)
+            if authorization is None and cookie:  # the dashboard's session (aither/server/sessions.py)
+                principal = cookie_principal(
+                    get_storage(request), cookie, request.method, request.headers.get(CSRF_HEADER)
+                )
+            else:
+                principal = authenticate_request(request)
             if scopes and not principal.scopes.intersection(scopes):
                 require_scope(principal, scopes[0])
         except AuthError as error:

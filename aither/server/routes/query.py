@@ -147,6 +147,9 @@ def get_predictions(
     since: Since = None,
     until: Until = None,
     labelled: Annotated[bool | None, Query(description="true: only labelled; false: only unlabelled")] = None,
+    error: Annotated[
+        bool | None, Query(description="true: only calls that raised; false: only good ones")
+    ] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> s.Page[s.Prediction]:
@@ -160,11 +163,12 @@ def get_predictions(
                 environment=environment,
                 window=_window(since, until),
                 labelled=labelled,
+                error=error,
                 limit=limit,
                 cursor=cursor,
             )
-    except CursorError as error:
-        raise HTTPException(400, str(error)) from None
+    except CursorError as exc:
+        raise HTTPException(400, str(exc)) from None
     return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -108,6 +109,7 @@ def list_predictions(
     environment: str | None = None,
     window: Window | None = None,
     labelled: bool | None = None,
+    error: bool | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
@@ -126,6 +128,8 @@ def list_predictions(
     clauses += _version_clause(p.c.model_version, version)
     if environment is not None:
         clauses.append(p.c.environment == environment)
+    if error is not None:
+        clauses.append(p.c.is_error.is_(error))
     has_labels = sa.exists().where(label_rows.c.prediction_id == p.c.id)
     if labelled is True:
         clauses.append(has_labels)
@@ -226,14 +230,18 @@ def label_status_counts(connection: Connection, org_id: str, model: str | None) 
 
 def get_trace(connection: Connection, org_id: str, trace_id: str) -> dict[str, Any] | None:
     """Every span of a trace with its typed rows, or None when the organisation has none."""
-    span_rows = [
-        dict(row)
-        for row in connection.execute(
-            sa.select(spans)
-            .where(spans.c.org_id == org_id, spans.c.trace_id == trace_id)
-            .order_by(spans.c.start_time_ns, spans.c.id)
-        ).mappings()
-    ]
+    # A trace's rows are few: they are sorted here, not with ORDER BY. Given ORDER BY time,
+    # SQLite (no ANALYZE statistics) walks the (org_id, time) index over the whole
+    # organisation instead of seeking the trace: 3.8 s for one trace among 1M predictions.
+    span_rows = sorted(
+        (
+            dict(row)
+            for row in connection.execute(
+                sa.select(spans).where(spans.c.org_id == org_id, spans.c.trace_id == trace_id)
+            ).mappings()
+        ),
+        key=itemgetter("start_time_ns", "id"),
+    )
     if not span_rows:
         return None
     prediction_rows, _ = list_predictions_in_trace(connection, org_id, trace_id)
@@ -270,12 +278,10 @@ def list_predictions_in_trace(
         .scalar_subquery()
         .label("labelled_rows")
     )
-    query = (
-        sa.select(p, labelled_count)
-        .where(p.c.org_id == org_id, p.c.trace_id == trace_id)
-        .order_by(p.c.time_ns)
+    query = sa.select(p, labelled_count).where(p.c.org_id == org_id, p.c.trace_id == trace_id)
+    rows = sorted(
+        (dict(row) for row in connection.execute(query).mappings()), key=itemgetter("time_ns", "id")
     )
-    rows = [dict(row) for row in connection.execute(query).mappings()]
     for row in rows:
         row["features_text"] = row["features"]
         row["prediction_text"] = row["prediction"]
@@ -289,12 +295,10 @@ _JSON_COLUMNS = ("input", "output", "metadata", "finish_reasons", "pii_counts", 
 def _rows_in_trace(
     connection: Connection, table: sa.Table, org_id: str, trace_id: str
 ) -> list[dict[str, Any]]:
-    query = (
-        sa.select(table)
-        .where(table.c.org_id == org_id, table.c.trace_id == trace_id)
-        .order_by(table.c.time_ns)
+    query = sa.select(table).where(table.c.org_id == org_id, table.c.trace_id == trace_id)
+    rows = sorted(
+        (dict(row) for row in connection.execute(query).mappings()), key=itemgetter("time_ns", "id")
     )
-    rows = [dict(row) for row in connection.execute(query).mappings()]
     for row in rows:
         for key in _JSON_COLUMNS:
             if key in row:

@@ -227,6 +227,8 @@ llm_calls = Table(
     Index(None, "org_id", "time_ns"),
     Index("ix_llm_calls_org_user", "org_id", "user_id", "time_ns"),
     Index("ix_llm_calls_org_session", "org_id", "session_id", "time_ns"),
+    # migration 0007: the trace page reads a trace's LLM calls without scanning the table
+    Index(None, "org_id", "trace_id"),
 )
 
 operations = Table(
@@ -250,6 +252,7 @@ operations = Table(
     Column("error_message", Text),
     UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "time_ns"),
+    Index(None, "org_id", "trace_id"),  # migration 0007, as for llm_calls
 )
 
 usage = Table(
@@ -405,4 +408,22 @@ anomalies = Table(
     UniqueConstraint("org_id", "open_key"),
     Index(None, "org_id", "last_seen_ns"),
     Index(None, "org_id", "updated_at_ns"),
+)
+
+# Dashboard sign-in (aither/server/sessions.py): one row per signed-in browser. The cookie
+# holds the token; only its SHA-256 is stored, like an API key's. Scopes are the key's at
+# sign-in; the key's revocation is checked on every request, so a revoked key's sessions end.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(32), ForeignKey("api_keys.id"), nullable=False),
+    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("scopes", String(64), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Index(None, "key_id"),
+    Index(None, "expires_at_ns"),
 )
