@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from ..auth import AuthError, authenticate
 from ..routes.deps import StorageDep, get_settings, http_error
+from ..routes.responses import AUTHENTICATED, WITH_BODY
 from ..routes.schemas import to_time
 from ..sessions import (
     COOKIE_NAME,
@@ -91,7 +92,13 @@ def index() -> FileResponse:
     return FileResponse(STATIC / "index.html", headers=_PAGE_HEADERS)
 
 
-@router.post("/api/v1/session", response_model=SessionInfo, tags=["dashboard"], summary="Sign in")
+@router.post(
+    "/api/v1/session",
+    response_model=SessionInfo,
+    tags=["dashboard"],
+    summary="Sign in",
+    responses={**AUTHENTICATED, **WITH_BODY},
+)
 def sign_in(body: SignIn, request: Request, response: Response, storage: StorageDep) -> SessionInfo:
     try:
         # wrong keys here count against the address like any other failed sign-in
@@ -118,12 +125,20 @@ def sign_in(body: SignIn, request: Request, response: Response, storage: Storage
     return _info(session)
 
 
-@router.get("/api/v1/session", response_model=SessionInfo, tags=["dashboard"], summary="The session")
+@router.get(
+    "/api/v1/session",
+    response_model=SessionInfo,
+    tags=["dashboard"],
+    summary="The session",
+    responses=AUTHENTICATED,
+)
 def get_session(session: Annotated[UiSession, Depends(current_session)]) -> SessionInfo:
     return _info(session)
 
 
-@router.delete("/api/v1/session", status_code=204, tags=["dashboard"], summary="Sign out")
+@router.delete(
+    "/api/v1/session", status_code=204, tags=["dashboard"], summary="Sign out", responses=AUTHENTICATED
+)
 def sign_out(
     request: Request, storage: StorageDep, _session: Annotated[UiSession, Depends(current_session)]
 ) -> Response:

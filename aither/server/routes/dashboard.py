@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.engine import Connection
 
 from ..analysis.metrics import _nan_to_none, _quantiles_by_version
@@ -32,13 +32,20 @@ from ..storage.queries import Window
 from ..storage.schema import label_rows, llm_calls, predictions, spans
 from . import schemas as s
 from .deps import Reader, StorageDep
+from .responses import QUERY
 
-router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
+router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"], responses=QUERY)
 
 DEFAULT_RANGE_NS = 24 * 3600 * 1_000_000_000
 _PERCENTILES = (0.5, 0.99)
-Since = Annotated[dt.datetime | None, Query(description="ISO 8601; default: 24 hours before until")]
-Until = Annotated[dt.datetime | None, Query(description="ISO 8601; default: now")]
+Since = Annotated[
+    dt.datetime | None,
+    BeforeValidator(s.iso_time_only),
+    Query(description="ISO 8601; default: 24 hours before until"),
+]
+Until = Annotated[
+    dt.datetime | None, BeforeValidator(s.iso_time_only), Query(description="ISO 8601; default: now")
+]
 Buckets = Annotated[int, Query(ge=1, le=500, description="how many time buckets to cut the window in")]
 
 
@@ -114,8 +121,10 @@ class Latest(BaseModel):
 
 
 def _range(since: dt.datetime | None, until: dt.datetime | None, buckets: int) -> tuple[int, int, int]:
-    until_ns = s.to_ns(until) or time.time_ns()
-    since_ns = s.to_ns(since) or until_ns - DEFAULT_RANGE_NS
+    asked_until, asked_since = s.to_ns(until), s.to_ns(since)
+    until_ns = asked_until if asked_until is not None else time.time_ns()
+    # the default start stays inside the 64-bit time columns (an until in 1677 has none before)
+    since_ns = asked_since if asked_since is not None else max(until_ns - DEFAULT_RANGE_NS, -(2**63))
     if since_ns >= until_ns:
         raise HTTPException(400, "since must be before until")
     bucket_ns = max(1, -(-(until_ns - since_ns) // buckets))
