@@ -40,7 +40,18 @@ from .sampling import SampleLimits
 from .schema.vocabulary import AnomalyType, DetectionMethod, RiskLevel, Severity
 
 if typing.TYPE_CHECKING:
-    from .api import APIKey, CreatedAPIKey, Organization, Usage, User, anomalies, api_keys, org, user
+    from .api import (
+        APIKey,
+        CreatedAPIKey,
+        Organization,
+        Usage,
+        User,
+        anomalies,
+        api_keys,
+        org,
+        set_reference,
+        user,
+    )
     from .api import AsyncManagementClient as AsyncAither
 
 # The management API is httpx's: imported at first use, so that `import aither` stays light.
@@ -54,6 +65,7 @@ _MANAGEMENT_API = {
     "anomalies": "anomalies",
     "api_keys": "api_keys",
     "org": "org",
+    "set_reference": "set_reference",
     "user": "user",
 }
 
@@ -111,6 +123,7 @@ __all__ = [
     "log_label",
     "log_prediction",
     "org",
+    "set_reference",
     "span",
     "stats",
     "track",

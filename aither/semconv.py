@@ -199,3 +199,16 @@ AITHER_INJECTION_RULES: Final = "aither.injection.rules"
 """The injection rules the prompt matched (string[]; absent when none)."""
 AITHER_INJECTION_DETECTED: Final = "aither.injection.detected"
 """True when :data:`AITHER_INJECTION_SCORE` reaches the detection threshold (0.5)."""
+
+# --- drift (issue 14): unbiased row samples and embeddings -----------------------------------------
+ML_FEATURES_STATS_SAMPLE: Final = "ml.features.stats_sample"
+"""JSON ``{"columns": [...], "rows": [[...]], "index": [...], "of": n}``: input rows drawn at
+random (seeded) from the call's ``n`` rows, for drift statistics; ``ml.features`` keeps the
+first rows for display."""
+ML_PREDICTION_STATS_SAMPLE: Final = "ml.prediction.stats_sample"
+"""JSON ``{"values": [...], "index": [...]}``: the outputs of the same rows as
+:data:`ML_FEATURES_STATS_SAMPLE`."""
+AITHER_EMBEDDING_PROMPT: Final = "aither.embedding.prompt"
+"""Opt-in: the prompt's embedding vector as base64 of little-endian float32."""
+AITHER_EMBEDDING_RESPONSE: Final = "aither.embedding.response"
+"""Opt-in: the response's embedding vector as base64 of little-endian float32."""

@@ -26,6 +26,7 @@ unreachable servers ``ServerError``, anything else ``APIError``.
 from __future__ import annotations
 
 from ._async import AsyncManagementClient
+from ._reference import set_reference
 from ._detection import (
     AnomaliesResource,
     Anomaly,
@@ -138,6 +139,7 @@ __all__ = [
     "org",
     "predictions",
     "rules",
+    "set_reference",
     "stats",
     "traces",
     "user",

@@ -19,7 +19,8 @@ from .bootstrap import first_start
 from .config import ServerSettings
 from .detection import load_rules
 from .detection.retention import RetentionLoop
-from .routes import detection, management, otlp, query
+from .drift import monitor_for
+from .routes import detection, drift, management, otlp, query
 from .routes.schemas import Health
 from .storage import Storage
 
@@ -40,6 +41,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         """Detection's rules and alert sink, read when an anomaly changes (the sink may be replaced)."""
         store.detection.rules = rules
         store.detection.sink_source = lambda: getattr(app.state, "alert_sink", None)
+        monitor_for(store.engine).settings = resolved.drift
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +88,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.include_router(query.router)
     app.include_router(management.router)
     app.include_router(detection.router)
+    app.include_router(drift.router)
 
     @app.get("/healthz", response_model=Health, tags=["health"], summary="Liveness; no key needed")
     def health() -> Health:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exceptions import ConfigError
+from .drift.config import DriftSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4680
@@ -98,6 +99,8 @@ class ServerSettings:
     """TOML file of detection rules; None: the defaults (see ``docs/detection.md``)."""
     retention_s: float | None = None
     """Delete telemetry older than this many seconds, in small batches; None: keep everything."""
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    """Windows and thresholds of drift detection (see ``docs/drift.md``)."""
 
     @classmethod
     def from_env(

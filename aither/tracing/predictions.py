@@ -22,6 +22,7 @@ from ..export.pipeline import DeferredPayload
 from ..sampling import Sample, sample
 from ..sampling.limits import SampleLimits
 from ..sampling.model import OutputSample
+from ..sampling.rows import StatsInput, stats_items, take_input
 from .context import new_owner_id, set_last
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ def attach_samples(
     prediction: Any,
     *,
     has_prediction: bool = True,
+    stats: StatsInput | None = None,
 ) -> int | None:
     """Put the input's sample (from :func:`sample_features`) and the output's onto ``span``;
     returns the input's row count."""
@@ -182,6 +184,9 @@ def attach_samples(
             raw.append((semconv.ML_OUTPUT_ROWS, output.rows))
     if rows is not None:
         raw.append((semconv.ML_INPUT_ROWS, rows))
+    for name, value in stats_items(stats, prediction, has_prediction):  # drift's random rows
+        items.append((name, value))
+        size += value.approx_bytes
     runtime.defer(span, DeferredPayload(items, size, raw))
     return rows
 
@@ -214,9 +219,11 @@ def traced_call(
     # The input is sampled before the model runs: the sample is what the model was given,
     # even when the model changes its input in place.
     sampled: tuple[Sample, int | None] | None = None
+    stats: StatsInput | None = None
     try:
         if span.is_recording():
             sampled = sample_features(runtime, limits, features, identity.features_fn)
+            stats = take_input(features)
     except Exception as exc:
         try:
             runtime.internal_error(exc, "sampling a prediction's input")
@@ -236,7 +243,7 @@ def traced_call(
         try:
             record_exception(span, exc)
             if sampled is not None:
-                attach_samples(runtime, span, limits, sampled, None, has_prediction=False)
+                attach_samples(runtime, span, limits, sampled, None, has_prediction=False, stats=stats)
         except Exception as inner:
             runtime.internal_error_quiet(inner, "recording a model's exception")
         finally:
@@ -246,7 +253,7 @@ def traced_call(
     rows: int | None = None
     try:
         if sampled is not None:
-            rows = attach_samples(runtime, span, limits, sampled, result)
+            rows = attach_samples(runtime, span, limits, sampled, result, stats=stats)
     except Exception as exc:
         _end(span, identity, index, rows)
         runtime.internal_error(exc, "sampling a prediction")
@@ -291,7 +298,14 @@ def log_prediction(
         if metadata:
             set_metadata(span, metadata)
         limits = runtime.settings.limits
-        rows = attach_samples(runtime, span, limits, sample_features(runtime, limits, features), prediction)
+        rows = attach_samples(
+            runtime,
+            span,
+            limits,
+            sample_features(runtime, limits, features),
+            prediction,
+            stats=take_input(features),
+        )
     finally:
         span.end(end_time=end)
     ctx = span.get_span_context()

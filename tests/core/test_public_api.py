@@ -43,6 +43,7 @@ PUBLIC_API = {
     "log_label",
     "log_prediction",
     "org",
+    "set_reference",
     "span",
     "stats",
     "track",

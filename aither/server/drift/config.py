@@ -1,0 +1,80 @@
+"""Drift settings: window sizes, thresholds per method, and which methods decide.
+
+A plain dataclass without numpy, so :mod:`aither.server.config` can hold one without
+importing the statistics. ``docs/drift.md`` explains each number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ...exceptions import ConfigError
+
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "psi": 0.1,
+    "kl": 0.1,
+    "js": 0.1,
+    "wasserstein": 0.1,
+    "ks": 0.001,
+    "chi2": 0.001,
+}
+"""Per method: a distance at or above it, or a p-value below it (ks, chi2), is drift.
+The p-value thresholds are family-wise: divided by the number of features tested."""
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """How the server decides drift; frozen (``updated`` builds a new one)."""
+
+    enabled: bool = True
+    reference_rows: int = 1000
+    """Sampled rows of a model version that make its default reference."""
+    window_rows: int = 500
+    """Sampled rows a drift decision rests on."""
+    window_max_s: float = 3600.0
+    """A window also closes after this long (event time), if it holds ``min_rows``."""
+    min_rows: int = 100
+    """No decision on fewer sampled rows than this."""
+    reservoir_rows: int = 2000
+    """Rows of a reference kept as a sample (KS, Wasserstein, outlier models)."""
+    bins: int = 10
+    """Quantile bins of a numeric feature's reference (PSI, KL, JS)."""
+    thresholds: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    numeric_decide: tuple[str, ...] = ("ks", "psi")
+    """A numeric feature drifted when every one of these methods says so."""
+    categorical_decide: tuple[str, ...] = ("chi2", "psi")
+    label_reference_rows: int = 200
+    """Labelled rows that make the performance reference."""
+    label_window_rows: int = 200
+    """Labelled rows a concept-drift decision rests on."""
+    performance_alpha: float = 0.001
+    """One-sided p-value below which a performance drop is real, not a small window's noise."""
+    min_accuracy_drop: float = 0.05
+    """...and the drop must be at least this much accuracy (absolute)."""
+    min_mae_ratio: float = 1.2
+    """...or the window's mean absolute error at least this multiple of the reference's."""
+    outlier_rate_multiplier: float = 3.0
+    """Outliers: the window's rate over the reference's expected rate that raises an anomaly."""
+
+    def updated(self, values: Mapping[str, Any]) -> DriftSettings:
+        """A copy with ``values`` applied (from the API or a file); unknown keys raise."""
+        known = set(self.__dataclass_fields__)
+        changes: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"drift setting {key!r} is unknown; known: {', '.join(sorted(known))}")
+            if key == "thresholds":
+                if not isinstance(value, Mapping) or not set(value) <= set(DEFAULT_THRESHOLDS):
+                    raise ConfigError(f"drift thresholds name methods of {sorted(DEFAULT_THRESHOLDS)}")
+                value = {**self.thresholds, **{k: float(v) for k, v in value.items()}}
+            elif key in ("numeric_decide", "categorical_decide"):
+                value = tuple(value)
+                if not value or not set(value) <= set(DEFAULT_THRESHOLDS):
+                    raise ConfigError(f"{key} must name methods of {sorted(DEFAULT_THRESHOLDS)}")
+            changes[key] = value
+        settings = replace(self, **changes)
+        if settings.window_rows < settings.min_rows or settings.min_rows < 10:
+            raise ConfigError("drift window_rows must be >= min_rows >= 10")
+        return settings

@@ -1,0 +1,431 @@
+"""Drift as spans are stored: row samples gather into windows; a closed window is compared.
+
+:class:`DriftMonitor` belongs to one database engine (like detection's
+:class:`~aither.server.detection.Detection`). The ingest job calls :meth:`DriftMonitor.observe`
+inside its transaction, on the writer thread, with the batch's new spans and predictions:
+
+1. each prediction span's ``ml.features.stats_sample`` / ``ml.prediction.stats_sample`` (random
+   rows, chosen by the SDK) joins the model version's open window; the first
+   ``reference_rows`` sampled rows of a version become its reference when no reference was set;
+2. a window that holds ``window_rows`` rows (or is ``window_max_s`` old with ``min_rows``) is
+   compared with the reference column by column; the scores are stored, and INPUT_DRIFT,
+   OUTPUT_DRIFT and QUALITY_DEGRADATION (estimated) anomalies open, bump or resolve;
+3. labelled rows joined since the last batch (``label_rows``, read by id, never rescanned)
+   gather into labelled windows: accuracy (or MAE) against the first labelled rows, with a
+   one-sided test, opens or resolves CONCEPT_DRIFT.
+
+Open windows live in memory: a restart starts them again (references and scores are stored).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ... import semconv as sc
+from ...schema.vocabulary import DetectionMethod
+from ..alerts.notice import AnomalyNotice
+from ..detection import anomalies
+from ..detection.anomalies import Hit, Target
+from ..detection.rules import Rule
+from ..ingest.records import PredictionRecord, SpanRecord
+from ..storage.schema import label_rows
+from . import store
+from .config import DriftSettings
+from .reference import Reference, Table, build, input_table, output_table
+from .rules import CONCEPT_DRIFT, INPUT_DRIFT, OUTPUT_DRIFT, QUALITY_DEGRADATION
+from .statistics import mean_rise_pvalue, proportion_drop_pvalue
+from .windows import FeatureDrift, Window, compare, estimated_accuracy
+
+logger = logging.getLogger("aither.server")
+
+ModelKey = tuple[str, str, str]
+"""(org, model, version)."""
+WindowKey = tuple[str, str, str, str]
+"""(org, model, version, environment)."""
+_LABEL_BATCH = 5000
+
+
+@dataclass
+class _LabelState:
+    task: str | None = None
+    reference: list[float] = field(default_factory=list)
+    window: list[float] = field(default_factory=list)
+    start_ns: int = 0
+    end_ns: int = 0
+
+
+@dataclass
+class WindowResult:
+    """What one closed window found (also what the tests and the benchmark read)."""
+
+    key: WindowKey
+    start_ns: int
+    end_ns: int
+    rows: int
+    features: list[FeatureDrift]
+    estimated: dict[str, Any] | None
+
+
+class DriftMonitor:
+    """Windows, references and label cursors of one server. Thread-safe."""
+
+    def __init__(self, settings: DriftSettings | None = None) -> None:
+        self.settings = settings if settings is not None else DriftSettings()
+        self._lock = threading.Lock()
+        self._windows: dict[WindowKey, Window] = {}
+        self._first: dict[ModelKey, Window] = {}
+        self._references: dict[ModelKey, Reference | None] = {}
+        self._labels: dict[ModelKey, _LabelState] = {}
+        self._cursor: dict[str, int] = {}
+        self._started_ns = time.time_ns()
+        self.errors = 0
+        """Drift failures caught (ingest never fails because of drift)."""
+        self.results: list[WindowResult] = []
+        """The last closed windows' results, newest last (bounded)."""
+
+    # --- references ------------------------------------------------------------------------------
+
+    def forget_reference(self, org_id: str, model: str) -> None:
+        """Drop cached references and open windows of ``model`` (a new reference was set)."""
+        with self._lock:
+            for cache in (self._references, self._first):
+                for key in [k for k in cache if k[0] == org_id and k[1] == model]:
+                    del cache[key]
+            for wkey in [k for k in self._windows if k[0] == org_id and k[1] == model]:
+                del self._windows[wkey]
+
+    def _reference(self, connection: Connection, key: ModelKey) -> Reference | None:
+        if key not in self._references:
+            self._references[key] = store.load_reference(connection, *key)
+        return self._references[key]
+
+    # --- ingest ------------------------------------------------------------------------------------
+
+    def observe(
+        self,
+        connection: Connection,
+        org_id: str,
+        spans: Sequence[SpanRecord],
+        predictions: Sequence[PredictionRecord],
+    ) -> list[AnomalyNotice]:
+        """Add a batch's row samples; close and judge full windows. The notices to send."""
+        if not self.settings.enabled:
+            return []
+        notices: list[AnomalyNotice] = []
+        by_key = {span.key: span for span in spans}
+        with self._lock:
+            for prediction in predictions:
+                span = by_key.get((prediction.trace_id, prediction.span_id))
+                if span is None or sc.ML_FEATURES_STATS_SAMPLE not in span.attributes:
+                    continue
+                tables = _tables(span.attributes)
+                if tables is None:
+                    continue
+                notices.extend(self._add(connection, org_id, prediction, *tables))
+            notices.extend(self._labels_step(connection, org_id))
+        return notices
+
+    def _add(
+        self, connection: Connection, org_id: str, prediction: PredictionRecord, inputs: Table, outputs: Table
+    ) -> list[AnomalyNotice]:
+        settings = self.settings
+        version, environment = prediction.model_version or "", prediction.environment or ""
+        mkey: ModelKey = (org_id, prediction.model_name, version)
+        reference = self._reference(connection, mkey)
+        if reference is None:
+            first = self._first.setdefault(mkey, Window(prediction.time_ns, prediction.time_ns))
+            first.add(inputs, outputs, prediction.time_ns)
+            if first.rows >= settings.reference_rows:
+                reference = build(
+                    first.inputs,
+                    first.outputs,
+                    source="first_rows",
+                    bins=settings.bins,
+                    reservoir_rows=settings.reservoir_rows,
+                    start_ns=first.start_ns,
+                    end_ns=first.end_ns,
+                )
+                store.save_reference(connection, org_id, prediction.model_name, version, reference)
+                self._references[mkey] = reference
+                del self._first[mkey]
+            return []
+        wkey: WindowKey = (*mkey, environment)
+        window = self._windows.setdefault(wkey, Window(prediction.time_ns, prediction.time_ns))
+        window.add(inputs, outputs, prediction.time_ns)
+        if not window.ready(settings, prediction.time_ns):
+            return []
+        del self._windows[wkey]
+        return self._judge(connection, wkey, reference, window)
+
+    def _judge(
+        self, connection: Connection, wkey: WindowKey, reference: Reference, window: Window
+    ) -> list[AnomalyNotice]:
+        org_id, model, version, environment = wkey
+        features = compare(reference, window, self.settings)
+        estimated = estimated_accuracy(reference, window, self.settings)
+        result = WindowResult(wkey, window.start_ns, window.end_ns, window.rows, features, estimated)
+        self.results = [*self.results[-99:], result]
+        base = {
+            "model_name": model,
+            "model_version": version,
+            "environment": environment,
+            "window_start_ns": window.start_ns,
+            "window_end_ns": window.end_ns,
+        }
+        rows = [
+            {
+                **base,
+                "side": f.side,
+                "feature": f.feature[:200],
+                "kind": f.kind,
+                "score": _finite(f.psi),
+                "drifted": f.drifted,
+                "rows": f.rows,
+                "details": json.dumps(f.to_json()),
+            }
+            for f in features
+        ]
+        if estimated is not None:
+            rows.append(
+                {
+                    **base,
+                    "side": "performance",
+                    "feature": "estimated_accuracy",
+                    "kind": "estimated",
+                    "score": estimated["estimated_accuracy"],
+                    "drifted": bool(estimated["degraded"]),
+                    "rows": estimated["rows"],
+                    "details": json.dumps(estimated),
+                }
+            )
+        store.save_scores(connection, org_id, rows)
+        target = Target("prediction", "", model, version, environment)
+        window_info = {"start_ns": window.start_ns, "end_ns": window.end_ns, "rows": window.rows}
+        notices: list[AnomalyNotice | None] = []
+        for side, rule in (("input", INPUT_DRIFT), ("output", OUTPUT_DRIFT)):
+            moved = sorted((f for f in features if f.side == side and f.drifted), key=lambda f: -f.psi)
+            tested = sum(1 for f in features if f.side == side)
+            if moved:
+                names = ", ".join(f"{f.feature} (PSI {f.psi:.2f})" for f in moved[:5])
+                more = f" and {len(moved) - 5} more" if len(moved) > 5 else ""
+                message = f"{len(moved)} of {tested} {side} columns drifted: {names}{more}"
+                evidence = {
+                    "features": [f.feature for f in moved],
+                    "scores": [f.to_json() for f in moved[:20]],
+                    "window": window_info,
+                    "reference": {"source": reference.source, "rows": reference.rows},
+                }
+                notices.append(self._hit(connection, org_id, rule, target, window.end_ns, message, evidence))
+            else:
+                notices.append(self._resolve(connection, org_id, rule, target))
+        if estimated is not None:
+            if estimated["degraded"]:
+                message = (
+                    f"estimated accuracy {estimated['estimated_accuracy']:.1%}, down from "
+                    f"{estimated['reference_accuracy']:.1%} (estimated from confidence, no labels)"
+                )
+                evidence = {**estimated, "window": window_info}
+                notices.append(
+                    self._hit(
+                        connection, org_id, QUALITY_DEGRADATION, target, window.end_ns, message, evidence
+                    )
+                )
+            else:
+                notices.append(self._resolve(connection, org_id, QUALITY_DEGRADATION, target))
+        return [n for n in notices if n is not None]
+
+    def _hit(
+        self,
+        connection: Connection,
+        org_id: str,
+        rule: Rule,
+        target: Target,
+        time_ns: int,
+        message: str,
+        evidence: dict[str, Any],
+    ) -> AnomalyNotice | None:
+        return anomalies.record(
+            connection, org_id, Hit(rule, target, time_ns, message, evidence), time.time_ns()
+        )
+
+    def _resolve(
+        self, connection: Connection, org_id: str, rule: Rule, target: Target
+    ) -> AnomalyNotice | None:
+        key = anomalies.open_key(rule.name, target)
+        for row in anomalies.open_rows(connection, org_id):
+            if row["open_key"] == key:
+                return anomalies.resolve(connection, row, time.time_ns())
+        return None
+
+    # --- labels: concept drift --------------------------------------------------------------------
+
+    def _labels_step(self, connection: Connection, org_id: str) -> list[AnomalyNotice]:
+        cursor = self._cursor.get(org_id)
+        if cursor is None:
+            # rows labelled before this server started are history, not news
+            first = connection.execute(
+                sa.select(sa.func.max(label_rows.c.id)).where(
+                    label_rows.c.org_id == org_id, label_rows.c.label_time_ns < self._started_ns
+                )
+            ).scalar()
+            cursor = int(first or 0)
+        query = (
+            sa.select(
+                label_rows.c.id,
+                label_rows.c.model_name,
+                label_rows.c.model_version,
+                label_rows.c.task,
+                label_rows.c.pred_class,
+                label_rows.c.label_class,
+                label_rows.c.pred_num,
+                label_rows.c.label_num,
+                label_rows.c.pred_time_ns,
+            )
+            .where(label_rows.c.org_id == org_id, label_rows.c.id > cursor)
+            .order_by(label_rows.c.id)
+            .limit(_LABEL_BATCH)
+        )
+        notices: list[AnomalyNotice] = []
+        for row in connection.execute(query):
+            cursor = max(cursor, int(row.id))
+            value = _row_score(row.task, row.pred_class, row.label_class, row.pred_num, row.label_num)
+            if value is None:
+                continue
+            mkey: ModelKey = (org_id, row.model_name, row.model_version or "")
+            state = self._labels.setdefault(mkey, _LabelState(task=row.task))
+            if len(state.reference) < self.settings.label_reference_rows:
+                state.reference.append(value)
+                continue
+            if not state.window:
+                state.start_ns = row.pred_time_ns
+            state.window.append(value)
+            state.start_ns = min(state.start_ns, row.pred_time_ns)
+            state.end_ns = max(state.end_ns, row.pred_time_ns)
+            if len(state.window) >= self.settings.label_window_rows:
+                notice = self._judge_labels(connection, mkey, state)
+                state.window = []
+                if notice is not None:
+                    notices.append(notice)
+        self._cursor[org_id] = cursor
+        return notices
+
+    def _judge_labels(
+        self, connection: Connection, mkey: ModelKey, state: _LabelState
+    ) -> AnomalyNotice | None:
+        org_id, model, version = mkey
+        settings = self.settings
+        ref, win = np.array(state.reference), np.array(state.window)
+        if state.task == "regression":
+            metric, ref_value, win_value = "mae", float(ref.mean()), float(win.mean())
+            p_value = mean_rise_pvalue(ref, win)
+            worse = p_value < settings.performance_alpha and win_value >= settings.min_mae_ratio * max(
+                ref_value, 1e-12
+            )
+        else:
+            metric, ref_value, win_value = "accuracy", float(ref.mean()), float(win.mean())
+            p_value = proportion_drop_pvalue(int(ref.sum()), ref.size, int(win.sum()), win.size)
+            worse = (
+                p_value < settings.performance_alpha and ref_value - win_value >= settings.min_accuracy_drop
+            )
+        details = {
+            "metric": metric,
+            "reference": ref_value,
+            "window": win_value,
+            "p_value": p_value,
+            "test": "welch_t" if metric == "mae" else "two_proportion_z",
+            "reference_rows": int(ref.size),
+            "window_rows": int(win.size),
+            "estimated": False,
+        }
+        store.save_scores(
+            connection,
+            org_id,
+            [
+                {
+                    "model_name": model,
+                    "model_version": version,
+                    "environment": "",
+                    "window_start_ns": state.start_ns,
+                    "window_end_ns": state.end_ns,
+                    "side": "performance",
+                    "feature": metric,
+                    "kind": "labelled",
+                    "score": win_value,
+                    "drifted": worse,
+                    "rows": int(win.size),
+                    "details": json.dumps(details),
+                }
+            ],
+        )
+        target = Target("prediction", "", model, version, "")
+        if not worse:
+            return self._resolve(connection, org_id, CONCEPT_DRIFT, target)
+        rule = CONCEPT_DRIFT
+        if metric == "mae":
+            rule = replace(rule, method=DetectionMethod.T_TEST)
+        message = (
+            f"{metric} {win_value:.4g} on {win.size} labelled rows vs {ref_value:.4g} "
+            f"in the reference (p={p_value:.2g})"
+        )
+        return self._hit(connection, org_id, rule, target, state.end_ns, message, details)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _row_score(
+    task: str | None,
+    pred_class: str | None,
+    label_class: str | None,
+    pred_num: float | None,
+    label_num: float | None,
+) -> float | None:
+    """1.0/0.0 for a correct/wrong class, the absolute error for a number; None if unscored."""
+    if task == "regression":
+        if pred_num is None or label_num is None:
+            return None
+        return abs(pred_num - label_num)
+    if pred_class is None or label_class is None:
+        return None
+    return 1.0 if pred_class == label_class else 0.0
+
+
+def _tables(attributes_json: str) -> tuple[Table, Table] | None:
+    """The input and output tables of one span's stats samples; None when unreadable."""
+    try:
+        attributes = json.loads(attributes_json)
+        features = json.loads(attributes[sc.ML_FEATURES_STATS_SAMPLE])
+        inputs = input_table(features["columns"], features["rows"])
+        raw = attributes.get(sc.ML_PREDICTION_STATS_SAMPLE)
+        outputs = output_table(json.loads(raw)["values"]) if raw else {}
+    except (ValueError, KeyError, TypeError):
+        return None
+    return inputs, outputs
+
+
+_ATTACHED: weakref.WeakKeyDictionary[Engine, DriftMonitor] = weakref.WeakKeyDictionary()
+
+
+def attach(engine: Engine, monitor: DriftMonitor) -> None:
+    """Make ``monitor`` the one ingest jobs on ``engine`` use."""
+    _ATTACHED[engine] = monitor
+
+
+def monitor_for(engine: Engine) -> DriftMonitor:
+    """The monitor attached to ``engine`` (a new one with the default settings if none)."""
+    monitor = _ATTACHED.get(engine)
+    if monitor is None:
+        monitor = _ATTACHED[engine] = DriftMonitor()
+    return monitor
