@@ -26,7 +26,6 @@ unreachable servers ``ServerError``, anything else ``APIError``.
 from __future__ import annotations
 
 from ._async import AsyncManagementClient
-from ._reference import set_reference
 from ._detection import (
     AnomaliesResource,
     Anomaly,
@@ -37,6 +36,7 @@ from ._detection import (
     StatsResource,
     Summary,
 )
+from ._reference import set_reference
 from ._sync import (
     ApiKeysResource,
     LabelsResource,

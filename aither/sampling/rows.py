@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import semconv
+from .model import Sample
 
 STATS_ROWS = 100
 """Rows drawn at random per call (all of them when the call has fewer)."""
@@ -78,11 +79,17 @@ class StatsOutput:
         return {"values": _values(self.data), "index": self.index}
 
 
-def take_input(features: Any, limit: int = STATS_ROWS) -> StatsInput | None:
+def take_input(
+    features: Any, limit: int = STATS_ROWS, *, shown: tuple[Sample, int | None] | None = None
+) -> StatsInput | None:
     """Draw up to ``limit`` rows of ``features``; on the caller's thread, O(``limit``).
 
-    Returns None for a type without rows to draw. Never converts the whole input.
+    ``shown`` is the call's ``ml.features`` sample and row count: when it already holds every
+    row, nothing is drawn (the server reads the rows from ``ml.features``), so a small call
+    pays nothing. Returns None for a type without rows to draw. Never converts the whole input.
     """
+    if shown is not None and not shown[0].meta.get("truncated"):
+        return None
     root = _module(features)
     if root == "numpy":
         if getattr(features, "ndim", 0) != 2 or features.dtype.names is not None:

@@ -223,7 +223,7 @@ def traced_call(
     try:
         if span.is_recording():
             sampled = sample_features(runtime, limits, features, identity.features_fn)
-            stats = take_input(features)
+            stats = take_input(features, shown=sampled)
     except Exception as exc:
         try:
             runtime.internal_error(exc, "sampling a prediction's input")
@@ -298,13 +298,14 @@ def log_prediction(
         if metadata:
             set_metadata(span, metadata)
         limits = runtime.settings.limits
+        sampled_features = sample_features(runtime, limits, features)
         rows = attach_samples(
             runtime,
             span,
             limits,
-            sample_features(runtime, limits, features),
+            sampled_features,
             prediction,
-            stats=take_input(features),
+            stats=take_input(features, shown=sampled_features),
         )
     finally:
         span.end(end_time=end)

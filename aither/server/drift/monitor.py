@@ -127,9 +127,12 @@ class DriftMonitor:
         with self._lock:
             for prediction in predictions:
                 span = by_key.get((prediction.trace_id, prediction.span_id))
-                if span is None or sc.ML_FEATURES_STATS_SAMPLE not in span.attributes:
+                if span is None or prediction.is_error:
                     continue
-                tables = _tables(span.attributes)
+                if sc.ML_FEATURES_STATS_SAMPLE in span.attributes:
+                    tables = _tables(span.attributes)
+                else:  # a small call: ml.features holds every row
+                    tables = _shown_tables(prediction)
                 if tables is None:
                     continue
                 notices.extend(self._add(connection, org_id, prediction, *tables))
@@ -413,6 +416,32 @@ def _tables(attributes_json: str) -> tuple[Table, Table] | None:
     except (ValueError, KeyError, TypeError):
         return None
     return inputs, outputs
+
+
+def _shown_tables(prediction: PredictionRecord) -> tuple[Table, Table] | None:
+    """The tables of a call whose ``ml.features`` holds every row (the SDK drew none)."""
+    if prediction.features is None:
+        return None
+    try:
+        envelope = json.loads(prediction.features)
+        meta, rows = envelope.get("_meta") or {}, envelope.get("sample")
+    except (ValueError, AttributeError):
+        return None
+    if meta.get("truncated") or not isinstance(rows, list) or not rows:
+        return None
+    if all(isinstance(row, dict) for row in rows):
+        columns = [str(key) for key in rows[0]]
+        rows = [[row.get(key) for key in columns] for row in rows]
+    elif all(isinstance(row, list) for row in rows):
+        names = meta.get("columns")
+        columns = (
+            [str(c) for c in names] if isinstance(names, list) else [f"f{i}" for i in range(len(rows[0]))]
+        )
+    else:
+        return None
+    sample = prediction.sample
+    outputs = output_table(sample if isinstance(sample, list) else [sample]) if sample is not None else {}
+    return input_table(columns, rows), outputs
 
 
 _ATTACHED: weakref.WeakKeyDictionary[Engine, DriftMonitor] = weakref.WeakKeyDictionary()

@@ -62,7 +62,10 @@ def reference_rows(connection: Connection, org_id: str, model: str) -> list[dict
 
 def save_scores(connection: Connection, org_id: str, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        connection.execute(drift_scores.insert(), [{"org_id": org_id, **row} for row in rows])
+        judged = time.time_ns()
+        connection.execute(
+            drift_scores.insert(), [{"org_id": org_id, "judged_at_ns": judged, **row} for row in rows]
+        )
 
 
 def read_scores(
@@ -80,5 +83,5 @@ def read_scores(
         query = query.where(drift_scores.c.model_version == version)
     if since_ns is not None:
         query = query.where(drift_scores.c.window_end_ns >= since_ns)
-    query = query.order_by(drift_scores.c.window_end_ns.desc(), drift_scores.c.id).limit(limit)
+    query = query.order_by(drift_scores.c.judged_at_ns.desc(), drift_scores.c.id).limit(limit)
     return [dict(row._mapping) for row in connection.execute(query)]

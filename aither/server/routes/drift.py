@@ -129,12 +129,14 @@ def model_drift(
             connection, principal.org_id, name, version=version, since_ns=_ns(since) if since else None
         )
         references = drift_store.reference_rows(connection, principal.org_id, name)
-    grouped: dict[tuple[str, str, int, int], list[dict[str, Any]]] = defaultdict(list)
+    grouped: dict[tuple[int, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        key = (row["model_version"], row["environment"], row["window_start_ns"], row["window_end_ns"])
+        labelled = "labels" if row["side"] == "performance" and row["kind"] == "labelled" else "rows"
+        key = (row["judged_at_ns"], labelled, row["model_version"], row["environment"])
         grouped[key].append(row)
     out: list[DriftWindow] = []
-    for (ver, env, start, end), members in sorted(grouped.items(), key=lambda item: -item[0][3])[:windows]:
+    for (_, _, ver, env), members in sorted(grouped.items(), key=lambda item: -item[0][0])[:windows]:
+        start, end = members[0]["window_start_ns"], members[0]["window_end_ns"]
         features = [
             FeatureScore(
                 feature=r["feature"],

@@ -372,6 +372,8 @@ drift_scores = Table(
     Column("environment", String(100), nullable=False),
     Column("window_start_ns", BigInteger, nullable=False),
     Column("window_end_ns", BigInteger, nullable=False),
+    # when the window was judged (wall clock): the rows of one window share it
+    Column("judged_at_ns", BigInteger, nullable=False),
     # input | output | performance | outliers
     Column("side", String(16), nullable=False),
     Column("feature", String(200), nullable=False),

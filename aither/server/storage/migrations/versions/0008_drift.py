@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("environment", sa.String(length=100), nullable=False),
         sa.Column("window_start_ns", sa.BigInteger(), nullable=False),
         sa.Column("window_end_ns", sa.BigInteger(), nullable=False),
+        sa.Column("judged_at_ns", sa.BigInteger(), nullable=False),
         sa.Column("side", sa.String(length=16), nullable=False),
         sa.Column("feature", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
