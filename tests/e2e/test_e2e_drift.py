@@ -137,3 +137,39 @@ def test_drift_scores_per_window_are_served(server: EmbeddedServer) -> None:
     assert set(features) == {f"f{i}" for i in range(FEATURES)} | {"prediction"}
     assert set(features["f3"]["details"]["scores"]) == {"psi", "kl", "js", "wasserstein", "ks"}
     assert set(features["prediction"]["details"]["scores"]) == {"psi", "chi2"}
+
+
+def test_set_reference_from_the_sdk_and_the_cli_table(
+    server: EmbeddedServer, tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pandas = pytest.importorskip("pandas")
+    monkeypatch.setenv("COLUMNS", "250")
+    from aither.cli import main
+
+    rng = np.random.default_rng(11)
+    train = pandas.DataFrame(
+        rng.standard_normal((20_000, FEATURES)), columns=[f"f{i}" for i in range(FEATURES)]
+    )
+    train = train.sort_values("f0")  # sorted: only a random draw of it is a fair reference
+    answer = aither.set_reference(
+        "fraud", train, version="1.0", api_key=server.api_key, base_url=server.base_url
+    )
+    assert answer["rows"] == 5000 and answer["source"] == "dataset" and len(answer["columns"]) == FEATURES
+    client = aither.Client(api_key=server.api_key, base_url=server.base_url, flush_interval=0.05)
+    try:
+        _stream(client, "fraud", 5, rng, shift_from=-10)  # shifted by 1 sigma; judged at once
+    finally:
+        client.close()
+    connection = ["--api-key", server.api_key or "", "--base-url", server.base_url]
+    assert main(["drift", "fraud", *connection]) == 0
+    out = capsys.readouterr().out
+    assert "fraud 1.0" in out and "DRIFT" in out
+    drifted_line = next(line for line in out.splitlines() if line.startswith("drifted:"))
+    assert set(drifted_line.removeprefix("drifted:").replace(",", " ").split()) == set(SHIFTED)
+
+    csv_file = tmp_path / "reference.csv"
+    csv_file.write_text("a,b\n1,x\n2,y\n3,x\n")
+    assert main(["drift", "other", "--reference", str(csv_file), *connection]) == 0
+    assert "Reference set for other: 3 rows, 2 columns." in capsys.readouterr().out
+    assert main(["drift", "other", *connection]) == 0
+    assert "reference of 3 rows; no window judged yet" in capsys.readouterr().out
