@@ -226,3 +226,25 @@ async def test_falling_confidence_is_an_estimated_quality_degradation(client, se
     assert quality["detection_method"] == "cbpe"
     assert quality["evidence"]["estimated"] is True
     assert quality["evidence"]["estimated_accuracy"] < 0.8 < quality["evidence"]["reference_accuracy"]
+
+
+@pytest.mark.parametrize("method", ["isolation_forest", "one_class_svm"])
+async def test_opt_in_outliers_rise_when_rows_leave_the_reference(
+    client, send, spans, storage, method
+) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("sklearn")
+    monitor = monitor_for(storage.engine)
+    monitor.settings = monitor.settings.updated({"outlier_methods": [method], "reservoir_rows": 2000})
+    rng = np.random.default_rng(9)
+    cov = np.array([[1.0, 0.9], [0.9, 1.0]])
+    for b in range(10):  # 200 reference rows; stationary windows, then rows off the correlation
+        x = rng.multivariate_normal([0, 0], cov, 50)
+        if b >= 8:
+            x[:25, 1] = -x[:25, 0]  # each feature's distribution is the same; their relation is not
+        await send(_call(spans, f"o-{method}", x, [0] * 50))
+    drift = (await client.get(f"/api/v1/models/o-{method}/drift", params={"windows": 10})).json()
+    rates = [f["score"] for w in reversed(drift["windows"]) for f in w["features"] if f["side"] == "outliers"]
+    assert len(rates) == 3  # 500 rows: 200 reference, three windows of 100
+    assert max(rates[:2]) < 0.05 < rates[2]
+    found = await _anomalies(client, f"o-{method}")
+    assert found[f"{method}_outliers"]["detection_method"] == method

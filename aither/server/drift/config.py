@@ -55,6 +55,8 @@ class DriftSettings:
     """...and the drop must be at least this much accuracy (absolute)."""
     min_mae_ratio: float = 1.2
     """...or the window's mean absolute error at least this multiple of the reference's."""
+    outlier_methods: tuple[str, ...] = ()
+    """Opt-in multivariate outliers: ``isolation_forest``, ``one_class_svm`` (scikit-learn)."""
     outlier_rate_multiplier: float = 3.0
     """Outliers: the window's rate over the reference's expected rate that raises an anomaly."""
 
@@ -69,6 +71,10 @@ class DriftSettings:
                 if not isinstance(value, Mapping) or not set(value) <= set(DEFAULT_THRESHOLDS):
                     raise ConfigError(f"drift thresholds name methods of {sorted(DEFAULT_THRESHOLDS)}")
                 value = {**self.thresholds, **{k: float(v) for k, v in value.items()}}
+            elif key == "outlier_methods":
+                value = tuple(value)
+                if not set(value) <= {"isolation_forest", "one_class_svm"}:
+                    raise ConfigError("outlier_methods are isolation_forest and one_class_svm")
             elif key in ("numeric_decide", "categorical_decide"):
                 value = tuple(value)
                 if not value or not set(value) <= set(DEFAULT_THRESHOLDS):

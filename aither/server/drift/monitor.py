@@ -40,10 +40,10 @@ from ..detection.anomalies import Hit, Target
 from ..detection.rules import Rule
 from ..ingest.records import PredictionRecord, SpanRecord
 from ..storage.schema import label_rows
-from . import store
+from . import outliers, store
 from .config import DriftSettings
 from .reference import Reference, Table, build, input_table, output_table
-from .rules import CONCEPT_DRIFT, INPUT_DRIFT, OUTPUT_DRIFT, QUALITY_DEGRADATION
+from .rules import CONCEPT_DRIFT, INPUT_DRIFT, OUTLIERS, OUTPUT_DRIFT, QUALITY_DEGRADATION
 from .statistics import mean_rise_pvalue, proportion_drop_pvalue
 from .windows import FeatureDrift, Window, compare, estimated_accuracy
 
@@ -88,6 +88,7 @@ class DriftMonitor:
         self._references: dict[ModelKey, Reference | None] = {}
         self._labels: dict[ModelKey, _LabelState] = {}
         self._cursor: dict[str, int] = {}
+        self._outlier_models: dict[ModelKey, dict[str, outliers.OutlierModel | None]] = {}
         self._started_ns = time.time_ns()
         self.errors = 0
         """Drift failures caught (ingest never fails because of drift)."""
@@ -99,7 +100,7 @@ class DriftMonitor:
     def forget_reference(self, org_id: str, model: str) -> None:
         """Drop cached references and open windows of ``model`` (a new reference was set)."""
         with self._lock:
-            for cache in (self._references, self._first):
+            for cache in (self._references, self._first, self._outlier_models):
                 for key in [k for k in cache if k[0] == org_id and k[1] == model]:
                     del cache[key]
             for wkey in [k for k in self._windows if k[0] == org_id and k[1] == model]:
@@ -212,10 +213,11 @@ class DriftMonitor:
                     "details": json.dumps(estimated),
                 }
             )
-        store.save_scores(connection, org_id, rows)
         target = Target("prediction", "", model, version, environment)
         window_info = {"start_ns": window.start_ns, "end_ns": window.end_ns, "rows": window.rows}
         notices: list[AnomalyNotice | None] = []
+        notices.extend(self._outliers_of(connection, wkey, reference, window, base, rows, window_info))
+        store.save_scores(connection, org_id, rows)
         for side, rule in (("input", INPUT_DRIFT), ("output", OUTPUT_DRIFT)):
             moved = sorted((f for f in features if f.side == side and f.drifted), key=lambda f: -f.psi)
             tested = sum(1 for f in features if f.side == side)
@@ -247,6 +249,66 @@ class DriftMonitor:
             else:
                 notices.append(self._resolve(connection, org_id, QUALITY_DEGRADATION, target))
         return [n for n in notices if n is not None]
+
+    def _outliers_of(
+        self,
+        connection: Connection,
+        wkey: WindowKey,
+        reference: Reference,
+        window: Window,
+        base: dict[str, Any],
+        rows: list[dict[str, Any]],
+        window_info: dict[str, Any],
+    ) -> list[AnomalyNotice | None]:
+        """Outlier rates of the opt-in methods: score rows appended to ``rows``; the notices."""
+        settings = self.settings
+        if not settings.outlier_methods or not outliers.available():
+            return []
+        org_id, model, version, environment = wkey
+        fitted = self._outlier_models.setdefault(wkey[:3], {})
+        target = Target("prediction", "", model, version, environment)
+        notices: list[AnomalyNotice | None] = []
+        for method in settings.outlier_methods:
+            if method not in fitted:
+                fitted[method] = outliers.OutlierModel.fit(reference, method)
+            fit = fitted[method]
+            measured = fit.rate(window.inputs) if fit is not None else None
+            if measured is None:
+                continue
+            rate, count, furthest = measured
+            outlying, p_value = outliers.judge(
+                rate, count, settings.outlier_rate_multiplier, settings.performance_alpha
+            )
+            details = {
+                "method": method,
+                "rate": rate,
+                "expected": outliers.OUTLIER_SHARE,
+                "p_value": p_value,
+                "features": furthest,
+            }
+            rows.append(
+                {
+                    **base,
+                    "side": "outliers",
+                    "feature": method,
+                    "kind": "multivariate",
+                    "score": rate,
+                    "drifted": outlying,
+                    "rows": count,
+                    "details": json.dumps(details),
+                }
+            )
+            rule = replace(OUTLIERS, name=f"{method}_outliers", method=DetectionMethod(method))
+            if outlying:
+                message = (
+                    f"{rate:.1%} of {count} rows are outliers ({method}; "
+                    f"expected {outliers.OUTLIER_SHARE:.0%})"
+                )
+                evidence = {**details, "window": window_info}
+                notices.append(self._hit(connection, org_id, rule, target, window.end_ns, message, evidence))
+            else:
+                notices.append(self._resolve(connection, org_id, rule, target))
+        return notices
 
     def _hit(
         self,
