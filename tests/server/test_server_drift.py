@@ -248,3 +248,57 @@ async def test_opt_in_outliers_rise_when_rows_leave_the_reference(
     assert max(rates[:2]) < 0.05 < rates[2]
     found = await _anomalies(client, f"o-{method}")
     assert found[f"{method}_outliers"]["detection_method"] == method
+
+
+def _llm_span(spans: Spans, prompt: np.ndarray[Any, Any], response: np.ndarray[Any, Any]) -> Any:
+    from otlp_builder import attributes
+
+    from aither.server.drift.embeddings import encode
+
+    span = spans.span(
+        "chat gpt-test",
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-test",
+            "gen_ai.usage.input_tokens": 10,
+            "gen_ai.usage.output_tokens": 5,
+        },
+    )
+    span.attributes.extend(
+        attributes(
+            {sc.AITHER_EMBEDDING_PROMPT: encode(prompt), sc.AITHER_EMBEDDING_RESPONSE: encode(response)}
+        )
+    )
+    return span
+
+
+async def test_embeddings_that_move_raise_embedding_drift_on_their_side(client, send, spans, storage) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(10)
+    topic = rng.standard_normal(32)
+    batch = []
+    for i in range(600):  # 200 reference vectors, then two windows of 200
+        prompt = rng.standard_normal(32) + (0.0 if i < 400 else 0.8 * topic)  # prompts move to a new topic
+        batch.append(_llm_span(spans, prompt, rng.standard_normal(32)))
+    await send(*batch[:300])
+    await send(*batch[300:])
+    response = await client.get("/api/v1/anomalies", params={"limit": 100})
+    found = {a["rule"]: a for a in response.json() if a["anomaly_type"] == "embedding_drift"}
+    assert set(found) == {"prompt_embedding_drift"}
+    anomaly = found["prompt_embedding_drift"]
+    assert anomaly["anomaly_type"] == "embedding_drift" and anomaly["detection_method"] == "mmd"
+    assert anomaly["model"] == "gpt-test" and anomaly["kind"] == "llm"
+    assert anomaly["evidence"]["p_value"] < 0.01 and anomaly["evidence"]["side"] == "prompt"
+    drift = (await client.get("/api/v1/models/gpt-test/drift", params={"windows": 10})).json()
+    scores = [(f["feature"], f["drifted"]) for w in reversed(drift["windows"]) for f in w["features"]]
+    assert sorted(scores) == [("prompt", False), ("prompt", True), ("response", False), ("response", False)]
+
+
+def test_a_bad_vector_is_not_one() -> None:
+    from aither.server.drift.embeddings import decode, encode
+
+    assert decode("not base64!") is None
+    assert decode("AAA=") is None  # 2 bytes: not float32s
+    assert decode(encode([float("nan"), 1.0])) is None
+    assert decode(encode([0.5, 1.0])) is not None
+    assert list(decode(encode([0.5, 1.0]))) == [0.5, 1.0]  # type: ignore[arg-type]

@@ -55,6 +55,12 @@ class DriftSettings:
     """...and the drop must be at least this much accuracy (absolute)."""
     min_mae_ratio: float = 1.2
     """...or the window's mean absolute error at least this multiple of the reference's."""
+    embedding_reference: int = 200
+    """Embedding vectors (per LLM model and side) that make the reference."""
+    embedding_window: int = 200
+    """Embedding vectors a decision rests on."""
+    embedding_alpha: float = 0.01
+    """Permutation p-value (200 permutations) below which the embeddings drifted."""
     outlier_methods: tuple[str, ...] = ()
     """Opt-in multivariate outliers: ``isolation_forest``, ``one_class_svm`` (scikit-learn)."""
     outlier_rate_multiplier: float = 3.0

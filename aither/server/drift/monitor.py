@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from numpy.typing import NDArray
 from sqlalchemy.engine import Connection, Engine
 
 from ... import semconv as sc
@@ -38,12 +39,12 @@ from ..alerts.notice import AnomalyNotice
 from ..detection import anomalies
 from ..detection.anomalies import Hit, Target
 from ..detection.rules import Rule
-from ..ingest.records import PredictionRecord, SpanRecord
+from ..ingest.records import LlmCallRecord, PredictionRecord, SpanRecord
 from ..storage.schema import label_rows
-from . import outliers, store
+from . import embeddings, outliers, store
 from .config import DriftSettings
 from .reference import Reference, Table, build, input_table, output_table
-from .rules import CONCEPT_DRIFT, INPUT_DRIFT, OUTLIERS, OUTPUT_DRIFT, QUALITY_DEGRADATION
+from .rules import CONCEPT_DRIFT, EMBEDDING_DRIFT, INPUT_DRIFT, OUTLIERS, OUTPUT_DRIFT, QUALITY_DEGRADATION
 from .statistics import mean_rise_pvalue, proportion_drop_pvalue
 from .windows import FeatureDrift, Window, compare, estimated_accuracy
 
@@ -61,6 +62,14 @@ class _LabelState:
     task: str | None = None
     reference: list[float] = field(default_factory=list)
     window: list[float] = field(default_factory=list)
+    start_ns: int = 0
+    end_ns: int = 0
+
+
+@dataclass
+class _VectorState:
+    reference: list[NDArray[np.float64]] = field(default_factory=list)
+    window: list[NDArray[np.float64]] = field(default_factory=list)
     start_ns: int = 0
     end_ns: int = 0
 
@@ -88,6 +97,7 @@ class DriftMonitor:
         self._references: dict[ModelKey, Reference | None] = {}
         self._labels: dict[ModelKey, _LabelState] = {}
         self._cursor: dict[str, int] = {}
+        self._vectors: dict[tuple[str, str, str], _VectorState] = {}
         self._outlier_models: dict[ModelKey, dict[str, outliers.OutlierModel | None]] = {}
         self._started_ns = time.time_ns()
         self.errors = 0
@@ -119,6 +129,7 @@ class DriftMonitor:
         org_id: str,
         spans: Sequence[SpanRecord],
         predictions: Sequence[PredictionRecord],
+        llm_calls: Sequence[LlmCallRecord] = (),
     ) -> list[AnomalyNotice]:
         """Add a batch's row samples; close and judge full windows. The notices to send."""
         if not self.settings.enabled:
@@ -138,6 +149,79 @@ class DriftMonitor:
                     continue
                 notices.extend(self._add(connection, org_id, prediction, *tables))
             notices.extend(self._labels_step(connection, org_id))
+            for call in llm_calls:
+                span = by_key.get((call.trace_id, call.span_id))
+                if span is not None and "aither.embedding." in span.attributes:
+                    notices.extend(self._embeddings(connection, org_id, call, span))
+        return notices
+
+    def _embeddings(
+        self, connection: Connection, org_id: str, call: LlmCallRecord, span: SpanRecord
+    ) -> list[AnomalyNotice]:
+        settings = self.settings
+        try:
+            attributes = json.loads(span.attributes)
+        except ValueError:
+            return []
+        model = call.response_model or call.request_model or ""
+        notices: list[AnomalyNotice] = []
+        for side, name in (
+            ("prompt", sc.AITHER_EMBEDDING_PROMPT),
+            ("response", sc.AITHER_EMBEDDING_RESPONSE),
+        ):
+            vector = embeddings.decode(attributes.get(name))
+            if vector is None:
+                continue
+            state = self._vectors.setdefault((org_id, model, side), _VectorState())
+            if state.reference and vector.shape != state.reference[0].shape:
+                continue  # another embedding model: not comparable
+            if len(state.reference) < settings.embedding_reference:
+                state.reference.append(vector)
+                continue
+            if not state.window:
+                state.start_ns = call.time_ns
+            state.window.append(vector)
+            state.end_ns = max(state.end_ns, call.time_ns)
+            if len(state.window) < settings.embedding_window:
+                continue
+            result = embeddings.compare(
+                np.array(state.reference), np.array(state.window), settings.embedding_alpha
+            )
+            start, end = state.start_ns, state.end_ns
+            state.window = []
+            store.save_scores(
+                connection,
+                org_id,
+                [
+                    {
+                        "model_name": model[:200],
+                        "model_version": "",
+                        "environment": "",
+                        "window_start_ns": start,
+                        "window_end_ns": end,
+                        "side": "embedding",
+                        "feature": side,
+                        "kind": "embedding",
+                        "score": result["mean_cosine_distance"],
+                        "drifted": result["drifted"],
+                        "rows": result["window_vectors"],
+                        "details": json.dumps(result),
+                    }
+                ],
+            )
+            target = Target("llm", "", model)
+            rule = replace(EMBEDDING_DRIFT, name=f"{side}_embedding_drift")
+            if result["drifted"]:
+                message = (
+                    f"{side} embeddings moved: mean cosine distance {result['mean_cosine_distance']:.3f}, "
+                    f"MMD p={result['p_value']:.3g}"
+                )
+                evidence = {**result, "side": side, "window": {"start_ns": start, "end_ns": end}}
+                notice = self._hit(connection, org_id, rule, target, end, message, evidence)
+            else:
+                notice = self._resolve(connection, org_id, rule, target)
+            if notice is not None:
+                notices.append(notice)
         return notices
 
     def _add(

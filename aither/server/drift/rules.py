@@ -12,10 +12,18 @@ from ...schema.vocabulary import AnomalyType, DetectionMethod, Severity
 from ..detection.rules import Rule
 
 _P = ("prediction",)
+_L = ("llm",)
 
 
-def _rule(name: str, kind: AnomalyType, method: DetectionMethod, action: str, description: str) -> Rule:
-    return Rule(name, "window", kind, Severity.MEDIUM, method, None, 0.0, _P, action, description)
+def _rule(
+    name: str,
+    kind: AnomalyType,
+    method: DetectionMethod,
+    action: str,
+    description: str,
+    on: tuple[str, ...] = _P,
+) -> Rule:
+    return Rule(name, "window", kind, Severity.MEDIUM, method, None, 0.0, on, action, description)
 
 
 INPUT_DRIFT = _rule(
@@ -60,6 +68,7 @@ EMBEDDING_DRIFT = _rule(
     DetectionMethod.MMD,
     "The prompts or answers moved in embedding space: look at recent traffic's topics",
     "A window of embeddings differs from the reference (MMD with a permutation test)",
+    _L,
 )
 HALLUCINATION = _rule(
     "hallucination",
@@ -67,18 +76,12 @@ HALLUCINATION = _rule(
     DetectionMethod.LLM_CHECK,
     "Read the judged answers; ground the prompt in retrieved text or lower the temperature",
     "The judge model scored answers as unsupported",
+    _L,
 )
-DRIFT_RULES = frozenset(
-    r.name
-    for r in (
-        INPUT_DRIFT,
-        OUTPUT_DRIFT,
-        CONCEPT_DRIFT,
-        QUALITY_DEGRADATION,
-        OUTLIERS,
-        EMBEDDING_DRIFT,
-        HALLUCINATION,
-    )
-)
-"""Names of the rules drift owns (the detection engine's quiet-period resolution should leave
-these to drift, which resolves them on a clean window)."""
+_OWNED = frozenset({"input_drift", "output_drift", "concept_drift", "quality_degradation", "hallucination"})
+
+
+def owned_by_drift(rule: str) -> bool:
+    """Whether an anomaly's rule is drift's (drift resolves it on a clean window; the detection
+    engine's quiet-period resolution should leave it alone)."""
+    return rule in _OWNED or rule.endswith(("_outliers", "_embedding_drift", "_groundedness"))
