@@ -25,6 +25,7 @@ a separate environment, ``/work/venv-drift``); a peer that is not installed is s
 from __future__ import annotations
 
 import argparse
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -42,7 +43,13 @@ from aither.server.drift.statistics import (
 )
 from aither.server.drift.windows import Window, compare
 
+# the peers' usage analytics: off (this machine has no internet, and a benchmark sends nothing)
+os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("EVIDENTLY_DISABLE_TELEMETRY", "1")
+
 ROWS = 1000
+NANNYML_CHUNKS = 5
 CATEGORIES = ("a", "b", "c", "d")
 GRID: dict[str, tuple[float, ...]] = {
     "mean": (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0),
@@ -292,14 +299,13 @@ def _evidently_runner() -> Callable[[Any, Any], dict[str, bool]]:
             flags: dict[str, bool] = {}
             dataset = False
             for metric in result.dict()["metrics"]:
-                name, value = metric["metric_id"], metric["value"]
+                name, value, config = metric["metric_name"], metric["value"], metric["config"]
                 if name.startswith("DriftedColumnsCount"):
-                    dataset = bool(value["share"] >= 0.5)
+                    dataset = bool(value["share"] >= config.get("drift_share", 0.5))
                 elif name.startswith("ValueDrift"):
-                    column = name.split("column=")[1].split(")")[0].split(",")[0]
-                    threshold = metric.get("config", {}).get("threshold")
-                    method = metric.get("config", {}).get("method", "")
-                    flags[column] = _evidently_drifted(value, threshold, method)
+                    flags[config["column"]] = _evidently_drifted(
+                        value, config.get("threshold"), config["method"]
+                    )
             return {**flags, "any": any(flags.values()), "dataset": dataset}
 
         return run_new
@@ -345,7 +351,9 @@ def nannyml_peer(trials: int, seed: int) -> dict[str, Any] | str:
         for s in grid:
             flags = []
             for _ in range(trials):
-                ref, cur = _frame(make(rng, ROWS)), _frame(make(rng, ROWS, scenario, s))
+                # NannyML sets its alert thresholds from the spread over reference chunks: it gets a
+                # reference of five windows (one window gives a zero spread, and every chunk alerts)
+                ref, cur = _frame(make(rng, NANNYML_CHUNKS * ROWS)), _frame(make(rng, ROWS, scenario, s))
                 started = time.perf_counter()
                 calc = nml.UnivariateDriftCalculator(
                     column_names=["x0", "x1", "x2", "x3", "segment"],
@@ -377,7 +385,8 @@ def nannyml_peer(trials: int, seed: int) -> dict[str, Any] | str:
     for s in (0.0, 1.0):
         frames = []
         for period, scenario in (("reference", "none"), ("analysis", "label_flip")):
-            data = make(rng, ROWS, scenario if period == "analysis" else "none", s)
+            rows = ROWS if period == "analysis" else NANNYML_CHUNKS * ROWS
+            data = make(rng, rows, scenario if period == "analysis" else "none", s)
             frame = _frame(data)
             frame["proba"] = 1 / (1 + np.exp(-3 * data["x"][:, 1]))
             frame["period"] = period

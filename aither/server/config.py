@@ -14,13 +14,16 @@ variable                       meaning                                         d
 ``AITHER_INIT_API_KEY``        admin key created on first start                generated, printed once
 ``AITHER_RULES_FILE``          TOML file of detection rules (``--rules``)      the built-in defaults
 ``AITHER_RETENTION``           delete telemetry older than this (``30d``)      keep everything
+``AITHER_DRIFT_FILE``          TOML file of drift settings (``docs/drift.md``) the built-in defaults
+``AITHER_JUDGE_API_KEY``       the judge model's API key (its name is a drift   none
+                               setting, ``judge_api_key_env``)
 =============================  ==============================================  ========================
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..exceptions import ConfigError
@@ -75,6 +78,22 @@ def _retention(raw: str | float | None) -> float | None:
             f"retention={raw!r} is under an hour; keep at least 1h (the rules look back that far)"
         )
     return seconds
+
+
+def _drift_settings(path: Path | None) -> DriftSettings:
+    """Drift settings from a TOML file (``AITHER_DRIFT_FILE``), the judge's key from its variable."""
+    settings = DriftSettings()
+    if path is not None:
+        from .detection.rules import tomllib
+
+        if not path.is_file():
+            raise ConfigError(f"drift settings file {str(path)!r} does not exist")
+        try:
+            settings = settings.updated(tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"drift settings file {str(path)!r}: {exc}") from None
+    key = _env(settings.judge_api_key_env)
+    return replace(settings, judge_api_key=key) if key else settings
 
 
 @dataclass(frozen=True)
@@ -140,9 +159,10 @@ class ServerSettings:
             rules_path=_rules_path(rules if rules is not None else _env("AITHER_RULES_FILE")),
             retention_s=_retention(retention if retention is not None else _env("AITHER_RETENTION")),
         )
+        drift_file = _env("AITHER_DRIFT_FILE")
+        drift = _drift_settings(Path(drift_file).expanduser() if drift_file else None)
+        settings = replace(settings, drift=drift)
         if overrides:
-            from dataclasses import replace
-
             settings = replace(settings, **overrides)  # type: ignore[arg-type]
         return settings
 

@@ -61,6 +61,24 @@ class DriftSettings:
     """Embedding vectors a decision rests on."""
     embedding_alpha: float = 0.01
     """Permutation p-value (200 permutations) below which the embeddings drifted."""
+    rag_min_groundedness: float = 0.5
+    """RAG: an answer with fewer of its content words in the retrieved text is ungrounded."""
+    judge_base_url: str | None = None
+    """An OpenAI-compatible API (``https://api.openai.com/v1``, a local server...); None: no judge."""
+    judge_model: str = "gpt-4o-mini"
+    judge_api_key_env: str = "AITHER_JUDGE_API_KEY"
+    """The environment variable that holds the judge's API key (read once, at start)."""
+    judge_api_key: str | None = field(default=None, repr=False)
+    """The key itself, filled from ``judge_api_key_env`` by the server's settings."""
+    judge_sample_share: float = 0.1
+    """Share of LLM calls with content that the judge checks."""
+    judge_queue: int = 100
+    """Calls waiting for the judge; past it an offer is dropped (and counted)."""
+    judge_threshold: float = 0.5
+    """A judged hallucination score at or above this raises HALLUCINATION."""
+    judge_price_input_per_mtok: float = 0.0
+    """USD per million input tokens of the judge model, to count its cost (0: not priced)."""
+    judge_price_output_per_mtok: float = 0.0
     outlier_methods: tuple[str, ...] = ()
     """Opt-in multivariate outliers: ``isolation_forest``, ``one_class_svm`` (scikit-learn)."""
     outlier_rate_multiplier: float = 3.0

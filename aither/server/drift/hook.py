@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Connection
 
 from ..detection.engine import detection_for
-from ..ingest.records import LlmCallRecord, PredictionRecord, SpanRecord
+from ..ingest.records import LlmCallRecord, OperationRecord, PredictionRecord, SpanRecord
 from .monitor import monitor_for
 
 logger = logging.getLogger("aither.server")
@@ -20,6 +20,7 @@ def observe_drift(
     spans: Sequence[SpanRecord],
     predictions: Sequence[PredictionRecord],
     llm_calls: Sequence[LlmCallRecord] = (),
+    operations: Sequence[OperationRecord] = (),
 ) -> None:
     """Row samples into windows, closed windows judged, in a savepoint of the ingest transaction.
 
@@ -29,7 +30,7 @@ def observe_drift(
     monitor = monitor_for(connection.engine)
     try:
         with connection.begin_nested():
-            notices = monitor.observe(connection, org_id, spans, predictions, llm_calls)
+            notices = monitor.observe(connection, org_id, spans, predictions, llm_calls, operations)
     except Exception:
         monitor.errors += 1
         logger.exception("aither server: drift failed on a batch; its rows are stored, unjudged")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 import time
 import weakref
@@ -39,12 +40,22 @@ from ..alerts.notice import AnomalyNotice
 from ..detection import anomalies
 from ..detection.anomalies import Hit, Target
 from ..detection.rules import Rule
-from ..ingest.records import LlmCallRecord, PredictionRecord, SpanRecord
+from ..ingest.records import LlmCallRecord, OperationRecord, PredictionRecord, SpanRecord
 from ..storage.schema import label_rows
 from . import embeddings, outliers, store
 from .config import DriftSettings
+from .judge import Judge, JudgeItem, RecentContexts, groundedness, message_text, words
 from .reference import Reference, Table, build, input_table, output_table
-from .rules import CONCEPT_DRIFT, EMBEDDING_DRIFT, INPUT_DRIFT, OUTLIERS, OUTPUT_DRIFT, QUALITY_DEGRADATION
+from .rules import (
+    CONCEPT_DRIFT,
+    EMBEDDING_DRIFT,
+    GROUNDEDNESS,
+    HALLUCINATION,
+    INPUT_DRIFT,
+    OUTLIERS,
+    OUTPUT_DRIFT,
+    QUALITY_DEGRADATION,
+)
 from .statistics import mean_rise_pvalue, proportion_drop_pvalue
 from .windows import FeatureDrift, Window, compare, estimated_accuracy
 
@@ -98,6 +109,9 @@ class DriftMonitor:
         self._labels: dict[ModelKey, _LabelState] = {}
         self._cursor: dict[str, int] = {}
         self._vectors: dict[tuple[str, str, str], _VectorState] = {}
+        self._contexts = RecentContexts()
+        self._judge: Judge | None = None
+        self._random = random.Random(0x4A55)  # which calls the judge sees: seeded, reproducible
         self._outlier_models: dict[ModelKey, dict[str, outliers.OutlierModel | None]] = {}
         self._started_ns = time.time_ns()
         self.errors = 0
@@ -130,6 +144,7 @@ class DriftMonitor:
         spans: Sequence[SpanRecord],
         predictions: Sequence[PredictionRecord],
         llm_calls: Sequence[LlmCallRecord] = (),
+        operations: Sequence[OperationRecord] = (),
     ) -> list[AnomalyNotice]:
         """Add a batch's row samples; close and judge full windows. The notices to send."""
         if not self.settings.enabled:
@@ -149,20 +164,145 @@ class DriftMonitor:
                     continue
                 notices.extend(self._add(connection, org_id, prediction, *tables))
             notices.extend(self._labels_step(connection, org_id))
+            for operation in operations:
+                if operation.span_type == "retrieval" and operation.output:
+                    self._contexts.add(operation.trace_id, _plain_text(operation.output))
             for call in llm_calls:
                 span = by_key.get((call.trace_id, call.span_id))
-                if span is not None and "aither.embedding." in span.attributes:
-                    notices.extend(self._embeddings(connection, org_id, call, span))
+                if span is None:
+                    continue
+                vectors = "aither.embedding." in span.attributes
+                content = sc.GEN_AI_OUTPUT_MESSAGES in span.attributes
+                if not (vectors or content):
+                    continue
+                try:
+                    attributes = json.loads(span.attributes)
+                except ValueError:
+                    continue
+                if vectors:
+                    notices.extend(self._embeddings(connection, org_id, call, attributes))
+                if content:
+                    notices.extend(self._answer(connection, org_id, call, attributes))
+            notices.extend(self._verdicts(connection))
+        return notices
+
+    # --- checks of LLM answers: groundedness now, the judge in the background ----------------------
+
+    def judge(self) -> Judge | None:
+        """The judge of the current settings (started on first use), or None when none is set."""
+        settings = self.settings
+        if settings.judge_base_url is None:
+            return None
+        current = self._judge
+        if current is None or (current.base_url, current.model) != (
+            settings.judge_base_url.rstrip("/"),
+            settings.judge_model,
+        ):
+            if current is not None:
+                current.close(0.0)
+            current = self._judge = Judge(
+                settings.judge_base_url,
+                settings.judge_model,
+                settings.judge_api_key,
+                queue_size=settings.judge_queue,
+                price_input_per_mtok=settings.judge_price_input_per_mtok,
+                price_output_per_mtok=settings.judge_price_output_per_mtok,
+            )
+        return current
+
+    def _answer(
+        self, connection: Connection, org_id: str, call: LlmCallRecord, attributes: dict[str, Any]
+    ) -> list[AnomalyNotice]:
+        answer = message_text(attributes.get(sc.GEN_AI_OUTPUT_MESSAGES))
+        if not answer.strip():
+            return []
+        model = call.response_model or call.request_model or ""
+        context = self._contexts.get(call.trace_id)
+        notices: list[AnomalyNotice] = []
+        score = groundedness(answer, context) if context is not None else None
+        if score is not None:
+            threshold = self.settings.rag_min_groundedness
+            missing = sorted(words(answer) - words(context or ""))[:20]
+            details = {
+                "groundedness": score,
+                "threshold": threshold,
+                "trace_id": call.trace_id,
+                "missing": missing,
+            }
+            store.save_scores(
+                connection,
+                org_id,
+                [_answer_row(model, call, "rag", "groundedness", score, score < threshold, details)],
+            )
+            if score < threshold:
+                message = (
+                    f"{score:.0%} of the answer's content words are in the retrieved text "
+                    f"(threshold {threshold:.0%})"
+                )
+                hit = Hit(
+                    GROUNDEDNESS,
+                    Target("llm", "", model),
+                    call.time_ns,
+                    message,
+                    details,
+                    trace_id=call.trace_id,
+                )
+                notice = anomalies.record(connection, org_id, hit, time.time_ns())
+                if notice is not None:
+                    notices.append(notice)
+        judge = self.judge()
+        if judge is not None and self._random.random() < self.settings.judge_sample_share:
+            prompt = "\n".join(
+                message_text(attributes.get(name))
+                for name in (sc.GEN_AI_SYSTEM_INSTRUCTIONS, sc.GEN_AI_INPUT_MESSAGES)
+            )
+            judge.offer(JudgeItem(org_id, model, call.trace_id, call.time_ns, prompt, answer, context))
+        return notices
+
+    def _verdicts(self, connection: Connection) -> list[AnomalyNotice]:
+        judge = self._judge
+        if judge is None:
+            return []
+        notices: list[AnomalyNotice] = []
+        threshold = self.settings.judge_threshold
+        for verdict in judge.drain():
+            item = verdict.item
+            details = {
+                "score": verdict.score,
+                "reason": verdict.reason,
+                "threshold": threshold,
+                "trace_id": item.trace_id,
+                "judge_model": judge.model,
+                "judge_input_tokens": verdict.input_tokens,
+                "judge_output_tokens": verdict.output_tokens,
+                "judge_cost_usd": verdict.cost_usd,
+                "with_context": item.context is not None,
+            }
+            flagged = verdict.score >= threshold
+            row = _answer_row(item.model, None, "judge", "hallucination", verdict.score, flagged, details)
+            row["window_start_ns"] = row["window_end_ns"] = item.time_ns
+            store.save_scores(connection, item.org_id, [row])
+            if flagged:
+                message = (
+                    f"the judge scored an answer {verdict.score:.2f} for hallucination: {verdict.reason}"
+                )
+                hit = Hit(
+                    HALLUCINATION,
+                    Target("llm", "", item.model),
+                    item.time_ns,
+                    message,
+                    details,
+                    trace_id=item.trace_id,
+                )
+                notice = anomalies.record(connection, item.org_id, hit, time.time_ns())
+                if notice is not None:
+                    notices.append(notice)
         return notices
 
     def _embeddings(
-        self, connection: Connection, org_id: str, call: LlmCallRecord, span: SpanRecord
+        self, connection: Connection, org_id: str, call: LlmCallRecord, attributes: dict[str, Any]
     ) -> list[AnomalyNotice]:
         settings = self.settings
-        try:
-            attributes = json.loads(span.attributes)
-        except ValueError:
-            return []
         model = call.response_model or call.request_model or ""
         notices: list[AnomalyNotice] = []
         for side, name in (
@@ -532,6 +672,57 @@ class DriftMonitor:
 
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
+
+
+def _answer_row(
+    model: str,
+    call: LlmCallRecord | None,
+    side: str,
+    feature: str,
+    score: float,
+    flagged: bool,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """A drift_scores row for one checked answer."""
+    at = call.time_ns if call is not None else 0
+    return {
+        "model_name": model[:200],
+        "model_version": "",
+        "environment": "",
+        "window_start_ns": at,
+        "window_end_ns": at,
+        "side": side,
+        "feature": feature,
+        "kind": "answer",
+        "score": score,
+        "drifted": flagged,
+        "rows": 1,
+        "details": json.dumps(details),
+    }
+
+
+def _plain_text(payload: str) -> str:
+    """The strings of an ``aither.output`` payload (its ``sample`` when it is an envelope)."""
+    try:
+        value: Any = json.loads(payload)
+    except ValueError:
+        return payload
+    if isinstance(value, dict) and "sample" in value:
+        value = value["sample"]
+    texts: list[str] = []
+
+    def walk(item: Any, depth: int = 0) -> None:
+        if isinstance(item, str):
+            texts.append(item)
+        elif depth < 6 and isinstance(item, list):
+            for inner in item:
+                walk(inner, depth + 1)
+        elif depth < 6 and isinstance(item, dict):
+            for inner in item.values():
+                walk(inner, depth + 1)
+
+    walk(value)
+    return "\n".join(texts)
 
 
 def _row_score(

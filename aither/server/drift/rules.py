@@ -78,10 +78,21 @@ HALLUCINATION = _rule(
     "The judge model scored answers as unsupported",
     _L,
 )
-_OWNED = frozenset({"input_drift", "output_drift", "concept_drift", "quality_degradation", "hallucination"})
+GROUNDEDNESS = _rule(
+    "rag_groundedness",
+    AnomalyType.HALLUCINATION,
+    DetectionMethod.RAG,
+    "The answer uses words the retrieved text does not: check retrieval quality and tell the model "
+    "to answer only from the context",
+    "An answer's content words are mostly absent from the text its trace retrieved",
+    _L,
+)
+# hallucination and rag_groundedness are per answer, like event rules: the detection engine's
+# quiet period resolves them
+_OWNED = frozenset({"input_drift", "output_drift", "concept_drift", "quality_degradation"})
 
 
 def owned_by_drift(rule: str) -> bool:
     """Whether an anomaly's rule is drift's (drift resolves it on a clean window; the detection
     engine's quiet-period resolution should leave it alone)."""
-    return rule in _OWNED or rule.endswith(("_outliers", "_embedding_drift", "_groundedness"))
+    return rule in _OWNED or rule.endswith(("_outliers", "_embedding_drift"))
