@@ -21,42 +21,32 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
-import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
-from numpy.typing import NDArray
 from sqlalchemy.engine import Connection, Engine
 
 from ... import semconv as sc
 from ...schema.vocabulary import DetectionMethod
 from ..alerts.notice import AnomalyNotice
-from ..detection import anomalies
-from ..detection.anomalies import Hit, Target
-from ..detection.rules import Rule
+from ..detection.anomalies import Target
 from ..ingest.records import LlmCallRecord, OperationRecord, PredictionRecord, SpanRecord
-from ..storage.schema import label_rows
-from . import embeddings, outliers, store
+from . import outcomes, outliers, store
+from .answers import AnswerChecks
 from .config import DriftSettings
-from .judge import Judge, JudgeItem, RecentContexts, groundedness, message_text, words
+from .judge import Judge
+from .labels import LabelWindows
 from .reference import Reference, Table, build, input_table, output_table
 from .rules import (
-    CONCEPT_DRIFT,
-    EMBEDDING_DRIFT,
-    GROUNDEDNESS,
-    HALLUCINATION,
     INPUT_DRIFT,
     OUTLIERS,
     OUTPUT_DRIFT,
     QUALITY_DEGRADATION,
 )
-from .statistics import mean_rise_pvalue, proportion_drop_pvalue
 from .windows import FeatureDrift, Window, compare, estimated_accuracy
 
 logger = logging.getLogger("aither.server")
@@ -65,24 +55,6 @@ ModelKey = tuple[str, str, str]
 """(org, model, version)."""
 WindowKey = tuple[str, str, str, str]
 """(org, model, version, environment)."""
-_LABEL_BATCH = 5000
-
-
-@dataclass
-class _LabelState:
-    task: str | None = None
-    reference: list[float] = field(default_factory=list)
-    window: list[float] = field(default_factory=list)
-    start_ns: int = 0
-    end_ns: int = 0
-
-
-@dataclass
-class _VectorState:
-    reference: list[NDArray[np.float64]] = field(default_factory=list)
-    window: list[NDArray[np.float64]] = field(default_factory=list)
-    start_ns: int = 0
-    end_ns: int = 0
 
 
 @dataclass
@@ -106,14 +78,9 @@ class DriftMonitor:
         self._windows: dict[WindowKey, Window] = {}
         self._first: dict[ModelKey, Window] = {}
         self._references: dict[ModelKey, Reference | None] = {}
-        self._labels: dict[ModelKey, _LabelState] = {}
-        self._cursor: dict[str, int] = {}
-        self._vectors: dict[tuple[str, str, str], _VectorState] = {}
-        self._contexts = RecentContexts()
-        self._judge: Judge | None = None
-        self._random = random.Random(0x4A55)  # which calls the judge sees: seeded, reproducible
+        self.labels = LabelWindows()
+        self.answers = AnswerChecks()
         self._outlier_models: dict[ModelKey, dict[str, outliers.OutlierModel | None]] = {}
-        self._started_ns = time.time_ns()
         self.errors = 0
         """Drift failures caught (ingest never fails because of drift)."""
         self.results: list[WindowResult] = []
@@ -163,206 +130,15 @@ class DriftMonitor:
                 if tables is None:
                     continue
                 notices.extend(self._add(connection, org_id, prediction, *tables))
-            notices.extend(self._labels_step(connection, org_id))
-            for operation in operations:
-                if operation.span_type == "retrieval" and operation.output:
-                    self._contexts.add(operation.trace_id, _plain_text(operation.output))
-            for call in llm_calls:
-                span = by_key.get((call.trace_id, call.span_id))
-                if span is None:
-                    continue
-                vectors = "aither.embedding." in span.attributes
-                content = sc.GEN_AI_OUTPUT_MESSAGES in span.attributes
-                if not (vectors or content):
-                    continue
-                try:
-                    attributes = json.loads(span.attributes)
-                except ValueError:
-                    continue
-                if vectors:
-                    notices.extend(self._embeddings(connection, org_id, call, attributes))
-                if content:
-                    notices.extend(self._answer(connection, org_id, call, attributes))
-            notices.extend(self._verdicts(connection))
+            notices.extend(self.labels.step(connection, org_id, self.settings))
+            notices.extend(
+                self.answers.observe(connection, org_id, self.settings, by_key, llm_calls, operations)
+            )
         return notices
-
-    # --- checks of LLM answers: groundedness now, the judge in the background ----------------------
 
     def judge(self) -> Judge | None:
         """The judge of the current settings (started on first use), or None when none is set."""
-        settings = self.settings
-        if settings.judge_base_url is None:
-            return None
-        current = self._judge
-        if current is None or (current.base_url, current.model) != (
-            settings.judge_base_url.rstrip("/"),
-            settings.judge_model,
-        ):
-            if current is not None:
-                current.close(0.0)
-            current = self._judge = Judge(
-                settings.judge_base_url,
-                settings.judge_model,
-                settings.judge_api_key,
-                queue_size=settings.judge_queue,
-                price_input_per_mtok=settings.judge_price_input_per_mtok,
-                price_output_per_mtok=settings.judge_price_output_per_mtok,
-            )
-        return current
-
-    def _answer(
-        self, connection: Connection, org_id: str, call: LlmCallRecord, attributes: dict[str, Any]
-    ) -> list[AnomalyNotice]:
-        answer = message_text(attributes.get(sc.GEN_AI_OUTPUT_MESSAGES))
-        if not answer.strip():
-            return []
-        model = call.response_model or call.request_model or ""
-        context = self._contexts.get(call.trace_id)
-        notices: list[AnomalyNotice] = []
-        score = groundedness(answer, context) if context is not None else None
-        if score is not None:
-            threshold = self.settings.rag_min_groundedness
-            missing = sorted(words(answer) - words(context or ""))[:20]
-            details = {
-                "groundedness": score,
-                "threshold": threshold,
-                "trace_id": call.trace_id,
-                "missing": missing,
-            }
-            store.save_scores(
-                connection,
-                org_id,
-                [_answer_row(model, call, "rag", "groundedness", score, score < threshold, details)],
-            )
-            if score < threshold:
-                message = (
-                    f"{score:.0%} of the answer's content words are in the retrieved text "
-                    f"(threshold {threshold:.0%})"
-                )
-                hit = Hit(
-                    GROUNDEDNESS,
-                    Target("llm", "", model),
-                    call.time_ns,
-                    message,
-                    details,
-                    trace_id=call.trace_id,
-                )
-                notice = anomalies.record(connection, org_id, hit, time.time_ns())
-                if notice is not None:
-                    notices.append(notice)
-        judge = self.judge()
-        if judge is not None and self._random.random() < self.settings.judge_sample_share:
-            prompt = "\n".join(
-                message_text(attributes.get(name))
-                for name in (sc.GEN_AI_SYSTEM_INSTRUCTIONS, sc.GEN_AI_INPUT_MESSAGES)
-            )
-            judge.offer(JudgeItem(org_id, model, call.trace_id, call.time_ns, prompt, answer, context))
-        return notices
-
-    def _verdicts(self, connection: Connection) -> list[AnomalyNotice]:
-        judge = self._judge
-        if judge is None:
-            return []
-        notices: list[AnomalyNotice] = []
-        threshold = self.settings.judge_threshold
-        for verdict in judge.drain():
-            item = verdict.item
-            details = {
-                "score": verdict.score,
-                "reason": verdict.reason,
-                "threshold": threshold,
-                "trace_id": item.trace_id,
-                "judge_model": judge.model,
-                "judge_input_tokens": verdict.input_tokens,
-                "judge_output_tokens": verdict.output_tokens,
-                "judge_cost_usd": verdict.cost_usd,
-                "with_context": item.context is not None,
-            }
-            flagged = verdict.score >= threshold
-            row = _answer_row(item.model, None, "judge", "hallucination", verdict.score, flagged, details)
-            row["window_start_ns"] = row["window_end_ns"] = item.time_ns
-            store.save_scores(connection, item.org_id, [row])
-            if flagged:
-                message = (
-                    f"the judge scored an answer {verdict.score:.2f} for hallucination: {verdict.reason}"
-                )
-                hit = Hit(
-                    HALLUCINATION,
-                    Target("llm", "", item.model),
-                    item.time_ns,
-                    message,
-                    details,
-                    trace_id=item.trace_id,
-                )
-                notice = anomalies.record(connection, item.org_id, hit, time.time_ns())
-                if notice is not None:
-                    notices.append(notice)
-        return notices
-
-    def _embeddings(
-        self, connection: Connection, org_id: str, call: LlmCallRecord, attributes: dict[str, Any]
-    ) -> list[AnomalyNotice]:
-        settings = self.settings
-        model = call.response_model or call.request_model or ""
-        notices: list[AnomalyNotice] = []
-        for side, name in (
-            ("prompt", sc.AITHER_EMBEDDING_PROMPT),
-            ("response", sc.AITHER_EMBEDDING_RESPONSE),
-        ):
-            vector = embeddings.decode(attributes.get(name))
-            if vector is None:
-                continue
-            state = self._vectors.setdefault((org_id, model, side), _VectorState())
-            if state.reference and vector.shape != state.reference[0].shape:
-                continue  # another embedding model: not comparable
-            if len(state.reference) < settings.embedding_reference:
-                state.reference.append(vector)
-                continue
-            if not state.window:
-                state.start_ns = call.time_ns
-            state.window.append(vector)
-            state.end_ns = max(state.end_ns, call.time_ns)
-            if len(state.window) < settings.embedding_window:
-                continue
-            result = embeddings.compare(
-                np.array(state.reference), np.array(state.window), settings.embedding_alpha
-            )
-            start, end = state.start_ns, state.end_ns
-            state.window = []
-            store.save_scores(
-                connection,
-                org_id,
-                [
-                    {
-                        "model_name": model[:200],
-                        "model_version": "",
-                        "environment": "",
-                        "window_start_ns": start,
-                        "window_end_ns": end,
-                        "side": "embedding",
-                        "feature": side,
-                        "kind": "embedding",
-                        "score": result["mean_cosine_distance"],
-                        "drifted": result["drifted"],
-                        "rows": result["window_vectors"],
-                        "details": json.dumps(result),
-                    }
-                ],
-            )
-            target = Target("llm", "", model)
-            rule = replace(EMBEDDING_DRIFT, name=f"{side}_embedding_drift")
-            if result["drifted"]:
-                message = (
-                    f"{side} embeddings moved: mean cosine distance {result['mean_cosine_distance']:.3f}, "
-                    f"MMD p={result['p_value']:.3g}"
-                )
-                evidence = {**result, "side": side, "window": {"start_ns": start, "end_ns": end}}
-                notice = self._hit(connection, org_id, rule, target, end, message, evidence)
-            else:
-                notice = self._resolve(connection, org_id, rule, target)
-            if notice is not None:
-                notices.append(notice)
-        return notices
+        return self.answers.judge(self.settings)
 
     def _add(
         self, connection: Connection, org_id: str, prediction: PredictionRecord, inputs: Table, outputs: Table
@@ -455,9 +231,11 @@ class DriftMonitor:
                     "window": window_info,
                     "reference": {"source": reference.source, "rows": reference.rows},
                 }
-                notices.append(self._hit(connection, org_id, rule, target, window.end_ns, message, evidence))
+                notices.append(
+                    outcomes.hit(connection, org_id, rule, target, window.end_ns, message, evidence)
+                )
             else:
-                notices.append(self._resolve(connection, org_id, rule, target))
+                notices.append(outcomes.resolve(connection, org_id, rule, target))
         if estimated is not None:
             if estimated["degraded"]:
                 message = (
@@ -466,12 +244,12 @@ class DriftMonitor:
                 )
                 evidence = {**estimated, "window": window_info}
                 notices.append(
-                    self._hit(
+                    outcomes.hit(
                         connection, org_id, QUALITY_DEGRADATION, target, window.end_ns, message, evidence
                     )
                 )
             else:
-                notices.append(self._resolve(connection, org_id, QUALITY_DEGRADATION, target))
+                notices.append(outcomes.resolve(connection, org_id, QUALITY_DEGRADATION, target))
         return [n for n in notices if n is not None]
 
     def _outliers_of(
@@ -529,217 +307,16 @@ class DriftMonitor:
                     f"expected {outliers.OUTLIER_SHARE:.0%})"
                 )
                 evidence = {**details, "window": window_info}
-                notices.append(self._hit(connection, org_id, rule, target, window.end_ns, message, evidence))
-            else:
-                notices.append(self._resolve(connection, org_id, rule, target))
-        return notices
-
-    def _hit(
-        self,
-        connection: Connection,
-        org_id: str,
-        rule: Rule,
-        target: Target,
-        time_ns: int,
-        message: str,
-        evidence: dict[str, Any],
-    ) -> AnomalyNotice | None:
-        return anomalies.record(
-            connection, org_id, Hit(rule, target, time_ns, message, evidence), time.time_ns()
-        )
-
-    def _resolve(
-        self, connection: Connection, org_id: str, rule: Rule, target: Target
-    ) -> AnomalyNotice | None:
-        key = anomalies.open_key(rule.name, target)
-        for row in anomalies.open_rows(connection, org_id):
-            if row["open_key"] == key:
-                return anomalies.resolve(connection, row, time.time_ns())
-        return None
-
-    # --- labels: concept drift --------------------------------------------------------------------
-
-    def _labels_step(self, connection: Connection, org_id: str) -> list[AnomalyNotice]:
-        cursor = self._cursor.get(org_id)
-        if cursor is None:
-            # rows labelled before this server started are history, not news
-            first = connection.execute(
-                sa.select(sa.func.max(label_rows.c.id)).where(
-                    label_rows.c.org_id == org_id, label_rows.c.label_time_ns < self._started_ns
+                notices.append(
+                    outcomes.hit(connection, org_id, rule, target, window.end_ns, message, evidence)
                 )
-            ).scalar()
-            cursor = int(first or 0)
-        query = (
-            sa.select(
-                label_rows.c.id,
-                label_rows.c.model_name,
-                label_rows.c.model_version,
-                label_rows.c.task,
-                label_rows.c.pred_class,
-                label_rows.c.label_class,
-                label_rows.c.pred_num,
-                label_rows.c.label_num,
-                label_rows.c.pred_time_ns,
-            )
-            .where(label_rows.c.org_id == org_id, label_rows.c.id > cursor)
-            .order_by(label_rows.c.id)
-            .limit(_LABEL_BATCH)
-        )
-        notices: list[AnomalyNotice] = []
-        for row in connection.execute(query):
-            cursor = max(cursor, int(row.id))
-            value = _row_score(row.task, row.pred_class, row.label_class, row.pred_num, row.label_num)
-            if value is None:
-                continue
-            mkey: ModelKey = (org_id, row.model_name, row.model_version or "")
-            state = self._labels.setdefault(mkey, _LabelState(task=row.task))
-            if len(state.reference) < self.settings.label_reference_rows:
-                state.reference.append(value)
-                continue
-            if not state.window:
-                state.start_ns = row.pred_time_ns
-            state.window.append(value)
-            state.start_ns = min(state.start_ns, row.pred_time_ns)
-            state.end_ns = max(state.end_ns, row.pred_time_ns)
-            if len(state.window) >= self.settings.label_window_rows:
-                notice = self._judge_labels(connection, mkey, state)
-                state.window = []
-                if notice is not None:
-                    notices.append(notice)
-        self._cursor[org_id] = cursor
+            else:
+                notices.append(outcomes.resolve(connection, org_id, rule, target))
         return notices
-
-    def _judge_labels(
-        self, connection: Connection, mkey: ModelKey, state: _LabelState
-    ) -> AnomalyNotice | None:
-        org_id, model, version = mkey
-        settings = self.settings
-        ref, win = np.array(state.reference), np.array(state.window)
-        if state.task == "regression":
-            metric, ref_value, win_value = "mae", float(ref.mean()), float(win.mean())
-            p_value = mean_rise_pvalue(ref, win)
-            worse = p_value < settings.performance_alpha and win_value >= settings.min_mae_ratio * max(
-                ref_value, 1e-12
-            )
-        else:
-            metric, ref_value, win_value = "accuracy", float(ref.mean()), float(win.mean())
-            p_value = proportion_drop_pvalue(int(ref.sum()), ref.size, int(win.sum()), win.size)
-            worse = (
-                p_value < settings.performance_alpha and ref_value - win_value >= settings.min_accuracy_drop
-            )
-        details = {
-            "metric": metric,
-            "reference": ref_value,
-            "window": win_value,
-            "p_value": p_value,
-            "test": "welch_t" if metric == "mae" else "two_proportion_z",
-            "reference_rows": int(ref.size),
-            "window_rows": int(win.size),
-            "estimated": False,
-        }
-        store.save_scores(
-            connection,
-            org_id,
-            [
-                {
-                    "model_name": model,
-                    "model_version": version,
-                    "environment": "",
-                    "window_start_ns": state.start_ns,
-                    "window_end_ns": state.end_ns,
-                    "side": "performance",
-                    "feature": metric,
-                    "kind": "labelled",
-                    "score": win_value,
-                    "drifted": worse,
-                    "rows": int(win.size),
-                    "details": json.dumps(details),
-                }
-            ],
-        )
-        target = Target("prediction", "", model, version, "")
-        if not worse:
-            return self._resolve(connection, org_id, CONCEPT_DRIFT, target)
-        rule = CONCEPT_DRIFT
-        if metric == "mae":
-            rule = replace(rule, method=DetectionMethod.T_TEST)
-        message = (
-            f"{metric} {win_value:.4g} on {win.size} labelled rows vs {ref_value:.4g} "
-            f"in the reference (p={p_value:.2g})"
-        )
-        return self._hit(connection, org_id, rule, target, state.end_ns, message, details)
 
 
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
-
-
-def _answer_row(
-    model: str,
-    call: LlmCallRecord | None,
-    side: str,
-    feature: str,
-    score: float,
-    flagged: bool,
-    details: dict[str, Any],
-) -> dict[str, Any]:
-    """A drift_scores row for one checked answer."""
-    at = call.time_ns if call is not None else 0
-    return {
-        "model_name": model[:200],
-        "model_version": "",
-        "environment": "",
-        "window_start_ns": at,
-        "window_end_ns": at,
-        "side": side,
-        "feature": feature,
-        "kind": "answer",
-        "score": score,
-        "drifted": flagged,
-        "rows": 1,
-        "details": json.dumps(details),
-    }
-
-
-def _plain_text(payload: str) -> str:
-    """The strings of an ``aither.output`` payload (its ``sample`` when it is an envelope)."""
-    try:
-        value: Any = json.loads(payload)
-    except ValueError:
-        return payload
-    if isinstance(value, dict) and "sample" in value:
-        value = value["sample"]
-    texts: list[str] = []
-
-    def walk(item: Any, depth: int = 0) -> None:
-        if isinstance(item, str):
-            texts.append(item)
-        elif depth < 6 and isinstance(item, list):
-            for inner in item:
-                walk(inner, depth + 1)
-        elif depth < 6 and isinstance(item, dict):
-            for inner in item.values():
-                walk(inner, depth + 1)
-
-    walk(value)
-    return "\n".join(texts)
-
-
-def _row_score(
-    task: str | None,
-    pred_class: str | None,
-    label_class: str | None,
-    pred_num: float | None,
-    label_num: float | None,
-) -> float | None:
-    """1.0/0.0 for a correct/wrong class, the absolute error for a number; None if unscored."""
-    if task == "regression":
-        if pred_num is None or label_num is None:
-            return None
-        return abs(pred_num - label_num)
-    if pred_class is None or label_class is None:
-        return None
-    return 1.0 if pred_class == label_class else 0.0
 
 
 def _tables(attributes_json: str) -> tuple[Table, Table] | None:
