@@ -23,6 +23,7 @@ variable                       meaning                                         d
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -84,7 +85,10 @@ def _drift_settings(path: Path | None) -> DriftSettings:
     """Drift settings from a TOML file (``AITHER_DRIFT_FILE``), the judge's key from its variable."""
     settings = DriftSettings()
     if path is not None:
-        from .detection.rules import tomllib
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10
+            import tomli as tomllib
 
         if not path.is_file():
             raise ConfigError(f"drift settings file {str(path)!r} does not exist")

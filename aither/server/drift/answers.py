@@ -14,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from sqlalchemy.engine import Connection
 
 from ... import semconv as sc
@@ -30,8 +29,8 @@ from .rules import EMBEDDING_DRIFT, GROUNDEDNESS, HALLUCINATION
 
 @dataclass
 class _VectorState:
-    reference: list[NDArray[np.float64]] = field(default_factory=list)
-    window: list[NDArray[np.float64]] = field(default_factory=list)
+    reference: list[Any] = field(default_factory=list)
+    window: list[Any] = field(default_factory=list)
     start_ns: int = 0
     end_ns: int = 0
 

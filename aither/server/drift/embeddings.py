@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
-from numpy.typing import NDArray
 
-Matrix = NDArray[np.float64]
+Matrix: TypeAlias = Any  # 2-D numpy arrays of float64 (numpy is untyped for mypy here)
 MAX_DIMENSIONS = 8192
 
 
-def decode(text: Any) -> NDArray[np.float64] | None:
+def decode(text: Any) -> Any | None:
     """A vector from its base64 float32 text; None when it is not one."""
     if not isinstance(text, str) or not text:
         return None
@@ -56,7 +55,7 @@ def _squared_distances(data: Matrix) -> Matrix:
     return squared
 
 
-def _mmd(kernel: Matrix, is_x: NDArray[np.bool_]) -> float:
+def _mmd(kernel: Matrix, is_x: Any) -> float:
     x, y = is_x, ~is_x
     n, m = int(x.sum()), int(y.sum())
     kxx = (kernel[np.ix_(x, x)].sum() - np.trace(kernel[np.ix_(x, x)])) / (n * (n - 1))

@@ -13,15 +13,14 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
-from numpy.typing import NDArray
 from scipy import stats
 
 from .reference import Reference, Table, numbers
 
-Matrix = NDArray[np.float64]
+Matrix: TypeAlias = Any  # 2-D numpy arrays of float64 (numpy is untyped for mypy here)
 METHODS = ("isolation_forest", "one_class_svm")
 OUTLIER_SHARE = 0.01
 """The share of reference rows beyond the threshold: the rate a stationary window shows."""

@@ -76,10 +76,10 @@ def column_kind(values: Sequence[Any], *, integers_are_classes: bool = False) ->
     return "categorical"
 
 
-def numbers(values: Sequence[Any]) -> np.ndarray[Any, np.dtype[np.float64]]:
+def numbers(values: Sequence[Any]) -> Any:
     """The finite numbers among ``values`` as floats."""
     array = np.array([float(v) for v in values if _is_number(v)], dtype=np.float64)
-    finite: np.ndarray[Any, np.dtype[np.float64]] = array[np.isfinite(array)]
+    finite: Any = array[np.isfinite(array)]
     return finite
 
 

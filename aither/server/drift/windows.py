@@ -156,10 +156,11 @@ def _identifier(summary: ColumnSummary) -> bool:
 def compare(reference: Reference, window: Window, settings: DriftSettings) -> list[FeatureDrift]:
     """Every input and output column of ``window`` against ``reference``."""
     out: list[FeatureDrift] = []
-    for side, summaries, ref_sample, win_table in (
+    sides: tuple[tuple[Side, dict[str, ColumnSummary], Table, Table], ...] = (
         ("input", reference.inputs, reference.sample_inputs, window.inputs),
         ("output", reference.outputs, reference.sample_outputs, window.outputs),
-    ):
+    )
+    for side, summaries, ref_sample, win_table in sides:
         tested = [name for name in summaries if win_table.get(name) and not _identifier(summaries[name])]
         thresholds = _thresholds(settings, len(tested))
         for name in tested:
@@ -170,7 +171,7 @@ def compare(reference: Reference, window: Window, settings: DriftSettings) -> li
                 ref_sample.get(name, []),
                 win_table[name],
                 thresholds,
-                settings,  # type: ignore[arg-type]
+                settings,
             )
             if result is not None:
                 out.append(result)
