@@ -10,7 +10,7 @@ import json
 import random
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,21 +25,14 @@ from . import embeddings, outcomes, store
 from .config import DriftSettings
 from .judge import Judge, JudgeItem, RecentContexts, groundedness, message_text, words
 from .rules import EMBEDDING_DRIFT, GROUNDEDNESS, HALLUCINATION
-
-
-@dataclass
-class _VectorState:
-    reference: list[Any] = field(default_factory=list)
-    window: list[Any] = field(default_factory=list)
-    start_ns: int = 0
-    end_ns: int = 0
+from .windows import Stream
 
 
 class AnswerChecks:
     """Embedding windows, recent retrieved text and the judge of one server."""
 
     def __init__(self) -> None:
-        self._vectors: dict[tuple[str, str, str], _VectorState] = {}
+        self._vectors: dict[tuple[str, str, str], Stream] = {}
         self._contexts = RecentContexts()
         self._judge: Judge | None = None
         self._random = random.Random(0x4A55)  # which calls the judge sees: seeded, reproducible
@@ -209,7 +202,7 @@ class AnswerChecks:
             vector = embeddings.decode(attributes.get(name))
             if vector is None:
                 continue
-            state = self._vectors.setdefault((org_id, model, side), _VectorState())
+            state = self._vectors.setdefault((org_id, model, side), Stream())
             if state.reference and vector.shape != state.reference[0].shape:
                 continue  # another embedding model: not comparable
             if len(state.reference) < settings.embedding_reference:

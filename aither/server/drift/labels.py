@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import sqlalchemy as sa
@@ -26,25 +26,17 @@ from . import outcomes, store
 from .config import DriftSettings
 from .rules import CONCEPT_DRIFT
 from .statistics import mean_rise_pvalue, proportion_drop_pvalue
+from .windows import Stream
 
 ModelKey = tuple[str, str, str]
 _LABEL_BATCH = 5000
-
-
-@dataclass
-class _LabelState:
-    task: str | None = None
-    reference: list[float] = field(default_factory=list)
-    window: list[float] = field(default_factory=list)
-    start_ns: int = 0
-    end_ns: int = 0
 
 
 class LabelWindows:
     """The label cursors and labelled windows of one server (called on the writer thread)."""
 
     def __init__(self) -> None:
-        self._labels: dict[ModelKey, _LabelState] = {}
+        self._labels: dict[ModelKey, Stream] = {}
         self._cursor: dict[str, int] = {}
         self._started_ns = time.time_ns()
 
@@ -82,7 +74,7 @@ class LabelWindows:
             if value is None:
                 continue
             mkey: ModelKey = (org_id, row.model_name, row.model_version or "")
-            state = self._labels.setdefault(mkey, _LabelState(task=row.task))
+            state = self._labels.setdefault(mkey, Stream(task=row.task))
             if len(state.reference) < settings.label_reference_rows:
                 state.reference.append(value)
                 continue
@@ -100,7 +92,7 @@ class LabelWindows:
         return notices
 
     def _judge(
-        self, connection: Connection, mkey: ModelKey, state: _LabelState, settings: DriftSettings
+        self, connection: Connection, mkey: ModelKey, state: Stream, settings: DriftSettings
     ) -> AnomalyNotice | None:
         org_id, model, version = mkey
         ref, win = np.array(state.reference), np.array(state.window)

@@ -111,7 +111,7 @@ def train(
         raise ValueError(f"the series has {series.shape[0]} minutes; training needs more than {window}")
     features = series.shape[1]
 
-    class Autoencoder(nn.Module):
+    class Autoencoder(nn.Module):  # type: ignore[misc]  # torch is untyped for mypy here
         def __init__(self) -> None:
             super().__init__()
             self.encoder = nn.LSTM(features, hidden, batch_first=True)

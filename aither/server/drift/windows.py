@@ -57,6 +57,18 @@ class Window:
 
 
 @dataclass
+class Stream:
+    """Values that arrive one by one: the first ones are the reference, then windows of them
+    (labelled rows' scores, embedding vectors)."""
+
+    reference: list[Any] = field(default_factory=list)
+    window: list[Any] = field(default_factory=list)
+    start_ns: int = 0
+    end_ns: int = 0
+    task: str | None = None
+
+
+@dataclass
 class FeatureDrift:
     """One column's comparison in one window."""
 
