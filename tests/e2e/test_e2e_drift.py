@@ -98,6 +98,18 @@ def test_shift_class_balance_and_errors_are_reported_and_a_stationary_model_is_q
     outputs = found["output_drift"]
     assert outputs.anomaly_type is aither.AnomalyType.OUTPUT_DRIFT
     assert outputs.evidence["features"] == ["prediction"]
+
+    # within the documented rows: windows of 500 sampled rows (here 5 calls), oldest first
+    windows = [
+        w for w in reversed(_drift(server, "fraud")["windows"]) if w["features"][0]["side"] != "performance"
+    ]
+    assert len(windows) == 8  # 2 stationary, then 6 of the 30 shifted calls
+    assert all(set(w["drifted"]) <= {*SHIFTED, "prediction"} for w in windows)
+    assert windows[0]["drifted"] == windows[1]["drifted"] == []
+    first_input = next(i for i, w in enumerate(windows) if set(SHIFTED) <= set(w["drifted"]))
+    assert first_input <= 3  # within 1,000 rows of a shift that grows by 0.1 sd per 100 rows
+    first_output = next(i for i, w in enumerate(windows) if "prediction" in w["drifted"])
+    assert first_output == 6  # the first window after the class balance changed (call 20 of 30)
     concept = found["concept_drift"]
     assert concept.anomaly_type is aither.AnomalyType.CONCEPT_DRIFT
     assert concept.evidence["metric"] == "accuracy" and concept.evidence["estimated"] is False

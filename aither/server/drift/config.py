@@ -47,6 +47,8 @@ class DriftSettings:
     categorical_decide: tuple[str, ...] = ("chi2", "psi")
     label_reference_rows: int = 200
     """Labelled rows that make the performance reference."""
+    label_reference_max: int = 1000
+    """Labelled windows that pass join the reference until it holds this many rows."""
     label_window_rows: int = 200
     """Labelled rows a concept-drift decision rests on."""
     performance_alpha: float = 0.001

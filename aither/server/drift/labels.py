@@ -5,7 +5,8 @@ rescanned): per model version, the first ``label_reference_rows`` are the refere
 ``label_window_rows`` that follow are a window. A window's accuracy is tested against the
 reference's with a one-sided two-proportion z-test (its MAE with a one-sided Welch t-test), so a
 small window's noise is not an alarm: CONCEPT_DRIFT opens when the drop is significant and large
-enough, and resolves on a window that is not.
+enough, and resolves on a window that is not. A window that passes joins the reference until it
+holds ``label_reference_max`` rows, so the reference's own luck fades.
 """
 
 from __future__ import annotations
@@ -140,6 +141,10 @@ class LabelWindows:
         )
         target = Target("prediction", "", model, version, "")
         if not worse:
+            # a window that passed joins the reference (up to a cap): a reference of 200 rows that
+            # happened to be lucky would make every ordinary window after it look worse
+            if len(state.reference) < settings.label_reference_max:
+                state.reference.extend(state.window)
             return outcomes.resolve(connection, org_id, CONCEPT_DRIFT, target)
         rule = CONCEPT_DRIFT
         if metric == "mae":
