@@ -112,6 +112,10 @@ async def test_an_answer_beside_the_retrieved_text_is_ungrounded_and_the_judge_a
     assert evidence["score"] == 0.9 and evidence["judge_model"] == "judge-mini" and evidence["with_context"]
     assert evidence["judge_cost_usd"] == pytest.approx((12 * 1.0 + 5 * 2.0) / 1e6)
     assert running.counts.judged == 2 and running.counts.cost_usd == pytest.approx(2 * 22 / 1e6)
+    status = (await client.get("/api/v1/drift/judge")).json()
+    assert status["configured"] and status["model"] == "judge-mini"
+    assert (status["offered"], status["judged"], status["failed"], status["dropped"]) == (2, 2, 0, 0)
+    assert status["input_tokens"] == 24 and status["cost_usd"] == pytest.approx(44 / 1e6)
 
     first = judge.requests[0]
     assert first.path == "/v1/chat/completions"
@@ -131,5 +135,7 @@ async def test_a_failing_judge_costs_a_verdict_never_a_row(
     running = monitor_for(storage.engine).judge()
     assert running is not None and running.wait(2, timeout=10)
     assert running.counts.failed == 2 and running.counts.judged == 0
+    status = (await client.get("/api/v1/drift/judge")).json()
+    assert status["failed"] == 2 and len(status["recent_errors"]) == 2
     assert counts()["llm_calls"] == 2 and counts()["operations"] == 2
     assert await _anomalies(client) == {}

@@ -154,6 +154,8 @@ def mean_rise_pvalue(reference: Floats, window: Floats) -> float:
     """One-sided Welch t-test: p-value that the window's mean is higher (errors grew)."""
     if reference.size < 2 or window.size < 2:
         return 1.0
+    if reference.std() == 0 and window.std() == 0:  # no spread: only the means can say anything
+        return 0.0 if window.mean() > reference.mean() else 1.0
     result = stats.ttest_ind(window, reference, equal_var=False, alternative="greater")
     value = float(result.pvalue)
     return value if np.isfinite(value) else 1.0

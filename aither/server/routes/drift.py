@@ -253,3 +253,38 @@ async def set_reference(
     result: ReferenceOut = await run_in_threadpool(make)
     monitor.forget_reference(principal.org_id, name)
     return result
+
+
+class JudgeStatus(BaseModel):
+    """The judge model's work since the server started (its own cost included)."""
+
+    configured: bool
+    model: str | None = None
+    offered: int = 0
+    dropped: int = Field(0, description="offers refused because the queue was full")
+    judged: int = 0
+    failed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = Field(0.0, description="the judge's own cost, at the configured prices")
+    recent_errors: list[str] = Field(default_factory=list)
+
+
+@router.get("/drift/judge", response_model=JudgeStatus, summary="The judge model's counts and cost")
+def judge_status(*, principal: Reader, storage: StorageDep) -> JudgeStatus:
+    judge = monitor_for(storage.engine).judge()
+    if judge is None:
+        return JudgeStatus(configured=False)
+    counts = judge.counts
+    return JudgeStatus(
+        configured=True,
+        model=judge.model,
+        offered=counts.offered,
+        dropped=counts.dropped,
+        judged=counts.judged,
+        failed=counts.failed,
+        input_tokens=counts.input_tokens,
+        output_tokens=counts.output_tokens,
+        cost_usd=counts.cost_usd,
+        recent_errors=list(counts.errors),
+    )
