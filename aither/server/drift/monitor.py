@@ -124,7 +124,7 @@ class DriftMonitor:
                 if span is None or prediction.is_error:
                     continue
                 if sc.ML_FEATURES_STATS_SAMPLE in span.attributes:
-                    tables = _tables(span.attributes)
+                    tables = sample_tables(span.attributes)
                 else:  # a small call: ml.features holds every row
                     tables = _shown_tables(prediction)
                 if tables is None:
@@ -319,7 +319,7 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def _tables(attributes_json: str) -> tuple[Table, Table] | None:
+def sample_tables(attributes_json: str) -> tuple[Table, Table] | None:
     """The input and output tables of one span's stats samples; None when unreadable."""
     try:
         attributes = json.loads(attributes_json)

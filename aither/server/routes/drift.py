@@ -21,7 +21,7 @@ from ... import semconv as sc
 from ..auth import SCOPE_ADMIN, SCOPE_WRITE, Principal
 from ..drift import monitor_for
 from ..drift import store as drift_store
-from ..drift.monitor import _tables
+from ..drift.monitor import sample_tables
 from ..drift.reference import Table, build, input_table, output_table
 from ..storage.schema import spans
 from . import schemas as s
@@ -196,7 +196,7 @@ def _window_tables(
     inputs: Table = {}
     outputs: Table = {}
     for (attributes,) in connection.execute(query):
-        tables = _tables(attributes) if sc.ML_FEATURES_STATS_SAMPLE in attributes else None
+        tables = sample_tables(attributes) if sc.ML_FEATURES_STATS_SAMPLE in attributes else None
         if tables is None:
             continue
         for target, table in zip((inputs, outputs), tables, strict=True):
