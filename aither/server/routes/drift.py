@@ -261,12 +261,12 @@ class JudgeStatus(BaseModel):
     configured: bool
     model: str | None = None
     offered: int = 0
-    dropped: int = Field(0, description="offers refused because the queue was full")
+    dropped: int = Field(default=0, description="offers refused because the queue was full")
     judged: int = 0
     failed: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    cost_usd: float = Field(0.0, description="the judge's own cost, at the configured prices")
+    cost_usd: float = Field(default=0.0, description="the judge's own cost, at the configured prices")
     recent_errors: list[str] = Field(default_factory=list)
 
 
