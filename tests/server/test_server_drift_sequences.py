@@ -44,3 +44,42 @@ def test_the_autoencoder_learns_the_shape_and_flags_an_injected_deviation() -> N
     flagged = model.deviating_minutes(deviated)
     assert set(range(70, 85)) & set(flagged), flagged
     assert model.errors(deviated).max() > 2 * model.errors(clean).max()
+
+
+def test_the_server_watch_trains_in_the_background_and_opens_an_anomaly_typed_by_the_signal(storage) -> None:  # type: ignore[no-untyped-def]
+    from aither.server.detection import rollups
+    from aither.server.detection.anomalies import open_rows
+    from aither.server.drift import DriftSettings
+    from aither.server.drift.sequences import SequenceWatch
+
+    settings = DriftSettings(sequence_watch=True, sequence_train_minutes=8 * DAY, sequence_window=20)
+    rng = np.random.default_rng(1)
+    start = 1_000 * DAY * MINUTE_NS  # minute-aligned
+    history = _traffic(9, rng)
+    key = ("llm", "support", "gpt-test", "", "")
+
+    def write(minutes: dict[int, Rollup], offset: int) -> None:
+        batch = {(start + offset + m, *key): r for m, r in minutes.items()}
+        storage.writer.run(lambda connection: rollups.upsert(connection, "org", batch))
+
+    write(history, 0)
+    watch = SequenceWatch()
+    now = start + 8 * DAY * MINUTE_NS
+    assert storage.writer.run(lambda c: watch.step(c, "org", now, settings)) == []  # training started
+    trainer = watch.trainer("org", ("llm", "support", "gpt-test"))
+    assert trainer is not None and trainer.done.wait(60) and trainer.model is not None
+
+    now += MINUTE_NS  # the next minute, still the usual shape: nothing
+    assert storage.writer.run(lambda c: watch.step(c, "org", now, settings)) == []
+    deviating = {m: r for m, r in history.items() if 8 * DAY * MINUTE_NS <= m < (8 * DAY + 40) * MINUTE_NS}
+    for rollup in deviating.values():  # latency rises in the last 40 minutes (the upsert adds to the minute)
+        rollup.latency_sum_ms *= 3
+    write({m - 8 * DAY * MINUTE_NS: r for m, r in deviating.items()}, 8 * DAY * MINUTE_NS)
+    now = start + (8 * DAY + 40) * MINUTE_NS
+    notices = storage.writer.run(lambda c: watch.step(c, "org", now, settings))
+    assert [(n.rule, n.anomaly_type, n.detection_method) for n in notices] == [
+        ("lstm_latency_ms", "latency_spike", "lstm_autoencoder")
+    ]
+    with storage.read() as connection:
+        (row,) = list(open_rows(connection, "org"))
+    assert row["model"] == "gpt-test" and row["service"] == "support"

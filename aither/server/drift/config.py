@@ -81,6 +81,12 @@ class DriftSettings:
     judge_price_input_per_mtok: float = 0.0
     """USD per million input tokens of the judge model, to count its cost (0: not priced)."""
     judge_price_output_per_mtok: float = 0.0
+    sequence_watch: bool = False
+    """Opt-in LSTM autoencoder over the per-minute rollups (PyTorch, the ``torch`` extra)."""
+    sequence_train_minutes: int = 2880
+    """Minutes of rollups a target's model trains on (it needs half of them with traffic)."""
+    sequence_window: int = 30
+    """Minutes the autoencoder reconstructs at once."""
     outlier_methods: tuple[str, ...] = ()
     """Opt-in multivariate outliers: ``isolation_forest``, ``one_class_svm`` (scikit-learn)."""
     outlier_rate_multiplier: float = 3.0

@@ -34,6 +34,7 @@ from ... import semconv as sc
 from ...schema.vocabulary import DetectionMethod
 from ..alerts.notice import AnomalyNotice
 from ..detection.anomalies import Target
+from ..detection.engine import detection_for
 from ..ingest.records import LlmCallRecord, OperationRecord, PredictionRecord, SpanRecord
 from . import outcomes, outliers, store
 from .answers import AnswerChecks
@@ -47,6 +48,7 @@ from .rules import (
     OUTPUT_DRIFT,
     QUALITY_DEGRADATION,
 )
+from .sequences import SequenceWatch
 from .windows import FeatureDrift, Window, compare, estimated_accuracy
 
 logger = logging.getLogger("aither.server")
@@ -80,6 +82,7 @@ class DriftMonitor:
         self._references: dict[ModelKey, Reference | None] = {}
         self.labels = LabelWindows()
         self.answers = AnswerChecks()
+        self.sequences = SequenceWatch()
         self._outlier_models: dict[ModelKey, dict[str, outliers.OutlierModel | None]] = {}
         self.errors = 0
         """Drift failures caught (ingest never fails because of drift)."""
@@ -134,6 +137,9 @@ class DriftMonitor:
             notices.extend(
                 self.answers.observe(connection, org_id, self.settings, by_key, llm_calls, operations)
             )
+            if self.settings.sequence_watch:
+                now = detection_for(connection.engine).now_ns(org_id)
+                notices.extend(self.sequences.step(connection, org_id, now, self.settings))
         return notices
 
     def judge(self) -> Judge | None:

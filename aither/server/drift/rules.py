@@ -95,4 +95,4 @@ _OWNED = frozenset({"input_drift", "output_drift", "concept_drift", "quality_deg
 def owned_by_drift(rule: str) -> bool:
     """Whether an anomaly's rule is drift's (drift resolves it on a clean window; the detection
     engine's quiet-period resolution should leave it alone)."""
-    return rule in _OWNED or rule.endswith(("_outliers", "_embedding_drift"))
+    return rule in _OWNED or rule.endswith(("_outliers", "_embedding_drift")) or rule.startswith("lstm_")

@@ -8,7 +8,12 @@ training windows. A window it cannot reconstruct is one the service's normal (da
 not explain. PyTorch is optional (the ``torch`` extra); training runs in a background thread
 (:class:`BackgroundTrainer`) so the caller never waits for it.
 
-Not wired into the server's anomaly flow yet: ``docs/drift.md`` says what is left.
+:class:`SequenceWatch` runs it in the server (opt-in, ``sequence_watch = true``): once a minute of
+event time per organisation it trains a model per target (kind, service, model) on the last
+``sequence_train_minutes`` of rollups, in the background, and scores the last
+``sequence_window`` complete minutes; a window it cannot reconstruct opens an anomaly typed by
+the signal that deviates most (``lstm_latency_ms`` is a LATENCY_SPIKE...), resolved when the
+window is reconstructed again.
 """
 
 from __future__ import annotations
@@ -20,8 +25,16 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import numpy as np
+from sqlalchemy.engine import Connection
 
+from ...schema.vocabulary import AnomalyType, DetectionMethod, Severity
+from ..alerts.notice import AnomalyNotice
+from ..detection import rollups
+from ..detection.anomalies import Target
 from ..detection.rollups import MINUTE_NS, Rollup
+from ..detection.rules import Rule
+from . import outcomes
+from .config import DriftSettings
 
 Series: TypeAlias = Any  # a (minutes, 4) numpy array of float64 (numpy is untyped for mypy here)
 SIGNALS = ("latency_ms", "cost_per_call", "tokens_per_call", "error_rate")
@@ -77,6 +90,17 @@ class SequenceModel:
             data = torch.tensor(windows, dtype=torch.float32)
             rebuilt = self.network(data)
             return ((rebuilt - data) ** 2).mean(dim=(1, 2)).numpy().astype(np.float64)
+
+    def signal_errors(self, series: Series) -> Series:
+        """Per signal, the mean squared reconstruction error of the last window of ``series``."""
+        import torch
+
+        windows = _windows((series - self.mean) / self.scale, self.window)
+        if windows is None:
+            return np.zeros(series.shape[1])
+        with torch.no_grad():
+            data = torch.tensor(windows[-1:], dtype=torch.float32)
+            return ((self.network(data) - data) ** 2).mean(dim=(0, 1)).numpy().astype(np.float64)
 
     def deviating_minutes(self, series: Series) -> list[int]:
         """The minutes covered by a window whose error passes the threshold."""
@@ -159,3 +183,101 @@ class BackgroundTrainer:
             self.error = exc
         finally:
             self.done.set()
+
+
+_TYPES = {
+    "latency_ms": AnomalyType.LATENCY_SPIKE,
+    "cost_per_call": AnomalyType.COST_ANOMALY,
+    "tokens_per_call": AnomalyType.TOKEN_USAGE_SPIKE,
+    "error_rate": AnomalyType.ERROR_RATE_INCREASE,
+}
+RULES = {
+    signal: Rule(
+        f"lstm_{signal}",
+        "window",
+        kind,
+        Severity.MEDIUM,
+        DetectionMethod.LSTM_AUTOENCODER,
+        None,
+        0.0,
+        ("llm", "prediction"),
+        "The service's minutes no longer follow its usual shape; compare this hour with the same "
+        "hour of previous days",
+        f"An LSTM autoencoder of the service's normal shape cannot reconstruct its recent {signal}",
+    )
+    for signal, kind in _TYPES.items()
+}
+TargetKey = tuple[str, str, str]
+"""(kind, service, model)."""
+
+
+def _by_target(rows: list[tuple[rollups.RollupKey, Rollup]]) -> dict[TargetKey, dict[int, Rollup]]:
+    out: dict[TargetKey, dict[int, Rollup]] = {}
+    for key, rollup in rows:
+        minutes = out.setdefault((key[1], key[2], key[3]), {})
+        merged = minutes.setdefault(key[0], Rollup())
+        merged.merge(rollup)
+    return out
+
+
+class SequenceWatch:
+    """Per organisation and target, a model in training or trained; checked once a minute."""
+
+    def __init__(self) -> None:
+        self._trainers: dict[tuple[str, TargetKey], BackgroundTrainer] = {}
+        self._checked: dict[str, int] = {}
+
+    def trainer(self, org_id: str, target: TargetKey) -> BackgroundTrainer | None:
+        return self._trainers.get((org_id, target))
+
+    def step(
+        self, connection: Connection, org_id: str, now_ns: int, settings: DriftSettings
+    ) -> list[AnomalyNotice]:
+        """Train what has enough history, score what is trained; the notices to send."""
+        if not settings.sequence_watch or not available():
+            return []
+        minute = now_ns - now_ns % MINUTE_NS
+        if self._checked.get(org_id) == minute:
+            return []
+        self._checked[org_id] = minute
+        window = settings.sequence_window
+        recent = _by_target(rollups.read(connection, org_id, minute - 2 * window * MINUTE_NS, minute))
+        untrained = [t for t in recent if (org_id, t) not in self._trainers]
+        if untrained:
+            start = minute - settings.sequence_train_minutes * MINUTE_NS
+            history = _by_target(rollups.read(connection, org_id, start, minute))
+            for target in untrained:
+                minutes = history.get(target, {})
+                if len(minutes) >= settings.sequence_train_minutes // 2:
+                    series = series_from_rollups(minutes, start, minute)
+                    self._trainers[(org_id, target)] = BackgroundTrainer(series, window=window)
+        notices: list[AnomalyNotice] = []
+        for target, minutes in recent.items():
+            trainer = self._trainers.get((org_id, target))
+            if trainer is None or trainer.model is None:
+                continue
+            model = trainer.model
+            series = series_from_rollups(minutes, minute - 2 * window * MINUTE_NS, minute)
+            total = float(model.errors(series)[-1]) if series.shape[0] >= window else 0.0
+            errors = model.signal_errors(series)
+            worst = SIGNALS[int(np.argmax(errors))]
+            where = Target(target[0], target[1], target[2])
+            for signal in SIGNALS:
+                rule = RULES[signal]
+                if total > model.threshold and signal == worst:
+                    evidence = {
+                        "reconstruction_error": total,
+                        "threshold": model.threshold,
+                        "signal_errors": dict(zip(SIGNALS, (float(e) for e in errors), strict=True)),
+                        "window_minutes": window,
+                    }
+                    message = (
+                        f"the last {window} minutes deviate from the learned shape "
+                        f"(error {total:.3g} > {model.threshold:.3g}), mostly in {signal}"
+                    )
+                    notice = outcomes.hit(connection, org_id, rule, where, minute, message, evidence)
+                else:
+                    notice = outcomes.resolve(connection, org_id, rule, where)
+                if notice is not None:
+                    notices.append(notice)
+        return notices
