@@ -207,6 +207,7 @@ RULES = {
     )
     for signal, kind in _TYPES.items()
 }
+RETRY_NS = 60 * MINUTE_NS
 TargetKey = tuple[str, str, str]
 """(kind, service, model)."""
 
@@ -226,6 +227,7 @@ class SequenceWatch:
     def __init__(self) -> None:
         self._trainers: dict[tuple[str, TargetKey], BackgroundTrainer] = {}
         self._checked: dict[str, int] = {}
+        self._attempted: dict[tuple[str, TargetKey], int] = {}
 
     def trainer(self, org_id: str, target: TargetKey) -> BackgroundTrainer | None:
         return self._trainers.get((org_id, target))
@@ -242,11 +244,18 @@ class SequenceWatch:
         self._checked[org_id] = minute
         window = settings.sequence_window
         recent = _by_target(rollups.read(connection, org_id, minute - 2 * window * MINUTE_NS, minute))
-        untrained = [t for t in recent if (org_id, t) not in self._trainers]
+        # a target without enough history is looked at again an hour later, not every minute
+        untrained = [
+            t
+            for t in recent
+            if (org_id, t) not in self._trainers
+            and minute - self._attempted.get((org_id, t), minute - RETRY_NS) >= RETRY_NS
+        ]
         if untrained:
             start = minute - settings.sequence_train_minutes * MINUTE_NS
             history = _by_target(rollups.read(connection, org_id, start, minute))
             for target in untrained:
+                self._attempted[(org_id, target)] = minute
                 minutes = history.get(target, {})
                 if len(minutes) >= settings.sequence_train_minutes // 2:
                     series = series_from_rollups(minutes, start, minute)
