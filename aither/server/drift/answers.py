@@ -205,14 +205,7 @@ class AnswerChecks:
             state = self._vectors.setdefault((org_id, model, side), Stream())
             if state.reference and vector.shape != state.reference[0].shape:
                 continue  # another embedding model: not comparable
-            if len(state.reference) < settings.embedding_reference:
-                state.reference.append(vector)
-                continue
-            if not state.window:
-                state.start_ns = call.time_ns
-            state.window.append(vector)
-            state.end_ns = max(state.end_ns, call.time_ns)
-            if len(state.window) < settings.embedding_window:
+            if not state.add(vector, call.time_ns, settings.embedding_reference, settings.embedding_window):
                 continue
             result = embeddings.compare(
                 np.array(state.reference), np.array(state.window), settings.embedding_alpha

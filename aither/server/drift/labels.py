@@ -76,15 +76,10 @@ class LabelWindows:
                 continue
             mkey: ModelKey = (org_id, row.model_name, row.model_version or "")
             state = self._labels.setdefault(mkey, Stream(task=row.task))
-            if len(state.reference) < settings.label_reference_rows:
-                state.reference.append(value)
-                continue
-            if not state.window:
-                state.start_ns = row.pred_time_ns
-            state.window.append(value)
-            state.start_ns = min(state.start_ns, row.pred_time_ns)
-            state.end_ns = max(state.end_ns, row.pred_time_ns)
-            if len(state.window) >= settings.label_window_rows:
+            full = state.add(
+                value, row.pred_time_ns, settings.label_reference_rows, settings.label_window_rows
+            )
+            if full:
                 notice = self._judge(connection, mkey, state, settings)
                 state.window = []
                 if notice is not None:

@@ -67,6 +67,18 @@ class Stream:
     end_ns: int = 0
     task: str | None = None
 
+    def add(self, value: Any, time_ns: int, reference_size: int, window_size: int) -> bool:
+        """Add one value (to the reference until it holds ``reference_size``); True when the
+        window holds ``window_size`` and is to be judged."""
+        if len(self.reference) < reference_size:
+            self.reference.append(value)
+            return False
+        if not self.window:
+            self.start_ns = self.end_ns = time_ns
+        self.window.append(value)
+        self.start_ns, self.end_ns = min(self.start_ns, time_ns), max(self.end_ns, time_ns)
+        return len(self.window) >= window_size
+
 
 @dataclass
 class FeatureDrift:
