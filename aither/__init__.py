@@ -46,7 +46,18 @@ from .tracing.llm_record import LLMCall
 from .tracing.scope import context
 
 if typing.TYPE_CHECKING:
-    from .api import APIKey, CreatedAPIKey, Organization, Usage, User, anomalies, api_keys, org, user
+    from .api import (
+        APIKey,
+        CreatedAPIKey,
+        Organization,
+        Usage,
+        User,
+        anomalies,
+        api_keys,
+        org,
+        set_reference,
+        user,
+    )
     from .api import AsyncManagementClient as AsyncAither
 
 # The management API is httpx's: imported at first use, so that `import aither` stays light.
@@ -60,6 +71,7 @@ _MANAGEMENT_API = {
     "anomalies": "anomalies",
     "api_keys": "api_keys",
     "org": "org",
+    "set_reference": "set_reference",
     "user": "user",
 }
 
@@ -122,6 +134,7 @@ __all__ = [
     "log_llm_call",
     "log_prediction",
     "org",
+    "set_reference",
     "span",
     "stats",
     "track",

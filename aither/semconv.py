@@ -223,3 +223,15 @@ AITHER_LLM_RECORDED: Final = "aither.llm.recorded"
 """True on a call recorded with ``aither.log_llm_call`` (not observed by a wrapped client)."""
 COST_SOURCE_CALLER: Final = "caller"
 """:data:`AITHER_COST_SOURCE` of a cost the caller gave (``log_llm_call(cost_usd=...)``)."""
+# --- drift (issue 14): unbiased row samples and embeddings -----------------------------------------
+ML_FEATURES_STATS_SAMPLE: Final = "ml.features.stats_sample"
+"""JSON ``{"columns": [...], "rows": [[...]], "index": [...], "of": n}``: input rows drawn at
+random (seeded) from the call's ``n`` rows, for drift statistics; ``ml.features`` keeps the
+first rows for display."""
+ML_PREDICTION_STATS_SAMPLE: Final = "ml.prediction.stats_sample"
+"""JSON ``{"values": [...], "index": [...]}``: the outputs of the same rows as
+:data:`ML_FEATURES_STATS_SAMPLE`."""
+AITHER_EMBEDDING_PROMPT: Final = "aither.embedding.prompt"
+"""Opt-in: the prompt's embedding vector as base64 of little-endian float32."""
+AITHER_EMBEDDING_RESPONSE: Final = "aither.embedding.response"
+"""Opt-in: the response's embedding vector as base64 of little-endian float32."""

@@ -38,6 +38,8 @@ JSON_ATTRIBUTES = frozenset(
         semconv.ML_FEATURES,
         semconv.ML_PREDICTION,
         semconv.ML_MODEL_PARAMS,
+        semconv.ML_FEATURES_STATS_SAMPLE,
+        semconv.ML_PREDICTION_STATS_SAMPLE,
         semconv.ML_LABEL,
         semconv.ML_LABEL_ROW_INDICES,
         semconv.AITHER_INPUT,

@@ -36,6 +36,7 @@ from ._detection import (
     StatsResource,
     Summary,
 )
+from ._reference import set_reference
 from ._sync import (
     ApiKeysResource,
     LabelsResource,
@@ -140,6 +141,7 @@ __all__ = [
     "org",
     "predictions",
     "rules",
+    "set_reference",
     "stats",
     "traces",
     "user",

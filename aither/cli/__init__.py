@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ._detection_parsers import add_parsers
 
     add_parsers(commands, _query_options)
+    from ._drift_parser import add_parser as add_drift_parser
+
+    add_drift_parser(commands, _query_options)
     return parser
 
 
@@ -235,6 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "keys": _commands.keys,
             "alerts": _alerts.alerts,
         }.get(args.command)
+        if handler is None and args.command == "drift":
+            from ._drift import drift as handler
         if handler is None:
             from ._detection import HANDLERS
 

@@ -95,6 +95,11 @@ class DetectionMethod(str, Enum):
     KL_DIVERGENCE = "kl_divergence"
     LLM_CHECK = "llm_check"
     RAG = "rag"
+    # drift (issue 14)
+    Z_TEST = "z_test"
+    T_TEST = "t_test"
+    CBPE = "cbpe"
+    MMD = "mmd"
 
     def __str__(self) -> str:
         return str(self.value)

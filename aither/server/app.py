@@ -26,7 +26,8 @@ from .dashboard import install as install_dashboard
 from .detection import load_rules
 from .detection.retention import RetentionLoop
 from .detection.rules import read_rules_file
-from .routes import alerts, dashboard, detection, management, otlp, query
+from .drift import monitor_for
+from .routes import alerts, dashboard, detection, drift, management, otlp, query
 from .routes.schemas import Health
 from .storage import Storage, WriterBusy
 
@@ -55,6 +56,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         """Detection's rules and alert sink, read when an anomaly changes (the sink may be replaced)."""
         store.detection.rules = rules
         store.detection.sink_source = lambda: getattr(app.state, "alert_sink", None)
+        monitor_for(store.engine).settings = resolved.drift
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -110,6 +112,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     app.include_router(query.router)
     app.include_router(management.router)
     app.include_router(detection.router)
+    app.include_router(drift.router)
     app.include_router(alerts.router)
     app.include_router(dashboard.router)
     install_dashboard(app)  # the browser UI at / (aither/server/dashboard)

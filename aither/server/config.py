@@ -23,16 +23,21 @@ variable                       meaning                                         d
 ``AITHER_RULES_FILE``          TOML file of detection rules (``--rules``)      the built-in defaults
 ``AITHER_RETENTION``           delete telemetry older than this (``30d``)      keep everything
 ``AITHER_UI_SESSION_HOURS``    lifetime of a dashboard sign-in, in hours       12
+``AITHER_DRIFT_FILE``          TOML file of drift settings (``docs/drift.md``) the built-in defaults
+``AITHER_JUDGE_API_KEY``       the judge model's API key (its name is a drift   none
+                               setting, ``judge_api_key_env``)
 =============================  ==============================================  ========================
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..exceptions import ConfigError
+from .drift.config import DriftSettings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4680
@@ -97,6 +102,25 @@ def _retention(raw: str | float | None) -> float | None:
     return seconds
 
 
+def _drift_settings(path: Path | None) -> DriftSettings:
+    """Drift settings from a TOML file (``AITHER_DRIFT_FILE``), the judge's key from its variable."""
+    settings = DriftSettings()
+    if path is not None:
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - Python 3.10
+            import tomli as tomllib
+
+        if not path.is_file():
+            raise ConfigError(f"drift settings file {str(path)!r} does not exist")
+        try:
+            settings = settings.updated(tomllib.loads(path.read_text()))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"drift settings file {str(path)!r}: {exc}") from None
+    key = _env(settings.judge_api_key_env)
+    return replace(settings, judge_api_key=key) if key else settings
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Everything the server needs to start. Build it with :meth:`from_env`."""
@@ -127,6 +151,8 @@ class ServerSettings:
     """Delete telemetry older than this many seconds, in small batches; None: keep everything."""
     ui_session_hours: int = 12
     """Lifetime of a dashboard sign-in (the session cookie and its row)."""
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    """Windows and thresholds of drift detection (see ``docs/drift.md``)."""
 
     @classmethod
     def from_env(
@@ -173,9 +199,10 @@ class ServerSettings:
             retention_s=_retention(retention if retention is not None else _env("AITHER_RETENTION")),
             ui_session_hours=_int("AITHER_UI_SESSION_HOURS", _env("AITHER_UI_SESSION_HOURS"), 12, 1, 24 * 90),
         )
+        drift_file = _env("AITHER_DRIFT_FILE")
+        drift = _drift_settings(Path(drift_file).expanduser() if drift_file else None)
+        settings = replace(settings, drift=drift)
         if overrides:
-            from dataclasses import replace
-
             settings = replace(settings, **overrides)  # type: ignore[arg-type]
         return settings
 

@@ -24,6 +24,7 @@ from ..sampling.encoder import EAGER_BYTES, encode_now
 from ..sampling.limits import SampleLimits
 from ..sampling.model import OutputSample
 from ..sampling.rest import JSON_ROWS
+from ..sampling.rows import StatsInput, stats_items, take_input
 from .context import new_owner_id, set_last
 from .identity import IdentityPayload
 
@@ -192,6 +193,7 @@ def attach_samples(
     *,
     has_prediction: bool = True,
     describe: Callable[[], list[tuple[str, Any]]] | None = None,
+    stats: StatsInput | None = None,
 ) -> int | None:
     """Put the input's sample (from :func:`sample_features`) and the output's onto ``span``,
     and with ``describe`` the model's identity (computed on the export thread); returns the
@@ -227,6 +229,9 @@ def attach_samples(
         else:
             now[key] = text
             size += len(text)
+    for name, value in stats_items(stats, prediction, has_prediction):  # drift's random rows
+        items.append((name, value))
+        size += value.approx_bytes
     if items or describe is not None:
         payload = DeferredPayload(items, size, list(now.items()))
         runtime.defer(span, payload if describe is None else IdentityPayload(payload, describe, runtime))
@@ -244,18 +249,20 @@ def record_exception(span: trace.Span, exc: BaseException) -> None:
 class _Open:
     """A prediction span between the model's call and its end: what closing it needs."""
 
-    __slots__ = ("limits", "sampled", "span", "token")
+    __slots__ = ("limits", "sampled", "span", "stats", "token")
 
     def __init__(
         self,
         span: trace.Span,
         limits: SampleLimits,
         sampled: tuple[Sample, int | None] | None,
+        stats: StatsInput | None,
         token: Token[Context],
     ) -> None:
         self.span = span
         self.limits = limits
         self.sampled = sampled
+        self.stats = stats
         self.token = token
 
 
@@ -275,9 +282,11 @@ def _open(
     # The input is sampled before the model runs: the sample is what the model was given,
     # even when the model changes its input in place.
     sampled: tuple[Sample, int | None] | None = None
+    stats: StatsInput | None = None
     try:
         if span.is_recording():
             sampled = sample_features(runtime, limits, features, identity.features_fn)
+            stats = take_input(features, shown=sampled)
     except Exception as exc:
         try:
             runtime.internal_error(exc, "sampling a prediction's input")
@@ -290,7 +299,7 @@ def _open(
         _end(span, identity, index, None)
         runtime.internal_error(exc, "starting a prediction span")
         return None
-    return _Open(span, limits, sampled, token)
+    return _Open(span, limits, sampled, stats, token)
 
 
 def _close_error(
@@ -304,7 +313,14 @@ def _close_error(
         if call.sampled is not None:
             describe = _take(runtime, identity)
             attach_samples(
-                runtime, span, call.limits, call.sampled, None, has_prediction=False, describe=describe
+                runtime,
+                span,
+                call.limits,
+                call.sampled,
+                None,
+                has_prediction=False,
+                describe=describe,
+                stats=call.stats,
             )
     except Exception as inner:
         runtime.internal_error_quiet(inner, "recording a model's exception")
@@ -321,7 +337,13 @@ def _close(
     try:
         if call.sampled is not None:
             rows = attach_samples(
-                runtime, call.span, call.limits, call.sampled, result, describe=_take(runtime, identity)
+                runtime,
+                call.span,
+                call.limits,
+                call.sampled,
+                result,
+                describe=_take(runtime, identity),
+                stats=call.stats,
             )
     except Exception as exc:
         _end(call.span, identity, index, rows)
@@ -427,7 +449,15 @@ def log_prediction(
         if metadata:
             set_metadata(span, metadata)
         limits = runtime.settings.limits
-        rows = attach_samples(runtime, span, limits, sample_features(runtime, limits, features), prediction)
+        sampled_features = sample_features(runtime, limits, features)
+        rows = attach_samples(
+            runtime,
+            span,
+            limits,
+            sampled_features,
+            prediction,
+            stats=take_input(features, shown=sampled_features),
+        )
     finally:
         span.end(end_time=end)
     ctx = span.get_span_context()

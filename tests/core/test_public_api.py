@@ -48,6 +48,7 @@ PUBLIC_API = {
     "log_llm_call",
     "log_prediction",
     "org",
+    "set_reference",
     "span",
     "stats",
     "track",

@@ -76,6 +76,14 @@ def test_predict_makes_one_whole_span(aither_capture: SpanCapture, model: Logist
                 "truncated": False,
             },
         },
+        # ml.features shows 5 of the 7 rows: drift gets every row (up to 100, drawn at random)
+        "ml.features.stats_sample": {
+            "columns": ["f0", "f1", "f2", "f3"],
+            "rows": X[:7].tolist(),
+            "index": list(range(7)),
+            "of": 7,
+        },
+        "ml.prediction.stats_sample": {"values": out.tolist(), "index": list(range(7))},
     }
 
 

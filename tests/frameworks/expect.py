@@ -39,6 +39,18 @@ def split(span: CapturedSpan) -> tuple[dict[str, Any], dict[str, Any], dict[str,
     for part in (features, prediction):
         if part is not None:
             assert set(part) == {"sample", "_meta"}, part
+    # drift's random rows, present when ml.features shows only some rows: checked for shape here
+    stats = attributes.pop("ml.features.stats_sample", None)
+    stats_out = attributes.pop("ml.prediction.stats_sample", None)
+    if stats is not None:
+        assert features["_meta"]["truncated"], features["_meta"]
+        assert set(stats) == {"columns", "rows", "index", "of"}
+        assert len(stats["rows"]) == len(stats["index"]) == min(stats["of"], 100)
+        if stats_out is not None:
+            assert stats_out["index"] == stats["index"]
+            assert len(stats_out["values"]) == len(stats["index"])
+    else:
+        assert stats_out is None
     return attributes, features, prediction
 
 

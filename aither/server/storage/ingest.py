@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..detection.hook import detect
+from ..drift.hook import observe_drift
 from ..ingest.records import (
     DecodedBatch,
     LabelRecord,
@@ -101,6 +102,8 @@ class IngestJob:
             )
         if new_llm or new_predictions:
             detect(connection, org_id, new_spans, new_llm, new_predictions)
+        if new_predictions or new_labels or new_llm or new_operations:
+            observe_drift(connection, org_id, new_spans, new_predictions, new_llm, new_operations)
         if new_llm:
             bulk_insert(connection, llm_calls, _rows(new_llm, _LLM_FIELDS, org_id=org_id))
         if new_operations:

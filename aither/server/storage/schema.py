@@ -427,3 +427,46 @@ ui_sessions = Table(
     Index(None, "key_id"),
     Index(None, "expires_at_ns"),
 )
+
+# --- drift (issue 14): references, and what each closed window found -------------------------
+drift_references = Table(
+    "drift_references",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("model_name", String(200), nullable=False),
+    # '' for a reference of every version of the model
+    Column("model_version", String(100), nullable=False),
+    # first_rows | dataset | window
+    Column("source", String(16), nullable=False),
+    Column("rows", Integer, nullable=False),
+    # JSON of aither.server.drift.reference.Reference: summaries and a bounded sample
+    Column("body", Text, nullable=False),
+    Column("created_at_ns", BigInteger, nullable=False),
+    UniqueConstraint("org_id", "model_name", "model_version"),
+)
+
+drift_scores = Table(
+    "drift_scores",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("org_id", String(32), nullable=False),
+    Column("model_name", String(200), nullable=False),
+    Column("model_version", String(100), nullable=False),
+    Column("environment", String(100), nullable=False),
+    Column("window_start_ns", BigInteger, nullable=False),
+    Column("window_end_ns", BigInteger, nullable=False),
+    # when the window was judged (wall clock): the rows of one window share it
+    Column("judged_at_ns", BigInteger, nullable=False),
+    # input | output | performance | outliers
+    Column("side", String(16), nullable=False),
+    Column("feature", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    # the headline score: PSI for a column, the metric for performance, the rate for outliers
+    Column("score", Float),
+    Column("drifted", Boolean, nullable=False),
+    Column("rows", Integer, nullable=False),
+    # JSON: every method's score and the numbers behind them
+    Column("details", Text, nullable=False),
+    Index(None, "org_id", "model_name", "window_end_ns"),
+)

@@ -1,0 +1,179 @@
+"""Unbiased row samples for drift statistics: ``ml.features.stats_sample``.
+
+``ml.features`` keeps a call's *first* rows, for display; a batch sorted by time, by score or
+by customer makes those rows a biased picture of the call. This module draws up to
+:data:`STATS_ROWS` row indices at random first, then takes only those rows of the input (and,
+once the model has answered, of its output), so the work on the caller's thread is O(sample):
+no sort, no copy of the whole input. Conversion to JSON waits for the export thread.
+
+Supported inputs: 2-D numpy arrays, pandas and polars data frames, torch 2-D tensors, and
+lists of rows (lists, tuples or dicts). Anything else gets no stats sample (drift then has
+nothing to judge for that model; ``ml.features`` is unaffected).
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from .. import semconv
+from .model import Sample
+
+STATS_ROWS = 100
+"""Rows drawn at random per call (all of them when the call has fewer)."""
+STATS_COLUMNS = 100
+"""Columns kept of each drawn row (drift on wider inputs, like images, is not meaningful)."""
+
+_RANDOM = random.Random(0x41697468)  # seeded: the same calls draw the same rows in a test run
+
+
+def seed(value: int) -> None:
+    """Reseed the row draw (tests and benchmarks that want a different, fixed draw)."""
+    _RANDOM.seed(value)
+
+
+def _pick(total: int, limit: int = STATS_ROWS) -> list[int]:
+    if total <= limit:
+        return list(range(total))
+    return sorted(_RANDOM.sample(range(total), limit))
+
+
+def _module(value: Any) -> str:
+    return type(value).__module__.partition(".")[0]
+
+
+class StatsInput:
+    """The drawn rows of one call's input; :meth:`output` takes the same rows of its output."""
+
+    __slots__ = ("approx_bytes", "columns", "data", "index", "of")
+
+    def __init__(self, index: list[int], of: int, columns: list[str], data: Any) -> None:
+        self.index = index
+        self.of = of
+        self.columns = columns
+        self.data = data
+        self.approx_bytes = 16 * len(index) * max(len(columns), 1) + 64
+
+    def __aither_json__(self) -> dict[str, Any]:
+        return {"columns": self.columns, "rows": _rows(self.data), "index": self.index, "of": self.of}
+
+    def output(self, prediction: Any) -> StatsOutput | None:
+        """The same rows of the model's output; None when it has no rows to take."""
+        taken = _take_output(prediction, self.index, self.of)
+        return StatsOutput(self.index, taken) if taken is not None else None
+
+
+class StatsOutput:
+    """The outputs of the drawn rows (``ml.prediction.stats_sample``)."""
+
+    __slots__ = ("approx_bytes", "data", "index")
+
+    def __init__(self, index: list[int], data: Any) -> None:
+        self.index = index
+        self.data = data
+        self.approx_bytes = 24 * len(index) + 32
+
+    def __aither_json__(self) -> dict[str, Any]:
+        return {"values": _values(self.data), "index": self.index}
+
+
+def take_input(
+    features: Any, limit: int = STATS_ROWS, *, shown: tuple[Sample, int | None] | None = None
+) -> StatsInput | None:
+    """Draw up to ``limit`` rows of ``features``; on the caller's thread, O(``limit``).
+
+    ``shown`` is the call's ``ml.features`` sample and row count: when it already holds every
+    row, nothing is drawn (the server reads the rows from ``ml.features``), so a small call
+    pays nothing. Returns None for a type without rows to draw. Never converts the whole input.
+    """
+    if shown is not None and not shown[0].meta.get("truncated"):
+        return None
+    root = _module(features)
+    if root == "numpy":
+        if getattr(features, "ndim", 0) != 2 or features.dtype.names is not None:
+            return None
+        index = _pick(int(features.shape[0]), limit)
+        width = min(int(features.shape[1]), STATS_COLUMNS)
+        data = features[index, :width]
+        return StatsInput(index, int(features.shape[0]), [f"f{i}" for i in range(width)], data)
+    if root == "pandas" and hasattr(features, "iloc") and hasattr(features, "columns"):
+        index = _pick(len(features), limit)
+        part = features.iloc[index, :STATS_COLUMNS]
+        return StatsInput(index, len(features), [str(c) for c in part.columns], part)
+    if root == "polars" and hasattr(features, "columns") and hasattr(features, "rows"):
+        index = _pick(features.height, limit)
+        columns = list(features.columns[:STATS_COLUMNS])
+        return StatsInput(index, features.height, columns, features[index].select(columns))
+    if root == "torch" and "torch" in sys.modules and getattr(features, "ndim", 0) == 2:
+        index = _pick(int(features.shape[0]), limit)
+        width = min(int(features.shape[1]), STATS_COLUMNS)
+        data = features.detach()[index, :width].cpu()
+        return StatsInput(index, int(features.shape[0]), [f"f{i}" for i in range(width)], data)
+    if isinstance(features, (list, tuple)) and features:
+        first = features[0]
+        if isinstance(first, Mapping):
+            columns = [str(k) for k in list(first)[:STATS_COLUMNS]]
+            index = _pick(len(features), limit)
+            rows = [features[i] for i in index]
+            return StatsInput(index, len(features), columns, [[_get(r, c) for c in columns] for r in rows])
+        if isinstance(first, (list, tuple)):
+            index = _pick(len(features), limit)
+            width = min(len(first), STATS_COLUMNS)
+            rows = [list(features[i][:width]) for i in index]
+            return StatsInput(index, len(features), [f"f{i}" for i in range(width)], rows)
+    return None
+
+
+def _get(row: Any, column: str) -> Any:
+    return row.get(column) if isinstance(row, Mapping) else None
+
+
+def _take_output(prediction: Any, index: list[int], of: int) -> Any:
+    root = _module(prediction)
+    if root in ("numpy", "torch") and getattr(prediction, "ndim", 0) in (1, 2):
+        if int(prediction.shape[0]) != of:
+            return None
+        part = prediction[index]
+        return part.detach().cpu() if root == "torch" else part
+    if root == "pandas" and hasattr(prediction, "iloc") and len(prediction) == of:
+        return prediction.iloc[index]
+    if root == "polars" and hasattr(prediction, "gather") and len(prediction) == of:
+        return prediction.gather(index)
+    if isinstance(prediction, (list, tuple)) and len(prediction) == of:
+        return [prediction[i] for i in index]
+    return None
+
+
+def _rows(data: Any) -> list[Any]:
+    root = _module(data)
+    if root == "pandas":
+        return [list(row) for row in data.itertuples(index=False, name=None)]
+    if root == "polars":
+        return [list(row) for row in data.rows()]
+    if hasattr(data, "tolist"):
+        rows: list[Any] = data.tolist()
+        return rows
+    return list(data)
+
+
+def _values(data: Any) -> list[Any]:
+    if hasattr(data, "to_numpy"):
+        data = data.to_numpy()
+    if hasattr(data, "tolist"):
+        values: list[Any] = data.tolist()
+        return values
+    return list(data)
+
+
+def stats_items(stats: StatsInput | None, prediction: Any, has_prediction: bool) -> list[tuple[str, Any]]:
+    """The deferred attributes of one call's stats sample (empty when there is none)."""
+    if stats is None:
+        return []
+    items: list[tuple[str, Any]] = [(semconv.ML_FEATURES_STATS_SAMPLE, stats)]
+    if has_prediction:
+        output = stats.output(prediction)
+        if output is not None:
+            items.append((semconv.ML_PREDICTION_STATS_SAMPLE, output))
+    return items

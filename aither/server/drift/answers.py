@@ -1,0 +1,299 @@
+"""Checks of LLM calls as they are stored: embedding drift, groundedness, and the judge's verdicts.
+
+See :mod:`aither.server.drift.embeddings` and :mod:`aither.server.drift.judge` for the methods;
+this module keeps their state per server (called on the writer thread).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from ... import semconv as sc
+from ..alerts.notice import AnomalyNotice
+from ..detection import anomalies
+from ..detection.anomalies import Hit, Target
+from ..ingest.records import LlmCallRecord, OperationRecord, SpanRecord
+from . import embeddings, outcomes, store
+from .config import DriftSettings
+from .judge import Judge, JudgeItem, RecentContexts, groundedness, message_text, words
+from .rules import EMBEDDING_DRIFT, GROUNDEDNESS, HALLUCINATION
+from .windows import Stream
+
+
+class AnswerChecks:
+    """Embedding windows, recent retrieved text and the judge of one server."""
+
+    def __init__(self) -> None:
+        self._vectors: dict[tuple[str, str, str], Stream] = {}
+        self._contexts = RecentContexts()
+        self._judge: Judge | None = None
+        self._random = random.Random(0x4A55)  # which calls the judge sees: seeded, reproducible
+
+    def observe(
+        self,
+        connection: Connection,
+        org_id: str,
+        settings: DriftSettings,
+        spans: Mapping[tuple[str, str], SpanRecord],
+        llm_calls: Sequence[LlmCallRecord],
+        operations: Sequence[OperationRecord],
+    ) -> list[AnomalyNotice]:
+        """A batch's retrievals, answers and embeddings; the judge's verdicts since the last batch."""
+        notices: list[AnomalyNotice] = []
+        for operation in operations:
+            if operation.span_type == "retrieval" and operation.output:
+                self._contexts.add(operation.trace_id, _plain_text(operation.output))
+        for call in llm_calls:
+            span = spans.get((call.trace_id, call.span_id))
+            if span is None:
+                continue
+            vectors = "aither.embedding." in span.attributes
+            content = sc.GEN_AI_OUTPUT_MESSAGES in span.attributes
+            if not (vectors or content):
+                continue
+            try:
+                attributes = json.loads(span.attributes)
+            except ValueError:
+                continue
+            if vectors:
+                notices.extend(self._embeddings(connection, org_id, call, attributes, settings))
+            if content:
+                notices.extend(self._answer(connection, org_id, call, attributes, settings))
+        notices.extend(self._verdicts(connection, settings))
+        return notices
+
+    def judge(self, settings: DriftSettings) -> Judge | None:
+        """The judge of ``settings`` (started on first use), or None when none is set."""
+        if settings.judge_base_url is None:
+            return None
+        current = self._judge
+        if current is None or (current.base_url, current.model) != (
+            settings.judge_base_url.rstrip("/"),
+            settings.judge_model,
+        ):
+            if current is not None:
+                current.close(0.0)
+            current = self._judge = Judge(
+                settings.judge_base_url,
+                settings.judge_model,
+                settings.judge_api_key,
+                queue_size=settings.judge_queue,
+                price_input_per_mtok=settings.judge_price_input_per_mtok,
+                price_output_per_mtok=settings.judge_price_output_per_mtok,
+            )
+        return current
+
+    def _answer(
+        self,
+        connection: Connection,
+        org_id: str,
+        call: LlmCallRecord,
+        attributes: dict[str, Any],
+        settings: DriftSettings,
+    ) -> list[AnomalyNotice]:
+        answer = message_text(attributes.get(sc.GEN_AI_OUTPUT_MESSAGES))
+        if not answer.strip():
+            return []
+        model = call.response_model or call.request_model or ""
+        context = self._contexts.get(call.trace_id)
+        notices: list[AnomalyNotice] = []
+        score = groundedness(answer, context) if context is not None else None
+        if score is not None:
+            threshold = settings.rag_min_groundedness
+            missing = sorted(words(answer) - words(context or ""))[:20]
+            details = {
+                "groundedness": score,
+                "threshold": threshold,
+                "trace_id": call.trace_id,
+                "missing": missing,
+            }
+            store.save_scores(
+                connection,
+                org_id,
+                [_answer_row(model, call, "rag", "groundedness", score, score < threshold, details)],
+            )
+            if score < threshold:
+                message = (
+                    f"{score:.0%} of the answer's content words are in the retrieved text "
+                    f"(threshold {threshold:.0%})"
+                )
+                hit = Hit(
+                    GROUNDEDNESS,
+                    Target("llm", "", model),
+                    call.time_ns,
+                    message,
+                    details,
+                    trace_id=call.trace_id,
+                )
+                notice = anomalies.record(connection, org_id, hit, time.time_ns())
+                if notice is not None:
+                    notices.append(notice)
+        judge = self.judge(settings)
+        if judge is not None and self._random.random() < settings.judge_sample_share:
+            prompt = "\n".join(
+                message_text(attributes.get(name))
+                for name in (sc.GEN_AI_SYSTEM_INSTRUCTIONS, sc.GEN_AI_INPUT_MESSAGES)
+            )
+            judge.offer(JudgeItem(org_id, model, call.trace_id, call.time_ns, prompt, answer, context))
+        return notices
+
+    def _verdicts(self, connection: Connection, settings: DriftSettings) -> list[AnomalyNotice]:
+        judge = self._judge
+        if judge is None:
+            return []
+        notices: list[AnomalyNotice] = []
+        threshold = settings.judge_threshold
+        for verdict in judge.drain():
+            item = verdict.item
+            details = {
+                "score": verdict.score,
+                "reason": verdict.reason,
+                "threshold": threshold,
+                "trace_id": item.trace_id,
+                "judge_model": judge.model,
+                "judge_input_tokens": verdict.input_tokens,
+                "judge_output_tokens": verdict.output_tokens,
+                "judge_cost_usd": verdict.cost_usd,
+                "with_context": item.context is not None,
+            }
+            flagged = verdict.score >= threshold
+            row = _answer_row(item.model, None, "judge", "hallucination", verdict.score, flagged, details)
+            row["window_start_ns"] = row["window_end_ns"] = item.time_ns
+            store.save_scores(connection, item.org_id, [row])
+            if flagged:
+                message = (
+                    f"the judge scored an answer {verdict.score:.2f} for hallucination: {verdict.reason}"
+                )
+                hit = Hit(
+                    HALLUCINATION,
+                    Target("llm", "", item.model),
+                    item.time_ns,
+                    message,
+                    details,
+                    trace_id=item.trace_id,
+                )
+                notice = anomalies.record(connection, item.org_id, hit, time.time_ns())
+                if notice is not None:
+                    notices.append(notice)
+        return notices
+
+    def _embeddings(
+        self,
+        connection: Connection,
+        org_id: str,
+        call: LlmCallRecord,
+        attributes: dict[str, Any],
+        settings: DriftSettings,
+    ) -> list[AnomalyNotice]:
+        model = call.response_model or call.request_model or ""
+        notices: list[AnomalyNotice] = []
+        for side, name in (
+            ("prompt", sc.AITHER_EMBEDDING_PROMPT),
+            ("response", sc.AITHER_EMBEDDING_RESPONSE),
+        ):
+            vector = embeddings.decode(attributes.get(name))
+            if vector is None:
+                continue
+            state = self._vectors.setdefault((org_id, model, side), Stream())
+            if state.reference and vector.shape != state.reference[0].shape:
+                continue  # another embedding model: not comparable
+            if not state.add(vector, call.time_ns, settings.embedding_reference, settings.embedding_window):
+                continue
+            result = embeddings.compare(
+                np.array(state.reference), np.array(state.window), settings.embedding_alpha
+            )
+            start, end = state.start_ns, state.end_ns
+            state.window = []
+            store.save_scores(
+                connection,
+                org_id,
+                [
+                    {
+                        "model_name": model[:200],
+                        "model_version": "",
+                        "environment": "",
+                        "window_start_ns": start,
+                        "window_end_ns": end,
+                        "side": "embedding",
+                        "feature": side,
+                        "kind": "embedding",
+                        "score": result["mean_cosine_distance"],
+                        "drifted": result["drifted"],
+                        "rows": result["window_vectors"],
+                        "details": json.dumps(result),
+                    }
+                ],
+            )
+            target = Target("llm", "", model)
+            rule = replace(EMBEDDING_DRIFT, name=f"{side}_embedding_drift")
+            if result["drifted"]:
+                message = (
+                    f"{side} embeddings moved: mean cosine distance {result['mean_cosine_distance']:.3f}, "
+                    f"MMD p={result['p_value']:.3g}"
+                )
+                evidence = {**result, "side": side, "window": {"start_ns": start, "end_ns": end}}
+                notice = outcomes.hit(connection, org_id, rule, target, end, message, evidence)
+            else:
+                notice = outcomes.resolve(connection, org_id, rule, target)
+            if notice is not None:
+                notices.append(notice)
+        return notices
+
+
+def _answer_row(
+    model: str,
+    call: LlmCallRecord | None,
+    side: str,
+    feature: str,
+    score: float,
+    flagged: bool,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """A drift_scores row for one checked answer."""
+    at = call.time_ns if call is not None else 0
+    return {
+        "model_name": model[:200],
+        "model_version": "",
+        "environment": "",
+        "window_start_ns": at,
+        "window_end_ns": at,
+        "side": side,
+        "feature": feature,
+        "kind": "answer",
+        "score": score,
+        "drifted": flagged,
+        "rows": 1,
+        "details": json.dumps(details),
+    }
+
+
+def _plain_text(payload: str) -> str:
+    """The strings of an ``aither.output`` payload (its ``sample`` when it is an envelope)."""
+    try:
+        value: Any = json.loads(payload)
+    except ValueError:
+        return payload
+    if isinstance(value, dict) and "sample" in value:
+        value = value["sample"]
+    texts: list[str] = []
+
+    def walk(item: Any, depth: int = 0) -> None:
+        if isinstance(item, str):
+            texts.append(item)
+        elif depth < 6 and isinstance(item, list):
+            for inner in item:
+                walk(inner, depth + 1)
+        elif depth < 6 and isinstance(item, dict):
+            for inner in item.values():
+                walk(inner, depth + 1)
+
+    walk(value)
+    return "\n".join(texts)
