@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..storage.schema import anomalies, label_rows, labels, llm_calls, operations, predictions, rollups, spans
+from ..storage.schema import (
+    anomalies,
+    drift_scores,
+    label_rows,
+    labels,
+    llm_calls,
+    operations,
+    predictions,
+    rollups,
+    spans,
+)
 
 if TYPE_CHECKING:
     from ..storage import Storage
@@ -106,6 +116,7 @@ def _steps(cutoff_ns: int, org_id: str | None, limit: int) -> list[tuple[str, Ca
         ("operations", by_time(operations, "time_ns")),
         ("spans", by_time(spans, "start_time_ns")),
         ("rollups", delete_rollups),
+        ("drift_scores", by_time(drift_scores, "window_end_ns")),  # what past windows found
         (
             "anomalies",
             lambda c: _delete_ids(
