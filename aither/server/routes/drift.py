@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
@@ -26,8 +26,9 @@ from ..drift.reference import Table, build, input_table, output_table
 from ..storage.schema import spans
 from . import schemas as s
 from .deps import Reader, StorageDep, caller
+from .responses import AUTHENTICATED, QUERY, WITH_BODY
 
-router = APIRouter(prefix="/api/v1", tags=["drift"])
+router = APIRouter(prefix="/api/v1", tags=["drift"], responses=AUTHENTICATED)
 Writer = Annotated[Principal, Depends(caller(SCOPE_WRITE, SCOPE_ADMIN))]
 ModelName = Annotated[str, Path(max_length=200, description="the model's name, as wrapped")]
 MAX_REFERENCE_ROWS = 100_000
@@ -109,19 +110,28 @@ class ReferenceOut(BaseModel):
 
 
 def _ns(value: dt.datetime) -> int:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return int(value.timestamp() * 1e9)
+    ns = s.to_ns(value)  # clamped to what the 64-bit time columns hold
+    assert ns is not None
+    return ns
 
 
-@router.get("/models/{name}/drift", response_model=ModelDrift, summary="A model's drift scores per window")
+@router.get(
+    "/models/{name}/drift",
+    response_model=ModelDrift,
+    summary="A model's drift scores per window",
+    responses=QUERY,
+)
 def model_drift(
     *,
     name: ModelName,
     principal: Reader,
     storage: StorageDep,
     version: Annotated[str | None, Query(max_length=100)] = None,
-    since: Annotated[dt.datetime | None, Query(description="windows that ended at or after this")] = None,
+    since: Annotated[
+        dt.datetime | None,
+        BeforeValidator(s.iso_time_only),
+        Query(description="windows that ended at or after this"),
+    ] = None,
     windows: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> ModelDrift:
     with storage.read() as connection:
@@ -210,6 +220,7 @@ def _window_tables(
     response_model=ReferenceOut,
     status_code=201,
     summary="Set a model's drift reference (a data set's rows, or a time window)",
+    responses={**WITH_BODY, **QUERY},
 )
 async def set_reference(
     *, name: ModelName, body: ReferenceIn, principal: Writer, storage: StorageDep
@@ -235,8 +246,15 @@ async def set_reference(
                 )
             source = "window"
         if not any(inputs.values()):
-            raise HTTPException(
-                422, "no rows to build a reference from (for a window: no stats samples in it)"
+            raise HTTPException(  # FastAPI's 422 shape, as the OpenAPI document declares
+                422,
+                [
+                    {
+                        "loc": ["body"],
+                        "msg": "no rows to build a reference from (for a window: no stats samples in it)",
+                        "type": "value_error",
+                    }
+                ],
             )
         reference = build(
             inputs, outputs, source=source, bins=settings.bins, reservoir_rows=settings.reservoir_rows
