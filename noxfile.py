@@ -46,7 +46,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    _install(session, "dev,server")
+    _install(session, "dev,server,langchain,dotenv")  # the optional integrations mypy reads
     session.run("mypy")
 
 
