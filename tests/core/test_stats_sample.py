@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
 import aither
 from aither.sampling import rows
 from aither.sampling.encoder import dumps
 from aither.testing import SpanCapture
+
+np = pytest.importorskip("numpy")  # the core session runs without numpy
 
 
 def _encoded(value: Any) -> Any:
