@@ -76,6 +76,8 @@ class Settings:
     redact_keys: frozenset[str] = frozenset()
     raise_internal_errors: bool = False
     capture_content: bool = False
+    capture_embeddings: bool = False
+    """Record the first input's vector of wrapped embeddings calls as ``aither.embedding.prompt``."""
     trace_ids_size: int = MAX_TRACE_IDS
     debug: bool = False
     max_retries: int = 0
@@ -197,6 +199,7 @@ def resolve_settings(
     redact_keys: Iterable[str] | None = None,
     raise_internal_errors: bool | None = None,
     capture_content: bool | None = None,
+    capture_embeddings: bool | None = None,
     trace_ids_size: int | None = None,
     debug: bool | None = None,
     max_retries: int | None = None,
@@ -295,6 +298,9 @@ def resolve_settings(
     )
     if isinstance(raw_capture, str):
         raw_capture = _parse_bool(name or "AITHER_CAPTURE_CONTENT", raw_capture)
+    raw_vectors, name = _pick(capture_embeddings, "AITHER_CAPTURE_EMBEDDINGS")
+    if isinstance(raw_vectors, str):
+        raw_vectors = _parse_bool(name or "AITHER_CAPTURE_EMBEDDINGS", raw_vectors)
     raw_debug, name = _pick(debug, "AITHER_DEBUG")
     if isinstance(raw_debug, str):
         raw_debug = _parse_bool(name or "AITHER_DEBUG", raw_debug)
@@ -412,6 +418,7 @@ def resolve_settings(
         redact_keys=frozenset(k.lower() for k in (redact_keys or ())),
         raise_internal_errors=bool(raw_raise) if raw_raise is not None else False,
         capture_content=bool(raw_capture) if raw_capture is not None else False,
+        capture_embeddings=bool(raw_vectors) if raw_vectors is not None else False,
         trace_ids_size=num(
             trace_ids_size,
             "trace_ids_size",

@@ -55,6 +55,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     def wire(app: FastAPI, store: Storage) -> None:
         """Detection's rules and alert sink, read when an anomaly changes (the sink may be replaced)."""
         store.detection.rules = rules
+        store.detection.load_rules(store.engine)  # changes made through the API, on top of the file
         store.detection.sink_source = lambda: getattr(app.state, "alert_sink", None)
         monitor_for(store.engine).settings = resolved.drift
 

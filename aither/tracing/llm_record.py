@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from .._client import Client
     from .._runtime import Runtime
 
-MAX_EMBEDDING_DIMENSIONS = 16_384
-"""The longest embedding recorded (float32: 64 KiB, 88 KiB as base64)."""
+MAX_EMBEDDING_DIMENSIONS = 8192
+"""The longest embedding recorded (float32: 32 KiB, 44 KiB as base64); the server's drift reads
+no longer ones (``aither.server.drift.embeddings.MAX_DIMENSIONS``)."""
 
 _SPAN_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -62,7 +63,8 @@ class LLMCall:
             OpenTelemetry span; default: the span current in the caller's context.
         timestamp: when the call ended (ISO 8601, a ``datetime`` or Unix seconds); default now.
         prompt_embedding / response_embedding: vectors of numbers, recorded as base64 of
-            their float32 little-endian bytes (``aither.llm.*.embedding``), only when given.
+            their float32 little-endian bytes (``aither.embedding.prompt`` / ``.response``, which the
+            server's embedding drift reads), only when given.
 
     Example:
         >>> call = aither.LLMCall(model="command-r", prompt="Hi", response="Hello!")  # doctest: +SKIP
@@ -135,6 +137,32 @@ def encode_embedding(label: str, vector: object) -> str:
     return base64.b64encode(struct.pack(f"<{n}f", *values)).decode("ascii")
 
 
+def captured_embedding(value: object) -> str | None:
+    """An embedding from a provider's response as :func:`encode_embedding` writes it, or None.
+
+    ``value`` is a list of numbers, or base64 of float32 little-endian values (what OpenAI sends
+    for ``encoding_format="base64"``, kept as it is). None for anything else, an empty vector,
+    one longer than :data:`MAX_EMBEDDING_DIMENSIONS`, or one holding NaN or an infinity: a
+    vector the server could not read is not worth the span's bytes.
+    """
+    if isinstance(value, str):
+        if len(value) > (MAX_EMBEDDING_DIMENSIONS * 4 + 2) // 3 * 4:
+            return None
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except ValueError:  # binascii.Error is a ValueError
+            return None
+        if not raw or len(raw) % 4:
+            return None
+        if not all(math.isfinite(v) for v in struct.unpack(f"<{len(raw) // 4}f", raw)):
+            return None
+        return value
+    try:
+        return encode_embedding("embedding", value)
+    except ValueError:
+        return None
+
+
 def decode_embedding(text: str) -> list[float]:
     """The values of an embedding attribute (float32, so about 7 significant digits)."""
     raw = base64.b64decode(text)
@@ -200,8 +228,8 @@ def check(call: LLMCall) -> _Checked:
     if call.session_id:
         attributes[semconv.SESSION_ID] = call.session_id
     for label, key, vector in (
-        ("prompt_embedding", semconv.AITHER_LLM_PROMPT_EMBEDDING, call.prompt_embedding),
-        ("response_embedding", semconv.AITHER_LLM_RESPONSE_EMBEDDING, call.response_embedding),
+        ("prompt_embedding", semconv.AITHER_EMBEDDING_PROMPT, call.prompt_embedding),
+        ("response_embedding", semconv.AITHER_EMBEDDING_RESPONSE, call.response_embedding),
     ):
         if vector is not None:
             attributes[key] = encode_embedding(label, vector)

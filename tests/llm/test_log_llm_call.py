@@ -68,7 +68,7 @@ def test_a_recorded_call_is_the_genai_span_a_wrapped_client_makes(content_captur
         "aither.pii.input.email": 1,
         "aither.injection.score": 0.0,
         "aither.injection.detected": False,
-        "aither.llm.prompt.embedding": span.attributes["aither.llm.prompt.embedding"],
+        "aither.embedding.prompt": span.attributes["aither.embedding.prompt"],
         "gen_ai.input.messages": json.dumps(
             [{"role": "user", "parts": [{"type": "text", "content": "Hi, my email is ada@example.com"}]}],
             separators=(",", ":"),
@@ -84,7 +84,7 @@ def test_a_recorded_call_is_the_genai_span_a_wrapped_client_makes(content_captur
             separators=(",", ":"),
         ),
     }
-    assert decode_embedding(span.attributes["aither.llm.prompt.embedding"]) == [0.5, 1.0, -2.25]
+    assert decode_embedding(span.attributes["aither.embedding.prompt"]) == [0.5, 1.0, -2.25]
 
 
 def test_content_only_with_capture_a_caller_cost_and_errors(aither_capture: SpanCapture) -> None:

@@ -6,6 +6,7 @@ Spans carry explicit timestamps; the server judges by event time, so simulated m
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,10 @@ from aither import semconv as sc
 from aither.exceptions import ConfigError
 from aither.server.alerts import NullSink
 from aither.server.detection import load_rules
-from aither.server.detection.rollups import histogram_quantile, latency_bucket
+from aither.server.detection.anomalies import Target
+from aither.server.detection.rollups import Rollup, histogram_quantile, latency_bucket
+from aither.server.detection.rules import RuleSet
+from aither.server.detection.windows import RecentCall, window_hit
 
 SECOND = 1_000_000_000
 MINUTE = 60 * SECOND
@@ -148,6 +152,25 @@ async def test_event_rule_anomalies_resolve_after_the_quiet_period(client, spans
     assert items[0]["rule"] == "pii_detected"
 
 
+def test_drift_anomalies_are_left_to_drift_and_event_ones_resolve_by_quiet(storage) -> None:  # type: ignore[no-untyped-def]
+    from aither.server.detection import anomalies as store
+    from aither.server.detection.anomalies import Hit
+    from aither.server.drift.rules import INPUT_DRIFT
+
+    org_id, now = "org-drift", 10 * 3600 * SECOND
+    target = Target("prediction", "", "fraud", "1", "")
+    pii = RuleSet().rules["pii_detected"]
+    with storage.engine.begin() as connection:
+        store.record(connection, org_id, Hit(INPUT_DRIFT, target, now, "drift", {}), now)
+        store.record(connection, org_id, Hit(pii, Target("llm", "s", "m"), now, "pii", {}), now)
+    later = now + 3600 * SECOND  # far past the quiet period, and no hit since
+    with storage.engine.begin() as connection:
+        storage.detection.evaluate(connection, org_id, later)
+    with storage.read() as connection:
+        status = {row["rule"]: row["status"] for row in store.list_rows(connection, org_id, limit=10)}
+    assert status == {"input_drift": "open", "pii_detected": "resolved"}
+
+
 async def test_request_rate_and_error_rate_fire_within_the_current_minute(client, spans) -> None:  # type: ignore[no-untyped-def]
     start = time.time_ns() - 2 * 3600 * SECOND
     start -= start % MINUTE
@@ -169,6 +192,43 @@ async def test_request_rate_and_error_rate_fire_within_the_current_minute(client
     assert items["high_error_rate"]["evidence"]["error_rate"] > 0.1
     assert items["model_errors"]["model"] == "gpt-4o-mini"
     assert items["request_failure"]["count"] == 40
+
+
+async def test_an_error_burst_opens_high_error_rate_within_15_s_of_its_start(client, spans) -> None:  # type: ignore[no-untyped-def]
+    start = time.time_ns() - 2 * 3600 * SECOND
+    start -= start % MINUTE
+    # 20 minutes at 30 calls/min without failures: the 5-minute window alone won't pass 10 %
+    await post(client, [spans.span("chat", chat(), start_ns=start + i * 2 * SECOND) for i in range(600)])
+    burst_start = start + 20 * MINUTE + 40 * SECOND  # late in a minute: the minute is mostly clean
+    # the burst's first 10 s at 1 call/s, 40 % failing
+    failing = (1, 3, 6, 8)
+    burst = [
+        spans.span("chat", chat(), start_ns=burst_start + i * SECOND, error="boom" if i in failing else None)
+        for i in range(10)
+    ]
+    await post(client, burst)
+    items = by_rule(await wait_for(client, lambda items: "high_error_rate" in by_rule(items)))
+    opened = items["high_error_rate"]
+    delay = dt.datetime.fromisoformat(opened["first_seen"]).timestamp() - burst_start / SECOND
+    assert 0 <= delay <= 15, delay  # event time: the org's clock is the newest span's time
+    assert opened["evidence"]["window_seconds"] == 15
+    assert (opened["evidence"]["errors"], opened["evidence"]["calls"]) == (4, 10)
+
+
+def test_an_error_burst_needs_enough_calls_and_must_stand_out_from_the_baseline() -> None:
+    rule = RuleSet().rules["high_error_rate"]
+    target = Target("llm", "support")
+    now = 3600 * SECOND
+
+    def calls(*errors: bool) -> list[RecentCall]:
+        return [RecentCall(now - (len(errors) - i) * SECOND, 100.0, None, 0, e) for i, e in enumerate(errors)]
+
+    assert window_hit(rule, target, {}, calls(False, True), now) is None  # 1 of 2 is not a rate
+    assert window_hit(rule, target, {}, calls(True, True), now) is None  # nor 2 of 2
+    assert window_hit(rule, target, {}, calls(False, True, False, True), now) is not None
+    # a target that fails 8 % of the time all hour: 2 failures in 4 calls are not surprising
+    noisy = {now - m * MINUTE - now % MINUTE: Rollup(count=25, errors=2) for m in range(2, 60)}
+    assert window_hit(rule, target, noisy, calls(False, True, False, True), now) is None
 
 
 async def test_spikes_are_judged_against_a_robust_baseline(client, spans) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ... import semconv
+from ...tracing.llm_record import captured_embedding
 from . import _common
 from ._common import LLMCall, StreamRecorder, TextAccumulator, TextBudget, as_int, field
 
@@ -327,6 +328,10 @@ def _record_embeddings(call: LLMCall, response: Any) -> None:
         vector = field(data[0], "embedding")
         if isinstance(vector, list):
             attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = len(vector)
+        if call.runtime.settings.capture_embeddings:  # opt-in: for the server's embedding drift
+            encoded = captured_embedding(vector)
+            if encoded is not None:
+                attrs[semconv.AITHER_EMBEDDING_PROMPT] = encoded
     call.record_response(response_model=field(response, "model"), attributes=attrs)
     usage = field(response, "usage")
     if usage is not None:

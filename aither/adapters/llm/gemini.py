@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ... import semconv
+from ...tracing.llm_record import captured_embedding
 from ..base import Adapter, WrapContext
 from . import _common
 from ._common import AsyncStreamProxy, LLMCall, StreamProxy, StreamRecorder, TextBudget, as_int
@@ -354,9 +355,26 @@ def _first_vector_length(body: str) -> int | None:
     return inner.count(",") + 1 if inner else 0
 
 
+def _first_vector(data: object) -> object:
+    """The first embedding's values of an ``embedContent``, ``batchEmbedContents`` or Vertex AI
+    ``predict`` response."""
+    if not isinstance(data, Mapping):
+        return None
+    embedding = data.get("embedding")
+    if embedding is None:
+        many = data.get("embeddings") or data.get("predictions")
+        first = many[0] if isinstance(many, list) and many else None
+        embedding = first.get("embeddings", first) if isinstance(first, Mapping) else None
+    return embedding.get("values") if isinstance(embedding, Mapping) else None
+
+
 def record_embedding(call: LLMCall, body: str, dimensions_requested: bool) -> None:
     if not dimensions_requested:
         call.set_attribute(semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, _first_vector_length(body))
+    if call.runtime.settings.capture_embeddings:  # opt-in: the body is parsed for the vector
+        encoded = captured_embedding(_first_vector(_json(body)))
+        if encoded is not None:
+            call.set_attribute(semconv.AITHER_EMBEDDING_PROMPT, encoded)
     if '"usageMetadata"' in body:  # only then is the body parsed
         data = _json(body)
         if isinstance(data, Mapping):

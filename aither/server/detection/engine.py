@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..alerts.notice import AnomalyNotice, AnomalySink, NullSink
 from ..ingest.records import LlmCallRecord, PredictionRecord, SpanRecord
 from . import anomalies as store
-from . import rollups
+from . import overrides, rollups
 from .anomalies import Hit, Target
 from .risk import call_risk
 from .rollups import MINUTE_NS
@@ -79,10 +79,23 @@ class Detection:
         with self._lock:
             return self._org_rules.get(org_id, self.rules)
 
-    def set_rules(self, org_id: str, rules: RuleSet) -> None:
-        """Rules for one organisation (the API's ``PUT /api/v1/rules``; kept until restart)."""
+    def set_rules(self, org_id: str, rules: RuleSet, connection: Connection | None = None) -> None:
+        """Rules for one organisation (the API's ``PUT /api/v1/rules``).
+
+        With ``connection`` (the writer's), their difference from the rules file is stored too,
+        so :meth:`load_rules` brings them back after a restart.
+        """
+        if connection is not None:
+            overrides.save(connection, org_id, overrides.difference(self.rules, rules))
         with self._lock:
             self._org_rules[org_id] = rules
+
+    def load_rules(self, engine: Engine) -> None:
+        """Apply each organisation's stored rule changes on top of :attr:`rules` (at start)."""
+        with engine.connect() as connection:
+            stored = overrides.load(connection, self.rules)
+        with self._lock:
+            self._org_rules = stored
 
     def now_ns(self, org_id: str) -> int:
         """The organisation's event clock (wall time when it has stored nothing yet)."""
@@ -248,10 +261,12 @@ class Detection:
                     notice = store.record(connection, org_id, hit, wall, per_minute=True)
                     if notice is not None:
                         notices.append(notice)
+        from ..drift.rules import owned_by_drift  # here: drift imports detection
+
         for row in list(store.open_rows(connection, org_id)):
             rule = rules.rules.get(row["rule"])
-            if row["open_key"] in firing:
-                continue
+            if row["open_key"] in firing or (rule is None and owned_by_drift(row["rule"])):
+                continue  # drift's anomalies resolve when drift sees a clean window, not by quiet
             windowed = rule is not None and rule.kind == "window"
             quiet = max(rule.window_s, 60.0) if rule is not None and windowed else rules.quiet_period_s
             if row["last_seen_ns"] < now_ns - int(quiet * 1e9):

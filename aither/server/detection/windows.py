@@ -28,14 +28,25 @@ LATEST_CALLS = 5
 """A spike is judged on the median of a target's latest calls: most of them must be spiky, so
 one slow call is not a latency spike, and three spiky calls are enough."""
 RECENT_S = 20.0
+"""The span of the in-memory view of each target's latest calls."""
 RATE_S = 10.0
 """The request-rate pace is read over the last 10 s of calls (a burst shows within seconds)."""
-"""The span of the in-memory view of each target's latest calls."""
+BURST_S = 15.0
+"""Error bursts are judged on the last 15 s of a target's calls (the way the request rate is)."""
+MIN_CALLS_BURST = 3
+"""An error burst needs this many calls in its seconds: 1 failure in 2 calls is not a rate."""
+MIN_ERRORS_BURST = 2
+"""... and this many failures (one failure is ``request_failure``'s, an event rule's)."""
+BURST_BASE_FLOOR = 0.005
+"""The error rate a burst is tested against is the target's trailing-hour rate, at least this."""
+BURST_ALPHA = 1e-3
+"""A burst counts when its failures would come from the baseline rate with less than this
+chance (a binomial tail): with about 240 separate 15 s windows an hour per target, a clean
+stream at the floor rate raises well under one false alarm an hour."""
 RECENT_MAX = 512
 """Calls kept per target at most (a busy target's 20 s are sampled down to its latest calls)."""
 MIN_CALLS_FOR_RATE = 10
 """An error rate over fewer calls than this is noise, not an anomaly."""
-MIN_ERRORS_RECENT = 2
 MODEL_ERRORS_MIN_RATE = 0.05
 """model_errors also needs this share of failures, so a busy model's rare errors don't count."""
 MIN_CALLS_FOR_MEAN = 3
@@ -177,14 +188,33 @@ def _summed(calls: Iterable[RecentCall]) -> Rollup:
     return total
 
 
-def _wilson_low(errors: float, calls: float, z: float = 1.96) -> float:
-    """The lower end of the Wilson interval of an error rate: above a threshold means surely above."""
-    if calls <= 0:
-        return 0.0
-    p = errors / calls
-    centre = p + z * z / (2 * calls)
-    spread = z * math.sqrt(p * (1 - p) / calls + z * z / (4 * calls * calls))
-    return (centre - spread) / (1 + z * z / calls)
+def _binomial_tail(errors: int, calls: int, p: float) -> float:
+    """P(X >= errors) for X ~ Binomial(calls, p): how surprising ``errors`` failures are at rate p."""
+    below = sum(math.comb(calls, k) * p**k * (1 - p) ** (calls - k) for k in range(errors))
+    return max(0.0, 1.0 - below)
+
+
+def _error_burst(
+    recent: Sequence[RecentCall], history: Iterable[Rollup], now_ns: int, min_rate: float
+) -> Rollup | None:
+    """The last :data:`BURST_S` seconds' calls when their failures are a burst, else None.
+
+    A burst has at least :data:`MIN_CALLS_BURST` calls and :data:`MIN_ERRORS_BURST` failures, a
+    failure rate above ``min_rate``, and more failures than the target's trailing-hour error rate
+    explains (binomial tail below :data:`BURST_ALPHA`), so a noisy target needs a larger burst.
+    """
+    latest = _summed(call for call in recent if call.time_ns > now_ns - int(BURST_S * 1e9))
+    if latest.count < MIN_CALLS_BURST or latest.errors < MIN_ERRORS_BURST:
+        return None
+    if latest.errors / latest.count <= min_rate:
+        return None
+    calls = errors = 0.0
+    for rollup in history:
+        calls, errors = calls + rollup.count, errors + rollup.errors
+    base = max(errors / calls if calls else 0.0, BURST_BASE_FLOOR)
+    if _binomial_tail(int(latest.errors), int(latest.count), base) >= BURST_ALPHA:
+        return None
+    return latest
 
 
 def window_hit(
@@ -231,16 +261,17 @@ def window_hit(
         )  # fmt: skip
     window = sliding(series, now_ns, rule.window_s)
     minutes = rule.window_s / 60.0
+    closed = [series[m] for m in history_minutes if m in series]
     if rule.name == "high_error_rate":
-        latest = _summed(recent)
         rate = window.errors / window.count if window.count else 0.0
         seconds = rule.window_s
         if not (window.count >= MIN_CALLS_FOR_RATE and rate > threshold):
             # a sudden burst of failures shows in the last seconds long before it outweighs a
-            # window of successes; it counts when the error rate is surely above the threshold
-            if latest.errors < MIN_ERRORS_RECENT or _wilson_low(latest.errors, latest.count) <= threshold:
+            # window of successes
+            burst = _error_burst(recent, closed, now_ns, threshold)
+            if burst is None:
                 return None
-            window, rate, seconds = latest, latest.errors / latest.count, RECENT_S
+            window, rate, seconds = burst, burst.errors / burst.count, BURST_S
         return Hit(
             rule, target, now_ns,
             f"{rate:.1%} of {window.count:.0f} calls failed (threshold {threshold:.0%})",
@@ -248,12 +279,17 @@ def window_hit(
              "window_seconds": seconds},
         )  # fmt: skip
     if rule.name == "model_errors":
+        seconds = rule.window_s
         if window.errors < threshold or window.errors / max(window.count, 1) < MODEL_ERRORS_MIN_RATE:
-            return None
+            # the model's failures in the last seconds, when they are a burst for it
+            burst = _error_burst(recent, closed, now_ns, MODEL_ERRORS_MIN_RATE)
+            if burst is None:
+                return None
+            window, seconds = burst, BURST_S
         return Hit(
             rule, target, now_ns, f"{window.errors:.0f} failed calls of {window.count:.0f} in the window",
             {"errors": window.errors, "calls": window.count, "threshold": threshold,
-             "window_seconds": rule.window_s},
+             "window_seconds": seconds},
         )  # fmt: skip
     if rule.name == "high_request_rate":
         rate = window.count / minutes

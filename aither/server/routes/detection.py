@@ -227,7 +227,8 @@ def put_rules(
             description="the rules file's shape as JSON: the five knobs, quiet_period, and "
             '"rules": {"high_latency": {"threshold": 2000, "window": "5m", "enabled": true, '
             '"severity": "high", "service": "...", "model": "...", "environment": "..."}}; '
-            "applied on top of the rules in force, until the server restarts",
+            "applied on top of the rules in force and stored, so they outlast a restart (the rules "
+            "file stays the base)",
             examples=[{"latency_threshold_ms": 2000, "rules": {"high_request_rate": {"enabled": False}}}],
         ),
     ],
@@ -237,7 +238,7 @@ def put_rules(
         updated = current.updated(settings, where="rules")
     except ConfigError as exc:
         raise HTTPException(400, str(exc)) from None
-    storage.detection.set_rules(principal.org_id, updated)
+    storage.writer.run(lambda connection: storage.detection.set_rules(principal.org_id, updated, connection))
     return RulesOut(**updated.to_json())
 
 

@@ -470,3 +470,14 @@ drift_scores = Table(
     Column("details", Text, nullable=False),
     Index(None, "org_id", "model_name", "window_end_ns"),
 )
+
+# --- detection rules changed through the API (0009) ---------------------------------------
+
+detection_rules = Table(
+    "detection_rules",
+    metadata,
+    Column("org_id", String(32), primary_key=True),
+    # JSON in the rules file's shape: what PUT /api/v1/rules changed from the rules file
+    Column("settings", Text, nullable=False),
+    Column("updated_at_ns", BigInteger, nullable=False),
+)

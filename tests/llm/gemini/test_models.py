@@ -15,6 +15,7 @@ import aither
 from aither import semconv
 from aither.adapters.llm import _common
 from aither.testing import SpanCapture
+from aither.tracing.llm_record import decode_embedding
 
 from ..fake_gemini import EMBED_MODEL, MODEL, FakeGemini, error_body, response, stream_chunks, usage
 from ..wire import json_reply
@@ -317,6 +318,19 @@ def test_embed_content(fake: FakeGemini, plain: genai.Client, traced: Any, captu
             semconv.AITHER_COST_UNAVAILABLE: "no_usage",  # the Gemini API reports no usage here
         },
     )
+
+
+def test_embed_content_records_the_first_vector_when_asked(fake: FakeGemini) -> None:
+    fake.reply_embeddings([0.25, 0.5, 0.75], [1.0, 2.0, 3.0])
+    capture = SpanCapture(capture_embeddings=True)
+    try:
+        client = capture.client.wrap(make_client(fake))
+        got = client.models.embed_content(model=EMBED_MODEL, contents=["one", "two"])
+        attrs = only_span(capture).attributes
+    finally:
+        capture.close()
+    assert decode_embedding(attrs[semconv.AITHER_EMBEDDING_PROMPT]) == [0.25, 0.5, 0.75]
+    assert got.embeddings is not None and got.embeddings[1].values == [1.0, 2.0, 3.0]
 
 
 def test_embed_content_with_asked_dimensions_and_usage(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+import pytest
 
 from aither.testing import SpanCapture
+from aither.tracing.llm_record import MAX_EMBEDDING_DIMENSIONS, captured_embedding, decode_embedding
 
 from ..fake_openai import FakeOpenAI, embeddings, response, response_events, response_stream_reply
 from ..wire import json_reply
@@ -165,3 +167,41 @@ def test_legacy_completions(fake: FakeOpenAI, traced: Any, capture: SpanCapture)
     assert a["gen_ai.response.finish_reasons"] == ("length",)
     assert a["gen_ai.usage.input_tokens"] == 2
     assert a["gen_ai.request.max_tokens"] == 1
+
+
+@pytest.mark.parametrize("encoding", ["float", "base64"])
+def test_embeddings_vectors_are_recorded_when_asked(fake: FakeOpenAI, encoding: str) -> None:
+    fake.add(embeddings, times=2)
+    capture = SpanCapture(capture_embeddings=True)
+    try:
+        client = capture.client.wrap(make_client(fake))
+        got = client.embeddings.create(
+            model="text-embedding-3-small", input=["a cat", "a dog"], encoding_format=encoding
+        )  # type: ignore[arg-type]
+        client.close()
+        (span,) = capture.spans()
+    finally:
+        capture.close()
+    # the first input's vector, as the server's embedding drift reads it (float32, base64)
+    recorded = decode_embedding(span.attributes["aither.embedding.prompt"])
+    assert recorded == pytest.approx([0.1, 0.2, 0.3, 0.4], rel=1e-6)
+    assert "aither.embedding.response" not in span.attributes
+    assert got.data[0].embedding is not None  # the caller's result is untouched
+
+
+def test_embeddings_vectors_are_not_recorded_by_default(
+    fake: FakeOpenAI, traced: Any, capture: SpanCapture
+) -> None:
+    fake.add(embeddings)
+    traced.embeddings.create(model="text-embedding-3-small", input="a cat", encoding_format="float")
+    (span,) = capture.spans()
+    assert not any(key.startswith("aither.embedding.") for key in span.attributes)
+
+
+def test_captured_embedding_skips_vectors_the_server_could_not_read() -> None:
+    assert captured_embedding([1.0, float("nan")]) is None
+    assert captured_embedding([]) is None
+    assert captured_embedding([0.0] * (MAX_EMBEDDING_DIMENSIONS + 1)) is None
+    assert captured_embedding("not base64!") is None
+    assert captured_embedding("AAAA" * (MAX_EMBEDDING_DIMENSIONS + 1)) is None  # too long as base64
+    assert decode_embedding(captured_embedding([0.5, -2.0]) or "") == [0.5, -2.0]
