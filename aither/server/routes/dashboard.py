@@ -7,7 +7,8 @@ route                              returns
                                    p50/p99, cost, and a series per bucket for the sparklines
 ``GET /dashboard/series``          one model's (or the LLM calls') series per time bucket:
                                    volume, errors, latency, cost, tokens, labelled rows, accuracy
-``GET /dashboard/latest``          the newest data's time per table: a cheap "anything new?"
+``GET /dashboard/latest``          the newest data's time per table: a cheap "anything new?";
+                                   and the server's retention setting
 =================================  =============================================================
 
 The summaries and series read the per-minute rollups that ingest keeps (``rollups``, one
@@ -25,7 +26,7 @@ import time
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.engine import Connection
 
@@ -120,6 +121,9 @@ class Latest(BaseModel):
     predictions_ns: int | None
     llm_calls_ns: int | None
     version: str = Field(description="all of the above in one string, to compare")
+    retention_s: float | None = Field(
+        None, description="the server's retention (--retention) in seconds; None: data is kept"
+    )
 
 
 def _range(since: dt.datetime | None, until: dt.datetime | None, buckets: int) -> tuple[int, int, int]:
@@ -348,7 +352,7 @@ def _add_quality(
 
 
 @router.get("/latest", response_model=Latest, summary="The newest data's time: poll this, then reload")
-def get_latest(*, principal: Reader, storage: StorageDep) -> Latest:
+def get_latest(*, principal: Reader, storage: StorageDep, request: Request) -> Latest:
     # each is a MAX over an (org_id, time) index: one index seek, whatever the table's size
     with storage.read() as connection:
         newest = [
@@ -366,4 +370,5 @@ def get_latest(*, principal: Reader, storage: StorageDep) -> Latest:
         predictions_ns=newest[1],
         llm_calls_ns=newest[2],
         version=".".join(str(value or 0) for value in newest),
+        retention_s=request.app.state.settings.retention_s,
     )
