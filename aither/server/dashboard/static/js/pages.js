@@ -189,7 +189,6 @@ async function predictionsPage(route) {
         since: range.since, until: range.until, limit: 50, cursor: p.get("cursor"),
       },
     }),
-    optional(ENDPOINTS.llmTotals, { params: { group_by: groupBy, since: range.since, until: range.until, limit: 20 } }),
   ]);
   const names = [...new Set(models.map((m) => m.name))];
   const out = [
