@@ -320,7 +320,7 @@ async function llmPage(route) {
   const p = route.params;
   const flag = (name) => (p.get(name) ? p.get(name) : undefined);
   const groupBy = p.get("group_by") || "user";
-  const [data, series, page, totals] = await Promise.all([
+  const [data, series, page, totals, anomalies] = await Promise.all([
     api(ENDPOINTS.overview, { params: { since: range.since, until: range.until, buckets: BUCKETS, only: "llm" } }),
     api(ENDPOINTS.series, { params: { source: "llm", model: p.get("model"), since: range.since, until: range.until, buckets: 60 } }),
     api(ENDPOINTS.llmCalls, {
@@ -331,13 +331,14 @@ async function llmPage(route) {
       },
     }),
     optional(ENDPOINTS.llmTotals, { params: { group_by: groupBy, since: range.since, until: range.until, limit: 20 } }),
+    loadAnomalies({ since: range.since, limit: 500 }),
   ]);
   const out = [h("h1", {}, "LLM calls")];
   if (!data.llm.length) {
     out.push(h("div", { class: "message" }, h("p", {}, "No LLM calls in this range. Instrument your client:"), h("pre", {}, "import aither\naither.init()\naither.instrument_openai()  # every OpenAI call is now on this page")));
     return out;
   }
-  out.push(llmSummaryTable(data.llm));
+  out.push(llmSummaryTable(data.llm, anomalies));
   const pts = series.points;
   out.push(
     h("div", { class: "cards" },
