@@ -2,7 +2,8 @@
 
 1. bulk-insert N single-row predictions of two model versions (30% of them labelled, with
    their label rows) and N LLM calls of three models, spread over the last 7 days, plus a
-   few traces with their spans, straight through the storage layer's tables (not HTTP);
+   few traces with their spans, straight through the storage layer's tables (not HTTP), with
+   the per-minute rollups that ingest would keep (the same ``Rollup`` sums and upsert);
 2. start a real server on that database and time each page's API calls over HTTP
    (``--repeat`` runs each; p50 and p95), for the last 24 hours and the last 7 days;
 3. time each page's load in headless Chromium (from navigation to the page's data drawn;
@@ -29,6 +30,7 @@ import httpx
 
 from aither.server import EmbeddedServer, ServerSettings, Storage
 from aither.server.bootstrap import bootstrap
+from aither.server.detection import rollups
 from aither.server.storage.bulk import bulk_insert
 from aither.server.storage.schema import label_rows, labels, llm_calls, predictions, spans
 
@@ -49,6 +51,7 @@ def _load(storage: Storage, org_id: str, n: int, start_ns: int) -> list[str]:
     traces = []
     for offset in range(0, n, CHUNK):
         p_rows, l_rows, lr_rows, c_rows, s_rows = [], [], [], [], []
+        batch: dict[rollups.RollupKey, rollups.Rollup] = {}
         for index in range(offset, min(n, offset + CHUNK)):
             time_ns = start_ns + index * step
             trace_id, span_id = os.urandom(16).hex(), os.urandom(8).hex()
@@ -76,6 +79,7 @@ def _load(storage: Storage, org_id: str, n: int, start_ns: int) -> list[str]:
                     "error_message": None,
                 }
             )
+            _add_prediction(batch, p_rows[-1])
             if rng.random() < 0.3:
                 truth = predicted if rng.random() < 0.9 else 1 - predicted
                 label_time = time_ns + rng.randint(1, 3600) * 10**9
@@ -140,6 +144,7 @@ def _load(storage: Storage, org_id: str, n: int, start_ns: int) -> list[str]:
                     "injection_detected": rng.random() < 0.002,
                 }
             )
+            _add_call(batch, c_rows[-1])
             if index % (n // 20 or 1) == 0:  # a few traces with spans, for the trace page
                 traces.append(c_trace)
                 for position, (name, kind, parent) in enumerate(
@@ -173,7 +178,31 @@ def _load(storage: Storage, org_id: str, n: int, start_ns: int) -> list[str]:
             bulk_insert(connection, label_rows, lr_rows)
             bulk_insert(connection, llm_calls, c_rows)
             bulk_insert(connection, spans, s_rows)
+            rollups.upsert(connection, org_id, batch)
     return traces
+
+
+def _minute(time_ns: int) -> int:
+    return time_ns - time_ns % rollups.MINUTE_NS
+
+
+def _add_prediction(batch: dict[rollups.RollupKey, rollups.Rollup], row: dict[str, Any]) -> None:
+    key = (_minute(row["time_ns"]), "prediction", "", MODEL, row["model_version"], row["environment"])
+    rollup = batch.setdefault(key, rollups.Rollup())
+    rollup.add_call(row["latency_ms"], row["is_error"])
+    rollup.rows += row["output_rows"]
+
+
+def _add_call(batch: dict[rollups.RollupKey, rollups.Rollup], row: dict[str, Any]) -> None:
+    key = (_minute(row["time_ns"]), "llm", "", row["response_model"], "", "")
+    rollup = batch.setdefault(key, rollups.Rollup())
+    rollup.add_call(row["latency_ms"], row["is_error"])
+    rollup.cost_usd += row["cost_usd"]
+    rollup.cost_calls += 1
+    rollup.input_tokens += row["input_tokens"]
+    rollup.output_tokens += row["output_tokens"]
+    rollup.pii_calls += row["pii_detected"]
+    rollup.injection_calls += row["injection_detected"]
 
 
 def _p50_p95(fn: Callable[[], Any], repeat: int) -> tuple[float, float]:

@@ -22,7 +22,7 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 # Endpoints other parts of the server add; on a server without them they answer 404, which
 # the pages expect (and Chromium logs as a failed resource load).
-OPTIONAL = ("/api/v1/anomalies", "/api/v1/rules", "/api/v1/alerts/channels", "/api/v1/settings/retention")
+OPTIONAL = ("/api/v1/anomalies", "/api/v1/rules", "/api/v1/alerts/channels", "/api/v1/alerts/deliveries")
 
 
 def chromium_path() -> str:

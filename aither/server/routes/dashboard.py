@@ -7,13 +7,16 @@ route                              returns
                                    p50/p99, cost, and a series per bucket for the sparklines
 ``GET /dashboard/series``          one model's (or the LLM calls') series per time bucket:
                                    volume, errors, latency, cost, tokens, labelled rows, accuracy
-``GET /dashboard/latest``          the newest data's time per table: a cheap "anything new?"
+``GET /dashboard/latest``          the newest data's time per table: a cheap "anything new?";
+                                   and the server's retention setting
 =================================  =============================================================
 
-Every query is a GROUP BY limited to the window on an indexed time column
-(``(org_id, model_name, model_version, time_ns, latency_ms)`` for predictions, ``(org_id,
-time_ns)`` for LLM calls). The detection engine's per-minute rollups can answer the same
-shapes later. The window defaults to the last 24 hours and is cut into ``buckets`` buckets.
+The summaries and series read the per-minute rollups that ingest keeps (``rollups``, one
+``GROUP BY`` over its ``(org_id, minute_ns)`` index; see :mod:`aither.server.dashboard.queries`),
+so their cost follows the number of minutes and models in the window, not of rows; latency
+percentiles come from the rollups' histograms (within ~19 %). Only the accuracy series reads raw
+rows: the label rows of the model in the window, on an indexed prediction time. The window
+defaults to the last 24 hours and is cut into ``buckets`` buckets; rollups hold whole minutes.
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import time
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.engine import Connection
 
-from ..analysis.metrics import _nan_to_none, _quantiles_by_version
+from ..dashboard import queries as q
 from ..storage.queries import Window
 from ..storage.schema import label_rows, llm_calls, predictions, spans
 from . import schemas as s
@@ -118,6 +121,9 @@ class Latest(BaseModel):
     predictions_ns: int | None
     llm_calls_ns: int | None
     version: str = Field(description="all of the above in one string, to compare")
+    retention_s: float | None = Field(
+        None, description="the server's retention (--retention) in seconds; None: data is kept"
+    )
 
 
 def _range(since: dt.datetime | None, until: dt.datetime | None, buckets: int) -> tuple[int, int, int]:
@@ -146,39 +152,29 @@ def _bucket(column: Any, since_ns: int, bucket_ns: int) -> Any:
     return ((column - since_ns) // sa.literal(bucket_ns, sa.BigInteger)).label("bucket")
 
 
-def _prediction_series(
-    connection: Connection, clauses: list[Any], group: list[Any], since_ns: int, bucket_ns: int
-) -> dict[tuple[Any, ...], dict[int, dict[str, Any]]]:
-    """Per group and bucket: count, errors, mean latency, and (``_``-named) what the totals need."""
+def _newest_prediction(
+    connection: Connection, org_id: str, name: str, version: str, window: Window
+) -> tuple[int | None, str | None]:
+    """Time and task of a model version's newest prediction in the window: one index seek."""
     p = predictions.c
-    bucket = _bucket(p.time_ns, since_ns, bucket_ns)
-    query = (
-        sa.select(
-            *group,
-            bucket,
-            sa.func.count(),
-            sa.func.sum(sa.case((p.is_error, 1), else_=0)),
-            sa.func.avg(p.latency_ms),
-            sa.func.max(p.time_ns),
-            sa.func.max(p.environment),
-            sa.func.max(p.task),
-        )
-        .where(*clauses)
-        .group_by(*group, bucket)
-    )
-    out: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = {}
-    width = len(group)
-    for row in connection.execute(query):
-        index, count, errors, latency, last, environment, task = row[width:]
-        out.setdefault(tuple(row[:width]), {})[int(index)] = {
-            "count": int(count),
-            "errors": int(errors or 0),
-            "latency_ms": float(latency) if latency is not None else None,
-            "_last": int(last),
-            "_environment": environment,
-            "_task": task,
-        }
-    return out
+    clauses: list[Any] = [p.org_id == org_id, p.model_name == name, *window.clauses(p.time_ns)]
+    clauses.append(p.model_version == version if version else p.model_version.is_(None))
+    row = connection.execute(
+        sa.select(p.time_ns, p.task).where(*clauses).order_by(p.time_ns.desc()).limit(1)
+    ).first()
+    return (int(row[0]), row[1]) if row else (None, None)
+
+
+def _newest_call(connection: Connection, org_id: str, model: str, window: Window) -> tuple[int | None, Any]:
+    """Time and provider of an LLM model's newest call in the window (newest first on the index)."""
+    c = llm_calls.c
+    row = connection.execute(
+        sa.select(c.time_ns, c.provider)
+        .where(c.org_id == org_id, _llm_model() == model, *window.clauses(c.time_ns))
+        .order_by(c.time_ns.desc())
+        .limit(1)
+    ).first()
+    return (int(row[0]), row[1]) if row else (None, None)
 
 
 def _llm_model() -> Any:
@@ -186,55 +182,15 @@ def _llm_model() -> Any:
     return sa.func.coalesce(c.response_model, c.request_model, "(unknown)")
 
 
-def _llm_series(
-    connection: Connection, clauses: list[Any], grouped: bool, since_ns: int, bucket_ns: int
-) -> dict[Any, dict[int, dict[str, Any]]]:
-    c = llm_calls.c
-    bucket = _bucket(c.time_ns, since_ns, bucket_ns)
-    key = _llm_model() if grouped else sa.literal("all")
-    query = (
-        sa.select(
-            key.label("key"),
-            bucket,
-            sa.func.count(),
-            sa.func.sum(sa.case((c.is_error, 1), else_=0)),
-            sa.func.avg(c.latency_ms),
-            sa.func.sum(c.cost_usd),
-            sa.func.sum(c.input_tokens),
-            sa.func.sum(c.output_tokens),
-            sa.func.max(c.time_ns),
-            sa.func.max(c.provider),
-            sa.func.sum(sa.case((c.pii_detected.is_(True), 1), else_=0)),
-            sa.func.sum(sa.case((c.injection_detected.is_(True), 1), else_=0)),
-        )
-        .where(*clauses)
-        .group_by(key, bucket)
-    )
-    out: dict[Any, dict[int, dict[str, Any]]] = {}
-    for row in connection.execute(query):
-        name, index, count, errors, latency, cost, tokens_in, tokens_out, last, provider, pii, injection = row
-        out.setdefault(name, {})[int(index)] = {
-            "count": int(count),
-            "errors": int(errors or 0),
-            "latency_ms": float(latency) if latency is not None else None,
-            "cost_usd": float(cost or 0.0),
-            "input_tokens": int(tokens_in or 0),
-            "output_tokens": int(tokens_out or 0),
-            "_last": int(last),
-            "_provider": provider,
-            "_pii": int(pii or 0),
-            "_injection": int(injection or 0),
-        }
-    return out
+def _points_of(rows: dict[int, q.Bucket], llm: bool) -> dict[int, dict[str, Any]]:
+    return {index: bucket.point(llm) for index, bucket in rows.items()}
 
 
-def _total(buckets: dict[int, dict[str, Any]], field: str) -> Any:
-    return sum(entry[field] for entry in buckets.values())
-
-
-def _latest(buckets: dict[int, dict[str, Any]], field: str) -> Any:
-    """``field`` of the newest bucket that has one."""
-    return next((buckets[i][field] for i in sorted(buckets, reverse=True) if buckets[i][field]), None)
+def _last_seen(
+    newest_ns: int | None, rows: dict[int, q.Bucket], since_ns: int, bucket_ns: int
+) -> dt.datetime:
+    # without a raw row in the window (its first minute began before since), the bucket's start
+    return s.to_time(newest_ns if newest_ns is not None else since_ns + max(rows) * bucket_ns)
 
 
 @router.get("/overview", response_model=Overview, summary="Models and LLM models with sparklines")
@@ -251,69 +207,66 @@ def get_overview(
 ) -> Overview:
     since_ns, until_ns, bucket_ns = _range(since, until, buckets)
     window = Window(since_ns, until_ns)
-    p = predictions.c
-    c = llm_calls.c
-    p_clauses: list[Any] = [p.org_id == principal.org_id, *window.clauses(p.time_ns)]
-    c_clauses: list[Any] = [c.org_id == principal.org_id, *window.clauses(c.time_ns)]
-    # the totals are the sums of the series' buckets: one GROUP BY per table, not two
-    series: dict[tuple[Any, ...], dict[int, dict[str, Any]]] = {}
-    llm_series: dict[Any, dict[int, dict[str, Any]]] = {}
-    latency: dict[Any, list[float]] = {}
-    llm_latency: dict[Any, list[float]] = {}
+    org = principal.org_id
+    models = []
+    llm = []
+    # the rollups answer the sums, series and percentiles; a seek per model adds its newest row
     with storage.read() as connection:
         if only != "llm":
-            series = _prediction_series(
-                connection, p_clauses, [p.model_name, p.model_version], since_ns, bucket_ns
+            series = q.grouped_buckets(
+                connection, org, "prediction", since_ns, until_ns, bucket_ns, by_model=True, by_version=True
             )
-            # one percentile pass over the covering index, keyed by "model\0version"
-            pair = p.model_name + "\x00" + sa.func.coalesce(p.model_version, "")
-            latency = _quantiles_by_version(connection, pair, p.latency_ms, p_clauses, _PERCENTILES)
+            for (name, version), rows in sorted(series.items()):
+                count = sum(b.count for b in rows.values())
+                errors = sum(b.errors for b in rows.values())
+                p50, p99 = q.percentiles(rows, _PERCENTILES)
+                newest, task = _newest_prediction(connection, org, name, version, window)
+                environment = next(
+                    (rows[i].environment for i in sorted(rows, reverse=True) if rows[i].environment), None
+                )
+                models.append(
+                    ModelSummary(
+                        name=name,
+                        version=version or None,
+                        environment=environment,
+                        task=task,
+                        predictions=count,
+                        errors=errors,
+                        error_rate=errors / count if count else 0.0,
+                        latency_p50_ms=p50,
+                        latency_p99_ms=p99,
+                        last_seen=_last_seen(newest, rows, since_ns, bucket_ns),
+                        series=_points(_points_of(rows, False), since_ns, bucket_ns, buckets),
+                    )
+                )
         if only != "models":
-            llm_series = _llm_series(connection, c_clauses, True, since_ns, bucket_ns)
-            llm_latency = _quantiles_by_version(
-                connection, _llm_model(), c.latency_ms, c_clauses, _PERCENTILES
+            llm_series = q.grouped_buckets(
+                connection, org, "llm", since_ns, until_ns, bucket_ns, by_model=True, by_version=False
             )
-    models = []
-    for (name, version), rows in sorted(series.items(), key=lambda item: (item[0][0], item[0][1] or "")):
-        p50, p99 = _nan_to_none(latency.get(f"{name}\x00{version or ''}", [float("nan")] * 2))
-        count, errors = _total(rows, "count"), _total(rows, "errors")
-        models.append(
-            ModelSummary(
-                name=name,
-                version=version,
-                environment=_latest(rows, "_environment"),
-                task=_latest(rows, "_task"),
-                predictions=count,
-                errors=errors,
-                error_rate=errors / count if count else 0.0,
-                latency_p50_ms=p50,
-                latency_p99_ms=p99,
-                last_seen=s.to_time(max(entry["_last"] for entry in rows.values())),
-                series=_points(rows, since_ns, bucket_ns, buckets),
-            )
-        )
-    llm = []
-    for name, rows in sorted(llm_series.items()):
-        p50, p99 = _nan_to_none(llm_latency.get(name, [float("nan")] * 2))
-        count, errors = _total(rows, "count"), _total(rows, "errors")
-        llm.append(
-            LlmSummary(
-                model=name,
-                provider=_latest(rows, "_provider"),
-                calls=count,
-                errors=errors,
-                error_rate=errors / count if count else 0.0,
-                cost_usd=_total(rows, "cost_usd"),
-                input_tokens=_total(rows, "input_tokens"),
-                output_tokens=_total(rows, "output_tokens"),
-                latency_p50_ms=p50,
-                latency_p99_ms=p99,
-                pii_flagged=_total(rows, "_pii"),
-                injection_flagged=_total(rows, "_injection"),
-                last_seen=s.to_time(max(entry["_last"] for entry in rows.values())),
-                series=_points(rows, since_ns, bucket_ns, buckets),
-            )
-        )
+            for (name,), rows in sorted(llm_series.items()):
+                model = name or "(unknown)"
+                count = sum(b.count for b in rows.values())
+                errors = sum(b.errors for b in rows.values())
+                p50, p99 = q.percentiles(rows, _PERCENTILES)
+                newest, provider = _newest_call(connection, org, model, window)
+                llm.append(
+                    LlmSummary(
+                        model=model,
+                        provider=provider,
+                        calls=count,
+                        errors=errors,
+                        error_rate=errors / count if count else 0.0,
+                        cost_usd=sum(b.cost_usd for b in rows.values()),
+                        input_tokens=sum(b.input_tokens for b in rows.values()),
+                        output_tokens=sum(b.output_tokens for b in rows.values()),
+                        latency_p50_ms=p50,
+                        latency_p99_ms=p99,
+                        pii_flagged=sum(b.pii_calls for b in rows.values()),
+                        injection_flagged=sum(b.injection_calls for b in rows.values()),
+                        last_seen=_last_seen(newest, rows, since_ns, bucket_ns),
+                        series=_points(_points_of(rows, True), since_ns, bucket_ns, buckets),
+                    )
+                )
     return Overview(
         since=s.to_time(since_ns),
         until=s.to_time(until_ns),
@@ -337,23 +290,23 @@ def get_series(
 ) -> Series:
     since_ns, until_ns, bucket_ns = _range(since, until, buckets)
     window = Window(since_ns, until_ns)
+    llm = source == "llm"
     with storage.read() as connection:
-        if source == "llm":
-            c = llm_calls.c
-            clauses: list[Any] = [c.org_id == principal.org_id, *window.clauses(c.time_ns)]
-            if model is not None:
-                clauses.append(sa.or_(c.request_model == model, c.response_model == model))
-            rows = _llm_series(connection, clauses, False, since_ns, bucket_ns).get("all", {})
-        else:
-            p = predictions.c
-            clauses = [p.org_id == principal.org_id, *window.clauses(p.time_ns)]
-            if model is not None:
-                clauses.append(p.model_name == model)
-            if version is not None:
-                clauses.append(p.model_version == version)
-            rows = _prediction_series(connection, clauses, [], since_ns, bucket_ns).get((), {})
-            if model is not None:
-                _add_quality(connection, rows, principal.org_id, model, version, window, since_ns, bucket_ns)
+        grouped = q.grouped_buckets(
+            connection,
+            principal.org_id,
+            "llm" if llm else "prediction",
+            since_ns,
+            until_ns,
+            bucket_ns,
+            by_model=False,
+            by_version=False,
+            model=model,
+            version=None if llm else version,
+        )
+        rows = _points_of(grouped.get((), {}), llm)
+        if not llm and model is not None:
+            _add_quality(connection, rows, principal.org_id, model, version, window, since_ns, bucket_ns)
     return Series(
         source=source,
         since=s.to_time(since_ns),
@@ -399,7 +352,7 @@ def _add_quality(
 
 
 @router.get("/latest", response_model=Latest, summary="The newest data's time: poll this, then reload")
-def get_latest(*, principal: Reader, storage: StorageDep) -> Latest:
+def get_latest(*, principal: Reader, storage: StorageDep, request: Request) -> Latest:
     # each is a MAX over an (org_id, time) index: one index seek, whatever the table's size
     with storage.read() as connection:
         newest = [
@@ -417,4 +370,5 @@ def get_latest(*, principal: Reader, storage: StorageDep) -> Latest:
         predictions_ns=newest[1],
         llm_calls_ns=newest[2],
         version=".".join(str(value or 0) for value in newest),
+        retention_s=request.app.state.settings.retention_s,
     )

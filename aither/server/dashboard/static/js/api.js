@@ -1,6 +1,6 @@
 // Every URL and field name the dashboard uses, in one place.
-// The anomalies, rules, alert-channel and retention endpoints belong to other parts of the
-// server; where this server lacks them they answer 404, and the pages say "not available".
+// The anomalies, rules, alert-channel and drift endpoints belong to other parts of the server;
+// where a server lacks them they answer 404, and the pages say "not available".
 
 export const ENDPOINTS = {
   session: "/api/v1/session",
@@ -11,23 +11,27 @@ export const ENDPOINTS = {
   metrics: (model) => `/api/v1/models/${encodeURIComponent(model)}/metrics`,
   predictions: "/api/v1/predictions",
   trace: (traceId) => `/api/v1/traces/${encodeURIComponent(traceId)}`,
-  llmCalls: "/api/v1/llm-calls",
+  llmCalls: "/api/v1/llm-calls", // filters: model, pii, injection, error, risk, user_id, session_id, service
+  llmTotals: "/api/v1/llm-calls/totals", // ?group_by=user|session|service|model|provider
   apiKeys: "/api/v1/api-keys",
   apiKey: (id) => `/api/v1/api-keys/${encodeURIComponent(id)}`,
-  // detection engine (expected): GET ?since=&severity=&type=&status=&limit= -> list or {items}
+  // detection (docs/detection.md): GET ?since=&severity=&status=&rule=&limit= -> a list
   anomalies: "/api/v1/anomalies",
   acknowledge: (id) => `/api/v1/anomalies/${encodeURIComponent(id)}/acknowledge`,
   resolve: (id) => `/api/v1/anomalies/${encodeURIComponent(id)}/resolve`,
-  rules: "/api/v1/rules",
-  rule: (id) => `/api/v1/rules/${encodeURIComponent(id)}`,
-  // alerts (expected)
+  rules: "/api/v1/rules", // GET; PUT (admin) with the rules file's shape as JSON
+  prune: "/api/v1/prune", // POST {older_than: "30d"} (admin)
+  // alerts (docs/server.md)
   channels: "/api/v1/alerts/channels",
   channel: (id) => `/api/v1/alerts/channels/${encodeURIComponent(id)}`,
+  channelTest: (id) => `/api/v1/alerts/channels/${encodeURIComponent(id)}/test`,
   deliveries: "/api/v1/alerts/deliveries",
-  retention: "/api/v1/settings/retention",
+  // drift (docs/drift.md)
+  drift: (model) => `/api/v1/models/${encodeURIComponent(model)}/drift`,
 };
 
-// The anomaly's expected fields (from the detection engine's contract).
+// The anomaly's fields (GET /api/v1/anomalies); its target is flat: kind, service, model,
+// version, environment; trace_id is a call that triggered it (event rules).
 export const ANOMALY = {
   id: "id",
   rule: "rule",
@@ -37,15 +41,23 @@ export const ANOMALY = {
   title: "title",
   message: "message",
   action: "recommended_action",
-  target: "target", // {service, model, version, environment}
+  kind: "kind",
+  service: "service",
+  model: "model",
+  version: "version",
+  environment: "environment",
   count: "count",
   firstSeen: "first_seen",
   lastSeen: "last_seen",
   status: "status",
-  evidence: "evidence", // may hold trace_id / trace_ids
+  traceId: "trace_id",
+  evidence: "evidence",
 };
 export const SEVERITIES = ["critical", "high", "medium", "low", "info"];
 export const ANOMALY_STATUSES = ["open", "acknowledged", "resolved"];
+export const RISK_LEVELS = ["low", "medium", "high", "critical"];
+// the five knobs of PUT /api/v1/rules (and quiet_period, in seconds)
+export const RULE_KNOBS = ["cost_threshold_usd", "latency_threshold_ms", "error_rate_threshold", "token_threshold", "spike_multiplier"];
 
 export class ApiError extends Error {
   constructor(status, message) {

@@ -1,25 +1,16 @@
 // The pages. Each takes the route and returns the nodes to show; errors propagate to the
 // shell, which shows them as a message.
 
-import { ANOMALY, ANOMALY_STATUSES, ENDPOINTS, SEVERITIES, api, items, optional } from "./api.js";
+import { ANOMALY, ENDPOINTS, RISK_LEVELS, api, items, optional } from "./api.js";
 import { can, link, render, window_ } from "./app.js";
+import {
+  anomaliesPage, anomalyTable, channelsSection, deliveriesTable, driftSection, loadAnomalies, openCount, retentionSection, rulesSection,
+} from "./ops.js";
 import {
   emptyState, fmtInt, fmtMs, fmtPct, fmtScore, fmtTime, fmtUsd, h, json, lineChart, message, num, sparkline, table, td,
 } from "./ui.js";
 
 const BUCKETS = 48;
-
-// ---- anomalies (shared by overview, model page and the feed) ------------------------------
-
-async function loadAnomalies(params) {
-  const data = await optional(ENDPOINTS.anomalies, { params });
-  return data === null ? null : items(data);
-}
-
-function openCount(anomalies, model) {
-  if (anomalies === null) return "—";
-  return anomalies.filter((a) => a[ANOMALY.status] !== "resolved" && (a[ANOMALY.target] || {}).model === model).length;
-}
 
 // ---- overview ---------------------------------------------------------------------------
 
@@ -27,7 +18,7 @@ async function overview(route) {
   const range = window_(route);
   const [data, anomalies] = await Promise.all([
     api(ENDPOINTS.overview, { params: { since: range.since, until: range.until, buckets: BUCKETS } }),
-    loadAnomalies({ since: range.since, status: "open", limit: 500 }),
+    loadAnomalies({ since: range.since, limit: 500 }), // open and acknowledged count: not yet resolved
   ]);
   const out = [h("h1", {}, "Overview")];
   out.push(h("h2", {}, "ML models"));
@@ -46,7 +37,7 @@ async function overview(route) {
             num(fmtPct(m.error_rate), { "data-field": "error_rate", class: m.errors ? "num error-text" : "num" }),
             num(fmtMs(m.latency_p50_ms)),
             num(fmtMs(m.latency_p99_ms)),
-            num(openCount(anomalies, m.name)),
+            num(openCount(anomalies, m.name), { "data-field": "open_anomalies" }),
             td(sparkline(m.series.map((p) => p.count), `${m.name} predictions per bucket`)),
           ),
         ),
@@ -55,15 +46,15 @@ async function overview(route) {
     );
   out.push(h("h2", {}, "LLM services"));
   if (!data.llm.length) out.push(h("p", { class: "muted" }, "No LLM calls in this range: calls through aither.instrument_openai() (or another LLM adapter) show here."));
-  else out.push(llmSummaryTable(data.llm));
+  else out.push(llmSummaryTable(data.llm, anomalies));
   if (anomalies === null) out.push(h("p", { class: "muted" }, "Anomaly detection is not available on this server."));
   return out;
 }
 
-function llmSummaryTable(rows) {
+function llmSummaryTable(rows, anomalies = null) {
   return table(
     ["Model", "Provider", { label: "Calls", num: true }, { label: "Error rate", num: true }, { label: "p50", num: true },
-      { label: "p99", num: true }, { label: "Cost", num: true }, { label: "Tokens in/out", num: true }, "Flags", "Calls"],
+      { label: "p99", num: true }, { label: "Cost", num: true }, { label: "Tokens in/out", num: true }, "Flags", { label: "Open anomalies", num: true }, "Calls"],
     rows.map((m) =>
       h("tr", { "data-llm-model": m.model },
         td(h("a", { href: link("llm", [], { model: m.model }) }, m.model)),
@@ -76,11 +67,23 @@ function llmSummaryTable(rows) {
         num(`${fmtInt(m.input_tokens)} / ${fmtInt(m.output_tokens)}`),
         td(m.pii_flagged ? h("span", { class: "flag bad" }, `PII ${m.pii_flagged}`) : null,
           m.injection_flagged ? h("span", { class: "flag bad" }, `injection ${m.injection_flagged}`) : null),
+        num(openCount(anomalies, m.model), { "data-field": "open_anomalies" }),
         td(sparkline(m.series.map((p) => p.count), `${m.model} calls per bucket`)),
       ),
     ),
     { "data-testid": "llm-table" },
   );
+}
+
+const GROUPS = ["user", "session", "service", "model", "provider"];
+
+function totalsTable(route, totals) {
+  const choose = h("nav", { class: "pager", "aria-label": "Totals by" },
+    GROUPS.map((g) => (g === totals.group_by ? h("strong", {}, g) : h("a", { href: link("llm", [], { ...Object.fromEntries(route.params), group_by: g }) }, g))));
+  const rows = totals.items.map((t) => h("tr", { "data-key": t.key ?? "" },
+    td(t.key ?? "(not given)"), num(fmtInt(t.calls)), num(fmtInt(t.errors)), num(`${fmtInt(t.input_tokens)} / ${fmtInt(t.output_tokens)}`), num(fmtUsd(t.cost_usd))));
+  return h("div", {}, choose,
+    rows.length ? table([totals.group_by, { label: "Calls", num: true }, { label: "Errors", num: true }, { label: "Tokens in/out", num: true }, { label: "Cost", num: true }], rows, { "data-testid": "llm-totals" }) : h("p", { class: "muted" }, "No calls."));
 }
 
 // ---- model ------------------------------------------------------------------------------
@@ -143,16 +146,16 @@ async function model(route) {
   const labels = metrics.labels;
   out.push(h("p", { class: "muted" }, `Labels for this model: ${labels.joined} joined, ${labels.pending} pending, ${labels.ambiguous} ambiguous, ${labels.invalid} invalid.`));
   if (anomalies !== null) {
-    const mine = anomalies.filter((a) => (a[ANOMALY.target] || {}).model === name);
+    const mine = anomalies.filter((a) => a[ANOMALY.model] === name);
     out.push(h("h2", {}, "Anomalies"), mine.length ? anomalyTable(mine) : h("p", { class: "muted" }, "None in this range."));
   }
-  out.push(h("h2", {}, "Feature drift"), h("p", { class: "muted" }, "Drift per feature comes with the detection engine."));
+  out.push(...(await driftSection(name, version)));
   return out;
 }
 
 // ---- predictions ------------------------------------------------------------------------
 
-function filterForm(route, fields) {
+export function filterForm(route, fields) {
   const form = h("form", {
     class: "filters",
     onsubmit: (event) => {
@@ -316,19 +319,26 @@ async function llmPage(route) {
   const range = window_(route);
   const p = route.params;
   const flag = (name) => (p.get(name) ? p.get(name) : undefined);
-  const [data, series, page] = await Promise.all([
+  const groupBy = p.get("group_by") || "user";
+  const [data, series, page, totals, anomalies] = await Promise.all([
     api(ENDPOINTS.overview, { params: { since: range.since, until: range.until, buckets: BUCKETS, only: "llm" } }),
     api(ENDPOINTS.series, { params: { source: "llm", model: p.get("model"), since: range.since, until: range.until, buckets: 60 } }),
     api(ENDPOINTS.llmCalls, {
-      params: { model: p.get("model"), pii: flag("pii"), injection: flag("injection"), error: flag("error"), since: range.since, until: range.until, limit: 50, cursor: p.get("cursor") },
+      params: {
+        model: p.get("model"), pii: flag("pii"), injection: flag("injection"), error: flag("error"), risk: flag("risk"),
+        user_id: flag("user_id"), session_id: flag("session_id"), service: flag("service"),
+        since: range.since, until: range.until, limit: 50, cursor: p.get("cursor"),
+      },
     }),
+    optional(ENDPOINTS.llmTotals, { params: { group_by: groupBy, since: range.since, until: range.until, limit: 20 } }),
+    loadAnomalies({ since: range.since, limit: 500 }),
   ]);
   const out = [h("h1", {}, "LLM calls")];
   if (!data.llm.length) {
     out.push(h("div", { class: "message" }, h("p", {}, "No LLM calls in this range. Instrument your client:"), h("pre", {}, "import aither\naither.init()\naither.instrument_openai()  # every OpenAI call is now on this page")));
     return out;
   }
-  out.push(llmSummaryTable(data.llm));
+  out.push(llmSummaryTable(data.llm, anomalies));
   const pts = series.points;
   out.push(
     h("div", { class: "cards" },
@@ -337,6 +347,7 @@ async function llmPage(route) {
       lineChart(pts.map((x) => ({ t: x.t, value: x.latency_ms })), { title: "Mean latency", format: fmtMs }),
     ),
   );
+  if (totals !== null) out.push(h("h2", {}, `Totals by ${groupBy}`), totalsTable(route, totals));
   const yesNo = [["", "Any"], ["true", "Yes"], ["false", "No"]];
   out.push(
     h("h2", {}, "Calls"),
@@ -345,25 +356,31 @@ async function llmPage(route) {
       { name: "pii", label: "PII found", options: yesNo },
       { name: "injection", label: "Injection", options: yesNo },
       { name: "error", label: "Failed", options: yesNo },
+      { name: "risk", label: "Risk (and above)", options: [["", "Any"], ...RISK_LEVELS.map((r) => [r, r])] },
+      { name: "user_id", label: "User" },
+      { name: "session_id", label: "Session" },
+      { name: "service", label: "Service" },
     ]),
   );
   if (!page.items.length) out.push(h("p", { class: "muted" }, "No calls match these filters."));
   else
     out.push(
       table(
-        ["Time", "Model", "Operation", { label: "Latency", num: true }, { label: "Tokens in/out", num: true }, { label: "Cost", num: true }, "Status", "Flags", "Trace"],
+        ["Time", "Model", "Operation", "Service", "User / session", { label: "Latency", num: true }, { label: "Tokens in/out", num: true }, { label: "Cost", num: true }, "Status", "Risk", "Flags", "Trace"],
         page.items.map((c) =>
           h("tr", { "data-span": c.span_id },
             td(fmtTime(c.time)),
             td(c.response_model ?? c.request_model ?? "—"),
             td(c.operation ?? c.name),
+            td(c.service ?? "—"),
+            td([c.user_id, c.session_id].filter(Boolean).join(" / ") || "—"),
             num(fmtMs(c.latency_ms)),
             num(`${fmtInt(c.input_tokens)} / ${fmtInt(c.output_tokens)}`),
             num(fmtUsd(c.cost_usd)),
             td(c.status === "error" ? h("span", { class: "error-text" }, c.error_type ?? "error") : "ok"),
+            td(c.risk_level ? h("span", { class: ["high", "critical"].includes(c.risk_level) ? "flag bad" : "flag warn", "data-field": "risk" }, c.risk_level) : "—"),
             td(c.pii_detected ? h("span", { class: "flag bad" }, "PII") : null,
-              c.injection_detected ? h("span", { class: "flag bad" }, `injection ${fmtScore(c.injection_score)}`) : null,
-              c.risk_level ? h("span", { class: "flag warn" }, `risk ${c.risk_level}`) : null),
+              c.injection_detected ? h("span", { class: "flag bad" }, `injection ${fmtScore(c.injection_score)}`) : null),
             td(h("a", { href: link("trace", [c.trace_id]) }, "Trace")),
           ),
         ),
@@ -371,71 +388,6 @@ async function llmPage(route) {
       ),
     );
   if (page.next_cursor) out.push(h("div", { class: "pager" }, h("a", { href: link("llm", [], { ...Object.fromEntries(p), cursor: page.next_cursor }) }, "Older")));
-  return out;
-}
-
-// ---- anomalies --------------------------------------------------------------------------
-
-function anomalyTable(list) {
-  const action = (label, url, cls) =>
-    h("button", {
-      type: "button",
-      class: cls,
-      onclick: async (event) => {
-        event.target.disabled = true;
-        try {
-          await api(url, { method: "POST" });
-          await render({ quiet: true });
-        } catch (error) {
-          event.target.replaceWith(h("span", { class: "error-text", role: "alert" }, error.message));
-        }
-      },
-    }, label);
-  return table(
-    ["Severity", "Title", "Type", "Target", { label: "Count", num: true }, "Last seen", "Status", "Evidence", "Actions"],
-    list.map((a) => {
-      const target = a[ANOMALY.target] || {};
-      const evidence = a[ANOMALY.evidence] || {};
-      const traceId = evidence.trace_id || (Array.isArray(evidence.trace_ids) ? evidence.trace_ids[0] : null);
-      const status = a[ANOMALY.status];
-      return h("tr", { "data-anomaly": a[ANOMALY.id] },
-        td(h("span", { class: ["critical", "high"].includes(a[ANOMALY.severity]) ? "flag bad" : "flag warn" }, a[ANOMALY.severity])),
-        td(h("strong", {}, a[ANOMALY.title] ?? a[ANOMALY.rule]), h("div", { class: "muted" }, a[ANOMALY.message] ?? ""), a[ANOMALY.action] ? h("div", {}, `→ ${a[ANOMALY.action]}`) : null),
-        td(a[ANOMALY.type] ?? "—"),
-        td([target.service, target.model, target.version, target.environment].filter(Boolean).join(" / ") || "—"),
-        num(fmtInt(a[ANOMALY.count])),
-        td(fmtTime(a[ANOMALY.lastSeen])),
-        td(status),
-        td(traceId ? h("a", { href: link("trace", [traceId]) }, "Trace") : null, traceId && target.model ? " · " : null,
-          target.model ? h("a", { href: link("model", [target.model]) }, "Model") : null),
-        td(status === "open" ? action("Acknowledge", ENDPOINTS.acknowledge(a[ANOMALY.id]), "secondary") : null,
-          status !== "resolved" ? action("Resolve", ENDPOINTS.resolve(a[ANOMALY.id])) : null),
-      );
-    }),
-    { "data-testid": "anomalies-table" },
-  );
-}
-
-async function anomaliesPage(route) {
-  const range = window_(route);
-  const p = route.params;
-  const list = await loadAnomalies({ since: range.since, severity: p.get("severity"), type: p.get("type"), status: p.get("status"), limit: 200 });
-  const out = [h("h1", {}, "Anomalies")];
-  if (list === null) {
-    out.push(message("Anomaly detection is not available on this server (its /api/v1/anomalies answers 404)."));
-    return out;
-  }
-  out.push(
-    filterForm(route, [
-      { name: "severity", label: "Severity", options: [["", "Any"], ...SEVERITIES.map((s) => [s, s])] },
-      { name: "type", label: "Type" },
-      { name: "status", label: "Status", options: [["", "Any"], ...ANOMALY_STATUSES.map((s) => [s, s])] },
-      { name: "target", label: "Target model" },
-    ]),
-  );
-  const target = p.get("target");
-  const shown = target ? list.filter((a) => (a[ANOMALY.target] || {}).model === target) : list;
-  out.push(shown.length ? anomalyTable(shown) : h("p", { class: "muted" }, "No anomalies match: all quiet."));
   return out;
 }
 
@@ -447,48 +399,22 @@ async function settingsPage() {
     out.push(message("This key has the read scope: settings need a key with the admin scope."));
     return out;
   }
-  const [keys, rules, channels, retention] = await Promise.all([
+  const [keys, rules, channels, deliveries, latest] = await Promise.all([
     api(ENDPOINTS.apiKeys),
     optional(ENDPOINTS.rules),
     optional(ENDPOINTS.channels),
-    optional(ENDPOINTS.retention),
+    optional(ENDPOINTS.deliveries, { params: { limit: 20 } }),
+    api(ENDPOINTS.latest),
   ]);
   out.push(h("h2", {}, "API keys"), keysSection(keys));
   out.push(h("h2", {}, "Rules and thresholds"));
-  out.push(rules === null ? message("Rules are not available on this server.") : genericTable(items(rules), "rules-table"));
+  out.push(rules === null ? message("Rules are not available on this server.") : rulesSection(rules));
   out.push(h("h2", {}, "Alert channels"));
   out.push(channels === null ? message("Alert channels are not available on this server.") : channelsSection(items(channels)));
-  out.push(h("h2", {}, "Retention"));
-  out.push(retention === null ? message("Retention settings are not available on this server.") : json(retention));
+  out.push(h("h2", {}, "Alert deliveries"));
+  out.push(deliveries === null ? message("Alert deliveries are not available on this server.") : deliveriesTable(deliveries));
+  out.push(h("h2", {}, "Retention"), retentionSection(latest));
   return out;
-}
-
-function genericTable(list, testid) {
-  if (!list.length) return h("p", { class: "muted" }, "None yet.");
-  const columns = [...new Set(list.flatMap((x) => Object.keys(x)))].slice(0, 8);
-  return table(columns, list.map((x) => h("tr", {}, columns.map((c) => td(typeof x[c] === "object" && x[c] !== null ? JSON.stringify(x[c]) : String(x[c] ?? "—"))))), { "data-testid": testid });
-}
-
-function channelsSection(list) {
-  const status = h("div", { "aria-live": "polite" });
-  const form = h("form", {
-    class: "filters",
-    onsubmit: async (event) => {
-      event.preventDefault();
-      const body = Object.fromEntries(new FormData(form));
-      try {
-        await api(ENDPOINTS.channels, { method: "POST", body });
-        await render({ quiet: true });
-      } catch (error) {
-        status.replaceChildren(message(error.message, "error"));
-      }
-    },
-  },
-  h("label", { for: "ch-name" }, "Name", h("input", { id: "ch-name", name: "name", required: true })),
-  h("label", { for: "ch-type" }, "Type", h("select", { id: "ch-type", name: "type" }, ["webhook", "slack", "email"].map((t) => h("option", { value: t }, t)))),
-  h("label", { for: "ch-target" }, "URL or address", h("input", { id: "ch-target", name: "target", required: true })),
-  h("button", { type: "submit" }, "Add channel"));
-  return h("div", {}, genericTable(list, "channels-table"), form, status);
 }
 
 function keysSection(keys) {
