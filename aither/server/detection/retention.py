@@ -171,6 +171,8 @@ class RetentionLoop:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="aither-retention", daemon=True)
         self.runs = 0
+        self.ran = threading.Event()
+        """Set once a prune has completed (for whoever must know the loop has run)."""
 
     def start(self) -> RetentionLoop:
         self._thread.start()
@@ -185,6 +187,7 @@ class RetentionLoop:
             try:
                 prune(self.storage, time.time_ns() - int(self.retention_s * 1e9))
                 self.runs += 1
+                self.ran.set()
             except Exception:
                 logger.exception("aither server: retention failed; it will be tried again")
             self._stop.wait(self.every_s)
