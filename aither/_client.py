@@ -13,6 +13,7 @@ their first call; if that fails, one error is logged and the call runs untraced.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -23,6 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from . import semconv
 from ._config import Settings, resolve_settings
+from ._options import ARGUMENTS
 from ._runtime import Runtime
 from ._wrap import check_mapping as _check_mapping
 from ._wrap import check_name as _check_name
@@ -72,6 +74,9 @@ class Client:
         on_error: called with each internal error (never with your model's own exceptions), and
             with an :class:`aither.DeliveryError` when spans could not be delivered (at most once
             a minute per cause, with the count since).
+        mask_pii: mask personal data in captured LLM content before export (``AITHER_MASK_PII``).
+        openai_stream_usage: ask OpenAI streams for their token usage when the caller did not
+            (``AITHER_OPENAI_STREAM_USAGE``, default on).
         debug: log each export request with its size and result (``AITHER_DEBUG``).
         max_retries: re-send a request that failed after the OTLP exporter's own attempts up to
             this many times, 0.5 s, 1 s, 2 s... apart, never one the server refused for good
@@ -117,39 +122,17 @@ class Client:
         client_key_file: str | None = None,
         client_certificate_file: str | None = None,
         raise_internal_errors: bool | None = None,
+        mask_pii: bool | None = None,
+        openai_stream_usage: bool | None = None,
         on_error: Callable[[BaseException], object] | None = None,
         tracer_provider: trace.TracerProvider | None = None,
         exporter: SpanExporter | None = None,
     ) -> None:
+        # The signature above is the table's (aither/_options.py; tests/core/test_settings_table.py
+        # checks each name, type and default): pick its values without writing each name again.
+        given = {name: value for name, value in locals().items() if name in ARGUMENTS}
         self.settings: Settings = resolve_settings(
-            api_key=api_key,
-            base_url=base_url,
-            otlp_endpoint=otlp_endpoint,
-            enabled=enabled,
-            service_name=service_name,
-            environment=environment,
-            flush_interval=flush_interval,
-            batch_size=batch_size,
-            max_queue_size=max_queue_size,
-            max_queue_bytes=max_queue_bytes,
-            export_timeout=export_timeout,
-            shutdown_timeout=shutdown_timeout,
-            sample_rows=sample_rows,
-            sample_columns=sample_columns,
-            prediction_rows=prediction_rows,
-            redact_keys=redact_keys,
-            capture_content=capture_content,
-            capture_embeddings=capture_embeddings,
-            trace_ids_size=trace_ids_size,
-            debug=debug,
-            max_retries=max_retries,
-            compression=compression,
-            certificate_file=certificate_file,
-            client_key_file=client_key_file,
-            client_certificate_file=client_certificate_file,
-            raise_internal_errors=raise_internal_errors,
-            on_error=on_error,
-            require_api_key=exporter is None and tracer_provider is None,
+            require_api_key=exporter is None and tracer_provider is None, **given
         )
         self._predictions = PredictionIndex()
         self._runtime: Runtime | None = (
@@ -467,10 +450,30 @@ _default_lock = threading.Lock()
 _reported_lazy_failure = False
 
 
-def init(**kwargs: Any) -> Client:
-    """Create the default client (closing the previous one, after flushing it)."""
+def _signature_of(source: Callable[P, Any]) -> Callable[[Callable[..., R]], Callable[P, R]]:
+    """Give the decorated function ``source``'s parameters, for type checkers and ``inspect``:
+    the parameters are written once, where they are used."""
+
+    def decorate(fn: Callable[..., R]) -> Callable[P, R]:
+        fn.__signature__ = inspect.signature(source).replace(  # type: ignore[attr-defined]
+            return_annotation=inspect.signature(fn).return_annotation
+        )
+        return fn
+
+    return decorate
+
+
+@_signature_of(Client)
+def init(*args: Any, **kwargs: Any) -> Client:
+    """Create the default client (closing the previous one, after flushing it).
+
+    Takes :class:`Client`'s arguments (every setting of the README's configuration table).
+
+    Example:
+        >>> aither.init(service_name="checkout", capture_content=True)  # doctest: +SKIP
+    """
     global _default
-    client = Client(**kwargs)
+    client = Client(*args, **kwargs)
     with _default_lock:
         previous, _default = _default, client
     if previous is not None:

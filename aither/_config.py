@@ -8,34 +8,31 @@ never later on a hot path.
 from __future__ import annotations
 
 import json
-import os
-import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._env import env, parse_bool
+from ._options import ARGUMENTS, BY_NAME, OPTIONS, Option
 from .exceptions import ConfigError
 from .sampling.limits import SampleLimits
 
-DEFAULT_BASE_URL = "http://127.0.0.1:4680"
+DEFAULT_BASE_URL = str(BY_NAME["base_url"].default)
 """Where ``aither server`` listens by default."""
 
-MAX_TRACE_IDS = 1000
+MAX_TRACE_IDS = int(BY_NAME["trace_ids_size"].default)  # type: ignore[call-overload]
 """Default cap of ``TrackedModel.trace_ids`` (``trace_ids_size``): the most recent trace ids
 are kept, older ones fall off, so a long-running model's memory stays bounded."""
 
-COMPRESSIONS = ("gzip", "deflate", "none")
+COMPRESSIONS = BY_NAME["compression"].choices
 """Values of ``compression`` (``AITHER_COMPRESSION``): OTLP/HTTP's."""
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 def aither_home() -> Path:
     """The data directory shared with ``aither server``: ``$AITHER_HOME`` or ``~/.aither``."""
-    home = os.environ.get("AITHER_HOME")
+    home = env("AITHER_HOME")
     return Path(home).expanduser() if home else Path.home() / ".aither"
 
 
@@ -57,7 +54,9 @@ def read_credentials() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Settings:
-    """The resolved, validated settings of one :class:`aither.Client`."""
+    """The resolved, validated settings of one :class:`aither.Client`: one attribute per option
+    of :data:`aither._options.OPTIONS` (``Option.attribute``), and what follows from them
+    (``traces_endpoint``, ``headers``)."""
 
     api_key: str | None
     base_url: str
@@ -78,6 +77,10 @@ class Settings:
     capture_content: bool = False
     capture_embeddings: bool = False
     """Record the first input's vector of wrapped embeddings calls as ``aither.embedding.prompt``."""
+    mask_pii: bool = False
+    """Mask personal data in captured LLM content before export (``AITHER_MASK_PII``)."""
+    openai_stream_usage: bool = True
+    """Ask OpenAI streams for their usage when the caller did not (``AITHER_OPENAI_STREAM_USAGE``)."""
     trace_ids_size: int = MAX_TRACE_IDS
     debug: bool = False
     max_retries: int = 0
@@ -91,7 +94,7 @@ class Settings:
 def load_dotenv_file() -> None:
     """Read the ``.env`` file ``AITHER_DOTENV`` names into the environment (variables already
     set win); ConfigError when it is missing or python-dotenv is not installed."""
-    path = os.environ.get("AITHER_DOTENV")
+    path = env("AITHER_DOTENV")
     if not path:
         return
     try:
@@ -106,26 +109,12 @@ def load_dotenv_file() -> None:
     load_dotenv(file, override=False)
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value is not None and value.strip() != "" else None
-
-
-def _parse_bool(name: str, raw: str) -> bool:
-    low = raw.strip().lower()
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
-
-
 def _pick(arg: Any, *env_names: str) -> tuple[Any, str | None]:
     """The argument if given, else the first set environment variable (value, name)."""
     if arg is not None:
         return arg, None
     for name in env_names:
-        value = _env(name)
+        value = env(name)
         if value is not None:
             return value, name
     return None, None
@@ -179,52 +168,68 @@ def _parse_headers(raw: str) -> dict[str, str]:
     return headers
 
 
-def resolve_settings(
-    *,
-    api_key: str | None = None,
-    base_url: str | None = None,
-    otlp_endpoint: str | None = None,
-    enabled: bool | None = None,
-    service_name: str | None = None,
-    environment: str | None = None,
-    flush_interval: float | None = None,
-    batch_size: int | None = None,
-    max_queue_size: int | None = None,
-    max_queue_bytes: int | None = None,
-    export_timeout: float | None = None,
-    shutdown_timeout: float | None = None,
-    sample_rows: int | None = None,
-    sample_columns: int | None = None,
-    prediction_rows: int | None = None,
-    redact_keys: Iterable[str] | None = None,
-    raise_internal_errors: bool | None = None,
-    capture_content: bool | None = None,
-    capture_embeddings: bool | None = None,
-    trace_ids_size: int | None = None,
-    debug: bool | None = None,
-    max_retries: int | None = None,
-    compression: str | None = None,
-    certificate_file: str | None = None,
-    client_key_file: str | None = None,
-    client_certificate_file: str | None = None,
-    on_error: Callable[[BaseException], object] | None = None,
-    require_api_key: bool = True,
-) -> Settings:
-    """Resolve and validate every setting; raises ConfigError with the fix in the message.
+def _bool_value(label: str, raw: object) -> bool:
+    return parse_bool(label, raw) if isinstance(raw, str) else bool(raw)
 
-    ``require_api_key=False`` is used when spans go to an exporter the caller supplied
-    (tests, an in-memory capture), which needs no key. ``AITHER_DOTENV`` names a ``.env``
-    file read first (python-dotenv, the ``dotenv`` extra); the process environment wins over it.
+
+def _read(option: Option, arg: object) -> object:
+    """One option of a table-driven kind: the argument or variable, parsed and checked."""
+    name = option.name or option.envs[0]
+    raw, env_name = _pick(arg, *option.envs)
+    label = env_name or name
+    if option.kind == "bool":
+        return option.default if raw is None else _bool_value(label, raw)
+    if option.kind in ("int", "float"):
+        scale = option.otel_scale if env_name and env_name.startswith("OTEL_") else 1.0
+        minimum = option.minimum if option.minimum is not None else float("-inf")
+        default = option.default
+        assert isinstance(default, (int, float))
+        return _number(label, raw, default, integer=option.kind == "int", minimum=minimum, scale=scale)
+    if option.kind == "choice":
+        if raw is None:
+            return None
+        value = str(raw).strip().lower()
+        if value not in option.choices:
+            raise ConfigError(f"{label}={value!r} is not one of {', '.join(option.choices)}")
+        return None if value == "none" else value
+    if option.kind == "file":
+        if raw is None:
+            return None
+        path = Path(str(raw)).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{label}={str(raw)!r} is not a readable file")
+        return str(path)
+    return raw  # str
+
+
+def resolve_settings(*, require_api_key: bool = True, **arguments: Any) -> Settings:
+    """Resolve and validate every setting of :data:`aither._options.OPTIONS`; raises ConfigError
+    with the fix in the message.
+
+    ``arguments`` are ``aither.Client``'s setting keywords (None: not given); another name is a
+    TypeError. ``require_api_key=False`` is used when spans go to an exporter the caller
+    supplied (tests, an in-memory capture), which needs no key. ``AITHER_DOTENV`` names a
+    ``.env`` file read first (python-dotenv, the ``dotenv`` extra); the process environment
+    wins over it.
     """
+    unknown = set(arguments) - ARGUMENTS
+    if unknown:
+        raise TypeError(f"unexpected setting(s): {', '.join(sorted(unknown))}")
     load_dotenv_file()
-    raw_enabled, name = _pick(enabled, "AITHER_ENABLED")
-    if isinstance(raw_enabled, str):
-        raw_enabled = _parse_bool(name or "AITHER_ENABLED", raw_enabled)
-    sdk_disabled = _env("OTEL_SDK_DISABLED")
-    if raw_enabled is None and sdk_disabled is not None:
-        raw_enabled = not _parse_bool("OTEL_SDK_DISABLED", sdk_disabled)
-    is_enabled = True if raw_enabled is None else bool(raw_enabled)
+    values = {
+        option.name: _read(option, arguments.get(option.name))
+        for option in OPTIONS
+        if option.name is not None and option.kind != "custom"
+    }
 
+    raw_enabled, name = _pick(arguments.get("enabled"), "AITHER_ENABLED")
+    if raw_enabled is not None:
+        is_enabled = _bool_value(name or "enabled", raw_enabled)
+    else:
+        sdk_disabled = env("OTEL_SDK_DISABLED")
+        is_enabled = sdk_disabled is None or not parse_bool("OTEL_SDK_DISABLED", sdk_disabled)
+
+    base_url = arguments.get("base_url")
     creds = read_credentials()
     raw_base, _ = _pick(base_url, "AITHER_BASE_URL")
     base = validate_url(
@@ -235,18 +240,16 @@ def resolve_settings(
     # A generic OTLP receiver (an OpenTelemetry Collector, another vendor) named by
     # otlp_endpoint= or the standard OTEL_* variables takes no aither key; base_url is the
     # aither server, whose ingest needs one.
-    endpoint, endpoint_name = _pick(otlp_endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    endpoint, endpoint_name = _pick(arguments.get("otlp_endpoint"), "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     if endpoint is None:
-        generic = _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+        generic = env("OTEL_EXPORTER_OTLP_ENDPOINT")
         if generic is not None:
             endpoint = validate_url("OTEL_EXPORTER_OTLP_ENDPOINT", generic) + "/v1/traces"
-    elif endpoint_name is not None:
-        endpoint = validate_url(endpoint_name, endpoint)
     else:
-        endpoint = validate_url("otlp_endpoint", endpoint)
+        endpoint = validate_url(endpoint_name or "otlp_endpoint", endpoint)
     traces_endpoint = endpoint or base + "/v1/traces"
 
-    key, key_source = _pick(api_key, "AITHER_API_KEY")
+    key, key_source = _pick(arguments.get("api_key"), "AITHER_API_KEY")
     # The credentials file's key belongs to the server it names: use it when no other server
     # was named, or when the one named is that same server.
     creds_base = creds.get("base_url")
@@ -266,176 +269,34 @@ def resolve_settings(
         )
 
     headers: dict[str, str] = {}
-    raw_headers = _env("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or _env("OTEL_EXPORTER_OTLP_HEADERS")
+    raw_headers = env("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env("OTEL_EXPORTER_OTLP_HEADERS")
     if raw_headers:
         headers.update(_parse_headers(raw_headers))
     if key is not None:
         headers["authorization"] = f"Bearer {key}"
 
-    raw_service, _ = _pick(service_name, "AITHER_SERVICE_NAME", "OTEL_SERVICE_NAME")
-    raw_env, _ = _pick(environment, "AITHER_ENVIRONMENT")
-
-    def num(arg: Any, label: str, envs: tuple[str, ...], default: float, **kw: Any) -> Any:
-        raw, env_name = _pick(arg, *envs)
-        scale = kw.pop("env_scale", 1.0) if env_name and env_name.startswith("OTEL_") else 1.0
-        kw.pop("env_scale", None)
-        return _number(env_name or label, raw, default, scale=scale, **kw)
-
-    limits = SampleLimits(
-        rows=num(sample_rows, "sample_rows", ("AITHER_SAMPLE_ROWS",), 5, integer=True, minimum=0),
-        columns=num(
-            sample_columns, "sample_columns", ("AITHER_SAMPLE_COLUMNS",), 10, integer=True, minimum=0
-        ),
-        prediction_rows=num(
-            prediction_rows, "prediction_rows", ("AITHER_PREDICTION_ROWS",), 1_000, integer=True, minimum=0
-        ),
-    )
-    raw_raise, name = _pick(raise_internal_errors, "AITHER_RAISE_INTERNAL_ERRORS")
-    if isinstance(raw_raise, str):
-        raw_raise = _parse_bool(name or "AITHER_RAISE_INTERNAL_ERRORS", raw_raise)
-    raw_capture, name = _pick(
-        capture_content, "AITHER_CAPTURE_CONTENT", "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-    )
-    if isinstance(raw_capture, str):
-        raw_capture = _parse_bool(name or "AITHER_CAPTURE_CONTENT", raw_capture)
-    raw_vectors, name = _pick(capture_embeddings, "AITHER_CAPTURE_EMBEDDINGS")
-    if isinstance(raw_vectors, str):
-        raw_vectors = _parse_bool(name or "AITHER_CAPTURE_EMBEDDINGS", raw_vectors)
-    raw_debug, name = _pick(debug, "AITHER_DEBUG")
-    if isinstance(raw_debug, str):
-        raw_debug = _parse_bool(name or "AITHER_DEBUG", raw_debug)
-    raw_compression, name = _pick(
-        compression,
-        "AITHER_COMPRESSION",
-        "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-        "OTEL_EXPORTER_OTLP_COMPRESSION",
-    )
-    if raw_compression is not None:
-        raw_compression = str(raw_compression).strip().lower()
-        if raw_compression not in COMPRESSIONS:
-            raise ConfigError(
-                f"{name or 'compression'}={raw_compression!r} is not one of {', '.join(COMPRESSIONS)}"
-            )
-    tls: dict[str, str | None] = {}
-    for label, arg, envs in (
-        (
-            "certificate_file",
-            certificate_file,
-            (
-                "AITHER_CERTIFICATE_FILE",
-                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            ),
-        ),
-        (
-            "client_key_file",
-            client_key_file,
-            (
-                "AITHER_CLIENT_KEY_FILE",
-                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
-                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-            ),
-        ),
-        (
-            "client_certificate_file",
-            client_certificate_file,
-            (
-                "AITHER_CLIENT_CERTIFICATE_FILE",
-                "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
-                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-            ),
-        ),
-    ):
-        path, env_name = _pick(arg, *envs)
-        if path is not None and not Path(str(path)).expanduser().is_file():
-            raise ConfigError(f"{env_name or label}={str(path)!r} is not a readable file")
-        tls[label] = str(Path(str(path)).expanduser()) if path is not None else None
-    if (tls["client_key_file"] is None) != (tls["client_certificate_file"] is None):
+    if (values["client_key_file"] is None) != (values["client_certificate_file"] is None):
         raise ConfigError("client_key_file and client_certificate_file go together (mutual TLS): give both")
+    on_error = arguments.get("on_error")
     if on_error is not None and not callable(on_error):
         raise ConfigError(f"on_error must be a callable taking an exception, got {on_error!r}")
+    redact_keys = arguments.get("redact_keys")
     if redact_keys is not None and isinstance(redact_keys, (str, bytes)):
         raise ConfigError("redact_keys must be a list of key names, not one string")
 
+    limits = SampleLimits(
+        rows=values.pop("sample_rows"),
+        columns=values.pop("sample_columns"),
+        prediction_rows=values.pop("prediction_rows"),
+    )
     return Settings(
         api_key=key,
         base_url=base,
         traces_endpoint=traces_endpoint,
         headers=headers,
         enabled=is_enabled,
-        service_name=raw_service,
-        environment=raw_env,
-        flush_interval=num(
-            flush_interval,
-            "flush_interval",
-            ("AITHER_FLUSH_INTERVAL", "OTEL_BSP_SCHEDULE_DELAY"),
-            1.0,
-            integer=False,
-            minimum=0.001,
-            env_scale=0.001,
-        ),
-        batch_size=num(
-            batch_size,
-            "batch_size",
-            ("AITHER_BATCH_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"),
-            100,
-            integer=True,
-            minimum=1,
-        ),
-        max_queue_size=num(
-            max_queue_size,
-            "max_queue_size",
-            ("AITHER_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_QUEUE_SIZE"),
-            100_000,
-            integer=True,
-            minimum=1,
-        ),
-        max_queue_bytes=num(
-            max_queue_bytes,
-            "max_queue_bytes",
-            ("AITHER_MAX_QUEUE_BYTES",),
-            256 * 1024 * 1024,
-            integer=True,
-            minimum=1024,
-        ),
-        export_timeout=num(
-            export_timeout,
-            "export_timeout",
-            ("AITHER_EXPORT_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
-            10.0,
-            integer=False,
-            minimum=0.001,
-        ),
-        shutdown_timeout=num(
-            shutdown_timeout,
-            "shutdown_timeout",
-            ("AITHER_SHUTDOWN_TIMEOUT",),
-            5.0,
-            integer=False,
-            minimum=0.0,
-        ),
         limits=limits,
         redact_keys=frozenset(k.lower() for k in (redact_keys or ())),
-        raise_internal_errors=bool(raw_raise) if raw_raise is not None else False,
-        capture_content=bool(raw_capture) if raw_capture is not None else False,
-        capture_embeddings=bool(raw_vectors) if raw_vectors is not None else False,
-        trace_ids_size=num(
-            trace_ids_size,
-            "trace_ids_size",
-            ("AITHER_TRACE_IDS_SIZE",),
-            MAX_TRACE_IDS,
-            integer=True,
-            minimum=0,
-        ),
-        debug=bool(raw_debug) if raw_debug is not None else False,
-        max_retries=num(max_retries, "max_retries", ("AITHER_MAX_RETRIES",), 0, integer=True, minimum=0),
-        compression=None if raw_compression in (None, "none") else raw_compression,
-        certificate_file=tls["certificate_file"],
-        client_key_file=tls["client_key_file"],
-        client_certificate_file=tls["client_certificate_file"],
         on_error=on_error,
+        **values,  # type: ignore[arg-type]  # each parsed by its kind, checked by the table's test
     )
-
-
-def running_under_pytest() -> bool:
-    return "pytest" in sys.modules

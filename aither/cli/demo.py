@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 
 from rich.console import Console
 
+from .._env import env
 from ..api import ManagementClient, ModelMetrics, Usage
 from ..exceptions import ConfigError
 from . import _render as render
@@ -132,7 +132,7 @@ def run_demo(
         stop: set it to end ``serve`` (tests and embedding programs; Ctrl+C does it otherwise).
     """
     console = console or Console()
-    base_url = base_url or os.environ.get("AITHER_BASE_URL") or None
+    base_url = base_url or env("AITHER_BASE_URL")
     if base_url is not None:
         from .._config import resolve_settings
 

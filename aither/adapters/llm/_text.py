@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,12 +26,9 @@ def _truthy(raw: str | None) -> bool:
 
 
 def mask_pii_enabled(runtime: Runtime) -> bool:
-    """Whether captured content is masked: the setting ``mask_pii`` if the client has one,
-    else ``AITHER_MASK_PII``."""
-    value = getattr(runtime.settings, "mask_pii", None)
-    if value is not None:
-        return bool(value)
-    return _truthy(os.environ.get(MASK_PII_ENV))
+    """Whether captured content is masked: the client's ``mask_pii`` setting (``AITHER_MASK_PII``),
+    read from the environment once, at ``init()``."""
+    return runtime.settings.mask_pii
 
 
 class TextBudget:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy as _copy
 import json
-import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -106,8 +105,10 @@ class _ClientState:
             )
         except Exception:
             pass
-        raw = os.environ.get(STREAM_USAGE_ENV)
-        self.stream_usage = raw is None or raw.strip().lower() not in ("0", "false", "no", "off")
+        # The client's openai_stream_usage setting (AITHER_OPENAI_STREAM_USAGE), read at init();
+        # with aither off nothing is recorded, so the request is left as it was.
+        runtime = context.get_runtime()
+        self.stream_usage = runtime is not None and runtime.settings.openai_stream_usage
 
 
 def _instrument(client: Any, context: WrapContext, *, is_async: bool) -> None:

@@ -232,9 +232,11 @@ def test_stream_helper_of_the_sdk(
 
 
 def test_stream_usage_request_can_be_turned_off(
-    fake: FakeOpenAI, capture: SpanCapture, monkeypatch: pytest.MonkeyPatch
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     monkeypatch.setenv("AITHER_OPENAI_STREAM_USAGE", "false")
+    capture = SpanCapture()  # the variable is read when a client is made
+    request.addfinalizer(capture.close)
     fake.chat_stream()
     with capture.client.wrap(make_client(fake)) as client:
         assert (
