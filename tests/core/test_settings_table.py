@@ -41,7 +41,8 @@ def _given(option: Option, tmp_path: Path) -> tuple[object, object]:
 
 def _settings(**arguments: object) -> Settings:
     # mutual TLS takes both files or neither; give the other one when a test gives one
-    for name, other in (("client_key_file", "client_certificate_file"), ("client_certificate_file", "client_key_file")):
+    pair = ("client_key_file", "client_certificate_file")
+    for name, other in (pair, pair[::-1]):
         if name in arguments and other not in arguments:
             arguments[other] = arguments[name]
     return resolve_settings(api_key="k", **arguments)
@@ -125,11 +126,16 @@ def test_one_parser_of_true_and_false() -> None:
 def _environment_reads(path: Path) -> list[int]:
     lines = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "putenv"):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv", "putenv")
+            or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "os"
+                and any(alias.name in ("environ", "getenv") for alias in node.names)
+            )
+        ):
             lines.append(node.lineno)
-        elif isinstance(node, ast.ImportFrom) and node.module == "os":
-            if any(alias.name in ("environ", "getenv") for alias in node.names):
-                lines.append(node.lineno)
     return lines
 
 
