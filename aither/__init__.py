@@ -38,6 +38,7 @@ from .exceptions import (
     PermissionDenied,
     RateLimited,
     ServerError,
+    ServerUnreachable,
 )
 from .export import Stats
 from .sampling import SampleLimits
@@ -115,6 +116,7 @@ __all__ = [
     "RiskLevel",
     "SampleLimits",
     "ServerError",
+    "ServerUnreachable",
     "Severity",
     "Stats",
     "TrackedModel",

@@ -23,26 +23,26 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from . import semconv
-from ._config import Settings, resolve_settings
+from ._config import MAX_TRACE_IDS, Settings, resolve_settings
 from ._options import ARGUMENTS
 from ._runtime import Runtime
 from ._wrap import check_mapping as _check_mapping
 from ._wrap import check_name as _check_name
 from ._wrap import make_proxy, unwrap
-from .adapters.base import qualified_name
+from .adapters.base import WrapOptions, qualified_name
 from .exceptions import ConfigError
 from .export import Stats
 from .tracing import labels, llm_record, predictions, spans
 from .tracing.context import format_trace_id
 from .tracing.context import last_trace_id as _context_last_trace_id
 from .tracing.llm_record import LLMCall
-from .tracing.predictions import PredictionIndex
 from .tracing.track import TrackOptions, instrument
 
 logger = logging.getLogger("aither")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M")
 
 _UNSET: Any = object()
 
@@ -134,18 +134,14 @@ class Client:
         self.settings: Settings = resolve_settings(
             require_api_key=exporter is None and tracer_provider is None, **given
         )
-        self._predictions = PredictionIndex()
         self._runtime: Runtime | None = (
             Runtime(self.settings, exporter=exporter, tracer_provider=tracer_provider)
             if self.settings.enabled
             else None
         )
 
-    # -- internals shared with the proxies ----------------------------------------------------
+    # -- the runtime lookup: wrapped models, LLM hooks and @track ask it at each call -----------
     def _active_runtime(self) -> Runtime | None:
-        return self._runtime
-
-    def _require_runtime(self) -> Runtime | None:
         return self._runtime
 
     @property
@@ -155,7 +151,7 @@ class Client:
     # -- wrap ------------------------------------------------------------------------------------
     def wrap(
         self,
-        model: Any,
+        model: M,
         *,
         name: str | None = None,
         version: str | None = None,
@@ -166,15 +162,14 @@ class Client:
         user_id: str | None = None,
         session_id: str | None = None,
         metadata: Mapping[str, Any] | None = None,
-    ) -> Any:
+    ) -> M:
         """Return a transparent proxy of ``model`` whose predictions are traced by this client.
 
+        The proxy passes ``isinstance(tracked, type(model))``, so it is typed as the model; its
+        own attributes (``last_trace_id``, ``trace_ids``) are :class:`aither.TrackedModel`'s.
         See :func:`aither.wrap`.
         """
-        return make_proxy(
-            model,
-            self,
-            lambda: self,
+        options = WrapOptions(
             name=name,
             version=version,
             environment=environment,
@@ -184,6 +179,13 @@ class Client:
             user_id=user_id,
             session_id=session_id,
             metadata=metadata,
+        )
+        return make_proxy(  # type: ignore[no-any-return]
+            model,
+            self._active_runtime,
+            options,
+            trace_ids_size=self.settings.trace_ids_size,
+            unpickle=unpickle_tracked,
         )
 
     def unwrap(self, obj: Any) -> Any:
@@ -226,7 +228,7 @@ class Client:
         kind: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         input: Any = None,
-    ) -> spans.AitherSpan | _NoSpan:
+    ) -> spans.AitherSpan | NoSpan:
         """A context manager (sync or async) for a function, tool or agent step span.
 
         ``kind`` is a free-form type recorded as ``aither.span.type`` (``tool``, ``agent``,
@@ -237,7 +239,7 @@ class Client:
         _check_mapping("metadata", metadata)
         runtime = self._active_runtime()
         if runtime is None:
-            return _NoSpan()
+            return NoSpan()
         return spans.AitherSpan(
             runtime, name, kind=semconv.SPAN_KIND_FUNCTION, span_type=kind, metadata=metadata, input=input
         )
@@ -261,13 +263,13 @@ class Client:
         if latency_ms is not None and (
             isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) or latency_ms < 0
         ):
-            raise ValueError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
+            raise ConfigError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
         runtime = self._active_runtime()
         if runtime is None:
             return None
         trace_id = predictions.log_prediction(
             runtime,
-            self._predictions,
+            runtime.predictions,
             model_name=model_name,
             features=features,
             prediction=prediction,
@@ -285,7 +287,7 @@ class Client:
         if runtime is None:
             labels.parse_trace_id(trace_id)  # a malformed id is an error even when disabled
             return
-        labels.log_label(runtime, self._predictions, trace_id, label, model_name=model_name)
+        labels.log_label(runtime, runtime.predictions, trace_id, label, model_name=model_name)
 
     def log_event(
         self,
@@ -385,20 +387,20 @@ class Client:
         return f"<aither.Client endpoint={self.settings.traces_endpoint!r} enabled={self.enabled}>"
 
 
-class _NoSpan:
+class NoSpan:
     """What ``span()`` gives when aither is disabled: every method does nothing."""
 
     trace_id = None
     span_id = None
     otel_span = None
 
-    def __enter__(self) -> _NoSpan:
+    def __enter__(self) -> NoSpan:
         return self
 
     def __exit__(self, *exc: object) -> None:
         return None
 
-    async def __aenter__(self) -> _NoSpan:
+    async def __aenter__(self) -> NoSpan:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -508,8 +510,17 @@ def default_client_lazy() -> Client | None:
 
 
 def default_runtime_lazy() -> Runtime | None:
+    """The default client's runtime, looked up at each call (None: off, or not initialised)."""
     client = default_client_lazy()
     return client._active_runtime() if client is not None else None
+
+
+def unpickle_tracked(model: Any, options: WrapOptions) -> Any:
+    """Wrap an unpickled model again, for the default client of the process that loads it:
+    looked up at its first call, never initialised here."""
+    owner = _default
+    size = owner.settings.trace_ids_size if owner is not None else MAX_TRACE_IDS
+    return make_proxy(model, default_runtime_lazy, options, trace_ids_size=size, unpickle=unpickle_tracked)
 
 
 def close_default(timeout: float | None = None) -> bool:

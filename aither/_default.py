@@ -10,21 +10,26 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from ._client import (
     Client,
+    NoSpan,
     _track,
     close_default,
     default_client,
     default_client_lazy,
     default_runtime_lazy,
     init,
+    unpickle_tracked,
 )
 from ._wrap import make_proxy, unwrap
+from .adapters.base import WrapOptions
 from .exceptions import FrameworkNotInstalled
 from .export import Stats
 from .tracing.context import last_trace_id as _last_trace_id
 from .tracing.llm_record import LLMCall
+from .tracing.spans import AitherSpan
 
 P = ParamSpec("P")
 R = TypeVar("R")
+M = TypeVar("M")
 
 __all__ = [
     "close",
@@ -45,7 +50,7 @@ __all__ = [
 
 
 def wrap(
-    model: Any,
+    model: M,
     *,
     name: str | None = None,
     version: str | None = None,
@@ -56,7 +61,7 @@ def wrap(
     user_id: str | None = None,
     session_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
-) -> Any:
+) -> M:
     """Return a transparent proxy of ``model`` whose predictions are traced.
 
     Every attribute passes through; ``isinstance``, pickling, ``copy`` and
@@ -86,11 +91,9 @@ def wrap(
         >>> tracked.predict(X)                                                      # doctest: +SKIP
         >>> tracked.last_trace_id                                                   # doctest: +SKIP
     """
-    default_client()  # a missing configuration is an error here, at start-up, not in predict()
-    return make_proxy(
-        model,
-        None,
-        default_client_lazy,
+    # a missing configuration is an error here, at start-up, not in predict()
+    client = default_client()
+    options = WrapOptions(
         name=name,
         version=version,
         environment=environment,
@@ -100,6 +103,14 @@ def wrap(
         user_id=user_id,
         session_id=session_id,
         metadata=metadata,
+    )
+    # the default client is looked up at each call, so a later init() is followed
+    return make_proxy(  # type: ignore[no-any-return]
+        model,
+        default_runtime_lazy,
+        options,
+        trace_ids_size=client.settings.trace_ids_size,
+        unpickle=unpickle_tracked,
     )
 
 
@@ -147,11 +158,12 @@ def track(
 
 def span(
     name: str, *, kind: str | None = None, metadata: Mapping[str, Any] | None = None, input: Any = None
-) -> Any:
+) -> AitherSpan | NoSpan:
     """A span around a block, sync or async: ``with aither.span("retrieve", kind="tool") as s:``.
 
     ``s.set_input()``, ``s.set_output()``, ``s.set_cost()``, ``s.set_metadata()`` record on it;
-    an exception leaving the block is recorded and re-raised.
+    an exception leaving the block is recorded and re-raised. With aither off it is a
+    :class:`~aither._client.NoSpan`, whose methods do nothing.
     """
     return default_client().span(name, kind=kind, metadata=metadata, input=input)
 

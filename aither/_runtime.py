@@ -25,11 +25,13 @@ from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from . import semconv
 from ._config import Settings
 from ._version import __version__
+from .exceptions import ConfigError
 from .export import Ledger, LedgerExporter, LedgerSpanProcessor, Stats
 from .export.delivery import DeliveryReporter
 from .export.pipeline import DeferredPayload
 from .sampling import faults
 from .sampling.encoder import dumps
+from .tracing.predictions import PredictionIndex
 from .tracing.scope import ScopedTracer
 
 logger = logging.getLogger("aither")
@@ -95,6 +97,8 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.ledger = Ledger()
+        self.predictions = PredictionIndex()
+        """The client's recent predictions, which ``log_label`` joins labels to."""
         self._closed = False
         self._close_lock = threading.Lock()
         self._logged: set[str] = set()
@@ -232,7 +236,7 @@ class Runtime:
         helper thread and this call waits for it at most ``timeout`` seconds.
         """
         if timeout < 0:
-            raise ValueError(f"flush timeout must be >= 0 seconds, got {timeout!r}")
+            raise ConfigError(f"flush timeout must be >= 0 seconds, got {timeout!r}")
         if self.processor is None:
             flush = getattr(self.provider, "force_flush", None)
             return bool(flush(int(timeout * 1000))) if flush is not None else True

@@ -2,6 +2,7 @@
 
 Shared by :meth:`aither.Client.wrap`, :func:`aither.wrap` and the proxies' own copies
 (pickling, ``copy``, ``clone``), which wrap again with the options they were made with.
+A proxy and an LLM client's hooks ask the same ``get_runtime`` for their runtime.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._config import MAX_TRACE_IDS
-from .adapters.base import WrapContext
+from .adapters.base import WrapContext, WrapOptions
 from .adapters.proxy import CallableTrackedModel, TrackedModel
 from .adapters.registry import adapter_for
+from .exceptions import ConfigError
 from .tracing.identity import describe as describe_model
 from .tracing.predictions import ModelIdentity
 from .tracing.scope import Scope, scoped
 
 if TYPE_CHECKING:
-    from ._client import Client
     from ._runtime import Runtime
 
 
@@ -28,7 +28,7 @@ def check_name(label: str, value: object, *, optional: bool = False) -> None:
     if value is None and optional:
         return
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{label} must be a non-empty string, got {value!r}")
+        raise ConfigError(f"{label} must be a non-empty string, got {value!r}")
 
 
 def check_mapping(label: str, value: object) -> None:
@@ -38,91 +38,76 @@ def check_mapping(label: str, value: object) -> None:
 
 def make_proxy(
     model: Any,
-    client: Client | None,
-    get_client: Callable[[], Client | None],
+    lookup: Callable[[], Runtime | None],
+    options: WrapOptions,
     *,
-    name: str | None = None,
-    version: str | None = None,
-    environment: str | None = None,
-    sample_rows: int | None = None,
-    sample_columns: int | None = None,
-    features_fn: Callable[[Any], Any] | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
+    trace_ids_size: int,
+    unpickle: Callable[[Any, WrapOptions], Any],
 ) -> Any:
+    """The proxy of ``model`` (or ``model`` instrumented in place), recording with ``lookup()``.
+
+    ``lookup`` is the client's runtime lookup (None: aither is off), asked at each call;
+    ``unpickle(model, options)`` wraps an unpickled copy (a module-level function, so that
+    pickle can name it).
+    """
     if isinstance(model, TrackedModel) or getattr(model, "_aither_uninstrument", None) is not None:
         return model  # wrapping twice is a no-op
-    check_name("name", name, optional=True)
-    check_name("version", version, optional=True)
-    check_name("environment", environment, optional=True)
-    for label, value in (("sample_rows", sample_rows), ("sample_columns", sample_columns)):
+    check_name("name", options.name, optional=True)
+    check_name("version", options.version, optional=True)
+    check_name("environment", options.environment, optional=True)
+    for label, value in (("sample_rows", options.sample_rows), ("sample_columns", options.sample_columns)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(f"{label} must be an int >= 0, got {value!r}")
-    if features_fn is not None and not callable(features_fn):
-        raise TypeError(f"features_fn must be a callable taking the model's input, got {features_fn!r}")
-    scope = Scope(user_id, session_id, metadata) or None
+            raise ConfigError(f"{label} must be an int >= 0, got {value!r}")
+    if options.features_fn is not None and not callable(options.features_fn):
+        raise TypeError(
+            f"features_fn must be a callable taking the model's input, got {options.features_fn!r}"
+        )
+    scope = Scope(options.user_id, options.session_id, options.metadata) or None
     adapter = adapter_for(model)
     held: list[Any] = []
 
     def get_runtime() -> Runtime | None:
-        target = client if client is not None else get_client()
-        return scoped(target._active_runtime() if target is not None else None, scope, held)
-
-    context_options = {"user_id": user_id, "session_id": session_id, "metadata": metadata}
+        return scoped(lookup(), scope, held)
 
     instrumented = adapter.instrument(
         model,
         WrapContext(
             get_runtime=get_runtime,
-            name=name,
-            version=version,
-            environment=environment,
-            options={
-                "name": name,
-                "version": version,
-                "environment": environment,
-                "sample_rows": sample_rows,
-                "sample_columns": sample_columns,
-                "features_fn": features_fn,
-                **context_options,
-            },
+            name=options.name,
+            version=options.version,
+            environment=options.environment,
+            options=options,
         ),
     )
     if instrumented is not None:
         return instrumented
-    class_name = adapter.class_name(model)
-    from . import _client
-
-    # the default client if there is one: never initialise one here (unpickling)
-    owner = client if client is not None else _client._default
-    trace_ids_size = owner.settings.trace_ids_size if owner is not None else MAX_TRACE_IDS
     identity = ModelIdentity(
-        name=name or getattr(model, "__name__", None) or type(model).__name__,
-        version=version,
-        environment=environment,
+        name=options.name or getattr(model, "__name__", None) or type(model).__name__,
+        version=options.version,
+        environment=options.environment,
         framework=adapter.framework_name(model),
-        class_name=class_name,
+        class_name=adapter.class_name(model),
         framework_version=adapter.framework_version(model),
         parameters=adapter.parameters(model),
-        sample_rows=sample_rows,
-        sample_columns=sample_columns,
-        features_fn=features_fn,
+        sample_rows=options.sample_rows,
+        sample_columns=options.sample_columns,
+        features_fn=options.features_fn,
         trace_ids=deque(maxlen=trace_ids_size),
         describe=functools.partial(describe_model, model, fingerprint=adapter.fingerprints),
     )
-    options = {
-        "name": name,
-        "version": version,
-        "environment": environment,
-        "sample_rows": sample_rows,
-        "sample_columns": sample_columns,
-        "features_fn": features_fn,
-        **context_options,
-    }
+
+    def rewrap(copy: Any) -> Any:
+        return make_proxy(copy, lookup, options, trace_ids_size=trace_ids_size, unpickle=unpickle)
+
     # Every proxy is callable: ``tracked(X)`` runs ``predict`` on a model that is not.
     return CallableTrackedModel(
-        model, adapter=adapter, identity=identity, client=client, get_client=get_client, options=options
+        model,
+        adapter=adapter,
+        identity=identity,
+        get_runtime=get_runtime,
+        options=options,
+        rewrap=rewrap,
+        unpickle=unpickle,
     )
 
 

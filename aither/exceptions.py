@@ -14,7 +14,11 @@
           ├── NotFound                      404
           ├── Conflict                      409
           ├── RateLimited                   429
-          └── ServerError                   5xx, or the server could not be reached
+          └── ServerError                   5xx, or an answer that is not the API's
+               └── ServerUnreachable        the server could not be reached (connection, DNS, timeout)
+
+``aither.server.storage.DatabaseURLError`` (the server's database URL can't be used) is a
+``ConfigError``.
 
 Errors inside aither's own instrumentation never reach the caller: they are counted in
 :func:`aither.stats`, logged once and passed to ``on_error``. The errors above are raised
@@ -103,4 +107,10 @@ class RateLimited(APIError):
 
 
 class ServerError(APIError):
-    """5xx, or the server could not be reached."""
+    """5xx, or an answer that is not the API's (not JSON, not the expected shape)."""
+
+
+class ServerUnreachable(ServerError):
+    """The server could not be reached: refused, DNS, TLS, timeout (``__cause__`` is httpx's
+    error). A :class:`ServerError`, so ``except ServerError`` catches both; catch this one
+    first to tell "down" from "failing"."""

@@ -31,8 +31,6 @@ class Adapter:
 
     framework: ClassVar[str] = "callable"
     """Value of ``ml.model.framework``."""
-    extra: ClassVar[str | None] = None
-    """The ``aither[extra]`` that installs the framework."""
     methods: ClassVar[tuple[str, ...]] = ("__call__",)
     """Methods traced when the model has them."""
     fingerprints: ClassVar[bool] = True
@@ -76,11 +74,29 @@ class Adapter:
 
 
 @dataclass(frozen=True)
+class WrapOptions:
+    """The keywords of ``wrap`` (see :func:`aither.wrap`), kept by a proxy to wrap its copies
+    (pickling, ``copy``, ``clone``) the same way."""
+
+    name: str | None = None
+    version: str | None = None
+    environment: str | None = None
+    sample_rows: int | None = None
+    sample_columns: int | None = None
+    features_fn: Callable[[Any], Any] | None = None
+    user_id: str | None = None
+    session_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class WrapContext:
     """What ``wrap`` knows when an adapter instruments an object in place.
 
     Attributes:
         get_runtime: the runtime to record with, asked at each call (None: aither is off).
+            The transparent proxy asks the same function: model proxies and LLM hooks look
+            their runtime up one way.
         name, version, environment: as given to ``wrap``.
         options: every keyword ``wrap`` was called with.
     """
@@ -89,7 +105,7 @@ class WrapContext:
     name: str | None
     version: str | None
     environment: str | None
-    options: Mapping[str, Any]
+    options: WrapOptions
 
 
 class CallableAdapter(Adapter):

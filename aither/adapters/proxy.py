@@ -23,11 +23,10 @@ import wrapt
 
 from ..tracing.context import format_trace_id, last_trace_id
 from ..tracing.predictions import ModelIdentity, traced_call, traced_call_async
-from ..tracing.scope import Scope, scoped
-from .base import Adapter
+from .base import Adapter, WrapOptions
 
 if TYPE_CHECKING:
-    from .._client import Client
+    from .._runtime import Runtime
 
 
 def call_forms(model: Any, traced: frozenset[str]) -> dict[str, str]:
@@ -83,22 +82,23 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         *,
         adapter: Adapter,
         identity: ModelIdentity,
-        client: Client | None,
-        get_client: Callable[[], Client | None],
-        options: dict[str, Any],
+        get_runtime: Callable[[], Runtime | None],
+        options: WrapOptions,
+        rewrap: Callable[[Any], TrackedModel],
+        unpickle: Callable[[Any, WrapOptions], Any],
     ) -> None:
+        """Made by ``aither._wrap.make_proxy``: ``get_runtime`` is the lookup an LLM client's
+        hooks get too; ``rewrap`` wraps a copy the same way; ``unpickle`` (a module-level
+        function) wraps an unpickled one."""
         super().__init__(wrapped)
         self._self_adapter = adapter
         self._self_identity = identity
-        self._self_client = client
-        self._self_get_client = get_client
+        self._self_get_runtime = get_runtime
         self._self_options = options
+        self._self_rewrap = rewrap
+        self._self_unpickle = unpickle
         self._self_traced = adapter.traced_methods(wrapped)
         self._self_forms = call_forms(wrapped, self._self_traced)
-        self._self_scope: Scope | None = (
-            Scope(options.get("user_id"), options.get("session_id"), options.get("metadata")) or None
-        )
-        self._self_scoped: list[Any] = []
         self._self_methods: dict[str, _TracedMethod] = {}
         self._self_async: dict[str, tuple[Any, bool]] = {}
 
@@ -106,10 +106,7 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     def _self_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         wrapped = self.__wrapped__
         fn = getattr(wrapped, method) if method != "__call__" else wrapped
-        client = self._self_client or self._self_get_client()
-        if client is None:
-            return fn(*args, **kwargs)
-        runtime = scoped(client._active_runtime(), self._self_scope, self._self_scoped)
+        runtime = self._self_get_runtime()
         if runtime is None:
             return fn(*args, **kwargs)
         try:
@@ -118,7 +115,7 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             runtime.internal_error(exc, "reading a model's input")
             features = None
         traced = traced_call_async if self._self_is_async(method, fn) else traced_call
-        return traced(runtime, client._predictions, self._self_identity, method, fn, features, args, kwargs)
+        return traced(runtime, runtime.predictions, self._self_identity, method, fn, features, args, kwargs)
 
     def _self_is_async(self, method: str, fn: Any) -> bool:
         """Whether ``fn`` is a coroutine function (an ``async def`` function or method, or an
@@ -175,22 +172,22 @@ class TrackedModel(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         # Pickle (and joblib) the model with its wrap options: unpickling wraps it again with
         # the default client of the process that loads it.
-        return (_rewrap, (self.__wrapped__, self._self_options))
+        return (self._self_unpickle, (self.__wrapped__, self._self_options))
 
     def __copy__(self) -> TrackedModel:
         import copy
 
-        return _rewrap(copy.copy(self.__wrapped__), self._self_options, self._self_client)
+        return self._self_rewrap(copy.copy(self.__wrapped__))
 
     def __deepcopy__(self, memo: dict[int, Any]) -> TrackedModel:
         import copy
 
-        return _rewrap(copy.deepcopy(self.__wrapped__, memo), self._self_options, self._self_client)
+        return self._self_rewrap(copy.deepcopy(self.__wrapped__, memo))
 
     def __sklearn_clone__(self) -> TrackedModel:
         from sklearn.base import clone
 
-        return _rewrap(clone(self.__wrapped__), self._self_options, self._self_client)
+        return self._self_rewrap(clone(self.__wrapped__))
 
     def __repr__(self) -> str:
         return f"<aither.TrackedModel {self._self_identity.name!r} of {self.__wrapped__!r}>"
@@ -207,12 +204,3 @@ class CallableTrackedModel(TrackedModel):
         if target is not None:
             return self._self_call(target, args, kwargs)
         return self.__wrapped__(*args, **kwargs)
-
-
-def _rewrap(model: Any, options: dict[str, Any], client: Client | None = None) -> TrackedModel:
-    from .._client import default_client_lazy
-    from .._wrap import make_proxy
-
-    if client is not None:
-        return client.wrap(model, **options)  # type: ignore[no-any-return]
-    return make_proxy(model, None, default_client_lazy, **options)  # type: ignore[no-any-return]

@@ -16,7 +16,6 @@ from .base import Adapter, package_version
 
 class TorchAdapter(Adapter):
     framework: ClassVar[str] = "torch"
-    extra: ClassVar[str | None] = "torch"
     methods: ClassVar[tuple[str, ...]] = ("__call__", "forward")
 
     def framework_version(self, model: Any) -> str | None:

@@ -19,8 +19,10 @@ An explicit client takes its own key and URL (and an injectable ``httpx.Client``
         await client.org.usage()
 
 HTTP errors raise one exception tree (``aither.exceptions``): 401 ``AuthenticationError``,
-403 ``PermissionDenied``, 404 ``NotFound``, 409 ``Conflict``, 429 ``RateLimited``, 5xx and
-unreachable servers ``ServerError``, anything else ``APIError``.
+403 ``PermissionDenied``, 404 ``NotFound``, 409 ``Conflict``, 429 ``RateLimited``, 5xx
+``ServerError``, a server that can't be reached ``ServerUnreachable`` (a ``ServerError``, so
+``except ServerError`` catches both), anything else ``APIError``. A bad argument raises
+``ConfigError``, a ``ValueError``.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from ..exceptions import (
     PermissionDenied,
     RateLimited,
     ServerError,
+    ServerUnreachable,
 )
 from ._types import (
     APIKey,
@@ -125,8 +126,8 @@ def check(response: httpx.Response) -> Any:
     raise kind(f"{request.method} {request.url.path}: {status} {message}", status_code=status, body=body)
 
 
-def unreachable(base_url: str, exc: httpx.HTTPError) -> ServerError:
-    return ServerError(
+def unreachable(base_url: str, exc: httpx.HTTPError) -> ServerUnreachable:
+    return ServerUnreachable(
         f"could not reach the aither server at {base_url} ({type(exc).__name__}: {exc}); "
         "is it running? Start one with: aither server"
     )
@@ -137,7 +138,7 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 
 def parse_when(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
-    """``24h``, ``7d``, ``30m`` (that long ago) or an ISO 8601 time; ValueError otherwise."""
+    """``24h``, ``7d``, ``30m`` (that long ago) or an ISO 8601 time; ConfigError (a ValueError) otherwise."""
     match = _RELATIVE.match(text.strip().lower())
     if match:
         delta = dt.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
@@ -145,7 +146,7 @@ def parse_when(text: str, *, now: dt.datetime | None = None) -> dt.datetime:
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{text!r} is not a time: use 24h, 7d, 30m or an ISO 8601 time") from None
+        raise ConfigError(f"{text!r} is not a time: use 24h, 7d, 30m or an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
@@ -182,7 +183,7 @@ def _page(parse: Callable[[Any], T]) -> Callable[[Any], Page[T]]:
 
 def _segment(value: str, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+        raise ConfigError(f"{what} must be a non-empty string, got {value!r}")
     return quote(value, safe="")
 
 
@@ -217,11 +218,11 @@ def api_keys_list() -> Call[tuple[APIKey, ...]]:
 
 def api_keys_create(name: str, scopes: Sequence[str] | None, user_id: str | None) -> Call[CreatedAPIKey]:
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"name must be a non-empty string, got {name!r}")
+        raise ConfigError(f"name must be a non-empty string, got {name!r}")
     wanted = list(scopes) if scopes is not None else ["read", "write"]
     unknown = [scope for scope in wanted if scope not in SCOPES]
     if isinstance(scopes, str) or unknown or not wanted:
-        raise ValueError(f"scopes must be a non-empty list of {', '.join(SCOPES)}; got {scopes!r}")
+        raise ConfigError(f"scopes must be a non-empty list of {', '.join(SCOPES)}; got {scopes!r}")
     body: dict[str, Any] = {"name": name, "scopes": wanted}
     if user_id is not None:
         body["user_id"] = user_id

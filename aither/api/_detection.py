@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..exceptions import ConfigError
 from ..schema.vocabulary import AnomalyType, DetectionMethod, Severity
 from ._calls import API, Call, _query, _time
 from ._types import parse_optional_time, parse_time
@@ -149,12 +150,12 @@ def _severity(value: Severity | str | None) -> str | None:
     try:
         return Severity(value).value
     except ValueError:
-        raise ValueError(f"severity must be one of low, medium, high, critical; got {value!r}") from None
+        raise ConfigError(f"severity must be one of low, medium, high, critical; got {value!r}") from None
 
 
 def _id(anomaly_id: int) -> int:
     if isinstance(anomaly_id, bool) or not isinstance(anomaly_id, int) or anomaly_id < 1:
-        raise ValueError(f"anomaly_id must be a positive integer, got {anomaly_id!r}")
+        raise ConfigError(f"anomaly_id must be a positive integer, got {anomaly_id!r}")
     return anomaly_id
 
 

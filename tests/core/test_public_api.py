@@ -29,6 +29,7 @@ PUBLIC_API = {
     "RiskLevel",
     "SampleLimits",
     "ServerError",
+    "ServerUnreachable",
     "Severity",
     "Stats",
     "TrackedModel",

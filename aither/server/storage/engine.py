@@ -18,10 +18,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine, make_url
 
+from ...exceptions import ConfigError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-class DatabaseURLError(ValueError):
+class DatabaseURLError(ConfigError):
     """The database URL can't be used; the message says why."""
 
 
