@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from ._env import env, parse_bool
@@ -22,7 +22,7 @@ from .sampling.limits import SampleLimits
 DEFAULT_BASE_URL = str(BY_NAME["base_url"].default)
 """Where ``aither server`` listens by default."""
 
-MAX_TRACE_IDS = int(BY_NAME["trace_ids_size"].default)  # type: ignore[call-overload]
+MAX_TRACE_IDS = cast(int, BY_NAME["trace_ids_size"].default)
 """Default cap of ``TrackedModel.trace_ids`` (``trace_ids_size``): the most recent trace ids
 are kept, older ones fall off, so a long-running model's memory stays bounded."""
 
@@ -285,9 +285,9 @@ def resolve_settings(*, require_api_key: bool = True, **arguments: Any) -> Setti
         raise ConfigError("redact_keys must be a list of key names, not one string")
 
     limits = SampleLimits(
-        rows=values.pop("sample_rows"),
-        columns=values.pop("sample_columns"),
-        prediction_rows=values.pop("prediction_rows"),
+        rows=cast(int, values.pop("sample_rows")),
+        columns=cast(int, values.pop("sample_columns")),
+        prediction_rows=cast(int, values.pop("prediction_rows")),
     )
     return Settings(
         api_key=key,
