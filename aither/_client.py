@@ -17,7 +17,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -460,6 +460,19 @@ def _signature_of(source: Callable[P, Any]) -> Callable[[Callable[..., R]], Call
         fn.__signature__ = inspect.signature(source).replace(  # type: ignore[attr-defined]
             return_annotation=inspect.signature(fn).return_annotation
         )
+        return fn
+
+    return decorate
+
+
+def signature_of_method(
+    source: Callable[Concatenate[Any, P], R],
+) -> Callable[[Callable[..., Any]], Callable[P, R]]:
+    """:func:`_signature_of` for a method: the decorated function takes its parameters but ``self``."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[P, R]:
+        parameters = list(inspect.signature(source).parameters.values())[1:]
+        fn.__signature__ = inspect.signature(source).replace(parameters=parameters)  # type: ignore[attr-defined]
         return fn
 
     return decorate

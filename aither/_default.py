@@ -17,6 +17,7 @@ from ._client import (
     default_client_lazy,
     default_runtime_lazy,
     init,
+    signature_of_method,
     unpickle_tracked,
 )
 from ._wrap import make_proxy, unwrap
@@ -29,7 +30,6 @@ from .tracing.spans import AitherSpan
 
 P = ParamSpec("P")
 R = TypeVar("R")
-M = TypeVar("M")
 
 __all__ = [
     "close",
@@ -49,20 +49,12 @@ __all__ = [
 ]
 
 
-def wrap(
-    model: M,
-    *,
-    name: str | None = None,
-    version: str | None = None,
-    environment: str | None = None,
-    sample_rows: int | None = None,
-    sample_columns: int | None = None,
-    features_fn: Callable[[Any], Any] | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-) -> M:
+@signature_of_method(Client.wrap)
+def wrap(model: Any, /, **options: Any) -> Any:
     """Return a transparent proxy of ``model`` whose predictions are traced.
+
+    Takes :meth:`aither.Client.wrap`'s parameters (for type checkers and ``help()`` too), and
+    is typed as returning the model's own type: the proxy passes ``isinstance``.
 
     Every attribute passes through; ``isinstance``, pickling, ``copy`` and
     ``sklearn.base.clone`` work. The prediction methods of the model's framework
@@ -93,22 +85,11 @@ def wrap(
     """
     # a missing configuration is an error here, at start-up, not in predict()
     client = default_client()
-    options = WrapOptions(
-        name=name,
-        version=version,
-        environment=environment,
-        sample_rows=sample_rows,
-        sample_columns=sample_columns,
-        features_fn=features_fn,
-        user_id=user_id,
-        session_id=session_id,
-        metadata=metadata,
-    )
     # the default client is looked up at each call, so a later init() is followed
-    return make_proxy(  # type: ignore[no-any-return]
+    return make_proxy(
         model,
         default_runtime_lazy,
-        options,
+        WrapOptions(**options),
         trace_ids_size=client.settings.trace_ids_size,
         unpickle=unpickle_tracked,
     )
