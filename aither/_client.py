@@ -53,40 +53,16 @@ class Client:
     Most programs use the module-level functions (``aither.init``, ``aither.wrap``...), which
     act on a default client; build a ``Client`` to send to two places, or in tests.
 
+    Every keyword but the last two is a setting: argument > ``AITHER_*`` variable > ``OTEL_*``
+    variable > default, each described once, in the table of ``aither/_options.py`` (the
+    README's configuration table is generated from it; ``None`` means "not given").
+
     Args:
-        api_key: key for the aither server (``AITHER_API_KEY``; else the credentials file
-            ``aither server`` wrote). Not needed for ``otlp_endpoint`` or ``exporter``.
-        base_url: the aither server (``AITHER_BASE_URL``, default ``http://127.0.0.1:4680``);
-            spans go to ``{base_url}/v1/traces``.
-        otlp_endpoint: send spans to this OTLP/HTTP traces URL instead (any receiver, e.g. an
-            OpenTelemetry Collector); ``OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`` also set it.
-        enabled: False makes every call a plain pass-through (``AITHER_ENABLED``,
-            ``OTEL_SDK_DISABLED``).
-        flush_interval: seconds between batch exports (``OTEL_BSP_SCHEDULE_DELAY`` in ms).
-        batch_size: spans per export request (``OTEL_BSP_MAX_EXPORT_BATCH_SIZE``).
-        max_queue_size / max_queue_bytes: the queue's bounds; past either, spans are dropped
-            and counted, and the caller never waits.
-        sample_rows / sample_columns / prediction_rows: how much of inputs and outputs spans keep.
-        trace_ids_size: how many recent trace ids each wrapped model's ``trace_ids`` keeps
-            (``AITHER_TRACE_IDS_SIZE``, default 1,000; older ones fall off).
         tracer_provider: make spans with your own provider (then your processors deliver them).
         exporter: deliver through this span exporter instead of OTLP/HTTP (tests, custom sinks).
-        on_error: called with each internal error (never with your model's own exceptions), and
-            with an :class:`aither.DeliveryError` when spans could not be delivered (at most once
-            a minute per cause, with the count since).
-        mask_pii: mask personal data in captured LLM content before export (``AITHER_MASK_PII``).
-        openai_stream_usage: ask OpenAI streams for their token usage when the caller did not
-            (``AITHER_OPENAI_STREAM_USAGE``, default on).
-        debug: log each export request with its size and result (``AITHER_DEBUG``).
-        max_retries: re-send a request that failed after the OTLP exporter's own attempts up to
-            this many times, 0.5 s, 1 s, 2 s... apart, never one the server refused for good
-            (``AITHER_MAX_RETRIES``, default 0).
-        compression: ``gzip`` or ``deflate`` for export requests (``AITHER_COMPRESSION``,
-            ``OTEL_EXPORTER_OTLP_TRACES_COMPRESSION``); default none.
-        certificate_file / client_key_file / client_certificate_file: TLS: the CA bundle to
-            trust, and the client key and certificate for mutual TLS (``AITHER_CERTIFICATE_FILE``,
-            ``AITHER_CLIENT_KEY_FILE``, ``AITHER_CLIENT_CERTIFICATE_FILE``, or the
-            ``OTEL_EXPORTER_OTLP_*`` variables).
+
+    Raises:
+        ConfigError: a setting is wrong (the message names the argument or variable and the fix).
 
     Example:
         >>> client = aither.Client(otlp_endpoint="http://localhost:4318/v1/traces")  # doctest: +SKIP
