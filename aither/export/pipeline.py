@@ -246,7 +246,7 @@ class LedgerExporter(SpanExporter):
             self._sender = Sender(self._send_encoded)
 
     @property
-    def queued_requests(self) -> int:
+    def encoded_spans(self) -> int:
         """Spans in requests encoded and waiting for the sender (0 without a sender)."""
         return self._sender.pending if self._sender is not None else 0
 

@@ -41,7 +41,7 @@ class Sender:
         self._send = send
         self._queue: collections.deque[EncodedRequest] = collections.deque()
         self._cond = threading.Condition(threading.Lock())
-        self._busy = False  # a request is being sent
+        self._busy: EncodedRequest | None = None  # the request being sent
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -58,7 +58,7 @@ class Sender:
     def pending(self) -> int:
         """Spans in requests waiting to be sent or being sent."""
         with self._cond:
-            return sum(len(r) for r in self._queue)
+            return sum(len(r) for r in self._queue) + (len(self._busy) if self._busy is not None else 0)
 
     def _run(self) -> None:
         # The HTTP client's own instrumentation (opentelemetry-instrumentation-requests in the
@@ -70,22 +70,21 @@ class Sender:
                     self._cond.wait()
                 if not self._queue:
                     return
-                request = self._queue.popleft()
-                self._busy = True
+                request = self._busy = self._queue.popleft()
             try:
                 self._send(request)
             except Exception:  # ``send`` counts and reports its own errors; never die here
                 logger.warning("aither: sending an export request failed", exc_info=True)
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._busy = None
                     self._cond.notify_all()
 
     def flush(self, timeout: float) -> bool:
         """Wait at most ``timeout`` seconds until every request put so far was sent; True if so."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while self._queue or self._busy:
+            while self._queue or self._busy is not None:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
