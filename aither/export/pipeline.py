@@ -313,9 +313,14 @@ class LedgerExporter(SpanExporter):
         if count and fault is not None and self._on_value_faults is not None:
             self._on_value_faults(count, fault, "encoding a sampled value")
         if self._sender is not None and self._encoder is not None:
+            errors: list[Exception] = []
             for batch, accounted in requests:
-                if batch:
-                    self._encode_ahead(self._encoder, self._sender, batch, accounted)
+                error = self._encode_ahead(self._encoder, self._sender, batch, accounted) if batch else None
+                if error is not None:
+                    errors.append(error)
+            # Reported once every request is queued or counted (the report may re-raise).
+            for error in errors:
+                self._on_internal_error(error, "encode")
             return SpanExportResult.SUCCESS
         all_ok = True
         for batch, accounted in requests:
@@ -324,15 +329,16 @@ class LedgerExporter(SpanExporter):
 
     def _encode_ahead(
         self, encoder: SpanEncoder, sender: Sender, batch: list[ReadableSpan], accounted: int
-    ) -> None:
-        """Encode ``batch``'s request now and queue its bytes for the sender."""
+    ) -> Exception | None:
+        """Encode ``batch``'s request now and queue its bytes for the sender; on an error,
+        count the batch failed and return the error."""
         try:
             data = encoder.request(batch)
         except Exception as exc:  # the encoder skips what it cannot encode; be sure anyway
             self._ledger.settle(len(batch), accounted, ok=False)
-            self._on_internal_error(exc, "encode")
-            return
+            return exc
         sender.put(EncodedRequest(data, len(batch), accounted))
+        return None
 
     def _send_encoded(self, request: EncodedRequest) -> None:
         # The exporter chain takes the request where it takes spans (it only counts them).
