@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ..exceptions import DeliveryError
+from .encoding import EncodedRequest
 
 logger = logging.getLogger("aither")
 
@@ -59,6 +60,8 @@ for _name in _OTLP_LOGGERS:
 
 def _request_bytes(spans: Sequence[ReadableSpan]) -> int | None:
     """The protobuf size of the request (before compression); for debug logging only."""
+    if isinstance(spans, EncodedRequest):
+        return len(spans.data)
     try:
         from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
@@ -172,6 +175,11 @@ class DeliveryReporter(SpanExporter):
         self._inner.shutdown()
 
     # The OTLP exporter's extras (aither.export.otlp.OTLPExporter), passed through.
+    def accepts_encoded(self) -> bool:
+        """Whether ``export`` takes an :class:`~aither.export.encoding.EncodedRequest`."""
+        accepts = getattr(self._inner, "accepts_encoded", None)
+        return bool(accepts()) if accepts is not None else False
+
     def take_rejected(self) -> tuple[int, list[str]]:
         """Spans the receiver rejected in the last export (partial success), and why."""
         take = getattr(self._inner, "take_rejected", None)

@@ -110,6 +110,26 @@ def _key_value(key: str, value: Any) -> bytes:
     return _field(1, key.encode("utf-8")) + _field(2, _any_value(value))
 
 
+class EncodedRequest:
+    """An ``ExportTraceServiceRequest`` encoded ahead of sending, and what it carries.
+
+    What the export queue keeps of a batch while it waits: ``data`` is ``bytes``, which the
+    garbage collector does not track, so a queued batch is one tracked object whatever its
+    size. ``len()`` is the number of spans (what exporters and their metrics count);
+    ``accounted`` the bytes the ledger counted for them when they were queued.
+    """
+
+    __slots__ = ("accounted", "count", "data")
+
+    def __init__(self, data: bytes, count: int, accounted: int) -> None:
+        self.data = data
+        self.count = count
+        self.accounted = accounted
+
+    def __len__(self) -> int:
+        return self.count
+
+
 class SpanEncoder:
     """Writes ``ExportTraceServiceRequest`` bytes; one per exporter, used by its thread only."""
 

@@ -14,7 +14,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from .encoding import SpanEncoder
+from .encoding import EncodedRequest, SpanEncoder
 
 logger = logging.getLogger("aither")
 
@@ -25,6 +25,9 @@ class DirectOTLPSpanExporter(OTLPSpanExporter):
     Everything but the encoding (the session, retries, compression, timeouts, the size limit,
     the exporter's own metrics) is the package's; with a version of the package whose
     internals differ from those this was written against, ``export`` is the package's own.
+
+    ``export`` also takes an :class:`EncodedRequest` (typed as the spans it carries) when
+    :meth:`accepts_encoded` says so: its bytes are sent as they are.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -32,14 +35,20 @@ class DirectOTLPSpanExporter(OTLPSpanExporter):
         self._encoder = SpanEncoder()
         self._direct = all(hasattr(self, name) for name in ("_client", "_metrics", "_max_request_size"))
 
+    def accepts_encoded(self) -> bool:
+        """Whether :meth:`export` sends an :class:`EncodedRequest`'s bytes."""
+        return self._direct
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not self._direct or self._shutdown:
+            # (never with an EncodedRequest before shutdown: accepts_encoded() is False)
             return super().export(spans)
+        encoded = spans if isinstance(spans, EncodedRequest) else None
         from opentelemetry.exporter.otlp.proto.http import trace_exporter as otlp
 
         with self._metrics.export_operation(len(spans)) as result:
             try:
-                data = self._encoder.request(spans)
+                data = encoded.data if encoded is not None else self._encoder.request(spans)
             except Exception as error:
                 logger.error("aither: failed to encode a span batch: %s", error)
                 result.error = error

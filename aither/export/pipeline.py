@@ -2,7 +2,10 @@
 
 Threading: :meth:`LedgerSpanProcessor.on_end` runs on the caller's thread and never blocks
 (a full queue drops and counts); :meth:`LedgerExporter.export` runs on the batch processor's
-export thread, where JSON encoding of the deferred attributes happens.
+export thread, where JSON encoding of the deferred attributes happens. With the OTLP exporter
+it also encodes each batch's request there and queues its bytes for the sender thread
+(:mod:`aither.export.sender`), so that spans waiting out an outage cost the garbage collector
+nothing; other exporters are called on the export thread itself.
 """
 
 from __future__ import annotations
@@ -10,16 +13,19 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from ..sampling import faults
+from .encoding import EncodedRequest, SpanEncoder
 from .ledger import Ledger
+from .sender import Sender
 
 logger = logging.getLogger("aither")
 
@@ -32,6 +38,19 @@ requests, so that a batch of large predictions (1,000 rows x 100 columns is ~2 M
 span) never meets a receiver's body limit (aither server's 16 MiB, the OpenTelemetry
 Collector's 20 MiB, the OTLP exporter's own 64 MiB) and is refused whole. A single span
 larger than this still goes, alone."""
+
+
+ENCODE_AHEAD = True
+"""Encode requests on the export thread as batches are taken and queue them as bytes for a
+sender thread, when the exporter accepts them (aither's OTLP/HTTP one). False: the export
+thread sends each batch itself and the queue holds ReadableSpans, a dozen objects each for
+the garbage collector to walk (``benchmarks/gc_queue.py`` compares the two). Read when a
+client is created."""
+
+SENDER_CLOSE_TIMEOUT = 30.0
+"""At shutdown, how long the sender may take to send what is queued (as long as the batch
+processor's own shutdown waits for its thread); a client's ``close`` waits at most its own
+timeout anyway."""
 
 
 class DeferredPayload:
@@ -160,7 +179,11 @@ class LedgerSpanProcessor(SpanProcessor):
         return self._inflight.pop(span_id, (None, _SPAN_BASE_BYTES))
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._batch.force_flush(timeout_millis)
+        """Export what is queued; with a sender, wait (at most ``timeout_millis``) until it
+        has sent what the export thread encoded."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        flushed = self._batch.force_flush(timeout_millis)
+        return self._exporter.wait_sent(max(0.0, deadline - time.monotonic())) and flushed
 
     def shutdown(self) -> None:
         self._closed = True
@@ -175,7 +198,9 @@ class LedgerExporter(SpanExporter):
     """Encodes deferred attributes, then hands the batch to the real exporter and counts.
 
     Any exporter works as ``inner``: the OTLP/HTTP one, an in-memory one for tests, or a
-    user's own.
+    user's own. One whose ``accepts_encoded()`` is true (aither's OTLP/HTTP exporter, under
+    :class:`~aither.export.delivery.DeliveryReporter`) gets each request encoded on the export
+    thread and sent by a :class:`~aither.export.sender.Sender` (see :data:`ENCODE_AHEAD`).
     """
 
     def __init__(
@@ -196,6 +221,12 @@ class LedgerExporter(SpanExporter):
         self._rejection_messages: set[str] = set()
         self._processor: LedgerSpanProcessor | None = None
         self._lock = threading.Lock()
+        accepts = getattr(inner, "accepts_encoded", None)
+        self._encoder: SpanEncoder | None = None
+        self._sender: Sender | None = None
+        if ENCODE_AHEAD and accepts is not None and accepts():
+            self._encoder = SpanEncoder()
+            self._sender = Sender(self._send_encoded)
 
     @property
     def inner(self) -> SpanExporter:
@@ -209,6 +240,20 @@ class LedgerExporter(SpanExporter):
         self._lock = threading.Lock()
         if self._make_inner is not None:
             self._inner = self._make_inner()
+        if self._sender is not None:
+            # The parent's sender thread is not in the child, and its queue is the parent's.
+            self._encoder = SpanEncoder()
+            self._sender = Sender(self._send_encoded)
+
+    @property
+    def encoded_spans(self) -> int:
+        """Spans in requests encoded and waiting for the sender (0 without a sender)."""
+        return self._sender.pending if self._sender is not None else 0
+
+    def wait_sent(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds until the sender has sent every request queued so
+        far; True at once without a sender."""
+        return self._sender.flush(timeout) if self._sender is not None else True
 
     def _finalize(self, span: ReadableSpan, payload: DeferredPayload) -> tuple[ReadableSpan, int]:
         """The span with its deferred attributes encoded, and their length in characters."""
@@ -241,7 +286,9 @@ class LedgerExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Encode the deferred attributes, then send the batch in requests of at most about
-        :data:`MAX_REQUEST_BYTES`; each request's spans are counted exported or failed."""
+        :data:`MAX_REQUEST_BYTES`; each request's spans are counted exported or failed. With
+        a sender, each request is encoded here and queued for it: this returns at once, and
+        the sender counts."""
         processor = self._processor
         requests: list[tuple[list[ReadableSpan], int]] = []  # (spans, their accounted queue bytes)
         current: list[ReadableSpan] = []
@@ -265,23 +312,56 @@ class LedgerExporter(SpanExporter):
         count, fault = faults.take()  # values whose __repr__ raised while being encoded
         if count and fault is not None and self._on_value_faults is not None:
             self._on_value_faults(count, fault, "encoding a sampled value")
-        take_rejected: Callable[[], tuple[int, list[str]]] | None
-        take_rejected = getattr(self._inner, "take_rejected", None)  # OTLPExporter's partial successes
+        if self._sender is not None and self._encoder is not None:
+            errors: list[Exception] = []
+            for batch, accounted in requests:
+                error = self._encode_ahead(self._encoder, self._sender, batch, accounted) if batch else None
+                if error is not None:
+                    errors.append(error)
+            # Reported once every request is queued or counted (the report may re-raise).
+            for error in errors:
+                self._on_internal_error(error, "encode")
+            return SpanExportResult.SUCCESS
         all_ok = True
         for batch, accounted in requests:
-            ok = False
-            rejected = 0
-            try:
-                ok = self._inner.export(batch) is SpanExportResult.SUCCESS
-                if ok and take_rejected is not None:
-                    rejected, messages = take_rejected()
-                    if rejected:
-                        self._log_rejection(rejected, len(batch), messages)
-            except Exception as exc:
-                self._on_internal_error(exc, "export")
-            self._ledger.settle(len(batch), accounted, ok=ok, rejected=rejected)
-            all_ok = all_ok and ok and not rejected
+            all_ok = self._send(batch, accounted) and all_ok
         return SpanExportResult.SUCCESS if all_ok else SpanExportResult.FAILURE
+
+    def _encode_ahead(
+        self, encoder: SpanEncoder, sender: Sender, batch: list[ReadableSpan], accounted: int
+    ) -> Exception | None:
+        """Encode ``batch``'s request now and queue its bytes for the sender; on an error,
+        count the batch failed and return the error."""
+        try:
+            data = encoder.request(batch)
+        except Exception as exc:  # the encoder skips what it cannot encode; be sure anyway
+            self._ledger.settle(len(batch), accounted, ok=False)
+            return exc
+        sender.put(EncodedRequest(data, len(batch), accounted))
+        return None
+
+    def _send_encoded(self, request: EncodedRequest) -> None:
+        # The exporter chain takes the request where it takes spans (it only counts them).
+        self._send(cast("Sequence[ReadableSpan]", request), request.accounted)
+
+    def _send(self, batch: Sequence[ReadableSpan], accounted: int) -> bool:
+        """Export one request and count its spans exported or failed; True when all arrived."""
+        take_rejected: Callable[[], tuple[int, list[str]]] | None
+        take_rejected = getattr(self._inner, "take_rejected", None)  # OTLPExporter's partial successes
+        ok = False
+        rejected = 0
+        try:
+            ok = self._inner.export(batch) is SpanExportResult.SUCCESS
+            if ok and take_rejected is not None:
+                rejected, messages = take_rejected()
+                if rejected:
+                    self._log_rejection(rejected, len(batch), messages)
+        except Exception as exc:
+            self._on_internal_error(exc, "export")
+        finally:
+            # Counted whatever happened, even when on_internal_error re-raises.
+            self._ledger.settle(len(batch), accounted, ok=ok, rejected=rejected)
+        return ok and not rejected
 
     def _log_rejection(self, rejected: int, sent: int, messages: list[str]) -> None:
         """Log a partial success once per message of the receiver (the count is in ``stats().failed``)."""
@@ -298,6 +378,8 @@ class LedgerExporter(SpanExporter):
         )
 
     def shutdown(self) -> None:
+        if self._sender is not None:
+            self._sender.close(SENDER_CLOSE_TIMEOUT)
         self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from receiver import OTLPReceiver
 
-from aither.export.encoding import SpanEncoder, varint
+from aither.export.encoding import EncodedRequest, SpanEncoder, varint
 from aither.export.encoding_http import DirectOTLPSpanExporter
 
 
@@ -108,3 +108,22 @@ def test_the_exporter_delivers_to_a_real_receiver() -> None:
     assert by_name["root"].attributes["unicode"] == "żółw 🐢"
     assert by_name["root"].attributes["neg"] == -7 and by_name["root"].attributes["ints"] == [1, -2]
     assert by_name["linked"].events[0]["name"] == "evt"
+
+
+def test_a_request_encoded_ahead_arrives_as_the_spans_would() -> None:
+    """What the export queue holds while the receiver is down (an EncodedRequest, bytes) is
+    sent as it is and decodes at a real receiver to the same spans as exporting them."""
+    spans = _spans()
+    encoded = EncodedRequest(SpanEncoder().request(spans), len(spans), 1000)
+    assert len(encoded) == len(spans)
+    with OTLPReceiver() as receiver:
+        exporter = DirectOTLPSpanExporter(endpoint=receiver.endpoint)
+        assert exporter.accepts_encoded()
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+        direct = receiver.received()
+        receiver.spans.clear()
+        assert exporter.export(encoded) is SpanExportResult.SUCCESS  # type: ignore[arg-type]
+        exporter.shutdown()
+        ahead = receiver.received()
+    assert len(direct) == len(spans)
+    assert ahead == direct

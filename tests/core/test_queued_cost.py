@@ -25,13 +25,16 @@ np = pytest.importorskip("numpy")  # the core session runs without numpy
 SPANS = 400
 
 
-def _tracked_per_call(call: Callable[[], Any]) -> float:
+def _tracked_per_call(call: Callable[[], Any], settle: Callable[[], object] = lambda: None) -> float:
+    """GC-tracked objects kept per call, once ``settle`` (the export thread's catching up) ran."""
     for _ in range(5):
         call()
+    settle()
     gc.collect()
     before = len(gc.get_objects())
     for _ in range(SPANS):
         call()
+    settle()
     gc.collect()
     return (len(gc.get_objects()) - before) / SPANS
 
@@ -41,14 +44,16 @@ class Model:
         return X[:, 0]
 
 
-def test_a_queued_prediction_keeps_no_more_objects_than_a_hand_written_span() -> None:
-    """With the receiver not answering, spans stay queued; each aither span may keep at most
-    one GC-tracked object more than the OpenTelemetry SDK's own span does."""
+def test_a_queued_prediction_keeps_a_tenth_of_the_objects_of_a_hand_written_span() -> None:
+    """With the receiver not answering, spans stay queued; the SDK's own queue keeps each as a
+    ReadableSpan (11 GC-tracked objects), aither's as part of an encoded request."""
     X = np.zeros((1, 4))
     model = Model()
     gate = threading.Event()
     with OTLPReceiver(hold=gate) as held:
         client = aither.Client(api_key="k", base_url=held.base_url, batch_size=SPANS * 4)
+        assert client._runtime is not None and client._runtime.processor is not None
+        processor = client._runtime.processor
         tracked = client.wrap(model, name="m")
         provider = TracerProvider()
         provider.add_span_processor(
@@ -68,18 +73,89 @@ def test_a_queued_prediction_keeps_no_more_objects_than_a_hand_written_span() ->
                 return y
 
         try:
-            ours = _tracked_per_call(lambda: tracked.predict(X))
+            # The hand-written spans first: aither's export thread must not free objects
+            # while they are counted. ``force_flush(0)`` encodes what aither's export thread
+            # has not taken yet (the batch is larger than what is queued), sends nothing.
             theirs = _tracked_per_call(hand)
-            assert client.stats().queued >= SPANS  # they were queued while counted
+            ours = _tracked_per_call(lambda: tracked.predict(X), lambda: processor.force_flush(0))
+            assert client.stats().queued == SPANS + 5  # they were queued while counted
         finally:
             gate.set()
-        assert ours <= theirs + 1, (ours, theirs)
+        assert ours <= theirs / 10, (ours, theirs)
         assert client.flush(30)
         client.close()
         provider.shutdown()
     spans = held.received()
     assert len([s for s in spans if s.scope == "aither"]) == SPANS + 5
     assert spans[0].attributes["ml.features"].startswith('{"sample":')
+
+
+def test_a_queued_prediction_is_bytes_to_the_garbage_collector() -> None:
+    """With the receiver not answering, the export thread still encodes each batch as it is
+    taken: what waits is an encoded request, ~0 GC-tracked objects a span (a ReadableSpan
+    keeps 11), and nothing is lost once the receiver answers."""
+    X = np.zeros((1, 4))
+    model = Model()
+    gate = threading.Event()
+    with OTLPReceiver(hold=gate) as held:
+        client = aither.Client(api_key="k", base_url=held.base_url, batch_size=50, flush_interval=30)
+        assert client._runtime is not None and client._runtime.processor is not None
+        processor = client._runtime.processor
+        tracked = client.wrap(model, name="m")
+        try:
+            for _ in range(5):
+                tracked.predict(X)
+            processor.force_flush(0)  # the first request now waits in the receiver
+            gc.collect()
+            before = len(gc.get_objects())
+            for _ in range(SPANS):
+                tracked.predict(X)
+            # Encodes what the export thread has not taken yet; nothing can be sent.
+            assert not processor.force_flush(0)
+            gc.collect()
+            per_span = (len(gc.get_objects()) - before) / SPANS
+            stats = client.stats()
+            assert stats.queued == SPANS + 5
+            assert processor.exporter.encoded_spans == stats.queued  # every queued span is bytes
+        finally:
+            gate.set()
+        assert per_span < 0.5, per_span
+        assert client.flush(30)
+        stats = client.stats()
+        assert (stats.exported, stats.queued, stats.queued_bytes, stats.failed) == (SPANS + 5, 0, 0, 0)
+        client.close()
+    spans = held.received()
+    assert len(spans) == SPANS + 5
+    assert len({s.span_id for s in spans}) == SPANS + 5
+    assert all(s.attributes["ml.model.name"] == "m" and s.scope == "aither" for s in spans)
+    assert spans[-1].attributes["ml.features"].startswith('{"sample":')
+
+
+def test_encoded_spans_still_count_against_the_queue_bound() -> None:
+    """A span encoded ahead is queued until the receiver has it: the span bound (and the
+    ledger) see it as before, and the spans past the bound are dropped and counted."""
+    X = np.zeros((1, 4))
+    gate = threading.Event()
+    with OTLPReceiver(hold=gate) as held:
+        client = aither.Client(api_key="k", base_url=held.base_url, batch_size=10, max_queue_size=40)
+        assert client._runtime is not None and client._runtime.processor is not None
+        processor = client._runtime.processor
+        tracked = client.wrap(Model(), name="m")
+        try:
+            for _ in range(60):
+                tracked.predict(X)
+            assert not processor.force_flush(0)
+            stats = client.stats()
+            assert (stats.created, stats.queued, stats.dropped) == (60, 40, 20)
+            assert processor.exporter.encoded_spans == 40
+        finally:
+            gate.set()
+        assert client.flush(30)
+        stats = client.stats()
+        assert stats.created == stats.exported + stats.dropped + stats.failed + stats.queued
+        assert (stats.exported, stats.dropped) == (40, 20)
+        client.close()
+    assert len(held.received()) == 40
 
 
 LIMITS = SampleLimits()
