@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
-from ... import semconv as sc
+from ...schema import semconv as sc
+from ...schema.envelope import META, SAMPLE
 from ...schema.vocabulary import DetectionMethod
 from ..alerts.notice import AnomalyNotice
 from ..detection.anomalies import Target
@@ -344,7 +345,7 @@ def _shown_tables(prediction: PredictionRecord) -> tuple[Table, Table] | None:
         return None
     try:
         envelope = json.loads(prediction.features)
-        meta, rows = envelope.get("_meta") or {}, envelope.get("sample")
+        meta, rows = envelope.get(META) or {}, envelope.get(SAMPLE)
     except (ValueError, AttributeError):
         return None
     if meta.get("truncated") or not isinstance(rows, list) or not rows:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, Field, model_validator
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from ... import semconv as sc
+from ...schema import semconv as sc
 from ..auth import SCOPE_ADMIN, SCOPE_WRITE, Principal
 from ..drift import monitor_for
 from ..drift import store as drift_store
