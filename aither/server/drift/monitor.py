@@ -42,7 +42,7 @@ from .answers import AnswerChecks
 from .config import DriftSettings
 from .judge import Judge
 from .labels import LabelWindows
-from .reference import Reference, Table, build, input_table, output_table
+from .reference import Reference, Table, build, input_table, output_table, sample_tables
 from .rules import (
     INPUT_DRIFT,
     OUTLIERS,
@@ -324,19 +324,6 @@ class DriftMonitor:
 
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
-
-
-def sample_tables(attributes_json: str) -> tuple[Table, Table] | None:
-    """The input and output tables of one span's stats samples; None when unreadable."""
-    try:
-        attributes = json.loads(attributes_json)
-        features = json.loads(attributes[sc.ML_FEATURES_STATS_SAMPLE])
-        inputs = input_table(features["columns"], features["rows"])
-        raw = attributes.get(sc.ML_PREDICTION_STATS_SAMPLE)
-        outputs = output_table(json.loads(raw)["values"]) if raw else {}
-    except (ValueError, KeyError, TypeError):
-        return None
-    return inputs, outputs
 
 
 def _shown_tables(prediction: PredictionRecord) -> tuple[Table, Table] | None:
