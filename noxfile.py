@@ -61,9 +61,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Every test, with every framework installed."""
+    """Every test, with every framework installed, and the coverage report: below the floor in
+    pyproject's ``[tool.coverage.report] fail_under``, the session fails."""
     _install(session, "all,dev")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "--cov", "--cov-report=term", *session.posargs)
 
 
 @nox.session(name="tests_core")
