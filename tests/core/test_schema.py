@@ -32,6 +32,21 @@ def test_aither_semconv_re_exports_the_schema() -> None:
         assert getattr(semconv, name) is getattr(schema_semconv, name)
 
 
+def test_every_span_name_is_defined_in_the_schema_alone() -> None:
+    # a name added to aither/semconv.py (the re-export) instead of the schema would split the
+    # contract in two again; one left out of __all__ would not be re-exported
+    shim = ast.parse((AITHER / "semconv.py").read_text(encoding="utf-8")).body
+    assert all(isinstance(node, (ast.Expr, ast.ImportFrom)) for node in shim)
+    defined = ast.parse((AITHER / "schema" / "semconv.py").read_text(encoding="utf-8")).body
+    public = {
+        target.id
+        for node in defined
+        for target in (node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)])
+        if isinstance(target, ast.Name) and not target.id.startswith("_")
+    }
+    assert set(schema_semconv.__all__) == public
+
+
 def test_an_sdk_sample_splits_back_into_its_rows_and_meta() -> None:
     rows = [{"a": i, "b": str(i)} for i in range(30)]
     wire = json.loads(dumps(sample(rows, 10, 5, SampleLimits())))  # what the export thread sends
