@@ -6,6 +6,11 @@ reliability, bench.
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -14,22 +19,26 @@ nox.options.sessions = ["lint", "typecheck", "tests", "tests_core", "tests-gemin
 
 CONSTRAINTS = ("-c", "constraints.txt")  # torch pinned to the CPU wheel (see constraints.txt)
 
-# One table: framework -> the extra that installs it and the test folder that covers it.
-# Each row becomes a session ``tests-<framework>``; ``tests`` runs them all at once.
-FRAMEWORKS: dict[str, tuple[str, str]] = {
-    "sklearn": ("sklearn,numpy,pandas,polars", "tests/core"),
-    "torch": ("torch", "tests/frameworks/torch"),
-    "tensorflow": ("tensorflow", "tests/frameworks/tensorflow"),
-    "transformers": ("transformers", "tests/frameworks/transformers"),
-    "tinygrad": ("tinygrad", "tests/frameworks/tinygrad"),
-    "boosting": ("xgboost,lightgbm,catboost", "tests/frameworks/boosting"),
-    "scipy": ("scipy", "tests/frameworks/scipy"),
-    "llm": ("openai,anthropic,gemini", "tests/llm tests/agents"),
-    "langchain": ("langchain", "tests/integrations"),
-    # google.generativeai needs an older protobuf than tensorflow-cpu: never installed with `all`
-    "gemini-legacy": ("gemini-legacy,server", "tests/llm/gemini_legacy"),
-    "server": ("server,postgres,sklearn", "tests/server tests/api tests/e2e tests/cli"),
+
+def _frameworks_table() -> ModuleType:
+    """``aither/frameworks.py`` loaded by path: nox runs outside aither's environment, and the
+    table needs only the standard library."""
+    path = Path(__file__).parent / "aither" / "frameworks.py"
+    spec = importlib.util.spec_from_file_location("_aither_frameworks", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks the module up while building the rows
+    spec.loader.exec_module(module)
+    return module
+
+
+# Session -> (extras, test paths): one ``tests-<session>`` per group of rows of the framework
+# table (aither/frameworks.py), plus the server's; ``tests`` runs them all at once.
+SESSIONS: dict[str, tuple[str, str]] = {
+    name: (",".join(extras), " ".join(paths))
+    for name, (extras, paths) in _frameworks_table().sessions().items()
 }
+SESSIONS["server"] = ("server,postgres,sklearn", "tests/server tests/api tests/e2e tests/cli")
 
 
 def _install(session: nox.Session, extras: str) -> None:
@@ -52,9 +61,10 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Every test, with every framework installed."""
+    """Every test, with every framework installed, and the coverage report: below the floor in
+    pyproject's ``[tool.coverage.report] fail_under``, the session fails."""
     _install(session, "all,dev")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "--cov", "--cov-report=term", *session.posargs)
 
 
 @nox.session(name="tests_core")
@@ -83,7 +93,7 @@ def _framework_session(framework: str, extras: str, paths: str) -> None:
         session.run("pytest", *paths.split(), *session.posargs)
 
 
-for _framework, (_extras, _paths) in FRAMEWORKS.items():
+for _framework, (_extras, _paths) in SESSIONS.items():
     _framework_session(_framework, _extras, _paths)
 
 

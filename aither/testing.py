@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from . import _client, semconv
 from ._client import Client
-from .sampling.rest import join_rest
+from .schema.envelope import join_rest
 
 JSON_ATTRIBUTES = frozenset(
     {

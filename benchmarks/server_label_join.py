@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from aither.server import ServerSettings, Storage
-from aither.server.analysis.metrics import model_metrics
 from aither.server.bootstrap import bootstrap
 from aither.server.ingest.records import DecodedBatch, LabelRecord, SpanRecord
 from aither.server.storage.ingest import IngestJob
+from aither.server.storage.metrics import model_metrics
 from aither.server.storage.queries import Window, list_models, list_predictions
 from aither.server.storage.schema import metadata, predictions
 

@@ -8,29 +8,18 @@ from types import ModuleType
 from typing import Any
 
 from ..exceptions import FrameworkNotInstalled
+from ..frameworks import FRAMEWORKS
 from .base import Adapter, CallableAdapter
 
 ADAPTERS: dict[str, tuple[str, str]] = {
-    "sklearn": ("aither.adapters.sklearn:SklearnAdapter", "sklearn"),
-    "xgboost": ("aither.adapters.boosting:XGBoostAdapter", "xgboost"),
-    "lightgbm": ("aither.adapters.boosting:LightGBMAdapter", "lightgbm"),
-    "catboost": ("aither.adapters.boosting:CatBoostAdapter", "catboost"),
-    "torch": ("aither.adapters.torch:TorchAdapter", "torch"),
-    "tensorflow": ("aither.adapters.tensorflow:KerasAdapter", "tensorflow"),
-    "keras": ("aither.adapters.tensorflow:KerasAdapter", "tensorflow"),
-    "tf_keras": ("aither.adapters.tensorflow:KerasAdapter", "tensorflow"),
-    "transformers": ("aither.adapters.transformers:TransformersAdapter", "transformers"),
-    "tinygrad": ("aither.adapters.tinygrad:TinygradAdapter", "tinygrad"),
-    "openai": ("aither.adapters.llm.openai:OpenAIAdapter", "openai"),
-    "anthropic": ("aither.adapters.llm.anthropic:AnthropicAdapter", "anthropic"),
-    "google": ("aither.adapters.llm.gemini:GeminiAdapter", "gemini"),
-    "google.generativeai": ("aither.adapters.llm.gemini_legacy:GeminiLegacyAdapter", "gemini-legacy"),
+    row.root: (row.adapter, row.extra) for row in FRAMEWORKS if row.adapter is not None
 }
-"""Root module of a class in the object's MRO -> (``"module:AdapterClass"``, extra name).
+"""Root module of a class in the object's MRO -> (``"module:AdapterClass"``, extra name), read
+once from :data:`aither.frameworks.FRAMEWORKS` so that a lookup stays one dict access.
 ``google`` holds two SDKs: ``google.genai`` (key ``google``) and the legacy
 ``google.generativeai`` (its own key)."""
 
-COMPOSED: tuple[str, ...] = ("tinygrad",)
+COMPOSED: tuple[str, ...] = tuple(row.root for row in FRAMEWORKS if row.composed)
 """Frameworks without a model base class: a plain object that holds their layers or tensors in
 its attributes is their model (looked at to two levels, lists and dicts included, at wrap time)."""
 

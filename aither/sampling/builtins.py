@@ -55,7 +55,7 @@ def snapshot(value: Any, limits: SampleLimits, columns: int, depth: int = 0, *, 
             for i, v in zip(range(columns), value, strict=False)
         ]
     if type(value).__module__ != "builtins":
-        from . import sampler_for
+        from .dispatch import sampler_for
 
         fn = sampler_for(type(value))
         if fn is not None:

@@ -1,8 +1,14 @@
 """What the SDK and the server agree on, in one package both import.
 
-Today: the detection vocabulary (:mod:`aither.schema.vocabulary`). The span attribute names
-(:mod:`aither.semconv`) and the sample envelope join it as the one-place-per-concern work moves
-them here.
+- :mod:`aither.schema.semconv`: every span attribute name (``aither.semconv`` re-exports it);
+- :mod:`aither.schema.envelope`: the ``{sample, _meta, rest}`` envelope of sampled values, and
+  its decoder;
+- :mod:`aither.schema.credentials`: the credentials file ``aither server`` writes for the SDK;
+- :mod:`aither.schema.providers`: the LLM provider names (``gen_ai.provider.name``);
+- :mod:`aither.schema.vocabulary`: the detection vocabulary (anomaly types, severities, risk).
+
+Standard library only, and nothing here imports the rest of aither: the SDK (without the
+server's dependencies) and the server both sit above it.
 """
 
 from .vocabulary import AnomalyType, DetectionMethod, RiskLevel, Severity

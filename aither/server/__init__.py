@@ -12,8 +12,9 @@ The SDK never imports this package (see DESIGN.md); it reads the credentials fil
 
 from __future__ import annotations
 
+from ..schema.credentials import read_credentials
 from .app import create_app
-from .bootstrap import BootstrapResult, read_credentials
+from .bootstrap import BootstrapResult
 from .config import ServerSettings
 from .run import EmbeddedServer, serve
 from .storage import Storage

@@ -2,24 +2,22 @@
 
 With ``AITHER_INIT_ORG``, ``AITHER_INIT_ADMIN_EMAIL`` and ``AITHER_INIT_API_KEY`` set, the
 server uses those values, so scripts and containers are reproducible; otherwise it generates a
-key, prints it once, and writes ``<home>/credentials.json`` (mode 0600), where the SDK finds
-it when ``AITHER_API_KEY`` is unset. Later starts find the organisation and create nothing;
-they only update the ``base_url`` of an existing credentials file when the port changed.
+key, prints it once, and writes ``<home>/credentials.json`` (mode 0600;
+:mod:`aither.schema.credentials`), where the SDK finds it when ``AITHER_API_KEY`` is unset.
+Later starts find the organisation and create nothing; they only update the ``base_url`` of an
+existing credentials file when the port changed.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.engine import Connection
 
+from ..schema.credentials import read_credentials, write_credentials
 from .auth import SCOPES, generate_key, hash_key, key_tail
 from .config import ServerSettings
 from .storage import Storage
@@ -72,35 +70,6 @@ def bootstrap(storage: Storage, settings: ServerSettings) -> BootstrapResult:
         )
 
     return storage.writer.run(create)
-
-
-def write_credentials(path: Path, api_key: str, base_url: str) -> None:
-    """Write ``{"api_key", "base_url"}`` to ``path`` atomically, readable only by the user."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=".credentials-", dir=path.parent)
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump({"api_key": api_key, "base_url": base_url}, handle, indent=2)
-            handle.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
-
-def read_credentials(path: Path) -> dict[str, str]:
-    """The credentials file's ``{"api_key", "base_url"}``, or ``{}`` when it is missing or unreadable."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {key: value for key, value in data.items() if isinstance(value, str)}
 
 
 def announce(result: BootstrapResult, settings: ServerSettings, stream: TextIO | None = None) -> None:

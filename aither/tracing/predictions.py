@@ -23,8 +23,8 @@ from ..sampling import Sample, sample
 from ..sampling.encoder import EAGER_BYTES, encode_now
 from ..sampling.limits import SampleLimits
 from ..sampling.model import OutputSample
-from ..sampling.rest import JSON_ROWS
 from ..sampling.rows import StatsInput, stats_items, take_input
+from ..schema.envelope import JSON_ROWS
 from .context import new_owner_id, set_last
 from .identity import IdentityPayload
 

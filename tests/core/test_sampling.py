@@ -277,7 +277,7 @@ def test_a_long_numeric_output_keeps_every_row_past_the_json_ones_in_binary(
     long_capture: Any, dtype: str, shape: tuple[int, ...]
 ) -> None:
     np = pytest.importorskip("numpy")
-    from aither.sampling.rest import JSON_ROWS, decode_rest
+    from aither.schema.envelope import JSON_ROWS, decode_rest
 
     rng = np.random.default_rng(3)
     output = (rng.random(shape) * 10).astype(dtype)
@@ -310,7 +310,7 @@ def _nan(value: Any) -> Any:
 
 
 def test_a_rest_that_does_not_decode_is_left_out() -> None:
-    from aither.sampling.rest import decode_rest, join_rest
+    from aither.schema.envelope import decode_rest, join_rest
 
     good = {"encoding": "base64", "dtype": "<i4", "shape": [2], "data": "AQAAAAIAAAA="}
     assert decode_rest(good) == [1, 2]

@@ -14,7 +14,7 @@ from aither.server.analysis.label_join import (
     pair_rows,
     resolve,
 )
-from aither.server.analysis.metrics import classification_scores, quantile
+from aither.server.analysis.quality import classification_scores, quantile
 from aither.server.analysis.scoring import NO_VALUE, RowValue, class_of, label_value, row_value
 
 FRAUD = Candidate(1, "a" * 16, "fraud")

@@ -11,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from aither.exceptions import ConfigError
+from aither.schema.credentials import read_credentials
 from aither.server import ServerSettings, Storage
 from aither.server.auth import hash_key
-from aither.server.bootstrap import announce, first_start, read_credentials
+from aither.server.bootstrap import announce, first_start
 
 
 def _open(settings: ServerSettings) -> Storage:

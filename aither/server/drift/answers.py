@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from ... import semconv as sc
+from ...schema import semconv as sc
+from ...schema.envelope import SAMPLE
 from ..alerts.notice import AnomalyNotice
 from ..detection import anomalies
 from ..detection.anomalies import Hit, Target
@@ -281,8 +282,8 @@ def _plain_text(payload: str) -> str:
         value: Any = json.loads(payload)
     except ValueError:
         return payload
-    if isinstance(value, dict) and "sample" in value:
-        value = value["sample"]
+    if isinstance(value, dict) and SAMPLE in value:
+        value = value[SAMPLE]
     texts: list[str] = []
 
     def walk(item: Any, depth: int = 0) -> None:

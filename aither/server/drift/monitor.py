@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
-from ... import semconv as sc
+from ...schema import semconv as sc
+from ...schema.envelope import META, SAMPLE
 from ...schema.vocabulary import DetectionMethod
 from ..alerts.notice import AnomalyNotice
 from ..detection.anomalies import Target
@@ -41,7 +42,7 @@ from .answers import AnswerChecks
 from .config import DriftSettings
 from .judge import Judge
 from .labels import LabelWindows
-from .reference import Reference, Table, build, input_table, output_table
+from .reference import Reference, Table, build, input_table, output_table, sample_tables
 from .rules import (
     INPUT_DRIFT,
     OUTLIERS,
@@ -325,26 +326,13 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
-def sample_tables(attributes_json: str) -> tuple[Table, Table] | None:
-    """The input and output tables of one span's stats samples; None when unreadable."""
-    try:
-        attributes = json.loads(attributes_json)
-        features = json.loads(attributes[sc.ML_FEATURES_STATS_SAMPLE])
-        inputs = input_table(features["columns"], features["rows"])
-        raw = attributes.get(sc.ML_PREDICTION_STATS_SAMPLE)
-        outputs = output_table(json.loads(raw)["values"]) if raw else {}
-    except (ValueError, KeyError, TypeError):
-        return None
-    return inputs, outputs
-
-
 def _shown_tables(prediction: PredictionRecord) -> tuple[Table, Table] | None:
     """The tables of a call whose ``ml.features`` holds every row (the SDK drew none)."""
     if prediction.features is None:
         return None
     try:
         envelope = json.loads(prediction.features)
-        meta, rows = envelope.get("_meta") or {}, envelope.get("sample")
+        meta, rows = envelope.get(META) or {}, envelope.get(SAMPLE)
     except (ValueError, AttributeError):
         return None
     if meta.get("truncated") or not isinstance(rows, list) or not rows:

@@ -12,6 +12,7 @@ Columns are columnar lists (a :data:`Table`): the inputs by feature name, the ou
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ...schema import semconv as sc
 from .statistics import bin_counts, quantile_edges
 
 Table = dict[str, list[Any]]
@@ -227,3 +229,16 @@ def build(
 
 def is_finite_number(value: Any) -> bool:
     return _is_number(value) and math.isfinite(float(value))
+
+
+def sample_tables(attributes_json: str) -> tuple[Table, Table] | None:
+    """The input and output tables of one span's stats samples; None when unreadable."""
+    try:
+        attributes = json.loads(attributes_json)
+        features = json.loads(attributes[sc.ML_FEATURES_STATS_SAMPLE])
+        inputs = input_table(features["columns"], features["rows"])
+        raw = attributes.get(sc.ML_PREDICTION_STATS_SAMPLE)
+        outputs = output_table(json.loads(raw)["values"]) if raw else {}
+    except (ValueError, KeyError, TypeError):
+        return None
+    return inputs, outputs

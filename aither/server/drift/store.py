@@ -1,4 +1,5 @@
-"""The drift tables: references per model version, and the scores of closed windows."""
+"""The drift tables: references per model version, and the scores of closed windows; and the
+stats samples of a window's stored prediction spans, for a drift check on demand."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..storage.schema import drift_references, drift_scores
-from .reference import Reference
+from ...schema import semconv as sc
+from ..storage.schema import drift_references, drift_scores, spans
+from .reference import Reference, Table, sample_tables
+
+MAX_WINDOW_SPANS = 20_000
 
 
 def load_reference(connection: Connection, org_id: str, model: str, version: str) -> Reference | None:
@@ -85,3 +89,31 @@ def read_scores(
         query = query.where(drift_scores.c.window_end_ns >= since_ns)
     query = query.order_by(drift_scores.c.judged_at_ns.desc(), drift_scores.c.id).limit(limit)
     return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def window_tables(
+    connection: Connection, org_id: str, model: str, start_ns: int, end_ns: int
+) -> tuple[Table, Table]:
+    """The stats samples of the model's stored prediction spans in ``[start, end)`` (bounded)."""
+    query = (
+        sa.select(spans.c.attributes)
+        .where(
+            spans.c.org_id == org_id,
+            spans.c.aither_kind == sc.SPAN_KIND_PREDICTION,
+            spans.c.name == f"predict {model}",
+            spans.c.start_time_ns >= start_ns,
+            spans.c.start_time_ns < end_ns,
+        )
+        .order_by(spans.c.start_time_ns)
+        .limit(MAX_WINDOW_SPANS)
+    )
+    inputs: Table = {}
+    outputs: Table = {}
+    for (attributes,) in connection.execute(query):
+        tables = sample_tables(attributes) if sc.ML_FEATURES_STATS_SAMPLE in attributes else None
+        if tables is None:
+            continue
+        for target, table in zip((inputs, outputs), tables, strict=True):
+            for column, values in table.items():
+                target.setdefault(column, []).extend(values)
+    return inputs, outputs

@@ -20,8 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from ... import semconv as sc
-from ...sampling.rest import decode_rest
+from ...schema import semconv as sc
+from ...schema.envelope import split_envelope
 from ..analysis.scoring import infer_task, sample_rows
 from .records import (
     DecodedBatch,
@@ -129,23 +129,6 @@ def _json_payload(value: Any) -> tuple[Any, str | None]:
         except ValueError:
             return value, json.dumps(value)
     return value, json.dumps(value)
-
-
-def split_envelope(parsed: Any) -> tuple[Any, Mapping[str, Any]]:
-    """(sample, _meta) of a ``{"sample", "_meta"}`` envelope; a bare value is its own sample.
-
-    A numeric output's rows past the first thousand come in ``rest``, binary (see
-    docs/span-schema.md): they are appended to the sample, one row each. A ``rest`` that does
-    not decode is left out, and the sample is its JSON rows only.
-    """
-    if isinstance(parsed, dict) and "sample" in parsed:
-        meta = parsed.get("_meta")
-        sample = parsed["sample"]
-        rest = decode_rest(parsed.get("rest")) if "rest" in parsed else None
-        if rest is not None and isinstance(sample, list):
-            sample = sample + rest
-        return sample, meta if isinstance(meta, dict) else {}
-    return parsed, {}
 
 
 def _hex_id(raw: bytes, length: int) -> str | None:

@@ -25,14 +25,11 @@ import datetime as dt
 import time
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field
-from sqlalchemy.engine import Connection
 
 from ..dashboard import queries as q
 from ..storage.queries import Window
-from ..storage.schema import label_rows, llm_calls, predictions, spans
 from . import schemas as s
 from .deps import Reader, StorageDep
 from .responses import QUERY
@@ -147,41 +144,6 @@ def _points(rows: dict[int, dict[str, Any]], since_ns: int, bucket_ns: int, buck
     return out
 
 
-def _bucket(column: Any, since_ns: int, bucket_ns: int) -> Any:
-    # integer division on both SQLite and PostgreSQL: the bucket's index in the window
-    return ((column - since_ns) // sa.literal(bucket_ns, sa.BigInteger)).label("bucket")
-
-
-def _newest_prediction(
-    connection: Connection, org_id: str, name: str, version: str, window: Window
-) -> tuple[int | None, str | None]:
-    """Time and task of a model version's newest prediction in the window: one index seek."""
-    p = predictions.c
-    clauses: list[Any] = [p.org_id == org_id, p.model_name == name, *window.clauses(p.time_ns)]
-    clauses.append(p.model_version == version if version else p.model_version.is_(None))
-    row = connection.execute(
-        sa.select(p.time_ns, p.task).where(*clauses).order_by(p.time_ns.desc()).limit(1)
-    ).first()
-    return (int(row[0]), row[1]) if row else (None, None)
-
-
-def _newest_call(connection: Connection, org_id: str, model: str, window: Window) -> tuple[int | None, Any]:
-    """Time and provider of an LLM model's newest call in the window (newest first on the index)."""
-    c = llm_calls.c
-    row = connection.execute(
-        sa.select(c.time_ns, c.provider)
-        .where(c.org_id == org_id, _llm_model() == model, *window.clauses(c.time_ns))
-        .order_by(c.time_ns.desc())
-        .limit(1)
-    ).first()
-    return (int(row[0]), row[1]) if row else (None, None)
-
-
-def _llm_model() -> Any:
-    c = llm_calls.c
-    return sa.func.coalesce(c.response_model, c.request_model, "(unknown)")
-
-
 def _points_of(rows: dict[int, q.Bucket], llm: bool) -> dict[int, dict[str, Any]]:
     return {index: bucket.point(llm) for index, bucket in rows.items()}
 
@@ -220,7 +182,7 @@ def get_overview(
                 count = sum(b.count for b in rows.values())
                 errors = sum(b.errors for b in rows.values())
                 p50, p99 = q.percentiles(rows, _PERCENTILES)
-                newest, task = _newest_prediction(connection, org, name, version, window)
+                newest, task = q.newest_prediction(connection, org, name, version, window)
                 environment = next(
                     (rows[i].environment for i in sorted(rows, reverse=True) if rows[i].environment), None
                 )
@@ -248,7 +210,7 @@ def get_overview(
                 count = sum(b.count for b in rows.values())
                 errors = sum(b.errors for b in rows.values())
                 p50, p99 = q.percentiles(rows, _PERCENTILES)
-                newest, provider = _newest_call(connection, org, model, window)
+                newest, provider = q.newest_call(connection, org, model, window)
                 llm.append(
                     LlmSummary(
                         model=model,
@@ -306,7 +268,7 @@ def get_series(
         )
         rows = _points_of(grouped.get((), {}), llm)
         if not llm and model is not None:
-            _add_quality(connection, rows, principal.org_id, model, version, window, since_ns, bucket_ns)
+            q.add_quality(connection, rows, principal.org_id, model, version, window, since_ns, bucket_ns)
     return Series(
         source=source,
         since=s.to_time(since_ns),
@@ -316,55 +278,10 @@ def get_series(
     )
 
 
-def _add_quality(
-    connection: Connection,
-    rows: dict[int, dict[str, Any]],
-    org_id: str,
-    model: str,
-    version: str | None,
-    window: Window,
-    since_ns: int,
-    bucket_ns: int,
-) -> None:
-    """Labelled rows, right classes and mean absolute error per bucket of the prediction's time."""
-    lr = label_rows.c
-    clauses: list[Any] = [lr.org_id == org_id, lr.model_name == model, *window.clauses(lr.pred_time_ns)]
-    if version is not None:
-        clauses.append(lr.model_version == version)
-    bucket = _bucket(lr.pred_time_ns, since_ns, bucket_ns)
-    query = (
-        sa.select(
-            bucket,
-            sa.func.count(),
-            sa.func.sum(
-                sa.case((sa.and_(lr.pred_class.is_not(None), lr.pred_class == lr.label_class), 1), else_=0)
-            ),
-            sa.func.avg(sa.func.abs(lr.pred_num - lr.label_num)),
-        )
-        .where(*clauses)
-        .group_by(bucket)
-    )
-    for index, count, correct, abs_error in connection.execute(query):
-        entry = rows.setdefault(int(index), {"count": 0, "errors": 0, "latency_ms": None})
-        entry["labelled_rows"] = int(count)
-        entry["correct_rows"] = int(correct or 0)
-        entry["abs_error"] = float(abs_error) if abs_error is not None else None
-
-
 @router.get("/latest", response_model=Latest, summary="The newest data's time: poll this, then reload")
 def get_latest(*, principal: Reader, storage: StorageDep, request: Request) -> Latest:
-    # each is a MAX over an (org_id, time) index: one index seek, whatever the table's size
     with storage.read() as connection:
-        newest = [
-            connection.execute(
-                sa.select(sa.func.max(column)).where(table.c.org_id == principal.org_id)
-            ).scalar()
-            for table, column in (
-                (spans, spans.c.start_time_ns),
-                (predictions, predictions.c.time_ns),
-                (llm_calls, llm_calls.c.time_ns),
-            )
-        ]
+        newest = q.newest_times(connection, principal.org_id)
     return Latest(
         spans_ns=newest[0],
         predictions_ns=newest[1],

@@ -11,19 +11,14 @@ import json
 from collections import defaultdict
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
-from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from ... import semconv as sc
 from ..auth import SCOPE_ADMIN, SCOPE_WRITE, Principal
 from ..drift import monitor_for
 from ..drift import store as drift_store
-from ..drift.monitor import sample_tables
-from ..drift.reference import Table, build, input_table, output_table
-from ..storage.schema import spans
+from ..drift.reference import build, input_table, output_table
 from . import schemas as s
 from .deps import Reader, StorageDep, caller
 from .responses import AUTHENTICATED, QUERY, WITH_BODY
@@ -32,7 +27,6 @@ router = APIRouter(prefix="/api/v1", tags=["drift"], responses=AUTHENTICATED)
 Writer = Annotated[Principal, Depends(caller(SCOPE_WRITE, SCOPE_ADMIN))]
 ModelName = Annotated[str, Path(max_length=200, description="the model's name, as wrapped")]
 MAX_REFERENCE_ROWS = 100_000
-MAX_WINDOW_SPANS = 20_000
 
 
 class FeatureScore(BaseModel):
@@ -187,34 +181,6 @@ def model_drift(
     )
 
 
-def _window_tables(
-    connection: Connection, org_id: str, model: str, start_ns: int, end_ns: int
-) -> tuple[Table, Table]:
-    """The stats samples of the model's stored prediction spans in ``[start, end)`` (bounded)."""
-    query = (
-        sa.select(spans.c.attributes)
-        .where(
-            spans.c.org_id == org_id,
-            spans.c.aither_kind == sc.SPAN_KIND_PREDICTION,
-            spans.c.name == f"predict {model}",
-            spans.c.start_time_ns >= start_ns,
-            spans.c.start_time_ns < end_ns,
-        )
-        .order_by(spans.c.start_time_ns)
-        .limit(MAX_WINDOW_SPANS)
-    )
-    inputs: Table = {}
-    outputs: Table = {}
-    for (attributes,) in connection.execute(query):
-        tables = sample_tables(attributes) if sc.ML_FEATURES_STATS_SAMPLE in attributes else None
-        if tables is None:
-            continue
-        for target, table in zip((inputs, outputs), tables, strict=True):
-            for column, values in table.items():
-                target.setdefault(column, []).extend(values)
-    return inputs, outputs
-
-
 @router.post(
     "/models/{name}/reference",
     response_model=ReferenceOut,
@@ -241,7 +207,7 @@ async def set_reference(
         else:
             assert body.start is not None and body.end is not None  # the validator checked
             with storage.read() as connection:
-                inputs, outputs = _window_tables(
+                inputs, outputs = drift_store.window_tables(
                     connection, principal.org_id, name, _ns(body.start), _ns(body.end)
                 )
             source = "window"

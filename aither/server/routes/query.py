@@ -14,7 +14,7 @@ from pydantic import BeforeValidator
 
 from ...schema.vocabulary import RiskLevel
 from ..analysis.label_join import LABEL_STATUSES
-from ..analysis.metrics import model_metrics
+from ..storage.metrics import model_metrics
 from ..storage.queries import (
     CursorError,
     Window,

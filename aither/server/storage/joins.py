@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...schema.envelope import split_envelope
 from ..analysis.label_join import (
     AMBIGUOUS,
     INVALID,
@@ -35,7 +36,6 @@ from ..analysis.label_join import (
     pair_rows,
     resolve,
 )
-from ..ingest.decode import split_envelope
 from ..ingest.records import LabelRecord, PredictionRecord
 from .bulk import bulk_insert
 from .schema import label_rows, labels, predictions

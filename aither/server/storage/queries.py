@@ -251,7 +251,7 @@ def get_trace(connection: Connection, org_id: str, trace_id: str) -> dict[str, A
             row[key] = _json(row[key])
         prediction = payloads.get(row["span_id"])
         if prediction is not None and isinstance(row["attributes"], dict):
-            from ... import semconv as sc
+            from ...schema import semconv as sc
 
             if prediction["features_text"] is not None:
                 row["attributes"][sc.ML_FEATURES] = prediction["features_text"]

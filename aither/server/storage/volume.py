@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..detection.rollups import MINUTE_NS, Rollup
-from ..storage.queries import Window
-from ..storage.schema import ROLLUP_SUMS, predictions, rollups
+from .queries import Window
+from .schema import ROLLUP_SUMS, predictions, rollups
 
 _NS_MIN, _NS_MAX = -(2**63), 2**63 - 1  # what the 64-bit time columns hold
 
