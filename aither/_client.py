@@ -518,3 +518,6 @@ def close_default(timeout: float | None = None) -> bool:
     with _default_lock:
         client, _default = _default, None
     return True if client is None else client.close(timeout)
+
+
+llm_record.register_default_client(default_client)

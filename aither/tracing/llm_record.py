@@ -13,7 +13,7 @@ import base64
 import math
 import re
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,10 +99,25 @@ class LLMCall:
             ValueError: a field is malformed; the message names it.
         """
         if client is None:
-            from .._client import default_client
-
-            client = default_client()
+            client = _default_client()
         return client.log_llm_call(self)
+
+
+def _default_client() -> Client:
+    # The client module registers its default-client lookup here when it is imported, so this
+    # module (which the client imports) never imports the client back.
+    if _DEFAULT_CLIENT is None:  # pragma: no cover - aither/__init__ always imports the client
+        raise RuntimeError("aither's client module is not loaded")
+    return _DEFAULT_CLIENT()
+
+
+_DEFAULT_CLIENT: Callable[[], Client] | None = None
+
+
+def register_default_client(lookup: Callable[[], Client]) -> None:
+    """Called once by ``aither._client``: how ``LLMCall.send()`` finds the default client."""
+    global _DEFAULT_CLIENT
+    _DEFAULT_CLIENT = lookup
 
 
 def _text(label: str, value: object, *, optional: bool = True) -> str | None:

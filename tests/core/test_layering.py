@@ -26,15 +26,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "aither"
 
-KNOWN_CYCLE_EDGES = {
-    # The client <-> proxy cycle: wrap() builds a proxy, and the proxy (and an LLM record made
-    # outside a client) finds the default client lazily. Owned by the "settings" work (issue 10,
-    # item 4), which reshapes aither/_client.py; remove these edges once it breaks the cycle.
-    ("aither.adapters.proxy", "aither._client"),
-    ("aither.adapters.proxy", "aither._wrap"),
-    ("aither._wrap", "aither._client"),
-    ("aither.tracing.llm_record", "aither._client"),
-}
+KNOWN_CYCLE_EDGES: set[tuple[str, str]] = set()
 """Edges (lazy imports) left out of the cycle check; each must still exist."""
 
 
