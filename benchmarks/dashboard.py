@@ -10,6 +10,10 @@
    p50 and p95), when Playwright and a chromium binary are here.
 
     python -m benchmarks.dashboard [--n 1000000] [--repeat 10] [--db postgresql+psycopg://...]
+        [--db-path bench.db] [--no-browser]
+
+``--db-path`` keeps the SQLite file: the first run loads it, later runs reuse it (an older
+file is brought to the newest schema by the server's migrations, which backfill what they add).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from aither.server import EmbeddedServer, ServerSettings, Storage
 from aither.server.bootstrap import bootstrap
@@ -182,6 +187,13 @@ def _load(storage: Storage, org_id: str, n: int, start_ns: int) -> list[str]:
     return traces
 
 
+def _kept_traces(storage: Storage) -> list[str]:
+    """The trace ids with spans of a kept database (the loader gave those few traces spans)."""
+    with storage.engine.connect() as connection:
+        found = connection.execute(sa.select(spans.c.trace_id).distinct().order_by(spans.c.trace_id))
+        return [row[0] for row in found]
+
+
 def _minute(time_ns: int) -> int:
     return time_ns - time_ns % rollups.MINUTE_NS
 
@@ -304,10 +316,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="predictions, and LLM calls, to load")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs of each page")
     parser.add_argument("--db", help="database URL (default: a SQLite file in a temporary directory)")
+    parser.add_argument("--db-path", type=Path, help="a SQLite file to keep, and reuse when it exists")
+    parser.add_argument("--no-browser", action="store_true", help="time the API calls only")
     args = parser.parse_args()
     quiet_env()
     with tempfile.TemporaryDirectory(prefix="aither-bench-") as tmp:
-        url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        url = args.db or f"sqlite:///{args.db_path or Path(tmp) / 'bench.db'}"
+        reuse = args.db_path is not None and args.db_path.exists()
         settings = ServerSettings(
             home=Path(tmp),
             database_url=url,
@@ -316,21 +331,29 @@ def main() -> None:
             announce=False,
             write_credentials=False,
         )
-        storage = Storage.open(url)
+        began = time.perf_counter()
+        storage = Storage.open(url)  # migrates a kept file to the newest schema
         try:
-            org_id = bootstrap(storage, settings).org_id
-            assert org_id is not None, "the benchmark needs an empty database"
-            began = time.perf_counter()
-            traces = _load(storage, org_id, args.n, time.time_ns() - 7 * DAY_NS)
-            load_s = time.perf_counter() - began
+            if reuse:
+                traces = _kept_traces(storage)
+                print(f"reusing {args.db_path} (opened in {time.perf_counter() - began:.0f} s)")
+            else:
+                org_id = bootstrap(storage, settings).org_id
+                assert org_id is not None, "the benchmark needs an empty database"
+                began = time.perf_counter()
+                traces = _load(storage, org_id, args.n, time.time_ns() - 7 * DAY_NS)
+                load_s = time.perf_counter() - began
+                print(
+                    f"{args.n:,} predictions and {args.n:,} LLM calls loaded in {load_s:.0f} s "
+                    f"({url.split(':')[0]})"
+                )
         finally:
             storage.close()
-        print(
-            f"{args.n:,} predictions and {args.n:,} LLM calls loaded in {load_s:.0f} s ({url.split(':')[0]})"
-        )
         with EmbeddedServer(settings) as server:
             api = _api_rows(server.base_url, traces[len(traces) // 2], args.repeat)
             print(table(api, ["page", "range", "API calls", "p50", "p95"]))
+            if args.no_browser:
+                return
             pages = _browser_rows(server.base_url, traces[len(traces) // 2], max(3, args.repeat // 2))
             print(pages if isinstance(pages, str) else table(pages, ["page load", "range", "p50", "p95"]))
 

@@ -3,7 +3,8 @@
 Each batch is one writer job of at most ``batch_rows`` rows, so ingest jobs queue between
 batches instead of waiting for the whole prune. Predictions go with their label rows and the
 labels joined to them, so no label points at a deleted prediction; rollups and resolved
-anomalies go by time too. SQLite reuses the freed pages (and, for a database created with
+anomalies go by time too, and the label-join rollups' partly pruned minute is computed again
+from the label rows left, so they still equal those rows. SQLite reuses the freed pages (and, for a database created with
 ``auto_vacuum=INCREMENTAL``, hands them back to the file system), so a server under steady
 load with retention on stops growing.
 """
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..storage import label_rollups
 from ..storage.schema import (
     anomalies,
     drift_scores,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("aither.server")
 BATCH_ROWS = 5_000
+_BY_MINUTE = ("rollups", "label_rollups")  # steps that delete an hour of minutes at a time
 
 
 @dataclass
@@ -111,6 +114,8 @@ def _steps(cutoff_ns: int, org_id: str | None, limit: int) -> list[tuple[str, Ca
                 .limit(limit),
             ),
         ),
+        # after label_rows: the cutoff's minute is computed again from the rows left
+        ("label_rollups", lambda c: label_rollups.prune(c, cutoff_ns, org_id)),
         ("predictions", by_time(predictions, "time_ns")),
         ("llm_calls", by_time(llm_calls, "time_ns")),
         ("operations", by_time(operations, "time_ns")),
@@ -147,7 +152,7 @@ def prune(
             deleted = storage.writer.run(step, timeout=120.0)
             if deleted:
                 result.deleted[table] = result.deleted.get(table, 0) + deleted
-            if deleted < batch_rows if table != "rollups" else deleted == 0:
+            if deleted < batch_rows if table not in _BY_MINUTE else deleted == 0:
                 break
     if result.total and storage.dialect == "sqlite":
         storage.writer.run(_incremental_vacuum, timeout=120.0)

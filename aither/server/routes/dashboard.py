@@ -14,8 +14,8 @@ route                              returns
 The summaries and series read the per-minute rollups that ingest keeps (``rollups``, one
 ``GROUP BY`` over its ``(org_id, minute_ns)`` index; see :mod:`aither.server.dashboard.queries`),
 so their cost follows the number of minutes and models in the window, not of rows; latency
-percentiles come from the rollups' histograms (within ~19 %). Only the accuracy series reads raw
-rows: the label rows of the model in the window, on an indexed prediction time. The window
+percentiles come from the rollups' histograms (within ~19 %). The accuracy series reads the
+label-join rollups (:mod:`aither.server.storage.label_rollups`) the same way. The window
 defaults to the last 24 hours and is cut into ``buckets`` buckets; rollups hold whole minutes.
 """
 
@@ -32,7 +32,8 @@ from sqlalchemy.engine import Connection
 
 from ..dashboard import queries as q
 from ..storage.queries import Window
-from ..storage.schema import label_rows, llm_calls, predictions, spans
+from ..storage import label_rollups
+from ..storage.schema import llm_calls, predictions, spans
 from . import schemas as s
 from .deps import Reader, StorageDep
 from .responses import QUERY
@@ -145,11 +146,6 @@ def _points(rows: dict[int, dict[str, Any]], since_ns: int, bucket_ns: int, buck
         values.update((key, value) for key, value in rows.get(index, {}).items() if not key.startswith("_"))
         out.append(Point(t=s.to_time(since_ns + index * bucket_ns), **values))
     return out
-
-
-def _bucket(column: Any, since_ns: int, bucket_ns: int) -> Any:
-    # integer division on both SQLite and PostgreSQL: the bucket's index in the window
-    return ((column - since_ns) // sa.literal(bucket_ns, sa.BigInteger)).label("bucket")
 
 
 def _newest_prediction(
@@ -326,29 +322,26 @@ def _add_quality(
     since_ns: int,
     bucket_ns: int,
 ) -> None:
-    """Labelled rows, right classes and mean absolute error per bucket of the prediction's time."""
-    lr = label_rows.c
-    clauses: list[Any] = [lr.org_id == org_id, lr.model_name == model, *window.clauses(lr.pred_time_ns)]
-    if version is not None:
-        clauses.append(lr.model_version == version)
-    bucket = _bucket(lr.pred_time_ns, since_ns, bucket_ns)
-    query = (
-        sa.select(
-            bucket,
-            sa.func.count(),
-            sa.func.sum(
-                sa.case((sa.and_(lr.pred_class.is_not(None), lr.pred_class == lr.label_class), 1), else_=0)
-            ),
-            sa.func.avg(sa.func.abs(lr.pred_num - lr.label_num)),
-        )
-        .where(*clauses)
-        .group_by(bucket)
+    """Labelled rows, right classes and mean absolute error per bucket of the prediction's time.
+
+    From the label-join rollups: a whole minute counts in the bucket it starts in, a row of the
+    window's partial first or last minute in that of its prediction time.
+    """
+    sums = label_rollups.window_sums(
+        connection,
+        org_id,
+        window.since_ns,
+        window.until_ns,
+        (),
+        model=model,
+        version=version,
+        buckets=(since_ns, bucket_ns),
     )
-    for index, count, correct, abs_error in connection.execute(query):
+    for (index,), rollup in sums.items():
         entry = rows.setdefault(int(index), {"count": 0, "errors": 0, "latency_ms": None})
-        entry["labelled_rows"] = int(count)
-        entry["correct_rows"] = int(correct or 0)
-        entry["abs_error"] = float(abs_error) if abs_error is not None else None
+        entry["labelled_rows"] = rollup.rows
+        entry["correct_rows"] = rollup.correct
+        entry["abs_error"] = rollup.abs_err_sum / rollup.num_rows if rollup.num_rows else None
 
 
 @router.get("/latest", response_model=Latest, summary="The newest data's time: poll this, then reload")

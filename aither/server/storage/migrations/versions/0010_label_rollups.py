@@ -1,0 +1,57 @@
+"""Label-join rollups: the model metrics' sums per minute, built from the stored label rows
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+_DELAY_BUCKETS = 48
+_KEY = ("org_id", "minute_ns", "model", "version", "environment", "task", "pair", "pred_class", "label_class")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "label_rollups",
+        sa.Column("org_id", sa.String(length=32), nullable=False),
+        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("version", sa.String(length=100), nullable=False),
+        sa.Column("environment", sa.String(length=100), nullable=False),
+        sa.Column("task", sa.String(length=16), nullable=False),
+        sa.Column("pair", sa.SmallInteger(), nullable=False),
+        sa.Column("pred_class", sa.String(length=200), nullable=False),
+        sa.Column("label_class", sa.String(length=200), nullable=False),
+        sa.Column("rows", sa.BigInteger(), nullable=False),
+        sa.Column("correct", sa.BigInteger(), nullable=False),
+        sa.Column("num_rows", sa.BigInteger(), nullable=False),
+        sa.Column("err_sum", sa.Float(), nullable=False),
+        sa.Column("abs_err_sum", sa.Float(), nullable=False),
+        sa.Column("sq_err_sum", sa.Float(), nullable=False),
+        sa.Column("delay_sum_s", sa.Float(), nullable=False),
+        sa.Column("delay_max_s", sa.Float(), nullable=False),
+        *(sa.Column(f"dl_{i:02d}", sa.Integer(), nullable=False) for i in range(_DELAY_BUCKETS)),
+        sa.PrimaryKeyConstraint(*_KEY, name="pk_label_rollups"),
+    )
+    # the partial minutes at a window's edges read label rows by prediction time, any model
+    op.create_index("ix_label_rows_org_id_pred_time_ns", "label_rows", ["org_id", "pred_time_ns"])
+    # the predictions page: one model's newest rows, in index order, whatever its versions
+    op.create_index("ix_predictions_model_time", "predictions", ["org_id", "model_name", "time_ns"])
+    # an upgraded database: the rollups of the label rows it holds (a no-op on a new one)
+    from aither.server.storage.label_rollups import backfill
+
+    backfill(op.get_bind())
+
+
+def downgrade() -> None:
+    op.drop_index("ix_predictions_model_time", table_name="predictions")
+    op.drop_index("ix_label_rows_org_id_pred_time_ns", table_name="label_rows")
+    op.drop_table("label_rollups")
