@@ -251,7 +251,9 @@ def _add_label_metrics(
         entry["label_delay_s"] = {"mean": rollup.delay_sum_s / rollup.rows, "max": rollup.delay_max_s}
     if sum(rollup.rows for rollup in labelled.values()) <= EXACT_PERCENTILES_UP_TO:
         delays = _quantiles_by_version(
-            connection, label_rows.c.model_version, *_delay_query(org_id, model, version, environment, window, clauses)
+            connection,
+            label_rows.c.model_version,
+            *_delay_query(org_id, model, version, environment, window, clauses),
         )
     else:  # past that, sorting every delay costs seconds: the rollups' histogram (within ~19 %)
         delays = {

@@ -4,9 +4,9 @@ Each batch is one writer job of at most ``batch_rows`` rows, so ingest jobs queu
 batches instead of waiting for the whole prune. Predictions go with their label rows and the
 labels joined to them, so no label points at a deleted prediction; rollups and resolved
 anomalies go by time too, and the label-join rollups' partly pruned minute is computed again
-from the label rows left, so they still equal those rows. SQLite reuses the freed pages (and, for a database created with
-``auto_vacuum=INCREMENTAL``, hands them back to the file system), so a server under steady
-load with retention on stops growing.
+from the label rows left, so they still equal those rows. SQLite reuses the freed pages (and,
+for a database created with ``auto_vacuum=INCREMENTAL``, hands them back to the file system),
+so a server under steady load with retention on stops growing.
 """
 
 from __future__ import annotations

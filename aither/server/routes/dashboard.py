@@ -31,8 +31,8 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy.engine import Connection
 
 from ..dashboard import queries as q
-from ..storage.queries import Window
 from ..storage import label_rollups
+from ..storage.queries import Window
 from ..storage.schema import llm_calls, predictions, spans
 from . import schemas as s
 from .deps import Reader, StorageDep

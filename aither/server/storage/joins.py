@@ -347,7 +347,11 @@ def _write_label_rows(
                 stale.append(existing_id)
                 prediction = wanted[key][2].prediction
                 changed.add(
-                    (label_rollups.minute_of(pred_time), prediction.model_name, prediction.model_version or "")
+                    (
+                        label_rollups.minute_of(pred_time),
+                        prediction.model_name,
+                        prediction.model_version or "",
+                    )
                 )
     for chunk in _chunks(stale):
         connection.execute(label_rows.delete().where(label_rows.c.id.in_(chunk)))
@@ -355,7 +359,11 @@ def _write_label_rows(
     facts: list[label_rollups.Fact] = []
     for (_, row_index), (label_time, label_id, placement, row) in wanted.items():
         prediction = placement.prediction
-        if (label_rollups.minute_of(prediction.time_ns), prediction.model_name, prediction.model_version or "") not in changed:
+        if (
+            label_rollups.minute_of(prediction.time_ns),
+            prediction.model_name,
+            prediction.model_version or "",
+        ) not in changed:
             facts.append(
                 (
                     prediction.model_name,

@@ -140,7 +140,9 @@ def minute_of(time_ns: int) -> int:
     return max(time_ns - time_ns % MINUTE_NS, _NS_MIN)
 
 
-Fact = tuple[str, str | None, str | None, str | None, str | None, float | None, str | None, float | None, int, int]
+Fact = tuple[
+    str, str | None, str | None, str | None, str | None, float | None, str | None, float | None, int, int
+]
 """A labelled row as the rollups see it: model, version, environment, task, predicted class,
 predicted number, true class, true number, prediction time and label time (ns)."""
 
@@ -148,7 +150,18 @@ predicted number, true class, true number, prediction time and label time (ns)."
 def collect(facts: Iterable[Fact]) -> dict[tuple[int, Key], LabelRollup]:
     """The rollups of some labelled rows, per (minute, key)."""
     out: dict[tuple[int, Key], LabelRollup] = {}
-    for model, version, environment, task, pred_class, pred_num, label_class, label_num, pred_ns, label_ns in facts:
+    for (
+        model,
+        version,
+        environment,
+        task,
+        pred_class,
+        pred_num,
+        label_class,
+        label_num,
+        pred_ns,
+        label_ns,
+    ) in facts:
         key = (minute_of(pred_ns), key_of(model, version, environment, task, pred_class, label_class))
         rollup = out.get(key)
         if rollup is None:
@@ -237,9 +250,7 @@ def backfill(connection: Connection, chunk: int = 100_000) -> int:
     by_org: dict[str, dict[tuple[int, Key], LabelRollup]] = {}
     last_id, total = 0, 0
     while True:
-        query = (
-            _facts_query(lr.id > last_id).add_columns(lr.org_id, lr.id).order_by(lr.id).limit(chunk)
-        )
+        query = _facts_query(lr.id > last_id).add_columns(lr.org_id, lr.id).order_by(lr.id).limit(chunk)
         found = list(connection.execute(query))
         if not found:
             break
@@ -344,7 +355,9 @@ def window_sums(
         if buckets is not None:
             start, width = buckets
             keys.append(
-                sa.case((r.minute_ns < start, 0), else_=(r.minute_ns - start) // sa.literal(width, sa.BigInteger))
+                sa.case(
+                    (r.minute_ns < start, 0), else_=(r.minute_ns - start) // sa.literal(width, sa.BigInteger)
+                )
             )
         names = [name for name in LABEL_ROLLUP_SUMS if histogram or name not in DELAY_COLUMNS]
         sums = [sa.func.sum(r[name]) for name in names]

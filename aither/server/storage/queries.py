@@ -107,7 +107,9 @@ def _version_order(name: str, version: str | None) -> tuple[str, bool, str]:
     return name, version is not None, version or ""  # no version first, as SQLite sorts NULL
 
 
-def _seen(connection: Connection, org_id: str, name: str, version: str | None, window: Window) -> dict[str, Any]:
+def _seen(
+    connection: Connection, org_id: str, name: str, version: str | None, window: Window
+) -> dict[str, Any]:
     """First and last call of a version in the window, and its newest call's framework, class and task.
 
     Index seeks on ``ix_predictions_metrics`` (org, model, version, time): min and max each
@@ -129,10 +131,13 @@ def _seen(connection: Connection, org_id: str, name: str, version: str | None, w
             .limit(_NEWEST_CALLS)
         )
     )
-    out: dict[str, Any] = {"first_seen_ns": int(first or 0), "last_seen_ns": int(newest[0][0]) if newest else 0}
-    for position, name in enumerate(("framework", "model_class", "task"), start=1):
+    out: dict[str, Any] = {
+        "first_seen_ns": int(first or 0),
+        "last_seen_ns": int(newest[0][0]) if newest else 0,
+    }
+    for position, column in enumerate(("framework", "model_class", "task"), start=1):
         # a call that raised has no task: the newest call that says
-        out[name] = next((row[position] for row in newest if row[position] is not None), None)
+        out[column] = next((row[position] for row in newest if row[position] is not None), None)
     return out
 
 
