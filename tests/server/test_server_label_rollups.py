@@ -32,7 +32,13 @@ from aither.server.detection.retention import prune
 from aither.server.storage import label_rollups as lr_mod
 from aither.server.storage.engine import create_engine
 from aither.server.storage.queries import Window, list_models
-from aither.server.storage.schema import label_rollups, label_rows, metadata, predictions
+from aither.server.storage.schema import (
+    label_rollups,
+    label_rollups_hourly,
+    label_rows,
+    metadata,
+    predictions,
+)
 
 KEY = "aith_label_rollups_test_key_0000001"
 MINUTE = 60 * 10**9
@@ -124,20 +130,33 @@ def _raw_rollups(connection: sa.Connection, org_id: str) -> dict[tuple[int, Any]
     return lr_mod.collect(connection.execute(lr_mod._facts_query(lr.org_id == org_id)))
 
 
-def _stored_rollups(connection: sa.Connection, org_id: str) -> dict[tuple[int, Any], dict[str, Any]]:
-    rows = connection.execute(sa.select(label_rollups).where(label_rollups.c.org_id == org_id)).mappings()
+def _stored_rollups(
+    connection: sa.Connection, org_id: str, table: sa.Table = label_rollups
+) -> dict[tuple[int, Any], dict[str, Any]]:
+    rows = connection.execute(sa.select(table).where(table.c.org_id == org_id)).mappings()
     return {(row["minute_ns"], tuple(row[name] for name in lr_mod.KEY_COLUMNS)): dict(row) for row in rows}
 
 
+def _by_hour(raw: dict[tuple[int, Any], lr_mod.LabelRollup]) -> dict[tuple[int, Any], lr_mod.LabelRollup]:
+    hours: dict[tuple[int, Any], lr_mod.LabelRollup] = {}
+    for (minute, key), rollup in raw.items():
+        hours.setdefault((lr_mod.hour_of(minute), key), lr_mod.LabelRollup()).merge(rollup)
+    return hours
+
+
 def _assert_rollups_equal_rows(storage: Storage, org_id: str) -> int:
+    """Both tables equal the aggregate of ``label_rows``; the number of labelled rows."""
     with storage.read() as connection:
         raw = _raw_rollups(connection, org_id)
-        stored = _stored_rollups(connection, org_id)
-    assert set(stored) == set(raw)
-    for key, rollup in raw.items():
-        expected = rollup.to_row()
-        for name, value in expected.items():
-            assert stored[key][name] == pytest.approx(value, rel=1e-9, abs=1e-9), (key, name)
+        tables = [
+            (_stored_rollups(connection, org_id), raw),
+            (_stored_rollups(connection, org_id, label_rollups_hourly), _by_hour(raw)),
+        ]
+    for stored, expected_rollups in tables:
+        assert set(stored) == set(expected_rollups)
+        for key, rollup in expected_rollups.items():
+            for name, value in rollup.to_row().items():
+                assert stored[key][name] == pytest.approx(value, rel=1e-9, abs=1e-9), (key, name)
     return sum(rollup.rows for rollup in raw.values())
 
 
@@ -264,6 +283,7 @@ async def test_label_rollups_equal_the_label_rows(backend: tuple[Storage, Server
             Window(start_ns + 60 * MINUTE, start_ns + 120 * MINUTE),  # whole minutes
             Window(start_ns + 30 * SECOND, start_ns + 50 * SECOND),  # inside one minute
             Window(start_ns + 95 * MINUTE + 1, None),
+            Window(None, start_ns + 130 * MINUTE + 1),
         ]
         assert _assert_metrics_equal_rows(storage, org_id, windows) > 10
 
@@ -296,12 +316,16 @@ async def test_backfill_builds_the_rollups_of_stored_label_rows(
         batch += [prediction, spans.label(ids(prediction)[0], [1, index % 2], start_ns=spans.now_ns)]
     await send(*batch)
     with storage.read() as connection:
-        kept = _stored_rollups(connection, "")
         org_id = connection.execute(sa.select(label_rows.c.org_id).limit(1)).scalar_one()
         kept = _stored_rollups(connection, org_id)
     assert sum(row["rows"] for row in kept.values()) == 24
+    with storage.read() as connection:
+        kept_hours = _stored_rollups(connection, org_id, label_rollups_hourly)
+    assert sum(row["rows"] for row in kept_hours.values()) == 24
     with storage.engine.begin() as connection:
         connection.execute(label_rollups.delete())
+        connection.execute(label_rollups_hourly.delete())
         assert lr_mod.backfill(connection, chunk=5) == 24  # several chunks
     with storage.read() as connection:
         assert _stored_rollups(connection, org_id) == kept
+        assert _stored_rollups(connection, org_id, label_rollups_hourly) == kept_hours

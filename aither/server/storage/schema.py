@@ -506,29 +506,37 @@ LABEL_ROLLUP_SUMS = (
 )
 """The additive columns of :data:`label_rollups` (an upsert adds them; ``delay_max_s`` takes the max)."""
 
-label_rollups = Table(
-    "label_rollups",
-    metadata,
-    Column("org_id", String(32), primary_key=True),
-    # the minute of the prediction's time: metrics windows apply to the prediction's time
-    Column("minute_ns", BigInteger, primary_key=True),
-    # key parts are '' rather than NULL (no version, no task) so the upsert's conflict target matches
-    Column("model", String(200), primary_key=True),
-    Column("version", String(100), primary_key=True),
-    Column("environment", String(100), primary_key=True),
-    Column("task", String(16), primary_key=True),
-    # 1: a classification row with both classes known, one cell of the confusion matrix
-    # (pred_class, label_class); 0: any other labelled row, classes ''
-    Column("pair", SmallInteger, primary_key=True),
-    Column("pred_class", String(200), primary_key=True),
-    Column("label_class", String(200), primary_key=True),
-    Column("rows", BigInteger, nullable=False),
-    Column("correct", BigInteger, nullable=False),  # predicted class == true class, any task
-    Column("num_rows", BigInteger, nullable=False),  # both values numbers: the error sums' count
-    Column("err_sum", Float, nullable=False),
-    Column("abs_err_sum", Float, nullable=False),
-    Column("sq_err_sum", Float, nullable=False),
-    Column("delay_sum_s", Float, nullable=False),
-    Column("delay_max_s", Float, nullable=False),
-    *(Column(name, Integer, nullable=False) for name in DELAY_COLUMNS),
-)
+
+def _label_rollup_columns() -> list[Column[object]]:
+    return [
+        Column("org_id", String(32), primary_key=True),
+        # the minute (hour, in the hourly table) of the prediction's time: metrics windows
+        # apply to the prediction's time
+        Column("minute_ns", BigInteger, primary_key=True),
+        # key parts are '' rather than NULL (no version, no task) so the upsert's conflict
+        # target matches
+        Column("model", String(200), primary_key=True),
+        Column("version", String(100), primary_key=True),
+        Column("environment", String(100), primary_key=True),
+        Column("task", String(16), primary_key=True),
+        # 1: a classification row with both classes known, one cell of the confusion matrix
+        # (pred_class, label_class); 0: any other labelled row, classes ''
+        Column("pair", SmallInteger, primary_key=True),
+        Column("pred_class", String(200), primary_key=True),
+        Column("label_class", String(200), primary_key=True),
+        Column("rows", BigInteger, nullable=False),
+        Column("correct", BigInteger, nullable=False),  # predicted class == true class, any task
+        Column("num_rows", BigInteger, nullable=False),  # both values numbers: the error sums' count
+        Column("err_sum", Float, nullable=False),
+        Column("abs_err_sum", Float, nullable=False),
+        Column("sq_err_sum", Float, nullable=False),
+        Column("delay_sum_s", Float, nullable=False),
+        Column("delay_max_s", Float, nullable=False),
+        *(Column(name, Integer, nullable=False) for name in DELAY_COLUMNS),
+    ]
+
+
+label_rollups = Table("label_rollups", metadata, *_label_rollup_columns())
+
+label_rollups_hourly = Table("label_rollups_hourly", metadata, *_label_rollup_columns())
+"""The same sums per hour (``minute_ns`` is the hour's start): a week is 168 rows per key, not 10,080."""

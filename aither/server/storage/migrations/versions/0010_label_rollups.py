@@ -1,4 +1,4 @@
-"""Label-join rollups: the model metrics' sums per minute, built from the stored label rows
+"""Label-join rollups: the model metrics' sums per minute and per hour, built from the label rows
 
 Revision ID: 0010
 Revises: 0009
@@ -19,8 +19,21 @@ _KEY = ("org_id", "minute_ns", "model", "version", "environment", "task", "pair"
 
 
 def upgrade() -> None:
+    for table in ("label_rollups", "label_rollups_hourly"):
+        _create(table)
+    # the partial minutes at a window's edges read label rows by prediction time, any model
+    op.create_index("ix_label_rows_org_id_pred_time_ns", "label_rows", ["org_id", "pred_time_ns"])
+    # the predictions page: one model's newest rows, in index order, whatever its versions
+    op.create_index("ix_predictions_model_time", "predictions", ["org_id", "model_name", "time_ns"])
+    # an upgraded database: the rollups of the label rows it holds (a no-op on a new one)
+    from aither.server.storage.label_rollups import backfill
+
+    backfill(op.get_bind())
+
+
+def _create(name: str) -> None:
     op.create_table(
-        "label_rollups",
+        name,
         sa.Column("org_id", sa.String(length=32), nullable=False),
         sa.Column("minute_ns", sa.BigInteger(), nullable=False),
         sa.Column("model", sa.String(length=200), nullable=False),
@@ -39,19 +52,12 @@ def upgrade() -> None:
         sa.Column("delay_sum_s", sa.Float(), nullable=False),
         sa.Column("delay_max_s", sa.Float(), nullable=False),
         *(sa.Column(f"dl_{i:02d}", sa.Integer(), nullable=False) for i in range(_DELAY_BUCKETS)),
-        sa.PrimaryKeyConstraint(*_KEY, name="pk_label_rollups"),
+        sa.PrimaryKeyConstraint(*_KEY, name=f"pk_{name}"),
     )
-    # the partial minutes at a window's edges read label rows by prediction time, any model
-    op.create_index("ix_label_rows_org_id_pred_time_ns", "label_rows", ["org_id", "pred_time_ns"])
-    # the predictions page: one model's newest rows, in index order, whatever its versions
-    op.create_index("ix_predictions_model_time", "predictions", ["org_id", "model_name", "time_ns"])
-    # an upgraded database: the rollups of the label rows it holds (a no-op on a new one)
-    from aither.server.storage.label_rollups import backfill
-
-    backfill(op.get_bind())
 
 
 def downgrade() -> None:
     op.drop_index("ix_predictions_model_time", table_name="predictions")
     op.drop_index("ix_label_rows_org_id_pred_time_ns", table_name="label_rows")
+    op.drop_table("label_rollups_hourly")
     op.drop_table("label_rollups")
