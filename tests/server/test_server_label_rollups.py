@@ -27,17 +27,22 @@ from test_server_postgres import postgres_url  # noqa: F401  (the throwaway clus
 
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.analysis.metrics import classification_scores, model_metrics
+from aither.server.analysis.volume import model_volumes
 from aither.server.bootstrap import bootstrap
+from aither.server.dashboard import queries as q
 from aither.server.detection.retention import prune
 from aither.server.storage import label_rollups as lr_mod
 from aither.server.storage.engine import create_engine
 from aither.server.storage.queries import Window, list_models
 from aither.server.storage.schema import (
+    ROLLUP_SUMS,
     label_rollups,
     label_rollups_hourly,
     label_rows,
     metadata,
     predictions,
+    rollups,
+    rollups_hourly,
 )
 
 KEY = "aith_label_rollups_test_key_0000001"
@@ -251,6 +256,59 @@ def _assert_metrics_equal_rows(storage: Storage, org_id: str, windows: list[Wind
     return compared
 
 
+def _assert_hourly_rollups_agree(storage: Storage, org_id: str, windows: list[Window]) -> None:
+    """The hourly rollups are the sums of the minutes, and what the dashboard and the volume
+    figures read through them equals what they read from the minutes and the rows."""
+    r, h = rollups.c, rollups_hourly.c
+    keys = ("kind", "service", "model", "version", "environment")
+    names = [name for name in ROLLUP_SUMS if not name.startswith("lat_")] + ["lat_03", "lat_10"]
+    with storage.read() as connection:
+        hour = r.minute_ns - r.minute_ns % (60 * MINUTE)
+        by_minutes = {
+            tuple(row[:6]): tuple(row[6:])
+            for row in connection.execute(
+                sa.select(
+                    hour,
+                    *(r[k] for k in keys),
+                    *(sa.func.sum(r[n]) for n in names),
+                    sa.func.max(r.latency_max_ms),
+                )
+                .where(r.org_id == org_id)
+                .group_by(hour, *(r[k] for k in keys))
+            )
+        }
+        stored = {
+            tuple(row[:6]): tuple(row[6:])
+            for row in connection.execute(
+                sa.select(h.minute_ns, *(h[k] for k in keys), *(h[n] for n in names), h.latency_max_ms).where(
+                    h.org_id == org_id
+                )
+            )
+        }
+        assert set(stored) == set(by_minutes) and by_minutes
+        for key, values in by_minutes.items():
+            assert stored[key] == pytest.approx(values), key
+        for window in windows:
+            if window.since_ns is None or window.until_ns is None:
+                continue
+            for width in (7 * MINUTE, (window.until_ns - window.since_ns) // 5 + 1):
+                for kind in ("prediction", "llm"):
+                    args = (connection, org_id, kind, window.since_ns, window.until_ns, width)
+                    fast = q.grouped_buckets(*args, by_model=True, by_version=True)
+                    slow = q.grouped_buckets(*args, by_model=True, by_version=True, hourly=False)
+                    assert fast == slow
+            volumes, _ = model_volumes(connection, org_id, window=window)
+            p = predictions.c
+            raw = connection.execute(
+                sa.select(p.model_name, p.model_version, sa.func.count(), sa.func.sum(p.output_rows))
+                .where(p.org_id == org_id, *window.clauses(p.time_ns))
+                .group_by(p.model_name, p.model_version)
+            )
+            assert {
+                (m, v): (round(rollup.count), round(rollup.rows)) for (m, v), rollup in volumes.items()
+            } == {(m, v): (count, int(rows or 0)) for m, v, count, rows in raw}
+
+
 async def test_label_rollups_equal_the_label_rows(backend: tuple[Storage, ServerSettings]) -> None:
     storage, settings = backend
     app = create_app(settings, storage)
@@ -286,6 +344,7 @@ async def test_label_rollups_equal_the_label_rows(backend: tuple[Storage, Server
             Window(None, start_ns + 130 * MINUTE + 1),
         ]
         assert _assert_metrics_equal_rows(storage, org_id, windows) > 10
+        _assert_hourly_rollups_agree(storage, org_id, windows)
 
         cutoff = start_ns + 90 * MINUTE + 29 * SECOND  # inside a minute: that minute is recomputed
         result = prune(storage, cutoff)
@@ -293,6 +352,7 @@ async def test_label_rollups_equal_the_label_rows(backend: tuple[Storage, Server
         remaining = _assert_rollups_equal_rows(storage, org_id)
         assert 0 < remaining < labelled
         assert _assert_metrics_equal_rows(storage, org_id, windows) > 5
+        _assert_hourly_rollups_agree(storage, org_id, windows)
         metrics = (await http.get("/api/v1/models/clf/metrics")).json()
         assert sum(v["labelled_rows"] for v in metrics["versions"]) == sum(
             e["labelled_rows"] for e in _raw_metrics_all(storage, org_id, "clf")

@@ -1,6 +1,7 @@
 """A model's volume per version over a window, from the per-minute rollups.
 
-Whole minutes come from the rollups (one row per minute and version, whatever the traffic);
+Whole hours come from the hourly rollups and the whole minutes around them from the per-minute
+ones (one row per hour or minute and version, whatever the traffic);
 the partial minutes at a bounded window's edges come from the predictions themselves (at most
 two minutes of rows), so the counts are exact for any window and cost no scan of history.
 """
@@ -13,9 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..detection.rollups import Rollup
-from ..storage.label_rollups import split_window
+from ..storage.label_rollups import split_window, tiers
 from ..storage.queries import Window
-from ..storage.schema import ROLLUP_SUMS, predictions, rollups
+from ..storage.schema import ROLLUP_SUMS, predictions, rollups, rollups_hourly
 
 
 def prediction_volume(
@@ -49,16 +50,16 @@ def model_volumes(
     split = split_window(window.since_ns, window.until_ns)
     out: dict[tuple[str, str | None], Rollup] = {}
     environments: dict[tuple[str, str | None], str | None] = {}
-    if split.use_rollups:
-        r = rollups.c
+    for hourly, low, high in tiers(split):
+        r = (rollups_hourly if hourly else rollups).c
         clauses: list[Any] = [r.org_id == org_id, r.kind == "prediction"]
         for column, value in ((r.model, model), (r.version, version), (r.environment, environment)):
             if value is not None:
                 clauses.append(column == value)
-        if split.full_from is not None:
-            clauses.append(r.minute_ns >= split.full_from)
-        if split.full_to is not None:
-            clauses.append(r.minute_ns < split.full_to)
+        if low is not None:
+            clauses.append(r.minute_ns >= low)
+        if high is not None:
+            clauses.append(r.minute_ns < high)
         sums = [sa.func.sum(r[name]).label(name) for name in ROLLUP_SUMS]
         query = sa.select(
             r.model,
@@ -69,8 +70,14 @@ def model_volumes(
         )
         for row in connection.execute(query.where(*clauses).group_by(r.model, r.version)).mappings():
             key = (row["model"], row["version"] or None)
-            out[key] = Rollup.from_row({k: row[k] or 0 for k in row})
-            environments[key] = row["max_environment"] or None
+            # PostgreSQL's SUM of a BIGINT is a NUMERIC: floats, as the rollups hold
+            found = Rollup.from_row({k: float(row[k] or 0) for k in (*ROLLUP_SUMS, "latency_max_ms")})
+            if key in out:
+                out[key].merge(found)
+            else:
+                out[key] = found
+            if (environments.get(key) or "") < (row["max_environment"] or ""):
+                environments[key] = row["max_environment"]
     p = predictions.c
     for start, end in split.edges:
         clauses = [p.org_id == org_id, *Window(start, end).clauses(p.time_ns)]

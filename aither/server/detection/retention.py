@@ -33,13 +33,15 @@ from ..storage.schema import (
     rollups,
     spans,
 )
+from .rollups import prune_hourly
 
 if TYPE_CHECKING:
     from ..storage import Storage
 
 logger = logging.getLogger("aither.server")
 BATCH_ROWS = 5_000
-_BY_MINUTE = ("rollups", "label_rollups")  # steps that delete an hour of minutes at a time
+# steps that delete a span of minutes (hours) at a time, until none is left
+_BY_MINUTE = ("rollups", "rollups_hourly", "label_rollups")
 
 
 @dataclass
@@ -121,6 +123,8 @@ def _steps(cutoff_ns: int, org_id: str | None, limit: int) -> list[tuple[str, Ca
         ("operations", by_time(operations, "time_ns")),
         ("spans", by_time(spans, "start_time_ns")),
         ("rollups", delete_rollups),
+        # after the minutes: the cutoff's hour is rebuilt from the minutes left
+        ("rollups_hourly", lambda c: prune_hourly(c, cutoff_ns, org_id)),
         ("drift_scores", by_time(drift_scores, "window_end_ns")),  # what past windows found
         (
             "anomalies",

@@ -26,7 +26,6 @@ its partial first and last minute from ``label_rows``, so the sums are exact for
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .bulk import upsert_sql
 from .schema import (
     DELAY_BUCKETS,
     DELAY_COLUMNS,
@@ -211,29 +211,14 @@ def _upsert(
         {"org_id": org_id, "minute_ns": minute, **dict(zip(KEY_COLUMNS, key, strict=True)), **rollup.to_row()}
         for (minute, key), rollup in batch.items()
     ]
-    connection.exec_driver_sql(_upsert_sql(connection.dialect.name, table.name), values)  # type: ignore[arg-type]
-
-
-@functools.cache
-def _upsert_sql(dialect: str, table: str) -> str:
-    """``INSERT ... ON CONFLICT DO UPDATE`` adding the sums, as the driver's SQL text.
-
-    Written once per table: it runs in every ingest transaction that joins a label, where
-    building and compiling the 60-column SQLAlchemy statement each time cost more than running
-    it (measured: ~30 ms a batch on a busy machine, enough to push ingest past its bound).
-    """
-    names = ["org_id", "minute_ns", *KEY_COLUMNS, *LABEL_ROLLUP_SUMS, "delay_max_s"]
-    conflict = ", ".join(f'"{name}"' for name in ("org_id", "minute_ns", *KEY_COLUMNS))
-    mark = (lambda name: f":{name}") if dialect == "sqlite" else (lambda name: f"%({name})s")
-    biggest = "max" if dialect == "sqlite" else "greatest"
-    updates = [f'"{name}" = {table}."{name}" + excluded."{name}"' for name in LABEL_ROLLUP_SUMS]
-    updates.append(f'"delay_max_s" = {biggest}({table}."delay_max_s", excluded."delay_max_s")')
-    columns = ", ".join(f'"{name}"' for name in names)
-    marks = ", ".join(mark(name) for name in names)
-    return (
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(updates)}"
+    sql = upsert_sql(
+        connection.dialect.name,
+        table.name,
+        ("org_id", "minute_ns", *KEY_COLUMNS),
+        LABEL_ROLLUP_SUMS,
+        ("delay_max_s",),
     )
+    connection.exec_driver_sql(sql, values)  # type: ignore[arg-type]
 
 
 def _fact_columns() -> list[Any]:
@@ -423,21 +408,22 @@ def split_window(since: int | None, until: int | None) -> Split:
     return Split(full_from, full_to, True, tuple(edges))
 
 
-def _tiers(split: Split, hourly: bool) -> list[tuple[sa.Table, int | None, int | None]]:
-    """The spans of the whole minutes to read: whole hours from the hourly table, the rest by minute."""
+def tiers(split: Split, hourly: bool = True) -> list[tuple[bool, int | None, int | None]]:
+    """The spans of a split's whole minutes, as (from the hourly table?, from, to): whole hours
+    from the hourly table, the minutes around them from the per-minute one."""
     if not split.use_rollups:
         return []
     if not hourly:
-        return [(label_rollups, split.full_from, split.full_to)]
+        return [(False, split.full_from, split.full_to)]
     hour_from = _ceil(split.full_from, HOUR_NS) if split.full_from is not None else None
     hour_to = hour_of(split.full_to) if split.full_to is not None else None
     if hour_from is not None and hour_to is not None and hour_from >= hour_to:
-        return [(label_rollups, split.full_from, split.full_to)]
-    out: list[tuple[sa.Table, int | None, int | None]] = [(label_rollups_hourly, hour_from, hour_to)]
+        return [(False, split.full_from, split.full_to)]
+    out: list[tuple[bool, int | None, int | None]] = [(True, hour_from, hour_to)]
     if split.full_from is not None and hour_from is not None and split.full_from < hour_from:
-        out.append((label_rollups, split.full_from, hour_from))
+        out.append((False, split.full_from, hour_from))
     if split.full_to is not None and hour_to is not None and hour_to < split.full_to:
-        out.append((label_rollups, hour_to, split.full_to))
+        out.append((False, hour_to, split.full_to))
     return out
 
 
@@ -474,8 +460,8 @@ def window_sums(
     split = split_window(since, until)
     out: dict[tuple[Any, ...], LabelRollup] = {}
     names = [name for name in LABEL_ROLLUP_SUMS if histogram or name not in DELAY_COLUMNS]
-    for table, low, high in _tiers(split, hourly=buckets is None):
-        r = table.c
+    for hourly, low, high in tiers(split, hourly=buckets is None):
+        r = (label_rollups_hourly if hourly else label_rollups).c
         clauses: list[Any] = [r.org_id == org_id]
         for column, value in ((r.model, model), (r.version, version), (r.environment, environment)):
             if value is not None:

@@ -352,31 +352,37 @@ ROLLUP_SUMS = (
 )
 """The additive columns of :data:`rollups` (an upsert adds them)."""
 
-rollups = Table(
-    "rollups",
-    metadata,
-    Column("org_id", String(32), primary_key=True),
-    Column("minute_ns", BigInteger, primary_key=True),
-    # llm | prediction; key parts are '' rather than NULL so the upsert's conflict target matches
-    Column("kind", String(16), primary_key=True),
-    Column("service", String(200), primary_key=True),
-    Column("model", String(200), primary_key=True),
-    Column("version", String(100), primary_key=True),
-    Column("environment", String(100), primary_key=True),
-    Column("count", BigInteger, nullable=False),
-    Column("errors", BigInteger, nullable=False),
-    Column("latency_sum_ms", Float, nullable=False),
-    Column("latency_max_ms", Float, nullable=False),
-    Column("cost_usd", Float, nullable=False),
-    Column("cost_calls", BigInteger, nullable=False),
-    Column("input_tokens", BigInteger, nullable=False),
-    Column("output_tokens", BigInteger, nullable=False),
-    Column("pii_calls", BigInteger, nullable=False),
-    Column("injection_calls", BigInteger, nullable=False),
-    Column("rows", BigInteger, nullable=False),
-    *(Column(name, Integer, nullable=False) for name in LATENCY_COLUMNS),
-    Index(None, "org_id", "minute_ns"),
-)
+
+def _rollup_columns() -> list[Column[object]]:
+    return [
+        Column("org_id", String(32), primary_key=True),
+        Column("minute_ns", BigInteger, primary_key=True),
+        # llm | prediction; key parts are '' rather than NULL so the upsert's conflict target matches
+        Column("kind", String(16), primary_key=True),
+        Column("service", String(200), primary_key=True),
+        Column("model", String(200), primary_key=True),
+        Column("version", String(100), primary_key=True),
+        Column("environment", String(100), primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        Column("errors", BigInteger, nullable=False),
+        Column("latency_sum_ms", Float, nullable=False),
+        Column("latency_max_ms", Float, nullable=False),
+        Column("cost_usd", Float, nullable=False),
+        Column("cost_calls", BigInteger, nullable=False),
+        Column("input_tokens", BigInteger, nullable=False),
+        Column("output_tokens", BigInteger, nullable=False),
+        Column("pii_calls", BigInteger, nullable=False),
+        Column("injection_calls", BigInteger, nullable=False),
+        Column("rows", BigInteger, nullable=False),
+        *(Column(name, Integer, nullable=False) for name in LATENCY_COLUMNS),
+    ]
+
+
+rollups = Table("rollups", metadata, *_rollup_columns(), Index(None, "org_id", "minute_ns"))
+
+rollups_hourly = Table("rollups_hourly", metadata, *_rollup_columns())
+"""The same sums per hour (``minute_ns`` is the hour's start), kept beside the minutes (migration
+0010), so the dashboard reads a week as 168 rows per key where its buckets allow."""
 
 anomalies = Table(
     "anomalies",

@@ -1,4 +1,4 @@
-"""Label-join rollups: the model metrics' sums per minute and per hour, built from the label rows
+"""Label-join rollups per minute and hour, built from the label rows; hourly twin of the rollups
 
 Revision ID: 0010
 Revises: 0009
@@ -25,10 +25,57 @@ def upgrade() -> None:
     op.create_index("ix_label_rows_org_id_pred_time_ns", "label_rows", ["org_id", "pred_time_ns"])
     # the predictions page: one model's newest rows, in index order, whatever its versions
     op.create_index("ix_predictions_model_time", "predictions", ["org_id", "model_name", "time_ns"])
+    _create_hourly_rollups()
     # an upgraded database: the rollups of the label rows it holds (a no-op on a new one)
     from aither.server.storage.label_rollups import backfill
 
     backfill(op.get_bind())
+
+
+_ROLLUP_SUMS = (
+    "count",
+    "errors",
+    "latency_sum_ms",
+    "cost_usd",
+    "cost_calls",
+    "input_tokens",
+    "output_tokens",
+    "pii_calls",
+    "injection_calls",
+    "rows",
+    *(f"lat_{i:02d}" for i in range(34)),
+)
+
+
+def _sum_type(name: str) -> sa.types.TypeEngine[object]:
+    if name in ("latency_sum_ms", "cost_usd"):
+        return sa.Float()
+    return sa.Integer() if name.startswith("lat_") else sa.BigInteger()
+
+
+def _create_hourly_rollups() -> None:
+    """The per-minute rollups' hourly twin, filled from the minutes already stored."""
+    keys = ("kind", "service", "model", "version", "environment")
+    lengths = {"kind": 16, "service": 200, "model": 200, "version": 100, "environment": 100}
+    op.create_table(
+        "rollups_hourly",
+        sa.Column("org_id", sa.String(length=32), nullable=False),
+        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
+        *(sa.Column(name, sa.String(length=lengths[name]), nullable=False) for name in keys),
+        *(sa.Column(name, _sum_type(name), nullable=False) for name in _ROLLUP_SUMS),
+        sa.Column("latency_max_ms", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("org_id", "minute_ns", *keys, name="pk_rollups_hourly"),
+    )
+    hour = "minute_ns - minute_ns % 3600000000000"
+    sums = ", ".join(f'SUM("{name}")' for name in _ROLLUP_SUMS)
+    columns = ", ".join(
+        f'"{name}"' for name in ("org_id", "minute_ns", *keys, *_ROLLUP_SUMS, "latency_max_ms")
+    )
+    group = ", ".join(("org_id", hour, *keys))
+    op.execute(
+        f"INSERT INTO rollups_hourly ({columns}) "
+        f"SELECT org_id, {hour}, {', '.join(keys)}, {sums}, MAX(latency_max_ms) FROM rollups GROUP BY {group}"
+    )
 
 
 def _create(name: str) -> None:
@@ -59,5 +106,6 @@ def _create(name: str) -> None:
 def downgrade() -> None:
     op.drop_index("ix_predictions_model_time", table_name="predictions")
     op.drop_index("ix_label_rows_org_id_pred_time_ns", table_name="label_rows")
+    op.drop_table("rollups_hourly")
     op.drop_table("label_rollups_hourly")
     op.drop_table("label_rollups")
