@@ -297,6 +297,7 @@ def _assert_hourly_rollups_agree(storage: Storage, org_id: str, windows: list[Wi
                     fast = q.grouped_buckets(*args, by_model=True, by_version=True)
                     slow = q.grouped_buckets(*args, by_model=True, by_version=True, hourly=False)
                     assert fast == slow
+            _assert_label_series_equal_rows(connection, org_id, window)
             volumes, _ = model_volumes(connection, org_id, window=window)
             p = predictions.c
             raw = connection.execute(
@@ -307,6 +308,33 @@ def _assert_hourly_rollups_agree(storage: Storage, org_id: str, windows: list[Wi
             assert {
                 (m, v): (round(rollup.count), round(rollup.rows)) for (m, v), rollup in volumes.items()
             } == {(m, v): (count, int(rows or 0)) for m, v, count, rows in raw}
+
+
+def _assert_label_series_equal_rows(connection: sa.Connection, org_id: str, window: Window) -> None:
+    """The accuracy series' sums per bucket equal the label rows', bucketed as documented: a
+    whole minute by its start, a row of a partial edge minute by its prediction time."""
+    assert window.since_ns is not None and window.until_ns is not None
+    since, until = window.since_ns, window.until_ns
+    full_from, full_to = -(-since // MINUTE) * MINUTE, until - until % MINUTE
+    for width in (7 * MINUTE, (until - since) // 4 + 1):
+        expected: dict[int, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
+        lr = label_rows.c
+        query = lr_mod._facts_query(
+            lr.org_id == org_id, lr.model_name == "clf", *window.clauses(lr.pred_time_ns)
+        )
+        for fact in connection.execute(query):
+            minute = lr_mod.minute_of(fact[8])
+            at = minute if full_from <= minute < full_to else fact[8]
+            sums = expected[max(0, (at - since) // width)]
+            sums[0] += 1
+            sums[1] += fact[4] is not None and fact[4] == fact[6]
+            if fact[5] is not None and fact[7] is not None:
+                sums[2] += 1
+                sums[3] += abs(fact[5] - fact[7])
+        found = lr_mod.window_sums(connection, org_id, since, until, (), model="clf", buckets=(since, width))
+        assert {index: [r.rows, r.correct, r.num_rows, r.abs_err_sum] for (index,), r in found.items()} == {
+            index: [sums[0], sums[1], sums[2], pytest.approx(sums[3])] for index, sums in expected.items()
+        }
 
 
 async def test_label_rollups_equal_the_label_rows(backend: tuple[Storage, ServerSettings]) -> None:

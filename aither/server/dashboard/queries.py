@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..detection.rollups import HOUR_NS, MINUTE_NS, histogram_quantile
+from ..detection.rollups import MINUTE_NS, histogram_quantile
+from ..storage.label_rollups import Split, bucket_spans, tiers
 from ..storage.schema import LATENCY_BUCKETS, LATENCY_COLUMNS, rollups, rollups_hourly
 
 
@@ -61,37 +62,6 @@ class Bucket:
         return out
 
 
-def bucket_spans(since_ns: int, until_ns: int, bucket_ns: int) -> list[tuple[bool, int, int]]:
-    """The window's minutes ``[floor(since), until)`` as (from the hourly table?, from, to) spans.
-
-    An hour comes from the hourly rollups when all its minutes are in the window and in one
-    bucket; the rest (the hours at the window's ends and those a bucket boundary cuts) from the
-    per-minute ones, so every minute counts in the same bucket either way.
-    """
-
-    def bucket(minute: int) -> int:
-        return 0 if minute < since_ns else (minute - since_ns) // bucket_ns
-
-    first, end = _floor_minute(since_ns), -(-until_ns // MINUTE_NS) * MINUTE_NS
-    hour = -(-first // HOUR_NS) * HOUR_NS
-    spans: list[tuple[bool, int, int]] = []
-
-    def add(hourly: bool, low: int, high: int) -> None:
-        if low >= high:
-            return
-        if spans and spans[-1][0] == hourly and spans[-1][2] == low:
-            spans[-1] = (hourly, spans[-1][1], high)
-        else:
-            spans.append((hourly, low, high))
-
-    add(False, first, min(hour, end))
-    while hour + HOUR_NS <= end:
-        add(bucket(hour) == bucket(hour + HOUR_NS - MINUTE_NS), hour, hour + HOUR_NS)
-        hour += HOUR_NS
-    add(False, max(hour, first), end)
-    return spans
-
-
 def _floor_minute(ns: int) -> int:
     return max(ns - ns % MINUTE_NS, -(2**63))
 
@@ -109,11 +79,14 @@ def grouped_buckets(
     model: str | None = None,
     version: str | None = None,
     hourly: bool = True,
+    histogram: bool = False,
 ) -> dict[tuple[str, ...], dict[int, Bucket]]:
     """Per (model[, version]) and bucket index: the rollups' sums of ``since <= minute < until``.
 
     Reads the hourly rollups for the hours that fall whole in one bucket (:func:`bucket_spans`;
     ``hourly=False``: minutes only) and the per-minute ones for the rest: the same sums.
+    ``histogram``: the latency histogram per bucket too (:func:`window_histograms` reads a
+    window's whole, cheaper).
     """
     spans = (
         bucket_spans(since_ns, until_ns, bucket_ns)
@@ -132,8 +105,7 @@ def grouped_buckets(
                 since_ns,
                 bucket_ns,
                 ranges,
-                by_model,
-                by_version,
+                (by_model, by_version, histogram),
                 model,
                 version,
                 out,
@@ -149,12 +121,12 @@ def _sum_buckets(
     since_ns: int,
     bucket_ns: int,
     ranges: list[tuple[int, int]],
-    by_model: bool,
-    by_version: bool,
+    options: tuple[bool, bool, bool],
     model: str | None,
     version: str | None,
     out: dict[tuple[str, ...], dict[int, Bucket]],
 ) -> None:
+    by_model, by_version, histogram = options
     r = table.c
     # a first minute that starts before `since` falls in bucket 0
     index = sa.case(
@@ -190,9 +162,9 @@ def _sum_buckets(
             r.injection_calls,
         )
     ]
-    histogram = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS]
+    histograms = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS] if histogram else []
     query = (
-        sa.select(*group, index, *sums, sa.func.max(r.environment), *histogram)
+        sa.select(*group, index, *sums, sa.func.max(r.environment), *histograms)
         .where(*clauses)
         .group_by(*group, index)
     )
@@ -209,7 +181,7 @@ def _sum_buckets(
             pii_calls=int(values[6] or 0),
             injection_calls=int(values[7] or 0),
             environment=values[8] or "",
-            histogram=[int(value or 0) for value in values[9:]],
+            histogram=[int(value or 0) for value in values[9:]] if histogram else [0] * LATENCY_BUCKETS,
         )
         buckets = out.setdefault(tuple(row[:width]), {})
         if int(row[width]) in buckets:
@@ -218,10 +190,29 @@ def _sum_buckets(
             buckets[int(row[width])] = found
 
 
-def percentiles(buckets: dict[int, Bucket], quantiles: tuple[float, ...]) -> list[float | None]:
-    """Quantiles of the merged latency histograms (within ~19 %, the histogram's resolution)."""
-    merged = [0] * LATENCY_BUCKETS
-    for bucket in buckets.values():
-        for position, count in enumerate(bucket.histogram):
-            merged[position] += count
-    return [histogram_quantile(merged, q) for q in quantiles]
+def window_histograms(
+    connection: Connection, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool
+) -> dict[tuple[str, ...], list[int]]:
+    """Per model (and version): the latency histogram of ``since <= minute < until``, whole hours
+    from the hourly rollups (the buckets don't matter here) and the minutes around them."""
+    first, end = _floor_minute(since_ns), -(-until_ns // MINUTE_NS) * MINUTE_NS
+    out: dict[tuple[str, ...], list[int]] = {}
+    for hourly, low, high in tiers(Split(first, end, True, ())):
+        r = (rollups_hourly if hourly else rollups).c
+        group = [r.model, r.version] if by_version else [r.model]
+        clauses = [r.org_id == org_id, r.kind == kind]
+        if low is not None:
+            clauses.append(r.minute_ns >= low)
+        if high is not None:
+            clauses.append(r.minute_ns < high)
+        query = sa.select(*group, *(sa.func.sum(r[name]) for name in LATENCY_COLUMNS)).where(*clauses)
+        for row in connection.execute(query.group_by(*group)):
+            merged = out.setdefault(tuple(row[: len(group)]), [0] * LATENCY_BUCKETS)
+            for position, count in enumerate(row[len(group) :]):
+                merged[position] += int(count or 0)
+    return out
+
+
+def percentiles(histogram: list[int], quantiles: tuple[float, ...]) -> list[float | None]:
+    """Quantiles of a latency histogram (within ~19 %, the histogram's resolution)."""
+    return [histogram_quantile(histogram, q) if histogram else None for q in quantiles]

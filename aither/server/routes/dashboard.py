@@ -212,10 +212,13 @@ def get_overview(
             series = q.grouped_buckets(
                 connection, org, "prediction", since_ns, until_ns, bucket_ns, by_model=True, by_version=True
             )
+            histograms = q.window_histograms(
+                connection, org, "prediction", since_ns, until_ns, by_version=True
+            )
             for (name, version), rows in sorted(series.items()):
                 count = sum(b.count for b in rows.values())
                 errors = sum(b.errors for b in rows.values())
-                p50, p99 = q.percentiles(rows, _PERCENTILES)
+                p50, p99 = q.percentiles(histograms.get((name, version), []), _PERCENTILES)
                 newest, task = _newest_prediction(connection, org, name, version, window)
                 environment = next(
                     (rows[i].environment for i in sorted(rows, reverse=True) if rows[i].environment), None
@@ -239,11 +242,12 @@ def get_overview(
             llm_series = q.grouped_buckets(
                 connection, org, "llm", since_ns, until_ns, bucket_ns, by_model=True, by_version=False
             )
+            llm_histograms = q.window_histograms(connection, org, "llm", since_ns, until_ns, by_version=False)
             for (name,), rows in sorted(llm_series.items()):
                 model = name or "(unknown)"
                 count = sum(b.count for b in rows.values())
                 errors = sum(b.errors for b in rows.values())
-                p50, p99 = q.percentiles(rows, _PERCENTILES)
+                p50, p99 = q.percentiles(llm_histograms.get((name,), []), _PERCENTILES)
                 newest, provider = _newest_call(connection, org, model, window)
                 llm.append(
                     LlmSummary(

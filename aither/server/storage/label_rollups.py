@@ -427,6 +427,40 @@ def tiers(split: Split, hourly: bool = True) -> list[tuple[bool, int | None, int
     return out
 
 
+def bucket_spans(
+    since_ns: int, until_ns: int, bucket_ns: int, minutes: tuple[int, int] | None = None
+) -> list[tuple[bool, int, int]]:
+    """The window's minutes ``[floor(since), until)`` (or ``minutes``: [first, end) minute
+    starts) as (from the hourly table?, from, to) spans, for sums per bucket.
+
+    An hour comes from the hourly rollups when all its minutes are in the range and in one
+    bucket; the rest (the hours at the range's ends and those a bucket boundary cuts) from the
+    per-minute ones, so every minute counts in the same bucket either way.
+    """
+
+    def bucket(minute: int) -> int:
+        return 0 if minute < since_ns else (minute - since_ns) // bucket_ns
+
+    first, end = minutes if minutes is not None else (minute_of(since_ns), _ceil(until_ns, MINUTE_NS))
+    hour = _ceil(first, HOUR_NS)
+    spans: list[tuple[bool, int, int]] = []
+
+    def add(hourly: bool, low: int, high: int) -> None:
+        if low >= high:
+            return
+        if spans and spans[-1][0] == hourly and spans[-1][2] == low:
+            spans[-1] = (hourly, spans[-1][1], high)
+        else:
+            spans.append((hourly, low, high))
+
+    add(False, first, min(hour, end))
+    while hour + HOUR_NS <= end:
+        add(bucket(hour) == bucket(hour + HOUR_NS - MINUTE_NS), hour, hour + HOUR_NS)
+        hour += HOUR_NS
+    add(False, max(hour, first), end)
+    return spans
+
+
 def _add(out: dict[tuple[Any, ...], LabelRollup], key: tuple[Any, ...], rollup: LabelRollup) -> None:
     if key in out:
         out[key].merge(rollup)
@@ -452,24 +486,43 @@ def window_sums(
     Whole hours come from the hourly table, the whole minutes around them from the per-minute
     one and the partial minutes at the window's edges from ``label_rows``. ``group`` names key
     columns (:data:`KEY_COLUMNS`); ``buckets`` (start ns, width ns) adds a bucket index last
-    and reads minutes only: a whole minute falls in the bucket of its start (the first one, if
-    it starts before ``start``), an edge row in that of its prediction time. ``version`` and
+    (hours are read from the hourly table only where one bucket holds the whole hour): a whole
+    minute falls in the bucket of its start (the first one, if it starts before ``start``), an
+    edge row in that of its prediction time. ``version`` and
     ``environment`` compare with the stored '' for None. ``histogram=False`` leaves the delay
     histogram zero.
     """
     split = split_window(since, until)
     out: dict[tuple[Any, ...], LabelRollup] = {}
     names = [name for name in LABEL_ROLLUP_SUMS if histogram or name not in DELAY_COLUMNS]
-    for hourly, low, high in tiers(split, hourly=buckets is None):
+    spans: list[tuple[bool, int | None, int | None]] = tiers(split)
+    if buckets is not None:
+        spans = [(False, low, high) for _, low, high in tiers(split, hourly=False)]
+        if split.full_from is not None and split.full_to is not None and split.use_rollups:
+            # hours whole in one bucket from the hourly table, the other minutes per minute
+            full = (split.full_from, split.full_to)
+            spans = list(bucket_spans(buckets[0], split.full_to, buckets[1], minutes=full))
+    for hourly in (True, False):
+        ranges = [(low, high) for from_hours, low, high in spans if from_hours == hourly]
+        if not ranges:
+            continue
         r = (label_rollups_hourly if hourly else label_rollups).c
-        clauses: list[Any] = [r.org_id == org_id]
+        # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
+        clauses: list[Any] = [
+            sa.or_(
+                *(
+                    sa.and_(
+                        r.org_id == org_id,
+                        *([r.minute_ns >= low] if low is not None else []),
+                        *([r.minute_ns < high] if high is not None else []),
+                    )
+                    for low, high in ranges
+                )
+            )
+        ]
         for column, value in ((r.model, model), (r.version, version), (r.environment, environment)):
             if value is not None:
                 clauses.append(column == value)
-        if low is not None:
-            clauses.append(r.minute_ns >= low)
-        if high is not None:
-            clauses.append(r.minute_ns < high)
         keys: list[Any] = [r[name] for name in group]
         if buckets is not None:
             start, width = buckets
