@@ -11,8 +11,9 @@
 Volume comes from the per-minute rollups (:mod:`.volume`); labelled rows, label delay and the
 quality scores from the label-join rollups (:mod:`aither.server.storage.label_rollups`), both
 with the partial minutes at a window's edges read from the rows, so no query scans history.
-Percentiles (latency, label delay) are exact up to :data:`EXACT_PERCENTILES_UP_TO` rows in the
-window and read from the rollups' histograms past it. Exact percentiles run in SQL on PostgreSQL
+Percentiles are exact up to :data:`EXACT_PERCENTILES_UP_TO` predictions (latency) and
+:data:`EXACT_DELAY_PERCENTILES_UP_TO` labelled rows (label delay) in the window, and read from
+the rollups' histograms past that (within ~19 %). Exact percentiles run in SQL on PostgreSQL
 (``percentile_cont``) and over the fetched column on SQLite, which has no percentile function.
 The window applies to the prediction's time, for labels too: "how good were last week's
 predictions", whenever their labels arrived.
@@ -40,6 +41,10 @@ EXACT_PERCENTILES_UP_TO = 100_000
 """Latency percentiles are exact (sorted from the rows) up to this many predictions in the
 window, and read from the rollups' histogram past it."""
 DELAY_QUANTILES = (0.5, 0.9)
+EXACT_DELAY_PERCENTILES_UP_TO = 10_000
+"""Label-delay percentiles are exact up to this many labelled rows in the window, and read from
+the label-join rollups' histogram past it (a day of a busy model's labels is already ~40,000
+rows to sort; everything else about labels comes from the rollups)."""
 _POSITIVE = "1"
 
 
@@ -249,7 +254,7 @@ def _add_label_metrics(
         entry["labelled_rows"] = rollup.rows
         entry["label_coverage"] = min(1.0, rollup.rows / entry["rows"]) if entry["rows"] else 0.0
         entry["label_delay_s"] = {"mean": rollup.delay_sum_s / rollup.rows, "max": rollup.delay_max_s}
-    if sum(rollup.rows for rollup in labelled.values()) <= EXACT_PERCENTILES_UP_TO:
+    if sum(rollup.rows for rollup in labelled.values()) <= EXACT_DELAY_PERCENTILES_UP_TO:
         delays = _quantiles_by_version(
             connection,
             label_rows.c.model_version,

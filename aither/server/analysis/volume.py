@@ -71,11 +71,11 @@ def model_volumes(
         for row in connection.execute(query.where(*clauses).group_by(r.model, r.version)).mappings():
             key = (row["model"], row["version"] or None)
             # PostgreSQL's SUM of a BIGINT is a NUMERIC: floats, as the rollups hold
-            found = Rollup.from_row({k: float(row[k] or 0) for k in (*ROLLUP_SUMS, "latency_max_ms")})
+            summed = Rollup.from_row({k: float(row[k] or 0) for k in (*ROLLUP_SUMS, "latency_max_ms")})
             if key in out:
-                out[key].merge(found)
+                out[key].merge(summed)
             else:
-                out[key] = found
+                out[key] = summed
             if (environments.get(key) or "") < (row["max_environment"] or ""):
                 environments[key] = row["max_environment"]
     p = predictions.c

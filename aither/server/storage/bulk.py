@@ -56,7 +56,10 @@ def upsert_sql(
     on a busy 2-core machine, enough to push concurrent ingest past its bound).
     """
     names = (*keys, *sums, *maxes)
-    mark = (lambda name: f":{name}") if dialect == "sqlite" else (lambda name: f"%({name})s")
+
+    def mark(name: str) -> str:
+        return f":{name}" if dialect == "sqlite" else f"%({name})s"
+
     biggest = "max" if dialect == "sqlite" else "greatest"
     updates = [f'"{name}" = {table}."{name}" + excluded."{name}"' for name in sums]
     updates += [f'"{name}" = {biggest}({table}."{name}", excluded."{name}")' for name in maxes]

@@ -567,7 +567,7 @@ def window_sums(
         if environment is not None:
             clauses.append(p.environment.is_(None) if environment == "" else p.environment == environment)
         for fact in connection.execute(_facts_query(*clauses)):
-            key = key_of(*fact[:4], fact[4], fact[6])
+            key = key_of(fact[0], fact[1], fact[2], fact[3], fact[4], fact[6])
             named = dict(zip(KEY_COLUMNS, key, strict=True))
             group_key: tuple[Any, ...] = tuple(named[name] for name in group)
             if buckets is not None:

@@ -10,6 +10,8 @@ The migrations in ``migrations/versions`` create exactly these tables; a test co
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -353,7 +355,7 @@ ROLLUP_SUMS = (
 """The additive columns of :data:`rollups` (an upsert adds them)."""
 
 
-def _rollup_columns() -> list[Column[object]]:
+def _rollup_columns() -> list[Column[Any]]:
     return [
         Column("org_id", String(32), primary_key=True),
         Column("minute_ns", BigInteger, primary_key=True),
@@ -513,7 +515,7 @@ LABEL_ROLLUP_SUMS = (
 """The additive columns of :data:`label_rollups` (an upsert adds them; ``delay_max_s`` takes the max)."""
 
 
-def _label_rollup_columns() -> list[Column[object]]:
+def _label_rollup_columns() -> list[Column[Any]]:
     return [
         Column("org_id", String(32), primary_key=True),
         # the minute (hour, in the hourly table) of the prediction's time: metrics windows

@@ -6,6 +6,8 @@ Revises: 0009
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -47,7 +49,7 @@ _ROLLUP_SUMS = (
 )
 
 
-def _sum_type(name: str) -> sa.types.TypeEngine[object]:
+def _sum_type(name: str) -> sa.types.TypeEngine[Any]:
     if name in ("latency_sum_ms", "cost_usd"):
         return sa.Float()
     return sa.Integer() if name.startswith("lat_") else sa.BigInteger()
