@@ -251,6 +251,8 @@ def _pages(trace_id: str, since: str, until: str) -> dict[str, list[tuple[str, d
             ("/api/v1/dashboard/series", {**window, "source": "llm", "buckets": 60}),
             ("/api/v1/llm-calls", {**window, "limit": 50}),
         ],
+        # the LLM page also asks for the totals by group (by user first)
+        "llm totals": [("/api/v1/llm-calls/totals", {**window, "group_by": "user", "limit": 20})],
         "settings": [("/api/v1/api-keys", {})],
         "live poll": [("/api/v1/dashboard/latest", {})],
     }
