@@ -3,13 +3,18 @@
 1. bulk-insert N single-row predictions of two model versions (30% of them labelled, with
    their label rows) and N LLM calls of three models, spread over the last 7 days, plus a
    few traces with their spans, straight through the storage layer's tables (not HTTP), with
-   the per-minute rollups that ingest would keep (the same ``Rollup`` sums and upsert);
+   the rollups that ingest would keep (the same ``Rollup`` sums and upsert, and the label-join
+   rollups built from the label rows as migration 0010 builds them);
 2. start a real server on that database and time each page's API calls over HTTP
    (``--repeat`` runs each; p50 and p95), for the last 24 hours and the last 7 days;
 3. time each page's load in headless Chromium (from navigation to the page's data drawn;
    p50 and p95), when Playwright and a chromium binary are here.
 
     python -m benchmarks.dashboard [--n 1000000] [--repeat 10] [--db postgresql+psycopg://...]
+        [--db-path bench.db] [--no-browser]
+
+``--db-path`` keeps the SQLite file: the first run loads it, later runs reuse it (an older
+file is brought to the newest schema by the server's migrations, which backfill what they add).
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from aither.server import EmbeddedServer, ServerSettings, Storage
 from aither.server.bootstrap import bootstrap
 from aither.server.detection import rollups
+from aither.server.storage import label_rollups
 from aither.server.storage.bulk import bulk_insert
 from aither.server.storage.schema import label_rows, labels, llm_calls, predictions, spans
 
@@ -179,7 +186,16 @@ def _load(storage: Storage, org_id: str, n: int, start_ns: int) -> list[str]:
             bulk_insert(connection, llm_calls, c_rows)
             bulk_insert(connection, spans, s_rows)
             rollups.upsert(connection, org_id, batch)
+    with storage.engine.begin() as connection:  # the label-join rollups, as migration 0010 builds them
+        label_rollups.backfill(connection)
     return traces
+
+
+def _kept_traces(storage: Storage) -> list[str]:
+    """The trace ids with spans of a kept database (the loader gave those few traces spans)."""
+    with storage.engine.connect() as connection:
+        found = connection.execute(sa.select(spans.c.trace_id).distinct().order_by(spans.c.trace_id))
+        return [row[0] for row in found]
 
 
 def _minute(time_ns: int) -> int:
@@ -235,6 +251,8 @@ def _pages(trace_id: str, since: str, until: str) -> dict[str, list[tuple[str, d
             ("/api/v1/dashboard/series", {**window, "source": "llm", "buckets": 60}),
             ("/api/v1/llm-calls", {**window, "limit": 50}),
         ],
+        # the LLM page also asks for the totals by group (by user first)
+        "llm totals": [("/api/v1/llm-calls/totals", {**window, "group_by": "user", "limit": 20})],
         "settings": [("/api/v1/api-keys", {})],
         "live poll": [("/api/v1/dashboard/latest", {})],
     }
@@ -304,10 +322,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="predictions, and LLM calls, to load")
     parser.add_argument("--repeat", type=int, default=10, help="timed runs of each page")
     parser.add_argument("--db", help="database URL (default: a SQLite file in a temporary directory)")
+    parser.add_argument("--db-path", type=Path, help="a SQLite file to keep, and reuse when it exists")
+    parser.add_argument("--no-browser", action="store_true", help="time the API calls only")
     args = parser.parse_args()
     quiet_env()
     with tempfile.TemporaryDirectory(prefix="aither-bench-") as tmp:
-        url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        url = args.db or f"sqlite:///{args.db_path or Path(tmp) / 'bench.db'}"
+        reuse = args.db_path is not None and args.db_path.exists()
         settings = ServerSettings(
             home=Path(tmp),
             database_url=url,
@@ -316,21 +337,29 @@ def main() -> None:
             announce=False,
             write_credentials=False,
         )
-        storage = Storage.open(url)
+        began = time.perf_counter()
+        storage = Storage.open(url)  # migrates a kept file to the newest schema
         try:
-            org_id = bootstrap(storage, settings).org_id
-            assert org_id is not None, "the benchmark needs an empty database"
-            began = time.perf_counter()
-            traces = _load(storage, org_id, args.n, time.time_ns() - 7 * DAY_NS)
-            load_s = time.perf_counter() - began
+            if reuse:
+                traces = _kept_traces(storage)
+                print(f"reusing {args.db_path} (opened in {time.perf_counter() - began:.0f} s)")
+            else:
+                org_id = bootstrap(storage, settings).org_id
+                assert org_id is not None, "the benchmark needs an empty database"
+                began = time.perf_counter()
+                traces = _load(storage, org_id, args.n, time.time_ns() - 7 * DAY_NS)
+                load_s = time.perf_counter() - began
+                print(
+                    f"{args.n:,} predictions and {args.n:,} LLM calls loaded in {load_s:.0f} s "
+                    f"({url.split(':')[0]})"
+                )
         finally:
             storage.close()
-        print(
-            f"{args.n:,} predictions and {args.n:,} LLM calls loaded in {load_s:.0f} s ({url.split(':')[0]})"
-        )
         with EmbeddedServer(settings) as server:
             api = _api_rows(server.base_url, traces[len(traces) // 2], args.repeat)
             print(table(api, ["page", "range", "API calls", "p50", "p95"]))
+            if args.no_browser:
+                return
             pages = _browser_rows(server.base_url, traces[len(traces) // 2], max(3, args.repeat // 2))
             print(pages if isinstance(pages, str) else table(pages, ["page load", "range", "p50", "p95"]))
 

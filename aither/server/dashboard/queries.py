@@ -3,8 +3,9 @@ series' newest row, the quality series from the label rows, and the newest time 
 
 A range of 7 days over a million rows is ~10,000 minutes per model: the summaries and series
 read those (one ``GROUP BY`` over the ``(org_id, minute_ns)`` index) instead of the raw rows,
-so a page answers in the same time whatever the table's size. Rollups hold whole minutes: a
-range's first and last minute count entirely.
+so a page answers in the same time whatever the table's size; the hours that fall whole in one
+bucket come from the hourly rollups (168 rows a week per model instead of 10,080). Rollups hold
+whole minutes: a range's first and last minute count entirely.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..detection.rollups import MINUTE_NS, histogram_quantile
+from ..storage import label_rollups
+from ..storage.label_rollups import Split, bucket_spans, tiers
 from ..storage.queries import Window
 from ..storage.schema import (
     LATENCY_BUCKETS,
     LATENCY_COLUMNS,
-    label_rows,
     llm_calls,
     predictions,
     rollups,
+    rollups_hourly,
     spans,
 )
 
@@ -43,6 +46,19 @@ class Bucket:
     environment: str = ""
     histogram: list[int] = field(default_factory=lambda: [0] * LATENCY_BUCKETS)
 
+    def add(self, other: Bucket) -> None:
+        """Add another bucket's sums (the environment: the larger, as ``max()`` gives)."""
+        self.count += other.count
+        self.errors += other.errors
+        self.latency_sum_ms += other.latency_sum_ms
+        self.cost_usd += other.cost_usd
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.pii_calls += other.pii_calls
+        self.injection_calls += other.injection_calls
+        self.environment = max(self.environment, other.environment)
+        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+
     def point(self, llm: bool) -> dict[str, Any]:
         """The fields of a dashboard ``Point`` (mean latency; cost and tokens for LLM calls)."""
         out: dict[str, Any] = {
@@ -57,6 +73,10 @@ class Bucket:
         return out
 
 
+def _floor_minute(ns: int) -> int:
+    return max(ns - ns % MINUTE_NS, -(2**63))
+
+
 def grouped_buckets(
     connection: Connection,
     org_id: str,
@@ -69,10 +89,56 @@ def grouped_buckets(
     by_version: bool,
     model: str | None = None,
     version: str | None = None,
+    hourly: bool = True,
+    histogram: bool = False,
 ) -> dict[tuple[str, ...], dict[int, Bucket]]:
-    """Per (model[, version]) and bucket index: the rollups' sums of ``since <= minute < until``."""
-    r = rollups.c
-    first_minute = max(since_ns - since_ns % MINUTE_NS, -(2**63))
+    """Per (model[, version]) and bucket index: the rollups' sums of ``since <= minute < until``.
+
+    Reads the hourly rollups for the hours that fall whole in one bucket (:func:`bucket_spans`;
+    ``hourly=False``: minutes only) and the per-minute ones for the rest: the same sums.
+    ``histogram``: the latency histogram per bucket too (:func:`window_histograms` reads a
+    window's whole, cheaper).
+    """
+    spans = (
+        bucket_spans(since_ns, until_ns, bucket_ns)
+        if hourly
+        else [(False, _floor_minute(since_ns), until_ns)]
+    )
+    out: dict[tuple[str, ...], dict[int, Bucket]] = {}
+    for table in (rollups_hourly, rollups):
+        ranges = [(low, high) for from_hours, low, high in spans if from_hours == (table is rollups_hourly)]
+        if ranges:
+            _sum_buckets(
+                connection,
+                table,
+                org_id,
+                kind,
+                since_ns,
+                bucket_ns,
+                ranges,
+                (by_model, by_version, histogram),
+                model,
+                version,
+                out,
+            )
+    return out
+
+
+def _sum_buckets(
+    connection: Connection,
+    table: sa.Table,
+    org_id: str,
+    kind: str,
+    since_ns: int,
+    bucket_ns: int,
+    ranges: list[tuple[int, int]],
+    options: tuple[bool, bool, bool],
+    model: str | None,
+    version: str | None,
+    out: dict[tuple[str, ...], dict[int, Bucket]],
+) -> None:
+    by_model, by_version, histogram = options
+    r = table.c
     # a first minute that starts before `since` falls in bucket 0
     index = sa.case(
         (r.minute_ns < since_ns, 0),
@@ -83,10 +149,11 @@ def grouped_buckets(
         group.append(r.model)
     if by_version:
         group.append(r.version)
+    # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
     clauses: list[Any] = [
-        r.org_id == org_id,
-        r.minute_ns >= first_minute,
-        r.minute_ns < until_ns,
+        sa.or_(
+            *(sa.and_(r.org_id == org_id, r.minute_ns >= low, r.minute_ns < high) for low, high in ranges)
+        ),
         r.kind == kind,
     ]
     if model is not None:
@@ -106,17 +173,16 @@ def grouped_buckets(
             r.injection_calls,
         )
     ]
-    histogram = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS]
+    histograms = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS] if histogram else []
     query = (
-        sa.select(*group, index, *sums, sa.func.max(r.environment), *histogram)
+        sa.select(*group, index, *sums, sa.func.max(r.environment), *histograms)
         .where(*clauses)
         .group_by(*group, index)
     )
-    out: dict[tuple[str, ...], dict[int, Bucket]] = {}
     width = len(group)
     for row in connection.execute(query):
         values = row[width + 1 :]
-        out.setdefault(tuple(row[:width]), {})[int(row[width])] = Bucket(
+        found = Bucket(
             count=int(values[0] or 0),
             errors=int(values[1] or 0),
             latency_sum_ms=float(values[2] or 0.0),
@@ -126,23 +192,41 @@ def grouped_buckets(
             pii_calls=int(values[6] or 0),
             injection_calls=int(values[7] or 0),
             environment=values[8] or "",
-            histogram=[int(value or 0) for value in values[9:]],
+            histogram=[int(value or 0) for value in values[9:]] if histogram else [0] * LATENCY_BUCKETS,
         )
+        buckets = out.setdefault(tuple(row[:width]), {})
+        if int(row[width]) in buckets:
+            buckets[int(row[width])].add(found)
+        else:
+            buckets[int(row[width])] = found
+
+
+def window_histograms(
+    connection: Connection, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool
+) -> dict[tuple[str, ...], list[int]]:
+    """Per model (and version): the latency histogram of ``since <= minute < until``, whole hours
+    from the hourly rollups (the buckets don't matter here) and the minutes around them."""
+    first, end = _floor_minute(since_ns), -(-until_ns // MINUTE_NS) * MINUTE_NS
+    out: dict[tuple[str, ...], list[int]] = {}
+    for hourly, low, high in tiers(Split(first, end, True, ())):
+        r = (rollups_hourly if hourly else rollups).c
+        group = [r.model, r.version] if by_version else [r.model]
+        clauses = [r.org_id == org_id, r.kind == kind]
+        if low is not None:
+            clauses.append(r.minute_ns >= low)
+        if high is not None:
+            clauses.append(r.minute_ns < high)
+        query = sa.select(*group, *(sa.func.sum(r[name]) for name in LATENCY_COLUMNS)).where(*clauses)
+        for row in connection.execute(query.group_by(*group)):
+            merged = out.setdefault(tuple(row[: len(group)]), [0] * LATENCY_BUCKETS)
+            for position, count in enumerate(row[len(group) :]):
+                merged[position] += int(count or 0)
     return out
 
 
-def percentiles(buckets: dict[int, Bucket], quantiles: tuple[float, ...]) -> list[float | None]:
-    """Quantiles of the merged latency histograms (within ~19 %, the histogram's resolution)."""
-    merged = [0] * LATENCY_BUCKETS
-    for bucket in buckets.values():
-        for position, count in enumerate(bucket.histogram):
-            merged[position] += count
-    return [histogram_quantile(merged, q) for q in quantiles]
-
-
-def _bucket(column: Any, since_ns: int, bucket_ns: int) -> Any:
-    # integer division on both SQLite and PostgreSQL: the bucket's index in the window
-    return ((column - since_ns) // sa.literal(bucket_ns, sa.BigInteger)).label("bucket")
+def percentiles(histogram: list[int], quantiles: tuple[float, ...]) -> list[float | None]:
+    """Quantiles of a latency histogram (within ~19 %, the histogram's resolution)."""
+    return [histogram_quantile(histogram, q) if histogram else None for q in quantiles]
 
 
 def newest_prediction(
@@ -185,29 +269,26 @@ def add_quality(
     since_ns: int,
     bucket_ns: int,
 ) -> None:
-    """Labelled rows, right classes and mean absolute error per bucket of the prediction's time."""
-    lr = label_rows.c
-    clauses: list[Any] = [lr.org_id == org_id, lr.model_name == model, *window.clauses(lr.pred_time_ns)]
-    if version is not None:
-        clauses.append(lr.model_version == version)
-    bucket = _bucket(lr.pred_time_ns, since_ns, bucket_ns)
-    query = (
-        sa.select(
-            bucket,
-            sa.func.count(),
-            sa.func.sum(
-                sa.case((sa.and_(lr.pred_class.is_not(None), lr.pred_class == lr.label_class), 1), else_=0)
-            ),
-            sa.func.avg(sa.func.abs(lr.pred_num - lr.label_num)),
-        )
-        .where(*clauses)
-        .group_by(bucket)
+    """Labelled rows, right classes and mean absolute error per bucket of the prediction's time.
+
+    From the label-join rollups: a whole minute counts in the bucket it starts in, a row of the
+    window's partial first or last minute in that of its prediction time.
+    """
+    sums = label_rollups.window_sums(
+        connection,
+        org_id,
+        window.since_ns,
+        window.until_ns,
+        (),
+        model=model,
+        version=version,
+        buckets=(since_ns, bucket_ns),
     )
-    for index, count, correct, abs_error in connection.execute(query):
+    for (index,), rollup in sums.items():
         entry = rows.setdefault(int(index), {"count": 0, "errors": 0, "latency_ms": None})
-        entry["labelled_rows"] = int(count)
-        entry["correct_rows"] = int(correct or 0)
-        entry["abs_error"] = float(abs_error) if abs_error is not None else None
+        entry["labelled_rows"] = rollup.rows
+        entry["correct_rows"] = rollup.correct
+        entry["abs_error"] = rollup.abs_err_sum / rollup.num_rows if rollup.num_rows else None
 
 
 def newest_times(connection: Connection, org_id: str) -> list[int | None]:

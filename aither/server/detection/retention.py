@@ -3,9 +3,10 @@
 Each batch is one writer job of at most ``batch_rows`` rows, so ingest jobs queue between
 batches instead of waiting for the whole prune. Predictions go with their label rows and the
 labels joined to them, so no label points at a deleted prediction; rollups and resolved
-anomalies go by time too. SQLite reuses the freed pages (and, for a database created with
-``auto_vacuum=INCREMENTAL``, hands them back to the file system), so a server under steady
-load with retention on stops growing.
+anomalies go by time too, and the label-join rollups' partly pruned minute is computed again
+from the label rows left, so they still equal those rows. SQLite reuses the freed pages (and,
+for a database created with ``auto_vacuum=INCREMENTAL``, hands them back to the file system),
+so a server under steady load with retention on stops growing.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..storage import label_rollups
 from ..storage.schema import (
     anomalies,
     drift_scores,
@@ -31,12 +33,15 @@ from ..storage.schema import (
     rollups,
     spans,
 )
+from .rollups import prune_hourly
 
 if TYPE_CHECKING:
     from ..storage import Storage
 
 logger = logging.getLogger("aither.server")
 BATCH_ROWS = 5_000
+# steps that delete a span of minutes (hours) at a time, until none is left
+_BY_MINUTE = ("rollups", "rollups_hourly", "label_rollups")
 
 
 @dataclass
@@ -111,11 +116,15 @@ def _steps(cutoff_ns: int, org_id: str | None, limit: int) -> list[tuple[str, Ca
                 .limit(limit),
             ),
         ),
+        # after label_rows: the cutoff's minute is computed again from the rows left
+        ("label_rollups", lambda c: label_rollups.prune(c, cutoff_ns, org_id)),
         ("predictions", by_time(predictions, "time_ns")),
         ("llm_calls", by_time(llm_calls, "time_ns")),
         ("operations", by_time(operations, "time_ns")),
         ("spans", by_time(spans, "start_time_ns")),
         ("rollups", delete_rollups),
+        # after the minutes: the cutoff's hour is rebuilt from the minutes left
+        ("rollups_hourly", lambda c: prune_hourly(c, cutoff_ns, org_id)),
         ("drift_scores", by_time(drift_scores, "window_end_ns")),  # what past windows found
         (
             "anomalies",
@@ -147,7 +156,7 @@ def prune(
             deleted = storage.writer.run(step, timeout=120.0)
             if deleted:
                 result.deleted[table] = result.deleted.get(table, 0) + deleted
-            if deleted < batch_rows if table != "rollups" else deleted == 0:
+            if deleted < batch_rows if table not in _BY_MINUTE else deleted == 0:
                 break
     if result.total and storage.dialect == "sqlite":
         storage.writer.run(_incremental_vacuum, timeout=120.0)

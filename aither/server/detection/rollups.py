@@ -4,7 +4,8 @@ One row per organisation, minute, kind (``llm`` or ``prediction``), service, mod
 and environment holds additive sums (count, errors, latency, cost, tokens, PII and injection
 counts) and a fixed log-bucket latency histogram, so merging two rollups is adding columns:
 an upsert (``INSERT ... ON CONFLICT DO UPDATE``, SQLite and PostgreSQL alike) never reads.
-Window rules, ``stats`` and the volume figures read these, never the raw rows.
+Window rules, ``stats`` and the volume figures read these, never the raw rows. The same sums
+per hour go to ``rollups_hourly`` in the same upsert, for the dashboard's long ranges.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..ingest.records import LlmCallRecord, PredictionRecord
-from ..storage.schema import LATENCY_BUCKETS, LATENCY_COLUMNS, ROLLUP_SUMS, rollups
+from ..storage.bulk import upsert_sql
+from ..storage.schema import LATENCY_BUCKETS, LATENCY_COLUMNS, ROLLUP_SUMS, rollups, rollups_hourly
 
 MINUTE_NS = 60_000_000_000
 RollupKey = tuple[int, str, str, str, str, str]
@@ -178,36 +179,67 @@ def collect(
     return out
 
 
+_KEYS = ("org_id", "minute_ns", "kind", "service", "model", "version", "environment")
+HOUR_NS = 60 * MINUTE_NS
+
+
 def upsert(connection: Connection, org_id: str, batch: Mapping[RollupKey, Rollup]) -> None:
-    """Add a batch's rollups to the table: one ``INSERT ... ON CONFLICT DO UPDATE`` per key."""
+    """Add a batch's rollups to the per-minute table and to the hourly one (one
+    ``INSERT ... ON CONFLICT DO UPDATE`` per key in each)."""
     if not batch:
         return
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    values = [
-        {
-            "org_id": org_id,
-            "minute_ns": key[0],
-            "kind": key[1],
-            "service": key[2],
-            "model": key[3],
-            "version": key[4],
-            "environment": key[5],
-            **rollup.to_row(),
-        }
-        for key, rollup in batch.items()
-    ]
-    statement = insert(rollups)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["org_id", "minute_ns", "kind", "service", "model", "version", "environment"],
-        set_={
-            **{name: rollups.c[name] + excluded[name] for name in ROLLUP_SUMS},
-            "latency_max_ms": sa.func.max(rollups.c.latency_max_ms, excluded.latency_max_ms)
-            if connection.dialect.name == "sqlite"
-            else sa.func.greatest(rollups.c.latency_max_ms, excluded.latency_max_ms),
-        },
+    hours: dict[RollupKey, Rollup] = {}
+    for key, rollup in batch.items():
+        hour_key = (key[0] - key[0] % HOUR_NS, *key[1:])
+        hours.setdefault(hour_key, Rollup()).merge(rollup)  # type: ignore[arg-type]
+    for table, rows in ((rollups, batch), (rollups_hourly, hours)):
+        sql = upsert_sql(connection.dialect.name, table.name, _KEYS, ROLLUP_SUMS, ("latency_max_ms",))
+        values = [
+            {"org_id": org_id, **dict(zip(_KEYS[1:], key, strict=True)), **r.to_row()}
+            for key, r in rows.items()
+        ]
+        connection.exec_driver_sql(sql, values)  # type: ignore[arg-type]
+
+
+def rebuild_hour(connection: Connection, hour_ns: int, org_id: str | None) -> None:
+    """An hour's hourly rows (of one organisation, or all) as the sums of its minutes."""
+    h, r = rollups_hourly.c, rollups.c
+    org = [h.org_id == org_id] if org_id is not None else []
+    connection.execute(rollups_hourly.delete().where(h.minute_ns == hour_ns, *org))
+    keys = [r.org_id, r.kind, r.service, r.model, r.version, r.environment]
+    query = (
+        sa.select(
+            r.org_id,
+            sa.literal(hour_ns, sa.BigInteger),
+            *keys[1:],
+            *(sa.func.sum(r[name]) for name in ROLLUP_SUMS),
+            sa.func.max(r.latency_max_ms),
+        )
+        .where(
+            r.minute_ns >= hour_ns,
+            r.minute_ns < hour_ns + HOUR_NS,
+            *([r.org_id == org_id] if org_id is not None else []),
+        )
+        .group_by(*keys)
     )
-    connection.execute(statement, values)
+    names = [*_KEYS, *ROLLUP_SUMS, "latency_max_ms"]
+    connection.execute(rollups_hourly.insert().from_select(names, query))
+
+
+def prune_hourly(connection: Connection, cutoff_ns: int, org_id: str | None) -> int:
+    """One retention step of the hourly rollups: up to a day of whole hours before the cutoff's
+    hour; rows deleted. Once none is left, the cutoff's hour is rebuilt from the minutes left
+    (the per-minute step runs first), and 0 is returned."""
+    h = rollups_hourly.c
+    first_hour = cutoff_ns - cutoff_ns % HOUR_NS
+    where = [h.minute_ns < first_hour, *([h.org_id == org_id] if org_id is not None else [])]
+    oldest = connection.execute(sa.select(sa.func.min(h.minute_ns)).where(*where)).scalar()
+    if oldest is not None:
+        end = min(first_hour, oldest + 24 * HOUR_NS)
+        return int(connection.execute(rollups_hourly.delete().where(*where, h.minute_ns < end)).rowcount)
+    if first_hour < cutoff_ns:
+        rebuild_hour(connection, first_hour, org_id)
+    return 0
 
 
 def read(

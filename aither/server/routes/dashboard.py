@@ -14,8 +14,8 @@ route                              returns
 The summaries and series read the per-minute rollups that ingest keeps (``rollups``, one
 ``GROUP BY`` over its ``(org_id, minute_ns)`` index; see :mod:`aither.server.dashboard.queries`),
 so their cost follows the number of minutes and models in the window, not of rows; latency
-percentiles come from the rollups' histograms (within ~19 %). Only the accuracy series reads raw
-rows: the label rows of the model in the window, on an indexed prediction time. The window
+percentiles come from the rollups' histograms (within ~19 %). The accuracy series reads the
+label-join rollups (:mod:`aither.server.storage.label_rollups`) the same way. The window
 defaults to the last 24 hours and is cut into ``buckets`` buckets; rollups hold whole minutes.
 """
 
@@ -178,10 +178,13 @@ def get_overview(
             series = q.grouped_buckets(
                 connection, org, "prediction", since_ns, until_ns, bucket_ns, by_model=True, by_version=True
             )
+            histograms = q.window_histograms(
+                connection, org, "prediction", since_ns, until_ns, by_version=True
+            )
             for (name, version), rows in sorted(series.items()):
                 count = sum(b.count for b in rows.values())
                 errors = sum(b.errors for b in rows.values())
-                p50, p99 = q.percentiles(rows, _PERCENTILES)
+                p50, p99 = q.percentiles(histograms.get((name, version), []), _PERCENTILES)
                 newest, task = q.newest_prediction(connection, org, name, version, window)
                 environment = next(
                     (rows[i].environment for i in sorted(rows, reverse=True) if rows[i].environment), None
@@ -205,11 +208,12 @@ def get_overview(
             llm_series = q.grouped_buckets(
                 connection, org, "llm", since_ns, until_ns, bucket_ns, by_model=True, by_version=False
             )
+            llm_histograms = q.window_histograms(connection, org, "llm", since_ns, until_ns, by_version=False)
             for (name,), rows in sorted(llm_series.items()):
                 model = name or "(unknown)"
                 count = sum(b.count for b in rows.values())
                 errors = sum(b.errors for b in rows.values())
-                p50, p99 = q.percentiles(rows, _PERCENTILES)
+                p50, p99 = q.percentiles(llm_histograms.get((name,), []), _PERCENTILES)
                 newest, provider = q.newest_call(connection, org, model, window)
                 llm.append(
                     LlmSummary(

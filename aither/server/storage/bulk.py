@@ -42,3 +42,31 @@ def bulk_insert(connection: Connection, table: sa.Table, rows: Sequence[dict[str
             connection.exec_driver_sql(sql, [(values(row),) for row in rows])
         else:
             connection.exec_driver_sql(sql, [values(row) for row in rows])
+
+
+@lru_cache(maxsize=32)
+def upsert_sql(
+    dialect: str, table: str, keys: tuple[str, ...], sums: tuple[str, ...], maxes: tuple[str, ...]
+) -> str:
+    """``INSERT ... ON CONFLICT (keys) DO UPDATE`` adding ``sums`` and keeping the largest of
+    ``maxes``, as the driver's SQL text with named parameters (rows go as dicts).
+
+    For the rollups' upserts, which run in every ingest transaction: building and compiling a
+    60-column SQLAlchemy statement each time cost more than running it (measured ~30 ms a batch
+    on a busy 2-core machine, enough to push concurrent ingest past its bound).
+    """
+    names = (*keys, *sums, *maxes)
+
+    def mark(name: str) -> str:
+        return f":{name}" if dialect == "sqlite" else f"%({name})s"
+
+    biggest = "max" if dialect == "sqlite" else "greatest"
+    updates = [f'"{name}" = {table}."{name}" + excluded."{name}"' for name in sums]
+    updates += [f'"{name}" = {biggest}({table}."{name}", excluded."{name}")' for name in maxes]
+    columns = ", ".join(f'"{name}"' for name in names)
+    marks = ", ".join(mark(name) for name in names)
+    conflict = ", ".join(f'"{name}"' for name in keys)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {', '.join(updates)}"
+    )

@@ -8,7 +8,9 @@ never move.
 
 Per-row results go to ``label_rows`` with the prediction's identity and the scored values
 copied in, so metrics read one table. When two labels cover the same row, the newer label
-(by span start time) wins.
+(by span start time) wins. The label-join rollups (:mod:`.label_rollups`) follow every change
+to ``label_rows`` in the same transaction: new rows are added, and the minutes that lost rows
+are computed again.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ..analysis.label_join import (
     resolve,
 )
 from ..ingest.records import LabelRecord, PredictionRecord
+from . import label_rollups
 from .bulk import bulk_insert
 from .schema import label_rows, labels, predictions
 
@@ -54,6 +57,7 @@ class _Prediction:
     task: str | None
     method: str | None
     time_ns: int
+    environment: str | None
     sample: Any = None
     loaded: bool = False
     _candidate: Candidate | None = None
@@ -89,6 +93,7 @@ def _load_predictions(connection: Connection, org_id: str, traces: set[str]) -> 
         predictions.c.task,
         predictions.c.method,
         predictions.c.time_ns,
+        predictions.c.environment,
     )
     by_trace: dict[str, list[_Prediction]] = defaultdict(list)
     for chunk in _chunks(sorted(traces)):
@@ -179,6 +184,7 @@ def join_labels(
         resolve(row.target_span_id, row.model_name, [p.candidate for p in by_trace.get(row.trace_id, [])])
         for row in revisit
     ]
+    changed: set[tuple[int, str, str]] = set()  # (minute, model, version) that lost labelled rows
     joined = [by_id[d.target.prediction_id] for d in (*decisions, *revisit_decisions) if d.target is not None]
     _load_samples(connection, joined)
 
@@ -222,6 +228,7 @@ def join_labels(
         target = by_id[new_target] if new_target is not None else None
         status, message, rows = _place(decision, values, indices, row.is_batch, target)
         if previous_target is not None:
+            changed.update(_minutes_of(connection, label_rows.c.label_id == row.id))
             connection.execute(label_rows.delete().where(label_rows.c.label_id == row.id))
         connection.execute(
             labels.update()
@@ -236,8 +243,19 @@ def join_labels(
         )
         if target is not None and rows:
             writes.append(_Placement(row.id, row.time_ns, target, rows))
-    _write_label_rows(connection, org_id, writes)
+    _write_label_rows(connection, org_id, writes, changed)
+    label_rollups.recompute(connection, org_id, changed)
     return label_ids
+
+
+def _minutes_of(connection: Connection, where: Any) -> set[tuple[int, str, str]]:
+    """The rollup minutes (minute, model, version) of the labelled rows that ``where`` picks."""
+    lr = label_rows.c
+    query = sa.select(lr.pred_time_ns, lr.model_name, lr.model_version).where(where)
+    return {
+        (label_rollups.minute_of(time_ns), model, version or "")
+        for time_ns, model, version in connection.execute(query)
+    }
 
 
 def insert_returning_ids(
@@ -290,8 +308,14 @@ def _labels_to_revisit(connection: Connection, org_id: str, traces: set[str]) ->
     return found
 
 
-def _write_label_rows(connection: Connection, org_id: str, writes: list[_Placement]) -> None:
-    """Insert labelled rows; for a row labelled twice, the newer label wins."""
+def _write_label_rows(
+    connection: Connection, org_id: str, writes: list[_Placement], changed: set[tuple[int, str, str]]
+) -> None:
+    """Insert labelled rows; for a row labelled twice, the newer label wins.
+
+    Adds the new rows to the rollups, except in the minutes of ``changed`` (which it extends
+    with those of the rows it replaces): the caller computes those again.
+    """
     if not writes:
         return
     wanted: dict[tuple[int, int], tuple[int, int, _Placement, LabelledRow]] = {}
@@ -307,9 +331,13 @@ def _write_label_rows(connection: Connection, org_id: str, writes: list[_Placeme
     stale: list[int] = []
     for chunk in _chunks(prediction_ids):
         query = sa.select(
-            label_rows.c.id, label_rows.c.prediction_id, label_rows.c.row_index, label_rows.c.label_time_ns
+            label_rows.c.id,
+            label_rows.c.prediction_id,
+            label_rows.c.row_index,
+            label_rows.c.label_time_ns,
+            label_rows.c.pred_time_ns,
         ).where(label_rows.c.prediction_id.in_(chunk))
-        for existing_id, prediction_id, row_index, existing_time in connection.execute(query):
+        for existing_id, prediction_id, row_index, existing_time, pred_time in connection.execute(query):
             key = (prediction_id, row_index)
             if key not in wanted:
                 continue
@@ -317,11 +345,39 @@ def _write_label_rows(connection: Connection, org_id: str, writes: list[_Placeme
                 del wanted[key]  # a newer label already holds the row
             else:
                 stale.append(existing_id)
+                prediction = wanted[key][2].prediction
+                changed.add(
+                    (
+                        label_rollups.minute_of(pred_time),
+                        prediction.model_name,
+                        prediction.model_version or "",
+                    )
+                )
     for chunk in _chunks(stale):
         connection.execute(label_rows.delete().where(label_rows.c.id.in_(chunk)))
     rows = []
+    facts: list[label_rollups.Fact] = []
     for (_, row_index), (label_time, label_id, placement, row) in wanted.items():
         prediction = placement.prediction
+        if (
+            label_rollups.minute_of(prediction.time_ns),
+            prediction.model_name,
+            prediction.model_version or "",
+        ) not in changed:
+            facts.append(
+                (
+                    prediction.model_name,
+                    prediction.model_version,
+                    prediction.environment,
+                    prediction.task,
+                    row.predicted.klass,
+                    row.predicted.num,
+                    row.label.klass,
+                    row.label.num,
+                    prediction.time_ns,
+                    label_time,
+                )
+            )
         rows.append(
             {
                 "org_id": org_id,
@@ -342,3 +398,4 @@ def _write_label_rows(connection: Connection, org_id: str, writes: list[_Placeme
         )
     if rows:
         bulk_insert(connection, label_rows, rows)
+    label_rollups.upsert(connection, org_id, label_rollups.collect(facts))

@@ -8,7 +8,12 @@
   macro-averaged otherwise) over the labelled rows whose predicted class is known;
 - regressors: ``mae`` and ``rmse``.
 
-Counting and summing run in SQL on indexed columns. Percentiles run in SQL on PostgreSQL
+Volume comes from the per-minute rollups (:mod:`.volume`); labelled rows, label delay and the
+quality scores from the label-join rollups (:mod:`aither.server.storage.label_rollups`), both
+with the partial minutes at a window's edges read from the rows, so no query scans history.
+Percentiles are exact up to :data:`EXACT_PERCENTILES_UP_TO` predictions (latency) and
+:data:`EXACT_DELAY_PERCENTILES_UP_TO` labelled rows (label delay) in the window, and read from
+the rollups' histograms past that (within ~19 %). Exact percentiles run in SQL on PostgreSQL
 (``percentile_cont``) and over the fetched column on SQLite, which has no percentile function.
 The window applies to the prediction's time, for labels too: "how good were last week's
 predictions", whenever their labels arrived.
@@ -27,6 +32,7 @@ from sqlalchemy.engine import Connection
 from ..analysis.quality import classification_scores, quantile
 from ..analysis.scoring import CLASSIFICATION, REGRESSION
 from ..detection.rollups import histogram_quantile
+from . import label_rollups
 from .queries import Window
 from .schema import label_rows, predictions
 from .volume import prediction_volume
@@ -36,6 +42,10 @@ EXACT_PERCENTILES_UP_TO = 100_000
 """Latency percentiles are exact (sorted from the rows) up to this many predictions in the
 window, and read from the rollups' histogram past it."""
 DELAY_QUANTILES = (0.5, 0.9)
+EXACT_DELAY_PERCENTILES_UP_TO = 10_000
+"""Label-delay percentiles are exact up to this many labelled rows in the window, and read from
+the label-join rollups' histogram past it (a day of a busy model's labels is already ~40,000
+rows to sort; everything else about labels comes from the rollups)."""
 
 
 def _quantiles_by_version(
@@ -155,64 +165,89 @@ def model_metrics(
             p50, p90, p99 = _nan_to_none(values)
             versions[key]["latency_ms"].update({"p50": p50, "p90": p90, "p99": p99})
 
+    _add_label_metrics(connection, org_id, model, version, environment, window, clauses, versions)
+    return sorted(versions.values(), key=lambda entry: entry["last_seen_ns"], reverse=True)
+
+
+def _add_label_metrics(
+    connection: Connection,
+    org_id: str,
+    model: str,
+    version: str | None,
+    environment: str | None,
+    window: Window,
+    clauses: list[Any],
+    versions: dict[str | None, dict[str, Any]],
+) -> None:
+    """Labelled rows, coverage, label delay and the quality scores, from the label-join rollups."""
+    sums = label_rollups.window_sums(
+        connection,
+        org_id,
+        window.since_ns,
+        window.until_ns,
+        ("version", "task", "pair", "pred_class", "label_class"),
+        model=model,
+        version=version,
+        environment=environment,
+        histogram=True,
+    )
+    labelled: dict[str | None, label_rollups.LabelRollup] = {}
+    confusion: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
+    regression: dict[str | None, label_rollups.LabelRollup] = {}
+    for (key, task, pair, predicted, true), rollup in sums.items():
+        key = key or None
+        labelled.setdefault(key, label_rollups.LabelRollup()).merge(rollup)
+        if task == CLASSIFICATION and pair:
+            confusion[key][(predicted, true)] = confusion[key].get((predicted, true), 0) + rollup.rows
+        elif task == REGRESSION:
+            regression.setdefault(key, label_rollups.LabelRollup()).merge(rollup)
+    for key, rollup in labelled.items():
+        if key not in versions:
+            continue
+        entry = versions[key]
+        entry["labelled_rows"] = rollup.rows
+        entry["label_coverage"] = min(1.0, rollup.rows / entry["rows"]) if entry["rows"] else 0.0
+        entry["label_delay_s"] = {"mean": rollup.delay_sum_s / rollup.rows, "max": rollup.delay_max_s}
+    if sum(rollup.rows for rollup in labelled.values()) <= EXACT_DELAY_PERCENTILES_UP_TO:
+        delays = _quantiles_by_version(
+            connection,
+            label_rows.c.model_version,
+            *_delay_query(org_id, model, version, environment, window, clauses),
+        )
+    else:  # past that, sorting every delay costs seconds: the rollups' histogram (within ~19 %)
+        delays = {
+            key: [histogram_quantile(rollup.histogram, q) or math.nan for q in DELAY_QUANTILES]
+            for key, rollup in labelled.items()
+        }
+    for key, values in delays.items():
+        if key in versions and versions[key]["label_delay_s"] is not None:
+            p50, p90 = _nan_to_none(values)
+            versions[key]["label_delay_s"].update({"p50": p50, "p90": p90})
+    for key, matrix in confusion.items():
+        if key in versions:
+            versions[key]["classification"] = classification_scores(matrix)
+    for key, rollup in regression.items():
+        if key in versions and rollup.num_rows:
+            versions[key]["regression"] = {
+                "mae": rollup.abs_err_sum / rollup.num_rows,
+                "rmse": math.sqrt(rollup.sq_err_sum / rollup.num_rows),
+                "scored_rows": rollup.num_rows,
+            }
+
+
+def _delay_query(
+    org_id: str,
+    model: str,
+    version: str | None,
+    environment: str | None,
+    window: Window,
+    clauses: list[Any],
+) -> tuple[Any, list[Any], Sequence[float]]:
+    """The label delay in seconds and the clauses of the labelled rows, for exact percentiles."""
     lr = label_rows.c
     label_clauses: list[Any] = [lr.org_id == org_id, lr.model_name == model, *window.clauses(lr.pred_time_ns)]
     if version is not None:
         label_clauses.append(lr.model_version == version)
     if environment is not None:  # label rows don't copy the environment; go through the prediction
         label_clauses.append(lr.prediction_id.in_(sa.select(predictions.c.id).where(*clauses)))
-    delay = (lr.label_time_ns - lr.pred_time_ns) / 1e9
-    label_query = (
-        sa.select(lr.model_version, sa.func.count(), sa.func.avg(delay), sa.func.max(delay))
-        .where(*label_clauses)
-        .group_by(lr.model_version)
-    )
-    for key, count, mean_delay, max_delay in connection.execute(label_query):
-        if key not in versions:
-            continue
-        entry = versions[key]
-        entry["labelled_rows"] = int(count)
-        entry["label_coverage"] = min(1.0, int(count) / entry["rows"]) if entry["rows"] else 0.0
-        entry["label_delay_s"] = {"mean": float(mean_delay), "max": float(max_delay)}
-    delays = _quantiles_by_version(connection, lr.model_version, delay, label_clauses, DELAY_QUANTILES)
-    for key, values in delays.items():
-        if key in versions and versions[key]["label_delay_s"] is not None:
-            p50, p90 = _nan_to_none(values)
-            versions[key]["label_delay_s"].update({"p50": p50, "p90": p90})
-
-    confusion: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
-    confusion_query = (
-        sa.select(lr.model_version, lr.pred_class, lr.label_class, sa.func.count())
-        .where(
-            *label_clauses,
-            lr.task == CLASSIFICATION,
-            lr.pred_class.is_not(None),
-            lr.label_class.is_not(None),
-        )
-        .group_by(lr.model_version, lr.pred_class, lr.label_class)
-    )
-    for key, predicted, true, count in connection.execute(confusion_query):
-        confusion[key][(predicted, true)] = int(count)
-    for key, matrix in confusion.items():
-        if key in versions:
-            versions[key]["classification"] = classification_scores(matrix)
-
-    error = lr.pred_num - lr.label_num
-    regression_query = (
-        sa.select(
-            lr.model_version,
-            sa.func.count(),
-            sa.func.sum(sa.func.abs(error)),
-            sa.func.sum(error * error),
-        )
-        .where(*label_clauses, lr.task == REGRESSION, lr.pred_num.is_not(None), lr.label_num.is_not(None))
-        .group_by(lr.model_version)
-    )
-    for key, count, abs_sum, square_sum in connection.execute(regression_query):
-        if key in versions and count:
-            versions[key]["regression"] = {
-                "mae": float(abs_sum) / count,
-                "rmse": math.sqrt(float(square_sum) / count),
-                "scored_rows": int(count),
-            }
-    return sorted(versions.values(), key=lambda entry: entry["last_seen_ns"], reverse=True)
+    return (lr.label_time_ns - lr.pred_time_ns) / 1e9, label_clauses, DELAY_QUANTILES

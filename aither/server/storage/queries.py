@@ -7,7 +7,6 @@ routes shape them. Lists are newest first and paged with an opaque cursor (``tim
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -15,23 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...schema.vocabulary import RiskLevel
+from . import label_rollups
 from .schema import label_rows, labels, llm_calls, operations, predictions, spans
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A time window in ns; either end may be open."""
-
-    since_ns: int | None = None
-    until_ns: int | None = None
-
-    def clauses(self, column: sa.ColumnElement[int]) -> list[sa.ColumnElement[bool]]:
-        out = []
-        if self.since_ns is not None:
-            out.append(column >= self.since_ns)
-        if self.until_ns is not None:
-            out.append(column < self.until_ns)
-        return out
+from .volume import model_volumes
+from .window import Window
 
 
 class CursorError(ValueError):
@@ -64,40 +50,78 @@ def _version_clause(column: Any, version: str | None) -> list[Any]:
 
 
 def list_models(connection: Connection, org_id: str, window: Window | None = None) -> list[dict[str, Any]]:
-    """One row per model and version: counts, errors, label coverage, first and last seen."""
+    """One row per model and version: counts, errors, label coverage, first and last seen.
+
+    Counts come from the per-minute rollups and the label-join rollups (the partial minutes at
+    the window's edges from the rows); first and last seen, framework, class and task from a
+    few index seeks per version, so the cost follows the number of minutes and versions.
+    ``environment`` is the largest seen; framework, class and task those of the newest of the
+    last :data:`_NEWEST_CALLS` calls that has them.
+    """
     window = window or Window()
-    p = predictions
-    query = (
-        sa.select(
-            p.c.model_name,
-            p.c.model_version,
-            sa.func.count().label("predictions"),
-            sa.func.coalesce(sa.func.sum(p.c.output_rows), 0).label("rows"),
-            sa.func.sum(sa.case((p.c.is_error, 1), else_=0)).label("errors"),
-            sa.func.min(p.c.time_ns).label("first_seen_ns"),
-            sa.func.max(p.c.time_ns).label("last_seen_ns"),
-            sa.func.max(p.c.framework).label("framework"),
-            sa.func.max(p.c.model_class).label("model_class"),
-            sa.func.max(p.c.environment).label("environment"),
-            sa.func.max(p.c.task).label("task"),
+    volumes, environments = model_volumes(connection, org_id, window=window)
+    labelled = label_rollups.window_sums(
+        connection, org_id, window.since_ns, window.until_ns, ("model", "version")
+    )
+    models = []
+    for (name, version), rollup in sorted(volumes.items(), key=lambda item: _version_order(*item[0])):
+        seen = _seen(connection, org_id, name, version, window)
+        models.append(
+            {
+                "model_name": name,
+                "model_version": version,
+                "predictions": round(rollup.count),
+                "rows": round(rollup.rows),
+                "errors": round(rollup.errors),
+                "environment": environments.get((name, version)),
+                "labelled_rows": labelled[(name, version or "")].rows
+                if (name, version or "") in labelled
+                else 0,
+                **seen,
+            }
         )
-        .where(p.c.org_id == org_id, *window.clauses(p.c.time_ns))
-        .group_by(p.c.model_name, p.c.model_version)
-        .order_by(p.c.model_name, p.c.model_version)
-    )
-    models = [dict(row) for row in connection.execute(query).mappings()]
-    lr = label_rows
-    labelled_query = (
-        sa.select(lr.c.model_name, lr.c.model_version, sa.func.count().label("labelled_rows"))
-        .where(lr.c.org_id == org_id, *window.clauses(lr.c.pred_time_ns))
-        .group_by(lr.c.model_name, lr.c.model_version)
-    )
-    labelled = {
-        (row.model_name, row.model_version): row.labelled_rows for row in connection.execute(labelled_query)
-    }
-    for model in models:
-        model["labelled_rows"] = labelled.get((model["model_name"], model["model_version"]), 0)
     return models
+
+
+_NEWEST_CALLS = 100
+
+
+def _version_order(name: str, version: str | None) -> tuple[str, bool, str]:
+    return name, version is not None, version or ""  # no version first, as SQLite sorts NULL
+
+
+def _seen(
+    connection: Connection, org_id: str, name: str, version: str | None, window: Window
+) -> dict[str, Any]:
+    """First and last call of a version in the window, and its newest call's framework, class and task.
+
+    Index seeks on ``ix_predictions_metrics`` (org, model, version, time): min and max each
+    alone, so SQLite reads one index entry for each instead of a range.
+    """
+    p = predictions.c
+    where = [
+        p.org_id == org_id,
+        p.model_name == name,
+        p.model_version == version if version is not None else p.model_version.is_(None),
+        *window.clauses(p.time_ns),
+    ]
+    first = connection.execute(sa.select(sa.func.min(p.time_ns)).where(*where)).scalar()
+    newest = list(
+        connection.execute(
+            sa.select(p.time_ns, p.framework, p.model_class, p.task)
+            .where(*where)
+            .order_by(p.time_ns.desc())
+            .limit(_NEWEST_CALLS)
+        )
+    )
+    out: dict[str, Any] = {
+        "first_seen_ns": int(first or 0),
+        "last_seen_ns": int(newest[0][0]) if newest else 0,
+    }
+    for position, column in enumerate(("framework", "model_class", "task"), start=1):
+        # a call that raised has no task: the newest call that says
+        out[column] = next((row[position] for row in newest if row[position] is not None), None)
+    return out
 
 
 def list_predictions(

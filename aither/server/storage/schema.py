@@ -10,6 +10,8 @@ The migrations in ``migrations/versions`` create exactly these tables; a test co
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -134,6 +136,8 @@ predictions = Table(
     # covers the metrics query's latency percentiles without a table lookup per row
     Index("ix_predictions_metrics", "org_id", "model_name", "model_version", "time_ns", "latency_ms"),
     Index(None, "org_id", "time_ns"),
+    # migration 0010: one model's newest predictions in index order, whatever its versions
+    Index("ix_predictions_model_time", "org_id", "model_name", "time_ns"),
 )
 
 labels = Table(
@@ -185,6 +189,7 @@ label_rows = Table(
     Index(None, "label_id"),
     # covers the label-delay percentiles the same way
     Index("ix_label_rows_metrics", "org_id", "model_name", "model_version", "pred_time_ns", "label_time_ns"),
+    Index(None, "org_id", "pred_time_ns"),  # migration 0010: a window's edges, any model
 )
 
 llm_calls = Table(
@@ -349,31 +354,37 @@ ROLLUP_SUMS = (
 )
 """The additive columns of :data:`rollups` (an upsert adds them)."""
 
-rollups = Table(
-    "rollups",
-    metadata,
-    Column("org_id", String(32), primary_key=True),
-    Column("minute_ns", BigInteger, primary_key=True),
-    # llm | prediction; key parts are '' rather than NULL so the upsert's conflict target matches
-    Column("kind", String(16), primary_key=True),
-    Column("service", String(200), primary_key=True),
-    Column("model", String(200), primary_key=True),
-    Column("version", String(100), primary_key=True),
-    Column("environment", String(100), primary_key=True),
-    Column("count", BigInteger, nullable=False),
-    Column("errors", BigInteger, nullable=False),
-    Column("latency_sum_ms", Float, nullable=False),
-    Column("latency_max_ms", Float, nullable=False),
-    Column("cost_usd", Float, nullable=False),
-    Column("cost_calls", BigInteger, nullable=False),
-    Column("input_tokens", BigInteger, nullable=False),
-    Column("output_tokens", BigInteger, nullable=False),
-    Column("pii_calls", BigInteger, nullable=False),
-    Column("injection_calls", BigInteger, nullable=False),
-    Column("rows", BigInteger, nullable=False),
-    *(Column(name, Integer, nullable=False) for name in LATENCY_COLUMNS),
-    Index(None, "org_id", "minute_ns"),
-)
+
+def _rollup_columns() -> list[Column[Any]]:
+    return [
+        Column("org_id", String(32), primary_key=True),
+        Column("minute_ns", BigInteger, primary_key=True),
+        # llm | prediction; key parts are '' rather than NULL so the upsert's conflict target matches
+        Column("kind", String(16), primary_key=True),
+        Column("service", String(200), primary_key=True),
+        Column("model", String(200), primary_key=True),
+        Column("version", String(100), primary_key=True),
+        Column("environment", String(100), primary_key=True),
+        Column("count", BigInteger, nullable=False),
+        Column("errors", BigInteger, nullable=False),
+        Column("latency_sum_ms", Float, nullable=False),
+        Column("latency_max_ms", Float, nullable=False),
+        Column("cost_usd", Float, nullable=False),
+        Column("cost_calls", BigInteger, nullable=False),
+        Column("input_tokens", BigInteger, nullable=False),
+        Column("output_tokens", BigInteger, nullable=False),
+        Column("pii_calls", BigInteger, nullable=False),
+        Column("injection_calls", BigInteger, nullable=False),
+        Column("rows", BigInteger, nullable=False),
+        *(Column(name, Integer, nullable=False) for name in LATENCY_COLUMNS),
+    ]
+
+
+rollups = Table("rollups", metadata, *_rollup_columns(), Index(None, "org_id", "minute_ns"))
+
+rollups_hourly = Table("rollups_hourly", metadata, *_rollup_columns())
+"""The same sums per hour (``minute_ns`` is the hour's start), kept beside the minutes (migration
+0010), so the dashboard reads a week as 168 rows per key where its buckets allow."""
 
 anomalies = Table(
     "anomalies",
@@ -481,3 +492,59 @@ detection_rules = Table(
     Column("settings", Text, nullable=False),
     Column("updated_at_ns", BigInteger, nullable=False),
 )
+
+# --- label-join rollups (migration 0010): the metrics' sums per minute of prediction time ----
+
+DELAY_BUCKETS = 48
+"""Fixed log buckets of the label-delay histogram, in seconds, as the latency histogram's:
+bucket ``i`` holds delays in ``[2**((i-1)/2), 2**(i/2))`` s (bucket 0: a second or less; the
+last: everything from ~97 days on)."""
+
+DELAY_COLUMNS = tuple(f"dl_{i:02d}" for i in range(DELAY_BUCKETS))
+
+LABEL_ROLLUP_SUMS = (
+    "rows",
+    "correct",
+    "num_rows",
+    "err_sum",
+    "abs_err_sum",
+    "sq_err_sum",
+    "delay_sum_s",
+    *DELAY_COLUMNS,
+)
+"""The additive columns of :data:`label_rollups` (an upsert adds them; ``delay_max_s`` takes the max)."""
+
+
+def _label_rollup_columns() -> list[Column[Any]]:
+    return [
+        Column("org_id", String(32), primary_key=True),
+        # the minute (hour, in the hourly table) of the prediction's time: metrics windows
+        # apply to the prediction's time
+        Column("minute_ns", BigInteger, primary_key=True),
+        # key parts are '' rather than NULL (no version, no task) so the upsert's conflict
+        # target matches
+        Column("model", String(200), primary_key=True),
+        Column("version", String(100), primary_key=True),
+        Column("environment", String(100), primary_key=True),
+        Column("task", String(16), primary_key=True),
+        # 1: a classification row with both classes known, one cell of the confusion matrix
+        # (pred_class, label_class); 0: any other labelled row, classes ''
+        Column("pair", SmallInteger, primary_key=True),
+        Column("pred_class", String(200), primary_key=True),
+        Column("label_class", String(200), primary_key=True),
+        Column("rows", BigInteger, nullable=False),
+        Column("correct", BigInteger, nullable=False),  # predicted class == true class, any task
+        Column("num_rows", BigInteger, nullable=False),  # both values numbers: the error sums' count
+        Column("err_sum", Float, nullable=False),
+        Column("abs_err_sum", Float, nullable=False),
+        Column("sq_err_sum", Float, nullable=False),
+        Column("delay_sum_s", Float, nullable=False),
+        Column("delay_max_s", Float, nullable=False),
+        *(Column(name, Integer, nullable=False) for name in DELAY_COLUMNS),
+    ]
+
+
+label_rollups = Table("label_rollups", metadata, *_label_rollup_columns())
+
+label_rollups_hourly = Table("label_rollups_hourly", metadata, *_label_rollup_columns())
+"""The same sums per hour (``minute_ns`` is the hour's start): a week is 168 rows per key, not 10,080."""

@@ -1,6 +1,7 @@
 """A model's volume per version over a window, from the per-minute rollups.
 
-Whole minutes come from the rollups (one row per minute and version, whatever the traffic);
+Whole hours come from the hourly rollups and the whole minutes around them from the per-minute
+ones (one row per hour or minute and version, whatever the traffic);
 the partial minutes at a bounded window's edges come from the predictions themselves (at most
 two minutes of rows), so the counts are exact for any window and cost no scan of history.
 """
@@ -12,20 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..detection.rollups import MINUTE_NS, Rollup
-from .queries import Window
-from .schema import ROLLUP_SUMS, predictions, rollups
-
-_NS_MIN, _NS_MAX = -(2**63), 2**63 - 1  # what the 64-bit time columns hold
-
-
-def _ceil_minute(ns: int) -> int:
-    return min(-(-ns // MINUTE_NS) * MINUTE_NS, _NS_MAX)
-
-
-def _floor_minute(ns: int) -> int:
-    # a window clamped to the columns' ends must stay inside them (a bound SQL can bind)
-    return max(ns - ns % MINUTE_NS, _NS_MIN)
+from ..detection.rollups import Rollup
+from .label_rollups import split_window, tiers
+from .schema import ROLLUP_SUMS, predictions, rollups, rollups_hourly
+from .window import Window
 
 
 def prediction_volume(
@@ -38,46 +29,72 @@ def prediction_volume(
     window: Window,
 ) -> dict[str | None, Rollup]:
     """Per version (None: no version): calls, output rows, errors, latency sum and histogram."""
-    since, until = window.since_ns, window.until_ns
-    full_from = _ceil_minute(since) if since is not None else None
-    full_to = _floor_minute(until) if until is not None else None
-    edges: list[tuple[int | None, int | None]] = []
-    if full_from is not None and full_to is not None and full_from >= full_to:
-        edges.append((since, until))  # the window lies inside one or two minutes: rows only
-        full_from = full_to = None
-        use_rollups = False
-    else:
-        use_rollups = True
-        if since is not None and full_from is not None and since < full_from:
-            edges.append((since, full_from))
-        if until is not None and full_to is not None and full_to < until:
-            edges.append((full_to, until))
-    out: dict[str | None, Rollup] = {}
-    if use_rollups:
-        r = rollups.c
-        clauses: list[Any] = [r.org_id == org_id, r.kind == "prediction", r.model == model]
-        if version is not None:
-            clauses.append(r.version == version)
-        if environment is not None:
-            clauses.append(r.environment == environment)
-        if full_from is not None:
-            clauses.append(r.minute_ns >= full_from)
-        if full_to is not None:
-            clauses.append(r.minute_ns < full_to)
+    volume, _ = model_volumes(
+        connection, org_id, model=model, version=version, environment=environment, window=window
+    )
+    return {key[1]: rollup for key, rollup in volume.items()}
+
+
+def model_volumes(
+    connection: Connection,
+    org_id: str,
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    window: Window,
+) -> tuple[dict[tuple[str, str | None], Rollup], dict[tuple[str, str | None], str | None]]:
+    """Per (model, version) (version None: no version): the same sums, of every model unless
+    ``model`` is given; and per (model, version), the largest environment seen (as SQL's
+    ``max()`` of the rows gives)."""
+    split = split_window(window.since_ns, window.until_ns)
+    out: dict[tuple[str, str | None], Rollup] = {}
+    environments: dict[tuple[str, str | None], str | None] = {}
+    for hourly, low, high in tiers(split):
+        r = (rollups_hourly if hourly else rollups).c
+        clauses: list[Any] = [r.org_id == org_id, r.kind == "prediction"]
+        for column, value in ((r.model, model), (r.version, version), (r.environment, environment)):
+            if value is not None:
+                clauses.append(column == value)
+        if low is not None:
+            clauses.append(r.minute_ns >= low)
+        if high is not None:
+            clauses.append(r.minute_ns < high)
         sums = [sa.func.sum(r[name]).label(name) for name in ROLLUP_SUMS]
-        query = sa.select(r.version, *sums, sa.func.max(r.latency_max_ms).label("latency_max_ms"))
-        for row in connection.execute(query.where(*clauses).group_by(r.version)).mappings():
-            out[row["version"] or None] = Rollup.from_row({k: row[k] or 0 for k in row})
+        query = sa.select(
+            r.model,
+            r.version,
+            *sums,
+            sa.func.max(r.latency_max_ms).label("latency_max_ms"),
+            sa.func.max(r.environment).label("max_environment"),
+        )
+        for row in connection.execute(query.where(*clauses).group_by(r.model, r.version)).mappings():
+            key = (row["model"], row["version"] or None)
+            # PostgreSQL's SUM of a BIGINT is a NUMERIC: floats, as the rollups hold
+            summed = Rollup.from_row({k: float(row[k] or 0) for k in (*ROLLUP_SUMS, "latency_max_ms")})
+            if key in out:
+                out[key].merge(summed)
+            else:
+                out[key] = summed
+            if (environments.get(key) or "") < (row["max_environment"] or ""):
+                environments[key] = row["max_environment"]
     p = predictions.c
-    for start, end in edges:
-        clauses = [p.org_id == org_id, p.model_name == model, *Window(start, end).clauses(p.time_ns)]
+    for start, end in split.edges:
+        clauses = [p.org_id == org_id, *Window(start, end).clauses(p.time_ns)]
+        if model is not None:
+            clauses.append(p.model_name == model)
         if version is not None:
             clauses.append(p.model_version == version)
         if environment is not None:
             clauses.append(p.environment == environment)
-        query = sa.select(p.model_version, p.latency_ms, p.output_rows, p.is_error).where(*clauses)
+        query = sa.select(
+            p.model_name, p.model_version, p.latency_ms, p.output_rows, p.is_error, p.environment
+        ).where(*clauses)
         for found in connection.execute(query):
-            rollup = out.setdefault(found[0], Rollup())
-            rollup.add_call(float(found[1]), bool(found[3]))
-            rollup.rows += found[2] or 0
-    return {key: value for key, value in out.items() if value.count}
+            key = (found[0], found[1])
+            rollup = out.setdefault(key, Rollup())
+            rollup.add_call(float(found[2]), bool(found[4]))
+            rollup.rows += found[3] or 0
+            if found[5] is not None and (environments.get(key) or "") < found[5]:
+                environments[key] = found[5]
+    return {key: value for key, value in out.items() if value.count}, environments

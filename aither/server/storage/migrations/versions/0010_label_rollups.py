@@ -1,0 +1,113 @@
+"""Label-join rollups per minute and hour, built from the label rows; hourly twin of the rollups
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+_DELAY_BUCKETS = 48
+_KEY = ("org_id", "minute_ns", "model", "version", "environment", "task", "pair", "pred_class", "label_class")
+
+
+def upgrade() -> None:
+    for table in ("label_rollups", "label_rollups_hourly"):
+        _create(table)
+    # the partial minutes at a window's edges read label rows by prediction time, any model
+    op.create_index("ix_label_rows_org_id_pred_time_ns", "label_rows", ["org_id", "pred_time_ns"])
+    # the predictions page: one model's newest rows, in index order, whatever its versions
+    op.create_index("ix_predictions_model_time", "predictions", ["org_id", "model_name", "time_ns"])
+    _create_hourly_rollups()
+    # an upgraded database: the rollups of the label rows it holds (a no-op on a new one)
+    from aither.server.storage.label_rollups import backfill
+
+    backfill(op.get_bind())
+
+
+_ROLLUP_SUMS = (
+    "count",
+    "errors",
+    "latency_sum_ms",
+    "cost_usd",
+    "cost_calls",
+    "input_tokens",
+    "output_tokens",
+    "pii_calls",
+    "injection_calls",
+    "rows",
+    *(f"lat_{i:02d}" for i in range(34)),
+)
+
+
+def _sum_type(name: str) -> sa.types.TypeEngine[Any]:
+    if name in ("latency_sum_ms", "cost_usd"):
+        return sa.Float()
+    return sa.Integer() if name.startswith("lat_") else sa.BigInteger()
+
+
+def _create_hourly_rollups() -> None:
+    """The per-minute rollups' hourly twin, filled from the minutes already stored."""
+    keys = ("kind", "service", "model", "version", "environment")
+    lengths = {"kind": 16, "service": 200, "model": 200, "version": 100, "environment": 100}
+    op.create_table(
+        "rollups_hourly",
+        sa.Column("org_id", sa.String(length=32), nullable=False),
+        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
+        *(sa.Column(name, sa.String(length=lengths[name]), nullable=False) for name in keys),
+        *(sa.Column(name, _sum_type(name), nullable=False) for name in _ROLLUP_SUMS),
+        sa.Column("latency_max_ms", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("org_id", "minute_ns", *keys, name="pk_rollups_hourly"),
+    )
+    hour = "minute_ns - minute_ns % 3600000000000"
+    sums = ", ".join(f'SUM("{name}")' for name in _ROLLUP_SUMS)
+    columns = ", ".join(
+        f'"{name}"' for name in ("org_id", "minute_ns", *keys, *_ROLLUP_SUMS, "latency_max_ms")
+    )
+    group = ", ".join(("org_id", hour, *keys))
+    op.execute(
+        f"INSERT INTO rollups_hourly ({columns}) "
+        f"SELECT org_id, {hour}, {', '.join(keys)}, {sums}, MAX(latency_max_ms) FROM rollups GROUP BY {group}"
+    )
+
+
+def _create(name: str) -> None:
+    op.create_table(
+        name,
+        sa.Column("org_id", sa.String(length=32), nullable=False),
+        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("version", sa.String(length=100), nullable=False),
+        sa.Column("environment", sa.String(length=100), nullable=False),
+        sa.Column("task", sa.String(length=16), nullable=False),
+        sa.Column("pair", sa.SmallInteger(), nullable=False),
+        sa.Column("pred_class", sa.String(length=200), nullable=False),
+        sa.Column("label_class", sa.String(length=200), nullable=False),
+        sa.Column("rows", sa.BigInteger(), nullable=False),
+        sa.Column("correct", sa.BigInteger(), nullable=False),
+        sa.Column("num_rows", sa.BigInteger(), nullable=False),
+        sa.Column("err_sum", sa.Float(), nullable=False),
+        sa.Column("abs_err_sum", sa.Float(), nullable=False),
+        sa.Column("sq_err_sum", sa.Float(), nullable=False),
+        sa.Column("delay_sum_s", sa.Float(), nullable=False),
+        sa.Column("delay_max_s", sa.Float(), nullable=False),
+        *(sa.Column(f"dl_{i:02d}", sa.Integer(), nullable=False) for i in range(_DELAY_BUCKETS)),
+        sa.PrimaryKeyConstraint(*_KEY, name=f"pk_{name}"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_predictions_model_time", table_name="predictions")
+    op.drop_index("ix_label_rows_org_id_pred_time_ns", table_name="label_rows")
+    op.drop_table("rollups_hourly")
+    op.drop_table("label_rollups_hourly")
+    op.drop_table("label_rollups")
