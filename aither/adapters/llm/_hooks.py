@@ -189,8 +189,7 @@ class Request:
                 else:
                     call.set_attribute(semconv.AITHER_LLM_RESPONSE_UNREAD, True)
             elif self.stream and provider.is_stream(result):
-                recorder = provider.recorder(call, self)
-                return call.wrap_async_stream(result, recorder) if is_async else call.wrap_stream(result, recorder)
+                return provider.wrap_stream(call, self, result, is_async=is_async)
             else:
                 provider.record(call, self, result)
         except Exception as exc:
@@ -214,10 +213,10 @@ class Provider:
     """Names the provider in counted errors (``reading {label} request``)."""
 
     def request(
-        self, runtime: Runtime, site: Site, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, runtime: Runtime, site: Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Request | None:
-        """Start the span of the request the hooked method was called with, or None to pass
-        it through untraced (not an LLM call, or the span could not start)."""
+        """Start the span of the request the hooked ``method`` was called with, or None to
+        pass it through untraced (not an LLM call, or the span could not start)."""
         raise NotImplementedError
 
     def record(self, call: LLMCall, request: Request, response: Any) -> None:
@@ -232,25 +231,64 @@ class Provider:
         """Whether the SDK returned a stream (rather than, say, an error body)."""
         return True
 
-    def send(self, call: LLMCall, original: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        """Call the SDK (sync) with the span current; an exception is recorded on the span,
-        which ends, and re-raised."""
-        return call.invoke(original, *args, **kwargs)
+    def wrap_stream(self, call: LLMCall, request: Request, stream: Any, *, is_async: bool) -> Any:
+        """The stream handed to the caller: a proxy that records into ``call`` and ends it."""
+        recorder = self.recorder(call, request)
+        return call.wrap_async_stream(stream, recorder) if is_async else call.wrap_stream(stream, recorder)
 
-    async def asend(
-        self, call: LLMCall, original: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]
-    ) -> Any:
-        """The async twin of :meth:`send`."""
-        return await call.ainvoke(original, *args, **kwargs)
+    def error_status(self, exc: BaseException) -> int | None:
+        """The HTTP status an SDK's exception carries, when it is not ``status_code`` (which
+        every span reads); None otherwise."""
+        return None
+
+
+def _send(
+    provider: Provider, call: LLMCall, original: Callable[..., Any], args: Sequence[Any], kwargs: Any
+) -> Any:
+    try:
+        return original(*args, **kwargs)
+    except BaseException as exc:
+        _note_status(provider, call, exc)
+        raise
+
+
+async def _asend(
+    provider: Provider, call: LLMCall, original: Callable[..., Any], args: Sequence[Any], kwargs: Any
+) -> Any:
+    try:
+        return await original(*args, **kwargs)
+    except BaseException as exc:
+        _note_status(provider, call, exc)
+        raise
+
+
+def _reads_status(provider: Provider) -> bool:
+    """Whether the provider reads a status from exceptions (else the SDK is called with no
+    extra frame)."""
+    return type(provider).error_status is not Provider.error_status
+
+
+def _note_status(provider: Provider, call: LLMCall, exc: BaseException) -> None:
+    """Set ``http.response.status_code`` from the provider's reading of ``exc`` (before the span
+    records the error and ends)."""
+    try:
+        status = provider.error_status(exc)
+        if is_int(status) and status >= 400:
+            call.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+    except Exception as error:
+        call.runtime.internal_error_quiet(error, "reading an LLM error")
 
 
 # -- the hooks ----------------------------------------------------------------------------------------
 
 
-def sync_hook(original: Callable[..., Any], provider: Provider, site: Site) -> Callable[..., Any]:
-    """The hooked sync method: ``original`` traced as ``provider`` reads it."""
+def sync_hook(
+    original: Callable[..., Any], provider: Provider, site: Site, method: str
+) -> Callable[..., Any]:
+    """The hooked sync method ``method``: ``original`` traced as ``provider`` reads it."""
     get_runtime = site.context.get_runtime
     label = provider.label
+    reads_status = _reads_status(provider)
 
     def hooked(*args: Any, **kwargs: Any) -> Any:
         runtime = get_runtime()
@@ -258,21 +296,29 @@ def sync_hook(original: Callable[..., Any], provider: Provider, site: Site) -> C
             return original(*args, **kwargs)
         request: Request | None = None
         try:
-            request = provider.request(runtime, site, args, kwargs)
+            request = provider.request(runtime, site, method, args, kwargs)
         except Exception as exc:
             runtime.internal_error(exc, f"reading {label} request")
         if request is None:
             return original(*args, **kwargs)
-        result = provider.send(request.call, original, request.args, request.kwargs)
+        call = request.call
+        result = (
+            call.invoke(_send, provider, call, original, request.args, request.kwargs)
+            if reads_status
+            else call.invoke(original, *request.args, **request.kwargs)
+        )
         return request.finish(result, is_async=False)
 
     return hooked
 
 
-def async_hook(original: Callable[..., Any], provider: Provider, site: Site) -> Callable[..., Any]:
+def async_hook(
+    original: Callable[..., Any], provider: Provider, site: Site, method: str
+) -> Callable[..., Any]:
     """The hooked async method (awaits ``original``)."""
     get_runtime = site.context.get_runtime
     label = provider.label
+    reads_status = _reads_status(provider)
 
     async def hooked(*args: Any, **kwargs: Any) -> Any:
         runtime = get_runtime()
@@ -280,12 +326,17 @@ def async_hook(original: Callable[..., Any], provider: Provider, site: Site) -> 
             return await original(*args, **kwargs)
         request: Request | None = None
         try:
-            request = provider.request(runtime, site, args, kwargs)
+            request = provider.request(runtime, site, method, args, kwargs)
         except Exception as exc:
             runtime.internal_error(exc, f"reading {label} request")
         if request is None:
             return await original(*args, **kwargs)
-        result = await provider.asend(request.call, original, request.args, request.kwargs)
+        call = request.call
+        result = await (
+            call.ainvoke(_asend, provider, call, original, request.args, request.kwargs)
+            if reads_status
+            else call.ainvoke(original, *request.args, **request.kwargs)
+        )
         return request.finish(result, is_async=True)
 
     return hooked
@@ -313,7 +364,7 @@ def install(
     for name in methods:
         original = getattr(owner, name)
         make = async_hook if inspect.iscoroutinefunction(original) else sync_hook
-        undos.append(hook(owner, name, make(original, provider, site)))
+        undos.append(hook(owner, name, make(original, provider, site, name)))
     if reinstall is not None:
         for name in ("copy", "with_options"):
             method = getattr(client, name, None)

@@ -411,7 +411,7 @@ class AnthropicProvider(_hooks.Provider):
     label = "an Anthropic"
 
     def request(
-        self, runtime: Any, site: _hooks.Site, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> _hooks.Request | None:
         if len(args) < 2 or not _is_messages(args[1]):
             return None
@@ -435,7 +435,9 @@ _PROVIDER = AnthropicProvider()
 def instrument_client(client: Any, context: WrapContext) -> Any:
     """Hook ``client.request`` (and ``copy``/``with_options``, so derived clients are traced
     too) on this instance; sets ``client._aither_uninstrument``."""
-    site = _hooks.Site(context, _hooks.server_attributes(getattr(client, "base_url", "")), provider_of(client))
+    site = _hooks.Site(
+        context, _hooks.server_attributes(getattr(client, "base_url", "")), provider_of(client)
+    )
     return _hooks.install(client, ("request",), _PROVIDER, site, instrument_client)
 
 

@@ -140,7 +140,7 @@ class OpenAIProvider(_hooks.Provider):
     label = "an OpenAI"
 
     def request(
-        self, runtime: Any, site: _hooks.Site, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> _hooks.Request | None:
         if len(args) < 2:
             return None
