@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urlsplit
 
 from ... import semconv
-from ._common import LLMCall, StreamRecorder, hook
+from ._common import LLMCall, StreamRecorder, TextBudget, hook
 
 if TYPE_CHECKING:
     from ..._runtime import Runtime
@@ -135,6 +135,37 @@ def raw_json(result: Any) -> Any:
         return json.loads(content)
     except ValueError:
         return None
+
+
+def text_message(role: Any, text: str, budget: TextBudget) -> dict[str, Any]:
+    """One captured message of one text part, in the GenAI conventions' shape."""
+    return {"role": role, "parts": [{"type": "text", "content": budget.text(text)}]}
+
+
+def start_call(
+    runtime: Runtime,
+    site: Site,
+    provider: str,
+    *,
+    operation: str,
+    model: str | None,
+    attributes: dict[str, Any],
+    stream: bool = False,
+    **reading: Any,
+) -> LLMCall | None:
+    """Start the span of one request of a hooked client: the site's server attributes and
+    client name added to ``attributes``; ``reading`` is the rest of
+    :meth:`~aither.adapters.llm._common.LLMCall.start`'s keywords (texts, content builders)."""
+    return LLMCall.start(
+        runtime,
+        operation=operation,
+        provider=provider,
+        request_model=model,
+        attributes={**site.server, **attributes} if site.server else attributes,
+        client_name=site.context.name,
+        stream=stream,
+        **reading,
+    )
 
 
 # -- the provider description -------------------------------------------------------------------------

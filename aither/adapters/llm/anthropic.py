@@ -194,16 +194,16 @@ def start_call(runtime: Any, site: _hooks.Site, options: Any, stream: bool) -> L
     body = options.json_data if isinstance(options.json_data, Mapping) else {}
     model = body.get("model")
     extra = getattr(options, "extra_json", None)
-    attributes = {**site.server, **request_attributes(body, extra if isinstance(extra, Mapping) else None)}
+    attributes = request_attributes(body, extra if isinstance(extra, Mapping) else None)
     messages = body.get("messages")
     system = body.get("system")
-    return LLMCall.start(
+    return _hooks.start_call(
         runtime,
+        site,
+        site.extra,
         operation=semconv.GEN_AI_OPERATION_CHAT,
-        provider=site.extra,
-        request_model=model if isinstance(model, str) else None,
+        model=model if isinstance(model, str) else None,
         attributes=attributes,
-        client_name=site.context.name,
         stream=stream,
         input_texts=input_texts(body),
         system_texts=system_texts(body),

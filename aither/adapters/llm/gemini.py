@@ -235,16 +235,15 @@ def _message(content: Any, budget: TextBudget, default_role: str) -> dict[str, A
 
 def start_call(
     runtime: Any,
+    site: _hooks.Site,
     provider: str,
     operation: str,
     model: str,
     body: Mapping[str, Any],
-    context: WrapContext,
     stream: bool,
-    server: Mapping[str, Any],
 ) -> LLMCall | None:
     """Start the span of one generateContent or embedding request."""
-    attributes: dict[str, Any] = dict(server)
+    attributes: dict[str, Any] = {}
     messages: Callable[[TextBudget], Any] | None = None
     system_builder: Callable[[TextBudget], Any] | None = None
     system_text: list[str] = []
@@ -261,13 +260,13 @@ def start_call(
         if system is not None:
             system_text = list(_part_texts(system))
             system_builder = lambda budget: [_part(p, budget) for p in system]  # noqa: E731
-    return LLMCall.start(
+    return _hooks.start_call(
         runtime,
+        site,
+        provider,
         operation=operation,
-        provider=provider,
-        request_model=model,
+        model=model,
         attributes=attributes,
-        client_name=context.name,
         stream=stream,
         input_texts=input_texts(body),
         system_texts=system_text,
@@ -492,7 +491,7 @@ class GeminiProvider(_hooks.Provider):
         operation, model = parsed
         body = args[2] if len(args) > 2 and isinstance(args[2], Mapping) else {}
         stream = method.endswith("_streamed")
-        call = start_call(runtime, site.extra, operation, model, body, site.context, stream, site.server)
+        call = start_call(runtime, site, site.extra, operation, model, body, stream)
         if call is None:
             return None
         state = (operation, embedding_dimensions(body) is not None)

@@ -93,13 +93,12 @@ class LegacyProvider(_hooks.Provider):
         stream = bool(kwargs.get("stream"))
         call = gemini.start_call(
             runtime,
+            site,
             gemini.PROVIDER_GEMINI,
             semconv.GEN_AI_OPERATION_GENERATE_CONTENT,
             _model_id(model),
             body,
-            site.context,
             stream,
-            site.server,
         )
         return None if call is None else _hooks.Request(self, call, args, kwargs, stream=stream)
 

@@ -171,14 +171,22 @@ class OpenAIProvider(_hooks.Provider):
             args = (args[0], _with_stream_usage(options), *args[2:])
 
         model = body.get("model")
-        model = model if isinstance(model, str) else None
-        attrs: dict[str, Any] = dict(site.server)
+        attrs: dict[str, Any] = {}
         if api == EMBEDDINGS:
-            call = _start_embeddings(runtime, site, body, model, attrs)
+            reading = _read_embeddings(body, attrs)
         elif api == RESPONSES:
-            call = _start_responses(runtime, site, body, model, attrs, stream)
+            reading = _read_responses(body, attrs)
         else:
-            call = _start_chat(runtime, site, body, model, attrs, stream, api)
+            reading = _read_chat(body, attrs, api)
+        call = _hooks.start_call(
+            runtime,
+            site,
+            mine.provider,
+            model=model if isinstance(model, str) else None,
+            attributes=attrs,
+            stream=stream and api != EMBEDDINGS,
+            **reading,
+        )
         if call is None:
             return None
         if usage_requested:
@@ -232,15 +240,9 @@ def _stop(body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
         attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
 
 
-def _start_chat(
-    runtime: Any,
-    site: _hooks.Site,
-    body: Mapping[str, Any],
-    model: str | None,
-    attrs: dict[str, Any],
-    stream: bool,
-    api: str,
-) -> LLMCall | None:
+def _read_chat(body: Mapping[str, Any], attrs: dict[str, Any], api: str) -> dict[str, Any]:
+    """A chat completion's (or a legacy completion's) request attributes into ``attrs``; returns
+    what else the span starts with (see :func:`_hooks.start_call`)."""
     _params(body, _CHAT_PARAMS, attrs)
     _output_type(field(body.get("response_format"), "type"), attrs)
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
@@ -254,43 +256,23 @@ def _start_chat(
             if isinstance(prompt, str)
             else [p for p in _messages.as_list(prompt) if isinstance(p, str)]
         )
-        return LLMCall.start(
-            runtime,
-            operation=semconv.GEN_AI_OPERATION_TEXT_COMPLETION,
-            provider=site.extra.provider,
-            request_model=model,
-            attributes=attrs,
-            client_name=site.context.name,
-            stream=stream,
-            input_texts=prompts,
-            input_messages=lambda budget: [
-                {"role": "user", "parts": [{"type": "text", "content": budget.text(p)}]} for p in prompts
-            ],
-        )
+        return {
+            "operation": semconv.GEN_AI_OPERATION_TEXT_COMPLETION,
+            "input_texts": prompts,
+            "input_messages": lambda budget: [_hooks.text_message("user", p, budget) for p in prompts],
+        }
     messages = _messages.as_list(body.get("messages"))
     untrusted, trusted = _messages.message_texts(messages)
-    return LLMCall.start(
-        runtime,
-        operation=semconv.GEN_AI_OPERATION_CHAT,
-        provider=site.extra.provider,
-        request_model=model,
-        attributes=attrs,
-        client_name=site.context.name,
-        stream=stream,
-        input_texts=untrusted,
-        system_texts=trusted,
-        input_messages=lambda budget: _messages.chat_messages(messages, budget),
-    )
+    return {
+        "operation": semconv.GEN_AI_OPERATION_CHAT,
+        "input_texts": untrusted,
+        "system_texts": trusted,
+        "input_messages": lambda budget: _messages.chat_messages(messages, budget),
+    }
 
 
-def _start_responses(
-    runtime: Any,
-    site: _hooks.Site,
-    body: Mapping[str, Any],
-    model: str | None,
-    attrs: dict[str, Any],
-    stream: bool,
-) -> LLMCall | None:
+def _read_responses(body: Mapping[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API request (see :func:`_read_chat`)."""
     _params(body, _RESPONSES_PARAMS, attrs)
     _output_type(field(field(body.get("text"), "format"), "type"), attrs)
     conversation = body.get("conversation")
@@ -308,28 +290,21 @@ def _start_responses(
         untrusted, trusted = _messages.message_texts(items)
     if isinstance(instructions, str):
         trusted = [*trusted, instructions]
-    return LLMCall.start(
-        runtime,
-        operation=semconv.GEN_AI_OPERATION_CHAT,
-        provider=site.extra.provider,
-        request_model=model,
-        attributes=attrs,
-        client_name=site.context.name,
-        stream=stream,
-        input_texts=untrusted,
-        system_texts=trusted,
-        input_messages=lambda budget: _messages.response_items(items, budget),
-        system_instructions=(
+    return {
+        "operation": semconv.GEN_AI_OPERATION_CHAT,
+        "input_texts": untrusted,
+        "system_texts": trusted,
+        "input_messages": lambda budget: _messages.response_items(items, budget),
+        "system_instructions": (
             (lambda budget: [{"type": "text", "content": budget.text(instructions)}])
             if isinstance(instructions, str)
             else None
         ),
-    )
+    }
 
 
-def _start_embeddings(
-    runtime: Any, site: _hooks.Site, body: Mapping[str, Any], model: str | None, attrs: dict[str, Any]
-) -> LLMCall | None:
+def _read_embeddings(body: Mapping[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
+    """An embeddings request (see :func:`_read_chat`)."""
     encoding = body.get("encoding_format")
     if isinstance(encoding, str):
         attrs[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
@@ -338,12 +313,5 @@ def _start_embeddings(
         attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
     value = body.get("input")
     texts = [value] if isinstance(value, str) else _messages.strings(value)
-    return LLMCall.start(
-        runtime,
-        operation=semconv.GEN_AI_OPERATION_EMBEDDINGS,
-        provider=site.extra.provider,
-        request_model=model,
-        attributes=attrs,
-        client_name=site.context.name,
-        system_texts=texts,  # scanned for PII; an embedding input is not executed, so no injection score
-    )
+    # scanned for PII; an embedding input is not executed, so no injection score
+    return {"operation": semconv.GEN_AI_OPERATION_EMBEDDINGS, "system_texts": texts}
