@@ -444,17 +444,11 @@ class GenerationStreamRecorder(StreamRecorder):
 class _Stream(StreamProxy):
     """A stream whose caller stopped early is only ever dropped (see the module docstring)."""
 
-    def __del__(self) -> None:
-        try:
-            state = getattr(self, "_self_state", None)
-            if state is not None and not state.call.ended:
-                state.finish(_common.STREAM_CLOSED)
-        except Exception:
-            pass  # at interpreter exit, or a half-built proxy: nothing to report to
+    gc_end = _common.STREAM_CLOSED
 
 
 class _AsyncStream(AsyncStreamProxy):
-    __del__ = _Stream.__del__
+    gc_end = _common.STREAM_CLOSED
 
 
 def _chunks_with_status(call: LLMCall, chunks: Iterator[Any]) -> Iterator[Any]:
