@@ -1,8 +1,9 @@
 """What every LLM adapter shares: the LLM span, its stream proxies, cost, PII, injection, content.
 
-An adapter (``openai.py``, ``anthropic.py``, ``gemini.py``) knows its SDK: where to hook a
-client instance, how to read a request and a response. Everything else lives here, so the
-three record the same span the same way:
+An adapter (``openai.py``, ``anthropic.py``, ``gemini.py``) knows its SDK's wire format: how
+to read a request and a response; ``_hooks.py`` hooks the client instance and runs the hooks
+from the adapter's provider description. The span itself lives here, so the providers record
+the same span the same way:
 
 - :class:`LLMCall` is one LLM span. It starts with the request's attributes, records the
   response (model, id, finish reasons, usage, output text), an error, and ends **exactly
@@ -38,7 +39,8 @@ Bounds (documented in ``docs/llm.md``):
   ``gen_ai.system_instructions``); past it, text is cut and ``aither.llm.content.truncated``
   is set.
 
-Example: an adapter's hooked request method (sync; the async one awaits ``ainvoke``)::
+Example: what a hooked request method does with an ``LLMCall`` (``_hooks.sync_hook`` does
+this for every provider; the async one awaits ``ainvoke``)::
 
     from aither import semconv
     from aither.adapters.llm import _common

@@ -39,12 +39,14 @@ Example, a provider whose client sends every call through ``client.send(path, bo
                                                             stream=bool(body.get("stream")))
 
         def record(self, call, request, response):
+            # Request.finish ends the span after this, and counts an error raised here.
             call.record_response(response_model=response["model"], finish_reasons=["stop"])
-            call.end()  # not needed: finish() ends the span after record()
 
     def instrument(client, context):
         site = _hooks.Site(context, _hooks.server_attributes(client.base_url))
-        return _hooks.install(client, {"send": False}, Acme(), site, instrument)
+        return _hooks.install(client, ("send",), Acme(), site, instrument)
+
+``docs/llm.md`` ("Adding a provider") walks through it.
 """
 
 from __future__ import annotations
