@@ -5,7 +5,7 @@ for every provider (the stop-sequence cap, the default ``server.port``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
@@ -128,15 +128,8 @@ def _instrument_toy(client: ToyClient, context: WrapContext) -> ToyClient:
 
 
 @pytest.fixture
-def capture() -> Iterator[SpanCapture]:
-    c = SpanCapture()
-    yield c
-    c.close()
-
-
-@pytest.fixture
-def toy(capture: SpanCapture) -> ToyClient:
-    runtime = capture.client._active_runtime()
+def toy(aither_capture: SpanCapture) -> ToyClient:
+    runtime = aither_capture.client._active_runtime()
     context = WrapContext(
         get_runtime=lambda: runtime, name="toy-app", version=None, environment=None, options={}
     )
@@ -144,7 +137,7 @@ def toy(capture: SpanCapture) -> ToyClient:
 
 
 def test_one_description_drives_the_sync_and_async_hooks_and_streams(
-    toy: ToyClient, capture: SpanCapture
+    toy: ToyClient, aither_capture: SpanCapture
 ) -> None:
     body = {"model": "toy-1", "prompt": "Hi"}
     assert toy.send("/v1/chat", body)["text"] == "Hello"
@@ -157,7 +150,7 @@ def test_one_description_drives_the_sync_and_async_hooks_and_streams(
     assert len(asyncio.run(consume())) == 3
     toy.send("/v1/other", body)  # not an LLM call: no span
 
-    spans = capture.spans(semconv.SPAN_KIND_LLM)
+    spans = aither_capture.spans(semconv.SPAN_KIND_LLM)
     assert len(spans) == 4
     for span in spans:
         assert span.name == "chat toy-1"
@@ -174,33 +167,37 @@ def test_one_description_drives_the_sync_and_async_hooks_and_streams(
     assert all(s.attributes[semconv.AITHER_LLM_STREAM_END] == "completed" for s in streamed)
 
 
-def test_an_sdk_error_passes_through_unchanged_and_is_recorded(toy: ToyClient, capture: SpanCapture) -> None:
+def test_an_sdk_error_passes_through_unchanged_and_is_recorded(
+    toy: ToyClient, aither_capture: SpanCapture
+) -> None:
     with pytest.raises(RuntimeError, match="the toy API failed"):
         toy.send("/v1/chat", {"model": "toy-1", "fail": True})
-    (span,) = capture.spans(semconv.SPAN_KIND_LLM)
+    (span,) = aither_capture.spans(semconv.SPAN_KIND_LLM)
     assert span.attributes[semconv.ERROR_TYPE] == "RuntimeError"
 
 
-def test_with_options_and_copy_are_hooked_and_unwrapped_apart(toy: ToyClient, capture: SpanCapture) -> None:
+def test_with_options_and_copy_are_hooked_and_unwrapped_apart(
+    toy: ToyClient, aither_capture: SpanCapture
+) -> None:
     derived = toy.with_options(label="x")
     copied = toy.copy()
     body = {"model": "toy-1", "prompt": "Hi"}
     for client in (toy, derived, copied):
         client.send("/v1/chat", body)
-    assert len(capture.spans(semconv.SPAN_KIND_LLM)) == 3
-    capture.clear()
+    assert len(aither_capture.spans(semconv.SPAN_KIND_LLM)) == 3
+    aither_capture.clear()
 
     derived._aither_uninstrument()  # type: ignore[attr-defined]
     derived.send("/v1/chat", body)
     copied.send("/v1/chat", body)
-    assert len(capture.spans(semconv.SPAN_KIND_LLM)) == 1  # the copy is still traced
-    capture.clear()
+    assert len(aither_capture.spans(semconv.SPAN_KIND_LLM)) == 1  # the copy is still traced
+    aither_capture.clear()
 
     toy._aither_uninstrument()  # type: ignore[attr-defined]
     assert "send" not in toy.__dict__ and "with_options" not in toy.__dict__
     toy.send("/v1/chat", body)
     assert not getattr(toy.with_options(), "_aither_uninstrument", None)
-    assert capture.spans(semconv.SPAN_KIND_LLM) == []
+    assert aither_capture.spans(semconv.SPAN_KIND_LLM) == []
 
 
 def test_stop_sequences_are_capped_the_same_for_every_provider() -> None:
@@ -213,14 +210,15 @@ def test_stop_sequences_are_capped_the_same_for_every_provider() -> None:
 # -- the real providers: what was OpenAI's alone is now everyone's ------------------------------------
 
 
-def test_openai_stop_sequences_are_capped(fake: FakeOpenAI, capture: SpanCapture) -> None:
-    fake.chat()
-    client = capture.client.wrap(openai.OpenAI(base_url=fake.url, api_key="x", max_retries=0))
+def test_openai_stop_sequences_are_capped(aither_capture: SpanCapture) -> None:
     stop = [f"stop-{i}" for i in range(20)]
-    client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stop=stop
-    )
-    (span,) = capture.spans(semconv.SPAN_KIND_LLM)
+    with FakeOpenAI() as fake:
+        fake.chat()
+        client = aither_capture.client.wrap(openai.OpenAI(base_url=fake.url, api_key="x", max_retries=0))
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}], stop=stop
+        )
+    (span,) = aither_capture.spans(semconv.SPAN_KIND_LLM)
     assert span.attributes[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] == tuple(stop[:16])
 
 
@@ -237,12 +235,12 @@ def _forward(http: Any, port: int) -> Any:
     return Forward()
 
 
-def test_anthropic_defaults_server_port_from_the_scheme(capture: SpanCapture) -> None:
+def test_anthropic_defaults_server_port_from_the_scheme(aither_capture: SpanCapture) -> None:
     with FakeAnthropic() as fake:
         fake.reply_message()
         httpx2 = pytest.importorskip("httpx2")
         http = httpx2.Client(transport=_forward(httpx2, fake.port))
-        client = capture.client.wrap(
+        client = aither_capture.client.wrap(
             anthropic.Anthropic(
                 base_url="https://claude.example.test", api_key="x", max_retries=0, http_client=http
             )
@@ -251,25 +249,19 @@ def test_anthropic_defaults_server_port_from_the_scheme(capture: SpanCapture) ->
             model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "Hi"}]
         )
         http.close()
-    (span,) = capture.spans(semconv.SPAN_KIND_LLM)
+    (span,) = aither_capture.spans(semconv.SPAN_KIND_LLM)
     assert span.attributes[semconv.SERVER_ADDRESS] == "claude.example.test"
     assert span.attributes[semconv.SERVER_PORT] == 443
 
 
-def test_gemini_defaults_server_port_from_the_scheme(capture: SpanCapture) -> None:
+def test_gemini_defaults_server_port_from_the_scheme(aither_capture: SpanCapture) -> None:
     with FakeGemini() as fake:
         fake.reply_response()
         options = types.HttpOptions(
             base_url="https://gemini.example.test", client_args={"transport": _forward(httpx, fake.port)}
         )
-        client = capture.client.wrap(genai.Client(api_key="x", http_options=options))
+        client = aither_capture.client.wrap(genai.Client(api_key="x", http_options=options))
         client.models.generate_content(model="gemini-2.5-flash", contents="Hi")
-    (span,) = capture.spans(semconv.SPAN_KIND_LLM)
+    (span,) = aither_capture.spans(semconv.SPAN_KIND_LLM)
     assert span.attributes[semconv.SERVER_ADDRESS] == "gemini.example.test"
     assert span.attributes[semconv.SERVER_PORT] == 443
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI() as server:
-        yield server
