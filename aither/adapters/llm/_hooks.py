@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urlsplit
 
@@ -383,10 +383,12 @@ def install(
     reinstall: Callable[[Any, WrapContext], Any] | None = None,
     *,
     target: Any = None,
+    async_methods: Collection[str] | None = None,
 ) -> Any:
     """Hook ``methods`` of ``target`` (default: ``client``) on that instance only, sync or
-    async as each method is, and set ``client._aither_uninstrument`` (which ``aither.unwrap``
-    calls) to undo it.
+    async as each method is (or as ``async_methods`` names them, for an SDK whose async
+    methods are not coroutine functions to ``inspect``), and set ``client._aither_uninstrument``
+    (which ``aither.unwrap`` calls) to undo it.
 
     With ``reinstall``, ``client.copy(...)`` and ``client.with_options(...)`` are hooked too:
     the client they return is passed to ``reinstall(new, context)``, so it is traced (with the
@@ -396,7 +398,10 @@ def install(
     undos = []
     for name in methods:
         original = getattr(owner, name)
-        make = async_hook if inspect.iscoroutinefunction(original) else sync_hook
+        is_async = (
+            name in async_methods if async_methods is not None else inspect.iscoroutinefunction(original)
+        )
+        make = async_hook if is_async else sync_hook
         undos.append(hook(owner, name, make(original, provider, site, name)))
     if reinstall is not None:
         for name in ("copy", "with_options"):

@@ -129,4 +129,5 @@ class GeminiLegacyAdapter(Adapter):
         return frozenset(m for m in _HOOKED if callable(getattr(model, m, None)))
 
     def instrument(self, obj: Any, context: WrapContext) -> Any | None:
-        return _hooks.install(obj, _HOOKED, _PROVIDER, _hooks.Site(context, {}, obj))
+        site = _hooks.Site(context, {}, obj)
+        return _hooks.install(obj, _HOOKED, _PROVIDER, site, async_methods=("generate_content_async",))
