@@ -138,9 +138,12 @@ def fake_openai() -> Iterator[str]:
             proc.wait(10)
 
 
-def handwritten(tracer: Any, client: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+def handwritten(
+    tracer: Any, client: Any, create: Callable[[], Any] | None = None
+) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """What a careful user writes by hand: a CLIENT span with the GenAI request and response
-    attributes, usage read from the response (or the stream's last chunk)."""
+    attributes, usage read from the response (or the stream's last chunk). ``create``, when
+    given, makes the chat completion's request in place of ``client.chat.completions.create``."""
     from opentelemetry.trace import SpanKind
 
     static = {
@@ -153,7 +156,7 @@ def handwritten(tracer: Any, client: Any) -> tuple[Callable[[], Any], Callable[[
         with tracer.start_as_current_span(
             "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=static
         ) as span:
-            r = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            r = create() if create else client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
             span.set_attribute("gen_ai.response.model", r.model)
             span.set_attribute("gen_ai.response.id", r.id)
             span.set_attribute("gen_ai.response.finish_reasons", [c.finish_reason for c in r.choices])
@@ -238,7 +241,6 @@ def hook_cost(
     import openai
     from openai._models import FinalRequestOptions
     from openai.types.chat import ChatCompletion
-    from opentelemetry.trace import SpanKind
 
     response = ChatCompletion.construct(**json.loads(_COMPLETION))
 
@@ -255,23 +257,8 @@ def hook_cost(
     options = FinalRequestOptions.construct(
         method="post", url="/chat/completions", json_data={"model": "gpt-4o-mini", "messages": MESSAGES}
     )
-    static = {
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.request.model": "gpt-4o-mini",
-    }
-
-    def hand() -> Any:  # as handwritten()'s call, around the same instant response
-        with tracer.start_as_current_span(
-            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=static
-        ) as span:
-            r = instant.request(ChatCompletion, options, stream=False)
-            span.set_attribute("gen_ai.response.model", r.model)
-            span.set_attribute("gen_ai.response.id", r.id)
-            span.set_attribute("gen_ai.response.finish_reasons", [c.finish_reason for c in r.choices])
-            span.set_attribute("gen_ai.usage.input_tokens", r.usage.prompt_tokens)
-            span.set_attribute("gen_ai.usage.output_tokens", r.usage.completion_tokens)
-            return r
+    # handwritten()'s call, around the same instantly answered request
+    hand, _ = handwritten(tracer, instant, lambda: instant.request(ChatCompletion, options, stream=False))
 
     def ours() -> Any:
         return wrapped.request(ChatCompletion, options, stream=False)
