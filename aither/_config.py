@@ -7,7 +7,6 @@ never later on a hot path.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from ._env import env, parse_bool
 from ._options import ARGUMENTS, BY_NAME, OPTIONS, Option
 from .exceptions import ConfigError
 from .sampling.limits import SampleLimits
+from .schema import credentials
 
 DEFAULT_BASE_URL = str(BY_NAME["base_url"].default)
 """Where ``aither server`` listens by default."""
@@ -32,24 +32,17 @@ COMPRESSIONS = BY_NAME["compression"].choices
 
 def aither_home() -> Path:
     """The data directory shared with ``aither server``: ``$AITHER_HOME`` or ``~/.aither``."""
-    home = env("AITHER_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".aither"
+    return credentials.aither_home(env(credentials.HOME_VARIABLE))
 
 
 def credentials_path() -> Path:
     """The credentials file ``aither server`` writes on its first start."""
-    return aither_home() / "credentials.json"
+    return credentials.credentials_path(aither_home())
 
 
 def read_credentials() -> dict[str, str]:
     """The ``{"api_key", "base_url"}`` that ``aither server`` wrote, or ``{}``; never raises."""
-    try:
-        data = json.loads(credentials_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
+    return credentials.read_credentials(credentials_path())
 
 
 @dataclass(frozen=True)

@@ -138,9 +138,12 @@ def fake_openai() -> Iterator[str]:
             proc.wait(10)
 
 
-def handwritten(tracer: Any, client: Any) -> tuple[Callable[[], Any], Callable[[], Any]]:
+def handwritten(
+    tracer: Any, client: Any, create: Callable[[], Any] | None = None
+) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """What a careful user writes by hand: a CLIENT span with the GenAI request and response
-    attributes, usage read from the response (or the stream's last chunk)."""
+    attributes, usage read from the response (or the stream's last chunk). ``create``, when
+    given, makes the chat completion's request in place of ``client.chat.completions.create``."""
     from opentelemetry.trace import SpanKind
 
     static = {
@@ -153,7 +156,7 @@ def handwritten(tracer: Any, client: Any) -> tuple[Callable[[], Any], Callable[[
         with tracer.start_as_current_span(
             "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=static
         ) as span:
-            r = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            r = create() if create else client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
             span.set_attribute("gen_ai.response.model", r.model)
             span.set_attribute("gen_ai.response.id", r.id)
             span.set_attribute("gen_ai.response.finish_reasons", [c.finish_reason for c in r.choices])
@@ -228,6 +231,51 @@ def chunk_proxy_cost(client: Any, repeat: int) -> tuple[float, float]:
     return base * 1e9 / len(chunks), ours * 1e9 / len(chunks)
 
 
+def hook_cost(
+    client: Any, tracer: Any, provider: Any, repeat: int, rounds: int = 5
+) -> dict[str, list[float]]:
+    """CPU per call, in µs, of a wrapped OpenAI client and of the hand-written span around a
+    client whose ``request`` returns a parsed chat completion at once (no HTTP, no parsing:
+    only what each adds), each round ending in a flush: ``{"<variant> <clock>": [µs per
+    round]}``, the clock being the calling thread's CPU or the process's (export included)."""
+    import openai
+    from openai._models import FinalRequestOptions
+    from openai.types.chat import ChatCompletion
+
+    response = ChatCompletion.construct(**json.loads(_COMPLETION))
+
+    class Instant(openai.OpenAI):
+        """An OpenAI client whose every request is answered at once with the same completion."""
+
+        def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+            return response
+
+    instant = Instant(base_url="http://127.0.0.1:8000/v1", api_key="x", max_retries=0)
+    wrapped = client.wrap(
+        Instant(base_url="http://127.0.0.1:8000/v1", api_key="x", max_retries=0), name="bench"
+    )
+    options = FinalRequestOptions.construct(
+        method="post", url="/chat/completions", json_data={"model": "gpt-4o-mini", "messages": MESSAGES}
+    )
+    # handwritten()'s call, around the same instantly answered request
+    hand, _ = handwritten(tracer, instant, lambda: instant.request(ChatCompletion, options, stream=False))
+
+    def ours() -> Any:
+        return wrapped.request(ChatCompletion, options, stream=False)
+
+    variants = {"hand": (hand, provider.force_flush), "aither": (ours, lambda: client.flush(30))}
+    out: dict[str, list[float]] = {f"{v} {c}": [] for v in variants for c in ("thread", "process")}
+    for _ in range(rounds):
+        for name, (fn, flush) in variants.items():
+            t0, p0 = time.thread_time_ns(), time.process_time_ns()
+            for _ in range(repeat):
+                fn()
+            flush()
+            out[f"{name} thread"].append((time.thread_time_ns() - t0) / repeat / 1000)
+            out[f"{name} process"].append((time.process_time_ns() - p0) / repeat / 1000)
+    return out
+
+
 def run(repeat: int) -> str:
     import openai
 
@@ -271,6 +319,7 @@ def run(repeat: int) -> str:
         rows.append(["  plain client asking for usage (+1 chunk)", s_raw, s_usage - s_raw, None])
         plain_chunk, proxy_chunk = chunk_proxy_cost(client, repeat)
         client.flush(30)
+        hook = hook_cost(client, tracer, provider, repeat)
         stats = client.stats()
         for c in (plain, hand_client, wrapped):
             c.close()
@@ -304,6 +353,10 @@ def run(repeat: int) -> str:
         f"\naither stream proxy, in memory: {(proxy_chunk - plain_chunk) / 1000:.2f} µs per chunk "
         f"over a plain iteration ({plain_chunk / 1000:.2f} µs), span start and end included"
     )
+    text += "\nwhat each adds to an SDK call answered at once (no HTTP), CPU µs a call, "
+    text += "median (min-max) of 5 rounds:"
+    for key, values in hook.items():
+        text += f"\n  {key}: {statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
     text += f"\nmedians of {repeat} calls ({repeat // 4} streams); aither ledger: {stats}"
     return text
 

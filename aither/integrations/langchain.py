@@ -30,6 +30,7 @@ from opentelemetry import trace
 
 from .. import semconv
 from ..adapters.llm._common import LLMCall, TextBudget
+from ..adapters.llm._hooks import is_number, text_message
 from ..tracing.spans import AitherSpan
 
 if TYPE_CHECKING:
@@ -275,16 +276,10 @@ class AitherCallbackHandler(BaseCallbackHandler):
                 semconv.GEN_AI_REQUEST_TEMPERATURE: meta.get("ls_temperature", params.get("temperature")),
                 semconv.GEN_AI_REQUEST_MAX_TOKENS: meta.get("ls_max_tokens", params.get("max_tokens")),
             }
-            attributes = {
-                k: v for k, v in attributes.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-            }
+            attributes = {k: v for k, v in attributes.items() if is_number(v)}
 
             def messages(budget: TextBudget) -> list[dict[str, Any]]:
-                return [
-                    {"role": role, "parts": [{"type": "text", "content": budget.text(text)}]}
-                    for role, text in turns
-                    if role != "system"
-                ]
+                return [text_message(role, text, budget) for role, text in turns if role != "system"]
 
             def system(budget: TextBudget) -> list[dict[str, Any]]:
                 return [
@@ -350,8 +345,7 @@ class AitherCallbackHandler(BaseCallbackHandler):
                 texts=texts,
                 messages=lambda budget: [
                     {
-                        "role": "assistant",
-                        "parts": [{"type": "text", "content": budget.text(text)}],
+                        **text_message("assistant", text, budget),
                         **({"finish_reason": str(reason)} if reason else {}),
                     }
                     for text in texts

@@ -21,6 +21,7 @@ __all__ = [
     "API_KEY",
     "BASE_URL",
     "FILE_NAME",
+    "HOME_VARIABLE",
     "aither_home",
     "credentials_path",
     "read_credentials",
@@ -35,28 +36,32 @@ BASE_URL: Final = "base_url"
 """The key of the address the server listens on."""
 
 
-def aither_home() -> Path:
-    """The data directory shared by the SDK and ``aither server``: ``$AITHER_HOME`` or ``~/.aither``."""
-    home = os.environ.get("AITHER_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".aither"
+HOME_VARIABLE: Final = "AITHER_HOME"
+"""The variable that names the data directory (each side reads it with its own settings)."""
 
 
-def credentials_path(home: Path | None = None) -> Path:
-    """The credentials file in ``home`` (default: :func:`aither_home`)."""
-    return (home if home is not None else aither_home()) / FILE_NAME
+def aither_home(value: str | None) -> Path:
+    """The data directory shared by the SDK and ``aither server``, given ``$AITHER_HOME``'s value:
+    that directory, or ``~/.aither`` when it is unset or blank."""
+    return Path(value).expanduser() if value and value.strip() else Path.home() / ".aither"
 
 
-def read_credentials(path: Path | None = None) -> dict[str, str]:
+def credentials_path(home: Path) -> Path:
+    """The credentials file in the data directory ``home``."""
+    return home / FILE_NAME
+
+
+def read_credentials(path: Path) -> dict[str, str]:
     """The file's ``{"api_key", "base_url"}``, or ``{}`` when it is missing or unreadable.
 
     Args:
-        path: The file (default: :func:`credentials_path`).
+        path: The file (:func:`credentials_path` of the data directory).
 
     Returns:
         Its string entries; never raises.
     """
     try:
-        data = json.loads((path if path is not None else credentials_path()).read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict):

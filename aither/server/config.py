@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..exceptions import ConfigError
+from ..schema import credentials
 from .drift.config import DriftSettings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -51,8 +52,7 @@ def _env(name: str) -> str | None:
 
 def default_home() -> Path:
     """``$AITHER_HOME`` or ``~/.aither`` (the SDK reads the credentials file from the same place)."""
-    home = _env("AITHER_HOME")
-    return Path(home).expanduser() if home else Path.home() / ".aither"
+    return credentials.aither_home(_env(credentials.HOME_VARIABLE))
 
 
 def _float(name: str, raw: str | None, default: float, minimum: float, maximum: float) -> float:
@@ -208,7 +208,7 @@ class ServerSettings:
 
     @property
     def credentials_path(self) -> Path:
-        return self.home / "credentials.json"
+        return credentials.credentials_path(self.home)
 
     @property
     def base_url(self) -> str:

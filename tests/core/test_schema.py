@@ -20,7 +20,7 @@ from aither.sampling import SampleLimits, sample
 from aither.sampling.encoder import dumps
 from aither.schema import envelope, providers
 from aither.schema import semconv as schema_semconv
-from aither.schema.credentials import credentials_path, read_credentials, write_credentials
+from aither.schema.credentials import aither_home, credentials_path, read_credentials, write_credentials
 
 AITHER = Path(__file__).resolve().parents[2] / "aither"
 
@@ -73,16 +73,16 @@ def test_the_sdk_reads_the_credentials_file_the_server_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AITHER_HOME", str(tmp_path / "home"))
-    path = credentials_path()
-    assert path == tmp_path / "home" / "credentials.json"
-    assert read_credentials() == {}  # missing: never raises
+    path = credentials_path(aither_home(str(tmp_path / "home")))
+    assert path == tmp_path / "home" / "credentials.json" == _config.credentials_path()
+    assert read_credentials(path) == {}  # missing: never raises
     write_credentials(path, "ak_secret", "http://127.0.0.1:4999")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     expected = {"api_key": "ak_secret", "base_url": "http://127.0.0.1:4999"}
-    assert read_credentials() == expected == read_credentials(path)
+    assert read_credentials(path) == expected
     assert _config.read_credentials() == expected  # the SDK's settings read the same file
     path.write_text("[1, 2]")
-    assert read_credentials() == {}
+    assert read_credentials(path) == {}
 
 
 def _provider_literals(path: Path) -> set[str]:

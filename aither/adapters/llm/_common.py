@@ -1,8 +1,9 @@
 """What every LLM adapter shares: the LLM span, its stream proxies, cost, PII, injection, content.
 
-An adapter (``openai.py``, ``anthropic.py``, ``gemini.py``) knows its SDK: where to hook a
-client instance, how to read a request and a response. Everything else lives here, so the
-three record the same span the same way:
+An adapter (``openai.py``, ``anthropic.py``, ``gemini.py``) knows its SDK's wire format: how
+to read a request and a response; ``_hooks.py`` hooks the client instance and runs the hooks
+from the adapter's provider description. The span itself lives here, so the providers record
+the same span the same way:
 
 - :class:`LLMCall` is one LLM span. It starts with the request's attributes, records the
   response (model, id, finish reasons, usage, output text), an error, and ends **exactly
@@ -38,7 +39,8 @@ Bounds (documented in ``docs/llm.md``):
   ``gen_ai.system_instructions``); past it, text is cut and ``aither.llm.content.truncated``
   is set.
 
-Example: an adapter's hooked request method (sync; the async one awaits ``ainvoke``)::
+Example: what a hooked request method does with an ``LLMCall`` (``_hooks.sync_hook`` does
+this for every provider; the async one awaits ``ainvoke``)::
 
     from aither import semconv
     from aither.adapters.llm import _common
@@ -276,6 +278,9 @@ class LLMCall:
         adapter then calls the SDK untraced.
         """
         try:
+            # Only what a sampler or a reader of the live span may need is set at the start;
+            # the rest waits in ``_pending`` and reaches the span on the export thread (see
+            # :meth:`end`), which spares the caller the SDK's per-attribute checks and lock.
             attrs: dict[str, Any] = {
                 semconv.AITHER_SPAN_KIND: semconv.SPAN_KIND_LLM,
                 semconv.AITHER_SCHEMA_VERSION: semconv.SCHEMA_VERSION,
@@ -285,14 +290,6 @@ class LLMCall:
                 attrs[semconv.GEN_AI_PROVIDER_NAME] = provider
             if request_model:
                 attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
-            if stream:
-                attrs[semconv.GEN_AI_REQUEST_STREAM] = True
-            if client_name:
-                attrs[semconv.AITHER_LLM_CLIENT_NAME] = client_name
-            if attributes:
-                for key, value in attributes.items():
-                    if value is not None:
-                        attrs[key] = value
             name = f"{operation} {request_model}" if request_model else operation
             span = runtime.tracer.start_span(
                 name, context=parent, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_time
@@ -301,7 +298,16 @@ class LLMCall:
             runtime.internal_error(exc, "starting an LLM span")
             return None
         call = cls(runtime, span, provider, request_model)
+        pending = call._pending
         try:
+            if stream:
+                pending[semconv.GEN_AI_REQUEST_STREAM] = True
+            if client_name:
+                pending[semconv.AITHER_LLM_CLIENT_NAME] = client_name
+            if attributes:
+                for key, value in attributes.items():
+                    if value is not None:
+                        pending[key] = value
             # Only references to the (immutable) strings are kept here; the scans run on the
             # export thread.
             call._input_texts = collect_texts(input_texts)
@@ -321,7 +327,7 @@ class LLMCall:
         if system_instructions is not None:
             self._system_instructions = system_instructions(TextBudget())
         if budget.truncated:
-            self.span.set_attribute(semconv.AITHER_LLM_CONTENT_TRUNCATED, True)
+            self._pending[semconv.AITHER_LLM_CONTENT_TRUNCATED] = True
 
     # -- running the SDK's call in the span ---------------------------------------------------
     def invoke(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -419,7 +425,7 @@ class LLMCall:
                 budget = TextBudget()
                 self._output_messages = messages(budget)
                 if budget.truncated:
-                    self.span.set_attribute(semconv.AITHER_LLM_CONTENT_TRUNCATED, True)
+                    self._pending[semconv.AITHER_LLM_CONTENT_TRUNCATED] = True
         except Exception as exc:
             self.runtime.internal_error_quiet(exc, "reading an LLM response")
 
@@ -464,9 +470,7 @@ class LLMCall:
                 pending.update(self.stream_attributes)
             if self._usage:
                 pending.update(self._usage)
-            if pending:
-                span.set_attributes(pending)
-            self._defer()
+            self._defer(pending)
         except Exception as exc:
             self.runtime.internal_error_quiet(exc, "ending an LLM span")
         finally:
@@ -476,7 +480,7 @@ class LLMCall:
             except Exception:
                 pass
 
-    def _defer(self) -> None:
+    def _defer(self, attributes: dict[str, Any]) -> None:
         items: list[tuple[str, Any]] = []
         size = 0
         if self.capture:
@@ -490,7 +494,7 @@ class LLMCall:
                     items.append((key, Content(value, mask)))
                     size += CONTENT_MAX_CHARS // 4
             if items and mask:
-                self.span.set_attribute(semconv.AITHER_PII_MASKED, True)
+                attributes[semconv.AITHER_PII_MASKED] = True
         findings = Findings(
             self.runtime,
             self.provider,
@@ -501,7 +505,9 @@ class LLMCall:
             self._output_texts,
             price=not self._cost_given,
         )
-        self.runtime.defer(self.span, LLMPayload(items, size + findings.approx_bytes(), findings))
+        # Each deferred attribute is accounted as the processor accounts one set on the span.
+        size += 96 * len(attributes) + findings.approx_bytes()
+        self.runtime.defer(self.span, LLMPayload(items, size, findings, attributes))
 
     # -- streams --------------------------------------------------------------------------------------
     def wrap_stream(self, stream: Any, recorder: StreamRecorder) -> Any:

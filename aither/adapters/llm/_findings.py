@@ -131,14 +131,22 @@ class Findings:
 
 
 class LLMPayload(DeferredPayload):
-    """A deferred payload whose ``raw`` attributes (scans and price) are computed when the
-    exporter first reads them, on the export thread; ``items`` (the content) are encoded there
-    as usual."""
+    """A deferred payload whose ``raw`` attributes are the span's request and response
+    attributes (set as they are, without the SDK's per-attribute checks: the adapters build
+    them of valid types) and the scans and price, computed when the exporter first reads
+    them, on the export thread; ``items`` (the content) are encoded there as usual."""
 
-    __slots__ = ("_findings", "_raw")
+    __slots__ = ("_attributes", "_findings", "_raw")
 
-    def __init__(self, items: list[tuple[str, Any]], approx_bytes: int, findings: Findings) -> None:
+    def __init__(
+        self,
+        items: list[tuple[str, Any]],
+        approx_bytes: int,
+        findings: Findings,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
         self._findings: Findings | None = findings
+        self._attributes = attributes
         self._raw: list[tuple[str, Any]] | None = None
         super().__init__(items, approx_bytes, None)
 
@@ -147,7 +155,16 @@ class LLMPayload(DeferredPayload):
         findings = self._findings
         if findings is not None:
             self._findings = None
-            self._raw = findings.attributes()
+            out: list[tuple[str, Any]] = []
+            if self._attributes:
+                # Lists as tuples, as the SDK stores them, so an exported span reads the same.
+                out.extend(
+                    (key, tuple(value) if type(value) is list else value)
+                    for key, value in self._attributes.items()
+                )
+                self._attributes = None
+            out.extend(findings.attributes())
+            self._raw = out
         return self._raw
 
     @raw.setter

@@ -89,6 +89,16 @@ class _StreamState:
             call.end(how, end_time=end_time)
 
 
+def _collected(proxy: Any) -> None:
+    """A proxy collected before its stream ended: end its span as ``proxy.gc_end``."""
+    try:
+        state = getattr(proxy, "_self_state", None)
+        if state is not None and not state.call.ended:
+            state.finish(type(proxy).gc_end)
+    except Exception:
+        pass  # at interpreter exit, or a half-built proxy: nothing to report to
+
+
 class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     """A sync stream, unchanged for its caller, whose LLM span ends exactly once.
 
@@ -143,13 +153,11 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         finally:
             self._self_state.finish(STREAM_CLOSED)
 
+    gc_end = STREAM_GC
+    """How a stream dropped unfinished ends (``aither.llm.stream.end``)."""
+
     def __del__(self) -> None:
-        try:
-            state = getattr(self, "_self_state", None)
-            if state is not None and not state.call.ended:
-                state.finish(STREAM_GC)
-        except Exception:
-            pass  # at interpreter exit, or a half-built proxy: nothing to report to
+        _collected(self)
 
     def __reduce_ex__(self, protocol: Any) -> Any:
         raise TypeError("an LLM stream cannot be pickled")
@@ -212,13 +220,6 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         finally:
             self._self_state.finish(STREAM_CLOSED)
 
-    def __del__(self) -> None:
-        try:
-            state = getattr(self, "_self_state", None)
-            if state is not None and not state.call.ended:
-                state.finish(STREAM_GC)
-        except Exception:
-            pass  # at interpreter exit, or a half-built proxy: nothing to report to
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        raise TypeError("an LLM stream cannot be pickled")
+    gc_end = STREAM_GC
+    __del__ = StreamProxy.__del__
+    __reduce_ex__ = StreamProxy.__reduce_ex__

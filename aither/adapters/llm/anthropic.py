@@ -20,15 +20,15 @@ cumulative counts. Finish reasons are Anthropic's ``stop_reason`` as sent (``end
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, TypeGuard
+from typing import Any
 
 from ... import semconv
 from ..base import Adapter, WrapContext
-from . import _common
+from . import _common, _hooks
 from ._common import LLMCall, StreamRecorder, TextBudget, as_int, field
+from ._hooks import is_int, is_number, stop_sequences
 
 PROVIDER = "anthropic"
 """``gen_ai.provider.name`` of Anthropic's API."""
@@ -40,16 +40,7 @@ _PROVIDERS_BY_CLASS = (
 """Anthropic's SDK also speaks to Claude on other clouds; their clients' class names say which."""
 
 MESSAGES_PATH = "/v1/messages"
-_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
-"""Set by ``with_raw_response`` (``raw``: the span is read from the body the SDK read) and
-``with_streaming_response`` (``stream``: the body is left unread, and the span says so with
-``aither.llm.response_unread``)."""
-_STOP_SEQUENCES_KEPT = 16
 _REQUEST_PARAMETERS = frozenset({"max_tokens", "temperature", "top_p", "top_k", "stop_sequences"})
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def provider_of(client: Any) -> str:
@@ -71,23 +62,21 @@ def request_attributes(body: Mapping[str, Any], extra: Mapping[str, Any] | None 
         body = {**body, **{k: v for k, v in extra.items() if k in _REQUEST_PARAMETERS}}
     found: dict[str, Any] = {}
     max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
+    if is_int(max_tokens):
         found[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
     for key, name in (
         ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
         ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
     ):
         value = body.get(key)
-        if _is_number(value):
+        if is_number(value):
             found[name] = float(value)
     top_k = body.get("top_k")
-    if _is_number(top_k):
+    if is_number(top_k):
         found[semconv.GEN_AI_REQUEST_TOP_K] = int(top_k)
-    stop = body.get("stop_sequences")
-    if isinstance(stop, (list, tuple)):
-        kept = [s for s in stop[:_STOP_SEQUENCES_KEPT] if isinstance(s, str)]
-        if kept:
-            found[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = kept
+    stop = stop_sequences(body.get("stop_sequences"))
+    if stop:
+        found[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
     return found
 
 
@@ -200,30 +189,21 @@ def _system_instructions(system: Any) -> Callable[[TextBudget], list[dict[str, A
     return lambda budget: _parts(system, budget)
 
 
-def start_call(
-    runtime: Any, client: Any, options: Any, context: WrapContext, provider: str, stream: bool
-) -> LLMCall | None:
+def start_call(runtime: Any, site: _hooks.Site, options: Any, stream: bool) -> LLMCall | None:
     """Start the span of one Messages request (None: it could not start, run untraced)."""
     body = options.json_data if isinstance(options.json_data, Mapping) else {}
     model = body.get("model")
     extra = getattr(options, "extra_json", None)
     attributes = request_attributes(body, extra if isinstance(extra, Mapping) else None)
-    try:
-        url = client.base_url
-        attributes[semconv.SERVER_ADDRESS] = url.host
-        if url.port is not None:
-            attributes[semconv.SERVER_PORT] = url.port
-    except Exception:  # a client without a base_url (a test double) has no server attributes
-        pass
     messages = body.get("messages")
     system = body.get("system")
-    return LLMCall.start(
+    return _hooks.start_call(
         runtime,
+        site,
+        site.extra,
         operation=semconv.GEN_AI_OPERATION_CHAT,
-        provider=provider,
-        request_model=model if isinstance(model, str) else None,
+        model=model if isinstance(model, str) else None,
         attributes=attributes,
-        client_name=context.name,
         stream=stream,
         input_texts=input_texts(body),
         system_texts=system_texts(body),
@@ -425,136 +405,40 @@ def _is_messages(options: Any) -> bool:
     )
 
 
-def _raw_mode(options: Any) -> str | None:
-    """``raw`` for ``with_raw_response``, ``stream`` for ``with_streaming_response``, else None."""
-    headers = getattr(options, "headers", None)
-    value = headers.get(_RAW_RESPONSE_HEADER) if isinstance(headers, Mapping) else None
-    return str(value) if value else None
+class AnthropicProvider(_hooks.Provider):
+    """Anthropic's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
 
+    label = "an Anthropic"
 
-def _read_raw(result: Any) -> Any:
-    """The JSON of a ``with_raw_response`` Message, read from the body the SDK already read
-    (None when it has not been read, so aither never reads it for the caller)."""
-    http = getattr(result, "http_response", None)
-    if http is None or not getattr(http, "is_stream_consumed", False):
-        return None
-    try:
-        return json.loads(http.content)
-    except ValueError:
-        return None
-
-
-def _settle(call: LLMCall, result: Any, stream: bool, raw: str | None, is_async: bool) -> Any:
-    """Record what the SDK returned; a stream comes back in a proxy that ends the span."""
-    try:
-        if raw is not None:
-            body = _read_raw(result) if raw == "raw" and not stream else None
-            if isinstance(body, Mapping):
-                record_message(call, body)
-            else:
-                call.set_attribute(semconv.AITHER_LLM_RESPONSE_UNREAD, True)
-        elif stream:
-            recorder = MessageStreamRecorder(call.capture)
-            return (
-                call.wrap_async_stream(result, recorder) if is_async else call.wrap_stream(result, recorder)
-            )
-        else:
-            record_message(call, result)
-    except Exception as exc:
-        # End first, so the span is whole; then count it (raised under raise_internal_errors,
-        # as in tests, so an adapter bug cannot hide there).
-        call.end()
-        call.runtime.internal_error(exc, "reading an Anthropic response")
-        return result
-    call.end()
-    return result
-
-
-# -- the hooks --------------------------------------------------------------------------------------
-
-
-def _sync_request(
-    client: Any, original: Callable[..., Any], context: WrapContext, provider: str
-) -> Callable[..., Any]:
-    def request(cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        runtime = context.get_runtime()
-        if runtime is None or not _is_messages(options):
-            return original(cast_to, options, *args, **kwargs)
-        stream = bool(kwargs.get("stream", args[0] if args else False))
-        try:
-            call = start_call(runtime, client, options, context, provider, stream)
-            raw = _raw_mode(options)
-        except Exception as exc:
-            runtime.internal_error(exc, "reading an Anthropic request")
-            call = None
+    def request(
+        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _hooks.Request | None:
+        if len(args) < 2 or not _is_messages(args[1]):
+            return None
+        options = args[1]
+        stream = bool(kwargs.get("stream", args[2] if len(args) > 2 else False))
+        call = start_call(runtime, site, options, stream)
         if call is None:
-            return original(cast_to, options, *args, **kwargs)
-        result = call.invoke(original, cast_to, options, *args, **kwargs)
-        return _settle(call, result, stream, raw, is_async=False)
+            return None
+        return _hooks.Request(self, call, args, kwargs, stream=stream, raw=_hooks.raw_mode(options))
 
-    return request
+    def record(self, call: LLMCall, request: _hooks.Request, response: Any) -> None:
+        record_message(call, response)
+
+    def recorder(self, call: LLMCall, request: _hooks.Request) -> StreamRecorder:
+        return MessageStreamRecorder(call.capture)
 
 
-def _async_request(
-    client: Any, original: Callable[..., Any], context: WrapContext, provider: str
-) -> Callable[..., Any]:
-    async def request(cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        runtime = context.get_runtime()
-        if runtime is None or not _is_messages(options):
-            return await original(cast_to, options, *args, **kwargs)
-        stream = bool(kwargs.get("stream", args[0] if args else False))
-        try:
-            call = start_call(runtime, client, options, context, provider, stream)
-            raw = _raw_mode(options)
-        except Exception as exc:
-            runtime.internal_error(exc, "reading an Anthropic request")
-            call = None
-        if call is None:
-            return await original(cast_to, options, *args, **kwargs)
-        result = await call.ainvoke(original, cast_to, options, *args, **kwargs)
-        return _settle(call, result, stream, raw, is_async=True)
-
-    return request
+_PROVIDER = AnthropicProvider()
 
 
 def instrument_client(client: Any, context: WrapContext) -> Any:
     """Hook ``client.request`` (and ``copy``/``with_options``, so derived clients are traced
     too) on this instance; sets ``client._aither_uninstrument``."""
-    original = client.request
-    provider = provider_of(client)
-    make = _async_request if inspect.iscoroutinefunction(original) else _sync_request
-    undos = [_common.hook(client, "request", make(client, original, context, provider))]
-
-    for name in ("copy", "with_options"):
-        copy = getattr(client, name, None)
-        if callable(copy):
-            undos.append(_common.hook(client, name, _copying(copy, context)))
-
-    def uninstrument() -> None:
-        for undo in reversed(undos):
-            undo()
-        try:
-            del client._aither_uninstrument
-        except AttributeError:
-            pass
-
-    client._aither_uninstrument = uninstrument
-    return client
-
-
-def _copying(copy: Callable[..., Any], context: WrapContext) -> Callable[..., Any]:
-    def copy_instrumented(*args: Any, **kwargs: Any) -> Any:
-        new = copy(*args, **kwargs)
-        if getattr(new, "_aither_uninstrument", None) is None:
-            runtime = context.get_runtime()
-            try:
-                instrument_client(new, context)
-            except Exception as exc:
-                if runtime is not None:
-                    runtime.internal_error(exc, "instrumenting a copied Anthropic client")
-        return new
-
-    return copy_instrumented
+    site = _hooks.Site(
+        context, _hooks.server_attributes(getattr(client, "base_url", "")), provider_of(client)
+    )
+    return _hooks.install(client, ("request",), _PROVIDER, site, instrument_client)
 
 
 class AnthropicAdapter(Adapter):

@@ -29,16 +29,16 @@ Gemini stream stopped early ends as ``aither.llm.stream.end = closed`` in both c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeGuard
-from urllib.parse import urlsplit
+from typing import Any
 
 import orjson
 
 from ... import semconv
 from ...tracing.llm_record import captured_embedding
 from ..base import Adapter, WrapContext
-from . import _common
+from . import _common, _hooks
 from ._common import AsyncStreamProxy, LLMCall, StreamProxy, StreamRecorder, TextBudget, as_int
+from ._hooks import is_int, is_number, stop_sequences
 
 PROVIDER_GEMINI = "gcp.gemini"
 """``gen_ai.provider.name`` of the Gemini Developer API."""
@@ -48,11 +48,6 @@ PROVIDER_VERTEX = "gcp.vertex_ai"
 _GENERATE = ("generateContent", "streamGenerateContent")
 _EMBED = ("embedContent", "batchEmbedContents", "predict")
 _HOOKED = ("request", "request_streamed", "async_request", "async_request_streamed")
-_STOP_SEQUENCES_KEPT = 16
-
-
-def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 # -- the request ---------------------------------------------------------------------------------
@@ -85,7 +80,7 @@ def generation_attributes(body: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(config, Mapping):
         return found
     max_tokens = config.get("maxOutputTokens")
-    if _is_number(max_tokens):
+    if is_number(max_tokens):
         found[semconv.GEN_AI_REQUEST_MAX_TOKENS] = int(max_tokens)
     for key, name in (
         ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
@@ -94,7 +89,7 @@ def generation_attributes(body: Mapping[str, Any]) -> dict[str, Any]:
         ("presencePenalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
     ):
         value = config.get(key)
-        if _is_number(value):
+        if is_number(value):
             found[name] = float(value)
     for key, name in (
         ("topK", semconv.GEN_AI_REQUEST_TOP_K),  # the SDK sends it as a float
@@ -102,13 +97,11 @@ def generation_attributes(body: Mapping[str, Any]) -> dict[str, Any]:
         ("candidateCount", semconv.GEN_AI_REQUEST_CHOICE_COUNT),
     ):
         value = config.get(key)
-        if _is_number(value):
+        if is_number(value):
             found[name] = int(value)
-    stop = config.get("stopSequences")
-    if isinstance(stop, (list, tuple)):
-        kept = [s for s in stop[:_STOP_SEQUENCES_KEPT] if isinstance(s, str)]
-        if kept:
-            found[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = kept
+    stop = stop_sequences(config.get("stopSequences"))
+    if stop:
+        found[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
     return found
 
 
@@ -120,7 +113,7 @@ def embedding_dimensions(body: Mapping[str, Any]) -> int | None:
     if value is None:
         parameters = body.get("parameters")  # Vertex AI's :predict
         value = parameters.get("outputDimensionality") if isinstance(parameters, Mapping) else None
-    return int(value) if _is_number(value) else None
+    return int(value) if is_number(value) else None
 
 
 def _contents(body: Mapping[str, Any]) -> list[Any]:
@@ -242,16 +235,15 @@ def _message(content: Any, budget: TextBudget, default_role: str) -> dict[str, A
 
 def start_call(
     runtime: Any,
-    api_client: Any,
+    site: _hooks.Site,
+    provider: str,
     operation: str,
     model: str,
     body: Mapping[str, Any],
-    context: WrapContext,
     stream: bool,
-    server: Mapping[str, Any],
 ) -> LLMCall | None:
     """Start the span of one generateContent or embedding request."""
-    attributes: dict[str, Any] = dict(server)
+    attributes: dict[str, Any] = {}
     messages: Callable[[TextBudget], Any] | None = None
     system_builder: Callable[[TextBudget], Any] | None = None
     system_text: list[str] = []
@@ -268,13 +260,13 @@ def start_call(
         if system is not None:
             system_text = list(_part_texts(system))
             system_builder = lambda budget: [_part(p, budget) for p in system]  # noqa: E731
-    return LLMCall.start(
+    return _hooks.start_call(
         runtime,
+        site,
+        provider,
         operation=operation,
-        provider=PROVIDER_VERTEX if getattr(api_client, "vertexai", False) else PROVIDER_GEMINI,
-        request_model=model,
+        model=model,
         attributes=attributes,
-        client_name=context.name,
         stream=stream,
         input_texts=input_texts(body),
         system_texts=system_text,
@@ -452,54 +444,11 @@ class GenerationStreamRecorder(StreamRecorder):
 class _Stream(StreamProxy):
     """A stream whose caller stopped early is only ever dropped (see the module docstring)."""
 
-    def __del__(self) -> None:
-        try:
-            state = getattr(self, "_self_state", None)
-            if state is not None and not state.call.ended:
-                state.finish(_common.STREAM_CLOSED)
-        except Exception:
-            pass  # at interpreter exit, or a half-built proxy: nothing to report to
+    gc_end = _common.STREAM_CLOSED
 
 
 class _AsyncStream(AsyncStreamProxy):
-    def __del__(self) -> None:
-        try:
-            state = getattr(self, "_self_state", None)
-            if state is not None and not state.call.ended:
-                state.finish(_common.STREAM_CLOSED)
-        except Exception:
-            pass  # at interpreter exit, or a half-built proxy: nothing to report to
-
-
-def _record_status(call: LLMCall, exc: BaseException) -> None:
-    """The HTTP status of the SDK's ``APIError`` (its ``code``), for an error before any chunk."""
-    code = getattr(exc, "code", None)
-    if isinstance(code, int) and not isinstance(code, bool) and code >= 400 and _is_api_error(exc):
-        call.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, code)
-
-
-def _send(call: LLMCall, original: Any, /, *args: Any, **kwargs: Any) -> Any:
-    """Call the SDK's request method, recording the HTTP status of an error it raises."""
-    try:
-        return original(*args, **kwargs)
-    except BaseException as exc:
-        _record_status(call, exc)
-        raise
-
-
-async def _asend(call: LLMCall, original: Any, /, *args: Any, **kwargs: Any) -> Any:
-    """The async twin of :func:`_send`."""
-    try:
-        return await original(*args, **kwargs)
-    except BaseException as exc:
-        _record_status(call, exc)
-        raise
-
-
-def _is_api_error(exc: BaseException) -> bool:
-    from google.genai import errors
-
-    return isinstance(exc, errors.APIError)
+    gc_end = _common.STREAM_CLOSED
 
 
 def _chunks_with_status(call: LLMCall, chunks: Iterator[Any]) -> Iterator[Any]:
@@ -512,134 +461,75 @@ def _chunks_with_status(call: LLMCall, chunks: Iterator[Any]) -> Iterator[Any]:
             yield chunk
     except BaseException as exc:
         if first:
-            _record_status(call, exc)
+            status = _PROVIDER.error_status(exc)
+            if status is not None and status >= 400:
+                call.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
         raise
 
 
-class _Traced:
-    """What a hooked method knows of one request: its span, and how to read the answer."""
+class GeminiProvider(_hooks.Provider):
+    """The REST wire format of ``google-genai``: ``request(method, path, body, ...)`` and its
+    streamed and async twins, with the body in the API's JSON shape."""
 
-    __slots__ = ("call", "dimensions_requested", "operation")
+    label = "a Gemini"
 
-    def __init__(self, call: LLMCall, operation: str, dimensions_requested: bool) -> None:
-        self.call = call
-        self.operation = operation
-        self.dimensions_requested = dimensions_requested
-
-    def settle(self, result: Any) -> Any:
-        call = self.call
-        try:
-            body = getattr(result, "body", None)
-            if isinstance(body, str) and body:
-                if self.operation == semconv.GEN_AI_OPERATION_EMBEDDINGS:
-                    record_embedding(call, body, self.dimensions_requested)
-                else:
-                    try:
-                        data = orjson.loads(body)
-                    except orjson.JSONDecodeError as malformed:
-                        # The SDK will fail to parse it too, and raise its own error.
-                        call.fail(malformed)
-                        return result
-                    if isinstance(data, Mapping):
-                        record_generation(call, data)
-        except Exception as exc:
-            # End first, so the span is whole; then count it (raised under raise_internal_errors,
-            # as in tests, so an adapter bug cannot hide there).
-            call.end()
-            call.runtime.internal_error(exc, "reading a Gemini response")
-            return result
-        call.end()
-        return result
-
-
-class _Hooks:
-    """The four hooked request methods of one ``BaseApiClient``."""
-
-    def __init__(self, api_client: Any, context: WrapContext) -> None:
-        self.api_client = api_client
-        self.context = context
-        self.originals = {name: getattr(api_client, name) for name in _HOOKED}
-        server: dict[str, Any] = {}
-        try:
-            url = urlsplit(str(api_client._http_options.base_url or ""))
-            if url.hostname:
-                server[semconv.SERVER_ADDRESS] = url.hostname
-            if url.port is not None:
-                server[semconv.SERVER_PORT] = url.port
-        except Exception:  # no base URL to read: no server attributes
-            pass
-        self.server = server
-
-    def start(self, path: Any, body: Any, stream: bool) -> _Traced | None:
-        """The traced request, or None: aither is off, the path is not traced, or the span
-        could not start."""
-        runtime = self.context.get_runtime()
-        if runtime is None or not isinstance(path, str):
+    def request(
+        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _hooks.Request | None:
+        path = args[1] if len(args) > 1 else None
+        if not isinstance(path, str):
             return None
-        try:
-            parsed = parse_path(path)
-            if parsed is None:
-                return None
-            operation, model = parsed
-            body = body if isinstance(body, Mapping) else {}
-            call = start_call(
-                runtime, self.api_client, operation, model, body, self.context, stream, self.server
-            )
-            if call is None:
-                return None
-            return _Traced(call, operation, embedding_dimensions(body) is not None)
-        except Exception as exc:
-            runtime.internal_error(exc, "reading a Gemini request")
+        parsed = parse_path(path)
+        if parsed is None:
             return None
+        operation, model = parsed
+        body = args[2] if len(args) > 2 and isinstance(args[2], Mapping) else {}
+        stream = method.endswith("_streamed")
+        call = start_call(runtime, site, site.extra, operation, model, body, stream)
+        if call is None:
+            return None
+        state = (operation, embedding_dimensions(body) is not None)
+        return _hooks.Request(self, call, args, kwargs, stream=stream, state=state)
 
-    def request(self, method: Any, path: Any, body: Any, *args: Any, **kwargs: Any) -> Any:
-        original = self.originals["request"]
-        traced = self.start(path, body, stream=False)
-        if traced is None:
-            return original(method, path, body, *args, **kwargs)
-        call = traced.call
-
-        return traced.settle(call.invoke(_send, call, original, method, path, body, *args, **kwargs))
-
-    def request_streamed(self, method: Any, path: Any, body: Any, *args: Any, **kwargs: Any) -> Any:
-        original = self.originals["request_streamed"]
-        traced = self.start(path, body, stream=True)
-        if traced is None:
-            return original(method, path, body, *args, **kwargs)
-        call = traced.call
-        chunks = call.invoke(original, method, path, body, *args, **kwargs)
+    def record(self, call: LLMCall, request: _hooks.Request, response: Any) -> None:
+        body = getattr(response, "body", None)
+        if not isinstance(body, str) or not body:
+            return
+        operation, dimensions_requested = request.state
+        if operation == semconv.GEN_AI_OPERATION_EMBEDDINGS:
+            record_embedding(call, body, dimensions_requested)
+            return
         try:
-            return _Stream(_chunks_with_status(call, chunks), call, GenerationStreamRecorder(call.capture))
-        except Exception as exc:
-            call.runtime.internal_error_quiet(exc, "wrapping a Gemini stream")
-            call.end()
-            return chunks
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as malformed:
+            # The SDK will fail to parse it too, and raise its own error.
+            call.fail(malformed)
+            return
+        if isinstance(data, Mapping):
+            record_generation(call, data)
 
-    async def async_request(self, method: Any, path: Any, body: Any, *args: Any, **kwargs: Any) -> Any:
-        original = self.originals["async_request"]
-        traced = self.start(path, body, stream=False)
-        if traced is None:
-            return await original(method, path, body, *args, **kwargs)
-        call = traced.call
+    def recorder(self, call: LLMCall, request: _hooks.Request) -> StreamRecorder:
+        return GenerationStreamRecorder(call.capture)
 
-        return traced.settle(await call.ainvoke(_asend, call, original, method, path, body, *args, **kwargs))
+    def wrap_stream(self, call: LLMCall, request: _hooks.Request, stream: Any, *, is_async: bool) -> Any:
+        recorder = self.recorder(call, request)
+        if is_async:
+            return _AsyncStream(stream, call, recorder)
+        return _Stream(_chunks_with_status(call, stream), call, recorder)
 
-    async def async_request_streamed(
-        self, method: Any, path: Any, body: Any, *args: Any, **kwargs: Any
-    ) -> Any:
-        original = self.originals["async_request_streamed"]
-        traced = self.start(path, body, stream=True)
-        if traced is None:
-            return await original(method, path, body, *args, **kwargs)
-        call = traced.call
+    def error_status(self, exc: BaseException) -> int | None:
+        """The HTTP status of the SDK's ``APIError`` (its ``code``)."""
+        code = getattr(exc, "code", None)
+        return code if is_int(code) and _is_api_error(exc) else None
 
-        chunks = await call.ainvoke(_asend, call, original, method, path, body, *args, **kwargs)
-        try:
-            return _AsyncStream(chunks, call, GenerationStreamRecorder(call.capture))
-        except Exception as exc:
-            call.runtime.internal_error_quiet(exc, "wrapping a Gemini stream")
-            call.end()
-            return chunks
+
+_PROVIDER = GeminiProvider()
+
+
+def _is_api_error(exc: BaseException) -> bool:
+    from google.genai import errors
+
+    return isinstance(exc, errors.APIError)
 
 
 def instrument_client(client: Any, context: WrapContext) -> Any:
@@ -648,18 +538,19 @@ def instrument_client(client: Any, context: WrapContext) -> Any:
     api_client = client._api_client
     if getattr(api_client, "_aither_hooks", None) is not None:
         return client  # its twin (client.aio, or the client of this aio) is already wrapped
-    hooks = _Hooks(api_client, context)
-    undos = [_common.hook(api_client, name, getattr(hooks, name)) for name in _HOOKED]
-    api_client._aither_hooks = hooks
+    try:
+        server = _hooks.server_attributes(api_client._http_options.base_url or "")
+    except Exception:  # no base URL to read: no server attributes
+        server = {}
+    provider = PROVIDER_VERTEX if getattr(api_client, "vertexai", False) else PROVIDER_GEMINI
+    site = _hooks.Site(context, server, provider)
+    _hooks.install(client, _HOOKED, _PROVIDER, site, target=api_client)
+    api_client._aither_hooks = site
+    undo = client._aither_uninstrument
 
     def uninstrument() -> None:
-        for undo in reversed(undos):
-            undo()
-        for obj, name in ((api_client, "_aither_hooks"), (client, "_aither_uninstrument")):
-            try:
-                delattr(obj, name)
-            except AttributeError:
-                pass
+        undo()
+        api_client.__dict__.pop("_aither_hooks", None)
 
     client._aither_uninstrument = uninstrument
     return client

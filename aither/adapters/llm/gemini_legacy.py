@@ -15,15 +15,15 @@ Finish reasons are the API's names (``STOP``, ``MAX_TOKENS``...). An exception o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from ... import semconv
 from ..base import Adapter, WrapContext
-from . import _common, gemini
-from ._common import LLMCall
+from . import _hooks, gemini
+from ._common import LLMCall, StreamRecorder
 
 _HOOKED = ("generate_content", "generate_content_async")
 
@@ -75,84 +75,45 @@ class _ChunkRecorder(gemini.GenerationStreamRecorder):
         return True
 
 
-def _record_status(call: LLMCall, exc: BaseException) -> None:
-    code = getattr(exc, "code", None)  # google.api_core's HTTP status
-    if isinstance(code, int) and not isinstance(code, bool) and code >= 400:
-        call.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, code)
+class LegacyProvider(_hooks.Provider):
+    """The legacy SDK's ``generate_content(contents, *, generation_config=..., stream=...)``,
+    read as the REST API's JSON so that :mod:`gemini`'s parsing records it."""
+
+    label = "a Gemini"
+
+    def request(
+        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _hooks.Request | None:
+        model = site.extra
+        try:
+            body = _request_body(model, args, kwargs)
+        except Exception:
+            # The SDK could not build the request either: let it raise its own error, untraced.
+            return None
+        stream = bool(kwargs.get("stream"))
+        call = gemini.start_call(
+            runtime,
+            site,
+            gemini.PROVIDER_GEMINI,
+            semconv.GEN_AI_OPERATION_GENERATE_CONTENT,
+            _model_id(model),
+            body,
+            stream,
+        )
+        return None if call is None else _hooks.Request(self, call, args, kwargs, stream=stream)
+
+    def record(self, call: LLMCall, request: _hooks.Request, response: Any) -> None:
+        gemini.record_generation(call, _json(response._result))
+
+    def recorder(self, call: LLMCall, request: _hooks.Request) -> StreamRecorder:
+        return _ChunkRecorder(call.capture)
+
+    def error_status(self, exc: BaseException) -> int | None:
+        code = getattr(exc, "code", None)  # google.api_core's HTTP status
+        return code if _hooks.is_int(code) else None
 
 
-def _send(call: LLMCall, original: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """Call the SDK, recording the HTTP status of an error it raises (before the span ends)."""
-    try:
-        return original(*args, **kwargs)
-    except BaseException as exc:
-        _record_status(call, exc)
-        raise
-
-
-async def _asend(call: LLMCall, original: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return await original(*args, **kwargs)
-    except BaseException as exc:
-        _record_status(call, exc)
-        raise
-
-
-def _start(
-    model: Any, context: WrapContext, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-) -> LLMCall | None:
-    runtime = context.get_runtime()
-    if runtime is None:
-        return None
-    try:
-        body = _request_body(model, args, kwargs)
-    except Exception:
-        # The SDK could not build the request either: let it raise its own error, untraced.
-        return None
-    return gemini.start_call(
-        runtime,
-        None,
-        semconv.GEN_AI_OPERATION_GENERATE_CONTENT,
-        _model_id(model),
-        body,
-        context,
-        bool(kwargs.get("stream")),
-        {},
-    )
-
-
-def _settle(call: LLMCall, result: Any, stream: bool) -> Any:
-    if stream:
-        return call.wrap_stream(result, _ChunkRecorder(call.capture))
-    try:
-        gemini.record_generation(call, _json(result._result))
-    except Exception as exc:
-        call.runtime.internal_error_quiet(exc, "reading a Gemini response")
-    call.end()
-    return result
-
-
-def _hooks(model: Any, context: WrapContext) -> dict[str, Callable[..., Any]]:
-    original = model.generate_content
-    original_async = model.generate_content_async
-
-    def generate_content(*args: Any, **kwargs: Any) -> Any:
-        call = _start(model, context, args, kwargs)
-        if call is None:
-            return original(*args, **kwargs)
-        result = call.invoke(_send, call, original, *args, **kwargs)
-        return _settle(call, result, bool(kwargs.get("stream")))
-
-    async def generate_content_async(*args: Any, **kwargs: Any) -> Any:
-        call = _start(model, context, args, kwargs)
-        if call is None:
-            return await original_async(*args, **kwargs)
-        result = await call.ainvoke(_asend, call, original_async, *args, **kwargs)
-        if kwargs.get("stream"):
-            return call.wrap_async_stream(result, _ChunkRecorder(call.capture))
-        return _settle(call, result, False)
-
-    return {"generate_content": generate_content, "generate_content_async": generate_content_async}
+_PROVIDER = LegacyProvider()
 
 
 class GeminiLegacyAdapter(Adapter):
@@ -168,12 +129,5 @@ class GeminiLegacyAdapter(Adapter):
         return frozenset(m for m in _HOOKED if callable(getattr(model, m, None)))
 
     def instrument(self, obj: Any, context: WrapContext) -> Any | None:
-        undo = [_common.hook(obj, name, fn) for name, fn in _hooks(obj, context).items()]
-
-        def uninstrument() -> None:
-            for restore in undo:
-                restore()
-            obj.__dict__.pop("_aither_uninstrument", None)
-
-        obj._aither_uninstrument = uninstrument
-        return obj
+        site = _hooks.Site(context, {}, obj)
+        return _hooks.install(obj, _HOOKED, _PROVIDER, site, async_methods=("generate_content_async",))

@@ -170,13 +170,26 @@ _MAX_DECODED = 8
 _PUNCTUATION = str.maketrans(dict.fromkeys("!\"#$%&'()*,-.:;<>?@[\\]^`{|}~_", " "))
 
 
+# Each rule's triggers split once: whole words (a set test against the text's words) and
+# the rest (substrings of the text), so a clean prompt costs one set test per rule.
+_TRIGGERS: tuple[tuple[str, frozenset[str], tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (
+        name,
+        frozenset(t for t in triggers if t.isalpha()),
+        tuple(t for t in triggers if not t.isalpha()),
+        pattern,
+    )
+    for name, _, triggers, pattern in RULES
+)
+
+
 def _rules(text: str) -> set[str]:
     """The rules ``text`` matches (encoded payloads aside)."""
     lowered = text.lower()
     words = set(lowered.translate(_PUNCTUATION).split())
     matched: set[str] = set()
-    for name, _, triggers, pattern in RULES:
-        triggered = any((word in words) if word.isalpha() else (word in lowered) for word in triggers)
+    for name, whole, parts, pattern in _TRIGGERS:
+        triggered = not whole.isdisjoint(words) or any(part in lowered for part in parts)
         if triggered and pattern.search(lowered) is not None:
             matched.add(name)
     return matched

@@ -23,8 +23,7 @@ unless the caller asks for it.
 from __future__ import annotations
 
 import copy as _copy
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from openai import AsyncStream, Stream
@@ -32,7 +31,7 @@ from openai._base_client import AsyncAPIClient, SyncAPIClient
 
 from ... import semconv
 from ..base import Adapter, WrapContext
-from . import _common
+from . import _common, _hooks
 from . import _openai_messages as _messages
 from ._common import LLMCall, field
 from ._openai_messages import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
@@ -40,7 +39,7 @@ from ._openai_messages import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 PROVIDER = "openai"
 AZURE_PROVIDER = "azure.ai.openai"
 STREAM_USAGE_ENV = "AITHER_OPENAI_STREAM_USAGE"
-RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"  # openai._constants.RAW_RESPONSE_HEADER
+RAW_RESPONSE_HEADER = _hooks.RAW_RESPONSE_HEADER  # openai._constants.RAW_RESPONSE_HEADER
 
 
 # The OpenAI request fields that map to GenAI request attributes, by API.
@@ -69,122 +68,43 @@ class OpenAIAdapter(Adapter):
     methods = ("request",)
 
     def traced_methods(self, model: Any) -> frozenset[str]:
-        return frozenset(self.methods) if _client_kind(model) is not None else frozenset()
+        return frozenset(self.methods) if _is_client(model) else frozenset()
 
     def instrument(self, obj: Any, context: WrapContext) -> Any | None:
-        kind = _client_kind(obj)
-        if kind is None:
+        if not _is_client(obj):
             return None
-        _instrument(obj, context, is_async=kind == "async")
-        return obj
+        return instrument_client(obj, context)
 
 
-def _client_kind(obj: Any) -> str | None:
-    if isinstance(obj, SyncAPIClient):
-        return "sync"
-    if isinstance(obj, AsyncAPIClient):
-        return "async"
-    return None
+def _is_client(obj: Any) -> bool:
+    return isinstance(obj, (SyncAPIClient, AsyncAPIClient))
 
 
-class _ClientState:
-    """What the hooks of one instrumented client know; built once at wrap time."""
-
-    __slots__ = ("context", "provider", "server", "stream_usage")
-
-    def __init__(self, client: Any, context: WrapContext) -> None:
-        self.context = context
-        self.provider = AZURE_PROVIDER if "Azure" in type(client).__name__ else PROVIDER
-        self.server: dict[str, Any] = {}
-        try:
-            url = client.base_url
-            self.server[semconv.SERVER_ADDRESS] = str(url.host) or None
-            port = url.port
-            self.server[semconv.SERVER_PORT] = (
-                int(port) if port is not None else (443 if url.scheme == "https" else 80)
-            )
-        except Exception:
-            pass
-        # The client's openai_stream_usage setting (AITHER_OPENAI_STREAM_USAGE), read at init();
-        # with aither off nothing is recorded, so the request is left as it was.
-        runtime = context.get_runtime()
-        self.stream_usage = runtime is not None and runtime.settings.openai_stream_usage
+def stream_usage_enabled(context: WrapContext) -> bool:
+    """Whether a stream is asked for its usage: the client's ``openai_stream_usage`` setting
+    (``AITHER_OPENAI_STREAM_USAGE``, default on), read at init(); with aither off nothing is
+    recorded, so the request is left as it was."""
+    runtime = context.get_runtime()
+    return runtime is not None and runtime.settings.openai_stream_usage
 
 
-def _instrument(client: Any, context: WrapContext, *, is_async: bool) -> None:
-    state = _ClientState(client, context)
-    original = client.request  # the bound method of the class
-    hooked = _async_hook(original, state) if is_async else _sync_hook(original, state)
-    undos = [_common.hook(client, "request", hooked)]
-    for name in ("copy", "with_options"):
-        method = getattr(client, name, None)
-        if callable(method):
-            undos.append(_common.hook(client, name, _copy_hook(method, context, is_async)))
-
-    def uninstrument() -> None:
-        for undo in reversed(undos):
-            undo()
-        client.__dict__.pop("_aither_uninstrument", None)
-
-    client._aither_uninstrument = uninstrument
+def instrument_client(client: Any, context: WrapContext) -> Any:
+    """Hook ``client.request`` (and ``copy`` / ``with_options``) on this instance."""
+    provider = AZURE_PROVIDER if "Azure" in type(client).__name__ else PROVIDER
+    server = _hooks.server_attributes(getattr(client, "base_url", ""))
+    site = _hooks.Site(context, server, _Site(provider, stream_usage_enabled(context)))
+    return _hooks.install(client, ("request",), _PROVIDER, site, instrument_client)
 
 
-def _copy_hook(method: Callable[..., Any], context: WrapContext, is_async: bool) -> Callable[..., Any]:
-    def copy(*args: Any, **kwargs: Any) -> Any:
-        new = method(*args, **kwargs)
-        try:
-            if getattr(new, "_aither_uninstrument", None) is None and _client_kind(new) is not None:
-                _instrument(new, context, is_async=is_async)
-        except Exception as exc:
-            runtime = context.get_runtime()
-            if runtime is not None:
-                runtime.internal_error(exc, "instrumenting a copy of an OpenAI client")
-        return new
+class _Site:
+    """What OpenAI's hooks keep per client, besides the server: the provider name (Azure or
+    not) and whether streams are asked for their usage."""
 
-    return copy
+    __slots__ = ("provider", "stream_usage")
 
-
-# -- the hooks ------------------------------------------------------------------------------------
-
-
-def _sync_hook(original: Callable[..., Any], state: _ClientState) -> Callable[..., Any]:
-    def request(cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        runtime = state.context.get_runtime()
-        if runtime is None:
-            return original(cast_to, options, *args, **kwargs)
-        plan: _Plan | None = None
-        try:
-            plan = _plan(runtime, state, options, _stream_flag(args, kwargs))
-        except Exception as exc:
-            runtime.internal_error(exc, "reading an OpenAI request")
-        if plan is None:
-            return original(cast_to, options, *args, **kwargs)
-        result = plan.call.invoke(original, cast_to, plan.options, *args, **kwargs)
-        return plan.finish(result, is_async=False)
-
-    return request
-
-
-def _async_hook(original: Callable[..., Any], state: _ClientState) -> Callable[..., Any]:
-    async def request(cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
-        runtime = state.context.get_runtime()
-        if runtime is None:
-            return await original(cast_to, options, *args, **kwargs)
-        plan: _Plan | None = None
-        try:
-            plan = _plan(runtime, state, options, _stream_flag(args, kwargs))
-        except Exception as exc:
-            runtime.internal_error(exc, "reading an OpenAI request")
-        if plan is None:
-            return await original(cast_to, options, *args, **kwargs)
-        result = await plan.call.ainvoke(original, cast_to, plan.options, *args, **kwargs)
-        return plan.finish(result, is_async=True)
-
-    return request
-
-
-def _stream_flag(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> bool:
-    return bool(kwargs["stream"] if "stream" in kwargs else (args[0] if args else False))
+    def __init__(self, provider: str, stream_usage: bool) -> None:
+        self.provider = provider
+        self.stream_usage = stream_usage
 
 
 # -- reading a request ----------------------------------------------------------------------------
@@ -205,119 +125,89 @@ def _operation(url: Any) -> str | None:
     return None
 
 
-class _Plan:
-    """One traced request: the span, the (possibly amended) options, how to read the result."""
+class _State:
+    """How one traced request's result is read: its API and whether aither asked for usage."""
 
-    __slots__ = ("api", "call", "options", "raw", "stream", "usage_requested")
+    __slots__ = ("api", "usage_requested")
 
-    def __init__(
-        self, call: LLMCall, options: Any, api: str, stream: bool, raw: str | None, usage_requested: bool
-    ) -> None:
-        self.call = call
-        self.options = options
+    def __init__(self, api: str, usage_requested: bool) -> None:
         self.api = api
-        self.stream = stream
-        self.raw = raw
         self.usage_requested = usage_requested
 
-    def finish(self, result: Any, *, is_async: bool) -> Any:
-        call = self.call
-        try:
-            if self.raw is not None:
-                self._finish_raw(result)
-                return result
-            if self.stream and _is_stream(result):
-                recorder = _messages.recorder(self.api, self.usage_requested, call)
-                return (
-                    call.wrap_async_stream(result, recorder)
-                    if is_async
-                    else call.wrap_stream(result, recorder)
-                )
-            _messages.record(self.api, call, result)
-        except Exception as exc:
-            call.end()
-            call.runtime.internal_error(exc, "reading an OpenAI response")
-            return result
-        call.end()
-        return result
 
-    def _finish_raw(self, result: Any) -> None:
-        """``with_raw_response`` (body read: recorded from its JSON) or
-        ``with_streaming_response`` / a raw stream (body unread: the span says so)."""
-        call = self.call
-        http = getattr(result, "http_response", None)
-        body: Any = None
-        if self.raw == "true" and not self.stream and http is not None and not _unread(http):
-            try:
-                body = json.loads(http.content)
-            except ValueError:
-                body = None
-        if isinstance(body, Mapping):
-            _messages.record(self.api, call, body)
+class OpenAIProvider(_hooks.Provider):
+    """OpenAI's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
+
+    label = "an OpenAI"
+
+    def request(
+        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _hooks.Request | None:
+        if len(args) < 2:
+            return None
+        options = args[1]
+        if str(getattr(options, "method", "")).lower() != "post":
+            return None
+        api = _operation(getattr(options, "url", None))
+        if api is None:
+            return None
+        body = getattr(options, "json_data", None)
+        if not isinstance(body, Mapping):
+            return None
+        extra = getattr(options, "extra_json", None)
+        if isinstance(extra, Mapping) and extra:
+            body = {**body, **extra}
+        flag = kwargs["stream"] if "stream" in kwargs else (args[2] if len(args) > 2 else False)
+        stream = bool(flag) or body.get("stream") is True
+        raw = _hooks.raw_mode(options)
+        mine: _Site = site.extra
+        usage_requested = (
+            stream
+            and mine.stream_usage
+            and raw is None
+            and api in (CHAT, COMPLETIONS)
+            and "stream_options" not in body
+        )
+        if usage_requested:
+            args = (args[0], _with_stream_usage(options), *args[2:])
+
+        model = body.get("model")
+        attrs: dict[str, Any] = {}
+        if api == EMBEDDINGS:
+            reading = _read_embeddings(body, attrs)
+        elif api == RESPONSES:
+            reading = _read_responses(body, attrs)
         else:
-            call.set_attribute(semconv.AITHER_LLM_RESPONSE_UNREAD, True)
-        call.end()
+            reading = _read_chat(body, attrs, api)
+        call = _hooks.start_call(
+            runtime,
+            site,
+            mine.provider,
+            model=model if isinstance(model, str) else None,
+            attributes=attrs,
+            stream=stream and api != EMBEDDINGS,
+            **reading,
+        )
+        if call is None:
+            return None
+        if usage_requested:
+            call.set_attribute(semconv.AITHER_LLM_STREAM_USAGE_REQUESTED, True)
+        return _hooks.Request(
+            self, call, args, kwargs, stream=stream, raw=raw, state=_State(api, usage_requested)
+        )
+
+    def record(self, call: LLMCall, request: _hooks.Request, response: Any) -> None:
+        _messages.record(request.state.api, call, response)
+
+    def recorder(self, call: LLMCall, request: _hooks.Request) -> _common.StreamRecorder:
+        state: _State = request.state
+        return _messages.recorder(state.api, state.usage_requested, call)
+
+    def is_stream(self, result: Any) -> bool:
+        return isinstance(result, (Stream, AsyncStream))
 
 
-def _unread(http: Any) -> bool:
-    try:
-        http.content  # noqa: B018 - raises when the body was not read
-    except Exception:
-        return True
-    return False
-
-
-def _is_stream(result: Any) -> bool:
-    return isinstance(result, (Stream, AsyncStream))
-
-
-def _raw_mode(options: Any) -> str | None:
-    headers = getattr(options, "headers", None)
-    if not isinstance(headers, Mapping):
-        return None
-    value = headers.get(RAW_RESPONSE_HEADER)
-    return str(value) if value else None
-
-
-def _plan(runtime: Any, state: _ClientState, options: Any, stream: bool) -> _Plan | None:
-    if str(getattr(options, "method", "")).lower() != "post":
-        return None
-    api = _operation(getattr(options, "url", None))
-    if api is None:
-        return None
-    body = getattr(options, "json_data", None)
-    if not isinstance(body, Mapping):
-        return None
-    extra = getattr(options, "extra_json", None)
-    if isinstance(extra, Mapping) and extra:
-        body = {**body, **extra}
-    stream = stream or body.get("stream") is True
-    raw = _raw_mode(options)
-    usage_requested = False
-    if (
-        stream
-        and state.stream_usage
-        and raw is None
-        and api in (CHAT, COMPLETIONS)
-        and "stream_options" not in body
-    ):
-        options = _with_stream_usage(options)
-        usage_requested = True
-
-    model = body.get("model")
-    model = model if isinstance(model, str) else None
-    attrs: dict[str, Any] = dict(state.server)
-    if api == EMBEDDINGS:
-        call = _start_embeddings(runtime, state, body, model, attrs)
-    elif api == RESPONSES:
-        call = _start_responses(runtime, state, body, model, attrs, stream)
-    else:
-        call = _start_chat(runtime, state, body, model, attrs, stream, api)
-    if call is None:
-        return None
-    if usage_requested:
-        call.set_attribute(semconv.AITHER_LLM_STREAM_USAGE_REQUESTED, True)
-    return _Plan(call, options, api, stream, raw, usage_requested)
+_PROVIDER = OpenAIProvider()
 
 
 def _with_stream_usage(options: Any) -> Any:
@@ -333,7 +223,7 @@ def _with_stream_usage(options: Any) -> Any:
 def _params(body: Mapping[str, Any], table: Iterable[tuple[str, str]], attrs: dict[str, Any]) -> None:
     for key, attr in table:
         value = body.get(key)
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if isinstance(value, str) or _hooks.is_number(value):
             attrs[attr] = value
 
 
@@ -346,26 +236,18 @@ def _output_type(kind: Any, attrs: dict[str, Any]) -> None:
 
 
 def _stop(body: Mapping[str, Any], attrs: dict[str, Any]) -> None:
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
-    elif isinstance(stop, (list, tuple)) and stop and all(isinstance(s, str) for s in stop):
-        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
+    stop = _hooks.stop_sequences(body.get("stop"))
+    if stop:
+        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stop
 
 
-def _start_chat(
-    runtime: Any,
-    state: _ClientState,
-    body: Mapping[str, Any],
-    model: str | None,
-    attrs: dict[str, Any],
-    stream: bool,
-    api: str,
-) -> LLMCall | None:
+def _read_chat(body: Mapping[str, Any], attrs: dict[str, Any], api: str) -> dict[str, Any]:
+    """A chat completion's (or a legacy completion's) request attributes into ``attrs``; returns
+    what else the span starts with (see :func:`_hooks.start_call`)."""
     _params(body, _CHAT_PARAMS, attrs)
     _output_type(field(body.get("response_format"), "type"), attrs)
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
-    if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
+    if _hooks.is_int(max_tokens):
         attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
     _stop(body, attrs)
     if api == COMPLETIONS:
@@ -375,43 +257,23 @@ def _start_chat(
             if isinstance(prompt, str)
             else [p for p in _messages.as_list(prompt) if isinstance(p, str)]
         )
-        return LLMCall.start(
-            runtime,
-            operation=semconv.GEN_AI_OPERATION_TEXT_COMPLETION,
-            provider=state.provider,
-            request_model=model,
-            attributes=attrs,
-            client_name=state.context.name,
-            stream=stream,
-            input_texts=prompts,
-            input_messages=lambda budget: [
-                {"role": "user", "parts": [{"type": "text", "content": budget.text(p)}]} for p in prompts
-            ],
-        )
+        return {
+            "operation": semconv.GEN_AI_OPERATION_TEXT_COMPLETION,
+            "input_texts": prompts,
+            "input_messages": lambda budget: [_hooks.text_message("user", p, budget) for p in prompts],
+        }
     messages = _messages.as_list(body.get("messages"))
     untrusted, trusted = _messages.message_texts(messages)
-    return LLMCall.start(
-        runtime,
-        operation=semconv.GEN_AI_OPERATION_CHAT,
-        provider=state.provider,
-        request_model=model,
-        attributes=attrs,
-        client_name=state.context.name,
-        stream=stream,
-        input_texts=untrusted,
-        system_texts=trusted,
-        input_messages=lambda budget: _messages.chat_messages(messages, budget),
-    )
+    return {
+        "operation": semconv.GEN_AI_OPERATION_CHAT,
+        "input_texts": untrusted,
+        "system_texts": trusted,
+        "input_messages": lambda budget: _messages.chat_messages(messages, budget),
+    }
 
 
-def _start_responses(
-    runtime: Any,
-    state: _ClientState,
-    body: Mapping[str, Any],
-    model: str | None,
-    attrs: dict[str, Any],
-    stream: bool,
-) -> LLMCall | None:
+def _read_responses(body: Mapping[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
+    """A Responses API request (see :func:`_read_chat`)."""
     _params(body, _RESPONSES_PARAMS, attrs)
     _output_type(field(field(body.get("text"), "format"), "type"), attrs)
     conversation = body.get("conversation")
@@ -429,42 +291,28 @@ def _start_responses(
         untrusted, trusted = _messages.message_texts(items)
     if isinstance(instructions, str):
         trusted = [*trusted, instructions]
-    return LLMCall.start(
-        runtime,
-        operation=semconv.GEN_AI_OPERATION_CHAT,
-        provider=state.provider,
-        request_model=model,
-        attributes=attrs,
-        client_name=state.context.name,
-        stream=stream,
-        input_texts=untrusted,
-        system_texts=trusted,
-        input_messages=lambda budget: _messages.response_items(items, budget),
-        system_instructions=(
+    return {
+        "operation": semconv.GEN_AI_OPERATION_CHAT,
+        "input_texts": untrusted,
+        "system_texts": trusted,
+        "input_messages": lambda budget: _messages.response_items(items, budget),
+        "system_instructions": (
             (lambda budget: [{"type": "text", "content": budget.text(instructions)}])
             if isinstance(instructions, str)
             else None
         ),
-    )
+    }
 
 
-def _start_embeddings(
-    runtime: Any, state: _ClientState, body: Mapping[str, Any], model: str | None, attrs: dict[str, Any]
-) -> LLMCall | None:
+def _read_embeddings(body: Mapping[str, Any], attrs: dict[str, Any]) -> dict[str, Any]:
+    """An embeddings request (see :func:`_read_chat`)."""
     encoding = body.get("encoding_format")
     if isinstance(encoding, str):
         attrs[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
     dimensions = body.get("dimensions")
-    if isinstance(dimensions, int) and not isinstance(dimensions, bool):
+    if _hooks.is_int(dimensions):
         attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
     value = body.get("input")
     texts = [value] if isinstance(value, str) else _messages.strings(value)
-    return LLMCall.start(
-        runtime,
-        operation=semconv.GEN_AI_OPERATION_EMBEDDINGS,
-        provider=state.provider,
-        request_model=model,
-        attributes=attrs,
-        client_name=state.context.name,
-        system_texts=texts,  # scanned for PII; an embedding input is not executed, so no injection score
-    )
+    # scanned for PII; an embedding input is not executed, so no injection score
+    return {"operation": semconv.GEN_AI_OPERATION_EMBEDDINGS, "system_texts": texts}

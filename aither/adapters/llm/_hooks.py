@@ -1,0 +1,435 @@
+"""One hook layer for LLM clients: a provider module describes its wire format, this does the rest.
+
+A provider module (``openai.py``, ``anthropic.py``, ``gemini.py``...) keeps only the parsing
+of its wire format, in a :class:`Provider` description:
+
+- :meth:`Provider.request`: read one request (the hooked method's arguments) and start its
+  span, or return None to pass it through untraced;
+- :meth:`Provider.record`: record a whole response on the span;
+- :meth:`Provider.recorder`: a :class:`~aither.adapters.llm._streams.StreamRecorder` for a
+  stream.
+
+Everything else exists once, here: :func:`install` hooks the named methods of a client
+instance (and ``copy`` / ``with_options``, so the clients they return are hooked too) and
+sets ``_aither_uninstrument``; :func:`sync_hook` / :func:`async_hook` build the hooked methods
+from the description; :meth:`Request.finish` records what the SDK returned in one order
+(record, end the span, then count an aither error, so a span is whole even when aither fails);
+:func:`raw_mode` / :func:`raw_json` read the SDK's raw-response mode; :func:`server_attributes`
+gives ``server.address`` and ``server.port`` (defaulted from the scheme, the same for every
+provider); :func:`stop_sequences` keeps at most :data:`STOP_SEQUENCES_MAX` of them.
+
+A hooked method is a pure pass-through when aither is off (``context.get_runtime()`` is
+None, the one lookup per call) or when the description returns None. The caller's results
+and exceptions pass through untouched; aither's own errors are counted with
+``runtime.internal_error`` (raised only under ``raise_internal_errors=True``, as in tests).
+
+Example, a provider whose client sends every call through ``client.send(path, body)``::
+
+    class Acme(_hooks.Provider):
+        label = "Acme"
+
+        def request(self, runtime, site, args, kwargs):
+            path, body = args[0], args[1]
+            if path != "/v1/chat":
+                return None
+            call = LLMCall.start(runtime, operation="chat", provider="acme",
+                                 request_model=body.get("model"), attributes=dict(site.server),
+                                 client_name=site.context.name, stream=bool(body.get("stream")))
+            return None if call is None else _hooks.Request(self, call, args, kwargs,
+                                                            stream=bool(body.get("stream")))
+
+        def record(self, call, request, response):
+            # Request.finish ends the span after this, and counts an error raised here.
+            call.record_response(response_model=response["model"], finish_reasons=["stop"])
+
+    def instrument(client, context):
+        site = _hooks.Site(context, _hooks.server_attributes(client.base_url))
+        return _hooks.install(client, ("send",), Acme(), site, instrument)
+
+``docs/llm.md`` ("Adding a provider") walks through it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
+from urllib.parse import urlsplit
+
+from ... import semconv
+from ._common import LLMCall, StreamRecorder, TextBudget, hook
+
+if TYPE_CHECKING:
+    from ..._runtime import Runtime
+    from ..base import WrapContext
+
+STOP_SEQUENCES_MAX: Final = 16
+"""Stop sequences kept in ``gen_ai.request.stop_sequences``, for every provider."""
+RAW_RESPONSE_HEADER: Final = "X-Stainless-Raw-Response"
+"""Set by the Stainless SDKs (OpenAI, Anthropic) on ``with_raw_response`` (``raw`` or
+``true``: the body was read, the span is recorded from its JSON) and
+``with_streaming_response`` (``stream``: the body is left unread, and the span says so with
+``aither.llm.response_unread``)."""
+_DEFAULT_PORTS: Final = {"https": 443, "http": 80}
+
+
+# -- small checks every provider needs ---------------------------------------------------------------
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """An int or float that is not a bool (JSON numbers as request parameters)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """An int that is not a bool (token counts, sizes)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def stop_sequences(value: Any) -> list[str] | None:
+    """``gen_ai.request.stop_sequences`` of a request's stop value: one string, or the strings
+    of a list, at most :data:`STOP_SEQUENCES_MAX`; None when there is none."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        kept = [s for s in value[:STOP_SEQUENCES_MAX] if isinstance(s, str)]
+        return kept or None
+    return None
+
+
+def server_attributes(url: Any) -> dict[str, Any]:
+    """``server.address`` and ``server.port`` of a client's base URL (a string or an
+    ``httpx.URL``); the port defaults to the scheme's (443 for https, 80 for http). Empty when
+    the URL cannot be read (a test double without one)."""
+    found: dict[str, Any] = {}
+    try:
+        parts = urlsplit(str(url))
+        if parts.hostname:
+            found[semconv.SERVER_ADDRESS] = parts.hostname
+        port = parts.port if parts.port is not None else _DEFAULT_PORTS.get(parts.scheme)
+        if port is not None and found:
+            found[semconv.SERVER_PORT] = port
+    except Exception:  # an unreadable URL: no server attributes rather than none of the span
+        return {}
+    return found
+
+
+def raw_mode(options: Any) -> str | None:
+    """The raw-response mode of a Stainless SDK's request options (see
+    :data:`RAW_RESPONSE_HEADER`), or None for a parsed response."""
+    headers = getattr(options, "headers", None)
+    value = headers.get(RAW_RESPONSE_HEADER) if isinstance(headers, Mapping) else None
+    return str(value) if value else None
+
+
+def raw_json(result: Any) -> Any:
+    """The JSON of a raw response whose body the SDK already read; None when it was not read
+    (aither never reads a body for the caller) or is not JSON."""
+    http = getattr(result, "http_response", None)
+    if http is None:
+        return None
+    try:
+        content = http.content  # raises when the body was not read
+    except Exception:
+        return None
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def text_message(role: Any, text: str, budget: TextBudget) -> dict[str, Any]:
+    """One captured message of one text part, in the GenAI conventions' shape."""
+    return {"role": role, "parts": [{"type": "text", "content": budget.text(text)}]}
+
+
+def start_call(
+    runtime: Runtime,
+    site: Site,
+    provider: str,
+    *,
+    operation: str,
+    model: str | None,
+    attributes: dict[str, Any],
+    stream: bool = False,
+    **reading: Any,
+) -> LLMCall | None:
+    """Start the span of one request of a hooked client: the site's server attributes and
+    client name added to ``attributes``; ``reading`` is the rest of
+    :meth:`~aither.adapters.llm._common.LLMCall.start`'s keywords (texts, content builders)."""
+    return LLMCall.start(
+        runtime,
+        operation=operation,
+        provider=provider,
+        request_model=model,
+        attributes={**site.server, **attributes} if site.server else attributes,
+        client_name=site.context.name,
+        stream=stream,
+        **reading,
+    )
+
+
+# -- the provider description -------------------------------------------------------------------------
+
+
+class Site:
+    """What the hooks of one instrumented client know, built once at wrap time: the wrap
+    context, the server attributes, and anything the provider keeps (``extra``)."""
+
+    __slots__ = ("context", "extra", "server")
+
+    def __init__(self, context: WrapContext, server: Mapping[str, Any], extra: Any = None) -> None:
+        self.context = context
+        self.server = dict(server)
+        self.extra = extra
+
+
+class Request:
+    """One traced request: its span, the arguments the SDK is called with (possibly amended),
+    and how its result is read."""
+
+    __slots__ = ("args", "call", "kwargs", "provider", "raw", "state", "stream")
+
+    def __init__(
+        self,
+        provider: Provider,
+        call: LLMCall,
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        *,
+        stream: bool = False,
+        raw: str | None = None,
+        state: Any = None,
+    ) -> None:
+        self.provider = provider
+        self.call = call
+        self.args = args
+        self.kwargs = kwargs
+        self.stream = stream
+        self.raw = raw
+        self.state = state
+
+    def finish(self, result: Any, *, is_async: bool) -> Any:
+        """Record ``result`` and end the span; a stream comes back in a proxy that ends it."""
+        call = self.call
+        provider = self.provider
+        try:
+            if self.raw is not None:
+                body = raw_json(result) if self.raw in ("raw", "true") and not self.stream else None
+                if isinstance(body, Mapping):
+                    provider.record(call, self, body)
+                else:
+                    call.set_attribute(semconv.AITHER_LLM_RESPONSE_UNREAD, True)
+            elif self.stream and provider.is_stream(result):
+                return provider.wrap_stream(call, self, result, is_async=is_async)
+            else:
+                provider.record(call, self, result)
+        except Exception as exc:
+            # End first, so the span is whole; then count it (raised under raise_internal_errors,
+            # as in tests, so an adapter bug cannot hide there).
+            call.end()
+            call.runtime.internal_error(exc, f"reading {provider.label} response")
+            return result
+        call.end()
+        return result
+
+
+class Provider:
+    """A provider's wire format: how to read a request, record a response, record a stream.
+
+    Subclass it once per SDK; the hooks, install and undo, ``copy`` / ``with_options``, raw
+    responses and the end of a response are :mod:`_hooks`'s.
+    """
+
+    label = "an LLM"
+    """Names the provider in counted errors (``reading {label} request``)."""
+
+    def request(
+        self, runtime: Runtime, site: Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Request | None:
+        """Start the span of the request the hooked ``method`` was called with, or None to
+        pass it through untraced (not an LLM call, or the span could not start)."""
+        raise NotImplementedError
+
+    def record(self, call: LLMCall, request: Request, response: Any) -> None:
+        """Record a whole response (a parsed object, or a raw response's JSON) on ``call``."""
+        raise NotImplementedError
+
+    def recorder(self, call: LLMCall, request: Request) -> StreamRecorder:
+        """The recorder of a streamed response's chunks."""
+        return StreamRecorder()
+
+    def is_stream(self, result: Any) -> bool:
+        """Whether the SDK returned a stream (rather than, say, an error body)."""
+        return True
+
+    def wrap_stream(self, call: LLMCall, request: Request, stream: Any, *, is_async: bool) -> Any:
+        """The stream handed to the caller: a proxy that records into ``call`` and ends it."""
+        recorder = self.recorder(call, request)
+        return call.wrap_async_stream(stream, recorder) if is_async else call.wrap_stream(stream, recorder)
+
+    def error_status(self, exc: BaseException) -> int | None:
+        """The HTTP status an SDK's exception carries, when it is not ``status_code`` (which
+        every span reads); None otherwise."""
+        return None
+
+
+def _send(
+    provider: Provider, call: LLMCall, original: Callable[..., Any], args: Sequence[Any], kwargs: Any
+) -> Any:
+    try:
+        return original(*args, **kwargs)
+    except BaseException as exc:
+        _note_status(provider, call, exc)
+        raise
+
+
+async def _asend(
+    provider: Provider, call: LLMCall, original: Callable[..., Any], args: Sequence[Any], kwargs: Any
+) -> Any:
+    try:
+        return await original(*args, **kwargs)
+    except BaseException as exc:
+        _note_status(provider, call, exc)
+        raise
+
+
+def _reads_status(provider: Provider) -> bool:
+    """Whether the provider reads a status from exceptions (else the SDK is called with no
+    extra frame)."""
+    return type(provider).error_status is not Provider.error_status
+
+
+def _note_status(provider: Provider, call: LLMCall, exc: BaseException) -> None:
+    """Set ``http.response.status_code`` from the provider's reading of ``exc`` (before the span
+    records the error and ends)."""
+    try:
+        status = provider.error_status(exc)
+        if is_int(status) and status >= 400:
+            call.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
+    except Exception as error:
+        call.runtime.internal_error_quiet(error, "reading an LLM error")
+
+
+# -- the hooks ----------------------------------------------------------------------------------------
+
+
+def sync_hook(
+    original: Callable[..., Any], provider: Provider, site: Site, method: str
+) -> Callable[..., Any]:
+    """The hooked sync method ``method``: ``original`` traced as ``provider`` reads it."""
+    get_runtime = site.context.get_runtime
+    label = provider.label
+    reads_status = _reads_status(provider)
+
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        runtime = get_runtime()
+        if runtime is None:
+            return original(*args, **kwargs)
+        request: Request | None = None
+        try:
+            request = provider.request(runtime, site, method, args, kwargs)
+        except Exception as exc:
+            runtime.internal_error(exc, f"reading {label} request")
+        if request is None:
+            return original(*args, **kwargs)
+        call = request.call
+        result = (
+            call.invoke(_send, provider, call, original, request.args, request.kwargs)
+            if reads_status
+            else call.invoke(original, *request.args, **request.kwargs)
+        )
+        return request.finish(result, is_async=False)
+
+    return hooked
+
+
+def async_hook(
+    original: Callable[..., Any], provider: Provider, site: Site, method: str
+) -> Callable[..., Any]:
+    """The hooked async method (awaits ``original``)."""
+    get_runtime = site.context.get_runtime
+    label = provider.label
+    reads_status = _reads_status(provider)
+
+    async def hooked(*args: Any, **kwargs: Any) -> Any:
+        runtime = get_runtime()
+        if runtime is None:
+            return await original(*args, **kwargs)
+        request: Request | None = None
+        try:
+            request = provider.request(runtime, site, method, args, kwargs)
+        except Exception as exc:
+            runtime.internal_error(exc, f"reading {label} request")
+        if request is None:
+            return await original(*args, **kwargs)
+        call = request.call
+        result = await (
+            call.ainvoke(_asend, provider, call, original, request.args, request.kwargs)
+            if reads_status
+            else call.ainvoke(original, *request.args, **request.kwargs)
+        )
+        return request.finish(result, is_async=True)
+
+    return hooked
+
+
+def install(
+    client: Any,
+    methods: Sequence[str],
+    provider: Provider,
+    site: Site,
+    reinstall: Callable[[Any, WrapContext], Any] | None = None,
+    *,
+    target: Any = None,
+    async_methods: Collection[str] | None = None,
+) -> Any:
+    """Hook ``methods`` of ``target`` (default: ``client``) on that instance only, sync or
+    async as each method is (or as ``async_methods`` names them, for an SDK whose async
+    methods are not coroutine functions to ``inspect``), and set ``client._aither_uninstrument``
+    (which ``aither.unwrap`` calls) to undo it.
+
+    With ``reinstall``, ``client.copy(...)`` and ``client.with_options(...)`` are hooked too:
+    the client they return is passed to ``reinstall(new, context)``, so it is traced (with the
+    same wrap context) and has its own ``_aither_uninstrument``.
+    """
+    owner = client if target is None else target
+    undos = []
+    for name in methods:
+        original = getattr(owner, name)
+        is_async = (
+            name in async_methods if async_methods is not None else inspect.iscoroutinefunction(original)
+        )
+        make = async_hook if is_async else sync_hook
+        undos.append(hook(owner, name, make(original, provider, site, name)))
+    if reinstall is not None:
+        for name in ("copy", "with_options"):
+            method = getattr(client, name, None)
+            if callable(method):
+                undos.append(hook(client, name, _copying(method, site.context, provider.label, reinstall)))
+
+    def uninstrument() -> None:
+        for undo in reversed(undos):
+            undo()
+        client.__dict__.pop("_aither_uninstrument", None)
+
+    client._aither_uninstrument = uninstrument
+    return client
+
+
+def _copying(
+    method: Callable[..., Any], context: WrapContext, label: str, reinstall: Callable[[Any, WrapContext], Any]
+) -> Callable[..., Any]:
+    def copy(*args: Any, **kwargs: Any) -> Any:
+        new = method(*args, **kwargs)
+        if getattr(new, "_aither_uninstrument", None) is None:
+            try:
+                reinstall(new, context)
+            except Exception as exc:
+                runtime = context.get_runtime()
+                if runtime is not None:
+                    runtime.internal_error(exc, f"instrumenting a copy of {label} client")
+        return new
+
+    return copy
