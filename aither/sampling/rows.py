@@ -196,7 +196,10 @@ def take_input(
         return StatsInput(index, int(features.shape[0]), [f"f{i}" for i in range(width)], data)
     if root == "pandas" and hasattr(features, "iloc") and hasattr(features, "columns"):
         index = _pick(len(features), limit)
-        part = features.iloc[index, :STATS_COLUMNS]
+        # take() of the rows first: a quarter of what iloc[rows, columns] costs.
+        part = features.take(index)
+        if part.shape[1] > STATS_COLUMNS:
+            part = part.iloc[:, :STATS_COLUMNS]
         return StatsInput(index, len(features), [str(c) for c in part.columns], part)
     if root == "polars" and hasattr(features, "columns") and hasattr(features, "rows"):
         index = _pick(features.height, limit)
@@ -242,15 +245,21 @@ def _take_output(prediction: Any, index: list[int], of: int) -> Any:
     return None
 
 
-def _rows(data: Any) -> list[Any]:
+def _rows(data: Any) -> Any:
+    """The drawn rows as a list of rows, or a numeric 2-D array (the encoder writes it natively)."""
     root = _module(data)
     if root == "pandas":
-        return [list(row) for row in data.itertuples(index=False, name=None)]
+        np = sys.modules["numpy"]
+        kinds = data.dtypes.tolist()
+        if kinds and all(isinstance(d, np.dtype) and d == kinds[0] and d.kind in "biuf" for d in kinds):
+            return data.to_numpy()  # one numeric dtype: one array, written by orjson at once
+        rows: list[Any] = data.to_numpy(dtype=object).tolist()
+        return rows
     if root == "polars":
         return [list(row) for row in data.rows()]
     if hasattr(data, "tolist"):
-        rows: list[Any] = data.tolist()
-        return rows
+        listed: list[Any] = data.tolist()
+        return listed
     return list(data)
 
 
