@@ -1,8 +1,11 @@
 """pandas DataFrames, Series and Index: the first rows by position, nothing more on the caller.
 
 ``df.iloc[:rows]`` costs a few microseconds where ``df.iloc[:rows, :columns]`` costs tens, so
-the caller keeps the first rows of every column and the export thread cuts the columns and
-reads the dtypes (from that snapshot: the caller's later writes never reach it).
+the sampler keeps the first rows of every column; the columns are cut and the dtypes read from
+that snapshot (the caller's later writes never reach it) when the sample is written: on the
+caller's thread once the model has answered, for a frame's head of up to about 4 KB (an
+:class:`~aither.sampling.model.EagerSample`: one numpy array written by orjson costs less
+than the export thread's turns with the GIL), on the export thread otherwise.
 
 A frame's sample is a list of records and its ``dtypes`` a ``{column: dtype}`` dict, as the
 original README shows (span schema v2). Two columns of one name keep the last one's value.
@@ -17,7 +20,7 @@ import pandas as pd
 
 from .encoder import Encoded, dtype_name
 from .limits import SampleLimits
-from .model import Deferred, Sample, meta
+from .model import Deferred, EagerSample, Sample, meta
 
 # Since pandas 3 (and with copy-on-write on in 2.x) a slice is a snapshot: later writes to
 # the caller's frame never reach it. Older modes get an explicit copy of the slice.
@@ -99,7 +102,7 @@ def sample_pandas(value: Any, rows: int, columns: int, limits: SampleLimits) -> 
         if not _COW:
             part = part.copy()
         frame = _FrameSample(part, columns)
-        return Sample(
+        return EagerSample(
             Deferred(frame.records),
             meta(
                 "pandas.DataFrame",

@@ -20,9 +20,9 @@ from opentelemetry.trace import Status, StatusCode
 from .. import semconv
 from ..export.pipeline import DeferredPayload
 from ..sampling import Sample, sample
-from ..sampling.encoder import EAGER_BYTES, encode_now
+from ..sampling.encoder import EAGER_BYTES, dumps, encode_now
 from ..sampling.limits import SampleLimits
-from ..sampling.model import OutputSample
+from ..sampling.model import EagerSample, OutputSample
 from ..sampling.rest import JSON_ROWS
 from ..sampling.rows import StatsBudget, StatsBudgets, StatsInput, stats_items, take_input
 from .context import new_owner_id, set_last
@@ -203,9 +203,9 @@ def attach_samples(
     and with ``describe`` the model's identity (computed on the export thread); returns the
     input's row count.
 
-    A small numeric sample is written as JSON here (:func:`encode_now`), so the queued span
-    holds one string instead of the sample's objects; anything else waits for the export
-    thread in a :class:`DeferredPayload`.
+    A small numeric sample is written as JSON here (:func:`encode_now`), and so is a small
+    :class:`EagerSample` (a DataFrame's head), so the queued span holds one string instead of
+    the sample's objects; anything else waits for the export thread in a :class:`DeferredPayload`.
     """
     feature_sample, rows = features
     now: dict[str, Any] = {}
@@ -226,7 +226,11 @@ def attach_samples(
     ):
         if part is None:
             continue
-        text = encode_now(part.data, part.meta, max_rows) if part.approx_bytes <= EAGER_BYTES else None
+        text: str | None = None
+        if part.approx_bytes <= EAGER_BYTES and isinstance(part, EagerSample):
+            text = dumps(part)
+        elif part.approx_bytes <= EAGER_BYTES:
+            text = encode_now(part.data, part.meta, max_rows)
         if text is None:
             items.append((key, part))
             size += part.approx_bytes
