@@ -174,16 +174,40 @@ def _array_fragment(obj: Any) -> Any:
     return orjson.Fragment(data)
 
 
+class Encoded:
+    """A value of only JSON's own types (finite floats), with its JSON already written: the
+    encoder puts the JSON in as it is, instead of walking the value."""
+
+    __slots__ = ("json", "value")
+
+    def __init__(self, json: bytes, value: Any) -> None:
+        self.json = json
+        self.value = value
+
+    @classmethod
+    def of(cls, value: Any) -> Any:
+        """``value`` with its JSON, or ``value`` alone where orjson refuses it (a lone surrogate)."""
+        try:
+            return cls(orjson.dumps(value), value)
+        except orjson.JSONEncodeError:
+            return value
+
+
 def to_jsonable(obj: Any, _depth: int = 0, _seen: set[int] | None = None, *, fragments: bool = False) -> Any:
     """A structure of only dict/list/str/int/float/bool/None that reads like ``obj``; never raises.
 
-    With ``fragments``, numeric numpy arrays become pre-encoded ``orjson.Fragment`` values.
+    With ``fragments``, numeric numpy arrays and :class:`Encoded` values become pre-encoded
+    ``orjson.Fragment`` values.
     """
     try:
         if obj is None or isinstance(obj, (bool, int, str)):
             return obj
         if isinstance(obj, float):
             return _float(obj)
+        if type(obj) is Encoded:
+            if fragments:
+                return orjson.Fragment(obj.json)
+            obj = obj.value
         if _depth >= _MAX_DEPTH:
             return "..."
         if fragments:

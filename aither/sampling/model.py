@@ -60,6 +60,15 @@ class Sample:
         return f"Sample(meta={self.meta!r})"
 
 
+class EagerSample(Sample):
+    """A sample that is cheap to write once taken (a DataFrame's first rows, read as one array):
+    up to about :data:`~aither.sampling.encoder.EAGER_BYTES` of it is written as JSON on the
+    caller's thread, so the export thread, whose Python holds the GIL the caller waits for, has
+    nothing left to encode and the queued span holds one string instead of the frame's slice."""
+
+    __slots__ = ()
+
+
 class OutputSample(Sample):
     """A model's output for ``ml.prediction``: the first :data:`JSON_ROWS` rows as JSON, and
     for a numeric array with more rows, the rest in binary (see :mod:`aither.sampling.rest`).

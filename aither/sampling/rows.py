@@ -9,12 +9,19 @@ no sort, no copy of the whole input. Conversion to JSON waits for the export thr
 Supported inputs: 2-D numpy arrays, pandas and polars data frames, torch 2-D tensors, and
 lists of rows (lists, tuples or dicts). Anything else gets no stats sample (drift then has
 nothing to judge for that model; ``ml.features`` is unaffected).
+
+Not every call is sampled: a :class:`StatsBudget` per model takes at most
+:data:`STATS_CALLS_PER_WINDOW` calls per :data:`STATS_WINDOW_S` seconds, each call with the
+same probability within a window, so a busy service pays for a bounded number of samples
+(at most 100 rows each) whatever its call rate, and the rows over a window stay a random draw.
 """
 
 from __future__ import annotations
 
 import random
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,7 +33,89 @@ STATS_ROWS = 100
 STATS_COLUMNS = 100
 """Columns kept of each drawn row (drift on wider inputs, like images, is not meaningful)."""
 
+STATS_WINDOW_S = 10.0
+"""The budget's window: a model's stats samples are counted per this many seconds."""
+STATS_CALLS_PER_WINDOW = 100
+"""Calls of one model that get a stats sample per window, at most (so at most 10,000 rows per
+window, 1,000 rows a second). A module constant for now; a client setting later."""
+
 _RANDOM = random.Random(0x41697468)  # seeded: the same calls draw the same rows in a test run
+
+
+class StatsBudget:
+    """Which of one model's calls get a stats sample: a bounded number per window, at random.
+
+    In a window of :data:`STATS_WINDOW_S` seconds each call is taken with one probability,
+    ``p = min(1, STATS_CALLS_PER_WINDOW / 2 / calls offered in the previous window)``, and only
+    while the window has taken fewer than :data:`STATS_CALLS_PER_WINDOW`. Aiming at half the
+    cap leaves room for a rising call rate before the cap cuts the window's last calls, so at
+    a steady rate every call of a window is equally likely to be sampled: the rows drift
+    compares stay a random draw of the window's rows. The first window of a model (and one
+    after a quiet spell) has no rate to go on and takes its first calls, up to the cap: a
+    model called less than 100 times in 10 s has every call sampled.
+
+    Threading: calls from several threads may race on the counts; that costs at most a few
+    calls more or fewer in a window, never an error, so no lock is taken on the hot path.
+    """
+
+    __slots__ = ("_end", "_offered", "_p", "_start", "_taken")
+
+    def __init__(self) -> None:
+        self._start = 0.0
+        self._end = 0.0  # no window yet
+        self._offered = 0
+        self._taken = 0
+        self._p = 1.0
+
+    def admit(self, now: float | None = None) -> bool:
+        """Whether this call gets a stats sample (counts it as offered either way)."""
+        if now is None:
+            now = time.monotonic()
+        if now >= self._end:
+            self._roll(now)
+        self._offered += 1
+        if self._taken >= STATS_CALLS_PER_WINDOW:
+            return False
+        if self._p < 1.0 and _RANDOM.random() >= self._p:
+            return False
+        self._taken += 1
+        return True
+
+    def _roll(self, now: float) -> None:
+        """Open a window at ``now``, its probability from the calls of the one that ended."""
+        if self._end and self._offered:
+            # Calls per window at the rate just seen; a quiet spell after the window lowers it.
+            seconds = max(STATS_WINDOW_S, now - self._start)
+            expected = self._offered * STATS_WINDOW_S / seconds
+            self._p = min(1.0, STATS_CALLS_PER_WINDOW / 2 / expected)
+        else:
+            self._p = 1.0
+        self._start = now
+        self._end = now + STATS_WINDOW_S
+        self._offered = 0
+        self._taken = 0
+
+
+class StatsBudgets:
+    """A :class:`StatsBudget` per model name, for predictions logged without a wrapped model
+    (``log_prediction``); the least recently used name goes past ``capacity``."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = capacity
+        self._budgets: dict[str, StatsBudget] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> StatsBudget:
+        """The budget of model ``name``, made at its first call."""
+        with self._lock:
+            budgets = self._budgets
+            budget = budgets.pop(name, None)
+            if budget is None:
+                budget = StatsBudget()
+                if len(budgets) >= self._capacity:
+                    del budgets[next(iter(budgets))]
+            budgets[name] = budget  # last: the most recently used
+            return budget
 
 
 def seed(value: int) -> None:
@@ -80,15 +169,22 @@ class StatsOutput:
 
 
 def take_input(
-    features: Any, limit: int = STATS_ROWS, *, shown: tuple[Sample, int | None] | None = None
+    features: Any,
+    limit: int = STATS_ROWS,
+    *,
+    shown: tuple[Sample, int | None] | None = None,
+    budget: StatsBudget | None = None,
 ) -> StatsInput | None:
     """Draw up to ``limit`` rows of ``features``; on the caller's thread, O(``limit``).
 
     ``shown`` is the call's ``ml.features`` sample and row count: when it already holds every
     row, nothing is drawn (the server reads the rows from ``ml.features``), so a small call
-    pays nothing. Returns None for a type without rows to draw. Never converts the whole input.
+    pays nothing. With ``budget``, only the calls it admits are drawn from. Returns None for a
+    type without rows to draw. Never converts the whole input.
     """
     if shown is not None and not shown[0].meta.get("truncated"):
+        return None
+    if budget is not None and not budget.admit():
         return None
     root = _module(features)
     if root == "numpy":
@@ -100,7 +196,10 @@ def take_input(
         return StatsInput(index, int(features.shape[0]), [f"f{i}" for i in range(width)], data)
     if root == "pandas" and hasattr(features, "iloc") and hasattr(features, "columns"):
         index = _pick(len(features), limit)
-        part = features.iloc[index, :STATS_COLUMNS]
+        # take() of the rows first: a quarter of what iloc[rows, columns] costs.
+        part = features.take(index)
+        if part.shape[1] > STATS_COLUMNS:
+            part = part.iloc[:, :STATS_COLUMNS]
         return StatsInput(index, len(features), [str(c) for c in part.columns], part)
     if root == "polars" and hasattr(features, "columns") and hasattr(features, "rows"):
         index = _pick(features.height, limit)
@@ -146,15 +245,21 @@ def _take_output(prediction: Any, index: list[int], of: int) -> Any:
     return None
 
 
-def _rows(data: Any) -> list[Any]:
+def _rows(data: Any) -> Any:
+    """The drawn rows as a list of rows, or a numeric 2-D array (the encoder writes it natively)."""
     root = _module(data)
     if root == "pandas":
-        return [list(row) for row in data.itertuples(index=False, name=None)]
+        np = sys.modules["numpy"]
+        kinds = data.dtypes.tolist()
+        if kinds and all(isinstance(d, np.dtype) and d == kinds[0] and d.kind in "biuf" for d in kinds):
+            return data.to_numpy()  # one numeric dtype: one array, written by orjson at once
+        rows: list[Any] = data.to_numpy(dtype=object).tolist()
+        return rows
     if root == "polars":
         return [list(row) for row in data.rows()]
     if hasattr(data, "tolist"):
-        rows: list[Any] = data.tolist()
-        return rows
+        listed: list[Any] = data.tolist()
+        return listed
     return list(data)
 
 

@@ -20,10 +20,10 @@ from opentelemetry.trace import Status, StatusCode
 from .. import semconv
 from ..export.pipeline import DeferredPayload
 from ..sampling import Sample, sample
-from ..sampling.encoder import EAGER_BYTES, encode_now
+from ..sampling.encoder import EAGER_BYTES, dumps, encode_now
 from ..sampling.limits import SampleLimits
-from ..sampling.model import OutputSample
-from ..sampling.rows import StatsInput, stats_items, take_input
+from ..sampling.model import EagerSample, OutputSample
+from ..sampling.rows import StatsBudget, StatsBudgets, StatsInput, stats_items, take_input
 from ..schema.envelope import JSON_ROWS
 from .context import new_owner_id, set_last
 from .identity import IdentityPayload
@@ -64,6 +64,8 @@ class PredictionIndex:
         self._capacity = capacity
         self._lock = threading.Lock()
         self._traces: OrderedDict[int, _Ref | list[_Ref]] = OrderedDict()
+        # The stats-sample budgets of models whose predictions are logged, not wrapped.
+        self.stats_budgets = StatsBudgets()
 
     def add(self, trace_id: int, model_name: str, span_id: int, rows: int | None) -> None:
         entry: _Ref = (model_name, span_id, rows)
@@ -109,6 +111,8 @@ class ModelIdentity:
     """Reads the model's identity (:func:`aither.tracing.identity.describe`); taken (set to
     None) by the first prediction span, which carries it."""
     owner_id: int = field(default_factory=new_owner_id)
+    stats_budget: StatsBudget = field(default_factory=StatsBudget)
+    """Which calls get drift's random row sample (``ml.features.stats_sample``)."""
     trace_ids: deque[int] = field(default_factory=lambda: deque(maxlen=1000))
     _attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _limits: tuple[SampleLimits, SampleLimits] | None = None
@@ -199,9 +203,9 @@ def attach_samples(
     and with ``describe`` the model's identity (computed on the export thread); returns the
     input's row count.
 
-    A small numeric sample is written as JSON here (:func:`encode_now`), so the queued span
-    holds one string instead of the sample's objects; anything else waits for the export
-    thread in a :class:`DeferredPayload`.
+    A small numeric sample is written as JSON here (:func:`encode_now`), and so is a small
+    :class:`EagerSample` (a DataFrame's head), so the queued span holds one string instead of
+    the sample's objects; anything else waits for the export thread in a :class:`DeferredPayload`.
     """
     feature_sample, rows = features
     now: dict[str, Any] = {}
@@ -222,7 +226,11 @@ def attach_samples(
     ):
         if part is None:
             continue
-        text = encode_now(part.data, part.meta, max_rows) if part.approx_bytes <= EAGER_BYTES else None
+        text: str | None = None
+        if part.approx_bytes <= EAGER_BYTES and isinstance(part, EagerSample):
+            text = dumps(part)
+        elif part.approx_bytes <= EAGER_BYTES:
+            text = encode_now(part.data, part.meta, max_rows)
         if text is None:
             items.append((key, part))
             size += part.approx_bytes
@@ -286,7 +294,7 @@ def _open(
     try:
         if span.is_recording():
             sampled = sample_features(runtime, limits, features, identity.features_fn)
-            stats = take_input(features, shown=sampled)
+            stats = take_input(features, shown=sampled, budget=identity.stats_budget)
     except Exception as exc:
         try:
             runtime.internal_error(exc, "sampling a prediction's input")
@@ -456,7 +464,7 @@ def log_prediction(
             limits,
             sampled_features,
             prediction,
-            stats=take_input(features, shown=sampled_features),
+            stats=take_input(features, shown=sampled_features, budget=index.stats_budgets.get(model_name)),
         )
     finally:
         span.end(end_time=end)

@@ -188,6 +188,30 @@ def test_pandas_frame_and_series() -> None:
     assert encoded(gaps)["sample"] == [{"x": "NaN"}, {"x": 1.0}]
 
 
+def test_a_frame_of_one_numeric_dtype_reads_as_any_other_frame() -> None:
+    pd = pytest.importorskip("pandas")
+    np = pytest.importorskip("numpy")
+
+    def expected(df: Any, rows: int, columns: int) -> list[dict[str, Any]]:
+        names = [str(c) for c in df.columns[:columns]]
+        values = df.iloc[:rows, :columns].to_numpy(dtype=object).tolist()
+        return [dict(zip(names, (to_jsonable(v) for v in row), strict=True)) for row in values]
+
+    ints = pd.DataFrame(np.arange(60).reshape(6, 10), columns=[f"c{i}" for i in range(10)])
+    floats = pd.DataFrame(np.linspace(0, 1, 200).reshape(4, 50))  # wide, int column names
+    flags = pd.DataFrame({"x": [True, False], "y": [False, False]})
+    mixed = pd.DataFrame({"i": [1, 2], "f": [0.5, 1.5]})  # ints stay ints beside floats
+    gaps = pd.DataFrame({"a": [1.0, float("inf")], "b": [2.0, 3.0]})
+    twins = pd.DataFrame([[1.0, 2.0]], columns=["a", "a"])  # the last of one name wins
+    for frame in (ints, floats, flags, mixed, gaps, twins):
+        got = encoded(frame, 3, 4)
+        assert got["sample"] == expected(frame, 3, 4), frame
+        assert list(got["_meta"]["dtypes"]) == got["_meta"]["columns"][: len(got["_meta"]["dtypes"])]
+    assert encoded(ints, 3, 4)["sample"][0] == {"c0": 0, "c1": 1, "c2": 2, "c3": 3}
+    assert encoded(gaps, 3, 4)["sample"][1] == {"a": "Infinity", "b": 3.0}
+    assert encoded(floats, 1, 2)["_meta"]["columns"] == ["0", "1"]
+
+
 def test_polars_frame_and_series() -> None:
     pl = pytest.importorskip("polars")
     df = pl.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"], "c": [1.0, 2.0, 3.0], "d": [0, 0, 0]})

@@ -94,3 +94,38 @@ def test_set_reference_refuses_what_it_cannot_read() -> None:
         aither.set_reference("", [[1.0]], api_key="k", base_url="http://127.0.0.1:9")
     with pytest.raises(aither.ConfigError, match="one value per row"):
         aither.set_reference("m", [[1.0], [2.0]], outputs=[1], api_key="k", base_url="http://127.0.0.1:9")
+
+
+def test_the_budget_takes_every_call_of_a_quiet_model_and_a_bounded_random_share_of_a_busy_one() -> None:
+    budget = rows.StatsBudget()
+    window = rows.STATS_WINDOW_S
+    cap = rows.STATS_CALLS_PER_WINDOW
+    # the first window has no rate to go on: its first calls, up to the cap
+    first = [budget.admit(now=100.0 + i * 0.001) for i in range(3 * cap)]
+    assert first == [True] * cap + [False] * (2 * cap)
+    # the next window knows the rate (3 x cap calls a window): a third of half the cap each
+    second = [budget.admit(now=100.0 + window + i * window / (3 * cap)) for i in range(3 * cap)]
+    taken = [i for i, ok in enumerate(second) if ok]
+    assert cap // 4 <= len(taken) <= cap * 3 // 4  # ~cap/2, binomial spread
+    # spread over the whole window, not its head: taken calls in both halves
+    assert min(taken) < 1.5 * cap < max(taken)
+    # a quiet spell: the rate falls, and every call of a slow model is taken again
+    assert all(budget.admit(now=1000.0 + i) for i in range(5))
+
+
+def test_a_busy_wrapped_model_sends_stats_samples_within_the_budget(aither_capture: SpanCapture) -> None:
+    class Model:
+        def predict(self, x: Any) -> Any:
+            return x[:, 0]
+
+    tracked = aither_capture.client.wrap(Model(), name="busy")
+    x = np.arange(40.0).reshape(20, 2)
+    calls = rows.STATS_CALLS_PER_WINDOW + 20
+    for _ in range(calls):  # well within one window
+        tracked.predict(x)
+    spans = aither_capture.spans()
+    assert len(spans) == calls
+    sampled = [s for s in spans if "ml.features.stats_sample" in s.attributes]
+    assert len(sampled) == rows.STATS_CALLS_PER_WINDOW
+    assert all("ml.prediction.stats_sample" in s.attributes for s in sampled)
+    assert all("ml.features" in s.attributes for s in spans)  # the display sample is on every call
