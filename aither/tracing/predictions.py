@@ -6,8 +6,10 @@ O(sample) slice of the input and the output; JSON encoding waits for the export 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -64,8 +66,22 @@ class PredictionIndex:
         self._capacity = capacity
         self._lock = threading.Lock()
         self._traces: OrderedDict[int, _Ref | list[_Ref]] = OrderedDict()
+        if hasattr(os, "register_at_fork"):
+            # A thread of the parent may hold the lock at the fork; the child has no such
+            # thread, so it would wait forever. Weakly, so a closed client's index can go.
+            reset = weakref.WeakMethod(self._after_fork_in_child)
+
+            def _after_fork_in_child() -> None:
+                method = reset()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=_after_fork_in_child)
         # The stats-sample budgets of models whose predictions are logged, not wrapped.
         self.stats_budgets = StatsBudgets()
+
+    def _after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
 
     def add(self, trace_id: int, model_name: str, span_id: int, rows: int | None) -> None:
         entry: _Ref = (model_name, span_id, rows)
