@@ -255,7 +255,7 @@ def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, un
     if since_ns >= until_ns:
         raise HTTPException(400, "since must be before until")
     with storage.read() as connection:
-        result = summary(connection, principal.org_id, since_ns, until_ns)
+        result = summary(connection, principal.org_id, since_ns, until_ns, storage.telemetry)
     return Stats(
         since=s.to_time(since_ns),
         until=s.to_time(until_ns),

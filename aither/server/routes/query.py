@@ -27,8 +27,8 @@ from ..storage.queries import (
     llm_call_totals,
 )
 from . import schemas as s
-from .deps import Reader, StorageDep
-from .responses import NOT_FOUND, QUERY
+from .deps import NotInTelemetryStore, Reader, StorageDep
+from .responses import NOT_FOUND, NOT_IN_TELEMETRY_STORE, QUERY
 
 router = APIRouter(prefix="/api/v1", tags=["query"], responses=QUERY)
 
@@ -110,7 +110,13 @@ def _span_out(row: dict[str, Any]) -> s.Span:
     )
 
 
-@router.get("/models", response_model=list[s.Model], summary="Models and versions that sent predictions")
+@router.get(
+    "/models",
+    response_model=list[s.Model],
+    summary="Models and versions that sent predictions",
+    responses=NOT_IN_TELEMETRY_STORE,
+    dependencies=[NotInTelemetryStore],
+)
 def get_models(
     *, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None
 ) -> list[s.Model]:
@@ -153,26 +159,34 @@ def get_predictions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> s.Page[s.Prediction]:
+    options: dict[str, Any] = dict(
+        model=model,
+        version=version,
+        environment=environment,
+        window=_window(since, until),
+        labelled=labelled,
+        error=error,
+        limit=limit,
+        cursor=cursor,
+    )
     try:
-        with storage.read() as connection:
-            rows, next_cursor = list_predictions(
-                connection,
-                principal.org_id,
-                model=model,
-                version=version,
-                environment=environment,
-                window=_window(since, until),
-                labelled=labelled,
-                error=error,
-                limit=limit,
-                cursor=cursor,
-            )
+        if storage.telemetry is not None:
+            rows, next_cursor = storage.telemetry.list_predictions(principal.org_id, **options)
+        else:
+            with storage.read() as connection:
+                rows, next_cursor = list_predictions(connection, principal.org_id, **options)
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None
     return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
 
 
-@router.get("/labels", response_model=s.Page[s.Label], summary="Labels and where the join put them")
+@router.get(
+    "/labels",
+    response_model=s.Page[s.Label],
+    summary="Labels and where the join put them",
+    responses=NOT_IN_TELEMETRY_STORE,
+    dependencies=[NotInTelemetryStore],
+)
 def get_labels(
     *,
     principal: Reader,
@@ -198,7 +212,8 @@ def get_labels(
     "/traces/{trace_id}",
     response_model=s.Trace,
     summary="A trace with its spans and rows",
-    responses=NOT_FOUND,
+    responses={**NOT_FOUND, **NOT_IN_TELEMETRY_STORE},
+    dependencies=[NotInTelemetryStore],
 )
 def get_trace_route(*, trace_id: str, principal: Reader, storage: StorageDep) -> s.Trace:
     trace_id = trace_id.lower()
@@ -239,24 +254,26 @@ def get_llm_calls(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> s.Page[s.LlmCall]:
+    options: dict[str, Any] = dict(
+        model=model,
+        provider=provider,
+        pii=pii,
+        injection=injection,
+        error=error,
+        user_id=user_id,
+        session_id=session_id,
+        service=service,
+        window=_window(since, until),
+        limit=limit,
+        cursor=cursor,
+        min_risk=risk,
+    )
     try:
-        with storage.read() as connection:
-            rows, next_cursor = list_llm_calls(
-                connection,
-                principal.org_id,
-                model=model,
-                provider=provider,
-                pii=pii,
-                injection=injection,
-                error=error,
-                user_id=user_id,
-                session_id=session_id,
-                service=service,
-                window=_window(since, until),
-                limit=limit,
-                cursor=cursor,
-                min_risk=risk,
-            )
+        if storage.telemetry is not None:
+            rows, next_cursor = storage.telemetry.list_llm_calls(principal.org_id, **options)
+        else:
+            with storage.read() as connection:
+                rows, next_cursor = list_llm_calls(connection, principal.org_id, **options)
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None
     return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
@@ -278,10 +295,12 @@ def get_llm_call_totals(
     until: Until = None,
     limit: Limit = 100,
 ) -> s.LlmCallTotals:
-    with storage.read() as connection:
-        rows = llm_call_totals(
-            connection, principal.org_id, group_by, window=_window(since, until), limit=limit
-        )
+    window = _window(since, until)
+    if storage.telemetry is not None:
+        rows = storage.telemetry.llm_call_totals(principal.org_id, group_by, window=window, limit=limit)
+    else:
+        with storage.read() as connection:
+            rows = llm_call_totals(connection, principal.org_id, group_by, window=window, limit=limit)
     return s.LlmCallTotals(
         group_by=group_by, since=since, until=until, items=[s.LlmCallTotal(**row) for row in rows]
     )
@@ -304,12 +323,20 @@ def get_metrics(
     until: Until = None,
 ) -> s.ModelMetrics:
     window = _window(since, until)
-    with storage.read() as connection:
-        versions = model_metrics(
-            connection, principal.org_id, model, version=version, environment=environment, window=window
+    if storage.telemetry is not None:
+        telemetry = storage.telemetry
+        versions = telemetry.model_metrics(
+            principal.org_id, model, version=version, environment=environment, window=window
         )
-        named = label_status_counts(connection, principal.org_id, model)
-        unnamed = label_status_counts(connection, principal.org_id, None)
+        named = telemetry.label_status_counts(principal.org_id, model)
+        unnamed = telemetry.label_status_counts(principal.org_id, None)
+    else:
+        with storage.read() as connection:
+            versions = model_metrics(
+                connection, principal.org_id, model, version=version, environment=environment, window=window
+            )
+            named = label_status_counts(connection, principal.org_id, model)
+            unnamed = label_status_counts(connection, principal.org_id, None)
     if not versions and not named:
         raise HTTPException(
             404, f"no predictions of model {model!r}" + (f" version {version!r}" if version else "")

@@ -1,0 +1,201 @@
+"""The same stream, the same answers, on every engine: SQLite, PostgreSQL, ClickHouse 18.16
+(a real ``clickhouse-server`` started here) and chDB (ClickHouse 26.x in-process).
+
+One stream of OTLP exports (bytes built once, so ids and times match) goes to the real app on
+each engine; the label join (labels before predictions, replays once, placement by model),
+metrics, stats, the predictions list and LLM totals must equal SQLite's answers. Each engine
+is a real database process (or chDB's engine in this one); a missing one is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from otlp_builder import PROTOBUF, Spans, body, ids, new_trace_id
+
+from aither import semconv as sc
+from aither.server import ServerSettings, Storage, create_app
+from aither.server.bootstrap import bootstrap
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import clickhouse_server  # noqa: E402
+from test_server_postgres import postgres_url  # noqa: E402, F401 - the module's PostgreSQL fixture
+
+KEY = "aith_engines_test_admin_key_0000001"
+
+
+def _stream() -> list[bytes]:
+    """Exports in order: a replayed one, labels before their predictions, two models, LLM calls."""
+    spans = Spans()
+    spans.now_ns = 1_790_000_000_000_000_000  # fixed, so every engine gets the same bytes
+    t0 = spans.now_ns
+    fraud = spans.prediction("fraud", [1, 0, 1, 1], duration_ms=4, start_ns=t0)
+    trace, span = ids(fraud)
+    early_trace = new_trace_id()
+    early_label = spans.label(early_trace, 0, model="fraud", start_ns=t0 + 5_000_000_000)
+    first = body(fraud, spans.label(trace, [1, 0, 0, 1], target=span, start_ns=t0 + 2_000_000_000), early_label)
+    late = spans.prediction("fraud", [0], trace_id=early_trace, duration_ms=2, start_ns=t0 + 3_000_000_000)
+    shared = new_trace_id()
+    price = spans.prediction("price", [10.0, 20.0], trace_id=shared, version="2", duration_ms=7, start_ns=t0 + 100)
+    other = spans.prediction("fraud", [1], trace_id=shared, duration_ms=1, start_ns=t0 + 1)
+    price_label = spans.label(shared, [12.0, 17.0], model="price", start_ns=t0 + 9_000_000_000)
+    calls = [
+        spans.span(
+            "chat gpt",
+            {
+                sc.GEN_AI_REQUEST_MODEL: model,
+                sc.GEN_AI_RESPONSE_MODEL: model,
+                sc.GEN_AI_PROVIDER_NAME: "openai",
+                sc.GEN_AI_USAGE_INPUT_TOKENS: 10 * (i + 1),
+                sc.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
+                sc.ENDUSER_ID: user,
+            },
+            start_ns=t0 + i * 1_000_000,
+            duration_ms=100 + i,
+        )
+        for i, (model, user) in enumerate([("gpt-4o", "ann"), ("gpt-4o", "bob"), ("gpt-4o-mini", "ann")])
+    ]
+    failed = spans.span("chat gpt", {sc.GEN_AI_REQUEST_MODEL: "gpt-4o"}, start_ns=t0 + 9, error="timeout")
+    return [first, first, body(late), body(price, other, price_label), body(*calls, failed), body(*calls)]
+
+
+STREAM = _stream()
+WINDOW = {"since": "2026-09-20T00:00:00Z", "until": "2026-09-23T00:00:00Z"}
+
+
+async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]:
+    app = create_app(settings, storage)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://engines.test",
+        headers={"Authorization": f"Bearer {KEY}"},
+    ) as http:
+        for payload in STREAM:
+            response = await http.post("/v1/traces", content=payload, headers=PROTOBUF)
+            assert response.status_code == 200, response.content
+
+        async def get(path: str, **params: Any) -> Any:
+            response = await http.get(path, params=params)
+            assert response.status_code == 200, (path, response.text)
+            return response.json()
+
+        page = await get("/api/v1/predictions", limit=2)
+        rest = await get("/api/v1/predictions", limit=10, cursor=page["next_cursor"])
+        return {
+            "fraud": await get("/api/v1/models/fraud/metrics"),
+            "fraud_test_env": await get("/api/v1/models/fraud/metrics", environment="test", **WINDOW),
+            "price": await get("/api/v1/models/price/metrics", version="2"),
+            "predictions": page["items"] + rest["items"],
+            "labelled": await get("/api/v1/predictions", labelled="true"),
+            "unlabelled": await get("/api/v1/predictions", labelled="false", model="fraud"),
+            "llm_calls": await get("/api/v1/llm-calls"),
+            "errors": await get("/api/v1/llm-calls", error="true"),
+            "by_user": await get("/api/v1/llm-calls/totals", group_by="user"),
+            "by_model": await get("/api/v1/llm-calls/totals", group_by="model", **WINDOW),
+            "stats": await get("/api/v1/stats", **WINDOW),
+        }
+
+
+def _settings(tmp_path: Path, database_url: str, telemetry_url: str | None = None) -> ServerSettings:
+    return ServerSettings(
+        home=tmp_path,
+        database_url=database_url,
+        telemetry_url=telemetry_url,
+        init_api_key=KEY,
+        announce=False,
+        write_credentials=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def clickhouse_url() -> Iterator[str]:
+    pytest.importorskip("clickhouse_driver")
+    if clickhouse_server.binary() is None:
+        pytest.skip("clickhouse-server is not installed (apt-get install clickhouse-server)")
+    server = clickhouse_server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "clickhouse", "chdb"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, ServerSettings]]:
+    sqlite = f"sqlite:///{tmp_path / 'aither.db'}"
+    if request.param == "sqlite":
+        settings = _settings(tmp_path, sqlite)
+    elif request.param == "postgresql":
+        settings = _settings(tmp_path, request.getfixturevalue("postgres_url"))
+    elif request.param == "clickhouse":
+        # a database per test, so each starts empty on the one module-wide server
+        url = request.getfixturevalue("clickhouse_url").replace("/aither", f"/t{abs(hash(tmp_path)) % 10**9}")
+        settings = _settings(tmp_path, sqlite, url)
+    else:
+        pytest.importorskip("chdb", reason="chdb (ClickHouse 26.x in-process) is not installed")
+        settings = _settings(tmp_path, sqlite, f"chdb://{tmp_path / 'chdb'}")
+    storage = Storage.open(settings.database_url, telemetry_url=settings.telemetry_url)
+    bootstrap(storage, settings)
+    yield storage, settings
+    storage.close()
+    if request.param == "postgresql":
+        from aither.server.storage.engine import create_engine
+        from aither.server.storage.schema import metadata
+
+        cleanup = create_engine(settings.database_url)
+        with cleanup.begin() as connection:  # leave an empty database for the next test
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+        cleanup.dispose()
+
+
+_baseline: dict[str, Any] = {}
+
+
+async def _sqlite_answers(tmp_path: Path) -> dict[str, Any]:
+    if not _baseline:
+        settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'baseline.db'}")
+        storage = Storage.open(settings.database_url)
+        bootstrap(storage, settings)
+        try:
+            _baseline.update(await _answers(storage, settings))
+        finally:
+            storage.close()
+    return _baseline
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 9 significant digits: engines sum floats in different orders."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
+async def test_every_engine_gives_sqlites_answers(engine: tuple[Storage, ServerSettings], tmp_path: Path) -> None:
+    storage, settings = engine
+    answers = await _answers(storage, settings)
+    expected = await _sqlite_answers(tmp_path / "baseline")
+
+    # the answers themselves, so that a bug shared by every engine fails too
+    (fraud,) = answers["fraud"]["versions"]
+    assert (fraud["predictions"], fraud["rows"], fraud["labelled_rows"]) == (3, 6, 5)
+    assert fraud["classification"]["accuracy"] == pytest.approx(4 / 5)
+    assert answers["fraud"]["labels"]["joined"] == 1  # the early label found its late prediction
+    assert answers["fraud"]["unattributed_labels"]["joined"] == 1  # placed by span id
+    (price,) = answers["price"]["versions"]
+    assert price["regression"]["mae"] == pytest.approx(2.5)
+    assert [row["model_name"] for row in answers["labelled"]["items"]] == ["fraud", "price", "fraud"]
+    assert len(answers["predictions"]) == 4  # the replayed export stored once
+    assert {t["key"]: t["calls"] for t in answers["by_user"]["items"]} == {"ann": 2, "bob": 1, None: 1}
+    assert answers["stats"]["llm"]["total"] == 4
+    assert answers["errors"]["items"][0]["status"] == "error"
+
+    for name, answer in expected.items():
+        assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"
