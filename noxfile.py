@@ -28,7 +28,7 @@ FRAMEWORKS: dict[str, tuple[str, str]] = {
     "langchain": ("langchain", "tests/integrations"),
     # google.generativeai needs an older protobuf than tensorflow-cpu: never installed with `all`
     "gemini-legacy": ("gemini-legacy,server", "tests/llm/gemini_legacy"),
-    "server": ("server,postgres,sklearn", "tests/server tests/api tests/e2e tests/cli"),
+    "server": ("server,postgres,clickhouse,sklearn", "tests/server tests/api tests/e2e tests/cli"),
 }
 
 

@@ -10,10 +10,8 @@ process is killed outright.
 from __future__ import annotations
 
 import atexit
-import ctypes
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -47,7 +45,8 @@ _CONFIG = """<yandex>
 def binary() -> str | None:
     """The ``clickhouse-server`` binary, or None when it is not installed."""
     return shutil.which("clickhouse-server") or next(
-        (path for path in ("/usr/sbin/clickhouse-server", "/usr/bin/clickhouse") if os.path.exists(path)), None
+        (path for path in ("/usr/sbin/clickhouse-server", "/usr/bin/clickhouse") if os.path.exists(path)),
+        None,
     )
 
 
@@ -55,10 +54,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -92,12 +87,14 @@ def start(deadline_s: float = 30.0) -> ClickHouseServer:
     with open(config, "w") as handle:
         handle.write(_CONFIG.format(d=directory, tcp=tcp, http=http))
     command = [path, "server"] if path.endswith("/clickhouse") else [path]
+    # setpriv (util-linux) sets PR_SET_PDEATHSIG: the kernel kills the server with this process
+    setpriv = shutil.which("setpriv")
+    die_with_us = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
     process = subprocess.Popen(
-        [*command, f"--config-file={config}"],
+        [*die_with_us, *command, f"--config-file={config}"],
         cwd=directory,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
     )
     server = ClickHouseServer(process, directory, tcp)
     atexit.register(server.stop)
@@ -110,7 +107,10 @@ def start(deadline_s: float = 30.0) -> ClickHouseServer:
         except (DriverError, OSError, EOFError):
             if process.poll() is not None or time.monotonic() > give_up:
                 log = os.path.join(directory, "error.log")
-                text = open(log).read()[-2000:] if os.path.exists(log) else ""
+                text = ""
+                if os.path.exists(log):
+                    with open(log) as handle:
+                        text = handle.read()[-2000:]
                 server.stop()
                 raise RuntimeError(f"clickhouse-server did not start: {text}") from None
             time.sleep(0.02)  # polling a port that is not yet open, within the deadline

@@ -2,7 +2,8 @@
 
 ::
 
-    aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--telemetry-db URL] [--home DIR] [--rules FILE] [--retention 30d]
+    aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--telemetry-db URL] [--home DIR]
+                  [--rules FILE] [--retention 30d]
     aither demo [--data-dir DIR] [--serve]
     aither models
     aither predictions [--model NAME] [--version V] [--labelled yes|no] [--since 24h] [--limit 20]
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--telemetry-db",
         dest="telemetry_url",
-        help="ClickHouse for telemetry, clickhouse://user@host:9000/aither (default: in --db; AITHER_TELEMETRY_DB)",
+        help="ClickHouse for spans, predictions, labels and LLM calls, clickhouse://user@host:9000/aither "
+        "(default: in --db; AITHER_TELEMETRY_DB)",
     )
     server.add_argument("--home", help="data directory (default AITHER_HOME or ~/.aither)")
     server.add_argument(

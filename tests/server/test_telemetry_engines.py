@@ -9,7 +9,6 @@ is a real database process (or chDB's engine in this one); a missing one is skip
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,10 +38,14 @@ def _stream() -> list[bytes]:
     trace, span = ids(fraud)
     early_trace = new_trace_id()
     early_label = spans.label(early_trace, 0, model="fraud", start_ns=t0 + 5_000_000_000)
-    first = body(fraud, spans.label(trace, [1, 0, 0, 1], target=span, start_ns=t0 + 2_000_000_000), early_label)
+    first = body(
+        fraud, spans.label(trace, [1, 0, 0, 1], target=span, start_ns=t0 + 2_000_000_000), early_label
+    )
     late = spans.prediction("fraud", [0], trace_id=early_trace, duration_ms=2, start_ns=t0 + 3_000_000_000)
     shared = new_trace_id()
-    price = spans.prediction("price", [10.0, 20.0], trace_id=shared, version="2", duration_ms=7, start_ns=t0 + 100)
+    price = spans.prediction(
+        "price", [10.0, 20.0], trace_id=shared, version="2", duration_ms=7, start_ns=t0 + 100
+    )
     other = spans.prediction("fraud", [1], trace_id=shared, duration_ms=1, start_ns=t0 + 1)
     price_label = spans.label(shared, [12.0, 17.0], model="price", start_ns=t0 + 9_000_000_000)
     calls = [
@@ -178,7 +181,9 @@ def _rounded(value: Any) -> Any:
     return value
 
 
-async def test_every_engine_gives_sqlites_answers(engine: tuple[Storage, ServerSettings], tmp_path: Path) -> None:
+async def test_every_engine_gives_sqlites_answers(
+    engine: tuple[Storage, ServerSettings], tmp_path: Path
+) -> None:
     storage, settings = engine
     answers = await _answers(storage, settings)
     expected = await _sqlite_answers(tmp_path / "baseline")

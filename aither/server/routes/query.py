@@ -159,16 +159,16 @@ def get_predictions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> s.Page[s.Prediction]:
-    options: dict[str, Any] = dict(
-        model=model,
-        version=version,
-        environment=environment,
-        window=_window(since, until),
-        labelled=labelled,
-        error=error,
-        limit=limit,
-        cursor=cursor,
-    )
+    options: dict[str, Any] = {
+        "model": model,
+        "version": version,
+        "environment": environment,
+        "window": _window(since, until),
+        "labelled": labelled,
+        "error": error,
+        "limit": limit,
+        "cursor": cursor,
+    }
     try:
         if storage.telemetry is not None:
             rows, next_cursor = storage.telemetry.list_predictions(principal.org_id, **options)
@@ -254,20 +254,20 @@ def get_llm_calls(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> s.Page[s.LlmCall]:
-    options: dict[str, Any] = dict(
-        model=model,
-        provider=provider,
-        pii=pii,
-        injection=injection,
-        error=error,
-        user_id=user_id,
-        session_id=session_id,
-        service=service,
-        window=_window(since, until),
-        limit=limit,
-        cursor=cursor,
-        min_risk=risk,
-    )
+    options: dict[str, Any] = {
+        "model": model,
+        "provider": provider,
+        "pii": pii,
+        "injection": injection,
+        "error": error,
+        "user_id": user_id,
+        "session_id": session_id,
+        "service": service,
+        "window": _window(since, until),
+        "limit": limit,
+        "cursor": cursor,
+        "min_risk": risk,
+    }
     try:
         if storage.telemetry is not None:
             rows, next_cursor = storage.telemetry.list_llm_calls(principal.org_id, **options)

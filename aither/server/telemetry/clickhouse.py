@@ -227,9 +227,9 @@ class ClickHouseStore(LlmReads):
             for row in rows
         ]
 
-    def _label_rows(self, org_id: str, where: str, params: dict[str, Any]) -> str:
-        latest = LATEST_LABEL_ROWS.format(db=self.db, where=where)
-        return f"({latest}) WHERE deleted = 0"
+    def _label_rows(self, where: str) -> str:
+        """The labelled rows now in force, as a ``FROM`` source (``where``: on their key columns)."""
+        return f"({LATEST_LABEL_ROWS.format(db=self.db, where=where)}) WHERE deleted = 0"
 
     def scored_rows(
         self, org_id: str, since_ns: int, until_ns: int
@@ -238,7 +238,7 @@ class ClickHouseStore(LlmReads):
         where, params = window_sql(Window(since_ns, until_ns), "pred_time_ns")
         rows = self.x.execute(
             "SELECT model_name, model_version, count(), sum(pred_class = label_class), count(label_class) "
-            f"FROM {self._label_rows(org_id, where, params)} GROUP BY model_name, model_version",
+            f"FROM {self._label_rows(where)} GROUP BY model_name, model_version",
             {"org": org_id, **params},
         )
         return {(name, version or ""): (int(n), int(ok or 0), int(k)) for name, version, n, ok, k in rows}
@@ -282,9 +282,7 @@ class ClickHouseStore(LlmReads):
         if not versions:
             return []
         total = sum(entry["predictions"] for entry in versions.values())
-        latencies = self._quantiles(
-            "latency_ms", source, params, LATENCY_QUANTILES, total
-        )
+        latencies = self._quantiles("latency_ms", source, params, LATENCY_QUANTILES, total)
         for key, values in latencies.items():
             if key in versions:
                 versions[key]["latency_ms"].update(zip(("p50", "p90", "p99"), values, strict=True))
@@ -293,13 +291,15 @@ class ClickHouseStore(LlmReads):
         label_where += " AND model_name = %(model)s"
         if version is not None:
             label_where += " AND model_version = %(version)s"
-        labelled = self._label_rows(org_id, label_where, {})
+        labelled = self._label_rows(label_where)
         if environment is not None:
             labelled += " AND environment = %(environment)s"
         params.update(label_params)
-        delay = "(toInt64(label_time_ns) - toInt64(pred_time_ns)) / 1e9"  # exact in integers, then seconds
+        # the difference in integers, then seconds: as floats, 1.8e18 ns would lose 256 ns steps
+        delay = "(toInt64(label_time_ns) - toInt64(pred_time_ns)) / 1e9"
         for key, count, mean_delay, max_delay in self.x.execute(
-            f"SELECT model_version, count(), avg({delay}), max({delay}) FROM {labelled} GROUP BY model_version",
+            f"SELECT model_version, count(), avg({delay}), max({delay}) FROM {labelled} "
+            "GROUP BY model_version",
             params,
         ):
             if key in versions:
@@ -307,16 +307,15 @@ class ClickHouseStore(LlmReads):
                 entry["labelled_rows"] = int(count)
                 entry["label_coverage"] = min(1.0, int(count) / entry["rows"]) if entry["rows"] else 0.0
                 entry["label_delay_s"] = {"mean": float(mean_delay), "max": float(max_delay)}
-        delays = self._quantiles(
-            delay, labelled, params, DELAY_QUANTILES, total
-        )
+        delays = self._quantiles(delay, labelled, params, DELAY_QUANTILES, total)
         for key, values in delays.items():
             if key in versions and versions[key]["label_delay_s"] is not None:
                 versions[key]["label_delay_s"].update(zip(("p50", "p90"), values, strict=True))
         confusion: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
         for key, predicted, true, count in self.x.execute(
-            f"SELECT model_version, pred_class, label_class, count() FROM {labelled} AND task = %(classification)s "
-            "AND isNotNull(pred_class) AND isNotNull(label_class) GROUP BY model_version, pred_class, label_class",
+            f"SELECT model_version, pred_class, label_class, count() FROM {labelled} "
+            "AND task = %(classification)s AND isNotNull(pred_class) AND isNotNull(label_class) "
+            "GROUP BY model_version, pred_class, label_class",
             {**params, "classification": CLASSIFICATION},
         ):
             confusion[key][(predicted, true)] = int(count)
@@ -345,7 +344,8 @@ class ClickHouseStore(LlmReads):
         if total > EXACT_PERCENTILES_UP_TO:  # sorting every value here would cost seconds
             levels = ", ".join(str(q) for q in qs)
             found = self.x.execute(
-                f"SELECT model_version, quantilesTDigest({levels})({value}) FROM {source} GROUP BY model_version",
+                f"SELECT model_version, quantilesTDigest({levels})({value}) FROM {source} "
+                "GROUP BY model_version",
                 params,
             )
             return {key: [float(v) for v in values] for key, values in found}
@@ -382,8 +382,11 @@ class ClickHouseStore(LlmReads):
         if error is not None:
             where += f" AND is_error = {int(error)}"
         if labelled is not None:
-            rows_of = self._label_rows(org_id, "", {})
-            where += f" AND (trace_id, span_id) {'' if labelled else 'NOT '}IN (SELECT pred_trace_id, pred_span_id FROM {rows_of})"
+            found_in = "IN" if labelled else "NOT IN"
+            where += (
+                f" AND (trace_id, span_id) {found_in} "
+                f"(SELECT pred_trace_id, pred_span_id FROM {self._label_rows('')})"
+            )
         if cursor is not None:
             time_ns, row_id = decode_cursor(cursor)
             where += " AND (time_ns < %(ct)s OR (time_ns = %(ct)s AND id < %(ci)s))"
@@ -405,7 +408,7 @@ class ClickHouseStore(LlmReads):
             keys = value_set([(row["trace_id"], row["span_id"]) for row in rows])
             for trace_id, span_id, row_index, value in self.x.execute(
                 "SELECT pred_trace_id, pred_span_id, row_index, value FROM "
-                + self._label_rows(org_id, "AND (pred_trace_id, pred_span_id) IN %(keys)s", {}),
+                + self._label_rows("AND (pred_trace_id, pred_span_id) IN %(keys)s"),
                 {"org": org_id, "keys": keys},
             ):
                 counts[(trace_id, span_id)] += 1

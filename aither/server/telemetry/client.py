@@ -121,13 +121,14 @@ class ChdbExecutor:
     def _run(self, sql: str) -> str:
         with self._lock:
             result = self._session.query(sql, "JSONCompact")
-        text: str = result.bytes().decode() if hasattr(result, "bytes") else str(result)
-        return text
+        data: bytes = result.bytes()
+        return data.decode()
 
     def _substitute(self, sql: str, params: dict[str, Any] | None) -> str:
         if not params:
             return sql
-        return sql % self._escape(params, None)
+        escaped: dict[str, Any] = self._escape(params, None)
+        return sql % escaped
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         text = self._run(_with_settings(self._substitute(sql, params)))

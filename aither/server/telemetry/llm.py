@@ -26,9 +26,10 @@ _GROUPS = {
 }
 
 
-def window_sql(window: Window, column: str) -> tuple[str, dict[str, int]]:
+def window_sql(window: Window, column: str) -> tuple[str, dict[str, Any]]:
     """SQL conditions of a window on a UInt64 time column, its bounds clamped to the column."""
-    sql, params = "", {}
+    sql = ""
+    params: dict[str, Any] = {}
     if window.since_ns is not None:
         sql += f" AND {column} >= %(since)s"
         params["since"] = min(max(window.since_ns, 0), _U64_MAX)
@@ -87,8 +88,8 @@ class LlmReads:
             where += " AND (time_ns < %(ct)s OR (time_ns = %(ct)s AND id < %(ci)s))"
             params.update(ct=min(max(time_ns, 0), _U64_MAX), ci=min(max(row_id, 0), _U64_MAX))
         found = self.x.execute(
-            f"SELECT {', '.join(LLM_READ_COLUMNS)} FROM {self.db}.llm_calls FINAL WHERE org_id = %(org)s{where} "
-            "ORDER BY time_ns DESC, id DESC LIMIT %(limit)s",
+            f"SELECT {', '.join(LLM_READ_COLUMNS)} FROM {self.db}.llm_calls FINAL "
+            f"WHERE org_id = %(org)s{where} ORDER BY time_ns DESC, id DESC LIMIT %(limit)s",
             params,
         )
         rows = [dict(zip(LLM_READ_COLUMNS, row, strict=True)) for row in found]
