@@ -65,7 +65,25 @@ def _stream() -> list[bytes]:
         for i, (model, user) in enumerate([("gpt-4o", "ann"), ("gpt-4o", "bob"), ("gpt-4o-mini", "ann")])
     ]
     failed = spans.span("chat gpt", {sc.GEN_AI_REQUEST_MODEL: "gpt-4o"}, start_ns=t0 + 9, error="timeout")
-    return [first, first, body(late), body(price, other, price_label), body(*calls, failed), body(*calls)]
+    # a row labelled again: the newer label wins, an older one loses, on every engine
+    newer = spans.label(trace, [1], target=span, row_indices=[2], start_ns=t0 + 20_000_000_000)
+    older = spans.label(trace, [0], target=span, row_indices=[0], start_ns=t0 + 1_000_000_000)
+    # a label placed as its trace's only prediction moves (ambiguous) when a second one arrives
+    lone_trace = new_trace_id()
+    lone = spans.prediction("solo", [1], trace_id=lone_trace, start_ns=t0 + 200)
+    lone_label = spans.label(lone_trace, 1, start_ns=t0 + 4_000_000_000)
+    second = spans.prediction("duo", [0], trace_id=lone_trace, start_ns=t0 + 300)
+    return [
+        first,
+        first,
+        body(late),
+        body(price, other, price_label),
+        body(*calls, failed),
+        body(*calls),
+        body(newer, older),
+        body(lone, lone_label),
+        body(second),
+    ]
 
 
 STREAM = _stream()
@@ -91,6 +109,7 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
         page = await get("/api/v1/predictions", limit=2)
         rest = await get("/api/v1/predictions", limit=10, cursor=page["next_cursor"])
         return {
+            "solo": await get("/api/v1/models/solo/metrics"),
             "fraud": await get("/api/v1/models/fraud/metrics"),
             "fraud_test_env": await get("/api/v1/models/fraud/metrics", environment="test", **WINDOW),
             "price": await get("/api/v1/models/price/metrics", version="2"),
@@ -191,13 +210,17 @@ async def test_every_engine_gives_sqlites_answers(
     # the answers themselves, so that a bug shared by every engine fails too
     (fraud,) = answers["fraud"]["versions"]
     assert (fraud["predictions"], fraud["rows"], fraud["labelled_rows"]) == (3, 6, 5)
-    assert fraud["classification"]["accuracy"] == pytest.approx(4 / 5)
+    assert fraud["classification"]["accuracy"] == 1.0  # row 2 relabelled 1, row 0's older 0 lost
     assert answers["fraud"]["labels"]["joined"] == 1  # the early label found its late prediction
-    assert answers["fraud"]["unattributed_labels"]["joined"] == 1  # placed by span id
+    assert answers["fraud"]["unattributed_labels"]["joined"] == 3  # placed by span id
     (price,) = answers["price"]["versions"]
     assert price["regression"]["mae"] == pytest.approx(2.5)
     assert [row["model_name"] for row in answers["labelled"]["items"]] == ["fraud", "price", "fraud"]
-    assert len(answers["predictions"]) == 4  # the replayed export stored once
+    assert answers["labelled"]["items"][2]["labels"] == {"0": 1, "1": 0, "2": 1, "3": 1}
+    assert len(answers["predictions"]) == 6  # the replayed export stored once
+    (solo,) = answers["solo"]["versions"]
+    assert solo["labelled_rows"] == 0  # its label became ambiguous: the labelled row withdrawn
+    assert answers["solo"]["unattributed_labels"]["ambiguous"] == 1
     assert {t["key"]: t["calls"] for t in answers["by_user"]["items"]} == {"ann": 2, "bob": 1, None: 1}
     assert answers["stats"]["llm"]["total"] == 4
     assert answers["errors"]["items"][0]["status"] == "error"
