@@ -200,6 +200,7 @@ def _rounded(value: Any) -> Any:
     return value
 
 
+@pytest.mark.slow
 async def test_every_engine_gives_sqlites_answers(
     engine: tuple[Storage, ServerSettings], tmp_path: Path
 ) -> None:
@@ -227,3 +228,68 @@ async def test_every_engine_gives_sqlites_answers(
 
     for name, answer in expected.items():
         assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"
+
+
+def test_migrations_are_recorded_and_applied_once(clickhouse_url: str) -> None:
+    from aither.server.telemetry.clickhouse import ClickHouseStore
+    from aither.server.telemetry.schema import MIGRATIONS
+
+    url = clickhouse_url.replace("/aither", "/migrations_once")
+    first = ClickHouseStore.open(url)
+    try:
+        assert first.migrations() == [version for version, _, _ in MIGRATIONS]
+        assert first.migrate() == []  # nothing left to apply
+        tables = {row[0] for row in first.x.execute("SHOW TABLES FROM migrations_once")}
+        assert {"spans", "predictions", "labels", "label_rows", "llm_calls", "rollups"} <= tables
+    finally:
+        first.close()
+    again = ClickHouseStore.open(url)  # a restart applies nothing and loses nothing
+    try:
+        assert again.migrations() == [version for version, _, _ in MIGRATIONS]
+    finally:
+        again.close()
+
+
+def test_a_telemetry_url_of_another_kind_is_refused_up_front(tmp_path: Path) -> None:
+    from aither.server.storage import DatabaseURLError
+
+    with pytest.raises(DatabaseURLError, match="clickhouse://"):
+        Storage.open(f"sqlite:///{tmp_path / 'a.db'}", telemetry_url="mysql://host/db")
+
+
+async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_path: Path) -> None:
+    """Uncovered reads say so (501, not an empty answer); with ClickHouse gone, ingest answers
+    503 with Retry-After, so the exporter keeps the spans and retries."""
+    pytest.importorskip("clickhouse_driver")
+    if clickhouse_server.binary() is None:
+        pytest.skip("clickhouse-server is not installed (apt-get install clickhouse-server)")
+    server = clickhouse_server.start()
+    try:
+        settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'aither.db'}", server.url)
+        storage = Storage.open(settings.database_url, telemetry_url=settings.telemetry_url)
+        bootstrap(storage, settings)
+        app = create_app(settings, storage)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://engines.test",
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as http:
+            for path in (
+                "/api/v1/models",
+                "/api/v1/labels",
+                f"/api/v1/traces/{'ab' * 16}",
+                "/api/v1/drift/judge",
+            ):
+                response = await http.get(path)
+                assert response.status_code == 501, (path, response.text)
+                assert "telemetry" in response.json()["detail"]
+            assert (await http.get("/api/v1/anomalies")).status_code == 200  # relational: served
+            server.stop()
+            response = await http.post("/v1/traces", content=STREAM[0], headers=PROTOBUF)
+            assert response.status_code == 503
+            assert response.headers["Retry-After"]
+            response = await http.get("/api/v1/predictions")  # reads say so too, not 500
+            assert response.status_code == 503, response.text
+        storage.close()
+    finally:
+        server.stop()

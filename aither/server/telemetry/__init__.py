@@ -23,15 +23,11 @@ from ..ingest.records import DecodedBatch
 from ..storage.ingest import IngestResult
 from ..storage.queries import Window
 from ..storage.usage import add_usage, period_bounds
-from ..storage.writer import WriterBusy
+from .client import TelemetryUnavailable
 
 __all__ = ["TelemetryIngestJob", "TelemetryStore", "TelemetryUnavailable", "open_telemetry_store"]
 
 logger = logging.getLogger("aither.server")
-
-
-class TelemetryUnavailable(WriterBusy):
-    """The telemetry store failed a write; ingest answers 503 with ``Retry-After``."""
 
 
 class TelemetryStore(Protocol):
@@ -175,6 +171,8 @@ class TelemetryIngestJob:
         if not self._written:
             try:
                 self.store.write(self.org_id, new, self.received_at_ns)
+            except TelemetryUnavailable:
+                raise
             except Exception as error:
                 # unreachable or refusing: the relational part rolls back and the exporter retries
                 logger.error("aither server: the telemetry store did not take a batch: %r", error)

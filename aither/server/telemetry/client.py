@@ -17,8 +17,14 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from ..storage.engine import DatabaseURLError
+from ..storage.writer import WriterBusy
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+class TelemetryUnavailable(WriterBusy):
+    """ClickHouse did not answer (down, unreachable, timed out): every route answers 503 with
+    ``Retry-After`` (the app's handler of :class:`WriterBusy`), so exporters retry."""
 
 
 class Executor(Protocol):
@@ -66,6 +72,14 @@ class NativeExecutor:
             "settings": {"use_numpy": False},
         }
         self._client_class = Client
+        from clickhouse_driver.errors import NetworkError, SocketTimeoutError
+
+        self._unreachable: tuple[type[BaseException], ...] = (
+            NetworkError,
+            SocketTimeoutError,
+            EOFError,
+            OSError,
+        )
         self._local = threading.local()
         self._clients: list[Any] = []
         self._lock = threading.Lock()
@@ -81,13 +95,19 @@ class NativeExecutor:
                 self._clients.append(clients[key])
         return clients[key]
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = self._client().execute(sql, params)
+    def _call(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        try:
+            rows: list[tuple[Any, ...]] = self._client().execute(sql, params)
+        except self._unreachable as error:
+            raise TelemetryUnavailable(f"ClickHouse did not answer ({error}); retry shortly") from error
         return rows
 
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._call(sql, params)
+
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._client().execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", list(rows))
+        if rows:  # the driver sends the rows in its native (columnar) blocks
+            self._call(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", list(rows))
 
     def close(self) -> None:
         with self._lock:
