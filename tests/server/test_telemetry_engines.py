@@ -145,14 +145,15 @@ def clickhouse_url() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "clickhouse", "chdb"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, ServerSettings]]:
+def _open_engine(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> Iterator[tuple[Storage, ServerSettings]]:
     sqlite = f"sqlite:///{tmp_path / 'aither.db'}"
-    if request.param == "sqlite":
+    if kind == "sqlite":
         settings = _settings(tmp_path, sqlite)
-    elif request.param == "postgresql":
+    elif kind == "postgresql":
         settings = _settings(tmp_path, request.getfixturevalue("postgres_url"))
-    elif request.param == "clickhouse":
+    elif kind == "clickhouse":
         # a database per test, so each starts empty on the one module-wide server
         url = request.getfixturevalue("clickhouse_url").replace("/aither", f"/t{abs(hash(tmp_path)) % 10**9}")
         settings = _settings(tmp_path, sqlite, url)
@@ -163,7 +164,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sto
     bootstrap(storage, settings)
     yield storage, settings
     storage.close()
-    if request.param == "postgresql":
+    if kind == "postgresql":
         from aither.server.storage.engine import create_engine
         from aither.server.storage.schema import metadata
 
@@ -172,6 +173,18 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sto
             for table in reversed(metadata.sorted_tables):
                 connection.execute(table.delete())
         cleanup.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "clickhouse", "chdb"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, ServerSettings]]:
+    yield from _open_engine(request, tmp_path, request.param)
+
+
+@pytest.fixture(params=["clickhouse", "chdb"])
+def telemetry_engine(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Storage, ServerSettings]]:
+    yield from _open_engine(request, tmp_path, request.param)
 
 
 _baseline: dict[str, Any] = {}
@@ -293,3 +306,23 @@ async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_pat
         storage.close()
     finally:
         server.stop()
+
+
+async def test_prune_drops_whole_days_of_telemetry(telemetry_engine: tuple[Storage, ServerSettings]) -> None:
+    storage, settings = telemetry_engine
+    assert storage.telemetry is not None
+    app = create_app(settings, storage)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://engines.test",
+        headers={"Authorization": f"Bearer {KEY}"},
+    ) as http:
+        for payload in STREAM[:4]:
+            assert (await http.post("/v1/traces", content=payload, headers=PROTOBUF)).status_code == 200
+        assert len((await http.get("/api/v1/predictions")).json()["items"]) == 4
+        day_before = 1_790_000_000_000_000_000 - 86_400 * 10**9
+        assert storage.telemetry.prune(day_before) == 0  # nothing that old: nothing dropped
+        assert len((await http.get("/api/v1/predictions")).json()["items"]) == 4
+        assert storage.telemetry.prune(1_790_000_000_000_000_000 + 2 * 86_400 * 10**9) > 0
+        assert (await http.get("/api/v1/predictions")).json()["items"] == []
+        assert (await http.get("/api/v1/stats", params=WINDOW)).json()["llm"]["total"] == 0

@@ -30,7 +30,7 @@ from ..storage.queries import _json as parse_json
 from .client import Executor, open_executor, value_set
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads, window_sql
-from .schema import MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES
+from .schema import MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
 
 logger = logging.getLogger("aither.server")
 
@@ -196,12 +196,16 @@ class ClickHouseStore(LlmReads):
             ClickHouseLabelJoin(x, org_id, self._next_version()).join(batch.predictions, batch.labels)
 
     def prune(self, before_ns: int) -> int:
-        """Drop the day partitions wholly before ``before_ns``; the number dropped."""
+        """Drop the day partitions wholly before ``before_ns``; the number dropped.
+
+        Whole days, in place of the ``TTL`` that 18.16 lacks; a label's versions share its day
+        (and a labelled row's, its prediction's), so a key never loses only some versions.
+        """
         day = time.strftime("%Y%m%d", time.gmtime(max(before_ns, 0) // 1_000_000_000))
         parts = self.x.execute(
             "SELECT DISTINCT table, partition FROM system.parts "
-            "WHERE database = %(db)s AND active AND partition < %(day)s",
-            {"db": self.db, "day": day},
+            "WHERE database = %(db)s AND table IN %(tables)s AND active AND partition < %(day)s",
+            {"db": self.db, "tables": TELEMETRY_TABLES, "day": day},
         )
         for table, partition in parts:
             self.x.execute(f"ALTER TABLE {self.db}.{table} DROP PARTITION {partition}")
