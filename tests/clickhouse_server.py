@@ -10,6 +10,7 @@ process is killed outright.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import shutil
 import socket
@@ -98,6 +99,8 @@ def start(deadline_s: float = 30.0) -> ClickHouseServer:
     )
     server = ClickHouseServer(process, directory, tcp)
     atexit.register(server.stop)
+    # the driver logs every refused connection; refusals are expected until the server listens
+    logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
     give_up = time.monotonic() + deadline_s
     while True:
         probe = Client("127.0.0.1", port=tcp, connect_timeout=1)

@@ -108,7 +108,14 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
 
         page = await get("/api/v1/predictions", limit=2)
         rest = await get("/api/v1/predictions", limit=10, cursor=page["next_cursor"])
+        labels = await get("/api/v1/labels", limit=3)
+        more_labels = await get("/api/v1/labels", limit=50, cursor=labels["next_cursor"])
         return {
+            "models": await get("/api/v1/models"),
+            "models_in_window": await get("/api/v1/models", **WINDOW),
+            "labels": labels["items"] + more_labels["items"],
+            "ambiguous": await get("/api/v1/labels", status="ambiguous"),
+            "fraud_labels": await get("/api/v1/labels", model="fraud"),
             "solo": await get("/api/v1/models/solo/metrics"),
             "fraud": await get("/api/v1/models/fraud/metrics"),
             "fraud_test_env": await get("/api/v1/models/fraud/metrics", environment="test", **WINDOW),
@@ -235,6 +242,11 @@ async def test_every_engine_gives_sqlites_answers(
     (solo,) = answers["solo"]["versions"]
     assert solo["labelled_rows"] == 0  # its label became ambiguous: the labelled row withdrawn
     assert answers["solo"]["unattributed_labels"]["ambiguous"] == 1
+    assert len(answers["labels"]) == 6  # the replayed labels stored once
+    assert [label["status"] for label in answers["ambiguous"]["items"]] == ["ambiguous"]
+    assert {m["name"]: m["labelled_rows"] for m in answers["models"]} == {
+        "duo": 0, "fraud": 5, "price": 2, "solo": 0
+    }  # fmt: skip
     assert {t["key"]: t["calls"] for t in answers["by_user"]["items"]} == {"ann": 2, "bob": 1, None: 1}
     assert answers["stats"]["llm"]["total"] == 4
     assert answers["errors"]["items"][0]["status"] == "error"
@@ -287,12 +299,7 @@ async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_pat
             base_url="http://engines.test",
             headers={"Authorization": f"Bearer {KEY}"},
         ) as http:
-            for path in (
-                "/api/v1/models",
-                "/api/v1/labels",
-                f"/api/v1/traces/{'ab' * 16}",
-                "/api/v1/drift/judge",
-            ):
+            for path in (f"/api/v1/traces/{'ab' * 16}", "/api/v1/drift/judge", "/api/v1/dashboard/latest"):
                 response = await http.get(path)
                 assert response.status_code == 501, (path, response.text)
                 assert "telemetry" in response.json()["detail"]

@@ -110,18 +110,16 @@ def _span_out(row: dict[str, Any]) -> s.Span:
     )
 
 
-@router.get(
-    "/models",
-    response_model=list[s.Model],
-    summary="Models and versions that sent predictions",
-    responses=NOT_IN_TELEMETRY_STORE,
-    dependencies=[NotInTelemetryStore],
-)
+@router.get("/models", response_model=list[s.Model], summary="Models and versions that sent predictions")
 def get_models(
     *, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None
 ) -> list[s.Model]:
-    with storage.read() as connection:
-        rows = list_models(connection, principal.org_id, _window(since, until))
+    window = _window(since, until)
+    if storage.telemetry is not None:
+        rows = storage.telemetry.list_models(principal.org_id, window)
+    else:
+        with storage.read() as connection:
+            rows = list_models(connection, principal.org_id, window)
     return [
         s.Model(
             name=row["model_name"],
@@ -180,13 +178,7 @@ def get_predictions(
     return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
 
 
-@router.get(
-    "/labels",
-    response_model=s.Page[s.Label],
-    summary="Labels and where the join put them",
-    responses=NOT_IN_TELEMETRY_STORE,
-    dependencies=[NotInTelemetryStore],
-)
+@router.get("/labels", response_model=s.Page[s.Label], summary="Labels and where the join put them")
 def get_labels(
     *,
     principal: Reader,
@@ -199,10 +191,15 @@ def get_labels(
     if status is not None and status not in LABEL_STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(LABEL_STATUSES)}")
     try:
-        with storage.read() as connection:
-            rows, next_cursor = list_labels(
-                connection, principal.org_id, status=status, model=model, limit=limit, cursor=cursor
+        if storage.telemetry is not None:
+            rows, next_cursor = storage.telemetry.list_labels(
+                principal.org_id, status=status, model=model, limit=limit, cursor=cursor
             )
+        else:
+            with storage.read() as connection:
+                rows, next_cursor = list_labels(
+                    connection, principal.org_id, status=status, model=model, limit=limit, cursor=cursor
+                )
     except CursorError as error:
         raise HTTPException(400, str(error)) from None
     return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)

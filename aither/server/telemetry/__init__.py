@@ -50,6 +50,19 @@ class TelemetryStore(Protocol):
 
     def label_status_counts(self, org_id: str, model: str | None) -> dict[str, int]: ...
 
+    def list_models(self, org_id: str, window: Window | None = None) -> list[dict[str, Any]]: ...
+
+    def list_labels(
+        self,
+        org_id: str,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        trace_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
+
     def model_metrics(
         self,
         org_id: str,

@@ -27,6 +27,7 @@ from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.queries import Window, decode_cursor, encode_cursor
 from ..storage.queries import _json as parse_json
+from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads, window_sql
@@ -82,7 +83,7 @@ def _version_entry(
     }
 
 
-class ClickHouseStore(LlmReads):
+class ClickHouseStore(LlmReads, CatalogReads):
     """Telemetry in ClickHouse (a server, or chDB in-process). Thread-safe."""
 
     def __init__(self, executor: Executor) -> None:
