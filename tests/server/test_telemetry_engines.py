@@ -110,7 +110,13 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
         rest = await get("/api/v1/predictions", limit=10, cursor=page["next_cursor"])
         labels = await get("/api/v1/labels", limit=3)
         more_labels = await get("/api/v1/labels", limit=50, cursor=labels["next_cursor"])
+        traces = {}
+        for item in page["items"] + rest["items"]:
+            traces[item["trace_id"]] = await get(f"/api/v1/traces/{item['trace_id']}")
+        for call in (await get("/api/v1/llm-calls"))["items"][:1]:
+            traces[call["trace_id"]] = await get(f"/api/v1/traces/{call['trace_id']}")
         return {
+            "traces": traces,
             "models": await get("/api/v1/models"),
             "models_in_window": await get("/api/v1/models", **WINDOW),
             "labels": labels["items"] + more_labels["items"],
@@ -243,6 +249,11 @@ async def test_every_engine_gives_sqlites_answers(
     assert solo["labelled_rows"] == 0  # its label became ambiguous: the labelled row withdrawn
     assert answers["solo"]["unattributed_labels"]["ambiguous"] == 1
     assert len(answers["labels"]) == 6  # the replayed labels stored once
+    assert len(answers["traces"]) == 5
+    (price_trace,) = [p["trace_id"] for p in answers["predictions"] if p["model_name"] == "price"]
+    shared = answers["traces"][price_trace]
+    assert [span["name"] for span in shared["spans"]] == ["predict fraud", "predict price", "label price"]
+    assert [label["status"] for label in shared["labels"]] == ["joined"]
     assert [label["status"] for label in answers["ambiguous"]["items"]] == ["ambiguous"]
     assert {m["name"]: m["labelled_rows"] for m in answers["models"]} == {
         "duo": 0, "fraud": 5, "price": 2, "solo": 0
@@ -299,7 +310,8 @@ async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_pat
             base_url="http://engines.test",
             headers={"Authorization": f"Bearer {KEY}"},
         ) as http:
-            for path in (f"/api/v1/traces/{'ab' * 16}", "/api/v1/drift/judge", "/api/v1/dashboard/latest"):
+            assert (await http.get(f"/api/v1/traces/{'ab' * 16}")).status_code == 404
+            for path in ("/api/v1/drift/judge", "/api/v1/dashboard/latest", "/api/v1/dashboard/overview"):
                 response = await http.get(path)
                 assert response.status_code == 501, (path, response.text)
                 assert "telemetry" in response.json()["detail"]

@@ -27,8 +27,8 @@ from ..storage.queries import (
     llm_call_totals,
 )
 from . import schemas as s
-from .deps import NotInTelemetryStore, Reader, StorageDep
-from .responses import NOT_FOUND, NOT_IN_TELEMETRY_STORE, QUERY
+from .deps import Reader, StorageDep
+from .responses import NOT_FOUND, QUERY
 
 router = APIRouter(prefix="/api/v1", tags=["query"], responses=QUERY)
 
@@ -209,15 +209,17 @@ def get_labels(
     "/traces/{trace_id}",
     response_model=s.Trace,
     summary="A trace with its spans and rows",
-    responses={**NOT_FOUND, **NOT_IN_TELEMETRY_STORE},
-    dependencies=[NotInTelemetryStore],
+    responses=NOT_FOUND,
 )
 def get_trace_route(*, trace_id: str, principal: Reader, storage: StorageDep) -> s.Trace:
     trace_id = trace_id.lower()
     if not _TRACE_ID.match(trace_id):
         raise HTTPException(400, f"{trace_id!r} is not a trace id (32 hexadecimal digits)")
-    with storage.read() as connection:
-        trace = get_trace(connection, principal.org_id, trace_id)
+    if storage.telemetry is not None:
+        trace = storage.telemetry.get_trace(principal.org_id, trace_id)
+    else:
+        with storage.read() as connection:
+            trace = get_trace(connection, principal.org_id, trace_id)
     if trace is None:
         raise HTTPException(404, f"no trace {trace_id}")
     return s.Trace(

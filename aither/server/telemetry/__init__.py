@@ -103,11 +103,14 @@ class TelemetryStore(Protocol):
         limit: int = 50,
         cursor: str | None = None,
         min_risk: RiskLevel | None = None,
+        trace_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
     def llm_call_totals(
         self, org_id: str, group_by: str, *, window: Window | None = None, limit: int = 100
     ) -> list[dict[str, Any]]: ...
+
+    def get_trace(self, org_id: str, trace_id: str) -> dict[str, Any] | None: ...
 
     def prune(self, before_ns: int) -> int: ...
 

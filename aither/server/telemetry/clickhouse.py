@@ -407,6 +407,12 @@ class ClickHouseStore(LlmReads, CatalogReads):
             encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
         )
         rows = rows[:limit]
+        self._attach_labels(org_id, rows)
+        return rows, next_cursor
+
+    def _attach_labels(self, org_id: str, rows: list[dict[str, Any]]) -> None:
+        """Give each prediction its labelled-row count and true values (``label`` for one row,
+        ``labels`` {row: value} for the first 1000), its JSON parsed."""
         values: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
         counts: dict[tuple[str, str], int] = defaultdict(int)
         if rows:
@@ -427,4 +433,60 @@ class ClickHouseStore(LlmReads, CatalogReads):
             row["labelled_rows"] = counts.get(key, 0)
             row["labels"] = dict(sorted(values.get(key, {}).items()))
             row["label"] = row["labels"].get(0) if (row["output_rows"] or 0) <= 1 else None
-        return rows, next_cursor
+
+    def get_trace(self, org_id: str, trace_id: str) -> dict[str, Any] | None:
+        """Every span of a trace with its typed rows (as :func:`aither.server.storage.queries.get_trace`);
+        None when the organisation has none. Rows sort by time, then span id."""
+        params = {"org": org_id, "trace": trace_id}
+        where = "WHERE org_id = %(org)s AND trace_id = %(trace)s"
+        found = self.x.execute(
+            f"SELECT {', '.join(_SPAN_COLUMNS)} FROM {self.db}.spans FINAL {where} "
+            "ORDER BY start_time_ns, span_id",
+            params,
+        )
+        if not found:
+            return None
+        span_rows = [dict(zip(_SPAN_COLUMNS, row, strict=True)) for row in found]
+        columns = ("id", *_PREDICTION_COLUMNS)
+        prediction_rows = [
+            dict(zip(columns, row, strict=True))
+            for row in self.x.execute(
+                f"SELECT {', '.join(columns)} FROM {self.db}.predictions FINAL {where} ORDER BY time_ns, id",
+                params,
+            )
+        ]
+        texts = {row["span_id"]: (row["features"], row["prediction"]) for row in prediction_rows}
+        self._attach_labels(org_id, prediction_rows)
+        for row in span_rows:
+            for key in ("attributes", "events", "links", "resource"):
+                row[key] = parse_json(row[key])
+            if row["span_id"] in texts and isinstance(row["attributes"], dict):
+                from ... import semconv as sc
+
+                features, prediction = texts[row["span_id"]]
+                if features is not None:
+                    row["attributes"][sc.ML_FEATURES] = features
+                if prediction is not None:
+                    row["attributes"][sc.ML_PREDICTION] = prediction
+        labels, _ = self.list_labels(org_id, trace_id=trace_id, limit=10_000)
+        llm_rows, _ = self.list_llm_calls(org_id, trace_id=trace_id, limit=10_000)
+        operations = [
+            dict(zip(("id", *_OPERATION_COLUMNS), row, strict=True))
+            for row in self.x.execute(
+                f"SELECT id, {', '.join(_OPERATION_COLUMNS)} FROM {self.db}.operations FINAL {where} "
+                "ORDER BY time_ns, id",
+                params,
+            )
+        ]
+        for row in operations:
+            row["is_error"] = bool(row["is_error"])
+            for key in ("input", "output", "metadata"):
+                row[key] = parse_json(row[key])
+        return {
+            "trace_id": trace_id,
+            "spans": span_rows,
+            "predictions": prediction_rows,
+            "labels": labels,
+            "llm_calls": sorted(llm_rows, key=lambda row: (row["time_ns"], row["id"])),
+            "operations": operations,
+        }

@@ -61,10 +61,15 @@ class LlmReads:
         limit: int = 50,
         cursor: str | None = None,
         min_risk: RiskLevel | None = None,
+        trace_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of LLM calls, newest first (as :func:`aither.server.storage.queries.list_llm_calls`)."""
+        """A page of LLM calls, newest first (as :func:`aither.server.storage.queries.list_llm_calls`);
+        ``trace_id``: one trace's (for the trace page)."""
         where, params = window_sql(window or Window(), "time_ns")
         params.update(org=org_id, limit=limit + 1)
+        if trace_id is not None:
+            where += " AND trace_id = %(trace)s"
+            params["trace"] = trace_id
         if model is not None:
             where += " AND (request_model = %(model)s OR response_model = %(model)s)"
             params["model"] = model
