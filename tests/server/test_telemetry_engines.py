@@ -315,6 +315,8 @@ async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_pat
                 response = await http.get(path)
                 assert response.status_code == 501, (path, response.text)
                 assert "telemetry" in response.json()["detail"]
+            response = await http.post("/api/v1/prune", json={"older_than": "30d"})
+            assert response.status_code == 501, response.text
             assert (await http.get("/api/v1/anomalies")).status_code == 200  # relational: served
             server.stop()
             response = await http.post("/v1/traces", content=STREAM[0], headers=PROTOBUF)

@@ -69,7 +69,6 @@ class NativeExecutor:
             "password": unquote(parts.password) if parts.password else "",
             "connect_timeout": 5,
             "send_receive_timeout": 60,
-            "settings": {"use_numpy": False},
         }
         self._client_class = Client
         from clickhouse_driver.errors import NetworkError, SocketTimeoutError

@@ -86,8 +86,11 @@ class ClickHouseLabelJoin:
     def join(self, new_predictions: Sequence[PredictionRecord], new_labels: Sequence[LabelRecord]) -> None:
         """Place ``new_labels`` and re-place the labels ``new_predictions`` affect (both are stored
         by the time this runs: predictions first, so the join sees them)."""
-        prediction_traces = sorted({p.trace_id for p in new_predictions})
-        traces = sorted(set(prediction_traces) | {label.trace_id for label in new_labels})
+        # the labels a new prediction could move, first: a batch of predictions alone (the
+        # common case) then costs one lookup on the labels' (org, trace) key, and no read of
+        # the predictions, which are ordered by model and time, not by trace
+        revisit = self._labels_to_revisit(sorted({p.trace_id for p in new_predictions}))
+        traces = sorted({label.trace_id for label in new_labels} | {row[0] for row in revisit})
         if not traces:
             return
         by_trace = self._load_predictions(traces)
@@ -108,7 +111,7 @@ class ClickHouseLabelJoin:
             )
             if target is not None and rows:
                 writes.append((_Placement(0, label.time_ns, target, rows), (label.trace_id, label.span_id)))
-        for row in self._labels_to_revisit(prediction_traces):
+        for row in revisit:
             fields = dict(zip(("trace_id", "span_id", *_REVISIT), row, strict=True))
             decision = resolve(
                 fields["target_span_id"],
