@@ -27,11 +27,12 @@ from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.queries import Window, decode_cursor, encode_cursor
 from ..storage.queries import _json as parse_json
+from ..storage.schema import LATENCY_COLUMNS
 from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads, window_sql
-from .schema import MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
+from .schema import HISTOGRAM, MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
 
 logger = logging.getLogger("aither.server")
 
@@ -184,14 +185,14 @@ class ClickHouseStore(LlmReads, CatalogReads):
         )
         services = {span.key: span.service_name or "" for span in batch.spans}
         collected = rollup_math.collect(batch.llm_calls, batch.predictions, services)
-        columns = (*ROLLUP_KEY, *ROLLUP_SUM_TYPES, "latency_max_ms")
+        rollup_rows = []
+        for key, rollup in collected.items():
+            row = rollup.to_row()
+            sums = (row[name] for name in ROLLUP_SUM_TYPES)
+            histogram = [round(count) for count in rollup.histogram]
+            rollup_rows.append((org_id, *key, *sums, histogram, rollup.latency_max_ms))
         x.insert(
-            f"{db}.rollup_input",
-            columns,
-            [
-                (org_id, *key, *(rollup.to_row()[name] for name in columns[7:]))
-                for key, rollup in collected.items()
-            ],
+            f"{db}.rollup_input", (*ROLLUP_KEY, *ROLLUP_SUM_TYPES, HISTOGRAM, "latency_max_ms"), rollup_rows
         )
         if batch.predictions or batch.labels:
             ClickHouseLabelJoin(x, org_id, self._next_version()).join(batch.predictions, batch.labels)
@@ -222,15 +223,18 @@ class ClickHouseStore(LlmReads, CatalogReads):
         where, params = window_sql(window, "minute_ns")
         sums = ", ".join(f"sumMerge({name})" for name in ROLLUP_SUM_TYPES)
         rows = self.x.execute(
-            f"SELECT {', '.join(ROLLUP_KEY[1:])}, {sums}, maxMerge(latency_max_ms) FROM {self.db}.rollups "
+            f"SELECT {', '.join(ROLLUP_KEY[1:])}, {sums}, sumForEachMerge({HISTOGRAM}), "
+            f"maxMerge(latency_max_ms) FROM {self.db}.rollups "
             f"WHERE org_id = %(org)s{where} GROUP BY {', '.join(ROLLUP_KEY[1:])}",
             {"org": org_id, **params},
         )
-        names = (*ROLLUP_SUM_TYPES, "latency_max_ms")
-        return [
-            (tuple(row[:6]), Rollup.from_row(dict(zip(names, row[6:], strict=True))))  # type: ignore[misc]
-            for row in rows
-        ]
+        out: list[tuple[RollupKey, Rollup]] = []
+        for row in rows:
+            sums_of = dict(zip(ROLLUP_SUM_TYPES, row[6:-2], strict=True))
+            histogram = [float(count) for count in row[-2]]
+            sums_of.update(zip(LATENCY_COLUMNS, histogram, strict=True), latency_max_ms=row[-1])
+            out.append((tuple(row[:6]), Rollup.from_row(sums_of)))  # type: ignore[arg-type]
+        return out
 
     def _label_rows(self, where: str) -> str:
         """The labelled rows now in force, as a ``FROM`` source (``where``: on their key columns)."""
