@@ -347,3 +347,58 @@ async def test_prune_drops_whole_days_of_telemetry(telemetry_engine: tuple[Stora
         assert storage.telemetry.prune(1_790_000_000_000_000_000 + 2 * 86_400 * 10**9) > 0
         assert (await http.get("/api/v1/predictions")).json()["items"] == []
         assert (await http.get("/api/v1/stats", params=WINDOW)).json()["llm"]["total"] == 0
+
+
+def test_an_upgrade_backfills_what_the_label_join_reads(clickhouse_url: str) -> None:
+    """A database at migration 1 holds a prediction; migration 2 (predictions by trace) is
+    applied at the next start, and a label then finds that prediction."""
+    from aither.server.ingest.records import LabelRecord
+    from aither.server.telemetry.clickhouse import ClickHouseStore
+    from aither.server.telemetry.labels import ClickHouseLabelJoin
+
+    url = clickhouse_url.replace("/aither", "/upgrade")
+    old = ClickHouseStore.open(url, up_to=1)
+    try:
+        assert old.migrations() == [1]
+        old.x.insert(  # what a version-1 server stored
+            "upgrade.predictions",
+            (
+                "org_id",
+                "trace_id",
+                "span_id",
+                "id",
+                "model_name",
+                "output_rows",
+                "prediction",
+                "task",
+                "time_ns",
+                "latency_ms",
+                "is_error",
+            ),  # fmt: skip
+            [
+                (
+                    "org",
+                    "t" * 32,
+                    "00000000000000aa",
+                    170,
+                    "m",
+                    1,
+                    '{"sample": [1]}',
+                    "classification",
+                    5,
+                    1.0,
+                    0,
+                )
+            ],
+        )
+    finally:
+        old.close()
+    new = ClickHouseStore.open(url)
+    try:
+        assert new.migrations() == [1, 2]
+        label = LabelRecord("t" * 32, "00000000000000bb", None, "m", "1", False, None, 9, values=[1])
+        ClickHouseLabelJoin(new.x, "org", new._next_version()).join([], [label])
+        assert new.label_status_counts("org", "m") == {"joined": 1}
+        assert new.scored_rows("org", 0, 10) == {("m", ""): (1, 1, 1)}
+    finally:
+        new.close()

@@ -58,6 +58,10 @@ _OPERATION_COLUMNS = (
     "trace_id", "span_id", "kind", "name", "span_type", "input", "output", "cost_usd", "metadata",
     "time_ns", "latency_ms", "is_error", "error_message",
 )  # fmt: skip
+_TRACE_COLUMNS = (
+    "trace_id", "span_id", "model_name", "model_version", "environment", "output_rows", "task", "method",
+    "time_ns",
+)  # fmt: skip
 _BOOLEANS = frozenset({"is_error", "pii_detected", "injection_detected"})
 
 
@@ -95,23 +99,24 @@ class ClickHouseStore(LlmReads, CatalogReads):
         self._last_version = 0
 
     @classmethod
-    def open(cls, url: str) -> ClickHouseStore:
+    def open(cls, url: str, *, up_to: int | None = None) -> ClickHouseStore:
         """Connect and apply the migrations not yet applied."""
         store = cls(open_executor(url))
         try:
-            store.migrate()
+            store.migrate(up_to)
         except Exception:
             store.close()
             raise
         return store
 
-    def migrate(self) -> list[int]:
-        """Apply the migrations ``schema_migrations`` does not list; the versions applied."""
+    def migrate(self, up_to: int | None = None) -> list[int]:
+        """Apply the migrations ``schema_migrations`` does not list (up to ``up_to``, for tests of
+        an upgrade); the versions applied."""
         self.x.execute(MIGRATIONS_TABLE.format(db=self.db))
         done = {row[0] for row in self.x.execute(f"SELECT version FROM {self.db}.schema_migrations")}
         applied = []
         for version, description, statements in MIGRATIONS:
-            if version in done:
+            if version in done or (up_to is not None and version > up_to):
                 continue
             for statement in statements:  # each IF NOT EXISTS: a migration cut short runs again
                 self.x.execute(statement.format(db=self.db))
@@ -166,6 +171,11 @@ class ClickHouseStore(LlmReads, CatalogReads):
                 (org_id, span_number(p.span_id), *(_value(p, c) for c in _PREDICTION_COLUMNS))
                 for p in batch.predictions
             ],
+        )
+        x.insert(
+            f"{db}.prediction_traces",
+            ("org_id", *_TRACE_COLUMNS),
+            [(org_id, *(getattr(p, c) for c in _TRACE_COLUMNS)) for p in batch.predictions],
         )
         x.insert(
             f"{db}.llm_calls",

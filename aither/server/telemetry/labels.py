@@ -66,21 +66,32 @@ class ClickHouseLabelJoin:
         return self.x.execute(template.format(db=self.db, where=where), {"org": self.org_id, **params})
 
     def _load_predictions(self, traces: list[str]) -> dict[str, list[_Prediction]]:
+        """The predictions of ``traces``, their samples parsed: found by trace in
+        ``prediction_traces``, then their payloads by the predictions' own key (model, time)."""
         rows = self.x.execute(
-            f"SELECT trace_id, span_id, model_name, model_version, output_rows, task, method, time_ns, "
-            f"environment, prediction FROM {self.db}.predictions FINAL "
+            "SELECT trace_id, span_id, model_name, model_version, output_rows, task, method, time_ns, "
+            f"environment FROM {self.db}.prediction_traces FINAL "
             "WHERE org_id = %(org)s AND trace_id IN %(traces)s",
             {"org": self.org_id, "traces": value_set(traces)},
         )
         by_trace: dict[str, list[_Prediction]] = defaultdict(list)
-        for trace_id, span_id, model, version, output_rows, task, method, time_ns, env, text in rows:
+        by_key: dict[tuple[str, str], _Prediction] = {}
+        for trace_id, span_id, model, version, output_rows, task, method, time_ns, env in rows:
             prediction = _Prediction(
                 span_number(span_id), trace_id, span_id, model, version, output_rows, task, method, time_ns
             )
-            prediction.sample = _sample(text)
             prediction.loaded = True
             self.environments[prediction.id] = env
             by_trace[trace_id].append(prediction)
+            by_key[(trace_id, span_id)] = prediction
+        if by_key:
+            keys = value_set([(p.model_name, p.time_ns, p.trace_id, p.span_id) for p in by_key.values()])
+            for trace_id, span_id, text in self.x.execute(
+                f"SELECT trace_id, span_id, prediction FROM {self.db}.predictions "
+                "WHERE org_id = %(org)s AND (model_name, time_ns, trace_id, span_id) IN %(keys)s",
+                {"org": self.org_id, "keys": keys},
+            ):
+                by_key[(trace_id, span_id)].sample = _sample(text)
         return by_trace
 
     def join(self, new_predictions: Sequence[PredictionRecord], new_labels: Sequence[LabelRecord]) -> None:

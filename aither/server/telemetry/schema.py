@@ -145,6 +145,23 @@ _ROLLUPS_VIEW = (
     + ", ".join(ROLLUP_KEY)
 )
 
+_PREDICTION_TRACE_COLUMNS = (
+    "org_id, trace_id, span_id, model_name, model_version, environment, output_rows, task, method, time_ns"
+)
+_PREDICTION_TRACES = _replacing(
+    "prediction_traces",
+    """    org_id String, trace_id String, span_id String, model_name String,
+    model_version Nullable(String), environment Nullable(String), output_rows Nullable(Int64),
+    task Nullable(String), method Nullable(String), time_ns UInt64""",
+    "time_ns",
+    "org_id, trace_id, span_id",
+)
+# the predictions already stored (a rerun of a cut-short migration doubles none: replaced by key)
+_PREDICTION_TRACES_BACKFILL = (
+    f"INSERT INTO {{db}}.prediction_traces ({_PREDICTION_TRACE_COLUMNS}) "
+    f"SELECT {_PREDICTION_TRACE_COLUMNS} FROM {{db}}.predictions FINAL"
+)
+
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
         1,
@@ -161,6 +178,11 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             _ROLLUPS_VIEW,
         ),
     ),
+    (
+        2,
+        "predictions by trace, for the label join (predictions are ordered by model and time)",
+        (_PREDICTION_TRACES, _PREDICTION_TRACES_BACKFILL),
+    ),
 )
 """(version, description, statements); statements name the database as ``{db}``."""
 
@@ -169,5 +191,7 @@ MIGRATIONS_TABLE = (
     "applied_at DateTime DEFAULT now()) ENGINE = MergeTree() ORDER BY version"
 )
 
-TELEMETRY_TABLES = ("spans", "predictions", "llm_calls", "operations", "labels", "label_rows", "rollups")
+TELEMETRY_TABLES = (
+    "spans", "predictions", "prediction_traces", "llm_calls", "operations", "labels", "label_rows", "rollups",
+)  # fmt: skip
 """The tables that hold telemetry (retention drops their old day partitions)."""
