@@ -402,3 +402,18 @@ def test_an_upgrade_backfills_what_the_label_join_reads(clickhouse_url: str) -> 
         assert new.scored_rows("org", 0, 10) == {("m", ""): (1, 1, 1)}
     finally:
         new.close()
+
+
+def test_the_server_command_stops_with_a_message_for_a_telemetry_db_it_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aither.cli import main
+
+    pytest.importorskip("clickhouse_driver")
+    for url, said in (
+        ("mysql://host/db", "use clickhouse://"),
+        ("clickhouse://127.0.0.1:1/aither", "did not answer"),
+    ):
+        monkeypatch.setenv("AITHER_TELEMETRY_DB", url)  # the variable, as the flag's default
+        assert main(["server", "--home", str(tmp_path), "--port", "0"]) == 1
+        assert said in capsys.readouterr().err

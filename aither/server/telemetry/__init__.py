@@ -31,7 +31,12 @@ logger = logging.getLogger("aither.server")
 
 
 class TelemetryStore(Protocol):
-    """What a telemetry backend implements: the batch write and the main reads."""
+    """What a telemetry backend implements: the batch write and the main reads.
+
+    Thread-safe: reads run on the request threads, writes on the server's one writer thread.
+    A store that does not answer raises :class:`TelemetryUnavailable` (503 with ``Retry-After``
+    on every route); reads answer exactly what the relational reads of the same name answer.
+    """
 
     engine: str
     """The backend, for ``/healthz`` and logs (``clickhouse`` or ``chdb``)."""
@@ -118,10 +123,18 @@ class TelemetryStore(Protocol):
 
 
 def open_telemetry_store(url: str) -> TelemetryStore:
-    """Connect to the telemetry database of ``url`` and migrate it."""
+    """Connect to the telemetry database of ``url`` and migrate it.
+
+    Raises :class:`~aither.server.storage.DatabaseURLError` for a URL it can't use or a
+    database that does not answer, so ``aither server`` stops with that message.
+    """
+    from ..storage.engine import DatabaseURLError
     from .clickhouse import ClickHouseStore
 
-    return ClickHouseStore.open(url)
+    try:
+        return ClickHouseStore.open(url)
+    except TelemetryUnavailable as exc:  # at start, a wrong host or port: say so and stop
+        raise DatabaseURLError(f"telemetry database {url!r} did not answer: {exc.__cause__ or exc}") from exc
 
 
 class TelemetryIngestJob:

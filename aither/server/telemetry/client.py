@@ -83,7 +83,7 @@ class NativeExecutor:
         self._clients: list[Any] = []
         self._lock = threading.Lock()
         # the database itself, before any client names it as its default
-        self._client(database="default").execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        self._call(f"CREATE DATABASE IF NOT EXISTS {self.database}", None, database="default")
 
     def _client(self, database: str | None = None) -> Any:
         key = database or self.database
@@ -94,9 +94,9 @@ class NativeExecutor:
                 self._clients.append(clients[key])
         return clients[key]
 
-    def _call(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+    def _call(self, sql: str, params: Any, database: str | None = None) -> list[tuple[Any, ...]]:
         try:
-            rows: list[tuple[Any, ...]] = self._client().execute(sql, params)
+            rows: list[tuple[Any, ...]] = self._client(database).execute(sql, params)
         except self._unreachable as error:
             raise TelemetryUnavailable(f"ClickHouse did not answer ({error}); retry shortly") from error
         return rows
