@@ -38,7 +38,7 @@ SESSIONS: dict[str, tuple[str, str]] = {
     name: (",".join(extras), " ".join(paths))
     for name, (extras, paths) in _frameworks_table().sessions().items()
 }
-SESSIONS["server"] = ("server,postgres,sklearn", "tests/server tests/api tests/e2e tests/cli")
+SESSIONS["server"] = ("server,postgres,clickhouse,sklearn", "tests/server tests/api tests/e2e tests/cli")
 
 
 def _install(session: nox.Session, extras: str) -> None:

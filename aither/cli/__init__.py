@@ -2,7 +2,8 @@
 
 ::
 
-    aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--home DIR] [--rules FILE] [--retention 30d]
+    aither server [--host 127.0.0.1] [--port 4680] [--db URL] [--telemetry-db URL] [--home DIR]
+                  [--rules FILE] [--retention 30d]
     aither demo [--data-dir DIR] [--serve]
     aither models
     aither predictions [--model NAME] [--version V] [--labelled yes|no] [--since 24h] [--limit 20]
@@ -54,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, help="port (default 4680; 0 for any free port; AITHER_SERVER_PORT)"
     )
     server.add_argument("--db", dest="database_url", help="database URL (default sqlite:///<home>/aither.db)")
+    server.add_argument(
+        "--telemetry-db",
+        dest="telemetry_url",
+        help="ClickHouse for spans, predictions, labels and LLM calls, clickhouse://user@host:9000/aither "
+        "(default: in --db; AITHER_TELEMETRY_DB)",
+    )
     server.add_argument("--home", help="data directory (default AITHER_HOME or ~/.aither)")
     server.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
@@ -177,6 +184,7 @@ def _server(args: argparse.Namespace) -> int:
     settings = ServerSettings.from_env(
         home=args.home,
         database_url=args.database_url,
+        telemetry_url=args.telemetry_url,
         host=args.host,
         port=args.port,
         rules=args.rules,

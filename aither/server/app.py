@@ -68,6 +68,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
                 resolved.database_url,
                 max_queued_spans=resolved.max_queued_spans,
                 max_batch_spans=resolved.max_batch_spans,
+                telemetry_url=resolved.telemetry_url,
             )
         wire(app, app.state.storage)
         retention = (

@@ -5,6 +5,9 @@ variable                       meaning                                         d
 =============================  ==============================================  ========================
 ``AITHER_HOME``                data directory (database, credentials file)     ``~/.aither``
 ``AITHER_DATABASE_URL``        SQLAlchemy URL of the database                  ``sqlite:///<home>/aither.db``
+``AITHER_TELEMETRY_DB``        ClickHouse URL for telemetry (``--telemetry-db``:  none: telemetry in the
+                               ``clickhouse://user@host:9000/aither``, or          database above
+                               ``chdb:///dir``); accounts stay in the database
 ``AITHER_SERVER_HOST``         address to listen on                            ``127.0.0.1``
 ``AITHER_SERVER_PORT``         port to listen on (0: any free port)            ``4680``
 ``AITHER_MAX_BODY_BYTES``      largest request body, before and after gzip     16 MiB
@@ -127,6 +130,8 @@ class ServerSettings:
 
     home: Path
     database_url: str
+    telemetry_url: str | None = None
+    """ClickHouse for spans, predictions, labels, LLM calls and rollups; None: ``database_url``."""
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -160,6 +165,7 @@ class ServerSettings:
         *,
         home: str | Path | None = None,
         database_url: str | None = None,
+        telemetry_url: str | None = None,
         host: str | None = None,
         port: int | None = None,
         rules: str | Path | None = None,
@@ -178,6 +184,7 @@ class ServerSettings:
         settings = cls(
             home=resolved_home,
             database_url=url,
+            telemetry_url=telemetry_url or _env("AITHER_TELEMETRY_DB"),
             host=host or _env("AITHER_SERVER_HOST") or DEFAULT_HOST,
             port=_int(
                 "port", port if port is not None else _env("AITHER_SERVER_PORT"), DEFAULT_PORT, 0, 65535

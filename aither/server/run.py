@@ -42,6 +42,7 @@ def _open_storage(settings: ServerSettings) -> Storage:
         settings.database_url,
         max_queued_spans=settings.max_queued_spans,
         max_batch_spans=settings.max_batch_spans,
+        telemetry_url=settings.telemetry_url,
     )
 
 

@@ -7,7 +7,7 @@ from the labelled rows of the window (the label join's table), never from a scan
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,6 +16,9 @@ from ..storage.schema import anomalies, label_rows
 from . import rollups
 from .rollups import Rollup, histogram_quantile
 
+if TYPE_CHECKING:
+    from ..telemetry import TelemetryStore
+
 
 def _latency(rollup: Rollup) -> tuple[float | None, float | None]:
     if not rollup.count:
@@ -23,11 +26,25 @@ def _latency(rollup: Rollup) -> tuple[float | None, float | None]:
     return rollup.latency_sum_ms / rollup.count, histogram_quantile(rollup.histogram, 0.95)
 
 
-def summary(connection: Connection, org_id: str, since_ns: int, until_ns: int) -> dict[str, Any]:
-    """LLM totals, per-model prediction figures and anomaly counts for ``[since, until)``."""
+def summary(
+    connection: Connection,
+    org_id: str,
+    since_ns: int,
+    until_ns: int,
+    telemetry: TelemetryStore | None = None,
+) -> dict[str, Any]:
+    """LLM totals, per-model prediction figures and anomaly counts for ``[since, until)``.
+
+    With a ``telemetry`` store, rollups and labelled rows come from it; anomalies stay here.
+    """
     llm = Rollup()
     models: dict[tuple[str, str], Rollup] = {}
-    for key, rollup in rollups.read(connection, org_id, since_ns, until_ns):
+    read = (
+        telemetry.read_rollups(org_id, since_ns, until_ns)
+        if telemetry is not None
+        else rollups.read(connection, org_id, since_ns, until_ns)
+    )
+    for key, rollup in read:
         if key[1] == "llm":
             llm.merge(rollup)
         else:
@@ -45,21 +62,11 @@ def summary(connection: Connection, org_id: str, since_ns: int, until_ns: int) -
         "pii_events": round(llm.pii_calls),
         "injection_attempts": round(llm.injection_calls),
     }
-    lr = label_rows.c
-    scored = {
-        (row.model_name, row.model_version or ""): (int(row.rows), int(row.correct or 0), int(row.classified))
-        for row in connection.execute(
-            sa.select(
-                lr.model_name,
-                lr.model_version,
-                sa.func.count().label("rows"),
-                sa.func.sum(sa.case((lr.pred_class == lr.label_class, 1), else_=0)).label("correct"),
-                sa.func.count(lr.label_class).label("classified"),
-            )
-            .where(lr.org_id == org_id, lr.pred_time_ns >= since_ns, lr.pred_time_ns < until_ns)
-            .group_by(lr.model_name, lr.model_version)
-        )
-    }
+    scored = (
+        telemetry.scored_rows(org_id, since_ns, until_ns)
+        if telemetry is not None
+        else _scored_rows(connection, org_id, since_ns, until_ns)
+    )
     model_out = []
     for (name, version), rollup in sorted(models.items()):
         avg, p95 = _latency(rollup)
@@ -87,3 +94,24 @@ def summary(connection: Connection, org_id: str, since_ns: int, until_ns: int) -
         sa.select(sa.func.count()).where(a.org_id == org_id, a.open_key.is_not(None))
     ).scalar_one()
     return {"llm": llm_out, "models": model_out, "anomalies": int(found), "open_anomalies": int(still_open)}
+
+
+def _scored_rows(
+    connection: Connection, org_id: str, since_ns: int, until_ns: int
+) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """Per (model, version or ''): labelled rows, correctly classified, classified."""
+    lr = label_rows.c
+    return {
+        (row.model_name, row.model_version or ""): (int(row.rows), int(row.correct or 0), int(row.classified))
+        for row in connection.execute(
+            sa.select(
+                lr.model_name,
+                lr.model_version,
+                sa.func.count().label("rows"),
+                sa.func.sum(sa.case((lr.pred_class == lr.label_class, 1), else_=0)).label("correct"),
+                sa.func.count(lr.label_class).label("classified"),
+            )
+            .where(lr.org_id == org_id, lr.pred_time_ns >= since_ns, lr.pred_time_ns < until_ns)
+            .group_by(lr.model_name, lr.model_version)
+        )
+    }

@@ -31,10 +31,15 @@ from pydantic import BaseModel, BeforeValidator, Field
 from ..dashboard import queries as q
 from ..storage.queries import Window
 from . import schemas as s
-from .deps import Reader, StorageDep
-from .responses import QUERY
+from .deps import NotInTelemetryStore, Reader, StorageDep
+from .responses import NOT_IN_TELEMETRY_STORE, QUERY
 
-router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"], responses=QUERY)
+router = APIRouter(
+    prefix="/api/v1/dashboard",
+    tags=["dashboard"],
+    responses={**QUERY, **NOT_IN_TELEMETRY_STORE},
+    dependencies=[NotInTelemetryStore],
+)
 
 DEFAULT_RANGE_NS = 24 * 3600 * 1_000_000_000
 _PERCENTILES = (0.5, 0.99)

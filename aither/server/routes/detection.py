@@ -23,9 +23,9 @@ from ..detection.rules import parse_duration
 from ..detection.stats import summary
 from ..storage import Storage
 from . import schemas as s
-from .deps import Admin, Reader, ReaderOrAdmin, StorageDep
+from .deps import Admin, NotInTelemetryStore, Reader, ReaderOrAdmin, StorageDep
 from .query import Since, Until
-from .responses import AUTHENTICATED, NOT_FOUND, QUERY, WITH_BODY
+from .responses import AUTHENTICATED, NOT_FOUND, NOT_IN_TELEMETRY_STORE, QUERY, WITH_BODY
 
 router = APIRouter(prefix="/api/v1", tags=["detection"], responses=AUTHENTICATED)
 AnomalyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the anomaly's id")]
@@ -255,7 +255,7 @@ def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, un
     if since_ns >= until_ns:
         raise HTTPException(400, "since must be before until")
     with storage.read() as connection:
-        result = summary(connection, principal.org_id, since_ns, until_ns)
+        result = summary(connection, principal.org_id, since_ns, until_ns, storage.telemetry)
     return Stats(
         since=s.to_time(since_ns),
         until=s.to_time(until_ns),
@@ -270,7 +270,8 @@ def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, un
     "/prune",
     response_model=PruneOut,
     summary="Delete telemetry older than a duration (admin)",
-    responses=WITH_BODY,
+    responses={**WITH_BODY, **NOT_IN_TELEMETRY_STORE},
+    dependencies=[NotInTelemetryStore],
 )
 async def post_prune(*, body: PruneRequest, principal: Admin, storage: StorageDep) -> PruneOut:
     """Deletes the organisation's rows in batches through the writer; ingest goes on meanwhile."""

@@ -20,10 +20,15 @@ from ..drift import monitor_for
 from ..drift import store as drift_store
 from ..drift.reference import build, input_table, output_table
 from . import schemas as s
-from .deps import Reader, StorageDep, caller
-from .responses import AUTHENTICATED, QUERY, WITH_BODY
+from .deps import NotInTelemetryStore, Reader, StorageDep, caller
+from .responses import AUTHENTICATED, NOT_IN_TELEMETRY_STORE, QUERY, WITH_BODY
 
-router = APIRouter(prefix="/api/v1", tags=["drift"], responses=AUTHENTICATED)
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["drift"],
+    responses={**AUTHENTICATED, **NOT_IN_TELEMETRY_STORE},
+    dependencies=[NotInTelemetryStore],
+)
 Writer = Annotated[Principal, Depends(caller(SCOPE_WRITE, SCOPE_ADMIN))]
 ModelName = Annotated[str, Path(max_length=200, description="the model's name, as wrapped")]
 MAX_REFERENCE_ROWS = 100_000

@@ -37,7 +37,6 @@ from ..ingest.otlp import (
 )
 from ..ingest.records import DecodedBatch
 from ..storage import Storage, WriterBusy
-from ..storage.ingest import IngestJob
 from .deps import authenticate_request, get_settings, get_storage
 from .responses import OTLP, OTLP_REQUEST_BODY
 
@@ -97,7 +96,7 @@ async def export_traces(request: Request) -> Response:
         body = await _read_body(request, settings.max_body_bytes)
         payload = decompress(body, request.headers.get("content-encoding"), settings.max_body_bytes)
         batch = await run_in_threadpool(_decode, payload, encoding)
-        future = storage.writer.submit(IngestJob(principal.org_id, batch, time.time_ns()))
+        future = storage.writer.submit(storage.ingest_job(principal.org_id, batch, time.time_ns()))
         # wait_for cancels the wrapper on timeout, which cancels the job if it is still queued
         result = await asyncio.wait_for(asyncio.wrap_future(future), settings.ingest_timeout)
     except OtlpRequestError as error:

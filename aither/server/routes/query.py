@@ -114,8 +114,12 @@ def _span_out(row: dict[str, Any]) -> s.Span:
 def get_models(
     *, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None
 ) -> list[s.Model]:
-    with storage.read() as connection:
-        rows = list_models(connection, principal.org_id, _window(since, until))
+    window = _window(since, until)
+    if storage.telemetry is not None:
+        rows = storage.telemetry.list_models(principal.org_id, window)
+    else:
+        with storage.read() as connection:
+            rows = list_models(connection, principal.org_id, window)
     return [
         s.Model(
             name=row["model_name"],
@@ -153,20 +157,22 @@ def get_predictions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> s.Page[s.Prediction]:
+    options: dict[str, Any] = {
+        "model": model,
+        "version": version,
+        "environment": environment,
+        "window": _window(since, until),
+        "labelled": labelled,
+        "error": error,
+        "limit": limit,
+        "cursor": cursor,
+    }
     try:
-        with storage.read() as connection:
-            rows, next_cursor = list_predictions(
-                connection,
-                principal.org_id,
-                model=model,
-                version=version,
-                environment=environment,
-                window=_window(since, until),
-                labelled=labelled,
-                error=error,
-                limit=limit,
-                cursor=cursor,
-            )
+        if storage.telemetry is not None:
+            rows, next_cursor = storage.telemetry.list_predictions(principal.org_id, **options)
+        else:
+            with storage.read() as connection:
+                rows, next_cursor = list_predictions(connection, principal.org_id, **options)
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None
     return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
@@ -185,10 +191,15 @@ def get_labels(
     if status is not None and status not in LABEL_STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(LABEL_STATUSES)}")
     try:
-        with storage.read() as connection:
-            rows, next_cursor = list_labels(
-                connection, principal.org_id, status=status, model=model, limit=limit, cursor=cursor
+        if storage.telemetry is not None:
+            rows, next_cursor = storage.telemetry.list_labels(
+                principal.org_id, status=status, model=model, limit=limit, cursor=cursor
             )
+        else:
+            with storage.read() as connection:
+                rows, next_cursor = list_labels(
+                    connection, principal.org_id, status=status, model=model, limit=limit, cursor=cursor
+                )
     except CursorError as error:
         raise HTTPException(400, str(error)) from None
     return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)
@@ -204,8 +215,11 @@ def get_trace_route(*, trace_id: str, principal: Reader, storage: StorageDep) ->
     trace_id = trace_id.lower()
     if not _TRACE_ID.match(trace_id):
         raise HTTPException(400, f"{trace_id!r} is not a trace id (32 hexadecimal digits)")
-    with storage.read() as connection:
-        trace = get_trace(connection, principal.org_id, trace_id)
+    if storage.telemetry is not None:
+        trace = storage.telemetry.get_trace(principal.org_id, trace_id)
+    else:
+        with storage.read() as connection:
+            trace = get_trace(connection, principal.org_id, trace_id)
     if trace is None:
         raise HTTPException(404, f"no trace {trace_id}")
     return s.Trace(
@@ -239,24 +253,26 @@ def get_llm_calls(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> s.Page[s.LlmCall]:
+    options: dict[str, Any] = {
+        "model": model,
+        "provider": provider,
+        "pii": pii,
+        "injection": injection,
+        "error": error,
+        "user_id": user_id,
+        "session_id": session_id,
+        "service": service,
+        "window": _window(since, until),
+        "limit": limit,
+        "cursor": cursor,
+        "min_risk": risk,
+    }
     try:
-        with storage.read() as connection:
-            rows, next_cursor = list_llm_calls(
-                connection,
-                principal.org_id,
-                model=model,
-                provider=provider,
-                pii=pii,
-                injection=injection,
-                error=error,
-                user_id=user_id,
-                session_id=session_id,
-                service=service,
-                window=_window(since, until),
-                limit=limit,
-                cursor=cursor,
-                min_risk=risk,
-            )
+        if storage.telemetry is not None:
+            rows, next_cursor = storage.telemetry.list_llm_calls(principal.org_id, **options)
+        else:
+            with storage.read() as connection:
+                rows, next_cursor = list_llm_calls(connection, principal.org_id, **options)
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None
     return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
@@ -278,10 +294,12 @@ def get_llm_call_totals(
     until: Until = None,
     limit: Limit = 100,
 ) -> s.LlmCallTotals:
-    with storage.read() as connection:
-        rows = llm_call_totals(
-            connection, principal.org_id, group_by, window=_window(since, until), limit=limit
-        )
+    window = _window(since, until)
+    if storage.telemetry is not None:
+        rows = storage.telemetry.llm_call_totals(principal.org_id, group_by, window=window, limit=limit)
+    else:
+        with storage.read() as connection:
+            rows = llm_call_totals(connection, principal.org_id, group_by, window=window, limit=limit)
     return s.LlmCallTotals(
         group_by=group_by, since=since, until=until, items=[s.LlmCallTotal(**row) for row in rows]
     )
@@ -304,12 +322,20 @@ def get_metrics(
     until: Until = None,
 ) -> s.ModelMetrics:
     window = _window(since, until)
-    with storage.read() as connection:
-        versions = model_metrics(
-            connection, principal.org_id, model, version=version, environment=environment, window=window
+    if storage.telemetry is not None:
+        telemetry = storage.telemetry
+        versions = telemetry.model_metrics(
+            principal.org_id, model, version=version, environment=environment, window=window
         )
-        named = label_status_counts(connection, principal.org_id, model)
-        unnamed = label_status_counts(connection, principal.org_id, None)
+        named = telemetry.label_status_counts(principal.org_id, model)
+        unnamed = telemetry.label_status_counts(principal.org_id, None)
+    else:
+        with storage.read() as connection:
+            versions = model_metrics(
+                connection, principal.org_id, model, version=version, environment=environment, window=window
+            )
+            named = label_status_counts(connection, principal.org_id, model)
+            unnamed = label_status_counts(connection, principal.org_id, None)
     if not versions and not named:
         raise HTTPException(
             404, f"no predictions of model {model!r}" + (f" version {version!r}" if version else "")

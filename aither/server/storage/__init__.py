@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Connection, Engine
 
@@ -16,6 +17,11 @@ from .engine import DatabaseURLError, create_engine, migrate
 from .usage import UsageMeter
 from .writer import BatchWriter, WriterBusy
 
+if TYPE_CHECKING:
+    from ..ingest.records import DecodedBatch
+    from ..telemetry import TelemetryStore
+    from .writer import WriteJob
+
 __all__ = ["DatabaseURLError", "Storage", "WriterBusy"]
 
 
@@ -23,9 +29,16 @@ class Storage:
     """The database of one server. Thread-safe: reads on pooled connections, writes on the writer."""
 
     def __init__(
-        self, engine: Engine, *, max_queued_spans: int = 100_000, max_batch_spans: int = 5_000
+        self,
+        engine: Engine,
+        *,
+        max_queued_spans: int = 100_000,
+        max_batch_spans: int = 5_000,
+        telemetry: TelemetryStore | None = None,
     ) -> None:
         self.engine = engine
+        self.telemetry = telemetry
+        """Where telemetry lives when not in ``engine`` (``--telemetry-db``), else None."""
         self.meter = UsageMeter()
         self.detection = Detection()
         attach(engine, self.detection)
@@ -45,18 +58,43 @@ class Storage:
 
     @classmethod
     def open(
-        cls, database_url: str, *, max_queued_spans: int = 100_000, max_batch_spans: int = 5_000
+        cls,
+        database_url: str,
+        *,
+        max_queued_spans: int = 100_000,
+        max_batch_spans: int = 5_000,
+        telemetry_url: str | None = None,
     ) -> Storage:
-        """Connect, run the migrations, and start the writer."""
+        """Connect, run the migrations (of the telemetry store too), and start the writer."""
         engine = create_engine(database_url)
+        telemetry = None
         try:
             migrate(engine)
+            if telemetry_url is not None:
+                from ..telemetry import open_telemetry_store
+
+                telemetry = open_telemetry_store(telemetry_url)
         except Exception:
             engine.dispose()
             raise
-        storage = cls(engine, max_queued_spans=max_queued_spans, max_batch_spans=max_batch_spans)
+        storage = cls(
+            engine,
+            max_queued_spans=max_queued_spans,
+            max_batch_spans=max_batch_spans,
+            telemetry=telemetry,
+        )
         storage.writer.start()
         return storage
+
+    def ingest_job(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> WriteJob:
+        """The writer's job that stores an export request, wherever telemetry lives."""
+        if self.telemetry is not None:
+            from ..telemetry import TelemetryIngestJob
+
+            return TelemetryIngestJob(self.telemetry, org_id, batch, received_at_ns)
+        from .ingest import IngestJob
+
+        return IngestJob(org_id, batch, received_at_ns)
 
     @property
     def dialect(self) -> str:
@@ -75,3 +113,5 @@ class Storage:
             self.meter.flush(self.engine)
         finally:
             self.engine.dispose()
+            if self.telemetry is not None:
+                self.telemetry.close()

@@ -415,7 +415,9 @@ def llm_call_totals(
         )
         .where(c.org_id == org_id, *window.clauses(c.time_ns))
         .group_by(column)
-        .order_by(cost.desc(), sa.func.count().desc(), column)
+        .order_by(
+            cost.desc(), sa.func.count().desc(), column.asc().nulls_last()
+        )  # as PostgreSQL and ClickHouse
         .limit(limit)
     )
     return [

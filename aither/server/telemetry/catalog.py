@@ -1,0 +1,93 @@
+"""The models and labels reads of the ClickHouse store, as the relational reads answer them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..storage.queries import Window, decode_cursor, encode_cursor
+from ..storage.queries import _json as parse_json
+from .client import Executor
+from .labels import LABEL_COLUMNS, LATEST_LABEL_ROWS, LATEST_LABELS
+from .llm import _U64_MAX, window_sql
+
+
+class CatalogReads:
+    """``/models`` and ``/labels``; mixed into the store, which sets ``x`` and ``db``."""
+
+    x: Executor
+    db: str
+
+    def list_models(self, org_id: str, window: Window | None = None) -> list[dict[str, Any]]:
+        """One row per model and version (as :func:`aither.server.storage.queries.list_models`)."""
+        window = window or Window()
+        where, params = window_sql(window, "time_ns")
+        names = (
+            "model_name", "model_version", "predictions", "rows", "errors", "first_seen_ns",
+            "last_seen_ns", "framework", "model_class", "environment", "task",
+        )  # fmt: skip
+        found = self.x.execute(
+            "SELECT model_name, model_version, count(), sum(ifNull(output_rows, 0)), sum(is_error), "
+            "min(time_ns), max(time_ns), max(framework), max(model_class), max(environment), max(task) "
+            f"FROM {self.db}.predictions FINAL WHERE org_id = %(org)s{where} "
+            "GROUP BY model_name, model_version ORDER BY model_name, model_version",
+            {**params, "org": org_id},
+        )
+        models = [dict(zip(names, row, strict=True)) for row in found]
+        label_where, label_params = window_sql(window, "pred_time_ns")
+        latest = LATEST_LABEL_ROWS.format(db=self.db, where=label_where)
+        labelled = {
+            (name, version): int(count)
+            for name, version, count in self.x.execute(
+                f"SELECT model_name, model_version, count() FROM ({latest}) WHERE deleted = 0 "
+                "GROUP BY model_name, model_version",
+                {**label_params, "org": org_id},
+            )
+        }
+        for model in models:
+            for key in ("predictions", "rows", "errors", "first_seen_ns", "last_seen_ns"):
+                model[key] = int(model[key])
+            model["labelled_rows"] = labelled.get((model["model_name"], model["model_version"]), 0)
+        return models
+
+    def list_labels(
+        self,
+        org_id: str,
+        *,
+        status: str | None = None,
+        model: str | None = None,
+        trace_id: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of labels, newest first, with where the join put them (as the relational read)."""
+        inner, outer = "", ""
+        params: dict[str, Any] = {"org": org_id, "limit": limit + 1}
+        if trace_id is not None:  # every version shares it: filter before picking the newest
+            inner += " AND trace_id = %(trace)s"
+            params["trace"] = trace_id
+        if model is not None:
+            inner += " AND model_name = %(model)s"
+            params["model"] = model
+        if status is not None:  # changes between versions: filter the newest only
+            outer += " AND status = %(status)s"
+            params["status"] = status
+        if cursor is not None:
+            time_ns, row_id = decode_cursor(cursor)
+            outer += " AND (time_ns < %(ct)s OR (time_ns = %(ct)s AND id < %(ci)s))"
+            params.update(ct=min(max(time_ns, 0), _U64_MAX), ci=min(max(row_id, 0), _U64_MAX))
+        latest = LATEST_LABELS.format(db=self.db, where=inner)
+        found = self.x.execute(
+            f"SELECT {', '.join(LABEL_COLUMNS)} FROM ({latest}) WHERE 1{outer} "
+            "ORDER BY time_ns DESC, id DESC LIMIT %(limit)s",
+            params,
+        )
+        rows = [dict(zip(LABEL_COLUMNS, row, strict=True)) for row in found]
+        next_cursor = (
+            encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
+        )
+        rows = rows[:limit]
+        for row in rows:
+            row["is_batch"] = bool(row["is_batch"])
+            row["value"] = parse_json(row["value"])
+            row["row_indices"] = parse_json(row["row_indices"])
+        return rows, next_cursor

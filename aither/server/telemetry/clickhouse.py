@@ -1,0 +1,501 @@
+"""The ClickHouse telemetry store: migrations, the batch write, and the reads the API makes.
+
+Spans, predictions, LLM calls, operations, labels and rollups live here; accounts, keys, rules,
+anomalies and usage stay in the relational store. Reads answer exactly what the relational
+reads answer (a test runs both on the same stream), with the scoring functions shared.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from ..analysis.quality import classification_scores, quantile
+from ..analysis.scoring import CLASSIFICATION, REGRESSION
+from ..detection import rollups as rollup_math
+from ..detection.rollups import Rollup, RollupKey
+from ..ingest.records import DecodedBatch
+from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES
+from ..storage.queries import Window, decode_cursor, encode_cursor
+from ..storage.queries import _json as parse_json
+from ..storage.schema import LATENCY_COLUMNS
+from .catalog import CatalogReads
+from .client import Executor, open_executor, value_set
+from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
+from .llm import LlmReads, window_sql
+from .schema import HISTOGRAM, MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
+
+logger = logging.getLogger("aither.server")
+
+_U64_MAX = 2**64 - 1
+_SPAN_COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "name", "aither_kind", "span_kind", "service_name",
+    "scope_name", "start_time_ns", "end_time_ns", "status_code", "status_message", "attributes",
+    "events", "links", "resource",
+)  # fmt: skip
+_PREDICTION_COLUMNS = (
+    "trace_id", "span_id", "model_name", "model_version", "environment", "framework", "model_class",
+    "method", "input_rows", "output_rows", "features", "prediction", "task", "time_ns", "latency_ms",
+    "is_error", "error_message",
+)  # fmt: skip
+_LLM_COLUMNS = (
+    "trace_id", "span_id", "name", "operation", "provider", "request_model", "response_model",
+    "input_tokens", "output_tokens", "cost_usd", "finish_reasons", "time_ns", "latency_ms", "is_error",
+    "error_type", "client_name", "cache_read_input_tokens", "reasoning_output_tokens", "pii_detected",
+    "pii_counts", "injection_score", "injection_detected", "injection_rules", "user_id", "session_id",
+    "service", "risk_level",
+)  # fmt: skip
+_OPERATION_COLUMNS = (
+    "trace_id", "span_id", "kind", "name", "span_type", "input", "output", "cost_usd", "metadata",
+    "time_ns", "latency_ms", "is_error", "error_message",
+)  # fmt: skip
+_TRACE_COLUMNS = (
+    "trace_id", "span_id", "model_name", "model_version", "environment", "output_rows", "task", "method",
+    "time_ns",
+)  # fmt: skip
+_BOOLEANS = frozenset({"is_error", "pii_detected", "injection_detected"})
+
+
+def _value(record: Any, name: str) -> Any:
+    value = getattr(record, name)
+    return int(value) if name in _BOOLEANS and value is not None else value
+
+
+def _version_entry(
+    version: str | None, count: int, rows: int, errors: int, latency_sum: float
+) -> dict[str, Any]:
+    return {
+        "version": version,
+        "predictions": count,
+        "rows": rows,
+        "errors": errors,
+        "error_rate": errors / count if count else 0.0,
+        "latency_ms": {"mean": latency_sum / count if count else None},
+        "labelled_rows": 0,
+        "label_coverage": 0.0,
+        "label_delay_s": None,
+        "classification": None,
+        "regression": None,
+    }
+
+
+class ClickHouseStore(LlmReads, CatalogReads):
+    """Telemetry in ClickHouse (a server, or chDB in-process). Thread-safe."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.x = executor
+        self.db = executor.database
+        self.engine = executor.engine
+        self._version_lock = threading.Lock()
+        self._last_version = 0
+
+    @classmethod
+    def open(cls, url: str, *, up_to: int | None = None) -> ClickHouseStore:
+        """Connect and apply the migrations not yet applied."""
+        store = cls(open_executor(url))
+        try:
+            store.migrate(up_to)
+        except Exception:
+            store.close()
+            raise
+        return store
+
+    def migrate(self, up_to: int | None = None) -> list[int]:
+        """Apply the migrations ``schema_migrations`` does not list (up to ``up_to``, for tests of
+        an upgrade); the versions applied."""
+        self.x.execute(MIGRATIONS_TABLE.format(db=self.db))
+        done = {row[0] for row in self.x.execute(f"SELECT version FROM {self.db}.schema_migrations")}
+        applied = []
+        for version, description, statements in MIGRATIONS:
+            if version in done or (up_to is not None and version > up_to):
+                continue
+            for statement in statements:  # each IF NOT EXISTS: a migration cut short runs again
+                self.x.execute(statement.format(db=self.db))
+            self.x.insert(
+                f"{self.db}.schema_migrations", ("version", "description"), [(version, description)]
+            )
+            applied.append(version)
+        return applied
+
+    def migrations(self) -> list[int]:
+        """The versions applied, in order."""
+        return sorted(row[0] for row in self.x.execute(f"SELECT version FROM {self.db}.schema_migrations"))
+
+    def close(self) -> None:
+        self.x.close()
+
+    def _next_version(self) -> int:
+        # versions order the label join's changes; two per write (withdrawn rows, then new ones)
+        with self._version_lock:
+            self._last_version = max(self._last_version + 2, time.time_ns())
+            return self._last_version
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def stored_keys(self, org_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The (trace id, span id) pairs of ``keys`` the organisation already holds."""
+        if not keys:
+            return set()
+        rows = self.x.execute(
+            f"SELECT trace_id, span_id FROM {self.db}.spans WHERE org_id = %(org)s AND span_id IN %(ids)s",
+            {"org": org_id, "ids": value_set(sorted({span_id for _, span_id in keys}))},
+        )
+        wanted = set(keys)
+        return {(trace_id, span_id) for trace_id, span_id in rows if (trace_id, span_id) in wanted}
+
+    def write(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> None:
+        """Store a batch's new rows (replays already left out) and join its labels.
+
+        Predictions go first, so the label join of the same batch finds them.
+        """
+        db = self.db
+        x = self.x
+        x.insert(
+            f"{db}.spans",
+            ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
+            [(org_id, *(getattr(s, c) for c in _SPAN_COLUMNS), received_at_ns) for s in batch.spans],
+        )
+        x.insert(
+            f"{db}.predictions",
+            ("org_id", "id", *_PREDICTION_COLUMNS),
+            [
+                (org_id, span_number(p.span_id), *(_value(p, c) for c in _PREDICTION_COLUMNS))
+                for p in batch.predictions
+            ],
+        )
+        x.insert(
+            f"{db}.prediction_traces",
+            ("org_id", *_TRACE_COLUMNS),
+            [(org_id, *(getattr(p, c) for c in _TRACE_COLUMNS)) for p in batch.predictions],
+        )
+        x.insert(
+            f"{db}.llm_calls",
+            ("org_id", "id", *_LLM_COLUMNS),
+            [
+                (org_id, span_number(c.span_id), *(_value(c, n) for n in _LLM_COLUMNS))
+                for c in batch.llm_calls
+            ],
+        )
+        x.insert(
+            f"{db}.operations",
+            ("org_id", "id", *_OPERATION_COLUMNS),
+            [
+                (org_id, span_number(o.span_id), *(_value(o, n) for n in _OPERATION_COLUMNS))
+                for o in batch.operations
+            ],
+        )
+        services = {span.key: span.service_name or "" for span in batch.spans}
+        collected = rollup_math.collect(batch.llm_calls, batch.predictions, services)
+        rollup_rows = []
+        for key, rollup in collected.items():
+            row = rollup.to_row()
+            sums = (row[name] for name in ROLLUP_SUM_TYPES)
+            histogram = [round(count) for count in rollup.histogram]
+            rollup_rows.append((org_id, *key, *sums, histogram, rollup.latency_max_ms))
+        x.insert(
+            f"{db}.rollup_input", (*ROLLUP_KEY, *ROLLUP_SUM_TYPES, HISTOGRAM, "latency_max_ms"), rollup_rows
+        )
+        if batch.predictions or batch.labels:
+            ClickHouseLabelJoin(x, org_id, self._next_version()).join(batch.predictions, batch.labels)
+
+    def prune(self, before_ns: int) -> int:
+        """Drop the day partitions wholly before ``before_ns``; the number dropped.
+
+        Whole days, in place of the ``TTL`` that 18.16 lacks; a label's versions share its day
+        (and a labelled row's, its prediction's), so a key never loses only some versions.
+        """
+        day = time.strftime("%Y%m%d", time.gmtime(max(before_ns, 0) // 1_000_000_000))
+        parts = self.x.execute(
+            "SELECT DISTINCT table, partition FROM system.parts "
+            "WHERE database = %(db)s AND table IN %(tables)s AND active AND partition < %(day)s",
+            {"db": self.db, "tables": TELEMETRY_TABLES, "day": day},
+        )
+        for table, partition in parts:
+            self.x.execute(f"ALTER TABLE {self.db}.{table} DROP PARTITION {partition}")
+        return len(parts)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def read_rollups(
+        self, org_id: str, since_ns: int | None, until_ns: int | None
+    ) -> list[tuple[RollupKey, Rollup]]:
+        """The rollups of ``since <= minute < until``, one per key (as :func:`rollups.read`)."""
+        window = Window(rollup_math._minute(since_ns) if since_ns is not None else None, until_ns)
+        where, params = window_sql(window, "minute_ns")
+        sums = ", ".join(f"sumMerge({name})" for name in ROLLUP_SUM_TYPES)
+        rows = self.x.execute(
+            f"SELECT {', '.join(ROLLUP_KEY[1:])}, {sums}, sumForEachMerge({HISTOGRAM}), "
+            f"maxMerge(latency_max_ms) FROM {self.db}.rollups "
+            f"WHERE org_id = %(org)s{where} GROUP BY {', '.join(ROLLUP_KEY[1:])}",
+            {"org": org_id, **params},
+        )
+        out: list[tuple[RollupKey, Rollup]] = []
+        for row in rows:
+            sums_of = dict(zip(ROLLUP_SUM_TYPES, row[6:-2], strict=True))
+            histogram = [float(count) for count in row[-2]]
+            sums_of.update(zip(LATENCY_COLUMNS, histogram, strict=True), latency_max_ms=row[-1])
+            out.append((tuple(row[:6]), Rollup.from_row(sums_of)))  # type: ignore[arg-type]
+        return out
+
+    def _label_rows(self, where: str) -> str:
+        """The labelled rows now in force, as a ``FROM`` source (``where``: on their key columns)."""
+        return f"({LATEST_LABEL_ROWS.format(db=self.db, where=where)}) WHERE deleted = 0"
+
+    def scored_rows(
+        self, org_id: str, since_ns: int, until_ns: int
+    ) -> dict[tuple[str, str], tuple[int, int, int]]:
+        """Per (model, version or ''): labelled rows, correctly classified, classified (for stats)."""
+        where, params = window_sql(Window(since_ns, until_ns), "pred_time_ns")
+        rows = self.x.execute(
+            "SELECT model_name, model_version, count(), sum(pred_class = label_class), count(label_class) "
+            f"FROM {self._label_rows(where)} GROUP BY model_name, model_version",
+            {"org": org_id, **params},
+        )
+        return {(name, version or ""): (int(n), int(ok or 0), int(k)) for name, version, n, ok, k in rows}
+
+    def label_status_counts(self, org_id: str, model: str | None) -> dict[str, int]:
+        """Labels by join status: those naming ``model``, or naming none when it is None."""
+        latest = LATEST_LABELS.format(db=self.db, where="")
+        condition = "isNull(model_name)" if model is None else "model_name = %(model)s"
+        rows = self.x.execute(
+            f"SELECT status, count() FROM ({latest}) WHERE {condition} GROUP BY status",
+            {"org": org_id, "model": model},
+        )
+        return {status: int(count) for status, count in rows}
+
+    def model_metrics(
+        self,
+        org_id: str,
+        model: str,
+        *,
+        version: str | None = None,
+        environment: str | None = None,
+        window: Window | None = None,
+    ) -> list[dict[str, Any]]:
+        """Metrics of ``model`` per version, as :func:`aither.server.storage.metrics.model_metrics`."""
+        window = window or Window()
+        where, params = window_sql(window, "time_ns")
+        params.update(org=org_id, model=model, version=version, environment=environment)
+        if version is not None:
+            where += " AND model_version = %(version)s"
+        if environment is not None:
+            where += " AND environment = %(environment)s"
+        source = f"{self.db}.predictions FINAL WHERE org_id = %(org)s AND model_name = %(model)s{where}"
+        versions: dict[str | None, dict[str, Any]] = {}
+        for key, count, rows, errors, latency_sum, first, last, task in self.x.execute(
+            "SELECT model_version, count(), sum(ifNull(output_rows, 0)), sum(is_error), sum(latency_ms), "
+            f"min(time_ns), max(time_ns), argMax(task, time_ns) FROM {source} GROUP BY model_version",
+            params,
+        ):
+            versions[key] = _version_entry(key, int(count), int(rows), int(errors), float(latency_sum))
+            versions[key].update(first_seen_ns=int(first), last_seen_ns=int(last), task=task)
+        if not versions:
+            return []
+        total = sum(entry["predictions"] for entry in versions.values())
+        latencies = self._quantiles("latency_ms", source, params, LATENCY_QUANTILES, total)
+        for key, values in latencies.items():
+            if key in versions:
+                versions[key]["latency_ms"].update(zip(("p50", "p90", "p99"), values, strict=True))
+
+        label_where, label_params = window_sql(window, "pred_time_ns")
+        label_where += " AND model_name = %(model)s"
+        if version is not None:
+            label_where += " AND model_version = %(version)s"
+        labelled = self._label_rows(label_where)
+        if environment is not None:
+            labelled += " AND environment = %(environment)s"
+        params.update(label_params)
+        # the difference in integers, then seconds: as floats, 1.8e18 ns would lose 256 ns steps
+        delay = "(toInt64(label_time_ns) - toInt64(pred_time_ns)) / 1e9"
+        for key, count, mean_delay, max_delay in self.x.execute(
+            f"SELECT model_version, count(), avg({delay}), max({delay}) FROM {labelled} "
+            "GROUP BY model_version",
+            params,
+        ):
+            if key in versions:
+                entry = versions[key]
+                entry["labelled_rows"] = int(count)
+                entry["label_coverage"] = min(1.0, int(count) / entry["rows"]) if entry["rows"] else 0.0
+                entry["label_delay_s"] = {"mean": float(mean_delay), "max": float(max_delay)}
+        delays = self._quantiles(delay, labelled, params, DELAY_QUANTILES, total)
+        for key, values in delays.items():
+            if key in versions and versions[key]["label_delay_s"] is not None:
+                versions[key]["label_delay_s"].update(zip(("p50", "p90"), values, strict=True))
+        confusion: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
+        for key, predicted, true, count in self.x.execute(
+            f"SELECT model_version, pred_class, label_class, count() FROM {labelled} "
+            "AND task = %(classification)s AND isNotNull(pred_class) AND isNotNull(label_class) "
+            "GROUP BY model_version, pred_class, label_class",
+            {**params, "classification": CLASSIFICATION},
+        ):
+            confusion[key][(predicted, true)] = int(count)
+        for key, matrix in confusion.items():
+            if key in versions:
+                versions[key]["classification"] = classification_scores(matrix)
+        for key, count, abs_sum, square_sum in self.x.execute(
+            "SELECT model_version, count(), sum(abs(pred_num - label_num)), sum((pred_num - label_num) * "
+            f"(pred_num - label_num)) FROM {labelled} AND task = %(regression)s AND isNotNull(pred_num) "
+            "AND isNotNull(label_num) GROUP BY model_version",
+            {**params, "regression": REGRESSION},
+        ):
+            if key in versions and count:
+                versions[key]["regression"] = {
+                    "mae": float(abs_sum) / count,
+                    "rmse": (float(square_sum) / count) ** 0.5,
+                    "scored_rows": int(count),
+                }
+        return sorted(versions.values(), key=lambda entry: entry["last_seen_ns"], reverse=True)
+
+    def _quantiles(
+        self, value: str, source: str, params: dict[str, Any], qs: Sequence[float], total: int
+    ) -> dict[str | None, list[float]]:
+        """Per version: exact interpolated quantiles (as ``percentile_cont``) of ``value`` up to
+        :data:`EXACT_PERCENTILES_UP_TO` rows, ClickHouse's t-digest estimate past them."""
+        if total > EXACT_PERCENTILES_UP_TO:  # sorting every value here would cost seconds
+            levels = ", ".join(str(q) for q in qs)
+            found = self.x.execute(
+                f"SELECT model_version, quantilesTDigest({levels})({value}) FROM {source} "
+                "GROUP BY model_version",
+                params,
+            )
+            return {key: [float(v) for v in values] for key, values in found}
+        grouped: dict[str | None, list[float]] = defaultdict(list)
+        for key, number in self.x.execute(f"SELECT model_version, {value} FROM {source}", params):
+            grouped[key].append(float(number))
+        out: dict[str | None, list[float]] = {}
+        for key, values in grouped.items():
+            values.sort()
+            out[key] = [quantile(values, q) for q in qs]
+        return out
+
+    def list_predictions(
+        self,
+        org_id: str,
+        *,
+        model: str | None = None,
+        version: str | None = None,
+        environment: str | None = None,
+        window: Window | None = None,
+        labelled: bool | None = None,
+        error: bool | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of predictions, newest first (as :func:`aither.server.storage.queries.list_predictions`)."""
+        where, params = window_sql(window or Window(), "time_ns")
+        params.update(org=org_id, model=model, version=version, environment=environment, limit=limit + 1)
+        for name, value in (("model_name", model), ("model_version", version), ("environment", environment)):
+            if value is not None:
+                where += (
+                    f" AND {name} = %({'model' if name == 'model_name' else name.removeprefix('model_')})s"
+                )
+        if error is not None:
+            where += f" AND is_error = {int(error)}"
+        if labelled is not None:
+            found_in = "IN" if labelled else "NOT IN"
+            where += (
+                f" AND (trace_id, span_id) {found_in} "
+                f"(SELECT pred_trace_id, pred_span_id FROM {self._label_rows('')})"
+            )
+        if cursor is not None:
+            time_ns, row_id = decode_cursor(cursor)
+            where += " AND (time_ns < %(ct)s OR (time_ns = %(ct)s AND id < %(ci)s))"
+            params.update(ct=min(max(time_ns, 0), _U64_MAX), ci=min(max(row_id, 0), _U64_MAX))
+        columns = ("id", *_PREDICTION_COLUMNS)
+        found = self.x.execute(
+            f"SELECT {', '.join(columns)} FROM {self.db}.predictions FINAL WHERE org_id = %(org)s{where} "
+            "ORDER BY time_ns DESC, id DESC LIMIT %(limit)s",
+            params,
+        )
+        rows = [dict(zip(columns, row, strict=True)) for row in found]
+        next_cursor = (
+            encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
+        )
+        rows = rows[:limit]
+        self._attach_labels(org_id, rows)
+        return rows, next_cursor
+
+    def _attach_labels(self, org_id: str, rows: list[dict[str, Any]]) -> None:
+        """Give each prediction its labelled-row count and true values (``label`` for one row,
+        ``labels`` {row: value} for the first 1000), its JSON parsed."""
+        values: dict[tuple[str, str], dict[int, Any]] = defaultdict(dict)
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        if rows:
+            keys = value_set([(row["trace_id"], row["span_id"]) for row in rows])
+            for trace_id, span_id, row_index, value in self.x.execute(
+                "SELECT pred_trace_id, pred_span_id, row_index, value FROM "
+                + self._label_rows("AND (pred_trace_id, pred_span_id) IN %(keys)s"),
+                {"org": org_id, "keys": keys},
+            ):
+                counts[(trace_id, span_id)] += 1
+                if row_index < 1000:
+                    values[(trace_id, span_id)][row_index] = parse_json(value)
+        for row in rows:
+            key = (row["trace_id"], row["span_id"])
+            row["is_error"] = bool(row["is_error"])
+            row["features"] = parse_json(row["features"])
+            row["prediction"] = parse_json(row["prediction"])
+            row["labelled_rows"] = counts.get(key, 0)
+            row["labels"] = dict(sorted(values.get(key, {}).items()))
+            row["label"] = row["labels"].get(0) if (row["output_rows"] or 0) <= 1 else None
+
+    def get_trace(self, org_id: str, trace_id: str) -> dict[str, Any] | None:
+        """Every span of a trace with its typed rows (as :func:`aither.server.storage.queries.get_trace`);
+        None when the organisation has none. Rows sort by time, then span id."""
+        params = {"org": org_id, "trace": trace_id}
+        where = "WHERE org_id = %(org)s AND trace_id = %(trace)s"
+        found = self.x.execute(
+            f"SELECT {', '.join(_SPAN_COLUMNS)} FROM {self.db}.spans FINAL {where} "
+            "ORDER BY start_time_ns, span_id",
+            params,
+        )
+        if not found:
+            return None
+        span_rows = [dict(zip(_SPAN_COLUMNS, row, strict=True)) for row in found]
+        columns = ("id", *_PREDICTION_COLUMNS)
+        prediction_rows = [
+            dict(zip(columns, row, strict=True))
+            for row in self.x.execute(
+                f"SELECT {', '.join(columns)} FROM {self.db}.predictions FINAL {where} ORDER BY time_ns, id",
+                params,
+            )
+        ]
+        texts = {row["span_id"]: (row["features"], row["prediction"]) for row in prediction_rows}
+        self._attach_labels(org_id, prediction_rows)
+        for row in span_rows:
+            for key in ("attributes", "events", "links", "resource"):
+                row[key] = parse_json(row[key])
+            if row["span_id"] in texts and isinstance(row["attributes"], dict):
+                from ... import semconv as sc
+
+                features, prediction = texts[row["span_id"]]
+                if features is not None:
+                    row["attributes"][sc.ML_FEATURES] = features
+                if prediction is not None:
+                    row["attributes"][sc.ML_PREDICTION] = prediction
+        labels, _ = self.list_labels(org_id, trace_id=trace_id, limit=10_000)
+        llm_rows, _ = self.list_llm_calls(org_id, trace_id=trace_id, limit=10_000)
+        operations = [
+            dict(zip(("id", *_OPERATION_COLUMNS), row, strict=True))
+            for row in self.x.execute(
+                f"SELECT id, {', '.join(_OPERATION_COLUMNS)} FROM {self.db}.operations FINAL {where} "
+                "ORDER BY time_ns, id",
+                params,
+            )
+        ]
+        for row in operations:
+            row["is_error"] = bool(row["is_error"])
+            for key in ("input", "output", "metadata"):
+                row[key] = parse_json(row[key])
+        return {
+            "trace_id": trace_id,
+            "spans": span_rows,
+            "predictions": prediction_rows,
+            "labels": labels,
+            "llm_calls": sorted(llm_rows, key=lambda row: (row["time_ns"], row["id"])),
+            "operations": operations,
+        }

@@ -1,0 +1,194 @@
+"""The two ways aither talks to ClickHouse: a server over the native protocol, or chDB in-process.
+
+``clickhouse://user:password@host:9000/aither`` goes through ``clickhouse-driver`` (the native
+protocol: it works with every server from 18.16 on, where the HTTP client ``clickhouse-connect``
+refuses old ones). ``chdb:///path/to/dir`` runs ClickHouse inside the process (the ``chdb``
+package), for a single node or a test. Both take the same SQL with ``%(name)s`` parameters and
+tables named with their database, and return rows as tuples, so the store above them has one
+dialect.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from ..storage.engine import DatabaseURLError
+from ..storage.writer import WriterBusy
+
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+class TelemetryUnavailable(WriterBusy):
+    """ClickHouse did not answer (down, unreachable, timed out): every route answers 503 with
+    ``Retry-After`` (the app's handler of :class:`WriterBusy`), so exporters retry."""
+
+
+class Executor(Protocol):
+    """Runs SQL against one ClickHouse database; thread-safe."""
+
+    database: str
+    engine: str
+    """``clickhouse`` (a server) or ``chdb`` (in-process)."""
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]: ...
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _database_name(url: str, path: str) -> str:
+    name = path.strip("/") or "aither"
+    if not set(name) <= _NAME_CHARS:
+        raise DatabaseURLError(f"telemetry database URL {url!r}: the database name must be [A-Za-z0-9_]")
+    return name
+
+
+class NativeExecutor:
+    """A ClickHouse server over the native TCP protocol; one connection per thread."""
+
+    engine = "clickhouse"
+
+    def __init__(self, url: str) -> None:
+        try:
+            from clickhouse_driver import Client
+        except ModuleNotFoundError as exc:
+            raise DatabaseURLError(
+                f"the ClickHouse driver is not installed ({exc.name}); pip install 'aither[clickhouse]'"
+            ) from exc
+        parts = urlsplit(url)
+        self.database = _database_name(url, parts.path)
+        self._options: dict[str, Any] = {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 9000,
+            "user": unquote(parts.username) if parts.username else "default",
+            "password": unquote(parts.password) if parts.password else "",
+            "connect_timeout": 5,
+            "send_receive_timeout": 60,
+        }
+        self._client_class = Client
+        from clickhouse_driver.errors import NetworkError, SocketTimeoutError
+
+        self._unreachable: tuple[type[BaseException], ...] = (
+            NetworkError,
+            SocketTimeoutError,
+            EOFError,
+            OSError,
+        )
+        self._local = threading.local()
+        self._clients: list[Any] = []
+        self._lock = threading.Lock()
+        # the database itself, before any client names it as its default
+        self._call(f"CREATE DATABASE IF NOT EXISTS {self.database}", None, database="default")
+
+    def _client(self, database: str | None = None) -> Any:
+        key = database or self.database
+        clients: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
+        if key not in clients:
+            clients[key] = self._client_class(database=key, **self._options)
+            with self._lock:
+                self._clients.append(clients[key])
+        return clients[key]
+
+    def _call(self, sql: str, params: Any, database: str | None = None) -> list[tuple[Any, ...]]:
+        try:
+            rows: list[tuple[Any, ...]] = self._client(database).execute(sql, params)
+        except self._unreachable as error:
+            raise TelemetryUnavailable(f"ClickHouse did not answer ({error}); retry shortly") from error
+        return rows
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self._call(sql, params)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if rows:  # the driver sends the rows in its native (columnar) blocks
+            self._call(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", list(rows))
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients:
+                client.disconnect()
+            self._clients.clear()
+
+
+class ChdbExecutor:
+    """ClickHouse inside this process (chDB), its data in a directory; one query at a time."""
+
+    engine = "chdb"
+
+    def __init__(self, url: str) -> None:
+        try:
+            from chdb import session
+            from clickhouse_driver.util.escape import escape_params
+        except ModuleNotFoundError as exc:
+            raise DatabaseURLError(
+                f"chdb:// needs the chdb and clickhouse-driver packages ({exc.name} is missing)"
+            ) from exc
+        parts = urlsplit(url)
+        if not parts.path or parts.path == "/":
+            raise DatabaseURLError(f"telemetry database URL {url!r}: name a directory, chdb:///path/to/dir")
+        self.database = "aither"
+        self._escape = escape_params
+        self._session = session.Session(parts.path)
+        self._lock = threading.Lock()
+        self._run(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+
+    def _run(self, sql: str) -> str:
+        with self._lock:
+            result = self._session.query(sql, "JSONCompact")
+        data: bytes = result.bytes()
+        return data.decode()
+
+    def _substitute(self, sql: str, params: dict[str, Any] | None) -> str:
+        if not params:
+            return sql
+        escaped: dict[str, Any] = self._escape(params, None)
+        return sql % escaped
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        text = self._run(_with_settings(self._substitute(sql, params)))
+        if not text.strip():
+            return []
+        return [tuple(row) for row in json.loads(text)["data"]]
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        values = ", ".join(
+            "(" + ", ".join(str(self._escape({"v": value}, None)["v"]) for value in row) + ")" for row in rows
+        )
+        self._run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._session.close()
+
+
+def _with_settings(sql: str) -> str:
+    # 64-bit integers as JSON numbers, as the native protocol hands them back
+    if sql.lstrip().upper().startswith("SELECT"):
+        return f"{sql} SETTINGS output_format_json_quote_64bit_integers = 0"
+    return sql
+
+
+def value_set(values: Sequence[Any]) -> tuple[Any, ...]:
+    """``values`` as the right side of ``IN %(name)s``: never one element, which the driver would
+    write as ``(x)``, a bare value (a one-tuple key would then no longer be a set of tuples)."""
+    items = tuple(values)
+    return items * 2 if len(items) == 1 else items
+
+
+def open_executor(url: str) -> Executor:
+    """The executor for a telemetry database URL (``clickhouse://...`` or ``chdb:///dir``)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("clickhouse", "clickhouse+native"):
+        return NativeExecutor(url)
+    if scheme == "chdb":
+        return ChdbExecutor(url)
+    raise DatabaseURLError(
+        f"telemetry database URL {url!r}: use clickhouse://user@host:9000/aither or chdb:///path/to/dir"
+    )

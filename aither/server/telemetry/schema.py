@@ -1,0 +1,197 @@
+"""The ClickHouse tables of the telemetry store, as numbered migrations.
+
+Written in the SQL that ClickHouse 18.16 (Debian's) and chDB 26.x both accept: nanosecond times
+are ``UInt64`` beside a ``DateTime``/``Date`` that partitions the table (18.16 has no
+``DateTime64``), no ``LowCardinality``, no ``TTL`` (18.16 has none: retention drops whole day
+partitions instead). Replays are stored once by the engine: the immutable tables are
+``ReplacingMergeTree`` keyed by span id and read with ``FINAL``; labels and labelled rows change
+as the join re-places them, so each change is a new row with a higher ``version`` and reads take
+``argMax(column, version)`` per key. Rollups go into a ``Null`` table whose materialized view
+folds them into an ``AggregatingMergeTree`` (sums and a max, one row per key once merged).
+
+A migration is applied once; ``schema_migrations`` records which.
+"""
+
+from __future__ import annotations
+
+ROLLUP_KEY = ("org_id", "minute_ns", "kind", "service", "model", "version", "environment")
+ROLLUP_SUM_TYPES = {
+    "count": "UInt64",
+    "errors": "UInt64",
+    "latency_sum_ms": "Float64",
+    "cost_usd": "Float64",
+    "cost_calls": "UInt64",
+    "input_tokens": "UInt64",
+    "output_tokens": "UInt64",
+    "pii_calls": "UInt64",
+    "injection_calls": "UInt64",
+    "rows": "UInt64",
+}
+"""The summed scalar columns of the rollups; the latency histogram is one ``Array(UInt64)``
+(``latency_histogram``, summed element-wise with ``sumForEach``): each column of a table costs
+an insert its own files, and 34 bucket columns made the rollups the dearest insert of a batch."""
+HISTOGRAM = "latency_histogram"
+
+_SECONDS = "toDateTime(intDiv({column}, 1000000000))"
+
+
+def _replacing(name: str, columns: str, time_column: str, order_by: str, version: str = "") -> str:
+    return f"""CREATE TABLE IF NOT EXISTS {{db}}.{name} (
+{columns},
+    time DateTime DEFAULT {_SECONDS.format(column=time_column)}
+) ENGINE = ReplacingMergeTree({version}) PARTITION BY toYYYYMMDD(time) ORDER BY ({order_by})"""
+
+
+_SPANS = _replacing(
+    "spans",
+    """    org_id String, trace_id String, span_id String, parent_span_id Nullable(String),
+    name String, aither_kind Nullable(String), span_kind Int16, service_name Nullable(String),
+    scope_name Nullable(String), start_time_ns UInt64, end_time_ns UInt64, status_code Int16,
+    status_message Nullable(String), attributes String, events Nullable(String),
+    links Nullable(String), resource Nullable(String), received_at_ns UInt64""",
+    "start_time_ns",
+    # the replay check looks spans up by id: 64 random bits, so the index skips nearly everything
+    "org_id, span_id, trace_id",
+)
+
+_PREDICTIONS = _replacing(
+    "predictions",
+    """    org_id String, trace_id String, span_id String, id UInt64, model_name String,
+    model_version Nullable(String), environment Nullable(String), framework Nullable(String),
+    model_class Nullable(String), method Nullable(String), input_rows Nullable(Int64),
+    output_rows Nullable(Int64), features Nullable(String), prediction Nullable(String),
+    task Nullable(String), time_ns UInt64, latency_ms Float64, is_error UInt8,
+    error_message Nullable(String)""",
+    "time_ns",
+    # metrics and lists read one model over a time range
+    "org_id, model_name, time_ns, trace_id, span_id",
+)
+
+_LLM_CALLS = _replacing(
+    "llm_calls",
+    """    org_id String, trace_id String, span_id String, id UInt64, name String,
+    operation Nullable(String), provider Nullable(String), request_model Nullable(String),
+    response_model Nullable(String), input_tokens Nullable(Int64), output_tokens Nullable(Int64),
+    cost_usd Nullable(Float64), finish_reasons Nullable(String), time_ns UInt64,
+    latency_ms Float64, is_error UInt8, error_type Nullable(String), client_name Nullable(String),
+    cache_read_input_tokens Nullable(Int64), reasoning_output_tokens Nullable(Int64),
+    pii_detected Nullable(UInt8), pii_counts Nullable(String), injection_score Nullable(Float64),
+    injection_detected Nullable(UInt8), injection_rules Nullable(String), user_id Nullable(String),
+    session_id Nullable(String), service Nullable(String), risk_level Nullable(String)""",
+    "time_ns",
+    "org_id, time_ns, trace_id, span_id",
+)
+
+_OPERATIONS = _replacing(
+    "operations",
+    """    org_id String, trace_id String, span_id String, id UInt64, kind String, name String,
+    span_type Nullable(String), input Nullable(String), output Nullable(String),
+    cost_usd Nullable(Float64), metadata Nullable(String), time_ns UInt64, latency_ms Float64,
+    is_error UInt8, error_message Nullable(String)""",
+    "time_ns",
+    "org_id, time_ns, trace_id, span_id",
+)
+
+_LABELS = _replacing(
+    "labels",
+    """    org_id String, trace_id String, span_id String, id UInt64, target_span_id Nullable(String),
+    model_name Nullable(String), value Nullable(String), is_batch UInt8,
+    row_indices Nullable(String), time_ns UInt64, status String, join_rule Nullable(String),
+    prediction_trace_id Nullable(String), prediction_span_id Nullable(String),
+    prediction_model Nullable(String), rows Int64, message Nullable(String), version UInt64""",
+    "time_ns",
+    "org_id, trace_id, span_id",
+    "version",
+)
+
+_LABEL_ROWS = _replacing(
+    "label_rows",
+    """    org_id String, model_name String, pred_trace_id String, pred_span_id String,
+    row_index Int64, label_trace_id String, label_span_id String,
+    model_version Nullable(String), environment Nullable(String), task Nullable(String),
+    pred_class Nullable(String), pred_num Nullable(Float64), label_class Nullable(String),
+    label_num Nullable(Float64), value Nullable(String), pred_time_ns UInt64,
+    label_time_ns UInt64, deleted UInt8, version UInt64""",
+    # partitioned by the prediction's time, which every version of a row shares
+    "pred_time_ns",
+    "org_id, model_name, pred_trace_id, pred_span_id, row_index",
+    "version",
+)
+
+_ROLLUP_INPUT = (
+    "CREATE TABLE IF NOT EXISTS {db}.rollup_input (org_id String, minute_ns UInt64, kind String, "
+    "service String, model String, version String, environment String, "
+    + ", ".join(f"{name} {kind}" for name, kind in ROLLUP_SUM_TYPES.items())
+    + f", {HISTOGRAM} Array(UInt64), latency_max_ms Float64) ENGINE = Null"
+)
+_ROLLUPS = (
+    "CREATE TABLE IF NOT EXISTS {db}.rollups (org_id String, minute_ns UInt64, kind String, "
+    "service String, model String, version String, environment String, "
+    + ", ".join(f"{name} AggregateFunction(sum, {kind})" for name, kind in ROLLUP_SUM_TYPES.items())
+    + f", {HISTOGRAM} AggregateFunction(sumForEach, Array(UInt64))"
+    + ", latency_max_ms AggregateFunction(max, Float64), "
+    f"minute DateTime DEFAULT {_SECONDS.format(column='minute_ns')}"
+    ") ENGINE = AggregatingMergeTree() PARTITION BY toYYYYMMDD(minute) "
+    f"ORDER BY ({', '.join(ROLLUP_KEY)})"
+)
+_ROLLUPS_VIEW = (
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.rollups_view TO {db}.rollups AS SELECT "
+    + ", ".join(ROLLUP_KEY)
+    + ", "
+    + ", ".join(f"sumState({name}) AS {name}" for name in ROLLUP_SUM_TYPES)
+    + f", sumForEachState({HISTOGRAM}) AS {HISTOGRAM}"
+    + f", maxState(latency_max_ms) AS latency_max_ms, {_SECONDS.format(column='minute_ns')} AS minute"
+    + " FROM {db}.rollup_input GROUP BY "
+    + ", ".join(ROLLUP_KEY)
+)
+
+_PREDICTION_TRACE_COLUMNS = (
+    "org_id, trace_id, span_id, model_name, model_version, environment, output_rows, task, method, time_ns"
+)
+_PREDICTION_TRACES = _replacing(
+    "prediction_traces",
+    """    org_id String, trace_id String, span_id String, model_name String,
+    model_version Nullable(String), environment Nullable(String), output_rows Nullable(Int64),
+    task Nullable(String), method Nullable(String), time_ns UInt64""",
+    "time_ns",
+    "org_id, trace_id, span_id",
+)
+# the predictions already stored (a rerun of a cut-short migration doubles none: replaced by key)
+_PREDICTION_TRACES_BACKFILL = (
+    f"INSERT INTO {{db}}.prediction_traces ({_PREDICTION_TRACE_COLUMNS}) "
+    f"SELECT {_PREDICTION_TRACE_COLUMNS} FROM {{db}}.predictions FINAL"
+)
+
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (
+        1,
+        "telemetry tables, label join tables, per-minute rollups",
+        (
+            _SPANS,
+            _PREDICTIONS,
+            _LLM_CALLS,
+            _OPERATIONS,
+            _LABELS,
+            _LABEL_ROWS,
+            _ROLLUP_INPUT,
+            _ROLLUPS,
+            _ROLLUPS_VIEW,
+        ),
+    ),
+    (
+        2,
+        "predictions by trace, for the label join (predictions are ordered by model and time)",
+        (_PREDICTION_TRACES, _PREDICTION_TRACES_BACKFILL),
+    ),
+)
+"""(version, description, statements); statements name the database as ``{db}``."""
+
+MIGRATIONS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS {db}.schema_migrations (version UInt32, description String, "
+    "applied_at DateTime DEFAULT now()) ENGINE = MergeTree() ORDER BY version"
+)
+
+TELEMETRY_TABLES = (
+    "spans", "predictions", "prediction_traces", "llm_calls", "operations", "labels", "label_rows", "rollups",
+)  # fmt: skip
+"""The tables that hold telemetry (retention drops their old day partitions)."""
