@@ -8,7 +8,10 @@ says is invalid must be refused. The example count is bounded so this runs in th
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,9 +39,12 @@ CHECKS = [
 ]
 # bounded for the default run; FUZZ_EXAMPLES=500 for a deeper search by hand
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
-# The app is built at import so schemathesis can read its schema; each test gives it a fresh
-# database (the settings' home is never used: the app only opens storage when it has none).
-SETTINGS = fx.make_settings(Path("/nonexistent/aither-schema-fuzz"), auth_failure_burst=1_000_000)
+# The app is built at import so schemathesis can read its schema (starting its lifespan, which
+# opens a database in the settings' home: a directory of this process's own, so that two runs at
+# once never share one); each test then gives it a fresh database.
+_HOME = Path(tempfile.mkdtemp(prefix="aither-schema-fuzz-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
+SETTINGS = fx.make_settings(_HOME, auth_failure_burst=1_000_000)
 APP = create_app(SETTINGS)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 # OTLP protobuf bodies are bytes: send what schemathesis generates for a binary string as is

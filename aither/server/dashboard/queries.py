@@ -206,7 +206,7 @@ def window_histograms(
 ) -> dict[tuple[str, ...], list[int]]:
     """Per model (and version): the latency histogram of ``since <= minute < until``, whole hours
     from the hourly rollups (the buckets don't matter here) and the minutes around them."""
-    first, end = _floor_minute(since_ns), -(-until_ns // MINUTE_NS) * MINUTE_NS
+    first, end = _floor_minute(since_ns), min(-(-until_ns // MINUTE_NS) * MINUTE_NS, 2**63 - 1)
     out: dict[tuple[str, ...], list[int]] = {}
     for hourly, low, high in tiers(Split(first, end, True, ())):
         r = (rollups_hourly if hourly else rollups).c
