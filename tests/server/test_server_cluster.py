@@ -2,8 +2,8 @@
 
 The same stream (predictions, labels, LLM calls; OTLP protobuf over real HTTP, round-robin
 over the live servers as a load balancer would, failing over when one is down) goes once to a
-single server on SQLite and once to the pair on PostgreSQL, whose lease holder is SIGKILLed a
-third of the way through and started again at two thirds. Then the two stores must agree:
+single server on SQLite and once to the pair on PostgreSQL, whose lease holder is SIGKILLed after
+the 10th of its 24 batches and started again after the 17th. Then the two stores must agree:
 every prediction, label, LLM call, rollup (the metrics' source), usage count and anomaly; the
 lease must have moved; and a real webhook receiver must have got each anomaly's notice once.
 """
@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,20 @@ from pg_cluster import postgres_cluster
 from server_process import ServerProcess
 
 from aither import semconv as sc
+from aither.server import EmbeddedServer, ServerSettings, Storage
+from aither.server.bootstrap import bootstrap
 from aither.server.lease import PERIODIC
 from aither.server.storage.engine import create_engine
-from aither.server.storage.schema import anomalies, labels, leases, llm_calls, predictions, rollups, usage
+from aither.server.storage.schema import (
+    alert_deliveries,
+    anomalies,
+    labels,
+    leases,
+    llm_calls,
+    predictions,
+    rollups,
+    usage,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -110,7 +122,7 @@ def stream() -> tuple[list[bytes], list[bytes]]:
                 _llm(
                     spans,
                     start + (batch * 10 + i) * 20_000_000 + 13_000_000,
-                    cost=0.9 if (batch, i) == (2, 4) else 0.0001,
+                    cost=0.9 if (batch, i) == (3, 4) else 0.0001,
                     error="RateLimitError" if (batch, i) == (4, 7) else None,
                 )
                 for i in range(10)
@@ -195,6 +207,7 @@ PREDICTION = [
 LABEL = ["trace_id", "span_id", "target_span_id", "model_name", "value", "status", "join_rule", "rows"]
 LLM = ["trace_id", "span_id", "time_ns", "latency_ms", "cost_usd", "is_error", "risk_level", "service"]
 ROLLUP = [c.name for c in rollups.columns if c.name != "org_id"]
+LOG = [alert_deliveries.c[n] for n in ("anomaly_id", "status", "attempts", "claim_token", "last_error")]
 TARGET = ["rule", "kind", "service", "model", "version", "environment", "status"]
 
 
@@ -246,13 +259,20 @@ def test_two_servers_one_killed_mid_stream_store_what_one_server_stores(
     postgres_url: str, tmp_path: Path
 ) -> None:
     telemetry, labelled = stream()
-    env = {"AITHER_INIT_API_KEY": KEY, "AITHER_LEASE_TTL": "1.5"}
 
-    # the reference: one server on SQLite
+    # the reference: one server on SQLite (in a thread: one process start less)
     with HookReceiver() as single_hook:
-        single_env = {**env, "AITHER_RULES_FILE": str(_rules_file(tmp_path / "single", single_hook.url))}
-        sqlite_url = f"sqlite:///{tmp_path / 'single' / 'aither.db'}"
-        with ServerProcess(home=tmp_path / "single", database_url=sqlite_url, env=single_env) as single:
+        sqlite_url = f"sqlite:///{tmp_path / 'aither.db'}"
+        settings = ServerSettings(
+            home=tmp_path,
+            database_url=sqlite_url,
+            port=0,
+            init_api_key=KEY,
+            announce=False,
+            write_credentials=False,
+            rules_path=_rules_file(tmp_path / "single", single_hook.url),
+        )
+        with EmbeddedServer(settings) as single:
             balancer = Balancer([single.base_url])
             _send_all(balancer, telemetry, {})
             _send_all(balancer, labelled, {})
@@ -269,32 +289,45 @@ def test_two_servers_one_killed_mid_stream_store_what_one_server_stores(
     assert len(expected["predictions"]) == 180 and len(expected["llm_calls"]) == 60
     assert {row[5] for row in expected["labels"]} == {"joined"}
 
-    # the pair on PostgreSQL, the lease holder killed mid-stream
+    # the pair on PostgreSQL, the lease holder killed mid-stream. The database is migrated and
+    # bootstrapped first, so the two can start at once (two first starts at once would race)
+    storage = Storage.open(postgres_url)
+    bootstrap(storage, replace(settings, database_url=postgres_url))
+    storage.close()
     engine = create_engine(postgres_url)
     with HookReceiver() as hook:
-        cluster_env = {**env, "AITHER_RULES_FILE": str(_rules_file(tmp_path, hook.url))}
-        first = ServerProcess(home=tmp_path / "a", database_url=postgres_url, env=cluster_env).start()
-        second = ServerProcess(home=tmp_path / "b", database_url=postgres_url, env=cluster_env).start()
+        cluster_env = {
+            "AITHER_INIT_API_KEY": KEY,
+            "AITHER_LEASE_TTL": "1.5",
+            "AITHER_RULES_FILE": str(_rules_file(tmp_path, hook.url)),
+        }
+        pair = [
+            ServerProcess(home=tmp_path / name, database_url=postgres_url, env=cluster_env) for name in "ab"
+        ]
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda server: server.start(), pair))
         try:
-            with engine.connect() as connection:
-                holder = (
-                    connection.execute(sa.select(leases).where(leases.c.name == PERIODIC)).mappings().one()
-                )
-            assert holder["token"] == 1  # the first server took it; the second waits
+            holder = _lease(engine)
+            assert holder["token"] == 1  # one took it; the other waits
+            # the holder's id is host:pid:random
+            first, second = sorted(pair, key=lambda s: f":{s.process.pid}:" not in f":{holder['holder']}")
             balancer = Balancer([first.base_url, second.base_url])
 
             def kill_first() -> None:
                 first.kill()
 
-            def restart_first() -> None:
+            def restart() -> None:
                 first.start()
                 with balancer._lock:
                     balancer.urls[0] = first.base_url  # back in the balancer, on its new port
 
-            third = len(telemetry) // 3
-            _send_all(balancer, telemetry, {third: kill_first, 2 * third: restart_first})
+            restarting = threading.Thread(target=restart)
+            # killed after the 10th batch (the anomalies open before, or after on the survivor),
+            # started again after the 17th while the stream goes on to the survivor
+            _send_all(balancer, telemetry, {10: kill_first, 17: restarting.start})
+            restarting.join(60)
             assert first.alive and second.alive
-            _send_all(balancer, labelled, {})
+            _send_all(balancer, labelled, {})  # half of them to the restarted server
             _wait_for(
                 lambda: _stored(engine)["window_anomalies"] == expected["window_anomalies"],
                 "the cluster raised the same window anomalies",
@@ -305,7 +338,12 @@ def test_two_servers_one_killed_mid_stream_store_what_one_server_stores(
                     connection.execute(sa.select(leases).where(leases.c.name == PERIODIC)).mappings().one()
                 )
             opened = len(stored["event_anomalies"]) + len(stored["window_anomalies"])
-            hook.wait_for(opened)
+            try:
+                hook.wait_for(opened)
+            except AssertionError as exc:  # say which, from the delivery log
+                with engine.connect() as connection:
+                    log = connection.execute(sa.select(*LOG)).all()
+                raise AssertionError(f"{exc}; the delivery log: {log}") from None
         finally:
             first.stop()
             second.stop()

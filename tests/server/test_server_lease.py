@@ -61,15 +61,17 @@ def test_a_paused_old_holder_is_fenced_off(engines) -> None:  # type: ignore[no-
     old = _acquire(a, "a", now)
     assert old == 1
     assert _acquire(b, "b", now + 11 * S) == 2
-    marker = sa.text("CREATE TABLE IF NOT EXISTS fenced_writes (token INTEGER)")
     with a.begin() as connection:
-        connection.execute(marker)
-    with pytest.raises(LeaseLost), a.begin() as connection:
-        connection.execute(sa.text("INSERT INTO fenced_writes VALUES (1)"))
-        fence(connection, PERIODIC, old)  # raises: the write above rolls back with it
-    with b.begin() as connection:
-        connection.execute(sa.text("INSERT INTO fenced_writes VALUES (2)"))
-        fence(connection, PERIODIC, 2)
+        connection.execute(sa.text("CREATE TABLE fenced_writes (token INTEGER)"))
+
+    def write(engine: Engine, token: int) -> None:
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO fenced_writes VALUES (:t)"), {"t": token})
+            fence(connection, PERIODIC, token)  # raises after the write: it rolls back
+
+    with pytest.raises(LeaseLost):
+        write(a, old)
+    write(b, 2)
     with a.connect() as connection:
         assert [row[0] for row in connection.execute(sa.text("SELECT token FROM fenced_writes"))] == [2]
 
