@@ -172,3 +172,40 @@ async def test_rollups_anomalies_and_prune_on_postgres(pg_storage) -> None:  # t
         assert len((await http.get("/api/v1/anomalies")).json()) == 2  # the resolved one, a new one
         pruned = (await http.post("/api/v1/prune", json={"older_than": "7d"})).json()["deleted"]
         assert (pruned["llm_calls"], pruned["spans"], pruned["rollups"]) == (1, 1, 1)
+
+
+async def test_a_prediction_and_its_label_stored_at_once_by_two_servers_join(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    """Two servers (two storages, two writers, two apps) on one PostgreSQL; each prediction goes
+    to one and its label to the other at the same moment: every label must end up joined."""
+    storage, settings = pg_storage
+    other = Storage.open(settings.database_url)
+    spans = Spans()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    try:
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(settings, store)),
+                base_url="http://pg",
+                headers=auth,
+            )
+            for store in (storage, other)
+        ]
+        pairs = []
+        for _ in range(40):
+            prediction = spans.prediction("paired", 1)
+            trace_id, span_id = ids(prediction)
+            pairs.append((prediction, spans.label(trace_id, 1, target=span_id)))
+        for index, (prediction, label) in enumerate(pairs):
+            first, second = clients[index % 2], clients[(index + 1) % 2]
+            answers = await asyncio.gather(
+                first.post("/v1/traces", content=body(prediction), headers=PROTOBUF),
+                second.post("/v1/traces", content=body(label), headers=PROTOBUF),
+            )
+            assert [answer.status_code for answer in answers] == [200, 200]
+        listed = (await clients[0].get("/api/v1/labels", params={"limit": 100})).json()["items"]
+        for client in clients:
+            await client.aclose()
+    finally:
+        other.close()
+    assert len(listed) == 40
+    assert {item["status"] for item in listed} == {"joined"}

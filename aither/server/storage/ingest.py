@@ -7,6 +7,7 @@ never doubles a prediction.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,25 @@ def _stored_keys(connection: Connection, org_id: str, keys: list[tuple[str, str]
     return found
 
 
+def _serialise_traces(connection: Connection, org_id: str, traces: set[str]) -> None:
+    """Wait for any other server's transaction on these traces' predictions and labels.
+
+    With several servers on one PostgreSQL, a prediction and its label can be stored at the same
+    moment by two of them: neither transaction sees the other's row, so the label would stay
+    unjoined. A transaction-scoped advisory lock per (organisation, trace), taken in one order,
+    makes the second wait for the first's commit; its join then reads the committed row.
+    """
+    keys = sorted(
+        int.from_bytes(
+            hashlib.blake2b(f"{org_id}:{trace}".encode(), digest_size=8).digest(), "big", signed=True
+        )
+        for trace in traces
+    )
+    connection.execute(
+        sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"), {"keys": keys}
+    ).all()
+
+
 class IngestJob:
     """Store one :class:`DecodedBatch` for an organisation (run by the writer)."""
 
@@ -75,6 +95,8 @@ class IngestJob:
 
     def apply(self, connection: Connection) -> IngestResult:
         batch, org_id = self.batch, self.org_id
+        if connection.dialect.name == "postgresql" and (batch.predictions or batch.labels):
+            _serialise_traces(connection, org_id, {r.trace_id for r in (*batch.predictions, *batch.labels)})
         stored = (
             _stored_keys(connection, org_id, [span.key for span in batch.spans]) if batch.spans else set()
         )
