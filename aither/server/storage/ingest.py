@@ -66,12 +66,14 @@ def _stored_keys(connection: Connection, org_id: str, keys: list[tuple[str, str]
 
 
 def _serialise_traces(connection: Connection, org_id: str, traces: set[str]) -> None:
-    """Wait for any other server's transaction on these traces' predictions and labels.
+    """Wait for any other server's transaction on these traces.
 
-    With several servers on one PostgreSQL, a prediction and its label can be stored at the same
-    moment by two of them: neither transaction sees the other's row, so the label would stay
-    unjoined. A transaction-scoped advisory lock per (organisation, trace), taken in one order,
-    makes the second wait for the first's commit; its join then reads the committed row.
+    With several servers on one PostgreSQL, two of them can store spans of one trace at the same
+    moment: a prediction and its label (neither transaction sees the other's row, so the label
+    would stay unjoined), or the same spans twice (an exporter that timed out and retried through
+    the balancer; the second insert would fail on the unique key). A transaction-scoped advisory
+    lock per (organisation, trace), taken in one order, makes the second wait for the first's
+    commit; its reads then see the committed rows (a join; a duplicate skipped).
     """
     keys = sorted(
         int.from_bytes(
@@ -95,8 +97,8 @@ class IngestJob:
 
     def apply(self, connection: Connection) -> IngestResult:
         batch, org_id = self.batch, self.org_id
-        if connection.dialect.name == "postgresql" and (batch.predictions or batch.labels):
-            _serialise_traces(connection, org_id, {r.trace_id for r in (*batch.predictions, *batch.labels)})
+        if connection.dialect.name == "postgresql" and batch.spans:
+            _serialise_traces(connection, org_id, {span.trace_id for span in batch.spans})
         stored = (
             _stored_keys(connection, org_id, [span.key for span in batch.spans]) if batch.spans else set()
         )
