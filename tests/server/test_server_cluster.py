@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +27,7 @@ from pg_cluster import postgres_cluster
 from server_process import ServerProcess
 
 from aither import semconv as sc
-from aither.server import EmbeddedServer, ServerSettings, Storage
-from aither.server.bootstrap import bootstrap
+from aither.server import EmbeddedServer, ServerSettings
 from aither.server.lease import PERIODIC
 from aither.server.storage.engine import create_engine
 from aither.server.storage.schema import (
@@ -38,6 +36,7 @@ from aither.server.storage.schema import (
     labels,
     leases,
     llm_calls,
+    organizations,
     predictions,
     rollups,
     usage,
@@ -289,11 +288,8 @@ def test_two_servers_one_killed_mid_stream_store_what_one_server_stores(
     assert len(expected["predictions"]) == 180 and len(expected["llm_calls"]) == 60
     assert {row[5] for row in expected["labels"]} == {"joined"}
 
-    # the pair on PostgreSQL, the lease holder killed mid-stream. The database is migrated and
-    # bootstrapped first, so the two can start at once (two first starts at once would race)
-    storage = Storage.open(postgres_url)
-    bootstrap(storage, replace(settings, database_url=postgres_url))
-    storage.close()
+    # the pair on PostgreSQL, started at once on the empty database (one migrates and creates
+    # the organisation, the other waits for it), the lease holder killed mid-stream
     engine = create_engine(postgres_url)
     with HookReceiver() as hook:
         cluster_env = {
@@ -307,6 +303,8 @@ def test_two_servers_one_killed_mid_stream_store_what_one_server_stores(
         with ThreadPoolExecutor(2) as pool:
             list(pool.map(lambda server: server.start(), pair))
         try:
+            with engine.connect() as connection:
+                assert connection.execute(sa.select(sa.func.count()).select_from(organizations)).scalar() == 1
             holder = _lease(engine)
             assert holder["token"] == 1  # one took it; the other waits
             # the holder's id is host:pid:random
