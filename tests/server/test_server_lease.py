@@ -180,3 +180,48 @@ def test_on_postgresql_exactly_one_of_many_racing_servers_takes_the_lease(postgr
         with engine.begin() as connection:
             connection.execute(sa.text("DELETE FROM leases"))
         engine.dispose()
+
+
+async def test_window_rules_run_only_on_the_holder(storage, send, spans) -> None:  # type: ignore[no-untyped-def]
+    detection = storage.detection
+    detection.lease = lambda: None  # another server holds the lease
+    start = time.time_ns()
+    failing = [
+        spans.prediction("flaky", 1, start_ns=start + i * 1_000_000, error="boom" if i % 2 else None)
+        for i in range(40)
+    ]
+    await send(*failing)
+
+    def rules() -> set[str]:
+        with storage.read() as connection:
+            return {row[0] for row in connection.execute(sa.text("SELECT rule FROM anomalies"))}
+
+    detection.tick(storage.engine)
+    assert "model_errors" not in rules()  # not the holder: the window rules did not run
+    with storage.engine.begin() as connection:
+        token = acquire(connection, PERIODIC, "this-server", 10.0, time.time_ns())
+    detection.lease = lambda: token
+    detection.tick(storage.engine)
+    assert "model_errors" in rules()
+    assert detection.errors == 0
+
+
+def test_retention_prunes_only_on_the_holder(storage) -> None:  # type: ignore[no-untyped-def]
+    from aither.server.detection.retention import RetentionLoop
+
+    holder = threading.Event()
+    asked = threading.Semaphore(0)
+
+    def lease() -> int | None:
+        asked.release()
+        return 1 if holder.is_set() else None
+
+    loop = RetentionLoop(storage, retention_s=30 * 86_400, every_s=0.01, lease=lease).start()
+    try:
+        for _ in range(3):  # it looked three times, and pruned none of them
+            assert asked.acquire(timeout=10)
+        assert loop.runs == 0 and not loop.ran.is_set()
+        holder.set()
+        assert loop.ran.wait(10), "the holder did not prune"
+    finally:
+        loop.stop()
