@@ -5,7 +5,9 @@ over the live servers as a load balancer would, failing over when one is down) g
 single server on SQLite and once to the pair on PostgreSQL, whose lease holder is SIGKILLed after
 the 10th of its 24 batches and started again after the 17th. Then the two stores must agree:
 every prediction, label, LLM call, rollup (the metrics' source), usage count and anomaly; the
-lease must have moved; and a real webhook receiver must have got each anomaly's notice once.
+lease must have moved; and a real webhook receiver must have got each anomaly's notice once,
+never twice, but for the documented edge: a delivery whose attempt was in flight when the holder
+was killed is logged as "may have been delivered" and not resent (at most once).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from server_process import ServerProcess
 
 from aither import semconv as sc
 from aither.server import EmbeddedServer, ServerSettings
+from aither.server.alerts.outbox import IN_FLIGHT_LOST
 from aither.server.lease import PERIODIC
 from aither.server.storage.engine import create_engine
 from aither.server.storage.schema import (
@@ -239,6 +242,11 @@ def _wait_for(condition: Callable[[], bool], what: str, deadline_s: float = 30.0
         pause.wait(0.2)
 
 
+def _log(engine: sa.Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(sa.select(*LOG))]
+
+
 def _lease(engine: sa.Engine) -> dict[str, Any]:
     with engine.connect() as connection:
         return dict(connection.execute(sa.select(leases).where(leases.c.name == PERIODIC)).mappings().one())
@@ -300,9 +308,9 @@ def test_two_servers_one_killed_mid_stream_store_what_one_server_stores(
         pair = [
             ServerProcess(home=tmp_path / name, database_url=postgres_url, env=cluster_env) for name in "ab"
         ]
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda server: server.start(), pair))
         try:
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(lambda server: server.start(), pair))
             with engine.connect() as connection:
                 assert connection.execute(sa.select(sa.func.count()).select_from(organizations)).scalar() == 1
             holder = _lease(engine)
@@ -335,16 +343,15 @@ def test_two_servers_one_killed_mid_stream_store_what_one_server_stores(
                 lease = (
                     connection.execute(sa.select(leases).where(leases.c.name == PERIODIC)).mappings().one()
                 )
-            opened = len(stored["event_anomalies"]) + len(stored["window_anomalies"])
-            try:
-                hook.wait_for(opened)
-            except AssertionError as exc:  # say which, from the delivery log
-                with engine.connect() as connection:
-                    log = connection.execute(sa.select(*LOG)).all()
-                raise AssertionError(f"{exc}; the delivery log: {log}") from None
+            # every delivery settles: sent, or given up (the one edge below); none left pending
+            _wait_for(
+                lambda: _log(engine) and all(row[1] != "pending" for row in _log(engine)),
+                "every delivery settled",
+            )
+            log = _log(engine)
         finally:
-            first.stop()
-            second.stop()
+            for server in pair:
+                server.stop()
         notices = [request.json() for request in hook.requests]
     with engine.connect() as connection:
         anomaly_ids = connection.execute(sa.select(anomalies.c.id)).all()
@@ -359,6 +366,16 @@ def test_two_servers_one_killed_mid_stream_store_what_one_server_stores(
     assert stored["usage"] == expected["usage"]
     assert stored["event_anomalies"] == expected["event_anomalies"]  # one per key, same counts
     assert stored["window_anomalies"] == expected["window_anomalies"]
-    # each anomaly's notice exactly once, though two servers made them and one died
-    sent = sorted((notice["id"], notice["event"]) for notice in notices)
-    assert sent == sorted((row[0], "opened") for row in anomaly_ids)
+    # one delivery per anomaly, though two servers made them and one died; each notice sent at
+    # most once. The one documented edge (docs/deployment.md): a delivery whose attempt was in
+    # flight when the killed holder died is logged as "may have been delivered", not resent.
+    assert sorted(row[0] for row in log) == sorted(row[0] for row in anomaly_ids)
+    sent = [(notice["id"], notice["event"]) for notice in notices]
+    assert len(sent) == len(set(sent)) and {event for _, event in sent} == {"opened"}
+    delivered = {row[0] for row in log if row[1] == "delivered"}
+    lost_in_flight = [row for row in log if row[1] != "delivered"]
+    assert (
+        delivered <= {anomaly_id for anomaly_id, _ in sent} <= delivered | {row[0] for row in lost_in_flight}
+    )
+    assert len(lost_in_flight) <= 1, lost_in_flight  # one kill, one attempt in flight at most
+    assert all(row[1] == "failed" and row[4] == IN_FLIGHT_LOST for row in lost_in_flight), lost_in_flight
