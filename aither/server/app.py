@@ -27,6 +27,7 @@ from .detection import load_rules
 from .detection.retention import RetentionLoop
 from .detection.rules import read_rules_file
 from .drift import monitor_for
+from .lease import LeaseKeeper
 from .routes import alerts, dashboard, detection, drift, management, otlp, query
 from .routes.schemas import Health
 from .storage import Storage, WriterBusy
@@ -71,14 +72,21 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
                 telemetry_url=resolved.telemetry_url,
             )
         wire(app, app.state.storage)
+        # window rules, retention and alert delivery run on the lease's holder only, so several
+        # servers can share the database (docs/deployment.md); alone, a server takes it at once
+        lease = app.state.lease = await run_in_threadpool(
+            LeaseKeeper(app.state.storage.engine, ttl_s=resolved.lease_ttl_s).start
+        )
+        app.state.storage.detection.lease = lease.token
+        app.state.storage.detection.shared = app.state.storage.dialect != "sqlite"
         retention = (
-            RetentionLoop(app.state.storage, resolved.retention_s).start()
+            RetentionLoop(app.state.storage, resolved.retention_s, lease=lease.token).start()
             if resolved.retention_s is not None
             else None
         )
         try:
             app.state.bootstrap = await run_in_threadpool(first_start, app.state.storage, resolved)
-            dispatcher = AlertDispatcher(app.state.storage, link_base=resolved.base_url)
+            dispatcher = AlertDispatcher(app.state.storage, link_base=resolved.base_url, lease=lease.token)
             dispatcher.set_channels(file_channels)
             app.state.alert_sink = dispatcher.start()
             yield
@@ -88,6 +96,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
             if isinstance(app.state.alert_sink, AlertDispatcher):  # before the storage it writes to
                 await run_in_threadpool(app.state.alert_sink.stop)
                 app.state.alert_sink = NullSink()
+            await run_in_threadpool(lease.stop)  # hand the lease over now, not at its expiry
+            app.state.storage.detection.lease = None
             if owned:
                 await run_in_threadpool(app.state.storage.close)
                 app.state.storage = None

@@ -22,6 +22,7 @@ from .auth import SCOPES, generate_key, hash_key, key_tail
 from .config import ServerSettings
 from .storage import Storage
 from .storage.accounts import ROLE_ADMIN, create_key, create_organization, create_user, has_organization
+from .storage.engine import serialise_startup
 
 PLAN = "self-hosted"
 
@@ -44,6 +45,7 @@ def bootstrap(storage: Storage, settings: ServerSettings) -> BootstrapResult:
     secret = settings.init_api_key or generate_key()
 
     def create(connection: Connection) -> BootstrapResult:
+        serialise_startup(connection)  # two servers' first starts at once make one organisation
         if has_organization(connection):
             return BootstrapResult(created=False)
         now = time.time_ns()

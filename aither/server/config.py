@@ -29,6 +29,10 @@ variable                       meaning                                         d
 ``AITHER_DRIFT_FILE``          TOML file of drift settings (``docs/drift.md``) the built-in defaults
 ``AITHER_JUDGE_API_KEY``       the judge model's API key (its name is a drift   none
                                setting, ``judge_api_key_env``)
+``AITHER_LEASE_TTL``           seconds a server holds the lease of the          10
+                               once-only work (window rules, retention, alert
+                               delivery) without renewing it: how long a dead
+                               server's work waits (``docs/deployment.md``)
 =============================  ==============================================  ========================
 """
 
@@ -158,6 +162,8 @@ class ServerSettings:
     """Lifetime of a dashboard sign-in (the session cookie and its row)."""
     drift: DriftSettings = field(default_factory=DriftSettings)
     """Windows and thresholds of drift detection (see ``docs/drift.md``)."""
+    lease_ttl_s: float = 10.0
+    """Servers sharing a database: how long the lease of the once-only work lasts unrenewed."""
 
     @classmethod
     def from_env(
@@ -205,6 +211,7 @@ class ServerSettings:
             rules_path=_rules_path(rules if rules is not None else _env("AITHER_RULES_FILE")),
             retention_s=_retention(retention if retention is not None else _env("AITHER_RETENTION")),
             ui_session_hours=_int("AITHER_UI_SESSION_HOURS", _env("AITHER_UI_SESSION_HOURS"), 12, 1, 24 * 90),
+            lease_ttl_s=_float("AITHER_LEASE_TTL", _env("AITHER_LEASE_TTL"), 10.0, 0.5, 600.0),
         )
         drift_file = _env("AITHER_DRIFT_FILE")
         drift = _drift_settings(Path(drift_file).expanduser() if drift_file else None)

@@ -8,12 +8,6 @@ not start fails the test.
 from __future__ import annotations
 
 import asyncio
-import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
 
 import httpx
@@ -21,6 +15,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from otlp_builder import PROTOBUF, Spans, body, ids, new_trace_id
+from pg_cluster import postgres_cluster
 
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.bootstrap import bootstrap
@@ -32,80 +27,10 @@ pytestmark = pytest.mark.postgres
 KEY = "aith_postgres_test_admin_key_000001"
 
 
-def _binary(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for version in ("17", "16", "15", "14", "13"):
-        candidate = f"/usr/lib/postgresql/{version}/bin/{name}"
-        if os.path.exists(candidate):
-            return candidate
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    pytest.importorskip("psycopg")
-    initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    as_user: list[str] = []
-    directory = tempfile.mkdtemp(prefix="aither-pg-")
-    if os.geteuid() == 0:  # initdb refuses to run as root: run the cluster as the postgres user
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(directory)
-            pytest.skip("running as root and there is no postgres user to run PostgreSQL as")
-        os.chown(directory, account.pw_uid, account.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(directory, "data"), _free_port()
-    try:
-        subprocess.run(
-            [*as_user, initdb, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                *as_user,
-                pg_ctl,
-                "-D",
-                data,
-                "-w",
-                "-t",
-                "60",
-                "-l",
-                os.path.join(directory, "log"),
-                "-o",
-                f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-        )
-    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-        # PostgreSQL is installed, so a cluster that does not start is a failure, not a skip
-        output = getattr(exc, "stderr", None) or b""
-        log = os.path.join(directory, "log")
-        if os.path.exists(log):
-            with open(log, "rb") as handle:
-                output += handle.read()[-2000:]
-        shutil.rmtree(directory, ignore_errors=True)
-        pytest.fail(f"could not start PostgreSQL ({exc}): {output.decode(errors='replace')}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_user, pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, check=False
-        )
-        shutil.rmtree(directory, ignore_errors=True)
+    with postgres_cluster() as url:
+        yield url
 
 
 @pytest.fixture
@@ -247,3 +172,40 @@ async def test_rollups_anomalies_and_prune_on_postgres(pg_storage) -> None:  # t
         assert len((await http.get("/api/v1/anomalies")).json()) == 2  # the resolved one, a new one
         pruned = (await http.post("/api/v1/prune", json={"older_than": "7d"})).json()["deleted"]
         assert (pruned["llm_calls"], pruned["spans"], pruned["rollups"]) == (1, 1, 1)
+
+
+async def test_a_prediction_and_its_label_stored_at_once_by_two_servers_join(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    """Two servers (two storages, two writers, two apps) on one PostgreSQL; each prediction goes
+    to one and its label to the other at the same moment: every label must end up joined."""
+    storage, settings = pg_storage
+    other = Storage.open(settings.database_url)
+    spans = Spans()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    try:
+        clients = [
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=create_app(settings, store)),
+                base_url="http://pg",
+                headers=auth,
+            )
+            for store in (storage, other)
+        ]
+        pairs = []
+        for _ in range(40):
+            prediction = spans.prediction("paired", 1)
+            trace_id, span_id = ids(prediction)
+            pairs.append((prediction, spans.label(trace_id, 1, target=span_id)))
+        for index, (prediction, label) in enumerate(pairs):
+            first, second = clients[index % 2], clients[(index + 1) % 2]
+            answers = await asyncio.gather(
+                first.post("/v1/traces", content=body(prediction), headers=PROTOBUF),
+                second.post("/v1/traces", content=body(label), headers=PROTOBUF),
+            )
+            assert [answer.status_code for answer in answers] == [200, 200]
+        listed = (await clients[0].get("/api/v1/labels", params={"limit": 100})).json()["items"]
+        for client in clients:
+            await client.aclose()
+    finally:
+        other.close()
+    assert len(listed) == 40
+    assert {item["status"] for item in listed} == {"joined"}

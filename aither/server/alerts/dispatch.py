@@ -22,19 +22,24 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from sqlalchemy.engine import Connection
+
+from ..lease import PERIODIC, LeaseLost, fence
 from ..storage import Storage
 from .config import ChannelConfig
-from .notice import AnomalyNotice
+from .notice import AnomalyNotice, notice_from_json, notice_to_json
+from .outbox import claim, claimable
 from .send import attempt
 from .store import (
     DELIVERED,
     FAILED,
     PENDING,
     config_from_row,
+    get_channel,
     get_delivery,
     insert_deliveries,
     list_channels,
@@ -60,8 +65,10 @@ def anomaly_link(link_base: str | None, notice: AnomalyNotice) -> str | None:
     return f"{link_base.rstrip('/')}/api/v1/anomalies/{notice.id}" if link_base else None
 
 
-def delivery_row(org_id: str, channel: ChannelConfig, notice: AnomalyNotice, now_ns: int) -> dict[str, Any]:
-    """A new, pending row of the delivery log."""
+def delivery_row(
+    org_id: str, channel: ChannelConfig, notice: AnomalyNotice, now_ns: int, claim_token: int | None = None
+) -> dict[str, Any]:
+    """A new, pending row of the delivery log (``claim_token`` None: for the lease holder to claim)."""
     return {
         "org_id": org_id,
         "channel_id": channel.id or f"file:{channel.name}",
@@ -75,6 +82,8 @@ def delivery_row(org_id: str, channel: ChannelConfig, notice: AnomalyNotice, now
         "attempts": 0,
         "created_at_ns": now_ns,
         "updated_at_ns": now_ns,
+        "notice": notice_to_json(notice),
+        "claim_token": claim_token,
     }
 
 
@@ -84,6 +93,8 @@ class _Job:
     """None when the log row could not be written (the notice still goes out)."""
     channel: ChannelConfig
     notice: AnomalyNotice
+    token: int | None = None
+    """The fencing token its row was claimed with: the row's later updates are made under it."""
 
 
 class _Worker:
@@ -106,6 +117,10 @@ class AlertDispatcher:
         max_queued_per_channel: deliveries waiting for one channel; past it the delivery is
             logged as failed at once, so a dead channel can't hold an unbounded backlog.
         idle_s: a channel's worker thread ends after this long without work.
+        lease: with several servers on one database, the lease's fencing token while this
+            server holds it, else None: only the holder sends (see :mod:`.outbox`). None: one
+            server, which always sends.
+        poll_s: how often the outbox is read for rows to claim (:meth:`wake` reads it at once).
     """
 
     def __init__(
@@ -117,8 +132,14 @@ class AlertDispatcher:
         max_queued: int = 1000,
         max_queued_per_channel: int = 100,
         idle_s: float = 60.0,
+        lease: Callable[[], int | None] | None = None,
+        poll_s: float = 1.0,
     ) -> None:
         self.storage = storage
+        self.lease = lease
+        self.poll_s = poll_s
+        self._wake = threading.Event()
+        self._poller: threading.Thread | None = None
         self.link_base = link_base
         self.max_queued_per_channel = max_queued_per_channel
         self.idle_s = idle_s
@@ -130,9 +151,19 @@ class AlertDispatcher:
         self._overflows = 0
         self._stop = threading.Event()
         self._router: threading.Thread | None = None
-        self.counts = {"submitted": 0, "dropped": 0, "delivered": 0, "failed": 0, "retried": 0, "errors": 0}
+        self.counts = {
+            "submitted": 0,
+            "dropped": 0,
+            "delivered": 0,
+            "failed": 0,
+            "retried": 0,
+            "errors": 0,
+            "staged": 0,
+            "claimed": 0,
+        }
         """``dropped``: notices refused by a full intake queue or after stop; ``failed``: deliveries
-        that gave up (the log says why); ``errors``: our own failures, logged."""
+        that gave up (the log says why); ``errors``: our own failures, logged; ``staged``: rows
+        written in a detection transaction; ``claimed``: rows this server took from the outbox."""
 
     # --- the sink --------------------------------------------------------------------------------
 
@@ -181,6 +212,8 @@ class AlertDispatcher:
         if self._router is None:
             self._router = threading.Thread(target=self._route_loop, name="aither-alerts-router", daemon=True)
             self._router.start()
+            self._poller = threading.Thread(target=self._poll_loop, name="aither-alerts-outbox", daemon=True)
+            self._poller.start()
         return self
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -207,8 +240,11 @@ class AlertDispatcher:
             self._intake.put_nowait(None)
         except queue.Full:  # the router checks the flag after its current notice
             pass
+        self._wake.set()
         if self._router is not None:
             self._router.join(max(0.0, deadline - time.monotonic()))
+        if self._poller is not None:
+            self._poller.join(max(0.0, deadline - time.monotonic()))
         left = 0
         while True:
             try:
@@ -261,26 +297,39 @@ class AlertDispatcher:
         if not matched:
             return
         now = time.time_ns()
+        token = self._token()
         rows, room = [], []
         with self._lock:  # the router is the only producer, so room checked here stays room
             for channel in matched:
                 worker = self._workers.get(channel.id or "")
                 fits = worker is None or worker.jobs.qsize() < self.max_queued_per_channel
-                row = delivery_row(org_id, channel, notice, now)
+                row = delivery_row(org_id, channel, notice, now, token)
                 if not fits:
                     row.update(status=FAILED, last_error="not sent: the channel's queue was full")
                 rows.append(row)
                 room.append(fits)
+        if token is None:  # not the lease holder: the rows wait in the outbox for the holder
+            self.storage.writer.run(lambda c: insert_deliveries(c, rows), _WRITE_TIMEOUT_S)
+            return
+
+        def insert_claimed(connection: Connection) -> list[int]:
+            if self.lease is not None and token is not None:
+                fence(connection, PERIODIC, token)  # claimed as the holder, or not at all
+            return insert_deliveries(connection, rows)
+
         try:
-            ids: list[int | None] = list(
-                self.storage.writer.run(lambda c: insert_deliveries(c, rows), _WRITE_TIMEOUT_S)
-            )
+            ids: list[int | None] = list(self.storage.writer.run(insert_claimed, _WRITE_TIMEOUT_S))
+        except LeaseLost:  # lost the lease just now: log them unclaimed, for the new holder
+            for row in rows:
+                row["claim_token"] = None
+            self.storage.writer.run(lambda c: insert_deliveries(c, rows), _WRITE_TIMEOUT_S)
+            return
         except Exception as exc:  # the database is busy or closing: deliver anyway, unlogged
             logger.warning("aither alerts: the delivery log could not be written (%r); sending anyway", exc)
             ids = [None] * len(rows)
         for channel, fits, delivery_id in zip(matched, room, ids, strict=True):
             if fits:
-                self._enqueue(_Job(delivery_id, channel, notice))
+                self._enqueue(_Job(delivery_id, channel, notice, token))
             else:
                 with self._lock:
                     self.counts["failed"] += 1
@@ -307,6 +356,100 @@ class AlertDispatcher:
                 worker.thread.start()
             worker.jobs.put(job)
             self._outstanding += 1
+
+    # --- the outbox: rows any server logged, claimed and sent by the lease holder ------------------
+
+    def _token(self) -> int | None:
+        """The claim token: the lease's while this server holds it; 0 with no lease (one server)."""
+        return self.lease() if self.lease is not None else 0
+
+    def stage(self, connection: Connection, notices: Sequence[AnomalyNotice]) -> None:
+        """Log ``notices``' deliveries as pending rows in the caller's transaction (detection's).
+
+        They commit with the anomaly or not at all, so a server that dies after the commit
+        loses no notice: the lease holder claims and sends them (call :meth:`wake` after the
+        commit to have it look at once).
+        """
+        now = time.time_ns()
+        stored: dict[str, list[ChannelConfig]] = {}
+        rows = []
+        for notice in notices:
+            org_id = str(notice.org_id)
+            if org_id not in stored:
+                stored[org_id] = [
+                    config_from_row(row) for row in list_channels(connection, org_id, enabled_only=True)
+                ]
+            for channel in (*stored[org_id], *self._file_channels):
+                if channel.accepts(notice):
+                    rows.append(delivery_row(org_id, channel, notice, now))
+        if rows:
+            insert_deliveries(connection, rows)
+            with self._lock:
+                self.counts["staged"] += len(rows)
+
+    def wake(self) -> None:
+        """Read the outbox now rather than at the next poll."""
+        self._wake.set()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._poll()
+            except LeaseLost:
+                pass  # another server holds the lease now: it sends
+            except Exception:
+                self.counts["errors"] += 1
+                logger.exception("aither alerts: reading the outbox failed; trying again")
+
+    def _poll(self) -> None:
+        token = self._token()
+        if token is None:
+            return
+        with self.storage.read() as connection:  # most polls find nothing: don't take the writer
+            if not claimable(connection, token, 1):
+                return
+
+        def take(connection: Connection) -> list[_Job]:
+            if self.lease is not None:
+                fence(connection, PERIODIC, token)
+            jobs: list[_Job] = []
+            now = time.time_ns()
+            queued: dict[str, int] = {}
+            for row in claimable(connection, token, 100):
+                channel = self._channel_of(connection, row)
+                if channel is None:
+                    gone = {"status": FAILED, "last_error": "the channel was removed or disabled"}
+                    update_delivery(connection, row["id"], {**gone, "updated_at_ns": now})
+                    continue
+                with self._lock:
+                    worker = self._workers.get(row["channel_id"])
+                    waiting = queued.get(row["channel_id"], worker.jobs.qsize() if worker else 0)
+                if waiting >= self.max_queued_per_channel:
+                    continue  # stays unclaimed in the log until the channel catches up
+                if claim(connection, row, token, now):
+                    queued[row["channel_id"]] = waiting + 1
+                    jobs.append(_Job(row["id"], channel, notice_from_json(row["notice"]), token))
+            return jobs
+
+        jobs = self.storage.writer.run(take, _WRITE_TIMEOUT_S)
+        with self._lock:
+            self.counts["claimed"] += len(jobs)
+        for job in jobs:
+            self._enqueue(job)
+        if len(jobs) == 100:
+            self._wake.set()  # more may be waiting
+
+    def _channel_of(self, connection: Connection, row: dict[str, Any]) -> ChannelConfig | None:
+        channel_id: str = row["channel_id"]
+        if channel_id.startswith("file:"):
+            name = channel_id[len("file:") :]
+            return next((c for c in self._file_channels if c.name == name and c.enabled), None)
+        stored = get_channel(connection, row["org_id"], channel_id)
+        return config_from_row(stored) if stored is not None and stored["enabled"] else None
 
     # --- delivering ------------------------------------------------------------------------------
 
@@ -340,6 +483,8 @@ class AlertDispatcher:
                     job, status=FAILED, attempts=number - 1, last_error="the server stopped before delivery"
                 )
                 return
+            if self.lease is not None:  # in flight: a holder taking over won't send it again
+                self._record(job, attempts=number, next_attempt_at_ns=None)
             result = attempt(channel, job.notice, delivery_id=job.delivery_id, link=link)
             now = time.time_ns()
             outcome = {"attempts": number, "http_status": result.http_status, "last_error": result.error}
@@ -374,9 +519,11 @@ class AlertDispatcher:
         if job.delivery_id is None:
             return
         values["updated_at_ns"] = time.time_ns()
-        delivery_id = job.delivery_id
+        delivery_id, token = job.delivery_id, job.token if self.lease is not None else None
         try:
-            self.storage.writer.run(lambda c: update_delivery(c, delivery_id, values), _WRITE_TIMEOUT_S)
+            self.storage.writer.run(
+                lambda c: update_delivery(c, delivery_id, values, claim_token=token), _WRITE_TIMEOUT_S
+            )
         except Exception as exc:
             logger.warning("aither alerts: delivery %s could not be logged (%r)", delivery_id, exc)
 
@@ -421,7 +568,8 @@ def send_test(storage: Storage, org_id: str, channel: ChannelConfig, link_base: 
     should say whether the channel works, not queue behind its retries.
     """
     notice = test_notice(org_id, channel)
-    row = {**delivery_row(org_id, channel, notice, time.time_ns()), "event": "test"}
+    # no notice kept: the outbox never takes a test's row, it is sent here and only here
+    row = {**delivery_row(org_id, channel, notice, time.time_ns()), "event": "test", "notice": None}
     [delivery_id] = storage.writer.run(lambda c: insert_deliveries(c, [row]), _WRITE_TIMEOUT_S)
     result = attempt(channel, notice, delivery_id=delivery_id, link=anomaly_link(link_base, notice))
     now = time.time_ns()

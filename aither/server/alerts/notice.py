@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -58,3 +59,19 @@ class NullSink:
     def submit(self, notice: AnomalyNotice) -> None:
         self.notices.append(notice)
         del self.notices[:-1000]
+
+
+def notice_to_json(notice: AnomalyNotice) -> str:
+    """The notice as JSON, kept with its delivery rows so any server can send it later."""
+    fields = {name: getattr(notice, name) for name in AnomalyNotice.__dataclass_fields__}
+    fields["first_seen"] = notice.first_seen.isoformat()
+    fields["last_seen"] = notice.last_seen.isoformat()
+    return json.dumps(fields, default=str)
+
+
+def notice_from_json(text: str) -> AnomalyNotice:
+    """The notice :func:`notice_to_json` wrote."""
+    fields = json.loads(text)
+    fields["first_seen"] = datetime.fromisoformat(fields["first_seen"])
+    fields["last_seen"] = datetime.fromisoformat(fields["last_seen"])
+    return AnomalyNotice(**fields)

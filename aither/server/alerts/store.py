@@ -159,8 +159,15 @@ def insert_deliveries(connection: Connection, rows: list[dict[str, Any]]) -> lis
     return ids
 
 
-def update_delivery(connection: Connection, delivery_id: int, values: dict[str, Any]) -> None:
-    connection.execute(alert_deliveries.update().where(alert_deliveries.c.id == delivery_id).values(values))
+def update_delivery(
+    connection: Connection, delivery_id: int, values: dict[str, Any], *, claim_token: int | None = None
+) -> None:
+    """Update a delivery row; with ``claim_token``, only while that claim holds (a server that
+    lost the lease must not overwrite what the new holder records)."""
+    query = alert_deliveries.update().where(alert_deliveries.c.id == delivery_id)
+    if claim_token is not None:
+        query = query.where(alert_deliveries.c.claim_token == claim_token)
+    connection.execute(query.values(values))
 
 
 def get_delivery(connection: Connection, org_id: str, delivery_id: int) -> dict[str, Any] | None:

@@ -3,7 +3,8 @@
 Every change that alert channels care about (opened, escalated, resolved) comes back as an
 :class:`~aither.server.alerts.AnomalyNotice`; a persisting condition only bumps ``count`` and
 ``last_seen`` and sends nothing, so there is no alert storm. Only the writer thread calls the
-write functions, so "select the open one, then insert or update" never races.
+write functions; several servers sharing a database may still race, so opening an anomaly is
+an insert that yields to the unique key and bumping one adds to the stored count.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ...schema.vocabulary import Severity
@@ -131,25 +133,52 @@ def record(
             "trace_id": hit.trace_id,
             "open_key": key,
         }
-        inserted = connection.execute(anomalies.insert().values(values)).inserted_primary_key
-        assert inserted is not None  # an insert of one row always has its key
-        new_id = inserted[0]
-        return notice_of({**values, "id": new_id}, "opened")
+        # another server may open the same anomaly at the same moment: the unique key decides,
+        # the loser waits for the winner's commit (PostgreSQL) and bumps its row instead
+        insert = (postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert)(anomalies)
+        inserted = connection.execute(
+            insert.values(values)
+            .on_conflict_do_nothing(index_elements=["org_id", "open_key"])
+            .returning(anomalies.c.id)
+        ).first()
+        if inserted is not None:
+            return notice_of({**values, "id": inserted[0]}, "opened")
+        row = _open_row(connection, org_id, key)
+        if row is None:  # pragma: no cover - resolved between the two statements
+            return None
     increment = hit.count
     if per_minute and row["last_seen_ns"] // MINUTE_NS == hit.time_ns // MINUTE_NS:
         increment = 0
-    severity = max(Severity(row["severity"]), rule.severity)
-    changes = {
-        "count": row["count"] + increment,
-        "last_seen_ns": max(row["last_seen_ns"], hit.time_ns),
+    changes: dict[str, Any] = {
+        # relative to the stored row, not the one read: servers bumping it at once add up
+        "count": anomalies.c.count + increment,
+        "last_seen_ns": sa.case(
+            (anomalies.c.last_seen_ns < hit.time_ns, hit.time_ns), else_=anomalies.c.last_seen_ns
+        ),
         "message": hit.message,
         "evidence": json.dumps(hit.evidence, default=str),
-        "severity": severity.value,
         "updated_at_ns": now_ns,
     }
     connection.execute(anomalies.update().where(anomalies.c.id == row["id"]).values(changes))
-    row.update(changes)
-    return notice_of(row, "escalated") if severity > Severity(row["severity"]) else None
+    row.update(
+        count=row["count"] + increment,
+        last_seen_ns=max(row["last_seen_ns"], hit.time_ns),
+        message=changes["message"],
+        evidence=changes["evidence"],
+        updated_at_ns=now_ns,
+    )
+    if rule.severity <= Severity(row["severity"]):
+        return None
+    # escalate only from the severity read, so of two servers escalating at once one notifies
+    escalated = connection.execute(
+        anomalies.update()
+        .where(anomalies.c.id == row["id"], anomalies.c.severity == row["severity"])
+        .values(severity=rule.severity.value)
+    )
+    if escalated.rowcount != 1:
+        return None
+    row["severity"] = rule.severity.value
+    return notice_of(row, "escalated")
 
 
 def resolve(connection: Connection, row: Mapping[str, Any], now_ns: int) -> AnomalyNotice:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..alerts.notice import AnomalyNotice, AnomalySink, NullSink
 from ..ingest.records import LlmCallRecord, PredictionRecord, SpanRecord
 from . import anomalies as store
-from . import overrides, rollups
+from . import overrides, rollups, shared
 from .anomalies import Hit, Target
 from .risk import call_risk
 from .rollups import MINUTE_NS
@@ -72,6 +72,12 @@ class Detection:
         """Detection failures caught (ingest never fails because of detection)."""
         self.enabled = True
         """False: no risk, rollups or rules at all (the benchmark's baseline)."""
+        self.lease: Callable[[], int | None] | None = None
+        """With several servers: the lease's fencing token while this server holds it, else None
+        (the window rules then run on the holder only). None: one server, always run."""
+        self.shared = False
+        """Other servers write to this database too: read the organisations, their clocks and the
+        latest calls from it at each tick rather than from what this server stored."""
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -137,7 +143,8 @@ class Detection:
             call.risk_level = call_risk(call, rules).value
         services = {span.key: span.service_name or "" for span in spans}
         rollups.upsert(connection, org_id, rollups.collect(llm_calls, predictions, services))
-        self._remember(org_id, llm_calls, predictions, services)
+        if not self.shared:  # shared: the tick reads the latest calls from the database
+            self._remember(org_id, llm_calls, predictions, services)
         newest = max([call.time_ns for call in llm_calls] + [p.time_ns for p in predictions])
         self._advance(org_id, newest)
         hits: dict[str, Hit] = {}
@@ -175,6 +182,18 @@ class Detection:
         (the writer then runs the job again, which makes its own notices)."""
         if not notices:
             return
+        sink = self.sink_source()
+        stage = getattr(sink, "stage", None)
+        if stage is not None:  # the dispatcher's outbox: the rows commit with the anomalies
+            try:
+                with connection.begin_nested():
+                    stage(connection, notices)
+            except Exception:
+                self.errors += 1
+                logger.exception("aither server: the delivery log could not be written; sending after commit")
+            else:
+                sa.event.listen(connection, "commit", lambda _c: sink.wake(), once=True)  # type: ignore[union-attr]
+                return
 
         pending = list(notices)
 
@@ -210,19 +229,38 @@ class Detection:
     # --- window rules and resolution, on the writer thread about once a second -------------------
 
     def tick(self, engine: Engine) -> None:
-        """Evaluate every organisation's window rules and resolve cleared anomalies."""
+        """Evaluate every organisation's window rules and resolve cleared anomalies.
+
+        With a :attr:`lease`, only while this server holds it, each organisation's transaction
+        fenced by its token (a server that lost the lease meanwhile writes nothing).
+        """
+        from ..lease import PERIODIC, LeaseLost, fence  # here: the lease imports storage, which imports us
+
+        token = self.lease() if self.lease is not None else None
+        if not self.enabled or (self.lease is not None and token is None):
+            return
         with self._lock:
-            orgs = list(self._clocks) if self.enabled else []
+            orgs = list(self._clocks)
+        if self.shared:
+            with engine.connect() as connection:
+                orgs = list(dict.fromkeys([*orgs, *shared.organisations(connection)]))
         for org_id in orgs:
             try:
                 with engine.begin() as connection:
+                    if token is not None:
+                        fence(connection, PERIODIC, token)
+                    if self.shared:
+                        newest = shared.newest_event_ns(connection, org_id)
+                        if newest is None:
+                            continue
+                        self._advance(org_id, newest)
                     notices = self.evaluate(connection, org_id, self.now_ns(org_id))
+                    self.submit_on_commit(connection, notices)
+            except LeaseLost:
+                return
             except Exception:
                 self.errors += 1
                 logger.exception("aither server: window rules failed for %s; trying again next tick", org_id)
-                continue
-            for notice in notices:
-                self.submit(notice)
 
     def evaluate(self, connection: Connection, org_id: str, now_ns: int) -> list[AnomalyNotice]:
         """One tick for one organisation at event time ``now_ns``; the notices to send."""
@@ -243,7 +281,10 @@ class Detection:
             self._history[org_id] = history
         fresh = rollups.read(connection, org_id, fresh_from, None, histogram=False)
         fresh_series = {group: series_of(group, fresh) for group in history.series}
-        recent = self._recent.get(org_id) or RecentCalls()
+        if self.shared:  # the other servers' calls too; this server's memory has only its own
+            recent = shared.recent_calls(connection, org_id, now_ns)
+        else:
+            recent = self._recent.get(org_id) or RecentCalls()
         notices: list[AnomalyNotice] = []
         firing: set[str] = set()
         wall = time.time_ns()

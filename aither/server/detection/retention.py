@@ -171,10 +171,23 @@ def _incremental_vacuum(connection: Connection) -> None:
 
 
 class RetentionLoop:
-    """Prunes everything older than ``retention_s`` every ``every_s`` seconds, on its own thread."""
+    """Prunes everything older than ``retention_s`` every ``every_s`` seconds, on its own thread.
 
-    def __init__(self, storage: Storage, retention_s: float, every_s: float = 60.0) -> None:
+    ``lease``: with several servers on one database, a function that says whether this server
+    holds the lease (its fencing token, or None); only the holder prunes. Pruning twice would
+    be harmless (the same deletes), but it would double the load for nothing.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        retention_s: float,
+        every_s: float = 60.0,
+        *,
+        lease: Callable[[], int | None] | None = None,
+    ) -> None:
         self.storage = storage
+        self.lease = lease
         self.retention_s = retention_s
         self.every_s = every_s
         self._stop = threading.Event()
@@ -193,6 +206,9 @@ class RetentionLoop:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self.lease is not None and self.lease() is None:
+                self._stop.wait(min(self.every_s, 1.0))  # not the holder: look again soon
+                continue
             try:
                 prune(self.storage, time.time_ns() - int(self.retention_s * 1e9))
                 self.runs += 1

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from ...exceptions import ConfigError
 
@@ -83,11 +83,23 @@ def create_engine(url: str) -> Engine:
     raise DatabaseURLError(f"database URL {url!r}: aither supports sqlite and postgresql, not {backend!r}")
 
 
+_STARTUP_LOCK = 0x616974686572  # "aither": PostgreSQL advisory lock key of migrations and bootstrap
+
+
+def serialise_startup(connection: Connection) -> None:
+    """Several servers starting at once on one PostgreSQL: the first to get here migrates (or
+    bootstraps) and the others wait for its commit, then find the work done. Held to the end of
+    ``connection``'s transaction; a no-op on SQLite, whose write lock serialises already."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STARTUP_LOCK})
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it is there already)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        serialise_startup(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

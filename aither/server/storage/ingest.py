@@ -7,6 +7,7 @@ never doubles a prediction.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,27 @@ def _stored_keys(connection: Connection, org_id: str, keys: list[tuple[str, str]
     return found
 
 
+def _serialise_traces(connection: Connection, org_id: str, traces: set[str]) -> None:
+    """Wait for any other server's transaction on these traces.
+
+    With several servers on one PostgreSQL, two of them can store spans of one trace at the same
+    moment: a prediction and its label (neither transaction sees the other's row, so the label
+    would stay unjoined), or the same spans twice (an exporter that timed out and retried through
+    the balancer; the second insert would fail on the unique key). A transaction-scoped advisory
+    lock per (organisation, trace), taken in one order, makes the second wait for the first's
+    commit; its reads then see the committed rows (a join; a duplicate skipped).
+    """
+    keys = sorted(
+        int.from_bytes(
+            hashlib.blake2b(f"{org_id}:{trace}".encode(), digest_size=8).digest(), "big", signed=True
+        )
+        for trace in traces
+    )
+    connection.execute(
+        sa.text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"), {"keys": keys}
+    ).all()
+
+
 class IngestJob:
     """Store one :class:`DecodedBatch` for an organisation (run by the writer)."""
 
@@ -75,6 +97,8 @@ class IngestJob:
 
     def apply(self, connection: Connection) -> IngestResult:
         batch, org_id = self.batch, self.org_id
+        if connection.dialect.name == "postgresql" and batch.spans:
+            _serialise_traces(connection, org_id, {span.trace_id for span in batch.spans})
         stored = (
             _stored_keys(connection, org_id, [span.key for span in batch.spans]) if batch.spans else set()
         )

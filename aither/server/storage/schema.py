@@ -325,9 +325,14 @@ alert_deliveries = Table(
     Column("updated_at_ns", BigInteger, nullable=False),
     Column("next_attempt_at_ns", BigInteger),
     Column("delivered_at_ns", BigInteger),
+    # migration 0011: the notice as JSON, so whichever server holds the "alerts" lease can send
+    # a row another server logged; and the fencing token of the lease holder that claimed it
+    Column("notice", Text),
+    Column("claim_token", BigInteger),
     Index(None, "org_id", "id"),
     Index(None, "org_id", "channel_id", "id"),
     Index(None, "org_id", "status", "id"),
+    Index(None, "status", "id"),  # 0011: the lease holder's scan of pending rows, every org
 )
 
 # --- detection (migration 0004): per-minute rollups, anomalies, risk per LLM call ---------------
@@ -548,3 +553,16 @@ label_rollups = Table("label_rollups", metadata, *_label_rollup_columns())
 
 label_rollups_hourly = Table("label_rollups_hourly", metadata, *_label_rollup_columns())
 """The same sums per hour (``minute_ns`` is the hour's start): a week is 168 rows per key, not 10,080."""
+# --- leases (0011): periodic work that runs on one server of several -----------------------
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    # host:pid:random of the server holding it
+    Column("holder", String(200), nullable=False),
+    # the fencing token: one more at every change of holder, checked by each fenced write
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at_ns", BigInteger, nullable=False),
+    Column("acquired_at_ns", BigInteger, nullable=False),
+)

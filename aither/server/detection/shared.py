@@ -1,0 +1,89 @@
+"""What the window rules read from the database when several servers share it.
+
+One server alone sees every call it stores, so it keeps each organisation's event clock and
+the last seconds of calls in memory (:mod:`.engine`, :mod:`.windows`). When several servers
+ingest into one database, the lease holder that runs the window rules has seen only its own
+share, so it reads these from the database instead, at each tick: the organisations, each
+one's newest event time, and the calls of the last :data:`~.windows.RECENT_S` seconds. The
+rollups (the minute series and baselines) were always read from the database.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..storage.schema import llm_calls, organizations, predictions, spans
+from .rollups import MINUTE_NS
+from .windows import RECENT_S, RecentCall, RecentCalls
+
+
+def organisations(connection: Connection) -> list[str]:
+    """Every organisation (a handful: the tick skips those with nothing stored)."""
+    return [row[0] for row in connection.execute(sa.select(organizations.c.id))]
+
+
+def newest_event_ns(connection: Connection, org_id: str) -> int | None:
+    """The newest time of a stored LLM call or prediction (each an index's last entry)."""
+    newest = [
+        connection.execute(sa.select(sa.func.max(table.c.time_ns)).where(table.c.org_id == org_id)).scalar()
+        for table in (llm_calls, predictions)
+    ]
+    found = [int(value) for value in newest if value is not None]
+    return max(found) if found else None
+
+
+def recent_calls(connection: Connection, org_id: str, now_ns: int) -> RecentCalls:
+    """The calls of the :data:`RECENT_S` seconds before ``now_ns``, as the in-memory view holds them."""
+    start = now_ns - int(RECENT_S * 1e9)
+    recent = RecentCalls()
+
+    def joined(table: sa.Table) -> sa.Join:
+        return table.join(
+            spans,
+            sa.and_(
+                spans.c.org_id == table.c.org_id,
+                spans.c.trace_id == table.c.trace_id,
+                spans.c.span_id == table.c.span_id,
+            ),
+        )
+
+    c = llm_calls.c
+    calls = (
+        sa.select(
+            sa.func.coalesce(spans.c.service_name, ""),
+            sa.func.coalesce(c.response_model, c.request_model, ""),
+            c.time_ns,
+            c.latency_ms,
+            c.cost_usd,
+            c.input_tokens,
+            c.output_tokens,
+            c.is_error,
+        )
+        .select_from(joined(llm_calls))
+        .where(c.org_id == org_id, c.time_ns >= start, c.time_ns <= now_ns)
+        .order_by(c.time_ns)
+    )
+    for service, model, time_ns, latency, cost, tokens_in, tokens_out, error in connection.execute(calls):
+        tokens = (tokens_in or 0) + (tokens_out or 0)
+        key = (time_ns - time_ns % MINUTE_NS, "llm", service, model, "", "")
+        recent.add(key, RecentCall(time_ns, latency, cost, tokens, bool(error)))
+    p = predictions.c
+    rows = (
+        sa.select(
+            sa.func.coalesce(spans.c.service_name, ""),
+            p.model_name,
+            sa.func.coalesce(p.model_version, ""),
+            sa.func.coalesce(p.environment, ""),
+            p.time_ns,
+            p.latency_ms,
+            p.is_error,
+        )
+        .select_from(joined(predictions))
+        .where(p.org_id == org_id, p.time_ns >= start, p.time_ns <= now_ns)
+        .order_by(p.time_ns)
+    )
+    for service, model, version, environment, time_ns, latency, error in connection.execute(rows):
+        key = (time_ns - time_ns % MINUTE_NS, "prediction", service, model, version, environment)
+        recent.add(key, RecentCall(time_ns, latency, None, 0, bool(error)))
+    return recent

@@ -1,0 +1,241 @@
+"""Ingest at scale: spans/s stored end to end, one and two servers, and the bytes a span takes.
+
+Each variant starts real ``aither server`` processes on free ports, on a fresh database:
+SQLite (one server), PostgreSQL (one server, then two sharing it, requests round-robin as a
+load balancer would). Pre-encoded OTLP protobuf requests of 200 realistic spans (predictions
+with features and outputs, LLM calls with tokens and cost, labels joined to earlier
+predictions; three services) go from several concurrent senders; a variant is stored when the
+organisation's usage counter (written by every server) has every span, and its rate is spans
+over the time from the first request to that moment. Bytes per span: the database's growth
+(SQLite: the file and its WAL; PostgreSQL: ``pg_database_size``) over the spans stored.
+
+ClickHouse: ``--telemetry-db clickhouse://...`` adds the same variants with the telemetry store
+there (``AITHER_TELEMETRY_DB``, the ClickHouse store's setting), bytes from ``system.parts``
+left to that store's own report.
+
+    python -m benchmarks.ingest_scale [--spans 12000] [--senders 4] [--telemetry-db URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import httpx
+
+from ._common import ROOT, quiet_env, table
+
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "server")]
+
+from otlp_builder import PROTOBUF, Spans, ids, request  # noqa: E402
+from server_process import ServerProcess  # noqa: E402
+
+from aither import semconv as sc  # noqa: E402
+
+KEY = "aith_ingest_scale_benchmark_key_0001"
+PER_REQUEST = 200
+
+
+def bodies(total: int) -> list[bytes]:
+    """``total`` spans as requests of :data:`PER_REQUEST`: per 10 spans, 5 predictions, 3 LLM
+    calls and 2 labels of the request's predictions."""
+    spans = Spans()
+    out = []
+    for offset in range(0, total, PER_REQUEST):
+        part = []
+        for index in range(offset, min(offset + PER_REQUEST, total), 10):
+            at = spans.now_ns + index * 1_000_000
+            predictions = [
+                spans.prediction(
+                    "churn",
+                    [1, 0, 1],
+                    features=[[0.1 * k, 2.0, 3.5, "gold"] for k in range(3)],
+                    start_ns=at + k,
+                    duration_ms=3.0 + k,
+                    error="timeout" if index % 500 == 0 and k == 0 else None,
+                )
+                for k in range(5)
+            ]
+            calls = [
+                spans.span(
+                    "chat gpt-4o-mini",
+                    {
+                        sc.AITHER_SCHEMA_VERSION: sc.SCHEMA_VERSION,
+                        sc.AITHER_SPAN_KIND: sc.SPAN_KIND_LLM,
+                        sc.GEN_AI_OPERATION_NAME: sc.GEN_AI_OPERATION_CHAT,
+                        sc.GEN_AI_PROVIDER_NAME: "openai",
+                        sc.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+                        sc.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini-2024-07-18",
+                        sc.GEN_AI_USAGE_INPUT_TOKENS: 420 + k,
+                        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 96,
+                        sc.AITHER_COST_USD: 0.00012,
+                        sc.AITHER_LLM_CLIENT_NAME: "support-bot",
+                    },
+                    start_ns=at + 10 + k,
+                    duration_ms=640.0,
+                )
+                for k in range(3)
+            ]
+            labels = [
+                spans.label(ids(p)[0], [1, 0, 1], target=ids(p)[1], model="churn") for p in predictions[:2]
+            ]
+            part += [*predictions, *calls, *labels]
+        out.append(request(part, service=f"service-{offset // PER_REQUEST % 3}").SerializeToString())
+    return out
+
+
+def _stored(http: httpx.Client) -> int:
+    return int(http.get("/api/v1/org/usage").json()["spans"])
+
+
+def send(urls: list[str], payload: list[bytes], senders: int) -> float:
+    """Send ``payload`` round-robin over ``urls`` from ``senders`` threads; the start time."""
+    turn = iter(range(len(payload)))
+    lock = threading.Lock()
+    headers = {**PROTOBUF, "Authorization": f"Bearer {KEY}"}
+
+    def sender() -> None:
+        with httpx.Client(timeout=60) as http:
+            while True:
+                with lock:
+                    index = next(turn, None)
+                if index is None:
+                    return
+                while True:
+                    response = http.post(
+                        urls[index % len(urls)] + "/v1/traces", content=payload[index], headers=headers
+                    )
+                    if response.status_code == 200:
+                        break
+                    if response.status_code != 503:  # 503: the queue is full; the exporter would retry
+                        raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+                    time.sleep(0.05)
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(senders) as pool:
+        for future in [pool.submit(sender) for _ in range(senders)]:
+            future.result()
+    return start
+
+
+def wait_stored(url: str, expected: int, deadline_s: float = 900) -> float:
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}, timeout=30) as http:
+        deadline = time.monotonic() + deadline_s
+        while (stored := _stored(http)) < expected:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{stored} of {expected} spans stored in {deadline_s} s")
+            time.sleep(0.05)
+    return time.perf_counter()
+
+
+def database_bytes(url: str, home: Path) -> int:
+    if url.startswith("sqlite"):
+        return sum(path.stat().st_size for path in home.glob("aither.db*"))
+    from aither.server.storage.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("CHECKPOINT")
+            return int(
+                connection.exec_driver_sql("SELECT pg_database_size(current_database())").scalar() or 0
+            )
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    from pg_cluster import postgres_cluster
+
+    with postgres_cluster() as url:
+        yield url
+
+
+def variant(
+    name: str, url: str, servers: int, payload: list[bytes], spans: int, senders: int, env: dict[str, str]
+) -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="aither-scale-") as tmp, ExitStack() as stack:
+        home = Path(tmp)
+        database = url or f"sqlite:///{home / 'aither.db'}"
+        server_env = {**env, "AITHER_INIT_API_KEY": KEY}
+        # the first server migrates and bootstraps; the others start on the ready database
+        running = [
+            stack.enter_context(ServerProcess(home=home / "s0", database_url=database, env=server_env))
+        ]
+        running += [
+            stack.enter_context(ServerProcess(home=home / f"s{i}", database_url=database, env=server_env))
+            for i in range(1, servers)
+        ]
+        urls = [server.base_url for server in running]
+        before = database_bytes(database, home)
+        start = send(urls, payload, senders)
+        done = wait_stored(urls[0], spans)
+        grown = database_bytes(database, home) - before
+    elapsed = done - start
+    return [
+        name,
+        str(servers),
+        f"{spans:,}",
+        f"{elapsed:.2f} s",
+        f"{spans / elapsed:,.0f}",
+        f"{grown / spans:,.0f}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--spans", type=int, default=12_000, help="spans per variant")
+    parser.add_argument("--senders", type=int, default=4, help="concurrent HTTP senders")
+    parser.add_argument("--telemetry-db", help="a ClickHouse URL: add the variants with telemetry there")
+    args = parser.parse_args()
+    quiet_env()
+    spans = args.spans - args.spans % 10
+    payload = bodies(spans)
+    rows = [variant("SQLite", "", 1, payload, spans, args.senders, {})]
+    with postgres() as url:
+        for servers in (1, 2):
+            rows.append(variant("PostgreSQL", url, servers, payload, spans, args.senders, {}))
+            _reset(url)
+        if args.telemetry_db:
+            for servers in (1, 2):
+                env = {"AITHER_TELEMETRY_DB": args.telemetry_db}
+                rows.append(
+                    variant("PostgreSQL + ClickHouse", url, servers, payload, spans, args.senders, env)
+                )
+                _reset(url)
+    print(
+        f"{os.cpu_count()} cores shared by the servers, PostgreSQL and {args.senders} senders; "
+        f"{PER_REQUEST} spans per request"
+    )
+    print(table(rows, ["store", "servers", "spans", "time to stored", "spans/s stored", "bytes/span"]))
+
+
+def _reset(url: str) -> None:
+    """An empty database for the next variant (the schema stays)."""
+    from aither.server.storage.engine import create_engine
+    from aither.server.storage.schema import metadata
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for table_ in reversed(metadata.sorted_tables):
+                connection.execute(table_.delete())
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM FULL")
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
