@@ -1,7 +1,7 @@
 """Several servers on one database: the leases table, and the delivery log's notice and claim
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 from __future__ import annotations
