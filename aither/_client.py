@@ -22,7 +22,6 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from . import semconv
 from ._config import MAX_TRACE_IDS, Settings, resolve_settings
 from ._options import ARGUMENTS
 from ._runtime import Runtime
@@ -32,6 +31,7 @@ from ._wrap import make_proxy, unwrap
 from .adapters.base import WrapOptions, qualified_name
 from .exceptions import ConfigError
 from .export import Stats
+from .schema import semconv
 from .tracing import labels, llm_record, predictions, spans
 from .tracing.context import format_trace_id
 from .tracing.context import last_trace_id as _context_last_trace_id
@@ -119,6 +119,17 @@ class Client:
     # -- the runtime lookup: wrapped models, LLM hooks and @track ask it at each call -----------
     def _active_runtime(self) -> Runtime | None:
         return self._runtime
+
+    def runtime_lookup(self) -> Callable[[], Runtime | None]:
+        """The callable that wrapped models, LLM hooks and ``@track`` ask for this client's runtime.
+
+        Integrations (``aither.langchain_handler``) call it at each run, as the proxies do, so
+        that a client shut down or switched off is seen at the next call (None: aither is off).
+
+        Returns:
+            A callable of no arguments returning the client's runtime, or None.
+        """
+        return self._active_runtime
 
     @property
     def enabled(self) -> bool:

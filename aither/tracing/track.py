@@ -7,7 +7,7 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
-from .. import semconv
+from ..schema import semconv
 from .spans import AitherSpan
 
 if TYPE_CHECKING:

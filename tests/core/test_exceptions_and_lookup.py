@@ -53,6 +53,36 @@ def test_bad_arguments_raise_config_error(aither_capture: SpanCapture) -> None:
             api.api_keys.create(name="ci", scopes=["everything"])
 
 
+def test_the_tracing_modules_raise_config_error_for_bad_arguments(aither_capture: SpanCapture) -> None:
+    """spans, scope, llm_record and labels: a caller's mistake is the tree's ConfigError (still a
+    ValueError, with the message it had), and nothing is recorded for it."""
+    client = aither_capture.client
+    trace_id = client.log_prediction("m", [[1], [2]], [0, 1])
+    assert trace_id is not None
+    before = len(aither_capture.spans())
+    bad_calls = {
+        "cost must be a finite number": lambda: client.log_event("e", cost=-1.0),
+        "timestamp must be an ISO 8601": lambda: client.log_event("e", timestamp=object()),
+        "is not ISO 8601": lambda: client.log_event("e", timestamp="yesterday"),
+        "status must be 'success' or 'error'": lambda: client.log_event("e", status="fine"),
+        "user_id must be a non-empty string": lambda: client.wrap(lambda x: x, user_id=" "),
+        "prompt_tokens must be an int": lambda: client.log_llm_call(model="gpt", prompt_tokens=-1),
+        "span_id must be 16 hexadecimal": lambda: client.log_llm_call(
+            model="gpt", trace_id=trace_id, span_id="xyz"
+        ),
+        "label row indices must be >= 0": lambda: client.log_label(trace_id, {-1: 1}),
+        "label row index 5 is out of range": lambda: client.log_label(trace_id, {5: 1}),
+        "model_name must be a non-empty string": lambda: client.log_label(trace_id, 1, model_name=""),
+    }
+    for message, call in bad_calls.items():
+        with pytest.raises(ConfigError, match=message):
+            call()
+    with client.span("step") as span, pytest.raises(ConfigError, match="cost must be"):
+        span.set_cost(float("nan"))
+    assert client.flush()
+    assert len(aither_capture.spans()) == before + 1  # the span above; no record of a bad call
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,6 +120,19 @@ def test_the_proxy_knows_no_client_and_the_dead_code_is_gone() -> None:
     import aither._config as config
 
     assert not hasattr(config, "running_under_pytest")
+
+
+def test_integrations_ask_the_clients_public_runtime_lookup(aither_capture: SpanCapture) -> None:
+    lookup = aither_capture.client.runtime_lookup()
+    assert lookup() is not None and lookup() is lookup()
+    assert aither.Client(enabled=False).runtime_lookup()() is None
+    # Only the client itself reaches its private member; the rest of aither asks the lookup.
+    reaching = [
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "aither").rglob("*.py")
+        if path.name != "_client.py" and "._active_runtime" in path.read_text(encoding="utf-8")
+    ]
+    assert reaching == []
 
 
 def test_wrap_signatures_are_the_wrap_options() -> None:
