@@ -143,6 +143,18 @@ def test_wrap_signatures_are_the_wrap_options() -> None:
         assert keywords == expected, fn
 
 
+def test_the_module_log_event_has_the_clients_signature(aither_default: SpanCapture) -> None:
+    """``aither.log_event`` takes ``Client.log_event``'s parameters, written once (in the client)."""
+    method = list(inspect.signature(aither.Client.log_event).parameters.values())[1:]
+    assert list(inspect.signature(aither.log_event).parameters.values()) == method
+    trace_id = aither.log_event(name="step", cost=0.5, status="error", error_message="no")
+    assert aither_default.client.flush()
+    (span,) = aither_default.spans()
+    assert span.name == "step" and span.trace_id == trace_id and span.status == "ERROR"
+    with pytest.raises(ConfigError, match="cost must be"):
+        aither.log_event("step", cost=-1)
+
+
 def test_a_proxy_and_its_copy_record_with_its_client_and_scope(aither_capture: SpanCapture) -> None:
     def score(x: list[float]) -> float:
         return sum(x)
