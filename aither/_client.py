@@ -29,7 +29,7 @@ from ._wrap import check_mapping as _check_mapping
 from ._wrap import check_name as _check_name
 from ._wrap import make_proxy, unwrap
 from .adapters.base import WrapOptions, qualified_name
-from .exceptions import ConfigError
+from .exceptions import ArgumentTypeError, ConfigError
 from .export import Stats
 from .schema import semconv
 from .tracing import labels, llm_record, predictions, spans
@@ -333,9 +333,9 @@ class Client:
             try:
                 call = LLMCall(**fields)
             except TypeError as exc:  # a field that does not exist, or no model
-                raise TypeError(f"log_llm_call: {exc}") from None
+                raise ArgumentTypeError(f"log_llm_call: {exc}") from None
         elif fields:
-            raise TypeError("log_llm_call takes an aither.LLMCall or keyword fields, not both")
+            raise ArgumentTypeError("log_llm_call takes an aither.LLMCall or keyword fields, not both")
         checked = llm_record.check(call)
         runtime = self._active_runtime()
         if runtime is None:
@@ -419,7 +419,7 @@ def _track(
 ) -> Any:
     def decorate(fn: Callable[P, R], span_name: str | None = None) -> Callable[P, R]:
         if not callable(fn):
-            raise TypeError(f"@aither.track decorates functions, got {fn!r}")
+            raise ArgumentTypeError(f"@aither.track decorates functions, got {fn!r}")
         label = span_name or getattr(fn, "__qualname__", None) or qualified_name(fn)
         options = TrackOptions(label, metadata, capture_input, capture_output, event_type)
         return instrument(get_runtime, fn, options)
@@ -427,7 +427,7 @@ def _track(
     if callable(name):  # bare @track
         return decorate(name)
     if name is not None and (not isinstance(name, str) or not name):
-        raise TypeError(f"@aither.track takes a span name (str) or a function, got {name!r}")
+        raise ArgumentTypeError(f"@aither.track takes a span name (str) or a function, got {name!r}")
     _check_name("event_type", event_type, optional=True)
     return lambda fn: decorate(fn, name)
 

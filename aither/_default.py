@@ -22,7 +22,7 @@ from ._client import (
 )
 from ._wrap import make_proxy, unwrap
 from .adapters.base import WrapOptions
-from .exceptions import FrameworkNotInstalled
+from .exceptions import ArgumentTypeError, FrameworkNotInstalled
 from .export import Stats
 from .tracing.context import last_trace_id as _last_trace_id
 from .tracing.llm_record import LLMCall
@@ -263,7 +263,9 @@ def log_llm_call(
     """
     if call is None:
         if model is None:
-            raise TypeError("log_llm_call needs model= (the model that was called), or an aither.LLMCall")
+            raise ArgumentTypeError(
+                "log_llm_call needs model= (the model that was called), or an aither.LLMCall"
+            )
         call = LLMCall(
             model=model,
             service=service,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from ..exceptions import ConfigError
+from ..exceptions import ArgumentTypeError, ConfigError
 from ..schema import semconv
 from .context import format_trace_id
 from .labels import parse_trace_id
@@ -217,7 +217,9 @@ class _Checked:
 def check(call: LLMCall) -> _Checked:
     """Validate every field of ``call``; ValueError (or TypeError for metadata) naming the bad one."""
     if not isinstance(call, LLMCall):
-        raise TypeError(f"log_llm_call takes keyword fields or an aither.LLMCall, got {type(call).__name__}")
+        raise ArgumentTypeError(
+            f"log_llm_call takes keyword fields or an aither.LLMCall, got {type(call).__name__}"
+        )
     _text("model", call.model, optional=False)
     for label in ("service", "provider", "prompt", "response", "finish_reason", "user_id", "session_id"):
         _text(label, getattr(call, label))
@@ -235,7 +237,9 @@ def check(call: LLMCall) -> _Checked:
     ):
         raise ConfigError(f"errors must be a list of strings, got {errors!r}")
     if call.metadata is not None and not isinstance(call.metadata, Mapping):
-        raise TypeError(f"metadata must be a mapping of str to values, got {type(call.metadata).__name__}")
+        raise ArgumentTypeError(
+            f"metadata must be a mapping of str to values, got {type(call.metadata).__name__}"
+        )
     attributes: dict[str, Any] = {semconv.AITHER_LLM_RECORDED: True}
     if call.service:
         attributes[semconv.SERVICE_NAME] = call.service

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from ..exceptions import ConfigError
+from ..exceptions import ArgumentTypeError, ConfigError
 from ..schema import semconv
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ class Scope:
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(f"{label} must be a non-empty string, got {value!r}")
         if metadata is not None and not isinstance(metadata, Mapping):
-            raise TypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
+            raise ArgumentTypeError(
+                f"metadata must be a mapping of str to values, got {type(metadata).__name__}"
+            )
         self.user_id = user_id
         self.session_id = session_id
         self.metadata: dict[str, Any] = dict(metadata or {})

@@ -13,7 +13,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from ..exceptions import ConfigError
+from ..exceptions import ArgumentTypeError, ConfigError
 from ..export.pipeline import DeferredPayload
 from ..sampling.builtins import snapshot
 from ..sampling.encoder import dumps, encode_plain, to_jsonable
@@ -90,7 +90,7 @@ def metadata_attributes(runtime: Runtime, metadata: Mapping[str, Any]) -> dict[s
     """``aither.metadata.<key>`` attributes: scalars as they are, anything else as JSON;
     ``redact_keys`` applied."""
     if not isinstance(metadata, Mapping):
-        raise TypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
+        raise ArgumentTypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
     redact = runtime.settings.redact_keys
     attrs: dict[str, Any] = {}
     for key, value in metadata.items():

@@ -20,6 +20,7 @@ from aither.api import ManagementClient
 from aither.exceptions import (
     AitherError,
     AmbiguousLabel,
+    ArgumentTypeError,
     ConfigError,
     InvalidTraceId,
     ServerError,
@@ -33,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_argument_errors_are_value_errors_of_the_tree() -> None:
     for kind in (ConfigError, InvalidTraceId, AmbiguousLabel):
         assert issubclass(kind, AitherError) and issubclass(kind, ValueError)
+    assert issubclass(ArgumentTypeError, ConfigError) and issubclass(ArgumentTypeError, TypeError)
     assert issubclass(ServerUnreachable, ServerError)  # `except ServerError` still catches it
     server_storage = pytest.importorskip("aither.server.storage")
     assert issubclass(server_storage.DatabaseURLError, ConfigError)
@@ -79,6 +81,17 @@ def test_the_tracing_modules_raise_config_error_for_bad_arguments(aither_capture
             call()
     with client.span("step") as span, pytest.raises(ConfigError, match="cost must be"):
         span.set_cost(float("nan"))
+    wrong_types = {
+        "metadata must be a mapping": lambda: client.log_event("e", metadata=[1]),  # type: ignore[arg-type]
+        "metadata must be a mapping of str": lambda: client.wrap(lambda x: x, metadata=1),  # type: ignore[arg-type]
+        "log_llm_call: ": lambda: client.log_llm_call(model="gpt", no_such_field=1),
+        "not both": lambda: client.log_llm_call(aither.LLMCall(model="gpt"), prompt="hi"),
+        "decorates functions": lambda: client.track("name")(1),  # type: ignore[arg-type]
+        "cannot trace": lambda: client.wrap(1),
+    }
+    for message, call in wrong_types.items():
+        with pytest.raises(ArgumentTypeError, match=message):  # a ConfigError, and a TypeError
+            call()
     assert client.flush()
     assert len(aither_capture.spans()) == before + 1  # the span above; no record of a bad call
 
