@@ -22,7 +22,6 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from . import semconv
 from ._config import MAX_TRACE_IDS, Settings, resolve_settings
 from ._options import ARGUMENTS
 from ._runtime import Runtime
@@ -30,8 +29,9 @@ from ._wrap import check_mapping as _check_mapping
 from ._wrap import check_name as _check_name
 from ._wrap import make_proxy, unwrap
 from .adapters.base import WrapOptions, qualified_name
-from .exceptions import ConfigError
+from .exceptions import ArgumentTypeError, ConfigError
 from .export import Stats
+from .schema import semconv
 from .tracing import labels, llm_record, predictions, spans
 from .tracing.context import format_trace_id
 from .tracing.context import last_trace_id as _context_last_trace_id
@@ -119,6 +119,17 @@ class Client:
     # -- the runtime lookup: wrapped models, LLM hooks and @track ask it at each call -----------
     def _active_runtime(self) -> Runtime | None:
         return self._runtime
+
+    def runtime_lookup(self) -> Callable[[], Runtime | None]:
+        """The callable that wrapped models, LLM hooks and ``@track`` ask for this client's runtime.
+
+        Integrations (``aither.langchain_handler``) call it at each run, as the proxies do, so
+        that a client shut down or switched off is seen at the next call (None: aither is off).
+
+        Returns:
+            A callable of no arguments returning the client's runtime, or None.
+        """
+        return self._active_runtime
 
     @property
     def enabled(self) -> bool:
@@ -322,9 +333,9 @@ class Client:
             try:
                 call = LLMCall(**fields)
             except TypeError as exc:  # a field that does not exist, or no model
-                raise TypeError(f"log_llm_call: {exc}") from None
+                raise ArgumentTypeError(f"log_llm_call: {exc}") from None
         elif fields:
-            raise TypeError("log_llm_call takes an aither.LLMCall or keyword fields, not both")
+            raise ArgumentTypeError("log_llm_call takes an aither.LLMCall or keyword fields, not both")
         checked = llm_record.check(call)
         runtime = self._active_runtime()
         if runtime is None:
@@ -408,7 +419,7 @@ def _track(
 ) -> Any:
     def decorate(fn: Callable[P, R], span_name: str | None = None) -> Callable[P, R]:
         if not callable(fn):
-            raise TypeError(f"@aither.track decorates functions, got {fn!r}")
+            raise ArgumentTypeError(f"@aither.track decorates functions, got {fn!r}")
         label = span_name or getattr(fn, "__qualname__", None) or qualified_name(fn)
         options = TrackOptions(label, metadata, capture_input, capture_output, event_type)
         return instrument(get_runtime, fn, options)
@@ -416,7 +427,7 @@ def _track(
     if callable(name):  # bare @track
         return decorate(name)
     if name is not None and (not isinstance(name, str) or not name):
-        raise TypeError(f"@aither.track takes a span name (str) or a function, got {name!r}")
+        raise ArgumentTypeError(f"@aither.track takes a span name (str) or a function, got {name!r}")
     _check_name("event_type", event_type, optional=True)
     return lambda fn: decorate(fn, name)
 

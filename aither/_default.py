@@ -22,7 +22,7 @@ from ._client import (
 )
 from ._wrap import make_proxy, unwrap
 from .adapters.base import WrapOptions
-from .exceptions import FrameworkNotInstalled
+from .exceptions import ArgumentTypeError, FrameworkNotInstalled
 from .export import Stats
 from .tracing.context import last_trace_id as _last_trace_id
 from .tracing.llm_record import LLMCall
@@ -193,19 +193,8 @@ def log_label(trace_id: str, label: Any, *, model_name: str | None = None) -> No
     default_client().log_label(trace_id, label, model_name=model_name)
 
 
-def log_event(
-    name: str,
-    *,
-    input: Any = None,
-    output: Any = None,
-    cost: float | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    event_type: str | None = None,
-    latency_ms: float | None = None,
-    status: str | None = None,
-    error_message: str | None = None,
-    timestamp: Any = None,
-) -> str | None:
+@signature_of_method(Client.log_event)
+def log_event(*args: Any, **fields: Any) -> str | None:
     """Record one event (an agent step, a tool call made elsewhere); returns its trace id.
 
     Args:
@@ -227,18 +216,7 @@ def log_event(
         >>> aither.log_event("decision", input={"q": "hi"}, output={"a": "yo"},  # doctest: +SKIP
         ...                  latency_ms=250, status="success", cost=0.01)
     """
-    return default_client().log_event(
-        name,
-        input=input,
-        output=output,
-        cost=cost,
-        metadata=metadata,
-        event_type=event_type,
-        latency_ms=latency_ms,
-        status=status,
-        error_message=error_message,
-        timestamp=timestamp,
-    )
+    return default_client().log_event(*args, **fields)
 
 
 def log_llm_call(
@@ -285,7 +263,9 @@ def log_llm_call(
     """
     if call is None:
         if model is None:
-            raise TypeError("log_llm_call needs model= (the model that was called), or an aither.LLMCall")
+            raise ArgumentTypeError(
+                "log_llm_call needs model= (the model that was called), or an aither.LLMCall"
+            )
         call = LLMCall(
             model=model,
             service=service,

@@ -22,7 +22,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
-from . import semconv
 from ._config import Settings
 from ._version import __version__
 from .exceptions import ConfigError
@@ -31,6 +30,7 @@ from .export.delivery import DeliveryReporter
 from .export.pipeline import DeferredPayload
 from .sampling import faults
 from .sampling.encoder import dumps
+from .schema import semconv
 from .tracing.predictions import PredictionIndex
 from .tracing.scope import ScopedTracer
 

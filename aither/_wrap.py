@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .adapters.base import WrapContext, WrapOptions
 from .adapters.proxy import CallableTrackedModel, TrackedModel
 from .adapters.registry import adapter_for
-from .exceptions import ConfigError
+from .exceptions import ArgumentTypeError, ConfigError
 from .tracing.identity import describe as describe_model
 from .tracing.predictions import ModelIdentity
 from .tracing.scope import Scope, scoped
@@ -33,7 +33,7 @@ def check_name(label: str, value: object, *, optional: bool = False) -> None:
 
 def check_mapping(label: str, value: object) -> None:
     if value is not None and not isinstance(value, Mapping):
-        raise TypeError(f"{label} must be a mapping of str to values, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{label} must be a mapping of str to values, got {type(value).__name__}")
 
 
 def make_proxy(
@@ -59,7 +59,7 @@ def make_proxy(
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ConfigError(f"{label} must be an int >= 0, got {value!r}")
     if options.features_fn is not None and not callable(options.features_fn):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"features_fn must be a callable taking the model's input, got {options.features_fn!r}"
         )
     scope = Scope(options.user_id, options.session_id, options.metadata) or None

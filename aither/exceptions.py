@@ -4,6 +4,7 @@
 
     AitherError
      ├── ConfigError(ValueError)           a setting or an argument is wrong; the message says how to fix it
+ │    └── ArgumentTypeError(TypeError)  an argument of the wrong type (``metadata`` not a mapping...)
      ├── InvalidTraceId(ValueError)        a trace id is not 32 hex digits
      ├── AmbiguousLabel(ValueError)        a label could belong to several predictions; name the model
      ├── FrameworkNotInstalled(ImportError) the object's framework extra is not installed
@@ -34,6 +35,10 @@ class AitherError(Exception):
 
 class ConfigError(AitherError, ValueError):
     """A setting or an argument is invalid; the message says how to fix it."""
+
+
+class ArgumentTypeError(ConfigError, TypeError):
+    """An argument has the wrong type; a ``TypeError`` too, so ``except TypeError`` still works."""
 
 
 class InvalidTraceId(AitherError, ValueError):

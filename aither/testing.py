@@ -29,8 +29,9 @@ import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from . import _client, semconv
+from . import _client
 from ._client import Client
+from .schema import semconv
 from .schema.envelope import join_rest
 
 JSON_ATTRIBUTES = frozenset(

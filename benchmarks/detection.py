@@ -35,7 +35,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server import ServerSettings, Storage
 from aither.server.bootstrap import bootstrap
 from aither.server.detection import anomalies as store

@@ -7,7 +7,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from ..exceptions import FrameworkNotInstalled
+from ..exceptions import ArgumentTypeError, FrameworkNotInstalled
 from ..frameworks import FRAMEWORKS
 from .base import Adapter, CallableAdapter
 
@@ -102,7 +102,7 @@ def adapter_for(obj: Any) -> Adapter:
             return adapter
     if _CALLABLE.traced_methods(obj):
         return _CALLABLE
-    raise TypeError(
+    raise ArgumentTypeError(
         f"aither.wrap() cannot trace a {type(obj).__module__}.{type(obj).__qualname__}: it is not callable "
         "and has no predict/predict_proba method; use @aither.track on the function that uses it, "
         "or aither.log_prediction(...)"

@@ -28,9 +28,10 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 from opentelemetry import trace
 
-from .. import semconv
+from .._client import default_runtime_lazy
 from ..adapters.llm._common import LLMCall, TextBudget
 from ..adapters.llm._hooks import is_number, text_message
+from ..schema import semconv
 from ..tracing.spans import AitherSpan
 
 if TYPE_CHECKING:
@@ -99,17 +100,15 @@ class AitherCallbackHandler(BaseCallbackHandler):
 
     def __init__(self, client: Client | None = None) -> None:
         super().__init__()
-        self._client = client
+        # The same lookup the proxies and LLM hooks ask, at each run: the default client's is
+        # looked up then too, so a handler made before ``aither.init()`` records once it runs.
+        self._lookup = client.runtime_lookup() if client is not None else default_runtime_lazy
         self._lock = threading.Lock()
         self._runs: dict[UUID, AitherSpan | LLMCall] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
     def _runtime(self) -> Runtime | None:
-        if self._client is not None:
-            return self._client._active_runtime()
-        from .._client import default_runtime_lazy
-
-        return default_runtime_lazy()
+        return self._lookup()
 
     def _parent(self, parent_run_id: UUID | None) -> Any:
         if parent_run_id is None:

@@ -10,28 +10,18 @@ little-endian values (``docs/span-schema.md``)::
 
 Why: writing a float as JSON costs ~35 ns with the GIL held on the export thread (~0.7 ms for
 10,000 x 2 probabilities), which a busy caller then waits for; base64 of the bytes costs ~3 ns a
-value. Standard library only: the server decodes with :func:`decode_rest` without numpy.
+value. The envelope's shape and its decoding live in :mod:`aither.schema.envelope` (one
+definition, shared with the server); this module only encodes.
 """
 
 from __future__ import annotations
 
 import base64
-import math
-import struct
-from collections.abc import Mapping
 from typing import Any
 
-JSON_ROWS = 1_000
-"""Rows of a numeric output written as JSON numbers; the rows past them go in ``rest``."""
+from ..schema.envelope import FORMATS, JSON_ROWS, MAX_VALUES, decode_rest, join_rest
 
-FORMATS: Mapping[str, str] = {
-    "|b1": "?", "|i1": "b", "|u1": "B", "<i2": "h", "<u2": "H", "<i4": "i", "<u4": "I",
-    "<i8": "q", "<u8": "Q", "<f2": "e", "<f4": "f", "<f8": "d",
-}  # fmt: skip
-"""numpy's little-endian dtype strings -> struct formats: the dtypes ``rest`` may hold."""
-
-MAX_VALUES = 10_000_000
-"""A ``rest`` claiming more values than this is not decoded."""
+__all__ = ["FORMATS", "JSON_ROWS", "MAX_VALUES", "decode_rest", "encode_rest", "join_rest"]
 
 
 def encode_rest(array: Any) -> dict[str, Any] | None:
@@ -45,55 +35,3 @@ def encode_rest(array: Any) -> dict[str, Any] | None:
         "shape": list(rest.shape),
         "data": base64.b64encode(rest.tobytes()).decode("ascii"),
     }
-
-
-def decode_rest(rest: Any) -> list[Any] | None:
-    """The rows of a ``rest`` part, one list entry a row (non-finite floats as ``"NaN"``,
-    ``"Infinity"``, as the JSON rows write them); None when it does not decode."""
-    if not isinstance(rest, dict) or rest.get("encoding") != "base64":
-        return None
-    code = FORMATS.get(str(rest.get("dtype")))
-    shape = rest.get("shape")
-    data = rest.get("data")
-    if (
-        code is None
-        or not isinstance(data, str)
-        or not isinstance(shape, list)
-        or not 1 <= len(shape) <= 2
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
-    ):
-        return None
-    count = shape[0] * (shape[1] if len(shape) == 2 else 1)
-    if count > MAX_VALUES:
-        return None
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except ValueError:
-        return None
-    if len(raw) != count * struct.calcsize(f"<{code}"):
-        return None
-    values = [_finite(v) for v in struct.unpack(f"<{count}{code}", raw)]
-    if len(shape) == 1:
-        return values
-    width = shape[1]
-    if width == 0:
-        return [[] for _ in range(shape[0])]
-    return [values[i : i + width] for i in range(0, count, width)]
-
-
-def join_rest(envelope: Any) -> Any:
-    """``{"sample", "_meta"}`` with a ``rest`` part's rows appended to the sample (an envelope
-    without one, or whose ``rest`` does not decode, comes back without ``rest``)."""
-    if not isinstance(envelope, dict) or "rest" not in envelope:
-        return envelope
-    joined = {k: v for k, v in envelope.items() if k != "rest"}
-    rows = decode_rest(envelope["rest"])
-    if rows is not None and isinstance(joined.get("sample"), list):
-        joined["sample"] = joined["sample"] + rows
-    return joined
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    return value

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from .. import semconv
+from ..schema import semconv
 from .model import Sample
 
 STATS_ROWS = 100

@@ -22,8 +22,8 @@ import pickle
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import semconv
 from ..export.pipeline import DeferredPayload
+from ..schema import semconv
 
 if TYPE_CHECKING:
     from .._runtime import Runtime

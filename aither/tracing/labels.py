@@ -17,9 +17,9 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from .. import semconv
-from ..exceptions import AmbiguousLabel, InvalidTraceId
+from ..exceptions import AmbiguousLabel, ConfigError, InvalidTraceId
 from ..sampling.encoder import dumps, to_jsonable
+from ..schema import semconv
 from .context import set_last
 from .predictions import PredictionIndex, PredictionRef
 
@@ -62,7 +62,7 @@ def _row_map(label: Mapping[Any, Any]) -> tuple[list[int], list[Any]] | None:
         return None
     indices = sorted(label)
     if indices[0] < 0:
-        raise ValueError(f"label row indices must be >= 0, got {indices[0]}")
+        raise ConfigError(f"label row indices must be >= 0, got {indices[0]}")
     return indices, [label[i] for i in indices]
 
 
@@ -105,7 +105,7 @@ def log_label(
     tid = parse_trace_id(trace_id)
     trace_hex = f"{tid:032x}"
     if model_name is not None and (not isinstance(model_name, str) or not model_name):
-        raise ValueError(f"model_name must be a non-empty string, got {model_name!r}")
+        raise ConfigError(f"model_name must be a non-empty string, got {model_name!r}")
     ref = _target(index.get(tid), model_name, trace_hex)
 
     attrs: dict[str, Any] = {
@@ -120,7 +120,9 @@ def log_label(
     if row_map is not None:
         indices, values = row_map
         if rows is not None and indices[-1] >= rows:
-            raise ValueError(f"label row index {indices[-1]} is out of range: the prediction had {rows} rows")
+            raise ConfigError(
+                f"label row index {indices[-1]} is out of range: the prediction had {rows} rows"
+            )
         attrs[semconv.ML_LABEL] = dumps(to_jsonable(values))
         attrs[semconv.ML_LABEL_BATCH] = True
         attrs[semconv.ML_LABEL_ROW_INDICES] = dumps(indices)
@@ -129,7 +131,7 @@ def log_label(
         if not isinstance(values, list):
             values = [values]
         if rows is not None and len(values) != rows:
-            raise ValueError(
+            raise ConfigError(
                 f"the label has {len(values)} values but the prediction had {rows} rows; pass one label per "
                 "row, or {row_index: label} for some of them"
             )

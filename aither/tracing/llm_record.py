@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, Status, StatusCode, TraceFlags
 
-from .. import semconv
+from ..exceptions import ArgumentTypeError, ConfigError
+from ..schema import semconv
 from .context import format_trace_id
 from .labels import parse_trace_id
 from .spans import check_cost, check_latency, event_time, metadata_attributes
@@ -124,7 +125,7 @@ def _text(label: str, value: object, *, optional: bool = True) -> str | None:
     if value is None and optional:
         return None
     if not isinstance(value, str) or (not optional and not value.strip()):
-        raise ValueError(f"{label} must be a {'non-empty ' if not optional else ''}string, got {value!r}")
+        raise ConfigError(f"{label} must be a {'non-empty ' if not optional else ''}string, got {value!r}")
     return value
 
 
@@ -132,23 +133,23 @@ def _tokens(label: str, value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{label} must be an int >= 0, got {value!r}")
+        raise ConfigError(f"{label} must be an int >= 0, got {value!r}")
     return value
 
 
 def encode_embedding(label: str, vector: object) -> str:
     """Base64 of the float32 little-endian values of ``vector``; ValueError naming ``label``."""
     if isinstance(vector, (str, bytes)) or not hasattr(vector, "__len__") or not hasattr(vector, "__iter__"):
-        raise ValueError(f"{label} must be a sequence of numbers, got {type(vector).__name__}")
+        raise ConfigError(f"{label} must be a sequence of numbers, got {type(vector).__name__}")
     n = len(vector)
     if n == 0 or n > MAX_EMBEDDING_DIMENSIONS:
-        raise ValueError(f"{label} must have 1 to {MAX_EMBEDDING_DIMENSIONS} values, got {n}")
+        raise ConfigError(f"{label} must have 1 to {MAX_EMBEDDING_DIMENSIONS} values, got {n}")
     try:
         values = [float(v) for v in vector]
     except (TypeError, ValueError):
-        raise ValueError(f"{label} must hold numbers only") from None
+        raise ConfigError(f"{label} must hold numbers only") from None
     if not all(math.isfinite(v) for v in values):
-        raise ValueError(f"{label} holds NaN or an infinity")
+        raise ConfigError(f"{label} holds NaN or an infinity")
     return base64.b64encode(struct.pack(f"<{n}f", *values)).decode("ascii")
 
 
@@ -189,11 +190,11 @@ def _parent(trace_id: object, span_id: object) -> Any:
     if trace_id is None and span_id is None:
         return None
     if trace_id is None or span_id is None:
-        raise ValueError("trace_id and span_id name the parent span together: give both, or neither")
+        raise ConfigError("trace_id and span_id name the parent span together: give both, or neither")
     trace_value = parse_trace_id(trace_id)
     text = span_id.strip().lower() if isinstance(span_id, str) else None
     if text is None or not _SPAN_ID.fullmatch(text) or int(text, 16) == 0:
-        raise ValueError(f"span_id must be 16 hexadecimal digits (not all zero), got {span_id!r}")
+        raise ConfigError(f"span_id must be 16 hexadecimal digits (not all zero), got {span_id!r}")
     parent = SpanContext(
         trace_value, int(text, 16), is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED)
     )
@@ -216,14 +217,16 @@ class _Checked:
 def check(call: LLMCall) -> _Checked:
     """Validate every field of ``call``; ValueError (or TypeError for metadata) naming the bad one."""
     if not isinstance(call, LLMCall):
-        raise TypeError(f"log_llm_call takes keyword fields or an aither.LLMCall, got {type(call).__name__}")
+        raise ArgumentTypeError(
+            f"log_llm_call takes keyword fields or an aither.LLMCall, got {type(call).__name__}"
+        )
     _text("model", call.model, optional=False)
     for label in ("service", "provider", "prompt", "response", "finish_reason", "user_id", "session_id"):
         _text(label, getattr(call, label))
     for label in ("service", "user_id", "session_id"):
         value = getattr(call, label)
         if value is not None and not value.strip():
-            raise ValueError(f"{label} must be a non-empty string, got {value!r}")
+            raise ConfigError(f"{label} must be a non-empty string, got {value!r}")
     _tokens("prompt_tokens", call.prompt_tokens)
     _tokens("completion_tokens", call.completion_tokens)
     errors = call.errors
@@ -232,9 +235,11 @@ def check(call: LLMCall) -> _Checked:
         or not isinstance(errors, Sequence)
         or not all(isinstance(e, str) for e in errors)
     ):
-        raise ValueError(f"errors must be a list of strings, got {errors!r}")
+        raise ConfigError(f"errors must be a list of strings, got {errors!r}")
     if call.metadata is not None and not isinstance(call.metadata, Mapping):
-        raise TypeError(f"metadata must be a mapping of str to values, got {type(call.metadata).__name__}")
+        raise ArgumentTypeError(
+            f"metadata must be a mapping of str to values, got {type(call.metadata).__name__}"
+        )
     attributes: dict[str, Any] = {semconv.AITHER_LLM_RECORDED: True}
     if call.service:
         attributes[semconv.SERVICE_NAME] = call.service

@@ -19,13 +19,13 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from .. import semconv
 from ..export.pipeline import DeferredPayload
 from ..sampling import Sample, sample
 from ..sampling.encoder import EAGER_BYTES, dumps, encode_now
 from ..sampling.limits import SampleLimits
 from ..sampling.model import EagerSample, OutputSample
 from ..sampling.rows import StatsBudget, StatsBudgets, StatsInput, stats_items, take_input
+from ..schema import semconv
 from ..schema.envelope import JSON_ROWS
 from .context import new_owner_id, set_last
 from .identity import IdentityPayload

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from .. import semconv
+from ..exceptions import ArgumentTypeError, ConfigError
+from ..schema import semconv
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
@@ -37,9 +38,11 @@ class Scope:
     ) -> None:
         for label, value in (("user_id", user_id), ("session_id", session_id)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ValueError(f"{label} must be a non-empty string, got {value!r}")
+                raise ConfigError(f"{label} must be a non-empty string, got {value!r}")
         if metadata is not None and not isinstance(metadata, Mapping):
-            raise TypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
+            raise ArgumentTypeError(
+                f"metadata must be a mapping of str to values, got {type(metadata).__name__}"
+            )
         self.user_id = user_id
         self.session_id = session_id
         self.metadata: dict[str, Any] = dict(metadata or {})

@@ -13,11 +13,12 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from .. import semconv
+from ..exceptions import ArgumentTypeError, ConfigError
 from ..export.pipeline import DeferredPayload
 from ..sampling.builtins import snapshot
 from ..sampling.encoder import dumps, encode_plain, to_jsonable
 from ..sampling.limits import SampleLimits
+from ..schema import semconv
 from .context import format_trace_id, set_last
 from .predictions import record_exception
 
@@ -81,7 +82,7 @@ def _redact(value: Any, keys: frozenset[str], limits: SampleLimits, columns: int
 def check_cost(cost: object) -> float:
     """A cost in US dollars as a float >= 0; ValueError otherwise (a caller's mistake)."""
     if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost) or cost < 0:
-        raise ValueError(f"cost must be a finite number of US dollars >= 0, got {cost!r}")
+        raise ConfigError(f"cost must be a finite number of US dollars >= 0, got {cost!r}")
     return float(cost)
 
 
@@ -89,7 +90,7 @@ def metadata_attributes(runtime: Runtime, metadata: Mapping[str, Any]) -> dict[s
     """``aither.metadata.<key>`` attributes: scalars as they are, anything else as JSON;
     ``redact_keys`` applied."""
     if not isinstance(metadata, Mapping):
-        raise TypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
+        raise ArgumentTypeError(f"metadata must be a mapping of str to values, got {type(metadata).__name__}")
     redact = runtime.settings.redact_keys
     attrs: dict[str, Any] = {}
     for key, value in metadata.items():
@@ -134,7 +135,7 @@ class AitherSpan:
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
-            raise ValueError(f"a span needs a non-empty name, got {name!r}")
+            raise ConfigError(f"a span needs a non-empty name, got {name!r}")
         self._runtime = runtime
         self._name = name
         self._kind = kind
@@ -314,14 +315,14 @@ def event_time(timestamp: object) -> int:
             timestamp = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
         except ValueError:
             example = "'2026-01-31T12:00:00Z'"
-            raise ValueError(f"timestamp {timestamp!r} is not ISO 8601 (e.g. {example})") from None
+            raise ConfigError(f"timestamp {timestamp!r} is not ISO 8601 (e.g. {example})") from None
     if isinstance(timestamp, dt.datetime):
         if timestamp.tzinfo is None:
             timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
         return int(timestamp.timestamp() * 1e9)
     if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool) and math.isfinite(timestamp):
         return int(timestamp * 1e9)
-    raise ValueError(f"timestamp must be an ISO 8601 string, a datetime or Unix seconds, got {timestamp!r}")
+    raise ConfigError(f"timestamp must be an ISO 8601 string, a datetime or Unix seconds, got {timestamp!r}")
 
 
 def check_latency(latency_ms: object) -> float:
@@ -332,20 +333,20 @@ def check_latency(latency_ms: object) -> float:
         or not math.isfinite(latency_ms)
         or latency_ms < 0
     ):
-        raise ValueError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
+        raise ConfigError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
     return float(latency_ms)
 
 
 def event_status(status: object, error_message: object) -> str:
     """``success`` or ``error`` (the default when ``error_message`` is given); ValueError otherwise."""
     if error_message is not None and (not isinstance(error_message, str) or not error_message):
-        raise ValueError(f"error_message must be a non-empty string, got {error_message!r}")
+        raise ConfigError(f"error_message must be a non-empty string, got {error_message!r}")
     if status is None:
         return "error" if error_message is not None else "success"
     if status not in EVENT_STATUSES:
-        raise ValueError(f"status must be 'success' or 'error', got {status!r}")
+        raise ConfigError(f"status must be 'success' or 'error', got {status!r}")
     if status == "success" and error_message is not None:
-        raise ValueError("error_message was given with status='success'; use status='error'")
+        raise ConfigError("error_message was given with status='success'; use status='error'")
     return str(status)
 
 

@@ -7,7 +7,8 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
-from .. import semconv
+from ..exceptions import ArgumentTypeError
+from ..schema import semconv
 from .spans import AitherSpan
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ class TrackOptions:
         event_type: str | None,
     ) -> None:
         if metadata is not None and not isinstance(metadata, Mapping):
-            raise TypeError(f"metadata must be a mapping, got {type(metadata).__name__}")
+            raise ArgumentTypeError(f"metadata must be a mapping, got {type(metadata).__name__}")
         self.name = name
         self.metadata = dict(metadata) if metadata else None
         self.capture_input = capture_input

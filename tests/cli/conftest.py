@@ -9,7 +9,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server import EmbeddedServer, ServerSettings
 
 KEY = "aith_cli_tests_admin_key_0123456789"

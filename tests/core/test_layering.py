@@ -12,6 +12,10 @@ Layers (see docs/server.md, "Layout"):
 - ``aither.server.ingest``: decodes spans into records; imports the domain, never storage or routes.
 - ``aither.server.storage``: SQL; imports the domain, never routes.
 - ``aither.server.routes``: HTTP; builds no SQL (no ``sqlalchemy`` expressions, no tables).
+- ``aither.server.drift`` builds on ``aither.server.detection`` (its rules, anomalies and
+  engine); detection reaches back into drift at one lazy import only, and no module cycle
+  results. Storage's imports of detection and drift (the ingest hooks, the rollup helpers) are
+  the known ones listed below; a new one fails the test.
 """
 
 from __future__ import annotations
@@ -232,3 +236,30 @@ def test_routes_build_no_sql() -> None:
     )
     tables = _violations("aither.server.routes", ("aither.server.storage.schema",))
     assert sql + tables == []
+
+
+DETECTION_TO_DRIFT = [
+    # Resolving anomalies by quiet skips those drift owns; drift resolves them itself.
+    "aither.server.detection.engine -> aither.server.drift.rules",
+]
+"""Detection's imports of drift: drift imports detection, so each is a package-level loop."""
+
+STORAGE_UPWARD = [
+    "aither.server.storage -> aither.server.detection.engine",  # re-exports Detection, attach
+    "aither.server.storage.ingest -> aither.server.detection.hook",  # a write feeds detection
+    "aither.server.storage.ingest -> aither.server.drift.hook",  # ... and drift
+    "aither.server.storage.metrics -> aither.server.detection.rollups",  # histogram quantiles
+    "aither.server.storage.volume -> aither.server.detection.rollups",  # the Rollup windows
+]
+"""Storage's imports of the features above it: the known ones, none to add."""
+
+
+def test_detection_reaches_into_drift_at_the_known_edge_only() -> None:
+    assert _violations("aither.server.detection", ("aither.server.drift",)) == DETECTION_TO_DRIFT
+    # drift builds on detection: that direction is the layer's, not a loop to grow
+    assert _violations("aither.server.drift", ("aither.server.detection",))
+
+
+def test_storage_imports_detection_and_drift_at_the_known_edges_only() -> None:
+    found = _violations("aither.server.storage", ("aither.server.detection", "aither.server.drift"))
+    assert found == sorted(STORAGE_UPWARD)

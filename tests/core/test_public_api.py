@@ -11,6 +11,7 @@ PUBLIC_API = {
     "AitherError",
     "AmbiguousLabel",
     "AnomalyType",
+    "ArgumentTypeError",
     "AsyncAither",
     "AuthenticationError",
     "Client",

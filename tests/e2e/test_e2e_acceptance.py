@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 import aither
-from aither import semconv as sc
 from aither.api import ManagementClient
+from aither.schema import semconv as sc
 
 
 class _Scorer:

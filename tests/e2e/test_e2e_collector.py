@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from watched import WatchedProcess
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 
 
 def _collector_binary() -> str:

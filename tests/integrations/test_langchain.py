@@ -98,3 +98,13 @@ def test_errors_end_the_runs_span_as_errors(capture: SpanCapture) -> None:
     spans = {s.name: s for s in capture.spans()}
     assert spans["fail"].status == "ERROR" and spans["RunnableSequence"].status == "ERROR"
     assert spans["fail"].events[0]["name"] == "exception"
+
+
+def test_a_handler_of_a_disabled_client_runs_the_chain_untraced(aither_default: SpanCapture) -> None:
+    chain = RunnableLambda(lambda x: x + 1) | RunnableLambda(lambda x: x * 2)
+    handler = aither.langchain_handler(aither.Client(enabled=False))
+    assert chain.invoke(1, config={"callbacks": [handler]}) == 4
+    # The handler asks its own client's lookup, not the default client's (which captures).
+    assert aither_default.client.flush() and aither_default.spans() == []
+    chain.invoke(1, config={"callbacks": [aither.langchain_handler()]})
+    assert aither_default.client.flush() and len(aither_default.spans()) == 3

@@ -15,10 +15,10 @@ import pytest
 from google import genai
 from google.genai import types
 
-from aither import semconv
 from aither.adapters.base import WrapContext
 from aither.adapters.llm import _hooks
 from aither.adapters.llm._common import LLMCall, StreamRecorder
+from aither.schema import semconv
 from aither.testing import SpanCapture
 
 from .fake_anthropic import FakeAnthropic

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aither.adapters.llm import pii
-from aither.semconv import PII_TYPES
+from aither.schema.semconv import PII_TYPES
 
 # (prompt, the personal data a careful reader finds in it). Positives of every type in the
 # formats people write them; hard negatives that look like them (versions, order numbers,

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server.ingest.decode import decode_export_request
 from aither.server.ingest.otlp import Encoding, OtlpRequestError, parse_request
 from aither.server.ingest.records import DecodedBatch

@@ -6,7 +6,7 @@ import json
 
 from otlp_builder import Spans, envelope, ids, new_span_id, new_trace_id, request
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server.ingest.decode import decode_export_request
 
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from otlp_builder import PROTOBUF, request
 
-from aither import semconv as sc
 from aither.exceptions import ConfigError
+from aither.schema import semconv as sc
 from aither.server.alerts import NullSink
 from aither.server.detection import load_rules
 from aither.server.detection.anomalies import Target

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from otlp_builder import Spans, new_trace_id
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server import ServerSettings
 from aither.server.drift import DriftSettings, monitor_for
 

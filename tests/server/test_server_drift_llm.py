@@ -12,7 +12,7 @@ import pytest
 from llm.fake_openai import FakeOpenAI
 from otlp_builder import Spans, envelope, new_trace_id
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server import ServerSettings
 from aither.server.drift import DriftSettings, monitor_for
 from aither.server.drift.judge import JUDGE_PROMPT

@@ -14,7 +14,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from otlp_builder import JSON, PROTOBUF, Spans, body, ids, request
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server import create_app
 from aither.server.bootstrap import bootstrap
 from aither.server.storage import Storage

@@ -9,7 +9,7 @@ import math
 import pytest
 from otlp_builder import ids, new_trace_id
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 
 SECOND = 1_000_000_000
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from otlp_builder import PROTOBUF, Spans, body, ids, new_trace_id
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.bootstrap import bootstrap
 

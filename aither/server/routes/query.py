@@ -17,7 +17,6 @@ from ..analysis.label_join import LABEL_STATUSES
 from ..storage.metrics import model_metrics
 from ..storage.queries import (
     CursorError,
-    Window,
     get_trace,
     label_status_counts,
     list_labels,
@@ -26,6 +25,7 @@ from ..storage.queries import (
     list_predictions,
     llm_call_totals,
 )
+from ..storage.window import Window
 from . import schemas as s
 from .deps import Reader, StorageDep
 from .responses import NOT_FOUND, QUERY

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..storage.queries import Window, decode_cursor, encode_cursor
 from ..storage.queries import _json as parse_json
+from ..storage.queries import decode_cursor, encode_cursor
+from ..storage.window import Window
 from .client import Executor
 from .labels import LABEL_COLUMNS, LATEST_LABEL_ROWS, LATEST_LABELS
 from .llm import _U64_MAX, window_sql

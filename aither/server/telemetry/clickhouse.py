@@ -20,9 +20,10 @@ from ..detection import rollups as rollup_math
 from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES
-from ..storage.queries import Window, decode_cursor, encode_cursor
 from ..storage.queries import _json as parse_json
+from ..storage.queries import decode_cursor, encode_cursor
 from ..storage.schema import LATENCY_COLUMNS
+from ..storage.window import Window
 from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number

@@ -264,7 +264,7 @@ def label_fields(label: LabelRecord) -> dict[str, Any]:
 def _sample(text: str | None) -> Any:
     import json
 
-    from ..ingest.decode import split_envelope
+    from ...schema.envelope import split_envelope
 
     if text is None:
         return None

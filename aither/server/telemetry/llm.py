@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ...schema.vocabulary import RiskLevel
-from ..storage.queries import Window, decode_cursor, encode_cursor
 from ..storage.queries import _json as parse_json
+from ..storage.queries import decode_cursor, encode_cursor
+from ..storage.window import Window
 from .client import Executor, value_set
 
 _U64_MAX = 2**64 - 1

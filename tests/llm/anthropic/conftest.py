@@ -8,7 +8,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from aither import semconv
+from aither.schema import semconv
 from aither.testing import CapturedSpan, SpanCapture
 
 from ..fake_anthropic import MODEL, FakeAnthropic

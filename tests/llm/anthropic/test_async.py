@@ -9,7 +9,7 @@ import anthropic
 import pytest
 
 import aither
-from aither import semconv
+from aither.schema import semconv
 from aither.testing import SpanCapture
 
 from ..fake_anthropic import MODEL, FakeAnthropic, stream_events

@@ -7,7 +7,7 @@ import json
 from receiver import OTLPReceiver
 
 import aither
-from aither import semconv
+from aither.schema import semconv
 
 from ..fake_anthropic import MODEL, FakeAnthropic
 from .conftest import USER, make_client

@@ -11,8 +11,8 @@ import anthropic
 import pytest
 
 import aither
-from aither import semconv
 from aither.adapters.llm import _common
+from aither.schema import semconv
 from aither.testing import SpanCapture
 
 from ..fake_anthropic import MODEL, FakeAnthropic, error_event, event, message, stream_events

@@ -9,7 +9,7 @@ import pytest
 from google import genai
 from google.genai import types
 
-from aither import semconv
+from aither.schema import semconv
 from aither.testing import CapturedSpan, SpanCapture
 
 from ..fake_gemini import MODEL, FakeGemini

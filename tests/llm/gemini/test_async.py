@@ -10,7 +10,7 @@ from google import genai
 from google.genai import errors
 
 import aither
-from aither import semconv
+from aither.schema import semconv
 from aither.testing import SpanCapture
 
 from ..fake_gemini import EMBED_MODEL, MODEL, FakeGemini, stream_chunks

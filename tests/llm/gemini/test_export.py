@@ -7,7 +7,7 @@ import json
 from receiver import OTLPReceiver
 
 import aither
-from aither import semconv
+from aither.schema import semconv
 
 from ..fake_gemini import MODEL, FakeGemini
 from .conftest import make_client

@@ -12,8 +12,8 @@ from google import genai
 from google.genai import errors, types
 
 import aither
-from aither import semconv
 from aither.adapters.llm import _common
+from aither.schema import semconv
 from aither.testing import SpanCapture
 from aither.tracing.llm_record import decode_embedding
 
