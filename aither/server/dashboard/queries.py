@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection
 from ..detection.rollups import MINUTE_NS, histogram_quantile
 from ..storage import label_rollups
 from ..storage.label_rollups import Split, bucket_spans, tiers
-from ..storage.queries import Window
 from ..storage.schema import (
     LATENCY_BUCKETS,
     LATENCY_COLUMNS,
@@ -29,6 +28,7 @@ from ..storage.schema import (
     rollups_hourly,
     spans,
 )
+from ..storage.window import Window
 
 
 @dataclass

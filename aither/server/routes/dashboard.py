@@ -29,7 +29,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, BeforeValidator, Field
 
 from ..dashboard import queries as q
-from ..storage.queries import Window
+from ..storage.window import Window
 from . import schemas as s
 from .deps import NotInTelemetryStore, Reader, StorageDep
 from .responses import NOT_IN_TELEMETRY_STORE, QUERY

@@ -33,9 +33,9 @@ from ..analysis.quality import classification_scores, quantile
 from ..analysis.scoring import CLASSIFICATION, REGRESSION
 from ..detection.rollups import histogram_quantile
 from . import label_rollups
-from .queries import Window
 from .schema import label_rows, predictions
 from .volume import prediction_volume
+from .window import Window
 
 LATENCY_QUANTILES = (0.5, 0.9, 0.99)
 EXACT_PERCENTILES_UP_TO = 100_000

@@ -21,8 +21,8 @@ from ..detection.hook import detect
 from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.ingest import IngestResult
-from ..storage.queries import Window
 from ..storage.usage import add_usage, period_bounds
+from ..storage.window import Window
 from .client import TelemetryUnavailable
 
 __all__ = ["TelemetryIngestJob", "TelemetryStore", "TelemetryUnavailable", "open_telemetry_store"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..storage.queries import Window, cut_page, decode_cursor, parse_json
+from ..storage.queries import cut_page, decode_cursor, parse_json
+from ..storage.window import Window
 from .client import Executor
 from .labels import LABEL_COLUMNS, LATEST_LABEL_ROWS, LATEST_LABELS
 from .llm import _U64_MAX, window_sql

@@ -20,8 +20,9 @@ from ..detection import rollups as rollup_math
 from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES
-from ..storage.queries import Window, cut_page, decode_cursor, parse_json
+from ..storage.queries import cut_page, decode_cursor, parse_json
 from ..storage.schema import LATENCY_COLUMNS
+from ..storage.window import Window
 from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number

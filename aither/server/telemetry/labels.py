@@ -251,7 +251,7 @@ _REVISIT = (
 def _sample(text: str | None) -> Any:
     import json
 
-    from ..ingest.decode import split_envelope
+    from ...schema.envelope import split_envelope
 
     if text is None:
         return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...schema.vocabulary import RiskLevel
-from ..storage.queries import Window, cut_page, decode_cursor, parse_json
+from ..storage.queries import cut_page, decode_cursor, parse_json
+from ..storage.window import Window
 from .client import Executor, value_set
 
 _U64_MAX = 2**64 - 1
