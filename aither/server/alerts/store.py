@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...schema.vocabulary import Severity
-from ..storage.accounts import new_id
+from ..storage.accounts import first_row, new_id
 from ..storage.schema import alert_channels, alert_deliveries
 from .config import ChannelConfig, ChannelKind, parse_channel
 
@@ -58,27 +58,15 @@ def _values(config: ChannelConfig) -> dict[str, Any]:
 
 
 def get_channel(connection: Connection, org_id: str, channel_id: str) -> dict[str, Any] | None:
-    row = (
-        connection.execute(
-            sa.select(alert_channels).where(
-                alert_channels.c.org_id == org_id, alert_channels.c.id == channel_id
-            )
-        )
-        .mappings()
-        .first()
+    return first_row(
+        connection, alert_channels, alert_channels.c.org_id == org_id, alert_channels.c.id == channel_id
     )
-    return dict(row) if row else None
 
 
 def find_channel_by_name(connection: Connection, org_id: str, name: str) -> dict[str, Any] | None:
-    row = (
-        connection.execute(
-            sa.select(alert_channels).where(alert_channels.c.org_id == org_id, alert_channels.c.name == name)
-        )
-        .mappings()
-        .first()
+    return first_row(
+        connection, alert_channels, alert_channels.c.org_id == org_id, alert_channels.c.name == name
     )
-    return dict(row) if row else None
 
 
 def list_channels(connection: Connection, org_id: str, *, enabled_only: bool = False) -> list[dict[str, Any]]:
@@ -171,16 +159,12 @@ def update_delivery(
 
 
 def get_delivery(connection: Connection, org_id: str, delivery_id: int) -> dict[str, Any] | None:
-    row = (
-        connection.execute(
-            sa.select(alert_deliveries).where(
-                alert_deliveries.c.org_id == org_id, alert_deliveries.c.id == delivery_id
-            )
-        )
-        .mappings()
-        .first()
+    return first_row(
+        connection,
+        alert_deliveries,
+        alert_deliveries.c.org_id == org_id,
+        alert_deliveries.c.id == delivery_id,
     )
-    return dict(row) if row else None
 
 
 def list_deliveries(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
@@ -14,6 +15,7 @@ from pydantic import BeforeValidator
 
 from ...schema.vocabulary import RiskLevel
 from ..analysis.label_join import LABEL_STATUSES
+from ..storage import Storage
 from ..storage.metrics import model_metrics
 from ..storage.queries import (
     CursorError,
@@ -51,6 +53,24 @@ def _window(since: dt.datetime | None, until: dt.datetime | None) -> Window:
     if window.since_ns is not None and window.until_ns is not None and window.since_ns > window.until_ns:
         raise HTTPException(400, "since must not be after until")
     return window
+
+
+Rows = tuple[list[dict[str, Any]], str | None]
+
+
+def _read_page(
+    storage: Storage, org_id: str, read: str, sql_read: Callable[..., Rows], options: dict[str, Any]
+) -> Rows:
+    """A page from the telemetry store's ``read`` method when one is set, else from ``sql_read``;
+    a cursor this server did not hand out is the caller's mistake (400)."""
+    try:
+        if storage.telemetry is not None:
+            rows: Rows = getattr(storage.telemetry, read)(org_id, **options)
+            return rows
+        with storage.read() as connection:
+            return sql_read(connection, org_id, **options)
+    except CursorError as exc:
+        raise HTTPException(400, str(exc)) from None
 
 
 def _status(is_error: bool) -> Literal["ok", "error"]:
@@ -167,14 +187,7 @@ def get_predictions(
         "limit": limit,
         "cursor": cursor,
     }
-    try:
-        if storage.telemetry is not None:
-            rows, next_cursor = storage.telemetry.list_predictions(principal.org_id, **options)
-        else:
-            with storage.read() as connection:
-                rows, next_cursor = list_predictions(connection, principal.org_id, **options)
-    except CursorError as exc:
-        raise HTTPException(400, str(exc)) from None
+    rows, next_cursor = _read_page(storage, principal.org_id, "list_predictions", list_predictions, options)
     return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -190,18 +203,8 @@ def get_labels(
 ) -> s.Page[s.Label]:
     if status is not None and status not in LABEL_STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(LABEL_STATUSES)}")
-    try:
-        if storage.telemetry is not None:
-            rows, next_cursor = storage.telemetry.list_labels(
-                principal.org_id, status=status, model=model, limit=limit, cursor=cursor
-            )
-        else:
-            with storage.read() as connection:
-                rows, next_cursor = list_labels(
-                    connection, principal.org_id, status=status, model=model, limit=limit, cursor=cursor
-                )
-    except CursorError as error:
-        raise HTTPException(400, str(error)) from None
+    options = {"status": status, "model": model, "limit": limit, "cursor": cursor}
+    rows, next_cursor = _read_page(storage, principal.org_id, "list_labels", list_labels, options)
     return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -267,14 +270,7 @@ def get_llm_calls(
         "cursor": cursor,
         "min_risk": risk,
     }
-    try:
-        if storage.telemetry is not None:
-            rows, next_cursor = storage.telemetry.list_llm_calls(principal.org_id, **options)
-        else:
-            with storage.read() as connection:
-                rows, next_cursor = list_llm_calls(connection, principal.org_id, **options)
-    except CursorError as exc:
-        raise HTTPException(400, str(exc)) from None
+    rows, next_cursor = _read_page(storage, principal.org_id, "list_llm_calls", list_llm_calls, options)
     return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
 
 

@@ -77,9 +77,14 @@ def create_organization(connection: Connection, name: str, plan: str, now_ns: in
     return row
 
 
-def get_organization(connection: Connection, org_id: str) -> dict[str, Any] | None:
-    row = connection.execute(sa.select(organizations).where(organizations.c.id == org_id)).mappings().first()
+def first_row(connection: Connection, table: sa.Table, *where: Any) -> dict[str, Any] | None:
+    """The first row of ``table`` matching ``where``, as a plain dict, or None when none does."""
+    row = connection.execute(sa.select(table).where(*where)).mappings().first()
     return dict(row) if row else None
+
+
+def get_organization(connection: Connection, org_id: str) -> dict[str, Any] | None:
+    return first_row(connection, organizations, organizations.c.id == org_id)
 
 
 def create_user(
@@ -98,23 +103,11 @@ def create_user(
 
 
 def get_user(connection: Connection, org_id: str, user_id: str) -> dict[str, Any] | None:
-    row = (
-        connection.execute(sa.select(users).where(users.c.org_id == org_id, users.c.id == user_id))
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+    return first_row(connection, users, users.c.org_id == org_id, users.c.id == user_id)
 
 
 def find_user_by_email(connection: Connection, org_id: str, email: str) -> dict[str, Any] | None:
-    row = (
-        connection.execute(
-            sa.select(users).where(users.c.org_id == org_id, users.c.email_key == email_key(email))
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+    return first_row(connection, users, users.c.org_id == org_id, users.c.email_key == email_key(email))
 
 
 def list_users(connection: Connection, org_id: str) -> list[dict[str, Any]]:
@@ -150,12 +143,7 @@ def create_key(
 
 
 def get_key(connection: Connection, org_id: str, key_id: str) -> dict[str, Any] | None:
-    row = (
-        connection.execute(sa.select(api_keys).where(api_keys.c.org_id == org_id, api_keys.c.id == key_id))
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+    return first_row(connection, api_keys, api_keys.c.org_id == org_id, api_keys.c.id == key_id)
 
 
 def list_keys(connection: Connection, org_id: str) -> list[dict[str, Any]]:

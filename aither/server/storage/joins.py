@@ -152,6 +152,20 @@ def _place(
     return JOINED, message, rows
 
 
+def label_fields(label: LabelRecord) -> dict[str, Any]:
+    """The columns of the ``labels`` row that come from the label span itself (both stores write them)."""
+    return {
+        "trace_id": label.trace_id,
+        "span_id": label.span_id,
+        "target_span_id": label.target_span_id,
+        "model_name": label.model_name,
+        "value": label.value,
+        "is_batch": label.is_batch,
+        "row_indices": label.row_indices,
+        "time_ns": label.time_ns,
+    }
+
+
 def join_labels(
     connection: Connection,
     org_id: str,
@@ -196,14 +210,7 @@ def join_labels(
         label_rows_out.append(
             {
                 "org_id": org_id,
-                "trace_id": label.trace_id,
-                "span_id": label.span_id,
-                "target_span_id": label.target_span_id,
-                "model_name": label.model_name,
-                "value": label.value,
-                "is_batch": label.is_batch,
-                "row_indices": label.row_indices,
-                "time_ns": label.time_ns,
+                **label_fields(label),
                 "status": status,
                 "join_rule": decision.rule,
                 "prediction_id": target.id if target else None,

@@ -36,7 +36,16 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
         raise CursorError(f"invalid cursor {cursor!r}; pass the next_cursor of a previous page") from None
 
 
-def _json(text: str | None) -> Any:
+def cut_page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+    """The first ``limit`` of rows fetched newest first with ``LIMIT limit + 1``, and the cursor
+    of the next page (None when the extra row did not come, i.e. this is the last page)."""
+    if len(rows) > limit:
+        return rows[:limit], encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"])
+    return rows, None
+
+
+def parse_json(text: str | None) -> Any:
+    """A JSON column's value; text that is not JSON comes back as it is, None as None."""
     if text is None:
         return None
     try:
@@ -169,10 +178,7 @@ def list_predictions(
         .limit(limit + 1)
     )
     rows = [dict(row) for row in connection.execute(query).mappings()]
-    next_cursor = (
-        encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
-    )
-    rows = rows[:limit]
+    rows, next_cursor = cut_page(rows, limit)
     _attach_labels(connection, rows)
     return rows, next_cursor
 
@@ -186,10 +192,10 @@ def _attach_labels(connection: Connection, rows: list[dict[str, Any]]) -> None:
             label_rows.c.prediction_id.in_(ids), label_rows.c.row_index < 1000
         )
         for prediction_id, row_index, value in connection.execute(query):
-            values.setdefault(prediction_id, {})[row_index] = _json(value)
+            values.setdefault(prediction_id, {})[row_index] = parse_json(value)
     for row in rows:
-        row["features"] = _json(row["features"])
-        row["prediction"] = _json(row["prediction"])
+        row["features"] = parse_json(row["features"])
+        row["prediction"] = parse_json(row["prediction"])
         found = values.get(row["id"], {})
         row["labels"] = dict(sorted(found.items()))
         row["label"] = found.get(0) if (row["output_rows"] or 0) <= 1 else None
@@ -231,13 +237,10 @@ def list_labels(
         .limit(limit + 1)
     )
     rows = [dict(row) for row in connection.execute(query).mappings()]
-    next_cursor = (
-        encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
-    )
-    rows = rows[:limit]
+    rows, next_cursor = cut_page(rows, limit)
     for row in rows:
-        row["value"] = _json(row["value"])
-        row["row_indices"] = _json(row["row_indices"])
+        row["value"] = parse_json(row["value"])
+        row["row_indices"] = parse_json(row["row_indices"])
     return rows, next_cursor
 
 
@@ -272,7 +275,7 @@ def get_trace(connection: Connection, org_id: str, trace_id: str) -> dict[str, A
     payloads = {row["span_id"]: row for row in prediction_rows}
     for row in span_rows:
         for key in ("attributes", "events", "links", "resource"):
-            row[key] = _json(row[key])
+            row[key] = parse_json(row[key])
         prediction = payloads.get(row["span_id"])
         if prediction is not None and isinstance(row["attributes"], dict):
             from ...schema import semconv as sc
@@ -326,7 +329,7 @@ def _rows_in_trace(
     for row in rows:
         for key in _JSON_COLUMNS:
             if key in row:
-                row[key] = _json(row[key])
+                row[key] = parse_json(row[key])
     return rows
 
 
@@ -373,13 +376,10 @@ def list_llm_calls(
         clauses.append(sa.or_(c.time_ns < time_ns, sa.and_(c.time_ns == time_ns, c.id < row_id)))
     query = sa.select(llm_calls).where(*clauses).order_by(c.time_ns.desc(), c.id.desc()).limit(limit + 1)
     rows = [dict(row) for row in connection.execute(query).mappings()]
-    next_cursor = (
-        encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
-    )
-    rows = rows[:limit]
+    rows, next_cursor = cut_page(rows, limit)
     for row in rows:
         for key in ("finish_reasons", "pii_counts", "injection_rules"):
-            row[key] = _json(row[key])
+            row[key] = parse_json(row[key])
     return rows, next_cursor
 
 

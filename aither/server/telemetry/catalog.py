@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..storage.queries import _json as parse_json
-from ..storage.queries import decode_cursor, encode_cursor
+from ..storage.queries import cut_page, decode_cursor, parse_json
 from ..storage.window import Window
 from .client import Executor
 from .labels import LABEL_COLUMNS, LATEST_LABEL_ROWS, LATEST_LABELS
@@ -83,10 +82,7 @@ class CatalogReads:
             params,
         )
         rows = [dict(zip(LABEL_COLUMNS, row, strict=True)) for row in found]
-        next_cursor = (
-            encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
-        )
-        rows = rows[:limit]
+        rows, next_cursor = cut_page(rows, limit)
         for row in rows:
             row["is_batch"] = bool(row["is_batch"])
             row["value"] = parse_json(row["value"])

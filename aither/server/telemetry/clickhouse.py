@@ -20,8 +20,7 @@ from ..detection import rollups as rollup_math
 from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES
-from ..storage.queries import _json as parse_json
-from ..storage.queries import decode_cursor, encode_cursor
+from ..storage.queries import cut_page, decode_cursor, parse_json
 from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
 from .catalog import CatalogReads
@@ -413,10 +412,7 @@ class ClickHouseStore(LlmReads, CatalogReads):
             params,
         )
         rows = [dict(zip(columns, row, strict=True)) for row in found]
-        next_cursor = (
-            encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
-        )
-        rows = rows[:limit]
+        rows, next_cursor = cut_page(rows, limit)
         self._attach_labels(org_id, rows)
         return rows, next_cursor
 

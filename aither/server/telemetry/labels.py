@@ -16,7 +16,7 @@ from typing import Any
 
 from ..analysis.label_join import AMBIGUOUS, INVALID, PENDING, RULE_MODEL, RULE_ONLY, JoinDecision, resolve
 from ..ingest.records import LabelRecord, PredictionRecord
-from ..storage.joins import _label_values, _place, _Placement, _Prediction
+from ..storage.joins import _label_values, _place, _Placement, _Prediction, label_fields
 from .client import Executor, value_set
 
 LABEL_COLUMNS = (
@@ -246,19 +246,6 @@ _REVISIT = (
     "target_span_id", "model_name", "status", "prediction_span_id", "value", "is_batch",
     "row_indices", "time_ns", "join_rule",
 )  # fmt: skip
-
-
-def label_fields(label: LabelRecord) -> dict[str, Any]:
-    return {
-        "trace_id": label.trace_id,
-        "span_id": label.span_id,
-        "target_span_id": label.target_span_id,
-        "model_name": label.model_name,
-        "value": label.value,
-        "is_batch": label.is_batch,
-        "row_indices": label.row_indices,
-        "time_ns": label.time_ns,
-    }
 
 
 def _sample(text: str | None) -> Any:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...schema.vocabulary import RiskLevel
-from ..storage.queries import _json as parse_json
-from ..storage.queries import decode_cursor, encode_cursor
+from ..storage.queries import cut_page, decode_cursor, parse_json
 from ..storage.window import Window
 from .client import Executor, value_set
 
@@ -99,10 +98,7 @@ class LlmReads:
             params,
         )
         rows = [dict(zip(LLM_READ_COLUMNS, row, strict=True)) for row in found]
-        next_cursor = (
-            encode_cursor(rows[limit - 1]["time_ns"], rows[limit - 1]["id"]) if len(rows) > limit else None
-        )
-        rows = rows[:limit]
+        rows, next_cursor = cut_page(rows, limit)
         for row in rows:
             for key in ("is_error", "pii_detected", "injection_detected"):
                 row[key] = None if row[key] is None else bool(row[key])
