@@ -42,7 +42,7 @@ Bounds (documented in ``docs/llm.md``):
 Example: what a hooked request method does with an ``LLMCall`` (``_hooks.sync_hook`` does
 this for every provider; the async one awaits ``ainvoke``)::
 
-    from aither import semconv
+    from aither.schema import semconv
     from aither.adapters.llm import _common
 
     def make_hook(original, context: WrapContext):
@@ -107,7 +107,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from ... import semconv
+from ...schema import semconv
 from ...tracing.context import set_last
 from ...tracing.predictions import record_exception
 from ._findings import Findings, LLMPayload

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ... import semconv
 from ...export.pipeline import DeferredPayload
+from ...schema import semconv
 from . import injection, pii
 from ._text import SCAN_MAX_CHARS, collect_texts
 

@@ -57,7 +57,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urlsplit
 
-from ... import semconv
+from ...schema import semconv
 from ._common import LLMCall, StreamRecorder, TextBudget, hook
 
 if TYPE_CHECKING:
