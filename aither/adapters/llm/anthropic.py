@@ -410,6 +410,7 @@ class AnthropicProvider(_hooks.Provider):
     """Anthropic's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
 
     label = "an Anthropic"
+    record_late = True
 
     def request(
         self, runtime: Runtime, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]

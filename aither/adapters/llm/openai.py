@@ -140,6 +140,7 @@ class OpenAIProvider(_hooks.Provider):
     """OpenAI's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
 
     label = "an OpenAI"
+    record_late = True
 
     def request(
         self, runtime: Runtime, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
