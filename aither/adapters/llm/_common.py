@@ -42,7 +42,7 @@ Bounds (documented in ``docs/llm.md``):
 Example: what a hooked request method does with an ``LLMCall`` (``_hooks.sync_hook`` does
 this for every provider; the async one awaits ``ainvoke``)::
 
-    from aither import semconv
+    from aither.schema import semconv
     from aither.adapters.llm import _common
 
     def make_hook(original, context: WrapContext):
@@ -101,13 +101,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from ... import semconv
+from ...schema import semconv
 from ...tracing.context import set_last
 from ...tracing.predictions import record_exception
 from ._findings import Findings, LLMPayload
@@ -201,6 +202,7 @@ class LLMCall:
         "_end_lock",
         "_input_messages",
         "_input_texts",
+        "_late",
         "_output_messages",
         "_output_texts",
         "_pending",
@@ -236,6 +238,7 @@ class LLMCall:
         self._system_texts: list[str] = []
         self.stream_attributes: dict[str, Any] | None = None
         self._cost_given = False
+        self._late: Callable[[], None] | None = None
 
     # -- start ------------------------------------------------------------------------------
     @classmethod
@@ -429,6 +432,35 @@ class LLMCall:
         except Exception as exc:
             self.runtime.internal_error_quiet(exc, "reading an LLM response")
 
+    def record_later(self, reader: Callable[[], None]) -> None:
+        """Run ``reader`` (which records the response on this call) on the export thread, when
+        the span is encoded, instead of now; at once when content is captured (the content is
+        cut and masked when the span ends). The reader keeps references to the response
+        object: a caller that changes that object before the span is exported changes what is
+        recorded (the SDKs' responses are not changed by their users in practice)."""
+        if self.capture:
+            reader()
+        else:
+            self._late = reader
+
+    def _read_late(self, findings: Findings, attributes: dict[str, Any]) -> None:
+        """On the export thread: run the late reader, then complete the span's attributes and
+        the findings with what it recorded."""
+        reader = self._late
+        if reader is None:
+            return
+        self._late = None
+        try:
+            reader()
+        except Exception as exc:
+            self.runtime.internal_error_quiet(exc, "reading an LLM response")
+        if self._usage:
+            attributes.update(self._usage)
+        findings.model = self.response_model or self.request_model
+        findings.usage = self._usage
+        findings.output_texts = self._output_texts
+        findings.wants_price = not self._cost_given
+
     def record_error(self, exc: BaseException) -> None:
         """ERROR status, an ``exception`` event, ``error.type`` and the HTTP status if the
         exception carries one (``status_code``, 400 and above)."""
@@ -507,7 +539,8 @@ class LLMCall:
         )
         # Each deferred attribute is accounted as the processor accounts one set on the span.
         size += 96 * len(attributes) + findings.approx_bytes()
-        self.runtime.defer(self.span, LLMPayload(items, size, findings, attributes))
+        late = partial(self._read_late, findings, attributes) if self._late is not None else None
+        self.runtime.defer(self.span, LLMPayload(items, size, findings, attributes, late))
 
     # -- streams --------------------------------------------------------------------------------------
     def wrap_stream(self, stream: Any, recorder: StreamRecorder) -> Any:

@@ -7,10 +7,11 @@ attributes when the exporter first reads them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ... import semconv
 from ...export.pipeline import DeferredPayload
+from ...schema import semconv
 from . import injection, pii
 from ._text import SCAN_MAX_CHARS, collect_texts
 
@@ -136,7 +137,7 @@ class LLMPayload(DeferredPayload):
     them of valid types) and the scans and price, computed when the exporter first reads
     them, on the export thread; ``items`` (the content) are encoded there as usual."""
 
-    __slots__ = ("_attributes", "_findings", "_raw")
+    __slots__ = ("_attributes", "_findings", "_late", "_raw")
 
     def __init__(
         self,
@@ -144,8 +145,10 @@ class LLMPayload(DeferredPayload):
         approx_bytes: int,
         findings: Findings,
         attributes: dict[str, Any] | None = None,
+        late: Callable[[], None] | None = None,
     ) -> None:
         self._findings: Findings | None = findings
+        self._late = late  # reads the response into attributes and findings, first thing
         self._attributes = attributes
         self._raw: list[tuple[str, Any]] | None = None
         super().__init__(items, approx_bytes, None)
@@ -155,6 +158,9 @@ class LLMPayload(DeferredPayload):
         findings = self._findings
         if findings is not None:
             self._findings = None
+            if self._late is not None:
+                late, self._late = self._late, None
+                late()
             out: list[tuple[str, Any]] = []
             if self._attributes:
                 # Lists as tuples, as the SDK stores them, so an exported span reads the same.

@@ -54,10 +54,11 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urlsplit
 
-from ... import semconv
+from ...schema import semconv
 from ._common import LLMCall, StreamRecorder, TextBudget, hook
 
 if TYPE_CHECKING:
@@ -223,6 +224,10 @@ class Request:
                     call.set_attribute(semconv.AITHER_LLM_RESPONSE_UNREAD, True)
             elif self.stream and provider.is_stream(result):
                 return provider.wrap_stream(call, self, result, is_async=is_async)
+            elif provider.record_late:
+                # Read on the export thread (see LLMCall.record_later): the caller's thread
+                # only keeps a reference to the parsed response.
+                call.record_later(partial(provider.record, call, self, result))
             else:
                 provider.record(call, self, result)
         except Exception as exc:
@@ -244,6 +249,11 @@ class Provider:
 
     label = "an LLM"
     """Names the provider in counted errors (``reading {label} request``)."""
+
+    record_late = False
+    """Whether :meth:`record` may run on the export thread (see ``LLMCall.record_later``): true
+    when the response it reads is a whole parsed object that nothing reads after the call
+    (not a body the SDK goes on to parse and may fail on)."""
 
     def request(
         self, runtime: Runtime, site: Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ... import semconv
+from ...schema import semconv
 from ...tracing.llm_record import captured_embedding
 from . import _common
 from ._common import LLMCall, StreamRecorder, TextAccumulator, TextBudget, as_int, field

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import wrapt
 
-from ... import semconv
+from ...schema import semconv
 
 if TYPE_CHECKING:
     from ._common import LLMCall

@@ -21,10 +21,6 @@ MASK_PII_ENV: Final = "AITHER_MASK_PII"
 """Set to ``true`` to mask personal data in captured content before export."""
 
 
-def _truthy(raw: str | None) -> bool:
-    return raw is not None and raw.strip().lower() in ("1", "true", "yes", "on")
-
-
 def mask_pii_enabled(runtime: Runtime) -> bool:
     """Whether captured content is masked: the client's ``mask_pii`` setting (``AITHER_MASK_PII``),
     read from the environment once, at ``init()``."""

@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ... import semconv
+from ...schema import providers, semconv
 from ..base import Adapter, WrapContext
 from . import _common, _hooks
 from ._common import LLMCall, StreamRecorder, TextBudget, as_int, field
 from ._hooks import is_int, is_number, stop_sequences
 
-PROVIDER = "anthropic"
-"""``gen_ai.provider.name`` of Anthropic's API."""
+if TYPE_CHECKING:
+    from ..._runtime import Runtime
+
 _PROVIDERS_BY_CLASS = (
-    ("Bedrock", "aws.bedrock"),
-    ("Vertex", "gcp.vertex_ai"),
-    ("Foundry", "azure.ai.inference"),
+    ("Bedrock", providers.AWS_BEDROCK),
+    ("Vertex", providers.GCP_VERTEX_AI),
+    ("Foundry", providers.AZURE_AI_INFERENCE),
 )
 """Anthropic's SDK also speaks to Claude on other clouds; their clients' class names say which."""
 
@@ -48,7 +49,7 @@ def provider_of(client: Any) -> str:
     for marker, provider in _PROVIDERS_BY_CLASS:
         if marker in name:
             return provider
-    return PROVIDER
+    return providers.ANTHROPIC
 
 
 # -- the request ---------------------------------------------------------------------------------
@@ -189,7 +190,7 @@ def _system_instructions(system: Any) -> Callable[[TextBudget], list[dict[str, A
     return lambda budget: _parts(system, budget)
 
 
-def start_call(runtime: Any, site: _hooks.Site, options: Any, stream: bool) -> LLMCall | None:
+def start_call(runtime: Runtime, site: _hooks.Site, options: Any, stream: bool) -> LLMCall | None:
     """Start the span of one Messages request (None: it could not start, run untraced)."""
     body = options.json_data if isinstance(options.json_data, Mapping) else {}
     model = body.get("model")
@@ -409,9 +410,10 @@ class AnthropicProvider(_hooks.Provider):
     """Anthropic's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
 
     label = "an Anthropic"
+    record_late = True
 
     def request(
-        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, runtime: Runtime, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> _hooks.Request | None:
         if len(args) < 2 or not _is_messages(args[1]):
             return None

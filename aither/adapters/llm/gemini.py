@@ -29,21 +29,20 @@ Gemini stream stopped early ends as ``aither.llm.stream.end = closed`` in both c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ... import semconv
+from ...schema import providers, semconv
 from ...tracing.llm_record import captured_embedding
 from ..base import Adapter, WrapContext
 from . import _common, _hooks
 from ._common import AsyncStreamProxy, LLMCall, StreamProxy, StreamRecorder, TextBudget, as_int
 from ._hooks import is_int, is_number, stop_sequences
 
-PROVIDER_GEMINI = "gcp.gemini"
-"""``gen_ai.provider.name`` of the Gemini Developer API."""
-PROVIDER_VERTEX = "gcp.vertex_ai"
-"""``gen_ai.provider.name`` of Gemini on Vertex AI (``genai.Client(vertexai=True)``)."""
+if TYPE_CHECKING:
+    from ..._runtime import Runtime
+
 
 _GENERATE = ("generateContent", "streamGenerateContent")
 _EMBED = ("embedContent", "batchEmbedContents", "predict")
@@ -234,7 +233,7 @@ def _message(content: Any, budget: TextBudget, default_role: str) -> dict[str, A
 
 
 def start_call(
-    runtime: Any,
+    runtime: Runtime,
     site: _hooks.Site,
     provider: str,
     operation: str,
@@ -474,7 +473,7 @@ class GeminiProvider(_hooks.Provider):
     label = "a Gemini"
 
     def request(
-        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, runtime: Runtime, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> _hooks.Request | None:
         path = args[1] if len(args) > 1 else None
         if not isinstance(path, str):
@@ -542,7 +541,8 @@ def instrument_client(client: Any, context: WrapContext) -> Any:
         server = _hooks.server_attributes(api_client._http_options.base_url or "")
     except Exception:  # no base URL to read: no server attributes
         server = {}
-    provider = PROVIDER_VERTEX if getattr(api_client, "vertexai", False) else PROVIDER_GEMINI
+    # Gemini on Vertex AI is ``genai.Client(vertexai=True)``.
+    provider = providers.GCP_VERTEX_AI if getattr(api_client, "vertexai", False) else providers.GCP_GEMINI
     site = _hooks.Site(context, server, provider)
     _hooks.install(client, _HOOKED, _PROVIDER, site, target=api_client)
     api_client._aither_hooks = site

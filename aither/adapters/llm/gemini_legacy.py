@@ -16,14 +16,17 @@ Finish reasons are the API's names (``STOP``, ``MAX_TOKENS``...). An exception o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from ... import semconv
+from ...schema import providers, semconv
 from ..base import Adapter, WrapContext
 from . import _hooks, gemini
 from ._common import LLMCall, StreamRecorder
+
+if TYPE_CHECKING:
+    from ..._runtime import Runtime
 
 _HOOKED = ("generate_content", "generate_content_async")
 
@@ -82,7 +85,7 @@ class LegacyProvider(_hooks.Provider):
     label = "a Gemini"
 
     def request(
-        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, runtime: Runtime, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> _hooks.Request | None:
         model = site.extra
         try:
@@ -94,7 +97,7 @@ class LegacyProvider(_hooks.Provider):
         call = gemini.start_call(
             runtime,
             site,
-            gemini.PROVIDER_GEMINI,
+            providers.GCP_GEMINI,
             semconv.GEN_AI_OPERATION_GENERATE_CONTENT,
             _model_id(model),
             body,

@@ -24,20 +24,21 @@ from __future__ import annotations
 
 import copy as _copy
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai import AsyncStream, Stream
 from openai._base_client import AsyncAPIClient, SyncAPIClient
 
-from ... import semconv
+from ...schema import providers, semconv
 from ..base import Adapter, WrapContext
 from . import _common, _hooks
 from . import _openai_messages as _messages
 from ._common import LLMCall, field
 from ._openai_messages import CHAT, COMPLETIONS, EMBEDDINGS, RESPONSES
 
-PROVIDER = "openai"
-AZURE_PROVIDER = "azure.ai.openai"
+if TYPE_CHECKING:
+    from ..._runtime import Runtime
+
 STREAM_USAGE_ENV = "AITHER_OPENAI_STREAM_USAGE"
 RAW_RESPONSE_HEADER = _hooks.RAW_RESPONSE_HEADER  # openai._constants.RAW_RESPONSE_HEADER
 
@@ -90,7 +91,7 @@ def stream_usage_enabled(context: WrapContext) -> bool:
 
 def instrument_client(client: Any, context: WrapContext) -> Any:
     """Hook ``client.request`` (and ``copy`` / ``with_options``) on this instance."""
-    provider = AZURE_PROVIDER if "Azure" in type(client).__name__ else PROVIDER
+    provider = providers.AZURE_AI_OPENAI if "Azure" in type(client).__name__ else providers.OPENAI
     server = _hooks.server_attributes(getattr(client, "base_url", ""))
     site = _hooks.Site(context, server, _Site(provider, stream_usage_enabled(context)))
     return _hooks.install(client, ("request",), _PROVIDER, site, instrument_client)
@@ -139,9 +140,10 @@ class OpenAIProvider(_hooks.Provider):
     """OpenAI's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
 
     label = "an OpenAI"
+    record_late = True
 
     def request(
-        self, runtime: Any, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        self, runtime: Runtime, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> _hooks.Request | None:
         if len(args) < 2:
             return None

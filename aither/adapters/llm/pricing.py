@@ -46,24 +46,26 @@ import importlib.metadata
 from dataclasses import dataclass
 from typing import Any
 
+from ...schema import providers
+
 # gen_ai.provider.name (OpenTelemetry GenAI conventions) -> genai-prices' provider id.
 # Vertex AI serves Gemini and (through genai-prices' fallback) Anthropic's models; Azure
 # OpenAI has its own table with a fallback to OpenAI's.
 PROVIDER_IDS: dict[str, str] = {
-    "openai": "openai",
-    "anthropic": "anthropic",
-    "gcp.gemini": "google",
-    "gcp.vertex_ai": "google",
-    "gcp.gen_ai": "google",
-    "azure.ai.openai": "azure",
-    "azure.ai.inference": "azure",
-    "aws.bedrock": "aws",
-    "cohere": "cohere",
-    "deepseek": "deepseek",
-    "groq": "groq",
-    "mistral_ai": "mistral",
-    "perplexity": "perplexity",
-    "x_ai": "x-ai",
+    providers.OPENAI: "openai",
+    providers.ANTHROPIC: "anthropic",
+    providers.GCP_GEMINI: "google",
+    providers.GCP_VERTEX_AI: "google",
+    providers.GCP_GEN_AI: "google",
+    providers.AZURE_AI_OPENAI: "azure",
+    providers.AZURE_AI_INFERENCE: "azure",
+    providers.AWS_BEDROCK: "aws",
+    providers.COHERE: "cohere",
+    providers.DEEPSEEK: "deepseek",
+    providers.GROQ: "groq",
+    providers.MISTRAL_AI: "mistral",
+    providers.PERPLEXITY: "perplexity",
+    providers.X_AI: "x-ai",
 }
 """The providers aither prices, by their ``gen_ai.provider.name``."""
 
