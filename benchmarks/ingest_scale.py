@@ -38,7 +38,7 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "server")]
 from otlp_builder import PROTOBUF, Spans, ids, request  # noqa: E402
 from server_process import ServerProcess  # noqa: E402
 
-from aither import semconv as sc  # noqa: E402
+from aither.schema import semconv as sc  # noqa: E402
 
 KEY = "aith_ingest_scale_benchmark_key_0001"
 PER_REQUEST = 200

@@ -28,7 +28,7 @@ from otlp_builder import PROTOBUF, Spans, ids, request
 from pg_cluster import postgres_cluster
 from server_process import ServerProcess
 
-from aither import semconv as sc
+from aither.schema import semconv as sc
 from aither.server import EmbeddedServer, ServerSettings
 from aither.server.alerts.outbox import IN_FLIGHT_LOST
 from aither.server.lease import PERIODIC

@@ -45,7 +45,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aither.semconv import PII_TYPES
+from aither.schema.semconv import PII_TYPES
 
 __all__ = ["MASKS", "PII_TYPES", "Scan", "count", "find", "luhn_valid", "mask", "scan"]
 

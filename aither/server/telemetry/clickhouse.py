@@ -467,7 +467,7 @@ class ClickHouseStore(LlmReads, CatalogReads):
             for key in ("attributes", "events", "links", "resource"):
                 row[key] = parse_json(row[key])
             if row["span_id"] in texts and isinstance(row["attributes"], dict):
-                from ... import semconv as sc
+                from ...schema import semconv as sc
 
                 features, prediction = texts[row["span_id"]]
                 if features is not None:
