@@ -18,7 +18,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from otlp_builder import PROTOBUF, Spans, body
+from otlp_builder import PROTOBUF, Spans, body, ids
+from test_server_label_rollups import _traffic as label_traffic
 from test_server_postgres import postgres_url  # noqa: F401  (the throwaway cluster, module-scoped)
 
 from aither import semconv as sc
@@ -27,7 +28,7 @@ from aither.server.bootstrap import bootstrap
 from aither.server.detection.retention import prune
 from aither.server.storage import llm_rollups as lr_mod
 from aither.server.storage.engine import create_engine
-from aither.server.storage.schema import llm_calls, llm_rollups, llm_rollups_hourly, metadata
+from aither.server.storage.schema import label_rows, llm_calls, llm_rollups, llm_rollups_hourly, metadata
 
 KEY = "aith_llm_rollups_test_key_000000001"
 MINUTE = 60 * 10**9
@@ -254,3 +255,69 @@ async def test_backfill_builds_the_rollups_of_stored_calls(backend: tuple[Storag
     with storage.read() as connection:
         assert _stored(connection, org_id, llm_rollups) == kept
         assert _stored(connection, org_id, llm_rollups_hourly) == kept_hours
+
+
+def _raw_scored(storage: Storage, org_id: str, since: int, until: int) -> dict[tuple[str, str | None], Any]:
+    """Per model version: labelled rows, right classes and rows with a true class, from the rows."""
+    out: dict[tuple[str, str | None], list[int]] = {}
+    r = label_rows.c
+    query = sa.select(r.model_name, r.model_version, r.pred_class, r.label_class).where(
+        r.org_id == org_id, r.pred_time_ns >= since, r.pred_time_ns < until
+    )
+    with storage.read() as connection:
+        for model, version, predicted, true in connection.execute(query):
+            sums = out.setdefault((model, version), [0, 0, 0])
+            sums[0] += 1
+            sums[1] += predicted is not None and predicted == true
+            sums[2] += true is not None
+    return {
+        key: (rows, correct / classified if classified else None)
+        for key, (rows, correct, classified) in out.items()
+    }
+
+
+async def test_stats_accuracy_from_label_rollups_equals_the_label_rows(
+    backend: tuple[Storage, ServerSettings],
+) -> None:
+    """``/api/v1/stats`` reads accuracy from the label rollups: the same as from the rows, for
+    windows with partial minutes, including labels without a true class."""
+    storage, settings = backend
+    app = create_app(settings, storage)
+    rng = random.Random(15)
+    spans = Spans()
+    start_ns = spans.now_ns - spans.now_ns % MINUTE - 4 * HOUR + 7 * SECOND
+    batches = label_traffic(rng, spans, start_ns)
+    for index in range(6):  # labels whose value has no class (null): labelled, not classified
+        prediction = spans.prediction("clf", [1], start_ns=start_ns + index * 17 * MINUTE)
+        batches.append([prediction, spans.label(ids(prediction)[0], None, start_ns=spans.now_ns)])
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://aither.test",
+        headers={"Authorization": f"Bearer {KEY}"},
+    ) as http:
+        org_id = (await http.get("/api/v1/org")).json()["id"]
+        for batch in batches:
+            response = await http.post("/v1/traces", content=body(*batch), headers=PROTOBUF)
+            assert response.status_code == 200, response.text
+        with storage.read() as connection:
+            unclassified = connection.execute(
+                sa.select(sa.func.count()).where(label_rows.c.label_class.is_(None))
+            ).scalar_one()
+        assert unclassified >= 6
+        compared = 0
+        for since, until in [
+            (start_ns - HOUR, spans.now_ns + HOUR),
+            (start_ns + 17 * MINUTE + 3 * SECOND, start_ns + 150 * MINUTE + 41 * SECOND),
+            (start_ns + 53 * MINUTE - 7 * SECOND, start_ns + 113 * MINUTE - 7 * SECOND),
+            (start_ns + 30 * SECOND, start_ns + 50 * SECOND),
+        ]:
+            response = await http.get("/api/v1/stats", params={"since": _iso(since), "until": _iso(until)})
+            assert response.status_code == 200, response.text
+            got = {
+                (m["model"], m["version"]): (m["labelled_rows"], m["accuracy"])
+                for m in response.json()["models"]
+                if m["labelled_rows"]
+            }
+            assert got == _raw_scored(storage, org_id, since, until), (since, until)
+            compared += len(got)
+        assert compared > 6

@@ -1,8 +1,8 @@
-"""The ``stats`` summary of a window, read from the rollups (and labels for accuracy).
+"""The ``stats`` summary of a window, read from the rollups (and label rollups for accuracy).
 
 Volume, errors, latency, cost, tokens, PII and injection counts add up per-minute rollups, so
 the answer costs the same for a day of ten calls as for a day of a million. Accuracy comes
-from the labelled rows of the window (the label join's table), never from a scan of predictions.
+from the label-join rollups (:mod:`..storage.label_rollups`), never from a scan of rows.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..storage.schema import anomalies, label_rows
+from ..storage import label_rollups
+from ..storage.schema import anomalies
 from . import rollups
 from .rollups import Rollup, histogram_quantile
 
@@ -99,19 +100,10 @@ def summary(
 def _scored_rows(
     connection: Connection, org_id: str, since_ns: int, until_ns: int
 ) -> dict[tuple[str, str], tuple[int, int, int]]:
-    """Per (model, version or ''): labelled rows, correctly classified, classified."""
-    lr = label_rows.c
+    """Per (model, version or ''): labelled rows, correctly classified, classified; from the
+    label rollups (whole hours, minutes, and the edge minutes' rows), exact for any window."""
+    found = label_rollups.window_sums(connection, org_id, since_ns, until_ns, ("model", "version"))
     return {
-        (row.model_name, row.model_version or ""): (int(row.rows), int(row.correct or 0), int(row.classified))
-        for row in connection.execute(
-            sa.select(
-                lr.model_name,
-                lr.model_version,
-                sa.func.count().label("rows"),
-                sa.func.sum(sa.case((lr.pred_class == lr.label_class, 1), else_=0)).label("correct"),
-                sa.func.count(lr.label_class).label("classified"),
-            )
-            .where(lr.org_id == org_id, lr.pred_time_ns >= since_ns, lr.pred_time_ns < until_ns)
-            .group_by(lr.model_name, lr.model_version)
-        )
+        (model, version): (rollup.rows, rollup.correct, rollup.classified)
+        for (model, version), rollup in found.items()
     }

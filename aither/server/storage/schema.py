@@ -505,6 +505,7 @@ DELAY_COLUMNS = tuple(f"dl_{i:02d}" for i in range(DELAY_BUCKETS))
 LABEL_ROLLUP_SUMS = (
     "rows",
     "correct",
+    "classified",
     "num_rows",
     "err_sum",
     "abs_err_sum",
@@ -534,6 +535,8 @@ def _label_rollup_columns() -> list[Column[Any]]:
         Column("label_class", String(200), primary_key=True),
         Column("rows", BigInteger, nullable=False),
         Column("correct", BigInteger, nullable=False),  # predicted class == true class, any task
+        # the true class known, any task (migration 0012): the stats' accuracy denominator
+        Column("classified", BigInteger, nullable=False),
         Column("num_rows", BigInteger, nullable=False),  # both values numbers: the error sums' count
         Column("err_sum", Float, nullable=False),
         Column("abs_err_sum", Float, nullable=False),

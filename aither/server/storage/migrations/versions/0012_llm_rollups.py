@@ -1,4 +1,5 @@
-"""LLM rollups per minute and hour, built from the LLM calls (the LLM totals read them)
+"""LLM rollups per minute and hour, built from the LLM calls (the LLM totals read them); the
+label rollups count the rows with a true class (the stats' accuracy reads them)
 
 Revision ID: 0012
 Revises: 0010
@@ -41,9 +42,17 @@ def upgrade() -> None:
     for table in ("llm_rollups", "llm_rollups_hourly"):
         _create(table)
     # an upgraded database: the rollups of the calls it holds (a no-op on a new one)
-    from aither.server.storage.llm_rollups import backfill
+    from aither.server.storage import label_rollups, llm_rollups
 
-    backfill(op.get_bind())
+    bind = op.get_bind()
+    llm_rollups.backfill(bind)
+    # 0010 creates ``classified`` since it backfills with today's code; a database that was
+    # already at 0010 gets it here, and its label rollups computed again to fill it
+    if "classified" not in {c["name"] for c in sa.inspect(bind).get_columns("label_rollups")}:
+        for table in ("label_rollups", "label_rollups_hourly"):
+            op.add_column(table, sa.Column("classified", sa.BigInteger(), nullable=False, server_default="0"))
+            op.execute(f"DELETE FROM {table}")
+        label_rollups.backfill(bind)
 
 
 def downgrade() -> None:
