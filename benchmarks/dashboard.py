@@ -256,6 +256,8 @@ def _pages(trace_id: str, since: str, until: str) -> dict[str, list[tuple[str, d
         # the LLM page also asks for the totals by group (by user first)
         "llm totals": [("/api/v1/llm-calls/totals", {**window, "group_by": "user", "limit": 20})],
         "settings": [("/api/v1/api-keys", {})],
+        # not a page: ``aither stats``, whose per-model accuracy reads the label-join rollups
+        "stats": [("/api/v1/stats", window)],
         "live poll": [("/api/v1/dashboard/latest", {})],
     }
 

@@ -25,7 +25,9 @@ from test_server_postgres import postgres_url  # noqa: F401  (the throwaway clus
 from aither import semconv as sc
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.bootstrap import bootstrap
+from aither.server.detection import rollups
 from aither.server.detection.retention import prune
+from aither.server.detection.rollups import Rollup, histogram_quantile
 from aither.server.storage import llm_rollups as lr_mod
 from aither.server.storage.engine import create_engine
 from aither.server.storage.schema import label_rows, llm_calls, llm_rollups, llm_rollups_hourly, metadata
@@ -286,7 +288,7 @@ async def test_stats_accuracy_from_label_rollups_equals_the_label_rows(
     rng = random.Random(15)
     spans = Spans()
     start_ns = spans.now_ns - spans.now_ns % MINUTE - 4 * HOUR + 7 * SECOND
-    batches = label_traffic(rng, spans, start_ns)
+    batches = label_traffic(rng, spans, start_ns) + _traffic(rng, spans, start_ns)
     for index in range(6):  # labels whose value has no class (null): labelled, not classified
         prediction = spans.prediction("clf", [1], start_ns=start_ns + index * 17 * MINUTE)
         batches.append([prediction, spans.label(ids(prediction)[0], None, start_ns=spans.now_ns)])
@@ -320,4 +322,30 @@ async def test_stats_accuracy_from_label_rollups_equals_the_label_rows(
             }
             assert got == _raw_scored(storage, org_id, since, until), (since, until)
             compared += len(got)
+            _assert_sums_equal_minutes(response.json(), storage, org_id, since, until)
         assert compared > 6
+
+
+def _assert_sums_equal_minutes(
+    stats: dict[str, Any], storage: Storage, org_id: str, since: int, until: int
+) -> None:
+    """The stats' volume, errors, latency, cost and tokens (summed in SQL, whole hours from the
+    hourly rollups) equal the sums of the window's per-minute rollups."""
+    llm, models = Rollup(), {}
+    with storage.read() as connection:
+        for key, rollup in rollups.read(connection, org_id, since, until):
+            if key[1] == "llm":
+                llm.merge(rollup)
+            else:
+                models.setdefault((key[3], key[4] or None), Rollup()).merge(rollup)
+    got = stats["llm"]
+    assert (got["total"], got["failed"], got["total_tokens"]) == (llm.count, llm.errors, llm.tokens)
+    assert got["total_cost_usd"] == pytest.approx(llm.cost_usd)
+    assert got["p95_latency_ms"] == histogram_quantile(llm.histogram, 0.95)
+    assert llm.count > 0 or until - since < MINUTE
+    for model in stats["models"]:
+        expected = models.pop((model["model"], model["version"]))
+        assert (model["predictions"], model["errors"]) == (expected.count, expected.errors)
+        assert model["avg_latency_ms"] == pytest.approx(expected.latency_sum_ms / expected.count)
+        assert model["p95_latency_ms"] == histogram_quantile(expected.histogram, 0.95)
+    assert not models

@@ -1,7 +1,8 @@
 """The ``stats`` summary of a window, read from the rollups (and label rollups for accuracy).
 
-Volume, errors, latency, cost, tokens, PII and injection counts add up per-minute rollups, so
-the answer costs the same for a day of ten calls as for a day of a million. Accuracy comes
+Volume, errors, latency, cost, tokens, PII and injection counts are sums of the rollups (whole
+hours from the hourly ones, in SQL), so the answer costs the same for a day of ten calls as for
+a day of a million, and a week reads 168 rows per target, not 10,080. Accuracy comes
 from the label-join rollups (:mod:`..storage.label_rollups`), never from a scan of rows.
 """
 
@@ -13,7 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..storage import label_rollups
-from ..storage.schema import anomalies
+from ..storage.label_rollups import MINUTE_NS, minute_of, split_window, tiers
+from ..storage.schema import ROLLUP_SUMS, anomalies, rollups_hourly
+from ..storage.schema import rollups as rollups_table
 from . import rollups
 from .rollups import Rollup, histogram_quantile
 
@@ -43,7 +46,7 @@ def summary(
     read = (
         telemetry.read_rollups(org_id, since_ns, until_ns)
         if telemetry is not None
-        else rollups.read(connection, org_id, since_ns, until_ns)
+        else _rollup_sums(connection, org_id, since_ns, until_ns)
     )
     for key, rollup in read:
         if key[1] == "llm":
@@ -95,6 +98,43 @@ def summary(
         sa.select(sa.func.count()).where(a.org_id == org_id, a.open_key.is_not(None))
     ).scalar_one()
     return {"llm": llm_out, "models": model_out, "anomalies": int(found), "open_anomalies": int(still_open)}
+
+
+def _rollup_sums(
+    connection: Connection, org_id: str, since_ns: int, until_ns: int
+) -> list[tuple[tuple[int, str, str, str, str, str], Rollup]]:
+    """The rollups of the minutes ``minute(since) <= minute < until`` (those ``rollups.read``
+    returns), summed per (kind, model, version) in SQL: whole hours from ``rollups_hourly``,
+    the minutes around them from ``rollups``. Keys as ``rollups.read``'s (minute, service and
+    environment left '' and 0: stats does not read them)."""
+    end = min(-(-until_ns // MINUTE_NS) * MINUTE_NS, 2**63 - 1)  # the first minute not counted
+    out: list[tuple[tuple[int, str, str, str, str, str], Rollup]] = []
+    for hourly, low, high in tiers(split_window(minute_of(since_ns), end)):
+        table = rollups_hourly if hourly else rollups_table
+        r = table.c
+        keys = [r.kind, r.model, r.version]
+        clauses = [r.org_id == org_id]
+        clauses += [r.minute_ns >= low] if low is not None else []
+        clauses += [r.minute_ns < high] if high is not None else []
+        query = (
+            sa.select(
+                *keys,
+                *(sa.func.sum(r[name]).label(name) for name in ROLLUP_SUMS),
+                sa.func.max(r.latency_max_ms).label("latency_max_ms"),
+            )
+            .where(*clauses)
+            .group_by(*keys)
+        )
+        for row in connection.execute(query).mappings():
+            key = (0, row["kind"], "", row["model"], row["version"], "")
+            # floats: PostgreSQL's SUM of a BIGINT is a Decimal
+            sums = {
+                name: float(value or 0)
+                for name, value in row.items()
+                if name not in ("kind", "model", "version")
+            }
+            out.append((key, rollups.Rollup.from_row(sums)))
+    return out
 
 
 def _scored_rows(
