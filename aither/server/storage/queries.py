@@ -400,7 +400,7 @@ def llm_call_totals(
     window = window or Window()
     if group_by in llm_rollups.GROUPS:
         found = llm_rollups.totals(connection, org_id, group_by, window.since_ns, window.until_ns)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "key": key,
                 "calls": int(sums[0]),
