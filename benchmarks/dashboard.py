@@ -4,7 +4,8 @@
    their label rows) and N LLM calls of three models, spread over the last 7 days, plus a
    few traces with their spans, straight through the storage layer's tables (not HTTP), with
    the rollups that ingest would keep (the same ``Rollup`` sums and upsert, and the label-join
-   rollups built from the label rows as migration 0010 builds them);
+   rollups built from the label rows as migration 0010 builds them, the LLM rollups from
+   the calls as migration 0012 does);
 2. start a real server on that database and time each page's API calls over HTTP
    (``--repeat`` runs each; p50 and p95), for the last 24 hours and the last 7 days;
 3. time each page's load in headless Chromium (from navigation to the page's data drawn;
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 from aither.server import EmbeddedServer, ServerSettings, Storage
 from aither.server.bootstrap import bootstrap
 from aither.server.detection import rollups
-from aither.server.storage import label_rollups
+from aither.server.storage import label_rollups, llm_rollups
 from aither.server.storage.bulk import bulk_insert
 from aither.server.storage.schema import label_rows, labels, llm_calls, predictions, spans
 
@@ -188,6 +189,7 @@ def _load(storage: Storage, org_id: str, n: int, start_ns: int) -> list[str]:
             rollups.upsert(connection, org_id, batch)
     with storage.engine.begin() as connection:  # the label-join rollups, as migration 0010 builds them
         label_rollups.backfill(connection)
+        llm_rollups.backfill(connection)  # and the LLM rollups, as migration 0012 does
     return traces
 
 
@@ -254,6 +256,8 @@ def _pages(trace_id: str, since: str, until: str) -> dict[str, list[tuple[str, d
         # the LLM page also asks for the totals by group (by user first)
         "llm totals": [("/api/v1/llm-calls/totals", {**window, "group_by": "user", "limit": 20})],
         "settings": [("/api/v1/api-keys", {})],
+        # not a page: ``aither stats``, whose per-model accuracy reads the label-join rollups
+        "stats": [("/api/v1/stats", window)],
         "live poll": [("/api/v1/dashboard/latest", {})],
     }
 

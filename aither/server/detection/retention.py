@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..storage import label_rollups
+from ..storage import label_rollups, llm_rollups
 from ..storage.schema import (
     anomalies,
     drift_scores,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("aither.server")
 BATCH_ROWS = 5_000
 # steps that delete a span of minutes (hours) at a time, until none is left
-_BY_MINUTE = ("rollups", "rollups_hourly", "label_rollups")
+_BY_MINUTE = ("rollups", "rollups_hourly", "label_rollups", "llm_rollups")
 
 
 @dataclass
@@ -120,6 +120,8 @@ def _steps(cutoff_ns: int, org_id: str | None, limit: int) -> list[tuple[str, Ca
         ("label_rollups", lambda c: label_rollups.prune(c, cutoff_ns, org_id)),
         ("predictions", by_time(predictions, "time_ns")),
         ("llm_calls", by_time(llm_calls, "time_ns")),
+        # after llm_calls: the cutoff's minute is computed again from the calls left
+        ("llm_rollups", lambda c: llm_rollups.prune(c, cutoff_ns, org_id)),
         ("operations", by_time(operations, "time_ns")),
         ("spans", by_time(spans, "start_time_ns")),
         ("rollups", delete_rollups),

@@ -24,6 +24,7 @@ from ..ingest.records import (
     PredictionRecord,
     SpanRecord,
 )
+from . import llm_rollups
 from .bulk import bulk_insert
 from .joins import insert_returning_ids, join_labels
 from .schema import llm_calls, operations, predictions, spans
@@ -130,6 +131,8 @@ class IngestJob:
             observe_drift(connection, org_id, new_spans, new_predictions, new_llm, new_operations)
         if new_llm:
             bulk_insert(connection, llm_calls, _rows(new_llm, _LLM_FIELDS, org_id=org_id))
+            # only the newly stored calls: a replay adds nothing
+            llm_rollups.upsert(connection, org_id, llm_rollups.collect(new_llm))
         if new_operations:
             bulk_insert(connection, operations, _rows(new_operations, _OPERATION_FIELDS, org_id=org_id))
         result_counts = IngestResult(

@@ -3,9 +3,10 @@
 Every labelled row (a row of ``label_rows``) adds to one rollup row, keyed by organisation,
 minute of the *prediction's* time, model, version, environment, task and, for a
 classification row with both classes known, the cell (predicted, true) of its confusion
-matrix. The columns are counts and sums (labelled rows, right classes, regression error sums,
-label-delay sum and a log-bucket histogram) and one max (the longest delay), so merging is
-adding, and a ClickHouse ``SummingMergeTree`` can hold the same rows.
+matrix. The columns are counts and sums (labelled rows, right classes, rows with a true
+class, regression error sums, label-delay sum and a log-bucket histogram) and one max (the
+longest delay), so merging is adding, and a ClickHouse ``SummingMergeTree`` can hold the same
+rows.
 
 They are kept in the transaction that writes ``label_rows``:
 
@@ -68,6 +69,7 @@ class LabelRollup:
 
     rows: int = 0
     correct: int = 0
+    classified: int = 0
     num_rows: int = 0
     err_sum: float = 0.0
     abs_err_sum: float = 0.0
@@ -87,6 +89,7 @@ class LabelRollup:
         """Count one labelled row."""
         self.rows += 1
         self.correct += pred_class is not None and pred_class == label_class
+        self.classified += label_class is not None
         if pred_num is not None and label_num is not None:
             error = pred_num - label_num
             self.num_rows += 1
@@ -100,6 +103,7 @@ class LabelRollup:
     def merge(self, other: LabelRollup) -> None:
         self.rows += other.rows
         self.correct += other.correct
+        self.classified += other.classified
         self.num_rows += other.num_rows
         self.err_sum += other.err_sum
         self.abs_err_sum += other.abs_err_sum
@@ -116,6 +120,7 @@ class LabelRollup:
         row: dict[str, Any] = {
             "rows": self.rows,
             "correct": self.correct,
+            "classified": self.classified,
             "num_rows": self.num_rows,
             "err_sum": self.err_sum,
             "abs_err_sum": self.abs_err_sum,
@@ -542,6 +547,7 @@ def window_sums(
             rollup = LabelRollup(
                 rows=int(values["rows"]),
                 correct=int(values["correct"]),
+                classified=int(values["classified"]),
                 num_rows=int(values["num_rows"]),
                 err_sum=float(values["err_sum"]),
                 abs_err_sum=float(values["abs_err_sum"]),

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ...schema.vocabulary import RiskLevel
-from . import label_rollups
+from . import label_rollups, llm_rollups
 from .schema import label_rows, labels, llm_calls, operations, predictions, spans
 from .volume import model_volumes
 from .window import Window
@@ -392,8 +392,30 @@ def llm_call_totals(
 ) -> list[dict[str, Any]]:
     """LLM calls, errors, tokens and cost per user, session, service, model or provider, costliest
     first. ``key`` is None for calls that did not say (no user, say). ``unpriced`` counts calls
-    without a cost (an unknown model), which the cost total leaves out."""
+    without a cost (an unknown model), which the cost total leaves out.
+
+    Every group but ``session`` (one per conversation, an unbounded key) reads the LLM
+    rollups (:func:`.llm_rollups.totals`, exact for any window); ``session`` groups the
+    indexed rows."""
     window = window or Window()
+    if group_by in llm_rollups.GROUPS:
+        found = llm_rollups.totals(connection, org_id, group_by, window.since_ns, window.until_ns)
+        rows: list[dict[str, Any]] = [
+            {
+                "key": key,
+                "calls": int(sums[0]),
+                "errors": int(sums[1]),
+                "input_tokens": int(sums[2]),
+                "output_tokens": int(sums[3]),
+                "cost_usd": float(sums[4]),
+                "unpriced": int(sums[5]),
+            }
+            for key, sums in found.items()
+            if sums[0]
+        ]
+        # as the query below orders: costliest, then most calls, then the key with None last
+        rows.sort(key=lambda row: (-row["cost_usd"], -row["calls"], row["key"] is None, row["key"] or ""))
+        return rows[:limit]
     c = llm_calls.c
     column = {
         "user": c.user_id,

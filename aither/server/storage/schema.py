@@ -510,6 +510,7 @@ DELAY_COLUMNS = tuple(f"dl_{i:02d}" for i in range(DELAY_BUCKETS))
 LABEL_ROLLUP_SUMS = (
     "rows",
     "correct",
+    "classified",
     "num_rows",
     "err_sum",
     "abs_err_sum",
@@ -539,6 +540,8 @@ def _label_rollup_columns() -> list[Column[Any]]:
         Column("label_class", String(200), primary_key=True),
         Column("rows", BigInteger, nullable=False),
         Column("correct", BigInteger, nullable=False),  # predicted class == true class, any task
+        # the true class known, any task (migration 0012): the stats' accuracy denominator
+        Column("classified", BigInteger, nullable=False),
         Column("num_rows", BigInteger, nullable=False),  # both values numbers: the error sums' count
         Column("err_sum", Float, nullable=False),
         Column("abs_err_sum", Float, nullable=False),
@@ -553,6 +556,7 @@ label_rollups = Table("label_rollups", metadata, *_label_rollup_columns())
 
 label_rollups_hourly = Table("label_rollups_hourly", metadata, *_label_rollup_columns())
 """The same sums per hour (``minute_ns`` is the hour's start): a week is 168 rows per key, not 10,080."""
+
 # --- leases (0011): periodic work that runs on one server of several -----------------------
 
 leases = Table(
@@ -566,3 +570,36 @@ leases = Table(
     Column("expires_at_ns", BigInteger, nullable=False),
     Column("acquired_at_ns", BigInteger, nullable=False),
 )
+
+# --- LLM rollups (migration 0012): the LLM totals' sums per minute (hour) of call time -------
+
+LLM_ROLLUP_KEYS = ("service", "provider", "model", "user_id")
+"""What an LLM rollup row is keyed by besides organisation and minute: the totals' bounded
+groups (``session`` is one per conversation, so its totals read the indexed rows)."""
+
+LLM_ROLLUP_SUMS = ("calls", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced")
+"""The additive columns of :data:`llm_rollups` (an upsert adds them)."""
+
+
+def _llm_rollup_columns() -> list[Column[Any]]:
+    return [
+        Column("org_id", String(32), primary_key=True),
+        Column("minute_ns", BigInteger, primary_key=True),
+        # '' rather than NULL for a call that did not say, so the upsert's conflict target matches
+        Column("service", String(200), primary_key=True),
+        Column("provider", String(100), primary_key=True),
+        Column("model", String(200), primary_key=True),  # the request model
+        Column("user_id", String(200), primary_key=True),
+        Column("calls", BigInteger, nullable=False),
+        Column("errors", BigInteger, nullable=False),
+        Column("input_tokens", BigInteger, nullable=False),
+        Column("output_tokens", BigInteger, nullable=False),
+        Column("cost_usd", Float, nullable=False),
+        Column("unpriced", BigInteger, nullable=False),  # calls without a cost
+    ]
+
+
+llm_rollups = Table("llm_rollups", metadata, *_llm_rollup_columns())
+
+llm_rollups_hourly = Table("llm_rollups_hourly", metadata, *_llm_rollup_columns())
+"""The same sums per hour (``minute_ns`` is the hour's start)."""

@@ -94,6 +94,9 @@ def _create(name: str) -> None:
         sa.Column("label_class", sa.String(length=200), nullable=False),
         sa.Column("rows", sa.BigInteger(), nullable=False),
         sa.Column("correct", sa.BigInteger(), nullable=False),
+        # added by 0012 on a database already at 0010; here because the backfill below is
+        # today's code, which writes it
+        sa.Column("classified", sa.BigInteger(), nullable=False),
         sa.Column("num_rows", sa.BigInteger(), nullable=False),
         sa.Column("err_sum", sa.Float(), nullable=False),
         sa.Column("abs_err_sum", sa.Float(), nullable=False),

@@ -1,0 +1,60 @@
+"""LLM rollups per minute and hour, built from the LLM calls (the LLM totals read them); the
+label rollups count the rows with a true class (the stats' accuracy reads them)
+
+Revision ID: 0012
+Revises: 0011
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+# the lead re-chains this after the lease migration (0011) when the branches merge
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def _create(name: str) -> None:
+    op.create_table(
+        name,
+        sa.Column("org_id", sa.String(length=32), nullable=False),
+        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
+        sa.Column("service", sa.String(length=200), nullable=False),
+        sa.Column("provider", sa.String(length=100), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("user_id", sa.String(length=200), nullable=False),
+        sa.Column("calls", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_usd", sa.Float(), nullable=False),
+        sa.Column("unpriced", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "org_id", "minute_ns", "service", "provider", "model", "user_id", name=f"pk_{name}"
+        ),
+    )
+
+
+def upgrade() -> None:
+    for table in ("llm_rollups", "llm_rollups_hourly"):
+        _create(table)
+    # an upgraded database: the rollups of the calls it holds (a no-op on a new one)
+    from aither.server.storage import label_rollups, llm_rollups
+
+    bind = op.get_bind()
+    llm_rollups.backfill(bind)
+    # 0010 creates ``classified`` since it backfills with today's code; a database that was
+    # already at 0010 gets it here, and its label rollups computed again to fill it
+    if "classified" not in {c["name"] for c in sa.inspect(bind).get_columns("label_rollups")}:
+        for table in ("label_rollups", "label_rollups_hourly"):
+            op.add_column(table, sa.Column("classified", sa.BigInteger(), nullable=False, server_default="0"))
+            op.execute(f"DELETE FROM {table}")
+        label_rollups.backfill(bind)
+
+
+def downgrade() -> None:
+    op.drop_table("llm_rollups_hourly")
+    op.drop_table("llm_rollups")
