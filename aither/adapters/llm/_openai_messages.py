@@ -9,7 +9,6 @@ recorders of chat, completions and Responses API streams. ``openai.py`` does the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import partial
 from typing import Any
 
 from ...schema import semconv
@@ -348,40 +347,16 @@ def recorder(api: str, usage_requested: bool, call: LLMCall) -> StreamRecorder:
     return ChatRecorder(api, usage_requested)
 
 
-_HELD_CHUNKS = 128
-"""Chunks a chat stream holds before reading them on the caller's thread; a stream of at most
-this many is read on the export thread (when content capture is off)."""
-
-
 class ChatRecorder(StreamRecorder):
     """Chat and completions chunks: id, model and fingerprint from the first, text and tool
-    calls per choice (bounded), finish reasons, and the usage chunk.
+    calls per choice (bounded), finish reasons, and the usage chunk."""
 
-    Per chunk, the caller's thread only keeps a reference to it (and, when aither asked for
-    usage, keeps the usage chunk back and leaves ``usage`` unset on the others); the chunks
-    are read when the stream ends, on the export thread unless content is captured (see
-    ``LLMCall.record_later``), or :data:`_HELD_CHUNKS` at a time on a longer stream, so
-    that a long stream does not hold all of its chunks.
-    """
-
-    __slots__ = (
-        "api",
-        "chat",
-        "chunks",
-        "first",
-        "reasons",
-        "sizes",
-        "texts",
-        "tools",
-        "usage",
-        "usage_requested",
-    )
+    __slots__ = ("api", "chat", "first", "reasons", "sizes", "texts", "tools", "usage", "usage_requested")
 
     def __init__(self, api: str, usage_requested: bool) -> None:
         self.api = api
         self.chat = api != COMPLETIONS
         self.usage_requested = usage_requested
-        self.chunks: list[Any] = []
         self.first: Any = None
         self.usage: Any = None
         self.reasons: dict[int, str] = {}
@@ -392,60 +367,46 @@ class ChatRecorder(StreamRecorder):
         self.tools: dict[tuple[int, int], dict[str, Any]] = {}
 
     def on_chunk(self, chunk: Any) -> bool:
-        # Called for every chunk on the caller's thread, before the caller sees it: only
-        # what cannot wait (the usage chunk aither asked for), the reading comes later.
-        chunks = self.chunks
-        chunks.append(chunk)
-        if len(chunks) >= _HELD_CHUNKS:
-            self._read(chunks)
-            self.chunks = []
-        if self.usage_requested:
-            if getattr(chunk, "usage", None) is not None:
-                if not getattr(chunk, "choices", None):
-                    return False  # the chunk exists only because aither asked for usage
-            else:
-                # Without include_usage the field is absent from each chunk, not null.
-                fields_set = getattr(chunk, "__pydantic_fields_set__", None)
-                if fields_set is not None:
-                    fields_set.discard("usage")
+        # Called for every chunk on the caller's thread: one pass, locals, no method calls
+        # for what a chunk lacks (most carry one choice with a few characters of text).
+        if self.first is None:
+            self.first = chunk
+        choices = getattr(chunk, "choices", None)
+        if choices:
+            chat = self.chat
+            for choice in choices:
+                if chat:
+                    delta = getattr(choice, "delta", None)
+                    text = getattr(delta, "content", None)
+                    tool_calls = getattr(delta, "tool_calls", None)
+                    if tool_calls:
+                        self._tool_deltas(getattr(choice, "index", 0) or 0, tool_calls)
+                else:
+                    text = getattr(choice, "text", None)
+                reason = getattr(choice, "finish_reason", None)
+                if text or reason is not None:
+                    index = getattr(choice, "index", 0) or 0
+                    if reason is not None:
+                        self.reasons[index] = str(reason)
+                    if text and isinstance(text, str):
+                        size = self.sizes.get(index, 0)
+                        if size < _common.CONTENT_MAX_CHARS:
+                            if size:
+                                self.texts[index].append(text)
+                            else:
+                                self.texts[index] = [text]
+                            self.sizes[index] = size + len(text)
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self.usage = usage
+            if self.usage_requested and not choices:
+                return False  # the chunk exists only because aither asked for usage
+        elif self.usage_requested:
+            # Without include_usage the field is absent from each chunk, not null.
+            fields_set = getattr(chunk, "__pydantic_fields_set__", None)
+            if fields_set is not None:
+                fields_set.discard("usage")
         return True
-
-    def _read(self, chunks: list[Any]) -> None:
-        """Read ``chunks`` in order: one pass, locals, no method calls for what a chunk lacks
-        (most carry one choice with a few characters of text)."""
-        chat = self.chat
-        reasons, texts, sizes = self.reasons, self.texts, self.sizes
-        limit = _common.CONTENT_MAX_CHARS
-        if self.first is None and chunks:
-            self.first = chunks[0]
-        for chunk in chunks:
-            choices = getattr(chunk, "choices", None)
-            if choices:
-                for choice in choices:
-                    if chat:
-                        delta = getattr(choice, "delta", None)
-                        text = getattr(delta, "content", None)
-                        tool_calls = getattr(delta, "tool_calls", None)
-                        if tool_calls:
-                            self._tool_deltas(getattr(choice, "index", 0) or 0, tool_calls)
-                    else:
-                        text = getattr(choice, "text", None)
-                    reason = getattr(choice, "finish_reason", None)
-                    if text or reason is not None:
-                        index = getattr(choice, "index", 0) or 0
-                        if reason is not None:
-                            reasons[index] = str(reason)
-                        if text and isinstance(text, str):
-                            size = sizes.get(index, 0)
-                            if size < limit:
-                                if size:
-                                    texts[index].append(text)
-                                else:
-                                    texts[index] = [text]
-                                sizes[index] = size + len(text)
-            usage = getattr(chunk, "usage", None)
-            if usage is not None:
-                self.usage = usage
 
     def _tool_deltas(self, index: int, tool_calls: Any) -> None:
         for delta in tool_calls:
@@ -464,12 +425,6 @@ class ChatRecorder(StreamRecorder):
                 entry["arguments"].add(getattr(function, "arguments", None))
 
     def finish(self, call: LLMCall) -> None:
-        call.record_later(partial(self._record, call))
-
-    def _record(self, call: LLMCall) -> None:
-        """Read the chunks still held and record the whole stream on ``call``."""
-        self._read(self.chunks)
-        self.chunks = []
         first = self.first
         if first is not None:
             call.record_response(
