@@ -139,11 +139,15 @@ def fake_openai() -> Iterator[str]:
 
 
 def handwritten(
-    tracer: Any, client: Any, create: Callable[[], Any] | None = None
+    tracer: Any,
+    client: Any,
+    create: Callable[[], Any] | None = None,
+    stream: Callable[[], Any] | None = None,
 ) -> tuple[Callable[[], Any], Callable[[], Any]]:
     """What a careful user writes by hand: a CLIENT span with the GenAI request and response
-    attributes, usage read from the response (or the stream's last chunk). ``create``, when
-    given, makes the chat completion's request in place of ``client.chat.completions.create``."""
+    attributes, usage read from the response (or the stream's last chunk). ``create`` and
+    ``stream``, when given, make the chat completion's and the stream's request (asking for
+    usage) in place of ``client.chat.completions.create``."""
     from opentelemetry.trace import SpanKind
 
     static = {
@@ -164,14 +168,19 @@ def handwritten(
             span.set_attribute("gen_ai.usage.output_tokens", r.usage.completion_tokens)
             return r
 
-    def stream() -> Any:
+    def open_stream() -> Any:
+        if stream is not None:
+            return stream()
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+
+    def consume() -> Any:
         with tracer.start_as_current_span(
             "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes={**static, "gen_ai.request.stream": True}
         ) as span:
             n = 0
-            for chunk in client.chat.completions.create(
-                model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
-            ):
+            for chunk in open_stream():
                 n += 1
                 if chunk.usage is not None:
                     span.set_attribute("gen_ai.usage.input_tokens", chunk.usage.prompt_tokens)
@@ -179,7 +188,7 @@ def handwritten(
             span.set_attribute("aither.llm.stream.chunks", n)
             return n
 
-    return call, stream
+    return call, consume
 
 
 def interleaved_medians(fns: list[Callable[[], Any]], repeat: int, warmup: int = 30) -> list[float]:
@@ -264,6 +273,14 @@ def hook_cost(
         return wrapped.request(ChatCompletion, options, stream=False)
 
     variants = {"hand": (hand, provider.force_flush), "aither": (ours, lambda: client.flush(30))}
+    return _cpu_rounds(variants, repeat, rounds)
+
+
+def _cpu_rounds(
+    variants: dict[str, tuple[Callable[[], Any], Callable[[], Any]]], repeat: int, rounds: int
+) -> dict[str, list[float]]:
+    """``repeat`` calls of each variant then its flush, in turn, ``rounds`` times: CPU µs a call
+    of the calling thread and of the process, per round."""
     out: dict[str, list[float]] = {f"{v} {c}": [] for v in variants for c in ("thread", "process")}
     for _ in range(rounds):
         for name, (fn, flush) in variants.items():
@@ -274,6 +291,55 @@ def hook_cost(
             out[f"{name} thread"].append((time.thread_time_ns() - t0) / repeat / 1000)
             out[f"{name} process"].append((time.process_time_ns() - p0) / repeat / 1000)
     return out
+
+
+def stream_hook_cost(
+    client: Any, tracer: Any, provider: Any, repeat: int, rounds: int = 5
+) -> dict[str, list[float]]:
+    """As :func:`hook_cost`, for a 100-chunk stream: the client's ``request`` answers at once
+    with the SDK's own ``Stream`` over the SSE body in memory (no HTTP; the SDK parses every
+    chunk, as it does off the network), consumed to the end. Variants: the plain client asking
+    for usage (``raw``), the hand-written span, and aither; CPU µs a stream."""
+    import httpx
+    import openai
+    from openai import Stream
+    from openai._models import FinalRequestOptions
+    from openai.types.chat import ChatCompletionChunk
+
+    request = httpx.Request("POST", "http://127.0.0.1:8000/v1/chat/completions")
+
+    class Instant(openai.OpenAI):
+        """An OpenAI client whose every request is answered at once with the benchmark's stream."""
+
+        def request(self, cast_to: Any, options: Any, *args: Any, **kwargs: Any) -> Any:
+            usage = bool((options.json_data.get("stream_options") or {}).get("include_usage"))
+            response = httpx.Response(
+                200, content=_STREAMS[usage], headers={"content-type": "text/event-stream"}, request=request
+            )
+            return Stream(cast_to=ChatCompletionChunk, response=response, client=self)
+
+    instant = Instant(base_url="http://127.0.0.1:8000/v1", api_key="x", max_retries=0)
+    wrapped = client.wrap(
+        Instant(base_url="http://127.0.0.1:8000/v1", api_key="x", max_retries=0), name="bench"
+    )
+    body = {"model": "gpt-4o-mini", "messages": MESSAGES, "stream": True}
+    plain_options = FinalRequestOptions.construct(method="post", url="/chat/completions", json_data=body)
+    usage_options = FinalRequestOptions.construct(
+        method="post",
+        url="/chat/completions",
+        json_data={**body, "stream_options": {"include_usage": True}},
+    )
+
+    def consume(c: Any, options: Any) -> Callable[[], Any]:
+        return lambda: sum(1 for _ in c.request(ChatCompletionChunk, options, stream=True))
+
+    _, hand = handwritten(tracer, instant, stream=lambda: instant.request(ChatCompletionChunk, usage_options))
+    variants = {
+        "raw": (consume(instant, usage_options), lambda: None),
+        "hand": (hand, provider.force_flush),
+        "aither": (consume(wrapped, plain_options), lambda: client.flush(30)),
+    }
+    return _cpu_rounds(variants, repeat, rounds)
 
 
 def run(repeat: int) -> str:
@@ -320,6 +386,7 @@ def run(repeat: int) -> str:
         plain_chunk, proxy_chunk = chunk_proxy_cost(client, repeat)
         client.flush(30)
         hook = hook_cost(client, tracer, provider, repeat)
+        stream_hook = stream_hook_cost(client, tracer, provider, max(1, repeat // 10))
         stats = client.stats()
         for c in (plain, hand_client, wrapped):
             c.close()
@@ -357,17 +424,47 @@ def run(repeat: int) -> str:
     text += "median (min-max) of 5 rounds:"
     for key, values in hook.items():
         text += f"\n  {key}: {statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+    text += f"\nthe same for a stream of {CHUNKS} chunks (the SDK's Stream over the body in memory):"
+    for key, values in stream_hook.items():
+        text += f"\n  {key}: {statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
     text += f"\nmedians of {repeat} calls ({repeat // 4} streams); aither ledger: {stats}"
     return text
+
+
+def hooks_only(repeat: int, rounds: int) -> str:
+    """Only the in-memory measures (:func:`hook_cost`, :func:`stream_hook_cost`), no HTTP."""
+    import aither
+
+    quiet_env()
+    with sink() as sink_url:
+        client = aither.Client(api_key="bench", base_url=sink_url)
+        tracer, provider = otel_tracer(sink_url)
+        streams = max(1, repeat // 10)
+        results = {
+            "chat completion": hook_cost(client, tracer, provider, repeat, rounds),
+            f"stream of {CHUNKS} chunks": stream_hook_cost(client, tracer, provider, streams, rounds),
+        }
+        client.close()
+        provider.shutdown()
+    lines = [f"CPU µs a call answered at once (no HTTP), median (min-max) of {rounds} rounds:"]
+    for label, out in results.items():
+        lines.append(label)
+        lines += [f"  {k}: {statistics.median(v):.1f} ({min(v):.1f}-{max(v):.1f})" for k, v in out.items()]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--hooks-only", action="store_true", help="only the in-memory hook costs")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
+        return
+    if args.hooks_only:
+        print(hooks_only(args.repeat, args.rounds))
         return
     print(run(args.repeat))
     sys.stdout.flush()

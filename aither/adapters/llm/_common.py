@@ -101,7 +101,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import context as otel_context
@@ -539,7 +538,7 @@ class LLMCall:
         )
         # Each deferred attribute is accounted as the processor accounts one set on the span.
         size += 96 * len(attributes) + findings.approx_bytes()
-        late = partial(self._read_late, findings, attributes) if self._late is not None else None
+        late = self._read_late if self._late is not None else None
         self.runtime.defer(self.span, LLMPayload(items, size, findings, attributes, late))
 
     # -- streams --------------------------------------------------------------------------------------

@@ -54,7 +54,6 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urlsplit
 
@@ -190,7 +189,7 @@ class Request:
     """One traced request: its span, the arguments the SDK is called with (possibly amended),
     and how its result is read."""
 
-    __slots__ = ("args", "call", "kwargs", "provider", "raw", "state", "stream")
+    __slots__ = ("args", "call", "kwargs", "provider", "raw", "result", "state", "stream")
 
     def __init__(
         self,
@@ -210,6 +209,11 @@ class Request:
         self.stream = stream
         self.raw = raw
         self.state = state
+        self.result: Any = None
+
+    def __call__(self) -> None:
+        """Record the result kept by :meth:`finish` (the late reader, on the export thread)."""
+        self.provider.record(self.call, self, self.result)
 
     def finish(self, result: Any, *, is_async: bool) -> Any:
         """Record ``result`` and end the span; a stream comes back in a proxy that ends it."""
@@ -226,8 +230,10 @@ class Request:
                 return provider.wrap_stream(call, self, result, is_async=is_async)
             elif provider.record_late:
                 # Read on the export thread (see LLMCall.record_later): the caller's thread
-                # only keeps a reference to the parsed response.
-                call.record_later(partial(provider.record, call, self, result))
+                # only keeps a reference to the parsed response, in this request, which is
+                # the reader (no partial: fewer objects per call for the collector).
+                self.result = result
+                call.record_later(self)
             else:
                 provider.record(call, self, result)
         except Exception as exc:

@@ -351,44 +351,51 @@ class ChatRecorder(StreamRecorder):
     """Chat and completions chunks: id, model and fingerprint from the first, text and tool
     calls per choice (bounded), finish reasons, and the usage chunk."""
 
-    __slots__ = ("api", "first", "reasons", "texts", "tools", "usage", "usage_requested")
+    __slots__ = ("api", "chat", "first", "reasons", "sizes", "texts", "tools", "usage", "usage_requested")
 
     def __init__(self, api: str, usage_requested: bool) -> None:
         self.api = api
+        self.chat = api != COMPLETIONS
         self.usage_requested = usage_requested
         self.first: Any = None
         self.usage: Any = None
         self.reasons: dict[int, str] = {}
-        self.texts: dict[int, TextAccumulator] = {}
+        # Per choice: the text's parts (strings, which the collector does not track) and
+        # their length so far, bounded by CONTENT_MAX_CHARS.
+        self.texts: dict[int, list[str]] = {}
+        self.sizes: dict[int, int] = {}
         self.tools: dict[tuple[int, int], dict[str, Any]] = {}
 
     def on_chunk(self, chunk: Any) -> bool:
-        # Called for every chunk on the caller's thread: one pass, locals, no work for what
-        # a chunk lacks (most carry one choice with a few characters of text).
+        # Called for every chunk on the caller's thread: one pass, locals, no method calls
+        # for what a chunk lacks (most carry one choice with a few characters of text).
         if self.first is None:
             self.first = chunk
         choices = getattr(chunk, "choices", None)
         if choices:
-            chat = self.api != COMPLETIONS
-            texts = self.texts
+            chat = self.chat
             for choice in choices:
-                index = getattr(choice, "index", 0) or 0
                 if chat:
                     delta = getattr(choice, "delta", None)
                     text = getattr(delta, "content", None)
                     tool_calls = getattr(delta, "tool_calls", None)
                     if tool_calls:
-                        self._tool_deltas(index, tool_calls)
+                        self._tool_deltas(getattr(choice, "index", 0) or 0, tool_calls)
                 else:
                     text = getattr(choice, "text", None)
-                if text:
-                    acc = texts.get(index)
-                    if acc is None:
-                        acc = texts[index] = TextAccumulator(_common.CONTENT_MAX_CHARS)
-                    acc.add(text)
                 reason = getattr(choice, "finish_reason", None)
-                if reason is not None:
-                    self.reasons[index] = str(reason)
+                if text or reason is not None:
+                    index = getattr(choice, "index", 0) or 0
+                    if reason is not None:
+                        self.reasons[index] = str(reason)
+                    if text and isinstance(text, str):
+                        size = self.sizes.get(index, 0)
+                        if size < _common.CONTENT_MAX_CHARS:
+                            if size:
+                                self.texts[index].append(text)
+                            else:
+                                self.texts[index] = [text]
+                            self.sizes[index] = size + len(text)
         usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
@@ -428,7 +435,8 @@ class ChatRecorder(StreamRecorder):
             )
         _record_chat_usage(call, self.usage)
         indexes = sorted(set(self.texts) | set(self.reasons) | {i for i, _ in self.tools})
-        texts = {i: self.texts[i].text() for i in self.texts}
+        limit = _common.CONTENT_MAX_CHARS
+        texts = {i: "".join(parts)[:limit] for i, parts in self.texts.items()}
 
         def output(budget: TextBudget) -> list[dict[str, Any]]:
             out = []

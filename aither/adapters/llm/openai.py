@@ -136,6 +136,14 @@ class _State:
         self.usage_requested = usage_requested
 
 
+# One (immutable) state per API and usage request, shared by every request: no object per call.
+_STATES: dict[tuple[str, bool], _State] = {
+    (api, usage): _State(api, usage)
+    for api in (CHAT, RESPONSES, EMBEDDINGS, COMPLETIONS)
+    for usage in (False, True)
+}
+
+
 class OpenAIProvider(_hooks.Provider):
     """OpenAI's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
 
@@ -195,7 +203,7 @@ class OpenAIProvider(_hooks.Provider):
         if usage_requested:
             call.set_attribute(semconv.AITHER_LLM_STREAM_USAGE_REQUESTED, True)
         return _hooks.Request(
-            self, call, args, kwargs, stream=stream, raw=raw, state=_State(api, usage_requested)
+            self, call, args, kwargs, stream=stream, raw=raw, state=_STATES[api, usage_requested]
         )
 
     def record(self, call: LLMCall, request: _hooks.Request, response: Any) -> None:

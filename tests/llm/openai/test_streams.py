@@ -248,3 +248,24 @@ def test_stream_usage_request_can_be_turned_off(
     assert "aither.llm.stream.usage_requested" not in span.attributes
     assert span.attributes["aither.cost.unavailable"] == "no_usage"
     assert span.attributes["aither.llm.stream.end"] == "completed"
+
+
+@pytest.mark.parametrize("captured", [False, True])
+def test_a_long_stream_is_read_whole(
+    fake: FakeOpenAI, capture: SpanCapture, content_capture: SpanCapture, captured: bool
+) -> None:
+    # 300 chunks: the text of each reaches the span, with or without content capture.
+    pieces = tuple(f"w{i} " for i in range(300))
+    fake.chat_stream(pieces=pieces)
+    cap = content_capture if captured else capture
+    with cap.client.wrap(make_client(fake)) as client:
+        got = list(client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True))
+    assert len(got) == len(pieces) + 2
+    (span,) = cap.spans()
+    assert span.attributes["aither.llm.stream.chunks"] == len(pieces) + 2
+    assert list(span.attributes["gen_ai.response.finish_reasons"]) == ["stop"]
+    assert span.attributes["gen_ai.response.id"] == "chatcmpl-2"
+    assert span.attributes["gen_ai.usage.input_tokens"] == 12
+    if captured:
+        (message,) = content(span, "gen_ai.output.messages")
+        assert message["parts"] == [{"type": "text", "content": "".join(pieces)}]
