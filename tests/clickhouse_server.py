@@ -116,6 +116,11 @@ def start(deadline_s: float = 30.0) -> ClickHouseServer:
                         text = handle.read()[-2000:]
                 server.stop()
                 raise RuntimeError(f"clickhouse-server did not start: {text}") from None
-            time.sleep(0.02)  # polling a port that is not yet open, within the deadline
+            # Between probes, wait on the server process itself: it returns at once if the
+            # server exits (the next probe then reports its log), within the deadline above.
+            try:
+                process.wait(timeout=0.02)
+            except subprocess.TimeoutExpired:
+                pass
         finally:
             probe.disconnect()
