@@ -12,6 +12,8 @@ from otlp_builder import PROTOBUF, Spans, body
 
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.bootstrap import bootstrap
+from aither.server.storage.engine import create_engine
+from aither.server.storage.schema import metadata
 
 ADMIN_KEY = "aith_test_admin_key_0123456789abcdef"
 
@@ -95,3 +97,32 @@ def table_counts(settings: ServerSettings) -> dict[str, int]:
 @pytest.fixture
 def counts(settings: ServerSettings) -> Callable[[], dict[str, int]]:
     return lambda: table_counts(settings)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, ServerSettings]]:
+    """A bootstrapped storage on SQLite, then on a real PostgreSQL (the test module imports the
+    ``postgres_url`` fixture), with the module's ``KEY`` as its admin key; PostgreSQL is left
+    empty for the next test."""
+    url = (
+        f"sqlite:///{tmp_path / 'aither.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    settings = ServerSettings(
+        home=tmp_path,
+        database_url=url,
+        init_api_key=request.module.KEY,
+        announce=False,
+        write_credentials=False,
+    )
+    storage = Storage.open(url)
+    bootstrap(storage, settings)
+    yield storage, settings
+    storage.close()
+    if request.param == "postgresql":
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+        engine.dispose()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -27,11 +26,9 @@ from test_server_postgres import postgres_url  # noqa: F401  (the throwaway clus
 
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.analysis.quality import classification_scores
-from aither.server.bootstrap import bootstrap
 from aither.server.dashboard import queries as q
 from aither.server.detection.retention import prune
 from aither.server.storage import label_rollups as lr_mod
-from aither.server.storage.engine import create_engine
 from aither.server.storage.metrics import model_metrics
 from aither.server.storage.queries import Window, list_models
 from aither.server.storage.schema import (
@@ -39,7 +36,6 @@ from aither.server.storage.schema import (
     label_rollups,
     label_rollups_hourly,
     label_rows,
-    metadata,
     predictions,
     rollups,
     rollups_hourly,
@@ -49,28 +45,6 @@ from aither.server.storage.volume import model_volumes
 KEY = "aith_label_rollups_test_key_0000001"
 MINUTE = 60 * 10**9
 SECOND = 10**9
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Storage, ServerSettings]]:
-    url = (
-        f"sqlite:///{tmp_path / 'aither.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    settings = ServerSettings(
-        home=tmp_path, database_url=url, init_api_key=KEY, announce=False, write_credentials=False
-    )
-    storage = Storage.open(url)
-    bootstrap(storage, settings)
-    yield storage, settings
-    storage.close()
-    if request.param == "postgresql":
-        engine = create_engine(url)
-        with engine.begin() as connection:  # leave an empty database for the next test
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
-        engine.dispose()
 
 
 def _traffic(rng: random.Random, spans: Spans, start_ns: int) -> list[list[Span]]:

@@ -11,7 +11,6 @@ several windows (partial minutes, whole hours, open ends) must equal those from 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -24,13 +23,11 @@ from test_server_postgres import postgres_url  # noqa: F401  (the throwaway clus
 
 from aither import semconv as sc
 from aither.server import ServerSettings, Storage, create_app
-from aither.server.bootstrap import bootstrap
 from aither.server.detection import rollups
 from aither.server.detection.retention import prune
 from aither.server.detection.rollups import Rollup, histogram_quantile
 from aither.server.storage import llm_rollups as lr_mod
-from aither.server.storage.engine import create_engine
-from aither.server.storage.schema import label_rows, llm_calls, llm_rollups, llm_rollups_hourly, metadata
+from aither.server.storage.schema import label_rows, llm_calls, llm_rollups, llm_rollups_hourly
 
 KEY = "aith_llm_rollups_test_key_000000001"
 MINUTE = 60 * 10**9
@@ -38,28 +35,6 @@ HOUR = 60 * MINUTE
 SECOND = 10**9
 GROUPS = ("user", "service", "model", "provider", "session")
 RAW = {"user": "user_id", "service": "service", "model": "request_model", "provider": "provider"}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Storage, ServerSettings]]:
-    url = (
-        f"sqlite:///{tmp_path / 'aither.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    settings = ServerSettings(
-        home=tmp_path, database_url=url, init_api_key=KEY, announce=False, write_credentials=False
-    )
-    storage = Storage.open(url)
-    bootstrap(storage, settings)
-    yield storage, settings
-    storage.close()
-    if request.param == "postgresql":
-        engine = create_engine(url)
-        with engine.begin() as connection:  # leave an empty database for the next test
-            for table in reversed(metadata.sorted_tables):
-                connection.execute(table.delete())
-        engine.dispose()
 
 
 def _traffic(rng: random.Random, spans: Spans, start_ns: int) -> list[list[Span]]:
