@@ -459,9 +459,19 @@ def bucket_spans(
             spans.append((hourly, low, high))
 
     add(False, first, min(hour, end))
+    # A bucket at a time, not an hour at a time (a window of centuries is millions of hours):
+    # the run of whole hours whose last minute stays in the bucket the first one starts in, then
+    # at most one hour that a bucket boundary cuts.
     while hour + HOUR_NS <= end:
-        add(bucket(hour) == bucket(hour + HOUR_NS - MINUTE_NS), hour, hour + HOUR_NS)
-        hour += HOUR_NS
+        bucket_end = since_ns + (bucket(hour) + 1) * bucket_ns
+        inside = (bucket_end - 1 - (hour + HOUR_NS - MINUTE_NS)) // HOUR_NS + 1
+        whole = min(max(inside, 0), (end - hour) // HOUR_NS)
+        if whole:
+            add(True, hour, hour + whole * HOUR_NS)
+            hour += whole * HOUR_NS
+        else:
+            add(False, hour, hour + HOUR_NS)
+            hour += HOUR_NS
     add(False, max(hour, first), end)
     return spans
 
