@@ -2,10 +2,12 @@
 
 The official ``openai`` client talks to a local server in another process that answers a
 chat completion (JSON) and a 100-chunk stream (SSE) as OpenAI does; the same requests are
-timed with the plain client, with the client wrapped by aither, and with a hand-written
-OpenTelemetry span carrying the GenAI attributes. aither and the hand-written span export
-over OTLP/HTTP to the same receiver (``benchmarks.sink``). Content capture is off (the
-default); PII and injection scanning run, as they do by default.
+timed with the plain client, with the client wrapped by aither, and with two hand-written
+OpenTelemetry spans: one carrying only the GenAI request and response attributes
+(:func:`handwritten`), and one carrying the same attributes as aither's span, every key and
+value (:func:`handwritten_same`: the cost, the usage details, the scans' findings). aither and
+the hand-written spans export over OTLP/HTTP to the same receiver (``benchmarks.sink``).
+Content capture is off (the default); PII and injection scanning run, as they do by default.
 
     python -m benchmarks.llm [--repeat N]
 """
@@ -191,6 +193,134 @@ def handwritten(
     return call, consume
 
 
+# gpt-4o-mini's price per token (input, output), as the genai-prices table has it: what a
+# careful user who prices calls by hand keeps in their code.
+_PRICE = (0.15e-6, 0.6e-6)
+
+
+def handwritten_same(
+    tracer: Any,
+    client: Any,
+    create: Callable[[], Any] | None = None,
+    stream: Callable[[], Any] | None = None,
+) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The hand-written span carrying the same attributes as aither's (22 on a chat
+    completion, 26 on a stream: every key and value alike), as a careful user would compute
+    them: usage details, service tier and fingerprint read from the response, the server's
+    address, time to first chunk, the cost from a price kept in the code (the cheapest way to
+    price by hand), and the prompt-injection score and PII counts from the same scanners aither
+    runs, over the same texts (no cheaper scanner gives the same attributes). Everything runs
+    on the caller's thread, as a hand-written span's code does; ``create`` and ``stream`` as in
+    :func:`handwritten`."""
+    from opentelemetry.trace import SpanKind
+
+    from aither.adapters.llm import injection, pii
+    from aither.adapters.llm._text import SCAN_MAX_CHARS
+    from aither.schema import semconv as s
+
+    prompt = [m["content"] for m in MESSAGES if m["role"] != "system"]
+    system = [m["content"] for m in MESSAGES if m["role"] == "system"]
+    static = {
+        s.AITHER_SPAN_KIND: s.SPAN_KIND_LLM,
+        s.AITHER_SCHEMA_VERSION: s.SCHEMA_VERSION,
+        s.GEN_AI_OPERATION_NAME: "chat",
+        s.GEN_AI_PROVIDER_NAME: "openai",
+        s.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+        s.AITHER_LLM_CLIENT_NAME: "bench",
+        s.SERVER_ADDRESS: client.base_url.host,
+        s.SERVER_PORT: client.base_url.port,
+    }
+
+    def findings(usage: Any, outputs: list[str]) -> dict[str, Any]:
+        score, rules = injection.score(prompt, SCAN_MAX_CHARS)
+        attrs: dict[str, Any] = {
+            s.AITHER_INJECTION_SCORE: score,
+            s.AITHER_INJECTION_DETECTED: score >= injection.THRESHOLD,
+        }
+        if rules:
+            attrs[s.AITHER_INJECTION_RULES] = rules
+        for prefix, texts in (
+            (s.AITHER_PII_INPUT_PREFIX, prompt + system),
+            (s.AITHER_PII_OUTPUT_PREFIX, outputs),
+        ):
+            counts, _ = pii.count(texts, SCAN_MAX_CHARS)
+            for kind, n in counts.items():
+                if n:
+                    attrs[prefix + kind] = n
+                    attrs[s.AITHER_PII_DETECTED] = True
+        attrs[s.GEN_AI_USAGE_INPUT_TOKENS] = usage.prompt_tokens
+        attrs[s.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.completion_tokens
+        attrs[s.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.prompt_tokens_details.cached_tokens
+        attrs[s.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.completion_tokens_details.reasoning_tokens
+        attrs[s.AITHER_COST_USD] = usage.prompt_tokens * _PRICE[0] + usage.completion_tokens * _PRICE[1]
+        attrs[s.AITHER_COST_SOURCE] = "genai-prices 0.2.3"
+        attrs[s.AITHER_COST_PRICE_MODEL] = "gpt-4o-mini"
+        return attrs
+
+    def call() -> Any:
+        with tracer.start_as_current_span(
+            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes=static
+        ) as span:
+            r = create() if create else client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+            attrs = findings(r.usage, [c.message.content for c in r.choices if c.message.content])
+            attrs[s.GEN_AI_RESPONSE_MODEL] = r.model
+            attrs[s.GEN_AI_RESPONSE_ID] = r.id
+            attrs[s.GEN_AI_RESPONSE_FINISH_REASONS] = [c.finish_reason for c in r.choices]
+            attrs[s.OPENAI_RESPONSE_SERVICE_TIER] = r.service_tier
+            attrs[s.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = r.system_fingerprint
+            span.set_attributes(attrs)
+            return r
+
+    def open_stream() -> Any:
+        if stream is not None:
+            return stream()
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+
+    def consume() -> Any:
+        with tracer.start_as_current_span(
+            "chat gpt-4o-mini", kind=SpanKind.CLIENT, attributes={**static, s.GEN_AI_REQUEST_STREAM: True}
+        ) as span:
+            start = time.monotonic_ns()
+            first: int | None = None
+            n = 0
+            texts: list[str] = []
+            size = 0
+            reasons: list[str] = []
+            last: Any = None
+            usage: Any = None
+            for chunk in open_stream():
+                if first is None:
+                    first = time.monotonic_ns()
+                if chunk.usage is not None:
+                    usage = chunk.usage
+                    if not chunk.choices:  # the usage chunk asked for: not one of the stream's
+                        continue
+                n += 1
+                last = chunk
+                for choice in chunk.choices:
+                    text = choice.delta.content
+                    if text and size < SCAN_MAX_CHARS:
+                        texts.append(text)
+                        size += len(text)
+                    if choice.finish_reason is not None:
+                        reasons.append(choice.finish_reason)
+            attrs = findings(usage, ["".join(texts)])
+            attrs[s.GEN_AI_RESPONSE_MODEL] = last.model
+            attrs[s.GEN_AI_RESPONSE_ID] = last.id
+            attrs[s.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+            attrs[s.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = last.system_fingerprint
+            attrs[s.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ((first or start) - start) / 1e9
+            attrs[s.AITHER_LLM_STREAM_CHUNKS] = n
+            attrs[s.AITHER_LLM_STREAM_END] = "completed"
+            attrs[s.AITHER_LLM_STREAM_USAGE_REQUESTED] = True
+            span.set_attributes(attrs)
+            return n
+
+    return call, consume
+
+
 def interleaved_medians(fns: list[Callable[[], Any]], repeat: int, warmup: int = 30) -> list[float]:
     """Median ns of each of ``fns``, timed in turn call by call, so drift of a busy machine
     affects all of them alike."""
@@ -267,12 +397,18 @@ def hook_cost(
         method="post", url="/chat/completions", json_data={"model": "gpt-4o-mini", "messages": MESSAGES}
     )
     # handwritten()'s call, around the same instantly answered request
-    hand, _ = handwritten(tracer, instant, lambda: instant.request(ChatCompletion, options, stream=False))
+    answer = lambda: instant.request(ChatCompletion, options, stream=False)  # noqa: E731
+    lean, _ = handwritten(tracer, instant, answer)
+    same, _ = handwritten_same(tracer, instant, answer)
 
     def ours() -> Any:
         return wrapped.request(ChatCompletion, options, stream=False)
 
-    variants = {"hand": (hand, provider.force_flush), "aither": (ours, lambda: client.flush(30))}
+    variants = {
+        "hand (GenAI only)": (lean, provider.force_flush),
+        "hand (same attributes)": (same, provider.force_flush),
+        "aither": (ours, lambda: client.flush(30)),
+    }
     return _cpu_rounds(variants, repeat, rounds)
 
 
@@ -294,12 +430,15 @@ def _cpu_rounds(
 
 
 def stream_hook_cost(
-    client: Any, tracer: Any, provider: Any, repeat: int, rounds: int = 5
+    client: Any, tracer: Any, provider: Any, repeat: int, rounds: int = 5, *, parsed: bool = False
 ) -> dict[str, list[float]]:
     """As :func:`hook_cost`, for a 100-chunk stream: the client's ``request`` answers at once
     with the SDK's own ``Stream`` over the SSE body in memory (no HTTP; the SDK parses every
     chunk, as it does off the network), consumed to the end. Variants: the plain client asking
-    for usage (``raw``), the hand-written span, and aither; CPU µs a stream."""
+    for usage (``raw``), the hand-written spans, and aither; CPU µs a stream.
+
+    ``parsed``: the ``Stream`` yields chunks parsed once beforehand instead (the SDK's parsing,
+    ~90 µs a chunk, is the same for every variant and its noise hides what they add)."""
     import httpx
     import openai
     from openai import Stream
@@ -307,6 +446,21 @@ def stream_hook_cost(
     from openai.types.chat import ChatCompletionChunk
 
     request = httpx.Request("POST", "http://127.0.0.1:8000/v1/chat/completions")
+
+    chunks = {
+        usage: [
+            ChatCompletionChunk.construct(**json.loads(line[len(b"data: ") :]))
+            for line in body.split(b"\n\n")
+            if line.startswith(b"data: {")
+        ]
+        for usage, body in _STREAMS.items()
+    }
+
+    class Parsed(Stream[ChatCompletionChunk]):
+        """The SDK's ``Stream``, yielding chunks parsed beforehand."""
+
+        def __stream__(self) -> Iterator[ChatCompletionChunk]:
+            yield from self._aither_chunks  # type: ignore[attr-defined]
 
     class Instant(openai.OpenAI):
         """An OpenAI client whose every request is answered at once with the benchmark's stream."""
@@ -316,7 +470,12 @@ def stream_hook_cost(
             response = httpx.Response(
                 200, content=_STREAMS[usage], headers={"content-type": "text/event-stream"}, request=request
             )
-            return Stream(cast_to=ChatCompletionChunk, response=response, client=self)
+            if not parsed:
+                return Stream(cast_to=ChatCompletionChunk, response=response, client=self)
+            stream = Parsed.__new__(Parsed)
+            stream._aither_chunks = chunks[usage]  # type: ignore[attr-defined]
+            Stream.__init__(stream, cast_to=ChatCompletionChunk, response=response, client=self)
+            return stream
 
     instant = Instant(base_url="http://127.0.0.1:8000/v1", api_key="x", max_retries=0)
     wrapped = client.wrap(
@@ -333,10 +492,13 @@ def stream_hook_cost(
     def consume(c: Any, options: Any) -> Callable[[], Any]:
         return lambda: sum(1 for _ in c.request(ChatCompletionChunk, options, stream=True))
 
-    _, hand = handwritten(tracer, instant, stream=lambda: instant.request(ChatCompletionChunk, usage_options))
+    answer = lambda: instant.request(ChatCompletionChunk, usage_options)  # noqa: E731
+    _, lean = handwritten(tracer, instant, stream=answer)
+    _, same = handwritten_same(tracer, instant, stream=answer)
     variants = {
         "raw": (consume(instant, usage_options), lambda: None),
-        "hand": (hand, provider.force_flush),
+        "hand (GenAI only)": (lean, provider.force_flush),
+        "hand (same attributes)": (same, provider.force_flush),
         "aither": (consume(wrapped, plain_options), lambda: client.flush(30)),
     }
     return _cpu_rounds(variants, repeat, rounds)
@@ -356,6 +518,7 @@ def run(repeat: int) -> str:
         hand_client = openai.OpenAI(base_url=api_url, api_key="x", max_retries=0)
         wrapped = client.wrap(openai.OpenAI(base_url=api_url, api_key="x", max_retries=0), name="bench")
         hand_call, hand_stream = handwritten(tracer, hand_client)
+        same_call, same_stream = handwritten_same(tracer, hand_client)
 
         def call(c: Any) -> Callable[[], Any]:
             return lambda: c.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -370,19 +533,23 @@ def run(repeat: int) -> str:
 
         assert consume(plain)() == consume(wrapped)() == CHUNKS  # the caller sees the same chunks
         with_usage = consume(plain, stream_options={"include_usage": True})
-        raw, ours, hand = interleaved_medians([call(plain), call(wrapped), hand_call], repeat)
-        client.flush(30)
-        provider.force_flush()
-        call_overhead = ours - raw
-        rows.append(["chat completion (1 call)", raw, ours - raw, hand - raw])
-        n = repeat // 4
-        s_raw, s_ours, s_hand, s_usage = interleaved_medians(
-            [consume(plain), consume(wrapped), hand_stream, with_usage], n
+        raw, ours, hand, same = interleaved_medians(
+            [call(plain), call(wrapped), hand_call, same_call], repeat
         )
         client.flush(30)
         provider.force_flush()
-        rows.append([f"stream of {CHUNKS} chunks (1 call)", s_raw, s_ours - s_raw, s_hand - s_raw])
-        rows.append(["  plain client asking for usage (+1 chunk)", s_raw, s_usage - s_raw, None])
+        call_overhead = ours - raw
+        rows.append(["chat completion (1 call)", raw, ours - raw, hand - raw, same - raw])
+        n = repeat // 4
+        s_raw, s_ours, s_hand, s_same, s_usage = interleaved_medians(
+            [consume(plain), consume(wrapped), hand_stream, same_stream, with_usage], n
+        )
+        client.flush(30)
+        provider.force_flush()
+        rows.append(
+            [f"stream of {CHUNKS} chunks (1 call)", s_raw, s_ours - s_raw, s_hand - s_raw, s_same - s_raw]
+        )
+        rows.append(["  plain client asking for usage (+1 chunk)", s_raw, s_usage - s_raw, None, None])
         plain_chunk, proxy_chunk = chunk_proxy_cost(client, repeat)
         client.flush(30)
         hook = hook_cost(client, tracer, provider, repeat)
@@ -399,15 +566,17 @@ def run(repeat: int) -> str:
                 f"{raw / 1000:.1f}",
                 f"{ours / 1000:.1f}",
                 "" if hand is None else f"{hand / 1000:.1f}",
+                "" if same is None else f"{same / 1000:.1f}",
                 f"{ours / raw * 100:.1f}%",
             ]
-            for label, raw, ours, hand in rows
+            for label, raw, ours, hand, same in rows
         ],
         [
             "workload",
             "raw call µs",
             "aither overhead µs",
-            "hand-written OTel overhead µs",
+            "hand-written, GenAI only µs",
+            "hand-written, same attributes µs",
             "overhead / raw call",
         ],
     )
@@ -443,6 +612,9 @@ def hooks_only(repeat: int, rounds: int) -> str:
         results = {
             "chat completion": hook_cost(client, tracer, provider, repeat, rounds),
             f"stream of {CHUNKS} chunks": stream_hook_cost(client, tracer, provider, streams, rounds),
+            f"stream of {CHUNKS} chunks parsed beforehand": stream_hook_cost(
+                client, tracer, provider, streams * 5, rounds, parsed=True
+            ),
         }
         client.close()
         provider.shutdown()

@@ -7,7 +7,9 @@ real BatchSpanProcessor and OTLP/HTTP exporter sending to a real receiver in ano
 process (``benchmarks.sink``), and each loop ends with a flush, so every variant pays for
 the export of what it made. Variants: the raw call, a hand-written OpenTelemetry span with
 the same attributes and the same JSON sampling (as :mod:`benchmarks.overhead` and
-:mod:`benchmarks.llm` build it), and aither. Rounds interleave the variants, so that a load
+:mod:`benchmarks.llm` build it: on the LLM workloads every attribute aither's span carries,
+the cost and the scans' findings included), and aither; the LLM workloads add a hand-written
+span with the GenAI request and response attributes alone. Rounds interleave the variants, so that a load
 spike on a shared machine lands on all of them alike.
 
 Reported per call: the sustained mean (loop and flush wall time over calls), p50 and p99 of
@@ -34,6 +36,10 @@ from typing import Any
 from ._common import otel_tracer, quiet_env, sink, table
 
 VARIANTS = ("raw", "hand-written", "aither")
+LEAN = "hand-written, GenAI only"
+"""The LLM workloads' second hand-written span: the GenAI request and response attributes
+alone, without the cost, the usage details and the scans' findings that aither's span and
+the "hand-written" one carry."""
 
 
 @dataclass
@@ -121,7 +127,10 @@ def _setup(only: set[str]) -> Iterator[tuple[list[Workload], Any]]:
             wrapped = client.wrap(openai.OpenAI(base_url=api_url, api_key="x", max_retries=0), name="bench")
             for c in (plain, hand_client, wrapped):
                 stack.callback(c.close)
-            hand_call, hand_stream = llm.handwritten(tracer, hand_client)
+            # "hand-written" carries the same attributes as aither's span (the target's
+            # comparison); "GenAI only" the request and response attributes alone.
+            hand_call, hand_stream = llm.handwritten_same(tracer, hand_client)
+            lean_call, lean_stream = llm.handwritten(tracer, hand_client)
 
             def call(c: Any) -> Callable[[], Any]:
                 return lambda: c.chat.completions.create(model="gpt-4o-mini", messages=llm.MESSAGES)
@@ -138,8 +147,13 @@ def _setup(only: set[str]) -> Iterator[tuple[list[Workload], Any]]:
                 Workload(
                     "OpenAI chat completion",
                     "chat",
-                    {"raw": call(plain), "hand-written": hand_call, "aither": call(wrapped)},
-                    flushes,
+                    {
+                        "raw": call(plain),
+                        "hand-written": hand_call,
+                        "aither": call(wrapped),
+                        LEAN: lean_call,
+                    },
+                    {**flushes, LEAN: flush_hand},
                 )
             )
             workloads.append(
@@ -151,8 +165,9 @@ def _setup(only: set[str]) -> Iterator[tuple[list[Workload], Any]]:
                         "raw": consume(plain, stream_options={"include_usage": True}),
                         "hand-written": hand_stream,
                         "aither": consume(wrapped),
+                        LEAN: lean_stream,
                     },
-                    flushes,
+                    {**flushes, LEAN: flush_hand},
                 )
             )
         yield workloads, client
@@ -162,11 +177,12 @@ def run(seconds: float, rounds: int, only: set[str]) -> str:
     rows: list[list[str]] = []
     with _setup(only) as (workloads, client):
         for w in workloads:
-            for variant in VARIANTS:  # warm up: imports, connections, caches
+            variants = tuple(w.fns)
+            for variant in variants:  # warm up: imports, connections, caches
                 _loop(w.fns[variant], w.flush[variant], min(0.3, seconds))
-            slices: dict[str, list[Slice]] = {v: [] for v in VARIANTS}
+            slices: dict[str, list[Slice]] = {v: [] for v in variants}
             for r in range(rounds):
-                order = VARIANTS if r % 2 == 0 else tuple(reversed(VARIANTS))
+                order = variants if r % 2 == 0 else tuple(reversed(variants))
                 for variant in order:
                     gc.collect()
                     slices[variant].append(_loop(w.fns[variant], w.flush[variant], seconds))
@@ -191,7 +207,10 @@ def run(seconds: float, rounds: int, only: set[str]) -> str:
             def over(s: dict[str, float], key: str) -> float:
                 return s[key] - raw[key]
 
-            for name, s in (("hand-written", hand), ("aither", ours)):
+            shown = [("hand-written", hand), ("aither", ours)]
+            if LEAN in summary:
+                shown.append((LEAN, summary[LEAN]))
+            for name, s in shown:
                 rows.append(
                     [
                         w.label if name == "hand-written" else "",
@@ -222,6 +241,23 @@ def run(seconds: float, rounds: int, only: set[str]) -> str:
                     "",
                 ]
             )
+            if LEAN in summary:
+                lean = summary[LEAN]
+                l_cpu, l_mean = over(lean, "cpu"), over(lean, "mean")
+                rows.append(
+                    [
+                        "",
+                        f"aither / {LEAN}",
+                        "",
+                        f"{o_mean / l_mean:.2f}" if l_mean > 0 else "-",
+                        "",
+                        "",
+                        f"{o_cpu / l_cpu:.2f}" if l_cpu > 0 else "-",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
             print(f"done: {w.label}", file=sys.stderr, flush=True)
         stats = client.stats()
     text = table(
