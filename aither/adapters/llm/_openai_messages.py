@@ -347,6 +347,17 @@ def recorder(api: str, usage_requested: bool, call: LLMCall) -> StreamRecorder:
     return ChatRecorder(api, usage_requested)
 
 
+def _lenient_choice(choice: Any, chat: bool) -> tuple[Any, Any, Any, Any]:
+    """A choice's text, tool calls, finish reason and index, None for what it lacks: how a
+    chunk recorder reads a choice that is not the SDK's own model."""
+    if chat:
+        delta = getattr(choice, "delta", None)
+        text, tool_calls = getattr(delta, "content", None), getattr(delta, "tool_calls", None)
+    else:
+        text, tool_calls = getattr(choice, "text", None), None
+    return text, tool_calls, getattr(choice, "finish_reason", None), getattr(choice, "index", 0)
+
+
 class ChatRecorder(StreamRecorder):
     """Chat and completions chunks: id, model and fingerprint from the first, text and tool
     calls per choice (bounded), finish reasons, and the usage chunk."""
@@ -371,21 +382,30 @@ class ChatRecorder(StreamRecorder):
         # for what a chunk lacks (most carry one choice with a few characters of text).
         if self.first is None:
             self.first = chunk
-        choices = getattr(chunk, "choices", None)
+        # Fields read as plain attributes (the SDK's models have them all), the cheapest read
+        # in CPython; an object lacking one is read leniently (None for what it lacks).
+        try:
+            choices = chunk.choices
+            usage = chunk.usage
+        except AttributeError:
+            choices = getattr(chunk, "choices", None)
+            usage = getattr(chunk, "usage", None)
         if choices:
             chat = self.chat
             for choice in choices:
-                if chat:
-                    delta = getattr(choice, "delta", None)
-                    text = getattr(delta, "content", None)
-                    tool_calls = getattr(delta, "tool_calls", None)
-                    if tool_calls:
-                        self._tool_deltas(getattr(choice, "index", 0) or 0, tool_calls)
-                else:
-                    text = getattr(choice, "text", None)
-                reason = getattr(choice, "finish_reason", None)
+                try:
+                    if chat:
+                        delta = choice.delta
+                        text, tool_calls = delta.content, delta.tool_calls
+                    else:
+                        text, tool_calls = choice.text, None
+                    reason, index = choice.finish_reason, choice.index
+                except AttributeError:
+                    text, tool_calls, reason, index = _lenient_choice(choice, chat)
+                if tool_calls:
+                    self._tool_deltas(index or 0, tool_calls)
                 if text or reason is not None:
-                    index = getattr(choice, "index", 0) or 0
+                    index = index or 0
                     if reason is not None:
                         self.reasons[index] = str(reason)
                     if text and isinstance(text, str):
@@ -396,16 +416,16 @@ class ChatRecorder(StreamRecorder):
                             else:
                                 self.texts[index] = [text]
                             self.sizes[index] = size + len(text)
-        usage = getattr(chunk, "usage", None)
         if usage is not None:
             self.usage = usage
             if self.usage_requested and not choices:
                 return False  # the chunk exists only because aither asked for usage
         elif self.usage_requested:
             # Without include_usage the field is absent from each chunk, not null.
-            fields_set = getattr(chunk, "__pydantic_fields_set__", None)
-            if fields_set is not None:
-                fields_set.discard("usage")
+            try:
+                chunk.__pydantic_fields_set__.discard("usage")
+            except AttributeError:  # not a pydantic model
+                pass
         return True
 
     def _tool_deltas(self, index: int, tool_calls: Any) -> None:

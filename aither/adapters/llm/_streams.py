@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 import wrapt
@@ -99,6 +100,35 @@ def _on_chunk(state: _StreamState, chunk: Any) -> bool:
     return False
 
 
+def _chunks(proxy: StreamProxy, state: _StreamState, iterator: Iterator[Any]) -> Iterator[Any]:
+    """A sync stream's chunks, accounted for (:func:`_on_chunk`, inlined: this runs for every
+    chunk of every stream iterated by a ``for`` loop). Holds ``proxy``: in ``for chunk in
+    client.create(stream=True)`` the loop keeps only this generator, and the proxy, collected,
+    would end the span as a dropped stream's."""
+    record = state.record
+    try:
+        for chunk in iterator:
+            if not state.first_ns:
+                state.first_ns = time.monotonic_ns()
+            state.last_seen = _time_ns()
+            try:
+                keep = record(chunk)
+            except Exception as error:
+                state.call.runtime.internal_error_quiet(error, "reading an LLM stream chunk")
+                keep = True
+            if keep is not False:
+                state.chunks += 1
+                yield chunk
+    except GeneratorExit:
+        # The loop was left (break, or its generator dropped): the stream may be read on;
+        # it ends when it is exhausted, closed or collected.
+        raise
+    except BaseException as exc:
+        state.finish(STREAM_ERROR, exc)
+        raise
+    state.finish(STREAM_COMPLETED)
+
+
 def _collected(proxy: Any) -> None:
     """A proxy collected before its stream ended: end its span as ``proxy.gc_end``."""
     try:
@@ -124,14 +154,21 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         self._self_state = _StreamState(call, recorder)
         self._self_iterator: Any = None
 
-    def __iter__(self) -> StreamProxy:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # A generator, as the SDKs' own ``Stream.__iter__`` is: a ``for`` loop resumes it per
+        # chunk, cheaper than a call of ``__next__`` on the proxy. ``next(stream)`` still works
+        # (``__next__``), and both read the same underlying iterator.
+        return _chunks(self, self._self_state, self._iterator())
 
-    def __next__(self) -> Any:
-        state = self._self_state
+    def _iterator(self) -> Iterator[Any]:
         iterator = self._self_iterator
         if iterator is None:
             iterator = self._self_iterator = iter(self.__wrapped__)
+        return iterator  # type: ignore[no-any-return]
+
+    def __next__(self) -> Any:
+        state = self._self_state
+        iterator = self._iterator()
         while True:
             try:
                 chunk = next(iterator)

@@ -140,6 +140,40 @@ def test_with_block_exit_ends_the_span(fake: FakeOpenAI, traced: Any, capture: S
     assert span.attributes["aither.llm.stream.chunks"] == 1
 
 
+def test_a_for_loop_over_the_call_itself_ends_the_span_completed(
+    fake: FakeOpenAI, traced: Any, capture: SpanCapture
+) -> None:
+    # The loop keeps only the iterator of the returned stream, not the stream: the span must
+    # not end as a dropped stream's before the chunks are read.
+    fake.chat_stream()
+    seen = 0
+    for _ in traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True):
+        gc.collect()
+        assert capture.spans() == []  # still open
+        seen += 1
+    assert seen == CHUNKS
+    (span,) = capture.spans()
+    assert span.attributes["aither.llm.stream.end"] == "completed"
+    assert span.attributes["aither.llm.stream.chunks"] == CHUNKS
+
+
+def test_leaving_a_loop_and_reading_on_counts_every_chunk_once(
+    fake: FakeOpenAI, traced: Any, capture: SpanCapture
+) -> None:
+    fake.chat_stream()
+    stream = traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    for _ in stream:
+        break
+    gc.collect()  # the first loop's iterator is gone; the stream is not
+    assert capture.spans() == []
+    second = next(stream)
+    rest = list(stream)
+    assert second is not None and len(rest) == CHUNKS - 2
+    (span,) = capture.spans()
+    assert span.attributes["aither.llm.stream.end"] == "completed"
+    assert span.attributes["aither.llm.stream.chunks"] == CHUNKS
+
+
 def test_unconsumed_stream_ends_when_collected(fake: FakeOpenAI, traced: Any, capture: SpanCapture) -> None:
     fake.chat_stream()
     stream = traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
