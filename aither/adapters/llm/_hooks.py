@@ -54,6 +54,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeGuard
 from urllib.parse import urlsplit
 
@@ -185,31 +186,21 @@ class Site:
         self.extra = extra
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Request:
     """One traced request: its span, the arguments the SDK is called with (possibly amended),
     and how its result is read."""
 
-    __slots__ = ("args", "call", "kwargs", "provider", "raw", "result", "state", "stream")
-
-    def __init__(
-        self,
-        provider: Provider,
-        call: LLMCall,
-        args: Sequence[Any],
-        kwargs: dict[str, Any],
-        *,
-        stream: bool = False,
-        raw: str | None = None,
-        state: Any = None,
-    ) -> None:
-        self.provider = provider
-        self.call = call
-        self.args = args
-        self.kwargs = kwargs
-        self.stream = stream
-        self.raw = raw
-        self.state = state
-        self.result: Any = None
+    provider: Provider
+    call: LLMCall
+    args: Sequence[Any]
+    kwargs: dict[str, Any]
+    _: KW_ONLY
+    stream: bool = False
+    raw: str | None = None
+    state: Any = None
+    result: Any = field(default=None, init=False)
+    """The SDK's result, kept by :meth:`finish` for the late reader."""
 
     def __call__(self) -> None:
         """Record the result kept by :meth:`finish` (the late reader, on the export thread)."""
