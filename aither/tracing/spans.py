@@ -19,6 +19,7 @@ from ..sampling.builtins import snapshot
 from ..sampling.encoder import dumps, encode_plain, to_jsonable
 from ..sampling.limits import SampleLimits
 from ..schema import semconv
+from .async_with import AsyncWithFromSync
 from .context import format_trace_id, set_last
 from .predictions import record_exception
 
@@ -110,7 +111,7 @@ def set_metadata(runtime: Runtime, span: trace.Span, metadata: Mapping[str, Any]
     span.set_attributes(metadata_attributes(runtime, metadata))
 
 
-class AitherSpan:
+class AitherSpan(AsyncWithFromSync):
     """A function, tool or event span opened with :func:`aither.span`.
 
     Threading: use it from the code that opened it. Every setter validates its argument and
@@ -231,14 +232,6 @@ class AitherSpan:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.end(exc)
-
-    async def __aenter__(self) -> AitherSpan:
-        return self.start()
-
-    async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.end(exc)

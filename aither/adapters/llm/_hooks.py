@@ -322,23 +322,35 @@ def _note_status(provider: Provider, call: LLMCall, exc: BaseException) -> None:
 # -- the hooks ----------------------------------------------------------------------------------------
 
 
+def _read_request(
+    runtime: Runtime,
+    provider: Provider,
+    site: Site,
+    method: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Request | None:
+    """The provider's reading of one call, its span started; None to pass the call through
+    untraced, as when reading it failed (counted: aither's error, never the caller's)."""
+    try:
+        return provider.request(runtime, site, method, args, kwargs)
+    except Exception as exc:
+        runtime.internal_error(exc, f"reading {provider.label} request")
+        return None
+
+
 def sync_hook(
     original: Callable[..., Any], provider: Provider, site: Site, method: str
 ) -> Callable[..., Any]:
     """The hooked sync method ``method``: ``original`` traced as ``provider`` reads it."""
     get_runtime = site.context.get_runtime
-    label = provider.label
     reads_status = _reads_status(provider)
 
     def hooked(*args: Any, **kwargs: Any) -> Any:
         runtime = get_runtime()
         if runtime is None:
             return original(*args, **kwargs)
-        request: Request | None = None
-        try:
-            request = provider.request(runtime, site, method, args, kwargs)
-        except Exception as exc:
-            runtime.internal_error(exc, f"reading {label} request")
+        request = _read_request(runtime, provider, site, method, args, kwargs)
         if request is None:
             return original(*args, **kwargs)
         call = request.call
@@ -357,18 +369,13 @@ def async_hook(
 ) -> Callable[..., Any]:
     """The hooked async method (awaits ``original``)."""
     get_runtime = site.context.get_runtime
-    label = provider.label
     reads_status = _reads_status(provider)
 
     async def hooked(*args: Any, **kwargs: Any) -> Any:
         runtime = get_runtime()
         if runtime is None:
             return await original(*args, **kwargs)
-        request: Request | None = None
-        try:
-            request = provider.request(runtime, site, method, args, kwargs)
-        except Exception as exc:
-            runtime.internal_error(exc, f"reading {label} request")
+        request = _read_request(runtime, provider, site, method, args, kwargs)
         if request is None:
             return await original(*args, **kwargs)
         call = request.call
