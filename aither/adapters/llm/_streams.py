@@ -57,9 +57,20 @@ class _StreamState:
         self.last_seen = time.time_ns()  # wall clock of the stream's return, then of each chunk
 
     def on_chunk(self, chunk: Any) -> bool:
-        """True when the chunk goes to the caller. The proxies' loops inline this (one call
-        per chunk fewer); it stays for readers and tests of the accounting."""
-        return _on_chunk(self, chunk)
+        """Account for one chunk: the time of the first, the last sign of life, the recorder;
+        True when the chunk goes to the caller. Called for every chunk, by both proxies."""
+        if not self.first_ns:
+            self.first_ns = time.monotonic_ns()
+        self.last_seen = _time_ns()
+        try:
+            keep = self.record(chunk)
+        except Exception as exc:
+            self.call.runtime.internal_error_quiet(exc, "reading an LLM stream chunk")
+            keep = True
+        if keep is not False:
+            self.chunks += 1
+            return True
+        return False
 
     def finish(self, how: str, exc: BaseException | None = None) -> None:
         call = self.call
@@ -82,23 +93,6 @@ class _StreamState:
             call.end(how, end_time=end_time)
 
 
-def _on_chunk(state: _StreamState, chunk: Any) -> bool:
-    """Account for one chunk: the time of the first, the last sign of life, the recorder;
-    True when the chunk goes to the caller. Called for every chunk: locals only."""
-    if not state.first_ns:
-        state.first_ns = time.monotonic_ns()
-    state.last_seen = _time_ns()
-    try:
-        keep = state.record(chunk)
-    except Exception as exc:
-        state.call.runtime.internal_error_quiet(exc, "reading an LLM stream chunk")
-        keep = True
-    if keep is not False:
-        state.chunks += 1
-        return True
-    return False
-
-
 def _collected(proxy: Any) -> None:
     """A proxy collected before its stream ended: end its span as ``proxy.gc_end``."""
     try:
@@ -109,7 +103,26 @@ def _collected(proxy: Any) -> None:
         pass  # at interpreter exit, or a half-built proxy: nothing to report to
 
 
-class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """What the sync and async stream proxies share: the state, the end of a stream dropped
+    unfinished, and the refusal to be pickled."""
+
+    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
+        super().__init__(wrapped)
+        self._self_state = _StreamState(call, recorder)
+        self._self_iterator: Any = None
+
+    gc_end = STREAM_GC
+    """How a stream dropped unfinished ends (``aither.llm.stream.end``)."""
+
+    def __del__(self) -> None:
+        _collected(self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("an LLM stream cannot be pickled")
+
+
+class StreamProxy(_StreamProxyBase):
     """A sync stream, unchanged for its caller, whose LLM span ends exactly once.
 
     Iteration yields the wrapped stream's chunks in order (except those the recorder keeps
@@ -118,11 +131,6 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     (``close()`` or a ``with`` exit before the end), ``error`` (the stream raised) or
     ``garbage_collected`` (dropped unfinished).
     """
-
-    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
-        super().__init__(wrapped)
-        self._self_state = _StreamState(call, recorder)
-        self._self_iterator: Any = None
 
     def __iter__(self) -> StreamProxy:
         return self
@@ -141,17 +149,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             except BaseException as exc:
                 state.finish(STREAM_ERROR, exc)
                 raise
-            # _on_chunk, inlined: this runs for every chunk of every sync stream.
-            if not state.first_ns:
-                state.first_ns = time.monotonic_ns()
-            state.last_seen = _time_ns()
-            try:
-                keep = state.record(chunk)
-            except Exception as error:
-                state.call.runtime.internal_error_quiet(error, "reading an LLM stream chunk")
-                keep = True
-            if keep is not False:
-                state.chunks += 1
+            if state.on_chunk(chunk):
                 return chunk
 
     def close(self) -> Any:
@@ -173,24 +171,10 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         finally:
             self._self_state.finish(STREAM_CLOSED)
 
-    gc_end = STREAM_GC
-    """How a stream dropped unfinished ends (``aither.llm.stream.end``)."""
 
-    def __del__(self) -> None:
-        _collected(self)
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        raise TypeError("an LLM stream cannot be pickled")
-
-
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class AsyncStreamProxy(_StreamProxyBase):
     """The async twin of :class:`StreamProxy`: ``async for``, ``async with``, ``close()`` /
     ``aclose()``."""
-
-    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
-        super().__init__(wrapped)
-        self._self_state = _StreamState(call, recorder)
-        self._self_iterator: Any = None
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -209,7 +193,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             except BaseException as exc:
                 state.finish(STREAM_ERROR, exc)
                 raise
-            if _on_chunk(state, chunk):
+            if state.on_chunk(chunk):
                 return chunk
 
     async def close(self) -> Any:
@@ -239,7 +223,3 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             return await exit_(*exc_info) if exit_ is not None else None
         finally:
             self._self_state.finish(STREAM_CLOSED)
-
-    gc_end = STREAM_GC
-    __del__ = StreamProxy.__del__
-    __reduce_ex__ = StreamProxy.__reduce_ex__
