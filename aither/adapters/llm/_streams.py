@@ -72,6 +72,14 @@ class _StreamState:
             return True
         return False
 
+    def stopped(self, exc: BaseException) -> None:
+        """A read of the stream raised ``exc``: the end of the stream (``StopIteration``, or
+        ``StopAsyncIteration`` for an async one) completes it, anything else ends it in error."""
+        if isinstance(exc, (StopIteration, StopAsyncIteration)):
+            self.finish(STREAM_COMPLETED)
+        else:
+            self.finish(STREAM_ERROR, exc)
+
     def finish(self, how: str, exc: BaseException | None = None) -> None:
         call = self.call
         if call.ended:
@@ -143,11 +151,8 @@ class StreamProxy(_StreamProxyBase):
         while True:
             try:
                 chunk = next(iterator)
-            except StopIteration:
-                state.finish(STREAM_COMPLETED)
-                raise
             except BaseException as exc:
-                state.finish(STREAM_ERROR, exc)
+                state.stopped(exc)
                 raise
             if state.on_chunk(chunk):
                 return chunk
@@ -187,11 +192,8 @@ class AsyncStreamProxy(_StreamProxyBase):
         while True:
             try:
                 chunk = await iterator.__anext__()
-            except StopAsyncIteration:
-                state.finish(STREAM_COMPLETED)
-                raise
             except BaseException as exc:
-                state.finish(STREAM_ERROR, exc)
+                state.stopped(exc)
                 raise
             if state.on_chunk(chunk):
                 return chunk
