@@ -19,7 +19,7 @@ def after_fork_in_child(method: Callable[[], None]) -> None:
     """
     if not hasattr(os, "register_at_fork"):
         return
-    ref = weakref.WeakMethod(method)  # type: ignore[arg-type]
+    ref = weakref.WeakMethod(method)
 
     def _after_fork_in_child() -> None:
         bound = ref()
