@@ -259,6 +259,17 @@ class Provider:
         pass it through untraced (not an LLM call, or the span could not start)."""
         raise NotImplementedError
 
+    def read_request(
+        self, runtime: Runtime, site: Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Request | None:
+        """:meth:`request`, called by the hooks: an error of aither's reading the request is
+        counted (never the caller's), and the call passes through untraced."""
+        try:
+            return self.request(runtime, site, method, args, kwargs)
+        except Exception as exc:
+            runtime.internal_error(exc, f"reading {self.label} request")
+            return None
+
     def record(self, call: LLMCall, request: Request, response: Any) -> None:
         """Record a whole response (a parsed object, or a raw response's JSON) on ``call``."""
         raise NotImplementedError
@@ -355,23 +366,6 @@ def _note_status(provider: Provider, call: LLMCall, exc: BaseException) -> None:
 # -- the hooks ----------------------------------------------------------------------------------------
 
 
-def _read_request(
-    runtime: Runtime,
-    provider: Provider,
-    site: Site,
-    method: str,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Request | None:
-    """The provider's reading of one call, its span started; None to pass the call through
-    untraced, as when reading it failed (counted: aither's error, never the caller's)."""
-    try:
-        return provider.request(runtime, site, method, args, kwargs)
-    except Exception as exc:
-        runtime.internal_error(exc, f"reading {provider.label} request")
-        return None
-
-
 def sync_hook(
     original: Callable[..., Any], provider: Provider, site: Site, method: str
 ) -> Callable[..., Any]:
@@ -383,7 +377,7 @@ def sync_hook(
         runtime = get_runtime()
         if runtime is None:
             return original(*args, **kwargs)
-        request = _read_request(runtime, provider, site, method, args, kwargs)
+        request = provider.read_request(runtime, site, method, args, kwargs)
         if request is None:
             return original(*args, **kwargs)
         call = request.call
@@ -408,7 +402,7 @@ def async_hook(
         runtime = get_runtime()
         if runtime is None:
             return await original(*args, **kwargs)
-        request = _read_request(runtime, provider, site, method, args, kwargs)
+        request = provider.read_request(runtime, site, method, args, kwargs)
         if request is None:
             return await original(*args, **kwargs)
         call = request.call
