@@ -11,10 +11,8 @@ nothing; other exporters are called on the export thread itself.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -22,6 +20,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from .._fork import after_fork_in_child
 from ..sampling import faults
 from .encoding import EncodedRequest, SpanEncoder
 from .ledger import Ledger
@@ -123,17 +122,7 @@ class LedgerSpanProcessor(SpanProcessor):
             max_export_batch_size=min(batch_size, max_queue_size),
             export_timeout_millis=export_timeout * 1000,
         )
-        if hasattr(os, "register_at_fork"):
-            # Through a weak reference, as BatchSpanProcessor does: a fork hook cannot be
-            # unregistered, and a strong one would keep every closed client alive for good.
-            after_fork = weakref.WeakMethod(self._after_fork_in_child)
-
-            def _after_fork_in_child() -> None:
-                method = after_fork()
-                if method is not None:
-                    method()
-
-            os.register_at_fork(after_in_child=_after_fork_in_child)
+        after_fork_in_child(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         # The parent keeps and exports its own queue; the BatchSpanProcessor re-creates its

@@ -10,7 +10,14 @@ from __future__ import annotations
 from enum import Enum
 
 
-class _Ordered(str, Enum):
+class _Vocabulary(str, Enum):
+    """A string enum that prints as its value (``str(Severity.HIGH) == "high"``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class _Ordered(_Vocabulary):
     """A string enum whose members compare by their declaration order (LOW < CRITICAL)."""
 
     @property
@@ -37,9 +44,6 @@ class _Ordered(str, Enum):
             return self.rank >= other.rank
         return NotImplemented
 
-    def __str__(self) -> str:
-        return str(self.value)
-
 
 class Severity(_Ordered):
     """How urgent an anomaly is, from LOW to CRITICAL (members are ordered)."""
@@ -59,7 +63,7 @@ class RiskLevel(_Ordered):
     CRITICAL = "critical"
 
 
-class AnomalyType(str, Enum):
+class AnomalyType(_Vocabulary):
     """What kind of thing went wrong."""
 
     LATENCY_SPIKE = "latency_spike"
@@ -75,11 +79,8 @@ class AnomalyType(str, Enum):
     QUALITY_DEGRADATION = "quality_degradation"
     SECURITY_THREAT = "security_threat"
 
-    def __str__(self) -> str:
-        return str(self.value)
 
-
-class DetectionMethod(str, Enum):
+class DetectionMethod(_Vocabulary):
     """How an anomaly was found."""
 
     THRESHOLD = "threshold"
@@ -100,6 +101,3 @@ class DetectionMethod(str, Enum):
     T_TEST = "t_test"
     CBPE = "cbpe"
     MMD = "mmd"
-
-    def __str__(self) -> str:
-        return str(self.value)

@@ -6,10 +6,8 @@ O(sample) slice of the input and the output; JSON encoding waits for the export 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import weakref
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from .._fork import after_fork_in_child
 from ..export.pipeline import DeferredPayload
 from ..sampling import Sample, sample
 from ..sampling.encoder import EAGER_BYTES, dumps, encode_now
@@ -66,17 +65,9 @@ class PredictionIndex:
         self._capacity = capacity
         self._lock = threading.Lock()
         self._traces: OrderedDict[int, _Ref | list[_Ref]] = OrderedDict()
-        if hasattr(os, "register_at_fork"):
-            # A thread of the parent may hold the lock at the fork; the child has no such
-            # thread, so it would wait forever. Weakly, so a closed client's index can go.
-            reset = weakref.WeakMethod(self._after_fork_in_child)
-
-            def _after_fork_in_child() -> None:
-                method = reset()
-                if method is not None:
-                    method()
-
-            os.register_at_fork(after_in_child=_after_fork_in_child)
+        # A thread of the parent may hold the lock at the fork; the child has no such thread,
+        # so it would wait forever.
+        after_fork_in_child(self._after_fork_in_child)
         # The stats-sample budgets of models whose predictions are logged, not wrapped.
         self.stats_budgets = StatsBudgets()
 
@@ -270,24 +261,15 @@ def record_exception(span: trace.Span, exc: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:500]))
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class _Open:
     """A prediction span between the model's call and its end: what closing it needs."""
 
-    __slots__ = ("limits", "sampled", "span", "stats", "token")
-
-    def __init__(
-        self,
-        span: trace.Span,
-        limits: SampleLimits,
-        sampled: tuple[Sample, int | None] | None,
-        stats: StatsInput | None,
-        token: Token[Context],
-    ) -> None:
-        self.span = span
-        self.limits = limits
-        self.sampled = sampled
-        self.stats = stats
-        self.token = token
+    span: trace.Span
+    limits: SampleLimits
+    sampled: tuple[Sample, int | None] | None
+    stats: StatsInput | None
+    token: Token[Context]
 
 
 def _open(

@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from ..exceptions import ArgumentTypeError, ConfigError
 from ..schema import semconv
+from .async_with import AsyncWithFromSync
 
 if TYPE_CHECKING:
     from .._runtime import Runtime
@@ -85,7 +86,7 @@ def current_scope() -> Scope | None:
     return _CURRENT.get()
 
 
-class context:
+class context(AsyncWithFromSync):
     """Attribute every span inside the block to a user and a session, with metadata.
 
     ``with aither.context(user_id="u-42", session_id="s-7", metadata={"plan": "pro"}):`` puts
@@ -125,14 +126,6 @@ class context:
         token, self._token = self._token, None
         if token is not None:
             _CURRENT.reset(token)
-
-    async def __aenter__(self) -> context:
-        return self.__enter__()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
 
 class ScopedTracer:

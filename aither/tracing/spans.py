@@ -19,6 +19,7 @@ from ..sampling.builtins import snapshot
 from ..sampling.encoder import dumps, encode_plain, to_jsonable
 from ..sampling.limits import SampleLimits
 from ..schema import semconv
+from .async_with import AsyncWithFromSync
 from .context import format_trace_id, set_last
 from .predictions import record_exception
 
@@ -110,7 +111,7 @@ def set_metadata(runtime: Runtime, span: trace.Span, metadata: Mapping[str, Any]
     span.set_attributes(metadata_attributes(runtime, metadata))
 
 
-class AitherSpan:
+class AitherSpan(AsyncWithFromSync):
     """A function, tool or event span opened with :func:`aither.span`.
 
     Threading: use it from the code that opened it. Every setter validates its argument and
@@ -138,10 +139,18 @@ class AitherSpan:
             raise ConfigError(f"a span needs a non-empty name, got {name!r}")
         self._runtime = runtime
         self._name = name
-        self._kind = kind
-        self._type = span_type
+        # What the span starts with: its kind and type under the caller's attributes; the
+        # setters called before it starts add to these and to the metadata.
+        start_attributes: dict[str, Any] = {
+            semconv.AITHER_SPAN_KIND: kind,
+            semconv.AITHER_SCHEMA_VERSION: semconv.SCHEMA_VERSION,
+        }
+        if span_type:
+            start_attributes[semconv.AITHER_SPAN_TYPE] = span_type
+        if attributes:
+            start_attributes.update(attributes)
+        self._attributes = start_attributes
         self._metadata = metadata
-        self._attributes = attributes
         self._items: dict[str, Any] = {}
         self._ended = False
         if input is not None:
@@ -158,16 +167,8 @@ class AitherSpan:
         parent: otel_context.Context | None = None,
     ) -> AitherSpan:
         """Start the span (in ``parent``'s trace if given, else the current context's)."""
-        attrs: dict[str, Any] = {
-            semconv.AITHER_SPAN_KIND: self._kind,
-            semconv.AITHER_SCHEMA_VERSION: semconv.SCHEMA_VERSION,
-        }
-        if self._type:
-            attrs[semconv.AITHER_SPAN_TYPE] = self._type
-        if self._attributes:
-            attrs.update(self._attributes)
         span = self._runtime.tracer.start_span(
-            self._name, context=parent, attributes=attrs, start_time=start_time
+            self._name, context=parent, attributes=self._attributes, start_time=start_time
         )
         self._span = span
         if self._metadata:
@@ -235,14 +236,6 @@ class AitherSpan:
     ) -> None:
         self.end(exc)
 
-    async def __aenter__(self) -> AitherSpan:
-        return self.start()
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.end(exc)
-
     # -- what users set --------------------------------------------------------------------
     @property
     def trace_id(self) -> str | None:
@@ -277,7 +270,7 @@ class AitherSpan:
         if self._span is not None:
             self._span.set_attribute(semconv.AITHER_COST_USD, cost)
         else:
-            self._attributes = {**(self._attributes or {}), semconv.AITHER_COST_USD: cost}
+            self._attributes[semconv.AITHER_COST_USD] = cost
 
     def set_metadata(self, metadata: Mapping[str, Any] | None = None, /, **kwargs: Any) -> None:
         """Add ``aither.metadata.<key>`` attributes, from a mapping and/or keyword arguments."""
@@ -294,7 +287,7 @@ class AitherSpan:
         if self._span is not None:
             self._span.set_attribute(key, value)
         else:
-            self._attributes = {**(self._attributes or {}), key: value}
+            self._attributes[key] = value
 
     @property
     def otel_span(self) -> trace.Span | None:

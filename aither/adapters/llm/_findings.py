@@ -8,6 +8,7 @@ attributes when the exporter first reads them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...export.pipeline import DeferredPayload
@@ -24,41 +25,24 @@ except Exception:  # pragma: no cover - pricing not there, or genai-prices broke
     _pricing = None  # type: ignore[assignment]
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Findings:
     """The PII counts, the injection score and the price of one call, computed when the span is
     exported (they flag, never block, so the caller need not wait for them)."""
 
-    __slots__ = (
-        "input_texts",
-        "model",
-        "output_texts",
-        "provider",
-        "runtime",
-        "system_texts",
-        "usage",
-        "wants_price",
-    )
+    runtime: Runtime
+    provider: str
+    model: str | None
+    usage: dict[str, int] | None
+    input_texts: list[str]
+    system_texts: list[str]
+    output_texts: list[str] | None
+    price: InitVar[bool] = field(default=True, kw_only=True)
+    wants_price: bool = field(init=False)
+    """False when the caller gave the cost (``price=False``): the call is not priced."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        provider: str,
-        model: str | None,
-        usage: dict[str, int] | None,
-        input_texts: list[str],
-        system_texts: list[str],
-        output_texts: list[str] | None,
-        *,
-        price: bool = True,
-    ) -> None:
+    def __post_init__(self, price: bool) -> None:
         self.wants_price = price
-        self.runtime = runtime
-        self.provider = provider
-        self.model = model
-        self.usage = usage
-        self.input_texts = input_texts
-        self.system_texts = system_texts
-        self.output_texts = output_texts
 
     def approx_bytes(self) -> int:
         return 256 + sum(map(len, self.input_texts)) + sum(map(len, self.system_texts))

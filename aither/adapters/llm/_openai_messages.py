@@ -186,18 +186,25 @@ def record(api: str, call: LLMCall, response: Any) -> None:
         _record_chat(call, response, api)
 
 
-def _record_chat_usage(call: LLMCall, usage: Any) -> None:
+def _record_usage(call: LLMCall, usage: Any, input_name: str, output_name: str) -> None:
+    """Record a usage object whose counts are ``<input_name>_tokens`` and
+    ``<output_name>_tokens``, each with its ``..._tokens_details``: Chat Completions says
+    ``prompt`` and ``completion``, the Responses API ``input`` and ``output``."""
     if usage is None:
         return
-    prompt_details = field(usage, "prompt_tokens_details")
-    completion_details = field(usage, "completion_tokens_details")
+    input_details = field(usage, f"{input_name}_tokens_details")
+    output_details = field(usage, f"{output_name}_tokens_details")
     call.record_usage(
-        input_tokens=as_int(field(usage, "prompt_tokens")),
-        output_tokens=as_int(field(usage, "completion_tokens")),
-        cache_read_tokens=as_int(field(prompt_details, "cached_tokens")),
-        cache_write_tokens=as_int(field(prompt_details, "cache_write_tokens")) or None,
-        reasoning_tokens=as_int(field(completion_details, "reasoning_tokens")),
+        input_tokens=as_int(field(usage, f"{input_name}_tokens")),
+        output_tokens=as_int(field(usage, f"{output_name}_tokens")),
+        cache_read_tokens=as_int(field(input_details, "cached_tokens")),
+        cache_write_tokens=as_int(field(input_details, "cache_write_tokens")) or None,
+        reasoning_tokens=as_int(field(output_details, "reasoning_tokens")),
     )
+
+
+def _record_chat_usage(call: LLMCall, usage: Any) -> None:
+    _record_usage(call, usage, "prompt", "completion")
 
 
 def _openai_attrs(response: Any) -> dict[str, Any]:
@@ -279,17 +286,7 @@ def _record_responses(call: LLMCall, response: Any) -> None:
         finish_reasons=[reason] if reason else None,
         attributes=_openai_attrs(response),
     )
-    usage = field(response, "usage")
-    if usage is not None:
-        input_details = field(usage, "input_tokens_details")
-        output_details = field(usage, "output_tokens_details")
-        call.record_usage(
-            input_tokens=as_int(field(usage, "input_tokens")),
-            output_tokens=as_int(field(usage, "output_tokens")),
-            cache_read_tokens=as_int(field(input_details, "cached_tokens")),
-            cache_write_tokens=as_int(field(input_details, "cache_write_tokens")) or None,
-            reasoning_tokens=as_int(field(output_details, "reasoning_tokens")),
-        )
+    _record_usage(call, field(response, "usage"), "input", "output")
     items = as_list(field(response, "output"))
     texts: list[str] = []
     for item in items:

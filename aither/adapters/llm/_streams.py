@@ -58,9 +58,28 @@ class _StreamState:
         self.last_seen = time.time_ns()  # wall clock of the stream's return, then of each chunk
 
     def on_chunk(self, chunk: Any) -> bool:
-        """True when the chunk goes to the caller. The proxies' loops inline this (one call
-        per chunk fewer); it stays for readers and tests of the accounting."""
-        return _on_chunk(self, chunk)
+        """Account for one chunk: the time of the first, the last sign of life, the recorder;
+        True when the chunk goes to the caller. Called for every chunk, by both proxies."""
+        if not self.first_ns:
+            self.first_ns = time.monotonic_ns()
+        self.last_seen = _time_ns()
+        try:
+            keep = self.record(chunk)
+        except Exception as exc:
+            self.call.runtime.internal_error_quiet(exc, "reading an LLM stream chunk")
+            keep = True
+        if keep is not False:
+            self.chunks += 1
+            return True
+        return False
+
+    def stopped(self, exc: BaseException) -> None:
+        """A read of the stream raised ``exc``: the end of the stream (``StopIteration``, or
+        ``StopAsyncIteration`` for an async one) completes it, anything else ends it in error."""
+        if isinstance(exc, (StopIteration, StopAsyncIteration)):
+            self.finish(STREAM_COMPLETED)
+        else:
+            self.finish(STREAM_ERROR, exc)
 
     def finish(self, how: str, exc: BaseException | None = None) -> None:
         call = self.call
@@ -83,41 +102,14 @@ class _StreamState:
             call.end(how, end_time=end_time)
 
 
-def _on_chunk(state: _StreamState, chunk: Any) -> bool:
-    """Account for one chunk: the time of the first, the last sign of life, the recorder;
-    True when the chunk goes to the caller. Called for every chunk: locals only."""
-    if not state.first_ns:
-        state.first_ns = time.monotonic_ns()
-    state.last_seen = _time_ns()
-    try:
-        keep = state.record(chunk)
-    except Exception as exc:
-        state.call.runtime.internal_error_quiet(exc, "reading an LLM stream chunk")
-        keep = True
-    if keep is not False:
-        state.chunks += 1
-        return True
-    return False
-
-
 def _chunks(proxy: StreamProxy, state: _StreamState, iterator: Iterator[Any]) -> Iterator[Any]:
-    """A sync stream's chunks, accounted for (:func:`_on_chunk`, inlined: this runs for every
-    chunk of every stream iterated by a ``for`` loop). Holds ``proxy``: in ``for chunk in
-    client.create(stream=True)`` the loop keeps only this generator, and the proxy, collected,
-    would end the span as a dropped stream's."""
-    record = state.record
+    """A sync stream's chunks, accounted for, as a ``for`` loop reads them. Holds ``proxy``: in
+    ``for chunk in client.create(stream=True)`` the loop keeps only this generator, and the
+    proxy, collected, would end the span as a dropped stream's."""
+    on_chunk = state.on_chunk
     try:
         for chunk in iterator:
-            if not state.first_ns:
-                state.first_ns = time.monotonic_ns()
-            state.last_seen = _time_ns()
-            try:
-                keep = record(chunk)
-            except Exception as error:
-                state.call.runtime.internal_error_quiet(error, "reading an LLM stream chunk")
-                keep = True
-            if keep is not False:
-                state.chunks += 1
+            if on_chunk(chunk):
                 yield chunk
     except GeneratorExit:
         # The loop was left (break, or its generator dropped): the stream may be read on;
@@ -139,7 +131,26 @@ def _collected(proxy: Any) -> None:
         pass  # at interpreter exit, or a half-built proxy: nothing to report to
 
 
-class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+    """What the sync and async stream proxies share: the state, the end of a stream dropped
+    unfinished, and the refusal to be pickled."""
+
+    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
+        super().__init__(wrapped)
+        self._self_state = _StreamState(call, recorder)
+        self._self_iterator: Any = None
+
+    gc_end = STREAM_GC
+    """How a stream dropped unfinished ends (``aither.llm.stream.end``)."""
+
+    def __del__(self) -> None:
+        _collected(self)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("an LLM stream cannot be pickled")
+
+
+class StreamProxy(_StreamProxyBase):
     """A sync stream, unchanged for its caller, whose LLM span ends exactly once.
 
     Iteration yields the wrapped stream's chunks in order (except those the recorder keeps
@@ -148,11 +159,6 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
     (``close()`` or a ``with`` exit before the end), ``error`` (the stream raised) or
     ``garbage_collected`` (dropped unfinished).
     """
-
-    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
-        super().__init__(wrapped)
-        self._self_state = _StreamState(call, recorder)
-        self._self_iterator: Any = None
 
     def __iter__(self) -> Iterator[Any]:
         # A generator, as the SDKs' own ``Stream.__iter__`` is: a ``for`` loop resumes it per
@@ -172,23 +178,10 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         while True:
             try:
                 chunk = next(iterator)
-            except StopIteration:
-                state.finish(STREAM_COMPLETED)
-                raise
             except BaseException as exc:
-                state.finish(STREAM_ERROR, exc)
+                state.stopped(exc)
                 raise
-            # _on_chunk, inlined: this runs for every chunk of every sync stream.
-            if not state.first_ns:
-                state.first_ns = time.monotonic_ns()
-            state.last_seen = _time_ns()
-            try:
-                keep = state.record(chunk)
-            except Exception as error:
-                state.call.runtime.internal_error_quiet(error, "reading an LLM stream chunk")
-                keep = True
-            if keep is not False:
-                state.chunks += 1
+            if state.on_chunk(chunk):
                 return chunk
 
     def close(self) -> Any:
@@ -210,24 +203,10 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         finally:
             self._self_state.finish(STREAM_CLOSED)
 
-    gc_end = STREAM_GC
-    """How a stream dropped unfinished ends (``aither.llm.stream.end``)."""
 
-    def __del__(self) -> None:
-        _collected(self)
-
-    def __reduce_ex__(self, protocol: Any) -> Any:
-        raise TypeError("an LLM stream cannot be pickled")
-
-
-class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
+class AsyncStreamProxy(_StreamProxyBase):
     """The async twin of :class:`StreamProxy`: ``async for``, ``async with``, ``close()`` /
     ``aclose()``."""
-
-    def __init__(self, wrapped: Any, call: LLMCall, recorder: StreamRecorder) -> None:
-        super().__init__(wrapped)
-        self._self_state = _StreamState(call, recorder)
-        self._self_iterator: Any = None
 
     def __aiter__(self) -> AsyncStreamProxy:
         return self
@@ -240,13 +219,10 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
         while True:
             try:
                 chunk = await iterator.__anext__()
-            except StopAsyncIteration:
-                state.finish(STREAM_COMPLETED)
-                raise
             except BaseException as exc:
-                state.finish(STREAM_ERROR, exc)
+                state.stopped(exc)
                 raise
-            if _on_chunk(state, chunk):
+            if state.on_chunk(chunk):
                 return chunk
 
     async def close(self) -> Any:
@@ -276,7 +252,3 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc,type-arg]
             return await exit_(*exc_info) if exit_ is not None else None
         finally:
             self._self_state.finish(STREAM_CLOSED)
-
-    gc_end = STREAM_GC
-    __del__ = StreamProxy.__del__
-    __reduce_ex__ = StreamProxy.__reduce_ex__

@@ -395,30 +395,23 @@ class MessageStreamRecorder(StreamRecorder):
             call.set_attribute(semconv.AITHER_LLM_CONTENT_TRUNCATED, True)
 
 
-def _is_messages(options: Any) -> bool:
-    url = getattr(options, "url", None)
-    method = getattr(options, "method", None)
-    return (
-        isinstance(url, str)
-        and url.partition("?")[0] == MESSAGES_PATH
-        and isinstance(method, str)
-        and method.lower() == "post"
-    )
-
-
-class AnthropicProvider(_hooks.Provider):
-    """Anthropic's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
+class AnthropicProvider(_hooks.StainlessProvider):
+    """Anthropic's wire format: a POST to the Messages API (``/v1/messages``)."""
 
     label = "an Anthropic"
-    record_late = True
 
-    def request(
-        self, runtime: Runtime, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    def read_post(
+        self,
+        runtime: Runtime,
+        site: _hooks.Site,
+        options: Any,
+        stream: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> _hooks.Request | None:
-        if len(args) < 2 or not _is_messages(args[1]):
+        url = getattr(options, "url", None)
+        if not isinstance(url, str) or url.partition("?")[0] != MESSAGES_PATH:
             return None
-        options = args[1]
-        stream = bool(kwargs.get("stream", args[2] if len(args) > 2 else False))
         call = start_call(runtime, site, options, stream)
         if call is None:
             return None

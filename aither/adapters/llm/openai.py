@@ -144,20 +144,20 @@ _STATES: dict[tuple[str, bool], _State] = {
 }
 
 
-class OpenAIProvider(_hooks.Provider):
-    """OpenAI's wire format: ``request(cast_to, options, *, stream=..., stream_cls=...)``."""
+class OpenAIProvider(_hooks.StainlessProvider):
+    """OpenAI's wire format: a POST to Chat Completions, Responses, Completions or Embeddings."""
 
     label = "an OpenAI"
-    record_late = True
 
-    def request(
-        self, runtime: Runtime, site: _hooks.Site, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    def read_post(
+        self,
+        runtime: Runtime,
+        site: _hooks.Site,
+        options: Any,
+        stream: bool,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
     ) -> _hooks.Request | None:
-        if len(args) < 2:
-            return None
-        options = args[1]
-        if str(getattr(options, "method", "")).lower() != "post":
-            return None
         api = _operation(getattr(options, "url", None))
         if api is None:
             return None
@@ -167,8 +167,7 @@ class OpenAIProvider(_hooks.Provider):
         extra = getattr(options, "extra_json", None)
         if isinstance(extra, Mapping) and extra:
             body = {**body, **extra}
-        flag = kwargs["stream"] if "stream" in kwargs else (args[2] if len(args) > 2 else False)
-        stream = bool(flag) or body.get("stream") is True
+        stream = stream or body.get("stream") is True
         raw = _hooks.raw_mode(options)
         mine: _Site = site.extra
         usage_requested = (
