@@ -1,7 +1,9 @@
 """What each API call sends and how its answer is read: shared by the sync and async clients.
 
 A :class:`Call` is pure data (method, path, query, body, parser); the clients only send it,
-so the two stay one behaviour with two ways of waiting.
+so the two stay one behaviour with two ways of waiting. Each builder below is one endpoint:
+its parameters and docstring are those of the resource method that declares it
+(:mod:`._resources`, through :class:`._endpoint.Endpoint`), for both clients.
 """
 
 from __future__ import annotations

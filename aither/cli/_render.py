@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 from collections.abc import Callable, Collection, Iterable, Sized
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -68,10 +68,11 @@ def show(
         0, the command's exit status.
     """
     if rows is None:
-        rows = result.items if isinstance(result, Page) else result  # type: ignore[assignment]
+        # a listing's answer: a page, or a tuple (list) of rows
+        rows = result.items if isinstance(result, Page) else cast(Sized, result)
     if args.json:
         print_json(console, result)
-    elif empty is not None and not len(rows):  # type: ignore[arg-type]
+    elif empty is not None and not len(rows):
         console.print(empty)
     else:
         console.print(rendering(result))
