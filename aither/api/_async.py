@@ -14,7 +14,7 @@ from ._resources import ClientBase
 T = TypeVar("T")
 
 
-class AsyncManagementClient(ClientBase[Awaited]):
+class AsyncManagementClient(ClientBase[Awaited, httpx.AsyncClient]):
     """The async management client: ``await client.org.get()``; use it with ``async with``.
 
     Takes the arguments of :class:`~aither.api.ManagementClient`, with an ``httpx.AsyncClient``.
@@ -25,17 +25,7 @@ class AsyncManagementClient(ClientBase[Awaited]):
     """
 
     _awaited = True
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        *,
-        http_client: httpx.AsyncClient | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        super().__init__(api_key, base_url, http_client)
-        self._http = http_client if http_client is not None else httpx.AsyncClient(timeout=timeout)
+    _http_class = httpx.AsyncClient
 
     async def send(self, call: Call[T]) -> T:
         """Send one call and parse its answer."""

@@ -44,8 +44,8 @@ class Resource(Generic[M]):
         awaited: True for an async client: its methods are coroutine functions.
     """
 
-    def __init__(self, source: Callable[[], ClientBase[M]], awaited: bool = False) -> None:
-        self._source: Callable[[], ClientBase[M]] = source
+    def __init__(self, source: Callable[[], ClientBase[M, Any]], awaited: bool = False) -> None:
+        self._source: Callable[[], ClientBase[M, Any]] = source
         self._awaited = awaited
 
 

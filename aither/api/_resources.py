@@ -77,7 +77,10 @@ class TracesResource(Resource[M]):
     get = Endpoint(calls.traces_get)
 
 
-class ClientBase(Generic[M]):
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+
+
+class ClientBase(Generic[M, H]):
     """The target, the resources and the request of a management client, sync or async.
 
     Args:
@@ -85,18 +88,28 @@ class ClientBase(Generic[M]):
             the credentials file).
         base_url: the server (default: the default aither client's; else the injected http
             client's ``base_url``).
-        http_client: the injected ``httpx`` client, if any (it only lends its ``base_url`` here).
+        http_client: an ``httpx.Client`` (``httpx.AsyncClient`` for the async client) to send
+            with (tests, proxies, custom TLS); the caller closes it.
+        timeout: seconds per request when the client makes its own http client.
     """
 
     _awaited = False
     """True for the async client: its resources' methods are coroutine functions."""
+    _http_class: type[H]
+    """The http client it makes when none is given."""
 
     def __init__(
-        self, api_key: str | None, base_url: str | None, http_client: httpx.Client | httpx.AsyncClient | None
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        *,
+        http_client: H | None = None,
+        timeout: float = 10.0,
     ) -> None:
         if base_url is None and http_client is not None and str(http_client.base_url):
             base_url = str(http_client.base_url)
         self.api_key, self.base_url = resolve_target(api_key, base_url)
+        self._http: H = http_client if http_client is not None else self._http_class(timeout=timeout)
         self._owns_http = http_client is None
         awaited = self._awaited
         self.org: OrgResource[M] = OrgResource(lambda: self, awaited)

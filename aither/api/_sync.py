@@ -17,7 +17,7 @@ from ._resources import ClientBase
 T = TypeVar("T")
 
 
-class ManagementClient(ClientBase[Blocking]):
+class ManagementClient(ClientBase[Blocking, httpx.Client]):
     """A client of the aither server's management and query API.
 
     Args:
@@ -37,16 +37,7 @@ class ManagementClient(ClientBase[Blocking]):
         ...     print(client.org.usage().predictions)
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        *,
-        http_client: httpx.Client | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        super().__init__(api_key, base_url, http_client)
-        self._http = http_client if http_client is not None else httpx.Client(timeout=timeout)
+    _http_class = httpx.Client
 
     def send(self, call: Call[T]) -> T:
         """Send one call and parse its answer (the resources' single way out)."""
