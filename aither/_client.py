@@ -47,7 +47,74 @@ M = TypeVar("M")
 _UNSET: Any = object()
 
 
-class Client:
+class Tracking:
+    """``track``, which needs nothing but a way to find the runtime at each call.
+
+    :class:`Client` finds its own; ``aither.track`` is the method of a :class:`DefaultTracking`,
+    which finds the default client's.
+    """
+
+    def _active_runtime(self) -> Runtime | None:
+        raise NotImplementedError
+
+    @overload
+    def track(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
+
+    @overload
+    def track(
+        self,
+        name: str | None = None,
+        /,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        capture_input: bool = True,
+        capture_output: bool = True,
+        event_type: str | None = "function_call",
+    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+    def track(
+        self,
+        name: Any = None,
+        /,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        capture_input: bool = True,
+        capture_output: bool = True,
+        event_type: str | None = "function_call",
+    ) -> Any:
+        """Trace each call of a function: ``@aither.track``, ``@aither.track("name")``, ``@track(...)``.
+
+        Works on sync and async functions and generators, keeping the signature for type
+        checkers. The span (``aither.span.kind`` = ``function``) records the bound arguments
+        (``capture_input``), the return value or the first yielded items (``capture_output``),
+        ``metadata`` as ``aither.metadata.*``, ``event_type`` as ``aither.span.type``
+        (``"function_call"`` by default, as the agent-monitoring SDK it replaces had it; None for
+        none), and any exception, which is re-raised unchanged.
+        Spans made inside the call (a wrapped model's prediction) nest under it.
+        ``client.track`` is the same, for that client.
+
+        Example:
+            >>> @aither.track("score_applicant", metadata={"team": "risk"})  # doctest: +SKIP
+            ... def score(features): ...
+        """
+        get_runtime = self._active_runtime
+
+        def decorate(fn: Callable[P, R], span_name: str | None = None) -> Callable[P, R]:
+            if not callable(fn):
+                raise ArgumentTypeError(f"@aither.track decorates functions, got {fn!r}")
+            label = span_name or getattr(fn, "__qualname__", None) or qualified_name(fn)
+            options = TrackOptions(label, metadata, capture_input, capture_output, event_type)
+            return instrument(get_runtime, fn, options)
+
+        if callable(name):  # bare @track
+            return decorate(name)
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ArgumentTypeError(f"@aither.track takes a span name (str) or a function, got {name!r}")
+        _check_name("event_type", event_type, optional=True)
+        return lambda fn: decorate(fn, name)
+
+
+class Client(Tracking):
     """An aither client: its own settings, TracerProvider, export pipeline and ledger.
 
     Most programs use the module-level functions (``aither.init``, ``aither.wrap``...), which
@@ -180,34 +247,6 @@ class Client:
         return unwrap(obj)
 
     # -- functions and spans -----------------------------------------------------------------------
-    @overload
-    def track(self, fn: Callable[P, R], /) -> Callable[P, R]: ...
-
-    @overload
-    def track(
-        self,
-        name: str | None = None,
-        /,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        capture_input: bool = True,
-        capture_output: bool = True,
-        event_type: str | None = "function_call",
-    ) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-
-    def track(
-        self,
-        name: Any = None,
-        /,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        capture_input: bool = True,
-        capture_output: bool = True,
-        event_type: str | None = "function_call",
-    ) -> Any:
-        """Trace each call of a function with this client; see :func:`aither.track`."""
-        return _track(self._active_runtime, name, metadata, capture_input, capture_output, event_type)
-
     def span(
         self,
         name: str,
@@ -409,29 +448,6 @@ class NoSpan:
         return None
 
 
-def _track(
-    get_runtime: Callable[[], Runtime | None],
-    name: Any,
-    metadata: Mapping[str, Any] | None,
-    capture_input: bool,
-    capture_output: bool,
-    event_type: str | None,
-) -> Any:
-    def decorate(fn: Callable[P, R], span_name: str | None = None) -> Callable[P, R]:
-        if not callable(fn):
-            raise ArgumentTypeError(f"@aither.track decorates functions, got {fn!r}")
-        label = span_name or getattr(fn, "__qualname__", None) or qualified_name(fn)
-        options = TrackOptions(label, metadata, capture_input, capture_output, event_type)
-        return instrument(get_runtime, fn, options)
-
-    if callable(name):  # bare @track
-        return decorate(name)
-    if name is not None and (not isinstance(name, str) or not name):
-        raise ArgumentTypeError(f"@aither.track takes a span name (str) or a function, got {name!r}")
-    _check_name("event_type", event_type, optional=True)
-    return lambda fn: decorate(fn, name)
-
-
 # -- the default client ------------------------------------------------------------------------
 
 _default: Client | None = None
@@ -513,6 +529,14 @@ def default_runtime_lazy() -> Runtime | None:
     """The default client's runtime, looked up at each call (None: off, or not initialised)."""
     client = default_client_lazy()
     return client._active_runtime() if client is not None else None
+
+
+class DefaultTracking(Tracking):
+    """What ``aither.track`` is the method of: the default client's runtime, looked up at each
+    call, so a function decorated before ``init()`` follows it."""
+
+    def _active_runtime(self) -> Runtime | None:
+        return default_runtime_lazy()
 
 
 def unpickle_tracked(model: Any, options: WrapOptions) -> Any:

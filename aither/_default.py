@@ -5,48 +5,27 @@ See :mod:`aither._client` for what happens before ``init()``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar, overload
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ._client import (
     Client,
+    DefaultTracking,
     NoSpan,
-    _track,
     close_default,
     default_client,
     default_client_lazy,
     default_runtime_lazy,
-    init,
     signature_of_method,
     unpickle_tracked,
 )
-from ._wrap import make_proxy, unwrap
+from ._wrap import make_proxy
 from .adapters.base import WrapOptions
 from .exceptions import ArgumentTypeError, FrameworkNotInstalled
 from .export import Stats
 from .tracing.context import last_trace_id as _last_trace_id
 from .tracing.llm_record import LLMCall
 from .tracing.spans import AitherSpan
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-__all__ = [
-    "close",
-    "flush",
-    "init",
-    "langchain_handler",
-    "last_trace_id",
-    "log_event",
-    "log_label",
-    "log_llm_call",
-    "log_prediction",
-    "span",
-    "stats",
-    "track",
-    "unwrap",
-    "wrap",
-]
 
 
 @signature_of_method(Client.wrap)
@@ -95,70 +74,23 @@ def wrap(model: Any, /, **options: Any) -> Any:
     )
 
 
-@overload
-def track(fn: Callable[P, R], /) -> Callable[P, R]: ...
+track = DefaultTracking().track
+"""``@aither.track``: see :meth:`aither.Client.track`."""
 
 
-@overload
-def track(
-    name: str | None = None,
-    /,
-    *,
-    metadata: Mapping[str, Any] | None = None,
-    capture_input: bool = True,
-    capture_output: bool = True,
-    event_type: str | None = "function_call",
-) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-
-
-def track(
-    name: Any = None,
-    /,
-    *,
-    metadata: Mapping[str, Any] | None = None,
-    capture_input: bool = True,
-    capture_output: bool = True,
-    event_type: str | None = "function_call",
-) -> Any:
-    """Trace each call of a function: ``@aither.track``, ``@aither.track("name")``, ``@aither.track(...)``.
-
-    Works on sync and async functions and generators, keeping the signature for type
-    checkers. The span (``aither.span.kind`` = ``function``) records the bound arguments
-    (``capture_input``), the return value or the first yielded items (``capture_output``),
-    ``metadata`` as ``aither.metadata.*``, ``event_type`` as ``aither.span.type``
-    (``"function_call"`` by default, as the agent-monitoring SDK it replaces had it; None for
-    none), and any exception, which is re-raised unchanged.
-    Spans made inside the call (a wrapped model's prediction) nest under it.
-
-    Example:
-        >>> @aither.track("score_applicant", metadata={"team": "risk"})  # doctest: +SKIP
-        ... def score(features): ...
-    """
-    return _track(default_runtime_lazy, name, metadata, capture_input, capture_output, event_type)
-
-
-def span(
-    name: str, *, kind: str | None = None, metadata: Mapping[str, Any] | None = None, input: Any = None
-) -> AitherSpan | NoSpan:
+@signature_of_method(Client.span)
+def span(*args: Any, **kwargs: Any) -> AitherSpan | NoSpan:
     """A span around a block, sync or async: ``with aither.span("retrieve", kind="tool") as s:``.
 
     ``s.set_input()``, ``s.set_output()``, ``s.set_cost()``, ``s.set_metadata()`` record on it;
     an exception leaving the block is recorded and re-raised. With aither off it is a
     :class:`~aither._client.NoSpan`, whose methods do nothing.
     """
-    return default_client().span(name, kind=kind, metadata=metadata, input=input)
+    return default_client().span(*args, **kwargs)
 
 
-def log_prediction(
-    model_name: str,
-    features: Any,
-    prediction: Any,
-    *,
-    version: str | None = None,
-    environment: str | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    latency_ms: float | None = None,
-) -> str | None:
+@signature_of_method(Client.log_prediction)
+def log_prediction(*args: Any, **kwargs: Any) -> str | None:
     """Record a prediction made without ``wrap``; returns its trace id for :func:`log_label`.
 
     Example:
@@ -166,18 +98,11 @@ def log_prediction(
         ...     model_name="my_pipeline", features={"amount": 150.0}, prediction=0.87, version="1.2.3"
         ... )
     """
-    return default_client().log_prediction(
-        model_name,
-        features,
-        prediction,
-        version=version,
-        environment=environment,
-        metadata=metadata,
-        latency_ms=latency_ms,
-    )
+    return default_client().log_prediction(*args, **kwargs)
 
 
-def log_label(trace_id: str, label: Any, *, model_name: str | None = None) -> None:
+@signature_of_method(Client.log_label)
+def log_label(*args: Any, **kwargs: Any) -> None:
     """Record the ground truth of the prediction made in trace ``trace_id``.
 
     ``label`` is one value; or, for a batch prediction, a sequence with one label per row, or
@@ -190,7 +115,7 @@ def log_label(trace_id: str, label: Any, *, model_name: str | None = None) -> No
         AmbiguousLabel: the trace holds several predictions and ``model_name`` does not pick one.
         ValueError: a batch label's length does not match the prediction's rows.
     """
-    default_client().log_label(trace_id, label, model_name=model_name)
+    default_client().log_label(*args, **kwargs)
 
 
 @signature_of_method(Client.log_event)
@@ -266,27 +191,9 @@ def log_llm_call(
             raise ArgumentTypeError(
                 "log_llm_call needs model= (the model that was called), or an aither.LLMCall"
             )
-        call = LLMCall(
-            model=model,
-            service=service,
-            provider=provider,
-            prompt=prompt,
-            response=response,
-            latency_ms=latency_ms,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            cost_usd=cost_usd,
-            finish_reason=finish_reason,
-            errors=list(errors),
-            metadata=metadata,
-            user_id=user_id,
-            session_id=session_id,
-            trace_id=trace_id,
-            span_id=span_id,
-            timestamp=timestamp,
-            prompt_embedding=prompt_embedding,
-            response_embedding=response_embedding,
-        )
+        # the keywords above are LLMCall's fields, by the same names
+        fields = {name: value for name, value in locals().items() if name != "call"}
+        call = LLMCall(**{**fields, "errors": list(errors)})
     return default_client().log_llm_call(call)
 
 

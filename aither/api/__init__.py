@@ -39,18 +39,17 @@ from ._detection import (
     Summary,
 )
 from ._reference import set_reference
-from ._sync import (
+from ._resources import (
     ApiKeysResource,
     LabelsResource,
     LlmCallsResource,
-    ManagementClient,
     ModelsResource,
     OrgResource,
     PredictionsResource,
     TracesResource,
     UserResource,
-    default_management_client,
 )
+from ._sync import ManagementClient, default_management_client
 from ._types import (
     APIKey,
     ClassificationScores,

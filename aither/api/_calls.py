@@ -1,7 +1,9 @@
 """What each API call sends and how its answer is read: shared by the sync and async clients.
 
 A :class:`Call` is pure data (method, path, query, body, parser); the clients only send it,
-so the two stay one behaviour with two ways of waiting.
+so the two stay one behaviour with two ways of waiting. Each builder below is one endpoint:
+its parameters and docstring are those of the resource method that declares it
+(:mod:`._resources`, through :class:`._endpoint.Endpoint`), for both clients.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from ._types import (
 )
 
 T = TypeVar("T")
+Time = dt.datetime | str | None
+"""A time argument: a datetime, an ISO 8601 string, or ``24h``/``7d``/``30m`` (that long ago)."""
 API = "/api/v1"
 SCOPES = ("read", "write", "admin")
 
@@ -159,9 +163,16 @@ def _time(value: dt.datetime | str | None) -> str | None:
     return value.isoformat()
 
 
+_TIMES = frozenset({"since", "until", "updated_since"})
+"""Query parameters that are times: they take ``24h``-style strings too (see :func:`_time`)."""
+
+
 def _query(**params: Any) -> dict[str, Any]:
+    """The query string of a call: None left out, booleans as ``true``/``false``, times as ISO 8601."""
     out: dict[str, Any] = {}
     for key, value in params.items():
+        if key in _TIMES:
+            value = _time(value)
         if value is None:
             continue
         if isinstance(value, bool):
@@ -187,36 +198,68 @@ def _segment(value: str, what: str) -> str:
     return quote(value, safe="")
 
 
-# --- the calls ---------------------------------------------------------------------------------
+# --- the calls: each builder's signature and docstring are its resource method's -------------
 
 
 def org_get() -> Call[Organization]:
+    """The organisation. Any valid key may ask.
+
+    Example:
+        >>> aither.org.get().name  # doctest: +SKIP
+        'default'
+    """
     return Call("GET", f"{API}/org", Organization.from_json)
 
 
 def org_usage() -> Call[Usage]:
+    """Usage of the current calendar month (UTC); needs the ``read`` or ``admin`` scope.
+
+    Example:
+        >>> aither.org.usage().predictions  # doctest: +SKIP
+        1200
+    """
     return Call("GET", f"{API}/org/usage", Usage.from_json)
 
 
 def user_me() -> Call[User]:
+    """The user the API key belongs to.
+
+    Example:
+        >>> aither.user.me().email  # doctest: +SKIP
+        'admin@localhost'
+    """
     return Call("GET", f"{API}/users/me", User.from_json)
 
 
 def user_list() -> Call[tuple[User, ...]]:
+    """Every user of the organisation; needs ``admin``."""
     return Call("GET", f"{API}/users", _list(User.from_json))
 
 
-def user_create(email: str, name: str | None, role: str) -> Call[User]:
+def user_create(*, email: str, name: str | None = None, role: str = "member") -> Call[User]:
+    """Add a user (``role`` ``member`` or ``admin``); needs ``admin``. Conflict if the email exists."""
     return Call(
         "POST", f"{API}/users", User.from_json, json={"email": email, "name": name or "", "role": role}
     )
 
 
 def api_keys_list() -> Call[tuple[APIKey, ...]]:
+    """Every key, revoked ones included; secrets are never listed."""
     return Call("GET", f"{API}/api-keys", _list(APIKey.from_json))
 
 
-def api_keys_create(name: str, scopes: Sequence[str] | None, user_id: str | None) -> Call[CreatedAPIKey]:
+def api_keys_create(
+    *, name: str, scopes: Sequence[str] = ("read", "write"), user_id: str | None = None
+) -> Call[CreatedAPIKey]:
+    """Create a key; its ``secret`` is in this result only. Scopes: ``read``, ``write``, ``admin``.
+
+    A key can't create a key with scopes it lacks (PermissionDenied).
+
+    Example:
+        >>> key = aither.api_keys.create(name="ci", scopes=["write"])  # doctest: +SKIP
+        >>> key.secret  # doctest: +SKIP
+        'aith_...'
+    """
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"name must be a non-empty string, got {name!r}")
     wanted = list(scopes) if scopes is not None else ["read", "write"]
@@ -230,55 +273,97 @@ def api_keys_create(name: str, scopes: Sequence[str] | None, user_id: str | None
 
 
 def api_keys_revoke(key_id: str) -> Call[APIKey]:
+    """Revoke a key; the server refuses it from the next request on. NotFound for unknown ids."""
     return Call("DELETE", f"{API}/api-keys/{_segment(key_id, 'key_id')}", APIKey.from_json)
 
 
-def models_list(since: dt.datetime | str | None, until: dt.datetime | str | None) -> Call[tuple[Model, ...]]:
-    return Call(
-        "GET", f"{API}/models", _list(Model.from_json), params=_query(since=_time(since), until=_time(until))
-    )
+def models_list(*, since: Time = None, until: Time = None) -> Call[tuple[Model, ...]]:
+    """One entry per model and version."""
+    return Call("GET", f"{API}/models", _list(Model.from_json), params=_query(since=since, until=until))
 
 
 def models_metrics(
     name: str,
-    version: str | None,
-    environment: str | None,
-    since: dt.datetime | str | None,
-    until: dt.datetime | str | None,
+    *,
+    version: str | None = None,
+    environment: str | None = None,
+    since: Time = None,
+    until: Time = None,
 ) -> Call[ModelMetrics]:
+    """Per-version metrics of a model over a window (all time by default). NotFound if unknown.
+
+    Example:
+        >>> client.models.metrics("fraud").versions[0].classification.accuracy  # doctest: +SKIP
+        0.94
+    """
     return Call(
         "GET",
         f"{API}/models/{_segment(name, 'model name')}/metrics",
         ModelMetrics.from_json,
-        params=_query(version=version, environment=environment, since=_time(since), until=_time(until)),
+        params=_query(version=version, environment=environment, since=since, until=until),
     )
 
 
-def predictions_list(**filters: Any) -> Call[Page[Prediction]]:
-    for key in ("since", "until"):
-        filters[key] = _time(filters.get(key))
+def predictions_list(
+    *,
+    model: str | None = None,
+    version: str | None = None,
+    environment: str | None = None,
+    since: Time = None,
+    until: Time = None,
+    labelled: bool | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Call[Page[Prediction]]:
+    """A page of predictions, newest first; ``labelled`` True/False keeps only labelled/unlabelled ones."""
+    filters = locals()
     return Call("GET", f"{API}/predictions", _page(Prediction.from_json), params=_query(**filters))
 
 
-def labels_list(**filters: Any) -> Call[Page[Label]]:
+def labels_list(
+    *, status: str | None = None, model: str | None = None, limit: int = 50, cursor: str | None = None
+) -> Call[Page[Label]]:
+    """A page of labels; ``status`` one of joined, pending, ambiguous, invalid."""
+    filters = locals()
     return Call("GET", f"{API}/labels", _page(Label.from_json), params=_query(**filters))
 
 
-def llm_calls_list(**filters: Any) -> Call[Page[LlmCall]]:
-    for key in ("since", "until"):
-        filters[key] = _time(filters.get(key))
+def llm_calls_list(
+    *,
+    model: str | None = None,
+    provider: str | None = None,
+    pii: bool | None = None,
+    injection: bool | None = None,
+    error: bool | None = None,
+    user_id: str | None = None,
+    session_id: str | None = None,
+    service: str | None = None,
+    risk: str | None = None,
+    since: Time = None,
+    until: Time = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Call[Page[LlmCall]]:
+    """A page of LLM calls, newest first; ``model`` matches the request or response model;
+    ``pii``, ``injection``, ``error`` True/False keep only flagged/unflagged (or failed/ok)
+    calls; ``risk`` (``low``, ``medium``, ``high``, ``critical``) keeps that risk level and above."""
+    filters = locals()
     return Call("GET", f"{API}/llm-calls", _page(LlmCall.from_json), params=_query(**filters))
 
 
-def llm_calls_totals(group_by: str, **window: Any) -> Call[tuple[LlmCallTotal, ...]]:
-    for key in ("since", "until"):
-        window[key] = _time(window.get(key))
+def llm_calls_totals(
+    *, group_by: str = "user", since: Time = None, until: Time = None, limit: int = 100
+) -> Call[tuple[LlmCallTotal, ...]]:
+    """Calls, errors, tokens and cost per ``user``, ``session``, ``service``, ``model`` or
+    ``provider``, costliest first (cost per user: ``totals(group_by="user")``)."""
 
     def parse(data: Any) -> tuple[LlmCallTotal, ...]:
         return tuple(LlmCallTotal.from_json(item) for item in data["items"])
 
-    return Call("GET", f"{API}/llm-calls/totals", parse, params=_query(group_by=group_by, **window))
+    params = _query(group_by=group_by, since=since, until=until, limit=limit)
+    return Call("GET", f"{API}/llm-calls/totals", parse, params=params)
 
 
 def traces_get(trace_id: str) -> Call[Trace]:
+    """A trace's spans, predictions, labels, LLM calls and operations. NotFound if unknown."""
     return Call("GET", f"{API}/traces/{_segment(trace_id, 'trace_id')}", Trace.from_json)

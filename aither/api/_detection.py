@@ -10,21 +10,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 from ..exceptions import ConfigError
 from ..schema.vocabulary import AnomalyType, DetectionMethod, Severity
-from ._calls import API, Call, _query, _time
+from ._calls import API, Call, Time, _query
+from ._endpoint import Endpoint, M, Resource
 from ._types import parse_optional_time, parse_time
-
-if TYPE_CHECKING:
-    from ._async import AsyncManagementClient
-    from ._sync import ManagementClient
-
-T = TypeVar("T")
-Time = dt.datetime | str | None
 
 
 @dataclass(frozen=True)
@@ -160,166 +154,80 @@ def _id(anomaly_id: int) -> int:
 
 
 def anomalies_list(
-    since: Time, severity: Severity | str | None, status: str | None, rule: str | None,
-    updated_since: Time, limit: int,
-) -> Call[tuple[Anomaly, ...]]:  # fmt: skip
-    params = _query(
-        since=_time(since), severity=_severity(severity), status=status, rule=rule,
-        updated_since=_time(updated_since), limit=limit,
-    )  # fmt: skip
-    return Call("GET", f"{API}/anomalies", _anomalies, params=params)
+    *,
+    since: Time = None,
+    severity: Severity | str | None = None,
+    status: str | None = None,
+    rule: str | None = None,
+    updated_since: Time = None,
+    limit: int = 50,
+) -> Call[tuple[Anomaly, ...]]:
+    """Anomalies newest first (by last seen); ``severity`` keeps that level and above.
+
+    ``since`` and ``updated_since`` take a datetime, an ISO 8601 time or ``24h``/``7d``;
+    with ``updated_since`` the answer is what changed after it, oldest change first.
+
+    Example:
+        >>> aither.anomalies.list(since="24h", severity="high")  # doctest: +SKIP
+        (Anomaly(id=3, rule='pii_detected', severity=<Severity.HIGH: 'high'>, ...),)
+    """
+    filters = {**locals(), "severity": _severity(severity)}
+    return Call("GET", f"{API}/anomalies", _anomalies, params=_query(**filters))
 
 
 def anomalies_get(anomaly_id: int) -> Call[Anomaly]:
+    """One anomaly; NotFound if unknown."""
     return Call("GET", f"{API}/anomalies/{_id(anomaly_id)}", Anomaly.from_json)
 
 
 def anomalies_acknowledge(anomaly_id: int) -> Call[Anomaly]:
+    """Mark an open anomaly as seen; it stays open and keeps counting."""
     return Call("POST", f"{API}/anomalies/{_id(anomaly_id)}/acknowledge", Anomaly.from_json)
 
 
 def anomalies_resolve(anomaly_id: int) -> Call[Anomaly]:
+    """Close an anomaly now; if its condition persists, the next hit opens a new one."""
     return Call("POST", f"{API}/anomalies/{_id(anomaly_id)}/resolve", Anomaly.from_json)
 
 
-def stats_get(since: Time, until: Time) -> Call[Summary]:
-    return Call(
-        "GET", f"{API}/stats", Summary.from_json, params=_query(since=_time(since), until=_time(until))
-    )
+def stats_get(*, since: Time = None, until: Time = None) -> Call[Summary]:
+    """LLM calls, anomalies and models over a window (default: the last 24 hours)."""
+    return Call("GET", f"{API}/stats", Summary.from_json, params=_query(since=since, until=until))
 
 
 def rules_get() -> Call[dict[str, Any]]:
+    """The rules in force: the five knobs, the quiet period, and every rule."""
     return Call("GET", f"{API}/rules", dict)
 
 
 def rules_update(settings: Mapping[str, Any]) -> Call[dict[str, Any]]:
+    """Apply the rules file's shape (``{"latency_threshold_ms": 2000, "rules": {...}}``)."""
     return Call("PUT", f"{API}/rules", dict, json=dict(settings))
 
 
-def prune(older_than: str) -> Call[PruneResult]:
+def rules_prune(*, older_than: str) -> Call[PruneResult]:
+    """Delete the organisation's telemetry older than ``older_than`` (``7d``); needs ``admin``."""
     return Call("POST", f"{API}/prune", PruneResult.from_json, json={"older_than": older_than})
 
 
-class AnomaliesResource:
+class AnomaliesResource(Resource[M]):
     """Anomalies the server detected; listing needs ``read``, acknowledging and resolving too."""
 
-    def __init__(self, source: Callable[[], ManagementClient]) -> None:
-        self._source = source
-
-    def list(
-        self,
-        *,
-        since: Time = None,
-        severity: Severity | str | None = None,
-        status: str | None = None,
-        rule: str | None = None,
-        updated_since: Time = None,
-        limit: int = 50,
-    ) -> tuple[Anomaly, ...]:
-        """Anomalies newest first (by last seen); ``severity`` keeps that level and above.
-
-        ``since`` and ``updated_since`` take a datetime, an ISO 8601 time or ``24h``/``7d``;
-        with ``updated_since`` the answer is what changed after it, oldest change first.
-
-        Example:
-            >>> aither.anomalies.list(since="24h", severity="high")  # doctest: +SKIP
-            (Anomaly(id=3, rule='pii_detected', severity=<Severity.HIGH: 'high'>, ...),)
-        """
-        return self._source().send(anomalies_list(since, severity, status, rule, updated_since, limit))
-
-    def get(self, anomaly_id: int) -> Anomaly:
-        """One anomaly; NotFound if unknown."""
-        return self._source().send(anomalies_get(anomaly_id))
-
-    def acknowledge(self, anomaly_id: int) -> Anomaly:
-        """Mark an open anomaly as seen; it stays open and keeps counting."""
-        return self._source().send(anomalies_acknowledge(anomaly_id))
-
-    def resolve(self, anomaly_id: int) -> Anomaly:
-        """Close an anomaly now; if its condition persists, the next hit opens a new one."""
-        return self._source().send(anomalies_resolve(anomaly_id))
+    list = Endpoint(anomalies_list)
+    get = Endpoint(anomalies_get)
+    acknowledge = Endpoint(anomalies_acknowledge)
+    resolve = Endpoint(anomalies_resolve)
 
 
-class StatsResource:
+class StatsResource(Resource[M]):
     """The ``aither stats`` summary, from the server's per-minute rollups; needs ``read``."""
 
-    def __init__(self, source: Callable[[], ManagementClient]) -> None:
-        self._source = source
-
-    def get(self, *, since: Time = None, until: Time = None) -> Summary:
-        """LLM calls, anomalies and models over a window (default: the last 24 hours)."""
-        return self._source().send(stats_get(since, until))
+    get = Endpoint(stats_get)
 
 
-class RulesResource:
+class RulesResource(Resource[M]):
     """The detection rules; reading needs ``read``, changing needs ``admin``."""
 
-    def __init__(self, source: Callable[[], ManagementClient]) -> None:
-        self._source = source
-
-    def get(self) -> dict[str, Any]:
-        """The rules in force: the five knobs, the quiet period, and every rule."""
-        return self._source().send(rules_get())
-
-    def update(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        """Apply the rules file's shape (``{"latency_threshold_ms": 2000, "rules": {...}}``)."""
-        return self._source().send(rules_update(settings))
-
-    def prune(self, *, older_than: str) -> PruneResult:
-        """Delete the organisation's telemetry older than ``older_than`` (``7d``); needs ``admin``."""
-        return self._source().send(prune(older_than))
-
-
-class AsyncAnomaliesResource:
-    """The async twin of :class:`AnomaliesResource`."""
-
-    def __init__(self, client: AsyncManagementClient) -> None:
-        self._client = client
-
-    async def list(
-        self,
-        *,
-        since: Time = None,
-        severity: Severity | str | None = None,
-        status: str | None = None,
-        rule: str | None = None,
-        updated_since: Time = None,
-        limit: int = 50,
-    ) -> tuple[Anomaly, ...]:
-        """Anomalies newest first; see :meth:`AnomaliesResource.list`."""
-        return await self._client.send(anomalies_list(since, severity, status, rule, updated_since, limit))
-
-    async def get(self, anomaly_id: int) -> Anomaly:
-        return await self._client.send(anomalies_get(anomaly_id))
-
-    async def acknowledge(self, anomaly_id: int) -> Anomaly:
-        return await self._client.send(anomalies_acknowledge(anomaly_id))
-
-    async def resolve(self, anomaly_id: int) -> Anomaly:
-        return await self._client.send(anomalies_resolve(anomaly_id))
-
-
-class AsyncStatsResource:
-    """The async twin of :class:`StatsResource`."""
-
-    def __init__(self, client: AsyncManagementClient) -> None:
-        self._client = client
-
-    async def get(self, *, since: Time = None, until: Time = None) -> Summary:
-        return await self._client.send(stats_get(since, until))
-
-
-class AsyncRulesResource:
-    """The async twin of :class:`RulesResource`."""
-
-    def __init__(self, client: AsyncManagementClient) -> None:
-        self._client = client
-
-    async def get(self) -> dict[str, Any]:
-        return await self._client.send(rules_get())
-
-    async def update(self, settings: Mapping[str, Any]) -> dict[str, Any]:
-        return await self._client.send(rules_update(settings))
-
-    async def prune(self, *, older_than: str) -> PruneResult:
-        return await self._client.send(prune(older_than))
+    get = Endpoint(rules_get)
+    update = Endpoint(rules_update)
+    prune = Endpoint(rules_prune)

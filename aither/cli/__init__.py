@@ -41,6 +41,15 @@ def _query_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
+def _window_options(parser: argparse.ArgumentParser, *, pages: bool = True) -> None:
+    """``--since``, ``--until`` and ``--limit`` of a listing command, and ``--cursor`` if it pages."""
+    parser.add_argument("--since", help="24h, 7d, or an ISO 8601 time")
+    parser.add_argument("--until", help="24h, 7d, or an ISO 8601 time")
+    parser.add_argument("--limit", type=int, default=20, help="rows to show (default 20, at most 1000)")
+    if pages:
+        parser.add_argument("--cursor", help="next page (printed under the table)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aither",
@@ -92,10 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     predictions.add_argument(
         "--labelled", choices=["yes", "no"], help="only labelled / unlabelled predictions"
     )
-    predictions.add_argument("--since", help="24h, 7d, or an ISO 8601 time")
-    predictions.add_argument("--until", help="24h, 7d, or an ISO 8601 time")
-    predictions.add_argument("--limit", type=int, default=20, help="rows to show (default 20, at most 1000)")
-    predictions.add_argument("--cursor", help="next page (printed under the table)")
+    _window_options(predictions)
     _query_options(predictions)
 
     metrics = commands.add_parser("metrics", help="a model's metrics per version")
@@ -121,10 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     llm.add_argument("--user", help="only this end user's calls (enduser.id)")
     llm.add_argument("--session", help="only this session's calls (session.id)")
     llm.add_argument("--service", help="only this service's calls (service.name)")
-    llm.add_argument("--since", help="24h, 7d, or an ISO 8601 time")
-    llm.add_argument("--until", help="24h, 7d, or an ISO 8601 time")
-    llm.add_argument("--limit", type=int, default=20, help="rows to show (default 20, at most 1000)")
-    llm.add_argument("--cursor", help="next page (printed under the table)")
+    _window_options(llm)
     _query_options(llm)
 
     costs = commands.add_parser("costs", help="LLM calls, tokens and cost per user, session, service...")
@@ -134,9 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="user",
         help="default: user",
     )
-    costs.add_argument("--since", help="24h, 7d, or an ISO 8601 time")
-    costs.add_argument("--until", help="24h, 7d, or an ISO 8601 time")
-    costs.add_argument("--limit", type=int, default=20, help="rows to show (default 20, at most 1000)")
+    _window_options(costs, pages=False)
     _query_options(costs)
 
     usage = commands.add_parser("usage", help="this month's usage of the organisation")

@@ -62,11 +62,10 @@ def _status(status: str) -> Text:
 
 
 def channels_table(channels: list[dict[str, Any]]) -> Table:
-    from rich.table import Table
+    from ._render import table_of
 
-    table = Table(title="Alert channels", title_justify="left")
-    for column in ("id", "name", "type", "enabled", "min severity", "filters", "where"):
-        table.add_column(column, overflow="fold")
+    columns = ("id", "name", "type", "enabled", "min severity", "filters", "where")
+    table = table_of("Alert channels", columns, overflow="fold")
     for channel in channels:
         settings = channel["settings"]
         where = settings.get("url") or settings.get("host") or "-"
@@ -86,10 +85,9 @@ def channels_table(channels: list[dict[str, Any]]) -> Table:
 
 
 def deliveries_table(page: dict[str, Any]) -> Table:
-    from rich.table import Table
+    from ._render import table_of
 
-    table = Table(title="Alert deliveries (newest first)", title_justify="left")
-    for column in (
+    columns = (
         "id",
         "time",
         "channel",
@@ -100,8 +98,9 @@ def deliveries_table(page: dict[str, Any]) -> Table:
         "tries",
         "HTTP",
         "last error",
-    ):
-        table.add_column(column, overflow="fold")
+    )
+    title = "Alert deliveries (newest first)"
+    table = table_of(title, columns, next_cursor=page.get("next_cursor"), overflow="fold")
     for item in page["items"]:
         table.add_row(
             str(item["id"]),
@@ -115,8 +114,6 @@ def deliveries_table(page: dict[str, Any]) -> Table:
             str(item["http_status"] or "-"),
             item["last_error"] or "",
         )
-    if page.get("next_cursor"):
-        table.caption = f"more: --cursor {page['next_cursor']}"
     return table
 
 
@@ -124,19 +121,13 @@ def alerts(args: argparse.Namespace, console: Console) -> int:
     """Run ``aither alerts ACTION``; the exit status (1 when a test notice was not delivered)."""
     from ..api._calls import API, Call
     from ._commands import client_for
+    from ._render import show
 
     with client_for(args) as client:
         if args.alerts_command == "channels":
             found = client.send(Call("GET", f"{API}/alerts/channels", _raw))
-            if args.json:
-                console.print_json(json.dumps(found))
-            elif not found:
-                console.print(
-                    "No alert channels. Add one with POST /api/v1/alerts/channels or the rules file."
-                )
-            else:
-                console.print(channels_table(found))
-            return 0
+            empty = "No alert channels. Add one with POST /api/v1/alerts/channels or the rules file."
+            return show(console, args, found, channels_table, empty=empty)
         if args.alerts_command == "deliveries":
             params = {
                 "channel": args.channel,
@@ -152,13 +143,9 @@ def alerts(args: argparse.Namespace, console: Console) -> int:
                     params={k: v for k, v in params.items() if v is not None},
                 )
             )
-            if args.json:
-                console.print_json(json.dumps(page))
-            elif not page["items"]:
-                console.print("No deliveries match.")
-            else:
-                console.print(deliveries_table(page))
-            return 0
+            return show(
+                console, args, page, deliveries_table, empty="No deliveries match.", rows=page["items"]
+            )
         sent = client.send(
             Call("POST", f"{API}/alerts/channels/{quote(args.channel_id, safe=':')}/test", _raw)
         )

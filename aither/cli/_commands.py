@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from typing import TypedDict
 
 from rich.console import Console
 
-from ..api import ManagementClient
+from ..api import APIKey, ManagementClient
 from ..api._calls import parse_when
 from . import _render as render
 
@@ -21,37 +22,32 @@ def client_for(args: argparse.Namespace) -> ManagementClient:
     return ManagementClient(api_key=args.api_key, base_url=args.base_url)
 
 
+class Window(TypedDict):
+    """A listing command's ``--since``, ``--until`` and ``--limit``, as the API's keywords."""
+
+    since: dt.datetime | None
+    until: dt.datetime | None
+    limit: int
+
+
+def window(args: argparse.Namespace) -> Window:
+    return Window(since=parse_time(args.since), until=parse_time(args.until), limit=args.limit)
+
+
 def models(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         found = client.models.list(since=parse_time(args.since))
-    if args.json:
-        render.print_json(console, found)
-    elif not found:
-        console.print("No predictions yet. Wrap a model with aither.wrap(model, name=...) and call it.")
-    else:
-        console.print(render.models_table(found))
-    return 0
+    empty = "No predictions yet. Wrap a model with aither.wrap(model, name=...) and call it."
+    return render.show(console, args, found, render.models_table, empty=empty)
 
 
 def predictions(args: argparse.Namespace, console: Console) -> int:
     labelled = {"yes": True, "no": False}.get(args.labelled) if args.labelled else None
     with client_for(args) as client:
         page = client.predictions.list(
-            model=args.model,
-            version=args.version,
-            since=parse_time(args.since),
-            until=parse_time(args.until),
-            labelled=labelled,
-            limit=args.limit,
-            cursor=args.cursor,
+            model=args.model, version=args.version, labelled=labelled, cursor=args.cursor, **window(args)
         )
-    if args.json:
-        render.print_json(console, page)
-    elif not page.items:
-        console.print("No predictions match.")
-    else:
-        console.print(render.predictions_table(page))
-    return 0
+    return render.show(console, args, page, render.predictions_table, empty="No predictions match.")
 
 
 def metrics(args: argparse.Namespace, console: Console) -> int:
@@ -59,11 +55,7 @@ def metrics(args: argparse.Namespace, console: Console) -> int:
         result = client.models.metrics(
             args.model_name, version=args.version, since=parse_time(args.since), until=parse_time(args.until)
         )
-    if args.json:
-        render.print_json(console, result)
-    else:
-        console.print(render.metrics_panel(result))
-    return 0
+    return render.show(console, args, result, render.metrics_panel)
 
 
 def llm_calls(args: argparse.Namespace, console: Console) -> int:
@@ -77,65 +69,41 @@ def llm_calls(args: argparse.Namespace, console: Console) -> int:
             user_id=args.user,
             session_id=args.session,
             service=args.service,
-            since=parse_time(args.since),
-            until=parse_time(args.until),
-            limit=args.limit,
             cursor=args.cursor,
+            **window(args),
         )
-    if args.json:
-        render.print_json(console, page)
-    elif not page.items:
-        console.print("No LLM calls match.")
-    else:
-        console.print(render.llm_calls_table(page))
-    return 0
+    return render.show(console, args, page, render.llm_calls_table, empty="No LLM calls match.")
 
 
 def costs(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
-        totals = client.llm_calls.totals(
-            group_by=args.by, since=parse_time(args.since), until=parse_time(args.until), limit=args.limit
-        )
-    if args.json:
-        render.print_json(console, list(totals))
-    elif not totals:
-        console.print("No LLM calls in this window.")
-    else:
-        console.print(render.costs_table(totals, args.by))
-    return 0
+        totals = client.llm_calls.totals(group_by=args.by, **window(args))
+    return render.show(
+        console,
+        args,
+        totals,
+        lambda found: render.costs_table(found, args.by),
+        empty="No LLM calls in this window.",
+    )
 
 
 def usage(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         result = client.org.usage()
-    if args.json:
-        render.print_json(console, result)
-    else:
-        console.print(render.usage_table(result))
-    return 0
+    return render.show(console, args, result, render.usage_table)
 
 
 def labels(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         page = client.labels.list(status=args.status, model=args.model, limit=args.limit, cursor=args.cursor)
-    if args.json:
-        render.print_json(console, page)
-    elif not page.items:
-        console.print("No labels match.")
-    else:
-        console.print(render.labels_table(page))
-    return 0
+    return render.show(console, args, page, render.labels_table, empty="No labels match.")
 
 
 def keys(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         if args.keys_command == "list":
-            found = client.api_keys.list()
-            if args.json:
-                render.print_json(console, found)
-            else:
-                console.print(render.keys_table(found))
-        elif args.keys_command == "create":
+            return render.show(console, args, client.api_keys.list(), render.keys_table)
+        if args.keys_command == "create":
             created = client.api_keys.create(name=args.name, scopes=args.scope or ["read", "write"])
             if args.json:
                 render.print_json(console, created)
@@ -144,10 +112,10 @@ def keys(args: argparse.Namespace, console: Console) -> int:
                 console.print(f"Created key {created.id} ({created.name}; scopes: {scopes}).", markup=False)
                 console.print("Its secret is shown this once; store it now:")
                 console.print(created.secret, markup=False, highlight=False, soft_wrap=True)
-        else:
-            revoked = client.api_keys.revoke(args.key_id)
-            if args.json:
-                render.print_json(console, revoked)
-            else:
-                console.print(f"Revoked key {revoked.id} ({revoked.name}); it is refused from now on.")
-    return 0
+            return 0
+        revoked = client.api_keys.revoke(args.key_id)
+    return render.show(console, args, revoked, _revoked)
+
+
+def _revoked(key: APIKey) -> str:
+    return f"Revoked key {key.id} ({key.name}); it is refused from now on."

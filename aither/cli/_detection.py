@@ -11,7 +11,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ..api import Anomaly, LlmCall, Page, Summary
+from ..api import Anomaly, LlmCall, Page, PruneResult, Summary
 from ..schema.vocabulary import Severity
 from . import _render as render
 from ._commands import client_for, parse_time
@@ -29,9 +29,9 @@ def _ms(value: float | None) -> str:
 
 def stats_tables(summary: Summary) -> Group:
     llm = summary.llm
-    table = Table(title=f"Statistics since {render._time(summary.since)}", title_justify="left")
-    table.add_column("Metric")
-    table.add_column("Value", justify="right")
+    table = render.table_of(
+        f"Statistics since {render._time(summary.since)}", ("Metric", "Value"), right=("Value",)
+    )
     rows = (
         ("Total Requests", f"{llm.total:,}"),
         ("Successful", f"{llm.successful:,}"),
@@ -49,17 +49,8 @@ def stats_tables(summary: Summary) -> Group:
         table.add_row(name, value)
     parts: list[Table] = [table]
     if summary.models:
-        models = Table(title="ML models", title_justify="left")
-        for column in (
-            "model",
-            "version",
-            "predictions",
-            "error rate",
-            "avg latency",
-            "p95 latency",
-            "accuracy",
-        ):
-            models.add_column(column, justify="right" if column not in ("model", "version") else "left")
+        numbers = ("predictions", "error rate", "avg latency", "p95 latency", "accuracy")
+        models = render.table_of("ML models", ("model", "version", *numbers), right=numbers)
         for entry in summary.models:
             models.add_row(
                 entry.model,
@@ -76,11 +67,15 @@ def stats_tables(summary: Summary) -> Group:
 
 
 def events_table(page: Page[LlmCall], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("time", "provider", "model", "tokens", "cost", "latency", "status", "risk", "trace id"):
-        table.add_column(
-            column, overflow="fold", justify="right" if column in ("tokens", "cost", "latency") else "left"
-        )
+    columns = ("time", "provider", "model", "tokens", "cost", "latency", "status", "risk", "trace id")
+    table = render.table_of(
+        title,
+        columns,
+        right=("tokens", "cost", "latency"),
+        next_cursor=page.next_cursor,
+        more="more: aither llm-calls --cursor ",
+        overflow="fold",
+    )
     for call in page.items:
         tokens = (call.input_tokens or 0) + (call.output_tokens or 0)
         table.add_row(
@@ -96,8 +91,6 @@ def events_table(page: Page[LlmCall], title: str) -> Table:
             _level(call.risk_level),
             call.trace_id,
         )
-    if page.next_cursor:
-        table.caption = "more: aither llm-calls --cursor " + page.next_cursor
     return table
 
 
@@ -107,9 +100,8 @@ def _target(anomaly: Anomaly) -> str:
 
 
 def anomalies_table(found: Iterable[Anomaly]) -> Table:
-    table = Table(title="Anomalies (newest first)", title_justify="left")
-    for column in ("id", "last seen", "severity", "rule", "target", "count", "status", "message", "action"):
-        table.add_column(column, overflow="fold")
+    columns = ("id", "last seen", "severity", "rule", "target", "count", "status", "message", "action")
+    table = render.table_of("Anomalies (newest first)", columns, overflow="fold")
     for anomaly in found:
         table.add_row(
             str(anomaly.id),
@@ -139,35 +131,24 @@ def watch_line(anomaly: Anomaly) -> Text:
 def stats(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         summary = client.stats.get(since=parse_time(args.since), until=parse_time(args.until))
-    if args.json:
-        render.print_json(console, summary)
-    else:
-        console.print(stats_tables(summary))
-    return 0
+    return render.show(console, args, summary, stats_tables)
 
 
 def events(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         page = client.llm_calls.list(since=parse_time(args.since), limit=args.count)
-    if args.json:
-        render.print_json(console, page)
-    elif not page.items:
-        console.print("No LLM calls yet.")
-    else:
-        console.print(events_table(page, f"Recent events (last {args.count})"))
-    return 0
+    title = f"Recent events (last {args.count})"
+    return render.show(
+        console, args, page, lambda found: events_table(found, title), empty="No LLM calls yet."
+    )
 
 
 def risks(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         page = client.llm_calls.list(risk=args.level, since=parse_time(args.since), limit=args.count)
-    if args.json:
-        render.print_json(console, page)
-    elif not page.items:
-        console.print(f"No calls of {args.level} risk or above.")
-    else:
-        console.print(events_table(page, f"Calls of {args.level} risk and above"))
-    return 0
+    title = f"Calls of {args.level} risk and above"
+    empty = f"No calls of {args.level} risk or above."
+    return render.show(console, args, page, lambda found: events_table(found, title), empty=empty)
 
 
 def anomalies(args: argparse.Namespace, console: Console) -> int:
@@ -182,11 +163,7 @@ def anomalies(args: argparse.Namespace, console: Console) -> int:
                 if action == "resolve"
                 else client.anomalies.acknowledge(int(words[0]))
             )
-        if args.json:
-            render.print_json(console, changed)
-        else:
-            console.print(watch_line(changed))
-        return 0
+        return render.show(console, args, changed, watch_line)
     if len(words) > 1 or (words and not words[0].isdigit()):
         raise ValueError(
             "usage: aither anomalies [N] | aither anomalies ack ID | aither anomalies resolve ID"
@@ -200,13 +177,7 @@ def anomalies(args: argparse.Namespace, console: Console) -> int:
             rule=args.rule,
             limit=count,
         )
-    if args.json:
-        render.print_json(console, found)
-    elif not found:
-        console.print("No anomalies match.")
-    else:
-        console.print(anomalies_table(found))
-    return 0
+    return render.show(console, args, found, anomalies_table, empty="No anomalies match.")
 
 
 def watch(args: argparse.Namespace, console: Console) -> int:
@@ -236,13 +207,13 @@ def watch(args: argparse.Namespace, console: Console) -> int:
 def prune(args: argparse.Namespace, console: Console) -> int:
     with client_for(args) as client:
         result = client.rules.prune(older_than=args.older_than)
-    if args.json:
-        render.print_json(console, result)
-    else:
-        total = sum(result.deleted.values())
-        detail = ", ".join(f"{n:,} {table}" for table, n in sorted(result.deleted.items()) if n) or "nothing"
-        console.print(f"Deleted {total:,} rows older than {render._time(result.cutoff)}: {detail}.")
-    return 0
+    return render.show(console, args, result, _pruned)
+
+
+def _pruned(result: PruneResult) -> str:
+    total = sum(result.deleted.values())
+    detail = ", ".join(f"{n:,} {table}" for table, n in sorted(result.deleted.items()) if n) or "nothing"
+    return f"Deleted {total:,} rows older than {render._time(result.cutoff)}: {detail}."
 
 
 HANDLERS = {

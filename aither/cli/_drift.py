@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ..api._calls import Call
 from ._commands import client_for
+from ._render import table_of
 
 
 def _number(text: str) -> Any:
@@ -35,9 +36,8 @@ def window_table(model: str, window: dict[str, Any]) -> Table:
         f"{model} {window['version'] or ''} {window['environment'] or ''}".strip()
         + f": window {window['start'][:19]} .. {window['end'][:19]}"
     )
-    table = Table(title=title, title_justify="left")
-    for name in ("feature", "side", "rows", "PSI", "KS p", "chi2 p", "Wasserstein", "JS", "drift"):
-        table.add_column(name, justify="left" if name in ("feature", "side", "drift") else "right")
+    numbers = ("rows", "PSI", "KS p", "chi2 p", "Wasserstein", "JS")
+    table = table_of(title, ("feature", "side", *numbers, "drift"), right=numbers)
     for feature in window["features"]:
         scores = feature["details"].get("scores", {})
         if feature["side"] == "performance":

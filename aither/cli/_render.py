@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sized
+from typing import Any, TypeVar, cast
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -48,6 +49,63 @@ def print_json(console: Console, value: Any) -> None:
     console.print_json(json.dumps(to_jsonable(value)))
 
 
+R = TypeVar("R")
+
+
+def show(
+    console: Console,
+    args: argparse.Namespace,
+    result: R,
+    rendering: Callable[[R], RenderableType],
+    *,
+    empty: str | None = None,
+    rows: Sized | None = None,
+) -> int:
+    """Print a command's answer: its JSON with ``--json``; else ``empty`` if given and there is
+    nothing to show (``rows``, by default the result or a page's items); else its rendering.
+
+    Returns:
+        0, the command's exit status.
+    """
+    if rows is None:
+        # a listing's answer: a page, or a tuple (list) of rows
+        rows = result.items if isinstance(result, Page) else cast(Sized, result)
+    if args.json:
+        print_json(console, result)
+    elif empty is not None and not len(rows):
+        console.print(empty)
+    else:
+        console.print(rendering(result))
+    return 0
+
+
+def table_of(
+    title: str,
+    columns: Iterable[str],
+    *,
+    right: Collection[str] = (),
+    next_cursor: str | None = None,
+    more: str = "more: --cursor ",
+    **column_options: Any,
+) -> Table:
+    """A table titled on the left, with these columns (``right`` ones right-justified).
+
+    Args:
+        title: the table's title.
+        columns: the column headers, in order.
+        right: the columns of numbers, right-justified.
+        next_cursor: a page's next cursor: the caption says how to ask for it (``more`` + cursor).
+        more: the caption before the cursor.
+        **column_options: for every column (``overflow="fold"``).
+    """
+    out = Table(title=title, title_justify="left")
+    for column in columns:
+        out.add_column(column, justify="right" if column in right else "left", **column_options)
+    if next_cursor:
+        out.caption = more + next_cursor
+    return out
+
+
 def _time(value: dt.datetime | None) -> str:
     if value is None:
         return "-"
@@ -68,8 +126,7 @@ def _short(value: Any, width: int = 40) -> str:
 
 
 def models_table(models: Iterable[Model]) -> Table:
-    table = Table(title="Models", title_justify="left")
-    for column in (
+    columns = (
         "model",
         "version",
         "task",
@@ -79,10 +136,8 @@ def models_table(models: Iterable[Model]) -> Table:
         "coverage",
         "errors",
         "last seen",
-    ):
-        table.add_column(
-            column, justify="right" if column in ("predictions", "rows", "labelled", "errors") else "left"
-        )
+    )
+    table = table_of("Models", columns, right=("predictions", "rows", "labelled", "errors"))
     for model in models:
         table.add_row(
             model.name,
@@ -114,9 +169,8 @@ def _prediction_label(prediction: Prediction) -> str:
 
 
 def predictions_table(page: Page[Prediction]) -> Table:
-    table = Table(title="Predictions (newest first)", title_justify="left")
-    for column in ("time", "model", "version", "trace id", "rows", "prediction", "label", "ms", "status"):
-        table.add_column(column, overflow="fold")
+    columns = ("time", "model", "version", "trace id", "rows", "prediction", "label", "ms", "status")
+    table = table_of("Predictions (newest first)", columns, next_cursor=page.next_cursor, overflow="fold")
     for p in page.items:
         table.add_row(
             _time(p.time),
@@ -129,8 +183,6 @@ def predictions_table(page: Page[Prediction]) -> Table:
             _num(p.latency_ms, 2),
             Text(p.status, style="red" if p.status == "error" else "green"),
         )
-    if page.next_cursor:
-        table.caption = f"more: --cursor {page.next_cursor}"
     return table
 
 
@@ -185,21 +237,14 @@ def metrics_panel(metrics: ModelMetrics) -> Group:
 
 
 def usage_table(usage: Usage) -> Table:
-    table = Table(
-        title=f"Usage in {usage.period_start:%B %Y} (UTC)",
-        title_justify="left",
-    )
-    table.add_column("counter")
-    table.add_column("count", justify="right")
+    table = table_of(f"Usage in {usage.period_start:%B %Y} (UTC)", ("counter", "count"), right=("count",))
     for name in ("api_calls", "spans", "predictions", "prediction_rows", "labels", "llm_calls", "operations"):
         table.add_row(name.replace("_", " "), str(getattr(usage, name)))
     return table
 
 
 def keys_table(keys: Iterable[APIKey]) -> Table:
-    table = Table(title="API keys", title_justify="left")
-    for column in ("id", "name", "scopes", "key", "created", "last used", "revoked"):
-        table.add_column(column)
+    table = table_of("API keys", ("id", "name", "scopes", "key", "created", "last used", "revoked"))
     for key in keys:
         table.add_row(
             key.id,
@@ -214,9 +259,8 @@ def keys_table(keys: Iterable[APIKey]) -> Table:
 
 
 def labels_table(page: Page[Label]) -> Table:
-    table = Table(title="Labels (newest first)", title_justify="left")
-    for column in ("time", "trace id", "model", "status", "rows", "value", "message"):
-        table.add_column(column, overflow="fold")
+    columns = ("time", "trace id", "model", "status", "rows", "value", "message")
+    table = table_of("Labels (newest first)", columns, next_cursor=page.next_cursor, overflow="fold")
     for label in page.items:
         style = {"joined": "green", "pending": "yellow"}.get(label.status, "red")
         table.add_row(
@@ -228,8 +272,6 @@ def labels_table(page: Page[Label]) -> Table:
             _short(label.value, 24),
             label.message or "",
         )
-    if page.next_cursor:
-        table.caption = f"more: --cursor {page.next_cursor}"
     return table
 
 
@@ -244,10 +286,8 @@ def _flags(call: LlmCall) -> Text:
 
 
 def llm_calls_table(page: Page[LlmCall]) -> Table:
-    table = Table(title="LLM calls (newest first)", title_justify="left")
     columns = ("time", "trace id", "provider", "model", "tokens in/out", "cost $", "ms", "status", "flags")
-    for column in columns:
-        table.add_column(column, overflow="fold")
+    table = table_of("LLM calls (newest first)", columns, next_cursor=page.next_cursor, overflow="fold")
     for call in page.items:
         tokens = f"{call.input_tokens if call.input_tokens is not None else '-'}/" + (
             f"{call.output_tokens if call.output_tokens is not None else '-'}"
@@ -266,15 +306,13 @@ def llm_calls_table(page: Page[LlmCall]) -> Table:
             status,
             _flags(call),
         )
-    if page.next_cursor:
-        table.caption = f"more: --cursor {page.next_cursor}"
     return table
 
 
 def costs_table(totals: Iterable[LlmCallTotal], group_by: str) -> Table:
-    table = Table(title=f"LLM cost by {group_by} (costliest first)", title_justify="left")
-    for column in (group_by, "calls", "errors", "tokens in/out", "cost $", "unpriced"):
-        table.add_column(column, overflow="fold", justify="left" if column == group_by else "right")
+    numbers = ("calls", "errors", "tokens in/out", "cost $", "unpriced")
+    title = f"LLM cost by {group_by} (costliest first)"
+    table = table_of(title, (group_by, *numbers), right=numbers, overflow="fold")
     for total in totals:
         table.add_row(
             total.key if total.key is not None else "(none)",

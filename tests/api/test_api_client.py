@@ -258,3 +258,23 @@ async def test_async_twin_with_an_injected_asgi_client(tmp_path) -> None:  # typ
                 await limited.api_keys.list()
     finally:
         storage.close()
+
+
+async def test_predictions_iter_walks_every_page_sync_and_async(server) -> None:  # type: ignore[no-untyped-def]
+    sdk = aither.Client(api_key=server.api_key, base_url=server.base_url, flush_interval=0.05)
+    try:
+        sent = [sdk.log_prediction("paged", {"row": index}, index) for index in range(5)]
+        assert sdk.flush(timeout=10)
+    finally:
+        sdk.close()
+    with ManagementClient(api_key=server.api_key, base_url=server.base_url) as client:
+        newest_first = [p.trace_id for p in client.predictions.list(model="paged", limit=100).items]
+        assert sorted(newest_first) == sorted(sent)
+        assert [p.trace_id for p in client.predictions.iter(model="paged", limit=2)] == newest_first
+        second_page = client.predictions.list(model="paged", limit=2).next_cursor
+        assert second_page is not None
+        from_cursor = client.predictions.iter(model="paged", limit=2, cursor=second_page)
+        assert [p.trace_id for p in from_cursor] == newest_first[2:]
+    async with AsyncManagementClient(api_key=server.api_key, base_url=server.base_url) as aclient:
+        walked = [p.trace_id async for p in aclient.predictions.iter(model="paged", limit=2)]
+    assert walked == newest_first
