@@ -137,6 +137,10 @@ class LedgerSpanProcessor(SpanProcessor):
         int) count that many bytes of attributes already set on it against the byte bound."""
         self._deferred[span_id] = payload
 
+    light_spans = True
+    """Its ``on_start`` does nothing: :mod:`aither.tracing.light` spans, which skip it, may
+    be processed here."""
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return None
 

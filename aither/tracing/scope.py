@@ -23,6 +23,7 @@ from opentelemetry.trace import SpanKind
 
 from ..exceptions import ArgumentTypeError, ConfigError
 from ..schema import semconv
+from . import light
 from .async_with import AsyncWithFromSync
 
 if TYPE_CHECKING:
@@ -152,20 +153,37 @@ class ScopedTracer:
         record_exception: bool = True,
         set_status_on_exception: bool = True,
     ) -> trace.Span:
-        scope = _CURRENT.get()
-        fixed = self.fixed
-        if scope is not None or fixed is not None:
-            merged: dict[str, Any] = {}
-            if fixed is not None:
-                merged.update(fixed.attributes(self._runtime))
-            if scope is not None:
-                merged.update(scope.attributes(self._runtime))
-            if attributes:
-                merged.update(attributes)
-            attributes = merged
+        attributes = self._scoped(attributes)
         return self._tracer.start_span(
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )
+
+    def start_light_span(
+        self,
+        name: str,
+        context: Any,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        start_time: int | None = None,
+    ) -> trace.Span:
+        """As :meth:`start_span`, a :class:`~aither.tracing.light.LightSpan` where one can stand
+        in for the SDK's span (aither's own LLM spans, which set their attributes themselves)."""
+        return light.start_span(self._tracer, name, context, kind, self._scoped(attributes), start_time)
+
+    def _scoped(self, attributes: Mapping[str, Any] | None) -> Any:
+        """``attributes`` under the scope's (the wrapped object's, then ``aither.context``'s)."""
+        scope = _CURRENT.get()
+        fixed = self.fixed
+        if scope is None and fixed is None:
+            return attributes
+        merged: dict[str, Any] = {}
+        if fixed is not None:
+            merged.update(fixed.attributes(self._runtime))
+        if scope is not None:
+            merged.update(scope.attributes(self._runtime))
+        if attributes:
+            merged.update(attributes)
+        return merged
 
 
 class ScopedRuntime:

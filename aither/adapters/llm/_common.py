@@ -293,9 +293,7 @@ class LLMCall:
             if request_model:
                 attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
             name = f"{operation} {request_model}" if request_model else operation
-            span = runtime.tracer.start_span(
-                name, context=parent, kind=SpanKind.CLIENT, attributes=attrs, start_time=start_time
-            )
+            span = runtime.tracer.start_light_span(name, parent, SpanKind.CLIENT, attrs, start_time)
         except Exception as exc:
             runtime.internal_error(exc, "starting an LLM span")
             return None

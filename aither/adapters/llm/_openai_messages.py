@@ -344,6 +344,9 @@ def recorder(api: str, usage_requested: bool, call: LLMCall) -> StreamRecorder:
     return ChatRecorder(api, usage_requested)
 
 
+_CONTENT_MAX_CHARS = _common.CONTENT_MAX_CHARS
+
+
 def _lenient_choice(choice: Any, chat: bool) -> tuple[Any, Any, Any, Any]:
     """A choice's text, tool calls, finish reason and index, None for what it lacks: how a
     chunk recorder reads a choice that is not the SDK's own model."""
@@ -407,7 +410,7 @@ class ChatRecorder(StreamRecorder):
                         self.reasons[index] = str(reason)
                     if text and isinstance(text, str):
                         size = self.sizes.get(index, 0)
-                        if size < _common.CONTENT_MAX_CHARS:
+                        if size < _CONTENT_MAX_CHARS:
                             if size:
                                 self.texts[index].append(text)
                             else:
