@@ -49,21 +49,55 @@ def timing() -> list[sa.Column[Any]]:
     ]
 
 
-def create_span_table(name: str, *columns: sa.schema.SchemaItem) -> None:
-    """Create a table of records decoded from spans.
+def not_null(kind: sa.types.TypeEngine[Any], *names: str) -> list[sa.Column[Any]]:
+    """Columns ``names`` of one type, none nullable (a rollup's key parts and sums)."""
+    return [sa.Column(name, kind, nullable=False) for name in names]
 
-    Each row has an ``id``, its organisation and the trace and span it came from, then
-    ``columns``; a span is stored once per organisation (a replay adds nothing), and the unique
-    key leads with ``span_id``, 64 random bits, so the replay check stays selective.
-    """
+
+def target(*, nullable: bool) -> list[sa.Column[Any]]:
+    """What a rollup or an anomaly is about: kind (llm | prediction), service, model, version, environment."""
+    return [
+        sa.Column("kind", sa.String(length=16), nullable=nullable),
+        sa.Column("service", sa.String(length=200), nullable=nullable),
+        sa.Column("model", sa.String(length=200), nullable=nullable),
+        sa.Column("version", sa.String(length=100), nullable=nullable),
+        sa.Column("environment", sa.String(length=100), nullable=nullable),
+    ]
+
+
+def create_rollup_table(name: str, keys: Sequence[sa.Column[Any]], values: Sequence[sa.Column[Any]]) -> None:
+    """Create a rollup table: one row per organisation, minute (the hour's start, in an hourly
+    table) and ``keys``, holding ``values``; the key is the primary key."""
     op.create_table(
         name,
-        row_id(),
         org_id(),
+        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
+        *keys,
+        *values,
+        sa.PrimaryKeyConstraint("org_id", "minute_ns", *(key.name for key in keys), name=f"pk_{name}"),
+    )
+
+
+def create_record_table(name: str, *columns: sa.schema.SchemaItem) -> None:
+    """Create a table of stored records: an autoincrementing ``id`` (the primary key), the
+    organisation, then ``columns`` (constraints among them)."""
+    op.create_table(
+        name, row_id(), org_id(), *columns, sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}"))
+    )
+
+
+def create_span_table(name: str, *columns: sa.schema.SchemaItem) -> None:
+    """Create a table of records decoded from spans: a record table whose rows also name the
+    trace and span they came from, then ``columns``.
+
+    A span is stored once per organisation (a replay adds nothing); the unique key leads with
+    ``span_id``, 64 random bits, so the replay check stays selective.
+    """
+    create_record_table(
+        name,
         sa.Column("trace_id", sa.String(length=32), nullable=False),
         sa.Column("span_id", sa.String(length=16), nullable=False),
         *columns,
-        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
         sa.UniqueConstraint("org_id", "span_id", "trace_id", name=op.f(f"uq_{name}_org_id_span_id_trace_id")),
     )
 

@@ -13,11 +13,11 @@ from aither.server.storage.migrations._ddl import (
     ROW_ID,
     Indexes,
     create_indexes,
+    create_record_table,
     create_span_table,
     drop_indexes,
     org_foreign_key,
     org_id,
-    row_id,
     timing,
 )
 
@@ -185,10 +185,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
     )
     create_indexes("api_keys", _INDEXES["api_keys"])
-    op.create_table(
+    create_record_table(
         "label_rows",
-        row_id(),
-        org_id(),
         sa.Column("prediction_id", ROW_ID, nullable=False),
         sa.Column("label_id", ROW_ID, nullable=False),
         sa.Column("row_index", sa.Integer(), nullable=False),
@@ -206,7 +204,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["prediction_id"], ["predictions.id"], name=op.f("fk_label_rows_prediction_id_predictions")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_label_rows")),
         sa.UniqueConstraint("prediction_id", "row_index", name=op.f("uq_label_rows_prediction_id_row_index")),
     )
     create_indexes("label_rows", _INDEXES["label_rows"])
