@@ -68,15 +68,23 @@ users = Table(
 )
 
 
-def _span_table(name: str, *columns: SchemaItem) -> Table:
-    """A table of records decoded from spans: ``id``, organisation, the trace and span the record
-    came from, then ``columns``. A span is stored once per organisation, and a trace's records
-    are read by index (the trace page; for LLM calls and operations since migration 0007)."""
+def _record_table(name: str, *columns: SchemaItem) -> Table:
+    """A table of stored records: an autoincrementing ``id``, the organisation, then ``columns``."""
     return Table(
         name,
         metadata,
         Column("id", RowId, primary_key=True, autoincrement=True),
         Column("org_id", String(32), nullable=False),
+        *columns,
+    )
+
+
+def _span_table(name: str, *columns: SchemaItem) -> Table:
+    """A table of records decoded from spans: ``id``, organisation, the trace and span the record
+    came from, then ``columns``. A span is stored once per organisation, and a trace's records
+    are read by index (the trace page; for LLM calls and operations since migration 0007)."""
+    return _record_table(
+        name,
         Column("trace_id", String(32), nullable=False),
         Column("span_id", String(16), nullable=False),
         *columns,
@@ -172,11 +180,8 @@ labels = _span_table(
     Index(None, "org_id", "model_name", "status"),
 )
 
-label_rows = Table(
+label_rows = _record_table(
     "label_rows",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     Column("prediction_id", RowId, ForeignKey("predictions.id"), nullable=False),
     Column("label_id", RowId, ForeignKey("labels.id"), nullable=False),
     Column("row_index", Integer, nullable=False),
@@ -283,11 +288,8 @@ alert_channels = Table(
     UniqueConstraint("org_id", "name"),
 )
 
-alert_deliveries = Table(
+alert_deliveries = _record_table(
     "alert_deliveries",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     # chn_... for a stored channel, file:<name> for one of the rules file (so no foreign key)
     Column("channel_id", String(240), nullable=False),
     Column("channel_name", String(200), nullable=False),
@@ -374,11 +376,8 @@ rollups_hourly = Table("rollups_hourly", metadata, *_rollup_columns())
 """The same sums per hour (``minute_ns`` is the hour's start), kept beside the minutes (migration
 0010), so the dashboard reads a week as 168 rows per key where its buckets allow."""
 
-anomalies = Table(
+anomalies = _record_table(
     "anomalies",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     Column("rule", String(64), nullable=False),
     Column("anomaly_type", String(32), nullable=False),
     Column("severity", String(16), nullable=False),
@@ -428,11 +427,8 @@ ui_sessions = Table(
 )
 
 # --- drift (issue 14): references, and what each closed window found -------------------------
-drift_references = Table(
+drift_references = _record_table(
     "drift_references",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     Column("model_name", String(200), nullable=False),
     # '' for a reference of every version of the model
     Column("model_version", String(100), nullable=False),
@@ -445,11 +441,8 @@ drift_references = Table(
     UniqueConstraint("org_id", "model_name", "model_version"),
 )
 
-drift_scores = Table(
+drift_scores = _record_table(
     "drift_scores",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     Column("model_name", String(200), nullable=False),
     Column("model_version", String(100), nullable=False),
     Column("environment", String(100), nullable=False),
