@@ -112,3 +112,9 @@ def drop_indexes(table: str, indexes: Indexes) -> None:
     """Drop ``table``'s ``indexes``, the last created first."""
     for name in reversed(list(indexes)):
         op.drop_index(name, table_name=table)
+
+
+def drop_table(table: str, indexes: Indexes) -> None:
+    """Drop ``table``, its ``indexes`` first (the last created first)."""
+    drop_indexes(table, indexes)
+    op.drop_table(table)

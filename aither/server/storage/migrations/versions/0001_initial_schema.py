@@ -15,7 +15,7 @@ from aither.server.storage.migrations._ddl import (
     create_indexes,
     create_record_table,
     create_span_table,
-    drop_indexes,
+    drop_table,
     org_foreign_key,
     org_id,
     timing,
@@ -215,5 +215,4 @@ def downgrade() -> None:
         "label_rows", "api_keys", "users", "usage", "labels", "spans", "predictions", "organizations",
         "operations", "llm_calls",
     ):  # fmt: skip
-        drop_indexes(table, _INDEXES.get(table, {}))
-        op.drop_table(table)
+        drop_table(table, _INDEXES.get(table, {}))

@@ -16,7 +16,7 @@ from aither.server.storage.migrations._ddl import (
     create_indexes,
     create_record_table,
     create_rollup_table,
-    drop_indexes,
+    drop_table,
     not_null,
     target,
 )
@@ -158,7 +158,6 @@ def _backfill_rollups() -> None:
 
 def downgrade() -> None:
     for table in ("anomalies", "rollups"):
-        drop_indexes(table, _INDEXES[table])
-        op.drop_table(table)
+        drop_table(table, _INDEXES[table])
     with op.batch_alter_table("llm_calls", schema=None) as batch_op:
         batch_op.drop_column("risk_level")

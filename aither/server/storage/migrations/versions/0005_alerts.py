@@ -13,7 +13,7 @@ from aither.server.storage.migrations._ddl import (
     Indexes,
     create_indexes,
     create_record_table,
-    drop_indexes,
+    drop_table,
     org_foreign_key,
     org_id,
 )
@@ -75,6 +75,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    drop_indexes("alert_deliveries", _INDEXES)
-    op.drop_table("alert_deliveries")
+    drop_table("alert_deliveries", _INDEXES)
     op.drop_table("alert_channels")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from aither.server.storage.migrations._ddl import Indexes, create_indexes, create_record_table, drop_indexes
+from aither.server.storage.migrations._ddl import Indexes, create_indexes, create_record_table, drop_table
 
 revision = "0008"
 down_revision = "0007"
@@ -57,6 +57,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    drop_indexes("drift_scores", _INDEXES)
-    op.drop_table("drift_scores")
+    drop_table("drift_scores", _INDEXES)
     op.drop_table("drift_references")
