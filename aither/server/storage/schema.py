@@ -27,6 +27,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.schema import SchemaItem
+from sqlalchemy.types import TypeEngine
 
 # SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
 RowId = BigInteger().with_variant(Integer(), "sqlite")
@@ -65,6 +67,42 @@ users = Table(
     Index("ix_users_org_id_email_key", "org_id", "email_key", unique=True),
 )
 
+
+def _record_table(name: str, *columns: SchemaItem) -> Table:
+    """A table of stored records: an autoincrementing ``id``, the organisation, then ``columns``."""
+    return Table(
+        name,
+        metadata,
+        Column("id", RowId, primary_key=True, autoincrement=True),
+        Column("org_id", String(32), nullable=False),
+        *columns,
+    )
+
+
+def _span_table(name: str, *columns: SchemaItem) -> Table:
+    """A table of records decoded from spans: ``id``, organisation, the trace and span the record
+    came from, then ``columns``. A span is stored once per organisation, and a trace's records
+    are read by index (the trace page; for LLM calls and operations since migration 0007)."""
+    return _record_table(
+        name,
+        Column("trace_id", String(32), nullable=False),
+        Column("span_id", String(16), nullable=False),
+        *columns,
+        # span ids are 64 random bits, so leading with span_id keeps the replay check selective
+        UniqueConstraint("org_id", "span_id", "trace_id"),
+        Index(None, "org_id", "trace_id"),
+    )
+
+
+def _timing() -> list[Column[Any]]:
+    """When a call started, how long it took and whether it failed."""
+    return [
+        Column("time_ns", BigInteger, nullable=False),
+        Column("latency_ms", Float, nullable=False),
+        Column("is_error", Boolean, nullable=False),
+    ]
+
+
 api_keys = Table(
     "api_keys",
     metadata,
@@ -81,13 +119,8 @@ api_keys = Table(
     Index(None, "org_id", "created_at_ns"),
 )
 
-spans = Table(
+spans = _span_table(
     "spans",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
-    Column("trace_id", String(32), nullable=False),
-    Column("span_id", String(16), nullable=False),
     Column("parent_span_id", String(16)),
     Column("name", Text, nullable=False),
     Column("aither_kind", String(16)),
@@ -103,19 +136,11 @@ spans = Table(
     Column("links", Text),
     Column("resource", Text),
     Column("received_at_ns", BigInteger, nullable=False),
-    # span ids are 64 random bits, so leading with span_id keeps the replay check selective
-    UniqueConstraint("org_id", "span_id", "trace_id"),
-    Index(None, "org_id", "trace_id"),
     Index(None, "org_id", "start_time_ns"),
 )
 
-predictions = Table(
+predictions = _span_table(
     "predictions",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
-    Column("trace_id", String(32), nullable=False),
-    Column("span_id", String(16), nullable=False),
     Column("model_name", String(200), nullable=False),
     Column("model_version", String(100)),
     Column("environment", String(100)),
@@ -127,12 +152,8 @@ predictions = Table(
     Column("features", Text),
     Column("prediction", Text),
     Column("task", String(16)),
-    Column("time_ns", BigInteger, nullable=False),
-    Column("latency_ms", Float, nullable=False),
-    Column("is_error", Boolean, nullable=False),
+    *_timing(),
     Column("error_message", Text),
-    UniqueConstraint("org_id", "span_id", "trace_id"),
-    Index(None, "org_id", "trace_id"),
     # covers the metrics query's latency percentiles without a table lookup per row
     Index("ix_predictions_metrics", "org_id", "model_name", "model_version", "time_ns", "latency_ms"),
     Index(None, "org_id", "time_ns"),
@@ -140,13 +161,8 @@ predictions = Table(
     Index("ix_predictions_model_time", "org_id", "model_name", "time_ns"),
 )
 
-labels = Table(
+labels = _span_table(
     "labels",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
-    Column("trace_id", String(32), nullable=False),
-    Column("span_id", String(16), nullable=False),
     Column("target_span_id", String(16)),
     Column("model_name", String(200)),
     Column("value", Text),
@@ -160,17 +176,12 @@ labels = Table(
     Column("prediction_id", RowId, ForeignKey("predictions.id")),
     Column("rows", Integer, nullable=False),
     Column("message", Text),
-    UniqueConstraint("org_id", "span_id", "trace_id"),
-    Index(None, "org_id", "trace_id"),
     Index(None, "org_id", "status"),
     Index(None, "org_id", "model_name", "status"),
 )
 
-label_rows = Table(
+label_rows = _record_table(
     "label_rows",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     Column("prediction_id", RowId, ForeignKey("predictions.id"), nullable=False),
     Column("label_id", RowId, ForeignKey("labels.id"), nullable=False),
     Column("row_index", Integer, nullable=False),
@@ -192,13 +203,8 @@ label_rows = Table(
     Index(None, "org_id", "pred_time_ns"),  # migration 0010: a window's edges, any model
 )
 
-llm_calls = Table(
+llm_calls = _span_table(
     "llm_calls",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
-    Column("trace_id", String(32), nullable=False),
-    Column("span_id", String(16), nullable=False),
     Column("name", Text, nullable=False),
     Column("operation", String(100)),
     Column("provider", String(100)),
@@ -208,9 +214,7 @@ llm_calls = Table(
     Column("output_tokens", Integer),
     Column("cost_usd", Float),
     Column("finish_reasons", Text),
-    Column("time_ns", BigInteger, nullable=False),
-    Column("latency_ms", Float, nullable=False),
-    Column("is_error", Boolean, nullable=False),
+    *_timing(),
     # migration 0002: the rest of what aither's LLM adapters record (see aither.semconv)
     Column("error_type", String(200)),
     Column("client_name", String(200)),
@@ -228,21 +232,13 @@ llm_calls = Table(
     Column("service", String(200)),
     # migration 0004: low | medium | high | critical, from PII, injection, errors and cost
     Column("risk_level", String(16)),
-    UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "time_ns"),
     Index("ix_llm_calls_org_user", "org_id", "user_id", "time_ns"),
     Index("ix_llm_calls_org_session", "org_id", "session_id", "time_ns"),
-    # migration 0007: the trace page reads a trace's LLM calls without scanning the table
-    Index(None, "org_id", "trace_id"),
 )
 
-operations = Table(
+operations = _span_table(
     "operations",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
-    Column("trace_id", String(32), nullable=False),
-    Column("span_id", String(16), nullable=False),
     # function | event
     Column("kind", String(16), nullable=False),
     Column("name", Text, nullable=False),
@@ -251,31 +247,21 @@ operations = Table(
     Column("output", Text),
     Column("cost_usd", Float),
     Column("metadata", Text),
-    Column("time_ns", BigInteger, nullable=False),
-    Column("latency_ms", Float, nullable=False),
-    Column("is_error", Boolean, nullable=False),
+    *_timing(),
     Column("error_message", Text),
-    UniqueConstraint("org_id", "span_id", "trace_id"),
     Index(None, "org_id", "time_ns"),
-    Index(None, "org_id", "trace_id"),  # migration 0007, as for llm_calls
 )
+
+USAGE_COUNTERS = ("api_calls", "spans", "predictions", "prediction_rows", "labels", "llm_calls", "operations")
+"""The counter columns of :data:`usage`."""
 
 usage = Table(
     "usage",
     metadata,
     Column("org_id", String(32), ForeignKey("organizations.id"), primary_key=True),
     Column("period_start_ns", BigInteger, primary_key=True),
-    Column("api_calls", BigInteger, nullable=False, default=0),
-    Column("spans", BigInteger, nullable=False, default=0),
-    Column("predictions", BigInteger, nullable=False, default=0),
-    Column("prediction_rows", BigInteger, nullable=False, default=0),
-    Column("labels", BigInteger, nullable=False, default=0),
-    Column("llm_calls", BigInteger, nullable=False, default=0),
-    Column("operations", BigInteger, nullable=False, default=0),
+    *(Column(counter, BigInteger, nullable=False, default=0) for counter in USAGE_COUNTERS),
 )
-
-USAGE_COUNTERS = ("api_calls", "spans", "predictions", "prediction_rows", "labels", "llm_calls", "operations")
-"""The counter columns of :data:`usage`."""
 
 # --- alerts (migration 0005): channels stored through the API, and every delivery attempt -------
 
@@ -302,11 +288,8 @@ alert_channels = Table(
     UniqueConstraint("org_id", "name"),
 )
 
-alert_deliveries = Table(
+alert_deliveries = _record_table(
     "alert_deliveries",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     # chn_... for a stored channel, file:<name> for one of the rules file (so no foreign key)
     Column("channel_id", String(240), nullable=False),
     Column("channel_name", String(200), nullable=False),
@@ -344,44 +327,46 @@ percentiles read from it are within ~19 % and any two rollups merge by adding co
 
 LATENCY_COLUMNS = tuple(f"lat_{i:02d}" for i in range(LATENCY_BUCKETS))
 
-ROLLUP_SUMS = (
-    "count",
-    "errors",
-    "latency_sum_ms",
-    "cost_usd",
-    "cost_calls",
-    "input_tokens",
-    "output_tokens",
-    "pii_calls",
-    "injection_calls",
-    "rows",
-    *LATENCY_COLUMNS,
-)
-"""The additive columns of :data:`rollups` (an upsert adds them)."""
+_ROLLUP_VALUES: dict[str, type[TypeEngine[Any]]] = {
+    "count": BigInteger,
+    "errors": BigInteger,
+    "latency_sum_ms": Float,
+    "latency_max_ms": Float,
+    "cost_usd": Float,
+    "cost_calls": BigInteger,
+    "input_tokens": BigInteger,
+    "output_tokens": BigInteger,
+    "pii_calls": BigInteger,
+    "injection_calls": BigInteger,
+    "rows": BigInteger,
+    **dict.fromkeys(LATENCY_COLUMNS, Integer),
+}
+"""The value columns of :data:`rollups` and their types, in column order."""
+
+ROLLUP_SUMS = tuple(name for name in _ROLLUP_VALUES if name != "latency_max_ms")
+"""The additive columns of :data:`rollups` (an upsert adds them; ``latency_max_ms`` takes the max)."""
+
+
+def _minute_key() -> list[Column[Any]]:
+    """The start of every rollup's key: the organisation, and the minute (the hour, in an hourly table)."""
+    return [Column("org_id", String(32), primary_key=True), Column("minute_ns", BigInteger, primary_key=True)]
+
+
+def _values(types: dict[str, type[TypeEngine[Any]]]) -> list[Column[Any]]:
+    """A rollup's value columns, none nullable."""
+    return [Column(name, kind, nullable=False) for name, kind in types.items()]
 
 
 def _rollup_columns() -> list[Column[Any]]:
     return [
-        Column("org_id", String(32), primary_key=True),
-        Column("minute_ns", BigInteger, primary_key=True),
+        *_minute_key(),
         # llm | prediction; key parts are '' rather than NULL so the upsert's conflict target matches
         Column("kind", String(16), primary_key=True),
         Column("service", String(200), primary_key=True),
         Column("model", String(200), primary_key=True),
         Column("version", String(100), primary_key=True),
         Column("environment", String(100), primary_key=True),
-        Column("count", BigInteger, nullable=False),
-        Column("errors", BigInteger, nullable=False),
-        Column("latency_sum_ms", Float, nullable=False),
-        Column("latency_max_ms", Float, nullable=False),
-        Column("cost_usd", Float, nullable=False),
-        Column("cost_calls", BigInteger, nullable=False),
-        Column("input_tokens", BigInteger, nullable=False),
-        Column("output_tokens", BigInteger, nullable=False),
-        Column("pii_calls", BigInteger, nullable=False),
-        Column("injection_calls", BigInteger, nullable=False),
-        Column("rows", BigInteger, nullable=False),
-        *(Column(name, Integer, nullable=False) for name in LATENCY_COLUMNS),
+        *_values(_ROLLUP_VALUES),
     ]
 
 
@@ -391,11 +376,8 @@ rollups_hourly = Table("rollups_hourly", metadata, *_rollup_columns())
 """The same sums per hour (``minute_ns`` is the hour's start), kept beside the minutes (migration
 0010), so the dashboard reads a week as 168 rows per key where its buckets allow."""
 
-anomalies = Table(
+anomalies = _record_table(
     "anomalies",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     Column("rule", String(64), nullable=False),
     Column("anomaly_type", String(32), nullable=False),
     Column("severity", String(16), nullable=False),
@@ -445,11 +427,8 @@ ui_sessions = Table(
 )
 
 # --- drift (issue 14): references, and what each closed window found -------------------------
-drift_references = Table(
+drift_references = _record_table(
     "drift_references",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     Column("model_name", String(200), nullable=False),
     # '' for a reference of every version of the model
     Column("model_version", String(100), nullable=False),
@@ -462,11 +441,8 @@ drift_references = Table(
     UniqueConstraint("org_id", "model_name", "model_version"),
 )
 
-drift_scores = Table(
+drift_scores = _record_table(
     "drift_scores",
-    metadata,
-    Column("id", RowId, primary_key=True, autoincrement=True),
-    Column("org_id", String(32), nullable=False),
     Column("model_name", String(200), nullable=False),
     Column("model_version", String(100), nullable=False),
     Column("environment", String(100), nullable=False),
@@ -507,26 +483,30 @@ last: everything from ~97 days on)."""
 
 DELAY_COLUMNS = tuple(f"dl_{i:02d}" for i in range(DELAY_BUCKETS))
 
-LABEL_ROLLUP_SUMS = (
-    "rows",
-    "correct",
-    "classified",
-    "num_rows",
-    "err_sum",
-    "abs_err_sum",
-    "sq_err_sum",
-    "delay_sum_s",
-    *DELAY_COLUMNS,
-)
+_LABEL_ROLLUP_VALUES: dict[str, type[TypeEngine[Any]]] = {
+    "rows": BigInteger,
+    "correct": BigInteger,  # predicted class == true class, any task
+    # the true class known, any task (migration 0012): the stats' accuracy denominator
+    "classified": BigInteger,
+    "num_rows": BigInteger,  # both values numbers: the error sums' count
+    "err_sum": Float,
+    "abs_err_sum": Float,
+    "sq_err_sum": Float,
+    "delay_sum_s": Float,
+    "delay_max_s": Float,
+    **dict.fromkeys(DELAY_COLUMNS, Integer),
+}
+"""The value columns of :data:`label_rollups` and their types, in column order."""
+
+LABEL_ROLLUP_SUMS = tuple(name for name in _LABEL_ROLLUP_VALUES if name != "delay_max_s")
 """The additive columns of :data:`label_rollups` (an upsert adds them; ``delay_max_s`` takes the max)."""
 
 
 def _label_rollup_columns() -> list[Column[Any]]:
     return [
-        Column("org_id", String(32), primary_key=True),
-        # the minute (hour, in the hourly table) of the prediction's time: metrics windows
-        # apply to the prediction's time
-        Column("minute_ns", BigInteger, primary_key=True),
+        # minute_ns: the minute (hour, in the hourly table) of the prediction's time: metrics
+        # windows apply to the prediction's time
+        *_minute_key(),
         # key parts are '' rather than NULL (no version, no task) so the upsert's conflict
         # target matches
         Column("model", String(200), primary_key=True),
@@ -538,17 +518,7 @@ def _label_rollup_columns() -> list[Column[Any]]:
         Column("pair", SmallInteger, primary_key=True),
         Column("pred_class", String(200), primary_key=True),
         Column("label_class", String(200), primary_key=True),
-        Column("rows", BigInteger, nullable=False),
-        Column("correct", BigInteger, nullable=False),  # predicted class == true class, any task
-        # the true class known, any task (migration 0012): the stats' accuracy denominator
-        Column("classified", BigInteger, nullable=False),
-        Column("num_rows", BigInteger, nullable=False),  # both values numbers: the error sums' count
-        Column("err_sum", Float, nullable=False),
-        Column("abs_err_sum", Float, nullable=False),
-        Column("sq_err_sum", Float, nullable=False),
-        Column("delay_sum_s", Float, nullable=False),
-        Column("delay_max_s", Float, nullable=False),
-        *(Column(name, Integer, nullable=False) for name in DELAY_COLUMNS),
+        *_values(_LABEL_ROLLUP_VALUES),
     ]
 
 
@@ -573,29 +543,33 @@ leases = Table(
 
 # --- LLM rollups (migration 0012): the LLM totals' sums per minute (hour) of call time -------
 
-LLM_ROLLUP_KEYS = ("service", "provider", "model", "user_id")
+_LLM_ROLLUP_KEY_LENGTHS = {"service": 200, "provider": 100, "model": 200, "user_id": 200}
+"""The LLM rollups' key parts besides organisation and minute, and their lengths (``model``:
+the request model)."""
+
+LLM_ROLLUP_KEYS = tuple(_LLM_ROLLUP_KEY_LENGTHS)
 """What an LLM rollup row is keyed by besides organisation and minute: the totals' bounded
 groups (``session`` is one per conversation, so its totals read the indexed rows)."""
 
-LLM_ROLLUP_SUMS = ("calls", "errors", "input_tokens", "output_tokens", "cost_usd", "unpriced")
+_LLM_ROLLUP_VALUES: dict[str, type[TypeEngine[Any]]] = {
+    "calls": BigInteger,
+    "errors": BigInteger,
+    "input_tokens": BigInteger,
+    "output_tokens": BigInteger,
+    "cost_usd": Float,
+    "unpriced": BigInteger,  # calls without a cost
+}
+
+LLM_ROLLUP_SUMS = tuple(_LLM_ROLLUP_VALUES)
 """The additive columns of :data:`llm_rollups` (an upsert adds them)."""
 
 
 def _llm_rollup_columns() -> list[Column[Any]]:
     return [
-        Column("org_id", String(32), primary_key=True),
-        Column("minute_ns", BigInteger, primary_key=True),
+        *_minute_key(),
         # '' rather than NULL for a call that did not say, so the upsert's conflict target matches
-        Column("service", String(200), primary_key=True),
-        Column("provider", String(100), primary_key=True),
-        Column("model", String(200), primary_key=True),  # the request model
-        Column("user_id", String(200), primary_key=True),
-        Column("calls", BigInteger, nullable=False),
-        Column("errors", BigInteger, nullable=False),
-        Column("input_tokens", BigInteger, nullable=False),
-        Column("output_tokens", BigInteger, nullable=False),
-        Column("cost_usd", Float, nullable=False),
-        Column("unpriced", BigInteger, nullable=False),  # calls without a cost
+        *(Column(key, String(length), primary_key=True) for key, length in _LLM_ROLLUP_KEY_LENGTHS.items()),
+        *_values(_LLM_ROLLUP_VALUES),
     ]
 
 

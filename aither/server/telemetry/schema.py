@@ -42,6 +42,19 @@ def _replacing(name: str, columns: str, time_column: str, order_by: str, version
 ) ENGINE = ReplacingMergeTree({version}) PARTITION BY toYYYYMMDD(time) ORDER BY ({order_by})"""
 
 
+def _span_record(name: str, columns: str, order_by: str, version: str = "") -> str:
+    """A table of records decoded from spans: the organisation, the trace and span the record
+    came from and its ``id`` (the span id as a number), then ``columns``; partitioned by the
+    record's time. ``columns`` go on the first line of the column list."""
+    return _replacing(
+        name,
+        f"    org_id String, trace_id String, span_id String, id UInt64, {columns}",
+        "time_ns",
+        order_by,
+        version,
+    )
+
+
 _SPANS = _replacing(
     "spans",
     """    org_id String, trace_id String, span_id String, parent_span_id Nullable(String),
@@ -54,22 +67,21 @@ _SPANS = _replacing(
     "org_id, span_id, trace_id",
 )
 
-_PREDICTIONS = _replacing(
+_PREDICTIONS = _span_record(
     "predictions",
-    """    org_id String, trace_id String, span_id String, id UInt64, model_name String,
+    """model_name String,
     model_version Nullable(String), environment Nullable(String), framework Nullable(String),
     model_class Nullable(String), method Nullable(String), input_rows Nullable(Int64),
     output_rows Nullable(Int64), features Nullable(String), prediction Nullable(String),
     task Nullable(String), time_ns UInt64, latency_ms Float64, is_error UInt8,
     error_message Nullable(String)""",
-    "time_ns",
     # metrics and lists read one model over a time range
     "org_id, model_name, time_ns, trace_id, span_id",
 )
 
-_LLM_CALLS = _replacing(
+_LLM_CALLS = _span_record(
     "llm_calls",
-    """    org_id String, trace_id String, span_id String, id UInt64, name String,
+    """name String,
     operation Nullable(String), provider Nullable(String), request_model Nullable(String),
     response_model Nullable(String), input_tokens Nullable(Int64), output_tokens Nullable(Int64),
     cost_usd Nullable(Float64), finish_reasons Nullable(String), time_ns UInt64,
@@ -78,28 +90,25 @@ _LLM_CALLS = _replacing(
     pii_detected Nullable(UInt8), pii_counts Nullable(String), injection_score Nullable(Float64),
     injection_detected Nullable(UInt8), injection_rules Nullable(String), user_id Nullable(String),
     session_id Nullable(String), service Nullable(String), risk_level Nullable(String)""",
-    "time_ns",
     "org_id, time_ns, trace_id, span_id",
 )
 
-_OPERATIONS = _replacing(
+_OPERATIONS = _span_record(
     "operations",
-    """    org_id String, trace_id String, span_id String, id UInt64, kind String, name String,
+    """kind String, name String,
     span_type Nullable(String), input Nullable(String), output Nullable(String),
     cost_usd Nullable(Float64), metadata Nullable(String), time_ns UInt64, latency_ms Float64,
     is_error UInt8, error_message Nullable(String)""",
-    "time_ns",
     "org_id, time_ns, trace_id, span_id",
 )
 
-_LABELS = _replacing(
+_LABELS = _span_record(
     "labels",
-    """    org_id String, trace_id String, span_id String, id UInt64, target_span_id Nullable(String),
+    """target_span_id Nullable(String),
     model_name Nullable(String), value Nullable(String), is_batch UInt8,
     row_indices Nullable(String), time_ns UInt64, status String, join_rule Nullable(String),
     prediction_trace_id Nullable(String), prediction_span_id Nullable(String),
     prediction_model Nullable(String), rows Int64, message Nullable(String), version UInt64""",
-    "time_ns",
     "org_id, trace_id, span_id",
     "version",
 )

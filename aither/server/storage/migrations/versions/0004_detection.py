@@ -11,48 +11,48 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from aither.server.storage.migrations._ddl import (
+    Indexes,
+    create_indexes,
+    create_record_table,
+    create_rollup_table,
+    drop_table,
+    not_null,
+    target,
+)
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 _LATENCY_BUCKETS = 34
-_ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_INDEXES: dict[str, Indexes] = {
+    "rollups": {"ix_rollups_org_id_minute_ns": ("org_id", "minute_ns")},
+    "anomalies": {
+        "ix_anomalies_org_id_last_seen_ns": ("org_id", "last_seen_ns"),
+        "ix_anomalies_org_id_updated_at_ns": ("org_id", "updated_at_ns"),
+    },
+}
 
 
 def upgrade() -> None:
     with op.batch_alter_table("llm_calls", schema=None) as batch_op:
         batch_op.add_column(sa.Column("risk_level", sa.String(length=16), nullable=True))
-    op.create_table(
+    create_rollup_table(
         "rollups",
-        sa.Column("org_id", sa.String(length=32), nullable=False),
-        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("service", sa.String(length=200), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=False),
-        sa.Column("version", sa.String(length=100), nullable=False),
-        sa.Column("environment", sa.String(length=100), nullable=False),
-        sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.Column("errors", sa.BigInteger(), nullable=False),
-        sa.Column("latency_sum_ms", sa.Float(), nullable=False),
-        sa.Column("latency_max_ms", sa.Float(), nullable=False),
-        sa.Column("cost_usd", sa.Float(), nullable=False),
-        sa.Column("cost_calls", sa.BigInteger(), nullable=False),
-        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("pii_calls", sa.BigInteger(), nullable=False),
-        sa.Column("injection_calls", sa.BigInteger(), nullable=False),
-        sa.Column("rows", sa.BigInteger(), nullable=False),
-        *(sa.Column(f"lat_{i:02d}", sa.Integer(), nullable=False) for i in range(_LATENCY_BUCKETS)),
-        sa.PrimaryKeyConstraint(
-            "org_id", "minute_ns", "kind", "service", "model", "version", "environment", name="pk_rollups"
-        ),
-    )
-    op.create_index("ix_rollups_org_id_minute_ns", "rollups", ["org_id", "minute_ns"])
-    op.create_table(
+        target(nullable=False),
+        [
+            *not_null(sa.BigInteger(), "count", "errors"),
+            *not_null(sa.Float(), "latency_sum_ms", "latency_max_ms", "cost_usd"),
+            *not_null(sa.BigInteger(), "cost_calls", "input_tokens", "output_tokens", "pii_calls",
+                      "injection_calls", "rows"),
+            *not_null(sa.Integer(), *(f"lat_{i:02d}" for i in range(_LATENCY_BUCKETS))),
+        ],
+    )  # fmt: skip
+    create_indexes("rollups", _INDEXES["rollups"])
+    create_record_table(
         "anomalies",
-        sa.Column("id", _ROW_ID, autoincrement=True, nullable=False),
-        sa.Column("org_id", sa.String(length=32), nullable=False),
         sa.Column("rule", sa.String(length=64), nullable=False),
         sa.Column("anomaly_type", sa.String(length=32), nullable=False),
         sa.Column("severity", sa.String(length=16), nullable=False),
@@ -61,11 +61,7 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
         sa.Column("recommended_action", sa.Text(), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=True),
-        sa.Column("service", sa.String(length=200), nullable=True),
-        sa.Column("model", sa.String(length=200), nullable=True),
-        sa.Column("version", sa.String(length=100), nullable=True),
-        sa.Column("environment", sa.String(length=100), nullable=True),
+        *target(nullable=True),
         sa.Column("evidence", sa.Text(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("first_seen_ns", sa.BigInteger(), nullable=False),
@@ -75,11 +71,9 @@ def upgrade() -> None:
         sa.Column("acknowledged_at_ns", sa.BigInteger(), nullable=True),
         sa.Column("trace_id", sa.String(length=32), nullable=True),
         sa.Column("open_key", sa.String(length=800), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_anomalies"),
         sa.UniqueConstraint("org_id", "open_key", name="uq_anomalies_org_id_open_key"),
     )
-    op.create_index("ix_anomalies_org_id_last_seen_ns", "anomalies", ["org_id", "last_seen_ns"])
-    op.create_index("ix_anomalies_org_id_updated_at_ns", "anomalies", ["org_id", "updated_at_ns"])
+    create_indexes("anomalies", _INDEXES["anomalies"])
     _backfill_rollups()
 
 
@@ -112,14 +106,6 @@ def _backfill_rollups() -> None:
         "llm_calls",
         *(sa.column(n) for n in [*names, "request_model", "response_model", "cost_usd", "input_tokens",
                                  "output_tokens", "pii_detected", "injection_detected"]),
-    )  # fmt: skip
-    rollups = sa.table(
-        "rollups",
-        *(sa.column(n) for n in ["org_id", "minute_ns", "kind", "service", "model", "version",
-                                 "environment", "count", "errors", "latency_sum_ms", "latency_max_ms",
-                                 "cost_usd", "cost_calls", "input_tokens", "output_tokens", "pii_calls",
-                                 "injection_calls", "rows"]),
-        *(sa.column(f"lat_{i:02d}") for i in range(_LATENCY_BUCKETS)),
     )  # fmt: skip
     zero = sa.literal(0)
     for table, kind in ((predictions, "prediction"), (llm, "llm")):
@@ -164,15 +150,14 @@ def _backfill_rollups() -> None:
             .select_from(source)
             .group_by(c.org_id, minute, service, model, version, environment)
         )  # fmt: skip
+        # the select's labels are the rollups' column names
         columns = [column.name for column in select.selected_columns]
+        rollups = sa.table("rollups", *(sa.column(name) for name in columns))
         op.execute(rollups.insert().from_select(columns, select))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_anomalies_org_id_updated_at_ns", table_name="anomalies")
-    op.drop_index("ix_anomalies_org_id_last_seen_ns", table_name="anomalies")
-    op.drop_table("anomalies")
-    op.drop_index("ix_rollups_org_id_minute_ns", table_name="rollups")
-    op.drop_table("rollups")
+    for table in ("anomalies", "rollups"):
+        drop_table(table, _INDEXES[table])
     with op.batch_alter_table("llm_calls", schema=None) as batch_op:
         batch_op.drop_column("risk_level")

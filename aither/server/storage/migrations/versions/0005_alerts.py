@@ -9,17 +9,34 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from aither.server.storage.migrations._ddl import (
+    Indexes,
+    create_indexes,
+    create_record_table,
+    drop_table,
+    org_foreign_key,
+    org_id,
+)
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
 
+_INDEXES: Indexes = {
+    "ix_alert_deliveries_org_id_id": ("org_id", "id"),
+    "ix_alert_deliveries_org_id_channel_id_id": ("org_id", "channel_id", "id"),
+    "ix_alert_deliveries_org_id_status_id": ("org_id", "status", "id"),
+}
+"""The delivery log's indexes."""
+
+
 def upgrade() -> None:
     op.create_table(
         "alert_channels",
         sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("org_id", sa.String(length=32), nullable=False),
+        org_id(),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
@@ -32,18 +49,12 @@ def upgrade() -> None:
         sa.Column("timeout_s", sa.Float(), nullable=False),
         sa.Column("created_at_ns", sa.BigInteger(), nullable=False),
         sa.Column("updated_at_ns", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["organizations.id"], name=op.f("fk_alert_channels_org_id_organizations")
-        ),
+        org_foreign_key("alert_channels"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_channels")),
         sa.UniqueConstraint("org_id", "name", name=op.f("uq_alert_channels_org_id_name")),
     )
-    op.create_table(
+    create_record_table(
         "alert_deliveries",
-        sa.Column(
-            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
-        ),
-        sa.Column("org_id", sa.String(length=32), nullable=False),
         sa.Column("channel_id", sa.String(length=240), nullable=False),
         sa.Column("channel_name", sa.String(length=200), nullable=False),
         sa.Column("channel_kind", sa.String(length=16), nullable=False),
@@ -59,24 +70,10 @@ def upgrade() -> None:
         sa.Column("updated_at_ns", sa.BigInteger(), nullable=False),
         sa.Column("next_attempt_at_ns", sa.BigInteger(), nullable=True),
         sa.Column("delivered_at_ns", sa.BigInteger(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_deliveries")),
     )
-    with op.batch_alter_table("alert_deliveries", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_alert_deliveries_org_id_id"), ["org_id", "id"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_alert_deliveries_org_id_channel_id_id"),
-            ["org_id", "channel_id", "id"],
-            unique=False,
-        )
-        batch_op.create_index(
-            batch_op.f("ix_alert_deliveries_org_id_status_id"), ["org_id", "status", "id"], unique=False
-        )
+    create_indexes("alert_deliveries", _INDEXES)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("alert_deliveries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_alert_deliveries_org_id_status_id"))
-        batch_op.drop_index(batch_op.f("ix_alert_deliveries_org_id_channel_id_id"))
-        batch_op.drop_index(batch_op.f("ix_alert_deliveries_org_id_id"))
-    op.drop_table("alert_deliveries")
+    drop_table("alert_deliveries", _INDEXES)
     op.drop_table("alert_channels")

@@ -12,10 +12,28 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from aither.server.storage.migrations._ddl import (
+    Indexes,
+    create_indexes,
+    drop_indexes,
+    org_foreign_key,
+    org_id,
+)
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
+
+
+_INDEXES: dict[str, Indexes] = {
+    "ui_sessions": {
+        "ix_ui_sessions_key_id": ("key_id",),
+        "ix_ui_sessions_expires_at_ns": ("expires_at_ns",),
+    },
+    "llm_calls": {"ix_llm_calls_org_id_trace_id": ("org_id", "trace_id")},
+    "operations": {"ix_operations_org_id_trace_id": ("org_id", "trace_id")},
+}
 
 
 def upgrade() -> None:
@@ -23,27 +41,21 @@ def upgrade() -> None:
         "ui_sessions",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("key_id", sa.String(length=32), nullable=False),
-        sa.Column("org_id", sa.String(length=32), nullable=False),
+        org_id(),
         sa.Column("user_id", sa.String(length=32), nullable=False),
         sa.Column("scopes", sa.String(length=64), nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
         sa.Column("created_at_ns", sa.BigInteger(), nullable=False),
         sa.Column("expires_at_ns", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["key_id"], ["api_keys.id"], name=op.f("fk_ui_sessions_key_id_api_keys")),
-        sa.ForeignKeyConstraint(
-            ["org_id"], ["organizations.id"], name=op.f("fk_ui_sessions_org_id_organizations")
-        ),
+        org_foreign_key("ui_sessions"),
         sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_ui_sessions")),
     )
-    op.create_index(op.f("ix_ui_sessions_key_id"), "ui_sessions", ["key_id"], unique=False)
-    op.create_index(op.f("ix_ui_sessions_expires_at_ns"), "ui_sessions", ["expires_at_ns"], unique=False)
-    for table in ("llm_calls", "operations"):
-        op.create_index(op.f(f"ix_{table}_org_id_trace_id"), table, ["org_id", "trace_id"], unique=False)
+    for table, indexes in _INDEXES.items():
+        create_indexes(table, indexes)
 
 
 def downgrade() -> None:
-    for table in ("operations", "llm_calls"):
-        op.drop_index(op.f(f"ix_{table}_org_id_trace_id"), table_name=table)
-    op.drop_index(op.f("ix_ui_sessions_expires_at_ns"), table_name="ui_sessions")
-    op.drop_index(op.f("ix_ui_sessions_key_id"), table_name="ui_sessions")
+    for table, indexes in reversed(_INDEXES.items()):
+        drop_indexes(table, indexes)
     op.drop_table("ui_sessions")

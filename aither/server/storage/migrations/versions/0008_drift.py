@@ -9,26 +9,27 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from aither.server.storage.migrations._ddl import Indexes, create_indexes, create_record_table, drop_table
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-_ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_INDEXES: Indexes = {
+    "ix_drift_scores_org_id_model_name_window_end_ns": ("org_id", "model_name", "window_end_ns"),
+}
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_record_table(
         "drift_references",
-        sa.Column("id", _ROW_ID, autoincrement=True, nullable=False),
-        sa.Column("org_id", sa.String(length=32), nullable=False),
         sa.Column("model_name", sa.String(length=200), nullable=False),
         sa.Column("model_version", sa.String(length=100), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("created_at_ns", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_drift_references"),
         sa.UniqueConstraint(
             "org_id",
             "model_name",
@@ -36,10 +37,8 @@ def upgrade() -> None:
             name="uq_drift_references_org_id_model_name_model_version",
         ),
     )
-    op.create_table(
+    create_record_table(
         "drift_scores",
-        sa.Column("id", _ROW_ID, autoincrement=True, nullable=False),
-        sa.Column("org_id", sa.String(length=32), nullable=False),
         sa.Column("model_name", sa.String(length=200), nullable=False),
         sa.Column("model_version", sa.String(length=100), nullable=False),
         sa.Column("environment", sa.String(length=100), nullable=False),
@@ -53,16 +52,10 @@ def upgrade() -> None:
         sa.Column("drifted", sa.Boolean(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("details", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_drift_scores"),
     )
-    op.create_index(
-        "ix_drift_scores_org_id_model_name_window_end_ns",
-        "drift_scores",
-        ["org_id", "model_name", "window_end_ns"],
-    )
+    create_indexes("drift_scores", _INDEXES)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_drift_scores_org_id_model_name_window_end_ns", table_name="drift_scores")
-    op.drop_table("drift_scores")
+    drop_table("drift_scores", _INDEXES)
     op.drop_table("drift_references")

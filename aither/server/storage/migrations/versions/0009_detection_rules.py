@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from aither.server.storage.migrations._ddl import org_id
+
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
@@ -18,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "detection_rules",
-        sa.Column("org_id", sa.String(length=32), nullable=False),
+        org_id(),
         sa.Column("settings", sa.Text(), nullable=False),
         sa.Column("updated_at_ns", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("org_id", name="pk_detection_rules"),

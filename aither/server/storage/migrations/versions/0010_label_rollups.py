@@ -11,13 +11,14 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from aither.server.storage.migrations._ddl import create_rollup_table, not_null, target
+
 revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
 
 _DELAY_BUCKETS = 48
-_KEY = ("org_id", "minute_ns", "model", "version", "environment", "task", "pair", "pred_class", "label_class")
 
 
 def upgrade() -> None:
@@ -57,16 +58,15 @@ def _sum_type(name: str) -> sa.types.TypeEngine[Any]:
 
 def _create_hourly_rollups() -> None:
     """The per-minute rollups' hourly twin, filled from the minutes already stored."""
-    keys = ("kind", "service", "model", "version", "environment")
-    lengths = {"kind": 16, "service": 200, "model": 200, "version": 100, "environment": 100}
-    op.create_table(
+    key = target(nullable=False)
+    keys = [column.name for column in key]
+    create_rollup_table(
         "rollups_hourly",
-        sa.Column("org_id", sa.String(length=32), nullable=False),
-        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
-        *(sa.Column(name, sa.String(length=lengths[name]), nullable=False) for name in keys),
-        *(sa.Column(name, _sum_type(name), nullable=False) for name in _ROLLUP_SUMS),
-        sa.Column("latency_max_ms", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint("org_id", "minute_ns", *keys, name="pk_rollups_hourly"),
+        key,
+        [
+            *(sa.Column(name, _sum_type(name), nullable=False) for name in _ROLLUP_SUMS),
+            sa.Column("latency_max_ms", sa.Float(), nullable=False),
+        ],
     )
     hour = "minute_ns - minute_ns % 3600000000000"
     sums = ", ".join(f'SUM("{name}")' for name in _ROLLUP_SUMS)
@@ -81,30 +81,23 @@ def _create_hourly_rollups() -> None:
 
 
 def _create(name: str) -> None:
-    op.create_table(
+    create_rollup_table(
         name,
-        sa.Column("org_id", sa.String(length=32), nullable=False),
-        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=False),
-        sa.Column("version", sa.String(length=100), nullable=False),
-        sa.Column("environment", sa.String(length=100), nullable=False),
-        sa.Column("task", sa.String(length=16), nullable=False),
-        sa.Column("pair", sa.SmallInteger(), nullable=False),
-        sa.Column("pred_class", sa.String(length=200), nullable=False),
-        sa.Column("label_class", sa.String(length=200), nullable=False),
-        sa.Column("rows", sa.BigInteger(), nullable=False),
-        sa.Column("correct", sa.BigInteger(), nullable=False),
-        # added by 0012 on a database already at 0010; here because the backfill below is
-        # today's code, which writes it
-        sa.Column("classified", sa.BigInteger(), nullable=False),
-        sa.Column("num_rows", sa.BigInteger(), nullable=False),
-        sa.Column("err_sum", sa.Float(), nullable=False),
-        sa.Column("abs_err_sum", sa.Float(), nullable=False),
-        sa.Column("sq_err_sum", sa.Float(), nullable=False),
-        sa.Column("delay_sum_s", sa.Float(), nullable=False),
-        sa.Column("delay_max_s", sa.Float(), nullable=False),
-        *(sa.Column(f"dl_{i:02d}", sa.Integer(), nullable=False) for i in range(_DELAY_BUCKETS)),
-        sa.PrimaryKeyConstraint(*_KEY, name=f"pk_{name}"),
+        [
+            sa.Column("model", sa.String(length=200), nullable=False),
+            sa.Column("version", sa.String(length=100), nullable=False),
+            sa.Column("environment", sa.String(length=100), nullable=False),
+            sa.Column("task", sa.String(length=16), nullable=False),
+            sa.Column("pair", sa.SmallInteger(), nullable=False),
+            *not_null(sa.String(length=200), "pred_class", "label_class"),
+        ],
+        [
+            # ``classified`` is added by 0012 on a database already at 0010; here because the
+            # backfill below is today's code, which writes it
+            *not_null(sa.BigInteger(), "rows", "correct", "classified", "num_rows"),
+            *not_null(sa.Float(), "err_sum", "abs_err_sum", "sq_err_sum", "delay_sum_s", "delay_max_s"),
+            *not_null(sa.Integer(), *(f"dl_{i:02d}" for i in range(_DELAY_BUCKETS))),
+        ],
     )
 
 

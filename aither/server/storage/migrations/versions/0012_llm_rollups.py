@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from aither.server.storage.migrations._ddl import create_rollup_table, not_null
+
 revision = "0012"
 # the lead re-chains this after the lease migration (0011) when the branches merge
 down_revision = "0011"
@@ -17,30 +19,21 @@ branch_labels = None
 depends_on = None
 
 
-def _create(name: str) -> None:
-    op.create_table(
-        name,
-        sa.Column("org_id", sa.String(length=32), nullable=False),
-        sa.Column("minute_ns", sa.BigInteger(), nullable=False),
-        sa.Column("service", sa.String(length=200), nullable=False),
-        sa.Column("provider", sa.String(length=100), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=False),
-        sa.Column("user_id", sa.String(length=200), nullable=False),
-        sa.Column("calls", sa.BigInteger(), nullable=False),
-        sa.Column("errors", sa.BigInteger(), nullable=False),
-        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cost_usd", sa.Float(), nullable=False),
-        sa.Column("unpriced", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "org_id", "minute_ns", "service", "provider", "model", "user_id", name=f"pk_{name}"
-        ),
-    )
-
-
 def upgrade() -> None:
     for table in ("llm_rollups", "llm_rollups_hourly"):
-        _create(table)
+        create_rollup_table(
+            table,
+            [
+                sa.Column("service", sa.String(length=200), nullable=False),
+                sa.Column("provider", sa.String(length=100), nullable=False),
+                *not_null(sa.String(length=200), "model", "user_id"),
+            ],
+            [
+                *not_null(sa.BigInteger(), "calls", "errors", "input_tokens", "output_tokens"),
+                sa.Column("cost_usd", sa.Float(), nullable=False),
+                sa.Column("unpriced", sa.BigInteger(), nullable=False),
+            ],
+        )
     # an upgraded database: the rollups of the calls it holds (a no-op on a new one)
     from aither.server.storage import label_rollups, llm_rollups
 
