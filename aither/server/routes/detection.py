@@ -12,7 +12,7 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...exceptions import ConfigError
@@ -127,6 +127,13 @@ def anomaly_out(row: dict[str, Any]) -> Anomaly:
     )
 
 
+def _found(row: dict[str, Any] | None, anomaly_id: int) -> Anomaly:
+    """The anomaly of ``row``; 404 when there is none (another organisation's is none too)."""
+    if row is None:
+        raise HTTPException(404, f"no anomaly {anomaly_id}")
+    return anomaly_out(row)
+
+
 @router.get("/anomalies", response_model=list[Anomaly], summary="Anomalies, newest first", responses=QUERY)
 def list_anomalies(
     *,
@@ -137,9 +144,7 @@ def list_anomalies(
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     rule: str | None = None,
     updated_since: Annotated[
-        dt.datetime | None,
-        BeforeValidator(s.iso_time_only),
-        Query(description="only anomalies changed after this time, oldest change first"),
+        s.IsoTime, Query(description="only anomalies changed after this time, oldest change first")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[Anomaly]:
@@ -163,9 +168,7 @@ def list_anomalies(
 def get_anomaly(*, anomaly_id: AnomalyId, principal: Reader, storage: StorageDep) -> Anomaly:
     with storage.read() as connection:
         row = store.get(connection, principal.org_id, anomaly_id)
-    if row is None:
-        raise HTTPException(404, f"no anomaly {anomaly_id}")
-    return anomaly_out(row)
+    return _found(row, anomaly_id)
 
 
 @router.post(
@@ -182,9 +185,7 @@ async def acknowledge_anomaly(
     row = await run_in_threadpool(
         storage.writer.run, lambda c: store.acknowledge(c, principal.org_id, anomaly_id, now)
     )
-    if row is None:
-        raise HTTPException(404, f"no anomaly {anomaly_id}")
-    return anomaly_out(row)
+    return _found(row, anomaly_id)
 
 
 @router.post(
@@ -205,10 +206,9 @@ async def resolve_anomaly(*, anomaly_id: AnomalyId, principal: ReaderOrAdmin, st
         return store.get(connection, principal.org_id, anomaly_id), notice
 
     row, notice = await run_in_threadpool(storage.writer.run, resolve)
-    if row is None:
-        raise HTTPException(404, f"no anomaly {anomaly_id}")
+    anomaly = _found(row, anomaly_id)
     storage.detection.submit(notice)
-    return anomaly_out(row)
+    return anomaly
 
 
 @router.get("/rules", response_model=RulesOut, summary="The detection rules in force")
