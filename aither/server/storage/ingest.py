@@ -43,6 +43,22 @@ class IngestResult:
     operations: int
 
 
+_COUNTED = ("spans", "predictions", "labels", "llm_calls", "operations")
+
+
+def counted(
+    connection: Connection, org_id: str, received_at_ns: int, batch: DecodedBatch, new: DecodedBatch
+) -> IngestResult:
+    """What ``new``, the rows of ``batch`` not stored before, adds; added to the organisation's
+    usage counters of the period too (every ingest job ends with it)."""
+    counts = {name: len(getattr(new, name)) for name in _COUNTED}
+    prediction_rows = sum(p.output_rows or 0 for p in new.predictions)
+    add_usage(
+        connection, org_id, period_bounds(received_at_ns)[0], {**counts, "prediction_rows": prediction_rows}
+    )
+    return IngestResult(duplicates=len(batch.spans) - counts["spans"], **counts)
+
+
 def _rows(records: list[Any], fields: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
     return [{**{name: getattr(record, name) for name in fields}, **extra} for record in records]
 
@@ -120,25 +136,4 @@ class IngestJob:
             llm_rollups.upsert(connection, org_id, llm_rollups.collect(new.llm_calls))
         if new.operations:
             bulk_insert(connection, operations, _rows(new.operations, _OPERATION_FIELDS, org_id=org_id))
-        result_counts = IngestResult(
-            spans=len(new.spans),
-            duplicates=len(batch.spans) - len(new.spans),
-            predictions=len(new.predictions),
-            labels=len(new.labels),
-            llm_calls=len(new.llm_calls),
-            operations=len(new.operations),
-        )
-        add_usage(
-            connection,
-            org_id,
-            period_bounds(self.received_at_ns)[0],
-            {
-                "spans": result_counts.spans,
-                "predictions": result_counts.predictions,
-                "prediction_rows": sum(p.output_rows or 0 for p in new.predictions),
-                "labels": result_counts.labels,
-                "llm_calls": result_counts.llm_calls,
-                "operations": result_counts.operations,
-            },
-        )
-        return result_counts
+        return counted(connection, org_id, self.received_at_ns, batch, new)
