@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field
@@ -28,6 +29,7 @@ from .query import Since, Until
 from .responses import AUTHENTICATED, NOT_FOUND, NOT_IN_TELEMETRY_STORE, QUERY, WITH_BODY
 
 router = APIRouter(prefix="/api/v1", tags=["detection"], responses=AUTHENTICATED)
+_F = TypeVar("_F", bound=Callable[..., Any])
 AnomalyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the anomaly's id")]
 
 
@@ -164,6 +166,13 @@ def list_anomalies(
     return [anomaly_out(row) for row in rows]
 
 
+def _anomaly_action(verb: str, summary: str) -> Callable[[_F], _F]:
+    """The route of ``POST /anomalies/{anomaly_id}/<verb>``: a change that answers the anomaly."""
+    return router.post(
+        f"/anomalies/{{anomaly_id}}/{verb}", response_model=Anomaly, summary=summary, responses=NOT_FOUND
+    )
+
+
 @router.get("/anomalies/{anomaly_id}", response_model=Anomaly, summary="One anomaly", responses=NOT_FOUND)
 def get_anomaly(*, anomaly_id: AnomalyId, principal: Reader, storage: StorageDep) -> Anomaly:
     with storage.read() as connection:
@@ -171,12 +180,7 @@ def get_anomaly(*, anomaly_id: AnomalyId, principal: Reader, storage: StorageDep
     return _found(row, anomaly_id)
 
 
-@router.post(
-    "/anomalies/{anomaly_id}/acknowledge",
-    response_model=Anomaly,
-    summary="Acknowledge an anomaly",
-    responses=NOT_FOUND,
-)
+@_anomaly_action("acknowledge", "Acknowledge an anomaly")
 async def acknowledge_anomaly(
     *, anomaly_id: AnomalyId, principal: ReaderOrAdmin, storage: StorageDep
 ) -> Anomaly:
@@ -188,12 +192,7 @@ async def acknowledge_anomaly(
     return _found(row, anomaly_id)
 
 
-@router.post(
-    "/anomalies/{anomaly_id}/resolve",
-    response_model=Anomaly,
-    summary="Resolve an anomaly",
-    responses=NOT_FOUND,
-)
+@_anomaly_action("resolve", "Resolve an anomaly")
 async def resolve_anomaly(*, anomaly_id: AnomalyId, principal: ReaderOrAdmin, storage: StorageDep) -> Anomaly:
     """Closes it now; if the condition persists, the next hit opens a new anomaly."""
     now = time.time_ns()
