@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -266,6 +267,18 @@ class AlertDispatcher:
             self._outstanding -= n
             self._lock.notify_all()
 
+    @contextmanager
+    def _settling(self, failed: str, *args: object) -> Iterator[None]:
+        """One routed notice or delivered job: an error is counted and logged (the thread goes
+        on), and the item is done either way."""
+        try:
+            yield
+        except Exception:
+            self.counts["errors"] += 1
+            logger.exception(failed, *args)
+        finally:
+            self._done()
+
     # --- routing ---------------------------------------------------------------------------------
 
     def _route_loop(self) -> None:
@@ -273,13 +286,8 @@ class AlertDispatcher:
             notice = self._intake.get()
             if notice is None:
                 return
-            try:
+            with self._settling("aither alerts: routing the notice of anomaly %s failed", notice.id):
                 self._route(notice)
-            except Exception:
-                self.counts["errors"] += 1
-                logger.exception("aither alerts: routing the notice of anomaly %s failed", notice.id)
-            finally:
-                self._done()
             if self._stop.is_set():
                 return
 
@@ -460,13 +468,8 @@ class AlertDispatcher:
                 continue
             if job is None:
                 return
-            try:
+            with self._settling("aither alerts: delivering to channel %s failed", job.channel.name):
                 self._deliver(job)
-            except Exception:
-                self.counts["errors"] += 1
-                logger.exception("aither alerts: delivering to channel %s failed", job.channel.name)
-            finally:
-                self._done()
 
     def _deliver(self, job: _Job) -> None:
         channel = job.channel
