@@ -228,6 +228,7 @@ class DriftMonitor:
         for side, rule in (("input", INPUT_DRIFT), ("output", OUTPUT_DRIFT)):
             moved = sorted((f for f in features if f.side == side and f.drifted), key=lambda f: -f.psi)
             tested = sum(1 for f in features if f.side == side)
+            finding = None
             if moved:
                 names = ", ".join(f"{f.feature} (PSI {f.psi:.2f})" for f in moved[:5])
                 more = f" and {len(moved) - 5} more" if len(moved) > 5 else ""
@@ -238,25 +239,19 @@ class DriftMonitor:
                     "window": window_info,
                     "reference": {"source": reference.source, "rows": reference.rows},
                 }
-                notices.append(
-                    outcomes.hit(connection, org_id, rule, target, window.end_ns, message, evidence)
-                )
-            else:
-                notices.append(outcomes.resolve(connection, org_id, rule, target))
+                finding = (message, evidence)
+            notices.append(outcomes.settle(connection, org_id, rule, target, window.end_ns, finding))
         if estimated is not None:
+            finding = None
             if estimated["degraded"]:
                 message = (
                     f"estimated accuracy {estimated['estimated_accuracy']:.1%}, down from "
                     f"{estimated['reference_accuracy']:.1%} (estimated from confidence, no labels)"
                 )
-                evidence = {**estimated, "window": window_info}
-                notices.append(
-                    outcomes.hit(
-                        connection, org_id, QUALITY_DEGRADATION, target, window.end_ns, message, evidence
-                    )
-                )
-            else:
-                notices.append(outcomes.resolve(connection, org_id, QUALITY_DEGRADATION, target))
+                finding = (message, {**estimated, "window": window_info})
+            notices.append(
+                outcomes.settle(connection, org_id, QUALITY_DEGRADATION, target, window.end_ns, finding)
+            )
         return [n for n in notices if n is not None]
 
     def _outliers_of(
@@ -308,17 +303,14 @@ class DriftMonitor:
                 }
             )
             rule = replace(OUTLIERS, name=f"{method}_outliers", method=DetectionMethod(method))
+            finding = None
             if outlying:
                 message = (
                     f"{rate:.1%} of {count} rows are outliers ({method}; "
                     f"expected {outliers.OUTLIER_SHARE:.0%})"
                 )
-                evidence = {**details, "window": window_info}
-                notices.append(
-                    outcomes.hit(connection, org_id, rule, target, window.end_ns, message, evidence)
-                )
-            else:
-                notices.append(outcomes.resolve(connection, org_id, rule, target))
+                finding = (message, {**details, "window": window_info})
+            notices.append(outcomes.settle(connection, org_id, rule, target, window.end_ns, finding))
         return notices
 
 
