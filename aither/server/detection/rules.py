@@ -165,7 +165,6 @@ KNOBS: Mapping[str, tuple[str, ...]] = {
 """The five classic knobs and the rules whose threshold each sets."""
 
 
-
 @dataclass(frozen=True)
 class RuleSet:
     """Every rule by name, and how long an event rule's anomaly stays open without a new hit."""
