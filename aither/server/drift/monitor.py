@@ -23,7 +23,6 @@ import json
 import logging
 import threading
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -36,7 +35,7 @@ from ...schema.vocabulary import DetectionMethod
 from ..alerts.notice import AnomalyNotice
 from ..detection.anomalies import Target
 from ..detection.engine import detection_for
-from ..ingest.records import LlmCallRecord, OperationRecord, PredictionRecord, SpanRecord
+from ..ingest.records import DecodedBatch, PredictionRecord
 from . import outcomes, outliers, store
 from .answers import AnswerChecks
 from .config import DriftSettings
@@ -108,22 +107,14 @@ class DriftMonitor:
 
     # --- ingest ------------------------------------------------------------------------------------
 
-    def observe(
-        self,
-        connection: Connection,
-        org_id: str,
-        spans: Sequence[SpanRecord],
-        predictions: Sequence[PredictionRecord],
-        llm_calls: Sequence[LlmCallRecord] = (),
-        operations: Sequence[OperationRecord] = (),
-    ) -> list[AnomalyNotice]:
-        """Add a batch's row samples; close and judge full windows. The notices to send."""
+    def observe(self, connection: Connection, org_id: str, new: DecodedBatch) -> list[AnomalyNotice]:
+        """Add the row samples of a batch's new rows; close and judge full windows. The notices to send."""
         if not self.settings.enabled:
             return []
         notices: list[AnomalyNotice] = []
-        by_key = {span.key: span for span in spans}
+        by_key = {span.key: span for span in new.spans}
         with self._lock:
-            for prediction in predictions:
+            for prediction in new.predictions:
                 span = by_key.get((prediction.trace_id, prediction.span_id))
                 if span is None or prediction.is_error:
                     continue
@@ -136,7 +127,7 @@ class DriftMonitor:
                 notices.extend(self._add(connection, org_id, prediction, *tables))
             notices.extend(self.labels.step(connection, org_id, self.settings))
             notices.extend(
-                self.answers.observe(connection, org_id, self.settings, by_key, llm_calls, operations)
+                self.answers.observe(connection, org_id, self.settings, by_key, new.llm_calls, new.operations)
             )
             if self.settings.sequence_watch:
                 now = detection_for(connection.engine).now_ns(org_id)

@@ -129,7 +129,7 @@ class IngestJob:
         if new.llm_calls or new.predictions:
             detect(connection, org_id, new.spans, new.llm_calls, new.predictions)
         if new.predictions or new.labels or new.llm_calls or new.operations:
-            observe_drift(connection, org_id, new.spans, new.predictions, new.llm_calls, new.operations)
+            observe_drift(connection, org_id, new)
         if new.llm_calls:
             bulk_insert(connection, llm_calls, _rows(new.llm_calls, _LLM_FIELDS, org_id=org_id))
             # only the newly stored calls: a replay adds nothing
