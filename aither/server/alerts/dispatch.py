@@ -22,9 +22,10 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -47,6 +48,7 @@ from .store import (
 )
 
 logger = logging.getLogger("aither.server.alerts")
+_T = TypeVar("_T")
 
 MAX_BACKOFF_S: Final = 300.0
 _WRITE_TIMEOUT_S: Final = 30.0
@@ -245,16 +247,9 @@ class AlertDispatcher:
             self._router.join(max(0.0, deadline - time.monotonic()))
         if self._poller is not None:
             self._poller.join(max(0.0, deadline - time.monotonic()))
-        left = 0
-        while True:
-            try:
-                item = self._intake.get_nowait()
-            except queue.Empty:
-                break
-            if item is not None:
-                left += 1
-                self._done()
+        left = sum(1 for _ in _drained(self._intake))
         if left:
+            self._done(left)
             logger.warning("aither alerts: %d notices were not routed before the server stopped", left)
         with self._lock:
             workers = list(self._workers.values())
@@ -272,6 +267,18 @@ class AlertDispatcher:
             self._outstanding -= n
             self._lock.notify_all()
 
+    @contextmanager
+    def _settling(self, failed: str, *args: object) -> Iterator[None]:
+        """One routed notice or delivered job: an error is counted and logged (the thread goes
+        on), and the item is done either way."""
+        try:
+            yield
+        except Exception:
+            self.counts["errors"] += 1
+            logger.exception(failed, *args)
+        finally:
+            self._done()
+
     # --- routing ---------------------------------------------------------------------------------
 
     def _route_loop(self) -> None:
@@ -279,13 +286,8 @@ class AlertDispatcher:
             notice = self._intake.get()
             if notice is None:
                 return
-            try:
+            with self._settling("aither alerts: routing the notice of anomaly %s failed", notice.id):
                 self._route(notice)
-            except Exception:
-                self.counts["errors"] += 1
-                logger.exception("aither alerts: routing the notice of anomaly %s failed", notice.id)
-            finally:
-                self._done()
             if self._stop.is_set():
                 return
 
@@ -466,13 +468,8 @@ class AlertDispatcher:
                 continue
             if job is None:
                 return
-            try:
+            with self._settling("aither alerts: delivering to channel %s failed", job.channel.name):
                 self._deliver(job)
-            except Exception:
-                self.counts["errors"] += 1
-                logger.exception("aither alerts: delivering to channel %s failed", job.channel.name)
-            finally:
-                self._done()
 
     def _deliver(self, job: _Job) -> None:
         channel = job.channel
@@ -528,14 +525,20 @@ class AlertDispatcher:
             logger.warning("aither alerts: delivery %s could not be logged (%r)", delivery_id, exc)
 
     def _abandon(self, worker: _Worker) -> None:
-        while True:
-            try:
-                job = worker.jobs.get_nowait()
-            except queue.Empty:
-                return
-            if job is not None:
-                self._record(job, status=FAILED, last_error="the server stopped before delivery")
-                self._done()
+        for job in _drained(worker.jobs):
+            self._record(job, status=FAILED, last_error="the server stopped before delivery")
+            self._done()
+
+
+def _drained(items: queue.Queue[_T | None]) -> Iterator[_T]:
+    """What ``items`` holds now, taken without waiting; the stop markers (None) skipped."""
+    while True:
+        try:
+            item = items.get_nowait()
+        except queue.Empty:
+            return
+        if item is not None:
+            yield item
 
 
 def test_notice(org_id: str, channel: ChannelConfig) -> AnomalyNotice:

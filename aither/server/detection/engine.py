@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..alerts.notice import AnomalyNotice, AnomalySink, NullSink
-from ..ingest.records import LlmCallRecord, PredictionRecord, SpanRecord
+from ..ingest.records import DecodedBatch, LlmCallRecord, PredictionRecord
 from . import anomalies as store
 from . import overrides, rollups, shared
 from .anomalies import Hit, Target
@@ -127,15 +127,9 @@ class Detection:
 
     # --- ingest: risk, rollups and event rules, inside the writer's transaction -------------------
 
-    def on_ingest(
-        self,
-        connection: Connection,
-        org_id: str,
-        spans: Sequence[SpanRecord],
-        llm_calls: Sequence[LlmCallRecord],
-        predictions: Sequence[PredictionRecord],
-    ) -> None:
+    def on_ingest(self, connection: Connection, org_id: str, new: DecodedBatch) -> None:
         """Called by the ingest job with the batch's new rows, before the LLM calls are inserted."""
+        spans, llm_calls, predictions = new.spans, new.llm_calls, new.predictions
         if not self.enabled or not (llm_calls or predictions):
             return
         rules = self.rules_for(org_id)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
-from ..ingest.records import LlmCallRecord, PredictionRecord, SpanRecord
+from ..ingest.records import DecodedBatch, LlmCallRecord, PredictionRecord, SpanRecord
 from .engine import detection_for
 
 logger = logging.getLogger("aither.server")
@@ -28,7 +28,8 @@ def detect(
     detection = detection_for(connection.engine)
     try:
         with connection.begin_nested():
-            detection.on_ingest(connection, org_id, spans, llm_calls, predictions)
+            new = DecodedBatch(list(spans), list(predictions), llm_calls=list(llm_calls))
+            detection.on_ingest(connection, org_id, new)
     except Exception:
         detection.errors += 1
         logger.exception("aither server: detection failed on a batch; its rows are stored, unchecked")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -164,8 +164,6 @@ KNOBS: Mapping[str, tuple[str, ...]] = {
 }
 """The five classic knobs and the rules whose threshold each sets."""
 
-_RULE_KEYS = {"enabled", "threshold", "window", "severity", "service", "model", "environment"}
-
 
 @dataclass(frozen=True)
 class RuleSet:
@@ -225,39 +223,49 @@ def _optional_name(value: object, what: str) -> str | None:
     return value
 
 
+def _enabled(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{what} must be true or false")
+    return value
+
+
+def _severity(value: object, what: str) -> Severity:
+    try:
+        return Severity(value)
+    except ValueError:
+        levels = ", ".join(s.value for s in Severity)
+        raise ConfigError(f"{what}={value!r}: use {levels}") from None
+
+
+_RULE_KEYS: Mapping[str, tuple[str, Callable[[object, str], Any]]] = {
+    "enabled": ("enabled", _enabled),
+    "threshold": ("threshold", _number),
+    "window": ("window_s", parse_duration),
+    "severity": ("severity", _severity),
+    "service": ("service", _optional_name),
+    "model": ("model", _optional_name),
+    "environment": ("environment", _optional_name),
+}
+"""The keys of a ``[rules.NAME]`` table: the :class:`Rule` field each sets, and its parser."""
+
+
 def _changed(rules: Mapping[str, Rule], name: str, changes: object, where: str) -> Rule:
     if name not in rules:
         raise ConfigError(f"{where}: unknown rule {name!r}; the rules are {', '.join(rules)}")
     if not isinstance(changes, Mapping):
         raise ConfigError(f"{where}: rules.{name} must be a table (enabled, threshold, window, ...)")
-    unknown = set(changes) - _RULE_KEYS
+    unknown = set(changes) - set(_RULE_KEYS)
     if unknown:
         raise ConfigError(
             f"{where}: rules.{name} has unknown keys {sorted(unknown)}; use {', '.join(sorted(_RULE_KEYS))}"
         )
-    rule = rules[name]
     what = f"{where}: rules.{name}"
-    if "enabled" in changes:
-        if not isinstance(changes["enabled"], bool):
-            raise ConfigError(f"{what}.enabled must be true or false")
-        rule = replace(rule, enabled=changes["enabled"])
-    if "threshold" in changes:
-        rule = replace(rule, threshold=_number(changes["threshold"], f"{what}.threshold"))
-    if "window" in changes:
-        rule = replace(rule, window_s=parse_duration(changes["window"], f"{what}.window"))
-    if "severity" in changes:
-        try:
-            rule = replace(rule, severity=Severity(changes["severity"]))
-        except ValueError:
-            levels = ", ".join(s.value for s in Severity)
-            raise ConfigError(f"{what}.severity={changes['severity']!r}: use {levels}") from None
-    if "service" in changes:
-        rule = replace(rule, service=_optional_name(changes["service"], f"{what}.service"))
-    if "model" in changes:
-        rule = replace(rule, model=_optional_name(changes["model"], f"{what}.model"))
-    if "environment" in changes:
-        rule = replace(rule, environment=_optional_name(changes["environment"], f"{what}.environment"))
-    return rule
+    fields = {
+        attribute: parse(changes[key], f"{what}.{key}")
+        for key, (attribute, parse) in _RULE_KEYS.items()
+        if key in changes
+    }
+    return replace(rules[name], **fields)
 
 
 def read_rules_file(path: str | Path) -> dict[str, Any]:

@@ -10,6 +10,9 @@ rollups (the minute series and baselines) were always read from the database.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -38,8 +41,9 @@ def recent_calls(connection: Connection, org_id: str, now_ns: int) -> RecentCall
     start = now_ns - int(RECENT_S * 1e9)
     recent = RecentCalls()
 
-    def joined(table: sa.Table) -> sa.Join:
-        return table.join(
+    def rows(table: sa.Table, *columns: Any) -> Iterable[Any]:
+        """The window's rows of ``table``, oldest first: the span's service, then ``columns``."""
+        joined = table.join(
             spans,
             sa.and_(
                 spans.c.org_id == table.c.org_id,
@@ -47,43 +51,40 @@ def recent_calls(connection: Connection, org_id: str, now_ns: int) -> RecentCall
                 spans.c.span_id == table.c.span_id,
             ),
         )
+        query = (
+            sa.select(sa.func.coalesce(spans.c.service_name, ""), *columns)
+            .select_from(joined)
+            .where(table.c.org_id == org_id, table.c.time_ns >= start, table.c.time_ns <= now_ns)
+            .order_by(table.c.time_ns)
+        )
+        return connection.execute(query)
 
     c = llm_calls.c
-    calls = (
-        sa.select(
-            sa.func.coalesce(spans.c.service_name, ""),
-            sa.func.coalesce(c.response_model, c.request_model, ""),
-            c.time_ns,
-            c.latency_ms,
-            c.cost_usd,
-            c.input_tokens,
-            c.output_tokens,
-            c.is_error,
-        )
-        .select_from(joined(llm_calls))
-        .where(c.org_id == org_id, c.time_ns >= start, c.time_ns <= now_ns)
-        .order_by(c.time_ns)
+    calls = rows(
+        llm_calls,
+        sa.func.coalesce(c.response_model, c.request_model, ""),
+        c.time_ns,
+        c.latency_ms,
+        c.cost_usd,
+        c.input_tokens,
+        c.output_tokens,
+        c.is_error,
     )
-    for service, model, time_ns, latency, cost, tokens_in, tokens_out, error in connection.execute(calls):
+    for service, model, time_ns, latency, cost, tokens_in, tokens_out, error in calls:
         tokens = (tokens_in or 0) + (tokens_out or 0)
         key = (time_ns - time_ns % MINUTE_NS, "llm", service, model, "", "")
         recent.add(key, RecentCall(time_ns, latency, cost, tokens, bool(error)))
     p = predictions.c
-    rows = (
-        sa.select(
-            sa.func.coalesce(spans.c.service_name, ""),
-            p.model_name,
-            sa.func.coalesce(p.model_version, ""),
-            sa.func.coalesce(p.environment, ""),
-            p.time_ns,
-            p.latency_ms,
-            p.is_error,
-        )
-        .select_from(joined(predictions))
-        .where(p.org_id == org_id, p.time_ns >= start, p.time_ns <= now_ns)
-        .order_by(p.time_ns)
+    prediction_rows = rows(
+        predictions,
+        p.model_name,
+        sa.func.coalesce(p.model_version, ""),
+        sa.func.coalesce(p.environment, ""),
+        p.time_ns,
+        p.latency_ms,
+        p.is_error,
     )
-    for service, model, version, environment, time_ns, latency, error in connection.execute(rows):
+    for service, model, version, environment, time_ns, latency, error in prediction_rows:
         key = (time_ns - time_ns % MINUTE_NS, "prediction", service, model, version, environment)
         recent.add(key, RecentCall(time_ns, latency, None, 0, bool(error)))
     return recent

@@ -14,6 +14,7 @@ import math
 from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from .anomalies import Hit, Target
 from .rollups import MINUTE_NS, Rollup, RollupKey
@@ -224,6 +225,7 @@ def window_hit(
     threshold = rule.threshold
     if threshold is None:
         return None
+    hit = partial(Hit, rule, target, now_ns)  # each rule adds its message and evidence
     current_minute = now_ns - now_ns % MINUTE_NS
     history_minutes = range(
         current_minute - BASELINE_MINUTES * MINUTE_NS, current_minute - MINUTE_NS, MINUTE_NS
@@ -243,8 +245,8 @@ def window_hit(
         if value is None or not is_spike(value, history, multiplier=threshold):
             return None
         base = median(history)
-        return Hit(
-            rule, target, now_ns, f"{value:.4g} per call is {value / base:.1f}x the baseline {base:.4g}",
+        return hit(
+            f"{value:.4g} per call is {value / base:.1f}x the baseline {base:.4g}",
             {"value": value, "baseline": base, "multiplier": threshold, "baseline_minutes": len(history)},
         )  # fmt: skip
     if rule.name == "throughput_degradation":
@@ -255,8 +257,8 @@ def window_hit(
         if not is_drop(rate * 2, history, divisor=threshold, minutes=2):
             return None
         base = median(history)
-        return Hit(
-            rule, target, now_ns, f"{rate:.0f} requests/min, down from a baseline of {base:.0f}",
+        return hit(
+            f"{rate:.0f} requests/min, down from a baseline of {base:.0f}",
             {"requests_per_minute": rate, "baseline": base, "divisor": threshold},
         )  # fmt: skip
     window = sliding(series, now_ns, rule.window_s)
@@ -272,8 +274,7 @@ def window_hit(
             if burst is None:
                 return None
             window, rate, seconds = burst, burst.errors / burst.count, BURST_S
-        return Hit(
-            rule, target, now_ns,
+        return hit(
             f"{rate:.1%} of {window.count:.0f} calls failed (threshold {threshold:.0%})",
             {"error_rate": rate, "calls": window.count, "errors": window.errors, "threshold": threshold,
              "window_seconds": seconds},
@@ -286,8 +287,8 @@ def window_hit(
             if burst is None:
                 return None
             window, seconds = burst, BURST_S
-        return Hit(
-            rule, target, now_ns, f"{window.errors:.0f} failed calls of {window.count:.0f} in the window",
+        return hit(
+            f"{window.errors:.0f} failed calls of {window.count:.0f} in the window",
             {"errors": window.errors, "calls": window.count, "threshold": threshold,
              "window_seconds": seconds},
         )  # fmt: skip
@@ -301,8 +302,8 @@ def window_hit(
             rate = max(rate, latest_count * 60.0 / RATE_S)
         if rate <= threshold:
             return None
-        return Hit(
-            rule, target, now_ns, f"{rate:.0f} requests/min (threshold {threshold:.0f})",
+        return hit(
+            f"{rate:.0f} requests/min (threshold {threshold:.0f})",
             {"requests_per_minute": rate, "threshold": threshold},
         )  # fmt: skip
     if rule.name == "high_cost_rate":
@@ -310,8 +311,8 @@ def window_hit(
         rate = max(window.cost_usd * 60.0 / minutes, sliding(series, now_ns, 300).cost_usd * 12.0)
         if rate <= threshold:
             return None
-        return Hit(
-            rule, target, now_ns, f"${rate:.2f}/hour (threshold ${threshold:.2f}/hour)",
+        return hit(
+            f"${rate:.2f}/hour (threshold ${threshold:.2f}/hour)",
             {"usd_per_hour": rate, "threshold": threshold},
         )  # fmt: skip
     return None

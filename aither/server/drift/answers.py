@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -19,8 +18,7 @@ from sqlalchemy.engine import Connection
 from ...schema import semconv as sc
 from ...schema.envelope import SAMPLE
 from ..alerts.notice import AnomalyNotice
-from ..detection import anomalies
-from ..detection.anomalies import Hit, Target
+from ..detection.anomalies import Target
 from ..ingest.records import LlmCallRecord, OperationRecord, SpanRecord
 from . import embeddings, outcomes, store
 from .config import DriftSettings
@@ -126,15 +124,10 @@ class AnswerChecks:
                     f"{score:.0%} of the answer's content words are in the retrieved text "
                     f"(threshold {threshold:.0%})"
                 )
-                hit = Hit(
-                    GROUNDEDNESS,
-                    Target("llm", "", model),
-                    call.time_ns,
-                    message,
-                    details,
-                    trace_id=call.trace_id,
+                target = Target("llm", "", model)
+                notice = outcomes.hit(
+                    connection, org_id, GROUNDEDNESS, target, call.time_ns, message, details, call.trace_id
                 )
-                notice = anomalies.record(connection, org_id, hit, time.time_ns())
                 if notice is not None:
                     notices.append(notice)
         judge = self.judge(settings)
@@ -173,15 +166,17 @@ class AnswerChecks:
                 message = (
                     f"the judge scored an answer {verdict.score:.2f} for hallucination: {verdict.reason}"
                 )
-                hit = Hit(
+                target = Target("llm", "", item.model)
+                notice = outcomes.hit(
+                    connection,
+                    item.org_id,
                     HALLUCINATION,
-                    Target("llm", "", item.model),
+                    target,
                     item.time_ns,
                     message,
                     details,
-                    trace_id=item.trace_id,
+                    item.trace_id,
                 )
-                notice = anomalies.record(connection, item.org_id, hit, time.time_ns())
                 if notice is not None:
                     notices.append(notice)
         return notices
@@ -235,15 +230,15 @@ class AnswerChecks:
             )
             target = Target("llm", "", model)
             rule = replace(EMBEDDING_DRIFT, name=f"{side}_embedding_drift")
+            finding = None
             if result["drifted"]:
                 message = (
                     f"{side} embeddings moved: mean cosine distance {result['mean_cosine_distance']:.3f}, "
                     f"MMD p={result['p_value']:.3g}"
                 )
                 evidence = {**result, "side": side, "window": {"start_ns": start, "end_ns": end}}
-                notice = outcomes.hit(connection, org_id, rule, target, end, message, evidence)
-            else:
-                notice = outcomes.resolve(connection, org_id, rule, target)
+                finding = (message, evidence)
+            notice = outcomes.settle(connection, org_id, rule, target, end, finding)
             if notice is not None:
                 notices.append(notice)
         return notices

@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection
 
 from ..detection.engine import detection_for
-from ..ingest.records import LlmCallRecord, OperationRecord, PredictionRecord, SpanRecord
+from ..ingest.records import DecodedBatch
 from .monitor import monitor_for
 
 logger = logging.getLogger("aither.server")
 
 
-def observe_drift(
-    connection: Connection,
-    org_id: str,
-    spans: Sequence[SpanRecord],
-    predictions: Sequence[PredictionRecord],
-    llm_calls: Sequence[LlmCallRecord] = (),
-    operations: Sequence[OperationRecord] = (),
-) -> None:
-    """Row samples into windows, closed windows judged, in a savepoint of the ingest transaction.
+def observe_drift(connection: Connection, org_id: str, new: DecodedBatch) -> None:
+    """The samples of a batch's new rows into windows, closed windows judged, in a savepoint of
+    the ingest transaction.
 
     If drift fails, its writes roll back, the failure is counted and logged, and the batch's
     rows are stored all the same.
@@ -30,7 +23,7 @@ def observe_drift(
     monitor = monitor_for(connection.engine)
     try:
         with connection.begin_nested():
-            notices = monitor.observe(connection, org_id, spans, predictions, llm_calls, operations)
+            notices = monitor.observe(connection, org_id, new)
     except Exception:
         monitor.errors += 1
         logger.exception("aither server: drift failed on a batch; its rows are stored, unjudged")

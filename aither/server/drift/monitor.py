@@ -23,7 +23,6 @@ import json
 import logging
 import threading
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -36,7 +35,7 @@ from ...schema.vocabulary import DetectionMethod
 from ..alerts.notice import AnomalyNotice
 from ..detection.anomalies import Target
 from ..detection.engine import detection_for
-from ..ingest.records import LlmCallRecord, OperationRecord, PredictionRecord, SpanRecord
+from ..ingest.records import DecodedBatch, PredictionRecord
 from . import outcomes, outliers, store
 from .answers import AnswerChecks
 from .config import DriftSettings
@@ -108,22 +107,14 @@ class DriftMonitor:
 
     # --- ingest ------------------------------------------------------------------------------------
 
-    def observe(
-        self,
-        connection: Connection,
-        org_id: str,
-        spans: Sequence[SpanRecord],
-        predictions: Sequence[PredictionRecord],
-        llm_calls: Sequence[LlmCallRecord] = (),
-        operations: Sequence[OperationRecord] = (),
-    ) -> list[AnomalyNotice]:
-        """Add a batch's row samples; close and judge full windows. The notices to send."""
+    def observe(self, connection: Connection, org_id: str, new: DecodedBatch) -> list[AnomalyNotice]:
+        """Add the row samples of a batch's new rows; close and judge full windows. The notices to send."""
         if not self.settings.enabled:
             return []
         notices: list[AnomalyNotice] = []
-        by_key = {span.key: span for span in spans}
+        by_key = {span.key: span for span in new.spans}
         with self._lock:
-            for prediction in predictions:
+            for prediction in new.predictions:
                 span = by_key.get((prediction.trace_id, prediction.span_id))
                 if span is None or prediction.is_error:
                     continue
@@ -136,7 +127,7 @@ class DriftMonitor:
                 notices.extend(self._add(connection, org_id, prediction, *tables))
             notices.extend(self.labels.step(connection, org_id, self.settings))
             notices.extend(
-                self.answers.observe(connection, org_id, self.settings, by_key, llm_calls, operations)
+                self.answers.observe(connection, org_id, self.settings, by_key, new.llm_calls, new.operations)
             )
             if self.settings.sequence_watch:
                 now = detection_for(connection.engine).now_ns(org_id)
@@ -228,6 +219,7 @@ class DriftMonitor:
         for side, rule in (("input", INPUT_DRIFT), ("output", OUTPUT_DRIFT)):
             moved = sorted((f for f in features if f.side == side and f.drifted), key=lambda f: -f.psi)
             tested = sum(1 for f in features if f.side == side)
+            finding = None
             if moved:
                 names = ", ".join(f"{f.feature} (PSI {f.psi:.2f})" for f in moved[:5])
                 more = f" and {len(moved) - 5} more" if len(moved) > 5 else ""
@@ -238,25 +230,19 @@ class DriftMonitor:
                     "window": window_info,
                     "reference": {"source": reference.source, "rows": reference.rows},
                 }
-                notices.append(
-                    outcomes.hit(connection, org_id, rule, target, window.end_ns, message, evidence)
-                )
-            else:
-                notices.append(outcomes.resolve(connection, org_id, rule, target))
+                finding = (message, evidence)
+            notices.append(outcomes.settle(connection, org_id, rule, target, window.end_ns, finding))
         if estimated is not None:
+            finding = None
             if estimated["degraded"]:
                 message = (
                     f"estimated accuracy {estimated['estimated_accuracy']:.1%}, down from "
                     f"{estimated['reference_accuracy']:.1%} (estimated from confidence, no labels)"
                 )
-                evidence = {**estimated, "window": window_info}
-                notices.append(
-                    outcomes.hit(
-                        connection, org_id, QUALITY_DEGRADATION, target, window.end_ns, message, evidence
-                    )
-                )
-            else:
-                notices.append(outcomes.resolve(connection, org_id, QUALITY_DEGRADATION, target))
+                finding = (message, {**estimated, "window": window_info})
+            notices.append(
+                outcomes.settle(connection, org_id, QUALITY_DEGRADATION, target, window.end_ns, finding)
+            )
         return [n for n in notices if n is not None]
 
     def _outliers_of(
@@ -308,17 +294,14 @@ class DriftMonitor:
                 }
             )
             rule = replace(OUTLIERS, name=f"{method}_outliers", method=DetectionMethod(method))
+            finding = None
             if outlying:
                 message = (
                     f"{rate:.1%} of {count} rows are outliers ({method}; "
                     f"expected {outliers.OUTLIER_SHARE:.0%})"
                 )
-                evidence = {**details, "window": window_info}
-                notices.append(
-                    outcomes.hit(connection, org_id, rule, target, window.end_ns, message, evidence)
-                )
-            else:
-                notices.append(outcomes.resolve(connection, org_id, rule, target))
+                finding = (message, {**details, "window": window_info})
+            notices.append(outcomes.settle(connection, org_id, rule, target, window.end_ns, finding))
         return notices
 
 

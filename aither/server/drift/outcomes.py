@@ -36,3 +36,19 @@ def resolve(connection: Connection, org_id: str, rule: Rule, target: Target) -> 
         if row["open_key"] == key:
             return anomalies.resolve(connection, row, time.time_ns())
     return None
+
+
+def settle(
+    connection: Connection,
+    org_id: str,
+    rule: Rule,
+    target: Target,
+    time_ns: int,
+    finding: tuple[str, dict[str, Any]] | None,
+) -> AnomalyNotice | None:
+    """A check's outcome: its ``finding`` (message, evidence) opens or bumps the anomaly of
+    ``rule`` on ``target``; no finding (a clean window) resolves it."""
+    if finding is None:
+        return resolve(connection, org_id, rule, target)
+    message, evidence = finding
+    return hit(connection, org_id, rule, target, time_ns, message, evidence)

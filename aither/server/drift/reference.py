@@ -16,7 +16,7 @@ import json
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -124,15 +124,7 @@ class ColumnSummary:
         return cls(kind, len(values), category_counts=counted)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "rows": self.rows,
-            "edges": self.edges,
-            "counts": self.counts,
-            "mean": self.mean,
-            "std": self.std,
-            "category_counts": self.category_counts,
-        }
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ColumnSummary:
@@ -161,16 +153,8 @@ class Reference:
     end_ns: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "rows": self.rows,
-            "inputs": {k: v.to_json() for k, v in self.inputs.items()},
-            "outputs": {k: v.to_json() for k, v in self.outputs.items()},
-            "sample_inputs": self.sample_inputs,
-            "sample_outputs": self.sample_outputs,
-            "start_ns": self.start_ns,
-            "end_ns": self.end_ns,
-        }
+        """Every field by name; the column summaries as their own ``to_json``."""
+        return asdict(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Reference:

@@ -273,6 +273,7 @@ class SequenceWatch:
             where = Target(target[0], target[1], target[2])
             for signal in SIGNALS:
                 rule = RULES[signal]
+                finding = None
                 if total > model.threshold and signal == worst:
                     evidence = {
                         "reconstruction_error": total,
@@ -284,9 +285,8 @@ class SequenceWatch:
                         f"the last {window} minutes deviate from the learned shape "
                         f"(error {total:.3g} > {model.threshold:.3g}), mostly in {signal}"
                     )
-                    notice = outcomes.hit(connection, org_id, rule, where, minute, message, evidence)
-                else:
-                    notice = outcomes.resolve(connection, org_id, rule, where)
+                    finding = (message, evidence)
+                notice = outcomes.settle(connection, org_id, rule, where, minute, finding)
                 if notice is not None:
                     notices.append(notice)
         return notices

@@ -7,16 +7,30 @@ without a second parse.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass(slots=True)
-class SpanRecord:
-    """Any OTLP span, aither's or not: the ``spans`` table."""
+class KeyedRecord:
+    """What every row of a span starts with: the span's ids, unique per organisation."""
 
     trace_id: str
     span_id: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.trace_id, self.span_id)
+
+
+_R = TypeVar("_R", bound=KeyedRecord)
+
+
+@dataclass(slots=True)
+class SpanRecord(KeyedRecord):
+    """Any OTLP span, aither's or not: the ``spans`` table."""
+
     parent_span_id: str | None
     name: str
     aither_kind: str | None
@@ -32,17 +46,11 @@ class SpanRecord:
     links: str | None
     resource: str | None
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.trace_id, self.span_id)
-
 
 @dataclass(slots=True)
-class PredictionRecord:
+class PredictionRecord(KeyedRecord):
     """A ``prediction`` span: the ``predictions`` table."""
 
-    trace_id: str
-    span_id: str
     model_name: str
     model_version: str | None
     environment: str | None
@@ -63,11 +71,9 @@ class PredictionRecord:
 
 
 @dataclass(slots=True)
-class LabelRecord:
+class LabelRecord(KeyedRecord):
     """A ``label`` span: the ``labels`` table, before the join."""
 
-    trace_id: str
-    span_id: str
     target_span_id: str | None
     model_name: str | None
     value: str | None
@@ -83,11 +89,9 @@ class LabelRecord:
 
 
 @dataclass(slots=True)
-class LlmCallRecord:
+class LlmCallRecord(KeyedRecord):
     """A span with GenAI attributes: the ``llm_calls`` table."""
 
-    trace_id: str
-    span_id: str
     name: str
     operation: str | None
     provider: str | None
@@ -123,11 +127,9 @@ class LlmCallRecord:
 
 
 @dataclass(slots=True)
-class OperationRecord:
+class OperationRecord(KeyedRecord):
     """A ``function`` or ``event`` span: the ``operations`` table."""
 
-    trace_id: str
-    span_id: str
     kind: str
     name: str
     span_type: str | None
@@ -154,3 +156,19 @@ class DecodedBatch:
     """Spans that could not be read at all (bad ids); reported in ``partial_success``."""
     warnings: list[str] = field(default_factory=list)
     """Why some spans were stored only in part; the first few go back to the sender."""
+
+    def without(self, keys: Collection[tuple[str, str]]) -> DecodedBatch:
+        """This batch less the rows of the spans in ``keys`` (already stored: a replay)."""
+
+        def keep(records: list[_R]) -> list[_R]:
+            return [record for record in records if record.key not in keys]
+
+        return DecodedBatch(
+            keep(self.spans),
+            keep(self.predictions),
+            keep(self.labels),
+            keep(self.llm_calls),
+            keep(self.operations),
+            self.rejected,
+            self.warnings,
+        )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...exceptions import ConfigError
@@ -28,6 +29,7 @@ from .query import Since, Until
 from .responses import AUTHENTICATED, NOT_FOUND, NOT_IN_TELEMETRY_STORE, QUERY, WITH_BODY
 
 router = APIRouter(prefix="/api/v1", tags=["detection"], responses=AUTHENTICATED)
+_F = TypeVar("_F", bound=Callable[..., Any])
 AnomalyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the anomaly's id")]
 
 
@@ -127,6 +129,13 @@ def anomaly_out(row: dict[str, Any]) -> Anomaly:
     )
 
 
+def _found(row: dict[str, Any] | None, anomaly_id: int) -> Anomaly:
+    """The anomaly of ``row``; 404 when there is none (another organisation's is none too)."""
+    if row is None:
+        raise HTTPException(404, f"no anomaly {anomaly_id}")
+    return anomaly_out(row)
+
+
 @router.get("/anomalies", response_model=list[Anomaly], summary="Anomalies, newest first", responses=QUERY)
 def list_anomalies(
     *,
@@ -137,9 +146,7 @@ def list_anomalies(
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     rule: str | None = None,
     updated_since: Annotated[
-        dt.datetime | None,
-        BeforeValidator(s.iso_time_only),
-        Query(description="only anomalies changed after this time, oldest change first"),
+        s.IsoTime, Query(description="only anomalies changed after this time, oldest change first")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[Anomaly]:
@@ -159,21 +166,21 @@ def list_anomalies(
     return [anomaly_out(row) for row in rows]
 
 
+def _anomaly_action(verb: str, summary: str) -> Callable[[_F], _F]:
+    """The route of ``POST /anomalies/{anomaly_id}/<verb>``: a change that answers the anomaly."""
+    return router.post(
+        f"/anomalies/{{anomaly_id}}/{verb}", response_model=Anomaly, summary=summary, responses=NOT_FOUND
+    )
+
+
 @router.get("/anomalies/{anomaly_id}", response_model=Anomaly, summary="One anomaly", responses=NOT_FOUND)
 def get_anomaly(*, anomaly_id: AnomalyId, principal: Reader, storage: StorageDep) -> Anomaly:
     with storage.read() as connection:
         row = store.get(connection, principal.org_id, anomaly_id)
-    if row is None:
-        raise HTTPException(404, f"no anomaly {anomaly_id}")
-    return anomaly_out(row)
+    return _found(row, anomaly_id)
 
 
-@router.post(
-    "/anomalies/{anomaly_id}/acknowledge",
-    response_model=Anomaly,
-    summary="Acknowledge an anomaly",
-    responses=NOT_FOUND,
-)
+@_anomaly_action("acknowledge", "Acknowledge an anomaly")
 async def acknowledge_anomaly(
     *, anomaly_id: AnomalyId, principal: ReaderOrAdmin, storage: StorageDep
 ) -> Anomaly:
@@ -182,17 +189,10 @@ async def acknowledge_anomaly(
     row = await run_in_threadpool(
         storage.writer.run, lambda c: store.acknowledge(c, principal.org_id, anomaly_id, now)
     )
-    if row is None:
-        raise HTTPException(404, f"no anomaly {anomaly_id}")
-    return anomaly_out(row)
+    return _found(row, anomaly_id)
 
 
-@router.post(
-    "/anomalies/{anomaly_id}/resolve",
-    response_model=Anomaly,
-    summary="Resolve an anomaly",
-    responses=NOT_FOUND,
-)
+@_anomaly_action("resolve", "Resolve an anomaly")
 async def resolve_anomaly(*, anomaly_id: AnomalyId, principal: ReaderOrAdmin, storage: StorageDep) -> Anomaly:
     """Closes it now; if the condition persists, the next hit opens a new anomaly."""
     now = time.time_ns()
@@ -205,10 +205,9 @@ async def resolve_anomaly(*, anomaly_id: AnomalyId, principal: ReaderOrAdmin, st
         return store.get(connection, principal.org_id, anomaly_id), notice
 
     row, notice = await run_in_threadpool(storage.writer.run, resolve)
-    if row is None:
-        raise HTTPException(404, f"no anomaly {anomaly_id}")
+    anomaly = _found(row, anomaly_id)
     storage.detection.submit(notice)
-    return anomaly_out(row)
+    return anomaly
 
 
 @router.get("/rules", response_model=RulesOut, summary="The detection rules in force")

@@ -6,13 +6,14 @@ or ``admin``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import defaultdict
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from ..auth import SCOPE_ADMIN, SCOPE_WRITE, Principal
@@ -126,11 +127,7 @@ def model_drift(
     principal: Reader,
     storage: StorageDep,
     version: Annotated[str | None, Query(max_length=100)] = None,
-    since: Annotated[
-        dt.datetime | None,
-        BeforeValidator(s.iso_time_only),
-        Query(description="windows that ended at or after this"),
-    ] = None,
+    since: Annotated[s.IsoTime, Query(description="windows that ended at or after this")] = None,
     windows: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> ModelDrift:
     with storage.read() as connection:
@@ -264,16 +261,5 @@ def judge_status(*, principal: Reader, storage: StorageDep) -> JudgeStatus:
     judge = monitor_for(storage.engine).judge()
     if judge is None:
         return JudgeStatus(configured=False)
-    counts = judge.counts
-    return JudgeStatus(
-        configured=True,
-        model=judge.model,
-        offered=counts.offered,
-        dropped=counts.dropped,
-        judged=counts.judged,
-        failed=counts.failed,
-        input_tokens=counts.input_tokens,
-        output_tokens=counts.output_tokens,
-        cost_usd=counts.cost_usd,
-        recent_errors=list(counts.errors),
-    )
+    counts = dataclasses.asdict(judge.counts)  # JudgeStatus's fields, but errors: recent_errors
+    return JudgeStatus(configured=True, model=judge.model, recent_errors=counts.pop("errors"), **counts)

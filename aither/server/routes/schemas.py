@@ -6,9 +6,9 @@ Times are ISO 8601 in UTC. Models built from stored rows go through the ``from_*
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, Literal, TypeVar, overload
+from typing import Annotated, Any, Generic, Literal, TypeVar, overload
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 T = TypeVar("T")
 Scope = Literal["read", "write", "admin"]
@@ -58,6 +58,10 @@ def iso_time_only(value: Any) -> Any:
             return value
         raise ValueError("must be an ISO 8601 time such as 2026-01-31T12:00:00Z, not a number")
     return value
+
+
+IsoTime = Annotated[dt.datetime | None, BeforeValidator(iso_time_only)]
+"""An optional ISO 8601 time parameter; a route adds its ``Query(description=...)``."""
 
 
 class Page(BaseModel, Generic[T]):

@@ -71,10 +71,25 @@ def has_organization(connection: Connection) -> bool:
     return connection.execute(sa.select(organizations.c.id).limit(1)).first() is not None
 
 
-def create_organization(connection: Connection, name: str, plan: str, now_ns: int) -> dict[str, Any]:
-    row = {"id": new_id("org"), "name": name, "plan": plan, "created_at_ns": now_ns}
-    connection.execute(organizations.insert().values(row))
+def _insert_new(
+    connection: Connection, table: sa.Table, prefix: str, values: dict[str, Any], **stored_only: Any
+) -> dict[str, Any]:
+    """Insert a row under a new id of ``prefix``; the row as callers see it (without ``stored_only``)."""
+    row = {"id": new_id(prefix), **values}
+    connection.execute(table.insert().values({**row, **stored_only}))
     return row
+
+
+def _org_rows(connection: Connection, table: sa.Table, org_id: str) -> list[dict[str, Any]]:
+    """Every row of ``table`` that belongs to the organisation, oldest first."""
+    query = sa.select(table).where(table.c.org_id == org_id).order_by(table.c.created_at_ns, table.c.id)
+    return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def create_organization(connection: Connection, name: str, plan: str, now_ns: int) -> dict[str, Any]:
+    return _insert_new(
+        connection, organizations, "org", {"name": name, "plan": plan, "created_at_ns": now_ns}
+    )
 
 
 def first_row(connection: Connection, table: sa.Table, *where: Any) -> dict[str, Any] | None:
@@ -90,16 +105,8 @@ def get_organization(connection: Connection, org_id: str) -> dict[str, Any] | No
 def create_user(
     connection: Connection, org_id: str, *, email: str, name: str, role: str, now_ns: int
 ) -> dict[str, Any]:
-    row = {
-        "id": new_id("usr"),
-        "org_id": org_id,
-        "email": email,
-        "name": name,
-        "role": role,
-        "created_at_ns": now_ns,
-    }
-    connection.execute(users.insert().values({**row, "email_key": email_key(email)}))
-    return row
+    values = {"org_id": org_id, "email": email, "name": name, "role": role, "created_at_ns": now_ns}
+    return _insert_new(connection, users, "usr", values, email_key=email_key(email))
 
 
 def get_user(connection: Connection, org_id: str, user_id: str) -> dict[str, Any] | None:
@@ -111,8 +118,7 @@ def find_user_by_email(connection: Connection, org_id: str, email: str) -> dict[
 
 
 def list_users(connection: Connection, org_id: str) -> list[dict[str, Any]]:
-    query = sa.select(users).where(users.c.org_id == org_id).order_by(users.c.created_at_ns, users.c.id)
-    return [dict(row) for row in connection.execute(query).mappings()]
+    return _org_rows(connection, users, org_id)
 
 
 def create_key(
@@ -126,8 +132,7 @@ def create_key(
     scopes: frozenset[str],
     now_ns: int,
 ) -> dict[str, Any]:
-    row = {
-        "id": new_id("key"),
+    values = {
         "org_id": org_id,
         "user_id": user_id,
         "name": name,
@@ -138,8 +143,7 @@ def create_key(
         "last_used_at_ns": None,
         "revoked_at_ns": None,
     }
-    connection.execute(api_keys.insert().values(row))
-    return row
+    return _insert_new(connection, api_keys, "key", values)
 
 
 def get_key(connection: Connection, org_id: str, key_id: str) -> dict[str, Any] | None:
@@ -147,12 +151,7 @@ def get_key(connection: Connection, org_id: str, key_id: str) -> dict[str, Any] 
 
 
 def list_keys(connection: Connection, org_id: str) -> list[dict[str, Any]]:
-    query = (
-        sa.select(api_keys)
-        .where(api_keys.c.org_id == org_id)
-        .order_by(api_keys.c.created_at_ns, api_keys.c.id)
-    )
-    return [dict(row) for row in connection.execute(query).mappings()]
+    return _org_rows(connection, api_keys, org_id)
 
 
 def revoke_key(connection: Connection, org_id: str, key_id: str, now_ns: int) -> dict[str, Any] | None:

@@ -16,14 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ..detection.hook import detect
 from ..drift.hook import observe_drift
-from ..ingest.records import (
-    DecodedBatch,
-    LabelRecord,
-    LlmCallRecord,
-    OperationRecord,
-    PredictionRecord,
-    SpanRecord,
-)
+from ..ingest.records import DecodedBatch
 from . import llm_rollups
 from .bulk import bulk_insert
 from .joins import insert_returning_ids, join_labels
@@ -48,6 +41,22 @@ class IngestResult:
     labels: int
     llm_calls: int
     operations: int
+
+
+_COUNTED = ("spans", "predictions", "labels", "llm_calls", "operations")
+
+
+def counted(
+    connection: Connection, org_id: str, received_at_ns: int, batch: DecodedBatch, new: DecodedBatch
+) -> IngestResult:
+    """What ``new``, the rows of ``batch`` not stored before, adds; added to the organisation's
+    usage counters of the period too (every ingest job ends with it)."""
+    counts = {name: len(getattr(new, name)) for name in _COUNTED}
+    prediction_rows = sum(p.output_rows or 0 for p in new.predictions)
+    add_usage(
+        connection, org_id, period_bounds(received_at_ns)[0], {**counts, "prediction_rows": prediction_rows}
+    )
+    return IngestResult(duplicates=len(batch.spans) - counts["spans"], **counts)
 
 
 def _rows(records: list[Any], fields: tuple[str, ...], **extra: Any) -> list[dict[str, Any]]:
@@ -103,57 +112,28 @@ class IngestJob:
         stored = (
             _stored_keys(connection, org_id, [span.key for span in batch.spans]) if batch.spans else set()
         )
-
-        def new(records: list[Any]) -> list[Any]:
-            return [r for r in records if (r.trace_id, r.span_id) not in stored]
-
-        new_spans: list[SpanRecord] = new(batch.spans)
-        new_predictions: list[PredictionRecord] = new(batch.predictions)
-        new_labels: list[LabelRecord] = new(batch.labels)
-        new_llm: list[LlmCallRecord] = new(batch.llm_calls)
-        new_operations: list[OperationRecord] = new(batch.operations)
-        if new_spans:
+        new = batch.without(stored)
+        if new.spans:
             bulk_insert(
                 connection,
                 spans,
-                _rows(new_spans, _SPAN_FIELDS, org_id=org_id, received_at_ns=self.received_at_ns),
+                _rows(new.spans, _SPAN_FIELDS, org_id=org_id, received_at_ns=self.received_at_ns),
             )
         prediction_ids = insert_returning_ids(
-            connection, predictions, org_id, _rows(new_predictions, _PREDICTION_FIELDS, org_id=org_id)
+            connection, predictions, org_id, _rows(new.predictions, _PREDICTION_FIELDS, org_id=org_id)
         )
-        if new_predictions or new_labels:
+        if new.predictions or new.labels:
             join_labels(
-                connection, org_id, list(zip(prediction_ids, new_predictions, strict=True)), new_labels
+                connection, org_id, list(zip(prediction_ids, new.predictions, strict=True)), new.labels
             )
-        if new_llm or new_predictions:
-            detect(connection, org_id, new_spans, new_llm, new_predictions)
-        if new_predictions or new_labels or new_llm or new_operations:
-            observe_drift(connection, org_id, new_spans, new_predictions, new_llm, new_operations)
-        if new_llm:
-            bulk_insert(connection, llm_calls, _rows(new_llm, _LLM_FIELDS, org_id=org_id))
+        if new.llm_calls or new.predictions:
+            detect(connection, org_id, new.spans, new.llm_calls, new.predictions)
+        if new.predictions or new.labels or new.llm_calls or new.operations:
+            observe_drift(connection, org_id, new)
+        if new.llm_calls:
+            bulk_insert(connection, llm_calls, _rows(new.llm_calls, _LLM_FIELDS, org_id=org_id))
             # only the newly stored calls: a replay adds nothing
-            llm_rollups.upsert(connection, org_id, llm_rollups.collect(new_llm))
-        if new_operations:
-            bulk_insert(connection, operations, _rows(new_operations, _OPERATION_FIELDS, org_id=org_id))
-        result_counts = IngestResult(
-            spans=len(new_spans),
-            duplicates=len(batch.spans) - len(new_spans),
-            predictions=len(new_predictions),
-            labels=len(new_labels),
-            llm_calls=len(new_llm),
-            operations=len(new_operations),
-        )
-        add_usage(
-            connection,
-            org_id,
-            period_bounds(self.received_at_ns)[0],
-            {
-                "spans": result_counts.spans,
-                "predictions": result_counts.predictions,
-                "prediction_rows": sum(p.output_rows or 0 for p in new_predictions),
-                "labels": result_counts.labels,
-                "llm_calls": result_counts.llm_calls,
-                "operations": result_counts.operations,
-            },
-        )
-        return result_counts
+            llm_rollups.upsert(connection, org_id, llm_rollups.collect(new.llm_calls))
+        if new.operations:
+            bulk_insert(connection, operations, _rows(new.operations, _OPERATION_FIELDS, org_id=org_id))
+        return counted(connection, org_id, self.received_at_ns, batch, new)
