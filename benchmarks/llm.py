@@ -140,6 +140,13 @@ def fake_openai() -> Iterator[str]:
             proc.wait(10)
 
 
+def _usage_stream(client: Any) -> Callable[[], Any]:
+    """A call that opens the benchmark's stream on ``client``, asking for its usage."""
+    return lambda: client.chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+
+
 def handwritten(
     tracer: Any,
     client: Any,
@@ -170,12 +177,7 @@ def handwritten(
             span.set_attribute("gen_ai.usage.output_tokens", r.usage.completion_tokens)
             return r
 
-    def open_stream() -> Any:
-        if stream is not None:
-            return stream()
-        return client.chat.completions.create(
-            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
-        )
+    open_stream = stream or _usage_stream(client)
 
     def consume() -> Any:
         with tracer.start_as_current_span(
@@ -271,12 +273,7 @@ def handwritten_same(
             span.set_attributes(attrs)
             return r
 
-    def open_stream() -> Any:
-        if stream is not None:
-            return stream()
-        return client.chat.completions.create(
-            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
-        )
+    open_stream = stream or _usage_stream(client)
 
     def consume() -> Any:
         with tracer.start_as_current_span(
@@ -432,13 +429,20 @@ def _cpu_rounds(
 def stream_hook_cost(
     client: Any, tracer: Any, provider: Any, repeat: int, rounds: int = 5, *, parsed: bool = False
 ) -> dict[str, list[float]]:
-    """As :func:`hook_cost`, for a 100-chunk stream: the client's ``request`` answers at once
-    with the SDK's own ``Stream`` over the SSE body in memory (no HTTP; the SDK parses every
-    chunk, as it does off the network), consumed to the end. Variants: the plain client asking
-    for usage (``raw``), the hand-written spans, and aither; CPU µs a stream.
+    """As :func:`hook_cost`, for a 100-chunk stream (see :func:`instant_streams`): CPU µs a
+    stream, of the plain client asking for usage (``raw``), the hand-written spans, and aither."""
+    fns = instant_streams(client, tracer, parsed=parsed)
+    flushes = {"raw": lambda: None, "aither": lambda: client.flush(30)}
+    variants = {name: (fn, flushes.get(name, provider.force_flush)) for name, fn in fns.items()}
+    return _cpu_rounds(variants, repeat, rounds)
 
-    ``parsed``: the ``Stream`` yields chunks parsed once beforehand instead (the SDK's parsing,
-    ~90 µs a chunk, is the same for every variant and its noise hides what they add)."""
+
+def instant_streams(client: Any, tracer: Any, *, parsed: bool = False) -> dict[str, Callable[[], Any]]:
+    """A 100-chunk stream consumed to the end, by variant: the client's ``request`` answers at
+    once with the SDK's own ``Stream`` over the SSE body in memory (no HTTP; the SDK parses
+    every chunk, as it does off the network). ``parsed``: the ``Stream`` yields chunks parsed
+    once beforehand instead (the SDK's parsing, ~90 µs a chunk, is the same for every variant,
+    and its noise hides what they add)."""
     import httpx
     import openai
     from openai import Stream
@@ -493,15 +497,12 @@ def stream_hook_cost(
         return lambda: sum(1 for _ in c.request(ChatCompletionChunk, options, stream=True))
 
     answer = lambda: instant.request(ChatCompletionChunk, usage_options)  # noqa: E731
-    _, lean = handwritten(tracer, instant, stream=answer)
-    _, same = handwritten_same(tracer, instant, stream=answer)
-    variants = {
-        "raw": (consume(instant, usage_options), lambda: None),
-        "hand (GenAI only)": (lean, provider.force_flush),
-        "hand (same attributes)": (same, provider.force_flush),
-        "aither": (consume(wrapped, plain_options), lambda: client.flush(30)),
+    return {
+        "raw": consume(instant, usage_options),
+        "hand (GenAI only)": handwritten(tracer, instant, stream=answer)[1],
+        "hand (same attributes)": handwritten_same(tracer, instant, stream=answer)[1],
+        "aither": consume(wrapped, plain_options),
     }
-    return _cpu_rounds(variants, repeat, rounds)
 
 
 def run(repeat: int) -> str:

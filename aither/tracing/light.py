@@ -22,6 +22,7 @@ import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import trace
@@ -34,43 +35,21 @@ from opentelemetry.util import types
 _UNSET = Status(StatusCode.UNSET)
 
 
+@dataclass(eq=False, repr=False, slots=True)
 class LightSpan(trace.Span):
     """A recording span (see the module's docstring). Thread-safe where it matters: it ends
     exactly once; attributes and events set after its end are ignored, as the SDK's are."""
 
-    __slots__ = (
-        "_attributes",
-        "_context",
-        "_end_lock",
-        "_events",
-        "_kind",
-        "_name",
-        "_parent",
-        "_start_time",
-        "_status",
-        "_tracer",
-    )
-
-    def __init__(
-        self,
-        tracer: SDKTracer,
-        name: str,
-        context: SpanContext,
-        parent: SpanContext | None,
-        kind: SpanKind,
-        attributes: dict[str, Any],
-        start_time: int,
-    ) -> None:
-        self._tracer = tracer
-        self._name = name
-        self._context = context
-        self._parent = parent
-        self._kind = kind
-        self._attributes = attributes
-        self._start_time = start_time
-        self._events: list[Event] | None = None
-        self._status = _UNSET
-        self._end_lock = threading.Lock()
+    _tracer: SDKTracer
+    _name: str
+    _context: SpanContext
+    _parent: SpanContext | None
+    _kind: SpanKind
+    _attributes: dict[str, Any]
+    _start_time: int
+    _events: list[Event] | None = field(default=None, init=False)
+    _status: Status = field(default=_UNSET, init=False)
+    _end_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     # -- trace.Span -----------------------------------------------------------------------------
     def get_span_context(self) -> SpanContext:
