@@ -58,6 +58,8 @@ class OTLPReceiver:
         self.hold = hold
         self.spans: list[ReceivedSpan] = []
         self.requests: list[dict[str, str]] = []
+        self.bodies: list[bytes] = []
+        """Each stored request's protobuf body (gunzipped), in arrival order, to send on again."""
         self.status = status
         self.require_key = require_key
         self._lock = threading.Lock()
@@ -93,6 +95,8 @@ class OTLPReceiver:
                     body = gzip.decompress(body)
                 request = ExportTraceServiceRequest()
                 request.ParseFromString(body)
+                with receiver._lock:
+                    receiver.bodies.append(body)
                 receiver._record(request)
                 self._answer(200, ExportTraceServiceResponse().SerializeToString())
 

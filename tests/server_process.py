@@ -23,12 +23,21 @@ class ServerProcess:
     """One ``aither server`` process. ``env`` is added to this process's environment."""
 
     def __init__(
-        self, *, home: Path, database_url: str, env: dict[str, str] | None = None, log_level: str = "warning"
+        self,
+        *,
+        home: Path,
+        database_url: str,
+        env: dict[str, str] | None = None,
+        log_level: str = "warning",
+        port: int = 0,
     ) -> None:
+        """``port``: 0 takes a free one at each start; a fixed one lets a restarted server come
+        back where a collector in front of it keeps sending."""
         self.home = home
         self.database_url = database_url
         self.env = {**os.environ, "AITHER_HOME": str(home), **(env or {})}
         self.log_level = log_level
+        self.port = port
         self.process: subprocess.Popen[str] | None = None
         self.base_url = ""
         self.lines: list[str] = []
@@ -40,7 +49,7 @@ class ServerProcess:
         self.lines = []
         self.base_url = ""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "aither.cli", "server", "--port", "0", "--db", self.database_url]
+            [sys.executable, "-m", "aither.cli", "server", "--port", str(self.port), "--db", self.database_url]
             + ["--log-level", self.log_level],
             env=self.env,
             stderr=subprocess.PIPE,

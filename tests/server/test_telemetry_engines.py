@@ -90,7 +90,29 @@ STREAM = _stream()
 WINDOW = {"since": "2026-09-20T00:00:00Z", "until": "2026-09-23T00:00:00Z"}
 
 
+NOW_NS = 1_790_000_021_000_000_000
+"""Event time just after the stream, in the minute of all of it: when the window rules run."""
+ANOMALY = ("rule", "kind", "service", "model", "version", "environment", "severity", "status", "count")
+
+
+def _window_rules(storage: Storage) -> None:
+    """One tick of the window rules at :data:`NOW_NS`, on the writer (as its own ticks run),
+    reading the latest calls from the store as the lease holder of several servers does."""
+    import sqlalchemy as sa
+
+    from aither.server.storage.schema import organizations
+
+    def tick(connection: sa.Connection) -> None:
+        (org_id,) = connection.execute(sa.select(organizations.c.id)).scalars()
+        storage.detection.evaluate(connection, org_id, NOW_NS)
+
+    storage.writer.run(tick)
+
+
 async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]:
+    # as with several servers: the clocks and latest calls come from the store (on ClickHouse,
+    # from ClickHouse), never from this server's memory
+    storage.detection.shared = True
     app = create_app(settings, storage)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app),
@@ -100,6 +122,7 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
         for payload in STREAM:
             response = await http.post("/v1/traces", content=payload, headers=PROTOBUF)
             assert response.status_code == 200, response.content
+        _window_rules(storage)
 
         async def get(path: str, **params: Any) -> Any:
             response = await http.get(path, params=params)
@@ -134,6 +157,9 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
             "by_user": await get("/api/v1/llm-calls/totals", group_by="user"),
             "by_model": await get("/api/v1/llm-calls/totals", group_by="model", **WINDOW),
             "stats": await get("/api/v1/stats", **WINDOW),
+            "anomalies": sorted(
+                tuple(anomaly[name] for name in ANOMALY) for anomaly in await get("/api/v1/anomalies")
+            ),
         }
 
 
@@ -261,6 +287,7 @@ async def test_every_engine_gives_sqlites_answers(
     assert {t["key"]: t["calls"] for t in answers["by_user"]["items"]} == {"ann": 2, "bob": 1, None: 1}
     assert answers["stats"]["llm"]["total"] == 4
     assert answers["errors"]["items"][0]["status"] == "error"
+    print(answers["anomalies"])
 
     for name, answer in expected.items():
         assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"

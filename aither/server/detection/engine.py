@@ -20,7 +20,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -43,6 +43,9 @@ from .windows import (
     series_of,
     window_hit,
 )
+
+if TYPE_CHECKING:  # the telemetry package imports detection
+    from ..telemetry import TelemetryStore
 
 logger = logging.getLogger("aither.server")
 
@@ -78,6 +81,9 @@ class Detection:
         self.shared = False
         """Other servers write to this database too: read the organisations, their clocks and the
         latest calls from it at each tick rather than from what this server stored."""
+        self.telemetry: TelemetryStore | None = None
+        """Where the calls are stored when not in the relational database (``--telemetry-db``):
+        with :attr:`shared`, the clocks and the latest calls are read from it."""
 
     # --- configuration -------------------------------------------------------------------------
 
@@ -244,7 +250,7 @@ class Detection:
                     if token is not None:
                         fence(connection, PERIODIC, token)
                     if self.shared:
-                        newest = shared.newest_event_ns(connection, org_id)
+                        newest = shared.newest_event_ns(connection, org_id, self.telemetry)
                         if newest is None:
                             continue
                         self._advance(org_id, newest)
@@ -276,7 +282,7 @@ class Detection:
         fresh = rollups.read(connection, org_id, fresh_from, None, histogram=False)
         fresh_series = {group: series_of(group, fresh) for group in history.series}
         if self.shared:  # the other servers' calls too; this server's memory has only its own
-            recent = shared.recent_calls(connection, org_id, now_ns)
+            recent = shared.recent_calls(connection, org_id, now_ns, self.telemetry)
         else:
             recent = self._recent.get(org_id) or RecentCalls()
         notices: list[AnomalyNotice] = []

@@ -41,6 +41,7 @@ class Storage:
         """Where telemetry lives when not in ``engine`` (``--telemetry-db``), else None."""
         self.meter = UsageMeter()
         self.detection = Detection()
+        self.detection.telemetry = telemetry
         attach(engine, self.detection)
         self.writer = BatchWriter(
             engine,

@@ -24,6 +24,7 @@ from ..storage.ingest import IngestResult
 from ..storage.usage import add_usage, period_bounds
 from ..storage.window import Window
 from .client import TelemetryUnavailable
+from .detection import LlmRow, PredictionRow
 
 __all__ = ["TelemetryIngestJob", "TelemetryStore", "TelemetryUnavailable", "open_telemetry_store"]
 
@@ -116,6 +117,12 @@ class TelemetryStore(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def get_trace(self, org_id: str, trace_id: str) -> dict[str, Any] | None: ...
+
+    def newest_event_ns(self, org_id: str) -> int | None: ...
+
+    def recent_rows(
+        self, org_id: str, start_ns: int, now_ns: int
+    ) -> tuple[list[LlmRow], list[PredictionRow]]: ...
 
     def prune(self, before_ns: int) -> int: ...
 

@@ -25,6 +25,7 @@ from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
 from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
+from .detection import DetectionReads
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads, window_sql
 from .schema import HISTOGRAM, MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
@@ -83,7 +84,7 @@ def _version_entry(
     }
 
 
-class ClickHouseStore(LlmReads, CatalogReads):
+class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
     """Telemetry in ClickHouse (a server, or chDB in-process). Thread-safe."""
 
     def __init__(self, executor: Executor) -> None:
