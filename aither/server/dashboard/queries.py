@@ -30,6 +30,18 @@ from ..storage.schema import (
 )
 from ..storage.window import Window
 
+_BUCKET_SUMS = (
+    ("count", int),
+    ("errors", int),
+    ("latency_sum_ms", float),
+    ("cost_usd", float),
+    ("input_tokens", int),
+    ("output_tokens", int),
+    ("pii_calls", int),
+    ("injection_calls", int),
+)
+"""The summed fields of a :class:`Bucket`, each a column of the rollups of the same name."""
+
 
 @dataclass
 class Bucket:
@@ -48,14 +60,8 @@ class Bucket:
 
     def add(self, other: Bucket) -> None:
         """Add another bucket's sums (the environment: the larger, as ``max()`` gives)."""
-        self.count += other.count
-        self.errors += other.errors
-        self.latency_sum_ms += other.latency_sum_ms
-        self.cost_usd += other.cost_usd
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.pii_calls += other.pii_calls
-        self.injection_calls += other.injection_calls
+        for name, _ in _BUCKET_SUMS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.environment = max(self.environment, other.environment)
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
 
@@ -160,19 +166,7 @@ def _sum_buckets(
         clauses.append(r.model == model)
     if version is not None:
         clauses.append(r.version == version)
-    sums = [
-        sa.func.sum(column)
-        for column in (
-            r["count"],
-            r.errors,
-            r.latency_sum_ms,
-            r.cost_usd,
-            r.input_tokens,
-            r.output_tokens,
-            r.pii_calls,
-            r.injection_calls,
-        )
-    ]
+    sums = [sa.func.sum(r[name]) for name, _ in _BUCKET_SUMS]
     histograms = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS] if histogram else []
     query = (
         sa.select(*group, index, *sums, sa.func.max(r.environment), *histograms)
@@ -183,17 +177,13 @@ def _sum_buckets(
     for row in connection.execute(query):
         values = row[width + 1 :]
         found = Bucket(
-            count=int(values[0] or 0),
-            errors=int(values[1] or 0),
-            latency_sum_ms=float(values[2] or 0.0),
-            cost_usd=float(values[3] or 0.0),
-            input_tokens=int(values[4] or 0),
-            output_tokens=int(values[5] or 0),
-            pii_calls=int(values[6] or 0),
-            injection_calls=int(values[7] or 0),
-            environment=values[8] or "",
-            histogram=[int(value or 0) for value in values[9:]] if histogram else [0] * LATENCY_BUCKETS,
+            environment=values[len(sums)] or "",
+            histogram=[int(value or 0) for value in values[len(sums) + 1 :]]
+            if histogram
+            else [0] * LATENCY_BUCKETS,
         )
+        for (name, number), value in zip(_BUCKET_SUMS, values[: len(sums)], strict=True):
+            setattr(found, name, number(value or 0))
         buckets = out.setdefault(tuple(row[:width]), {})
         if int(row[width]) in buckets:
             buckets[int(row[width])].add(found)

@@ -63,6 +63,19 @@ def delay_bucket(delay_s: float) -> int:
     return min(DELAY_BUCKETS - 1, math.ceil(2 * math.log2(delay_s)))
 
 
+_SUMS = (
+    ("rows", int),
+    ("correct", int),
+    ("classified", int),
+    ("num_rows", int),
+    ("err_sum", float),
+    ("abs_err_sum", float),
+    ("sq_err_sum", float),
+    ("delay_sum_s", float),
+)
+"""The summed fields of a :class:`LabelRollup`, each a column of the rollups of the same name."""
+
+
 @dataclass
 class LabelRollup:
     """The sums of one key (a rollup row, or a merge of several)."""
@@ -100,15 +113,17 @@ class LabelRollup:
         self.delay_max_s = delay_s if self.delay_max_s is None else max(self.delay_max_s, delay_s)
         self.histogram[delay_bucket(delay_s)] += 1
 
+    @classmethod
+    def of_sums(cls, sums: Mapping[str, Any], delay_max_s: float | None) -> LabelRollup:
+        """A rollup from summed columns (:data:`LABEL_ROLLUP_SUMS`; the histogram stays zero)."""
+        rollup = cls(delay_max_s=delay_max_s)
+        for name, kind in _SUMS:
+            setattr(rollup, name, kind(sums[name]))
+        return rollup
+
     def merge(self, other: LabelRollup) -> None:
-        self.rows += other.rows
-        self.correct += other.correct
-        self.classified += other.classified
-        self.num_rows += other.num_rows
-        self.err_sum += other.err_sum
-        self.abs_err_sum += other.abs_err_sum
-        self.sq_err_sum += other.sq_err_sum
-        self.delay_sum_s += other.delay_sum_s
+        for name, _ in _SUMS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.delay_max_s is not None:
             self.delay_max_s = (
                 other.delay_max_s if self.delay_max_s is None else max(self.delay_max_s, other.delay_max_s)
@@ -117,17 +132,8 @@ class LabelRollup:
             self.histogram[index] += count
 
     def to_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "rows": self.rows,
-            "correct": self.correct,
-            "classified": self.classified,
-            "num_rows": self.num_rows,
-            "err_sum": self.err_sum,
-            "abs_err_sum": self.abs_err_sum,
-            "sq_err_sum": self.sq_err_sum,
-            "delay_sum_s": self.delay_sum_s,
-            "delay_max_s": self.delay_max_s if self.delay_max_s is not None else 0.0,
-        }
+        row: dict[str, Any] = {name: getattr(self, name) for name, _ in _SUMS}
+        row["delay_max_s"] = self.delay_max_s if self.delay_max_s is not None else 0.0
         row.update(zip(DELAY_COLUMNS, self.histogram, strict=True))
         return row
 
@@ -353,16 +359,9 @@ def prune(connection: Connection, cutoff_ns: int, org_id: str | None) -> int:
     the ``label_rows`` that remain, and 0 is returned.
     """
     first_minute, first_hour = minute_of(cutoff_ns), hour_of(cutoff_ns)
-    for table, first_kept, span in (
-        (label_rollups, first_minute, HOUR_NS),
-        (label_rollups_hourly, first_hour, 24 * HOUR_NS),
-    ):
-        t = table.c
-        where = [t.minute_ns < first_kept, *([t.org_id == org_id] if org_id is not None else [])]
-        oldest = connection.execute(sa.select(sa.func.min(t.minute_ns)).where(*where)).scalar()
-        if oldest is not None:
-            end = min(first_kept, oldest + span)
-            return int(connection.execute(table.delete().where(*where, t.minute_ns < end)).rowcount)
+    deleted = prune_step(connection, label_rollups, label_rollups_hourly, cutoff_ns, org_id)
+    if deleted is not None:
+        return deleted
     if first_minute < cutoff_ns:
         for found_org, keys in _keys_at(connection, label_rollups, first_minute, org_id).items():
             _recompute_minutes(
@@ -373,6 +372,25 @@ def prune(connection: Connection, cutoff_ns: int, org_id: str | None) -> int:
             for model, version in keys:
                 _rebuild_hour(connection, found_org, first_hour, model, version)
     return 0
+
+
+def prune_step(
+    connection: Connection, minutes: sa.Table, hours: sa.Table, cutoff_ns: int, org_id: str | None
+) -> int | None:
+    """Delete up to an hour of whole minutes from ``minutes``, else up to a day of whole hours
+    from ``hours``, before the cutoff (of one organisation, or of all when None); rows deleted,
+    None once none is left."""
+    for table, first_kept, span in (
+        (minutes, minute_of(cutoff_ns), HOUR_NS),
+        (hours, hour_of(cutoff_ns), 24 * HOUR_NS),
+    ):
+        t = table.c
+        where = [t.minute_ns < first_kept, *([t.org_id == org_id] if org_id is not None else [])]
+        oldest = connection.execute(sa.select(sa.func.min(t.minute_ns)).where(*where)).scalar()
+        if oldest is not None:
+            end = min(first_kept, oldest + span)
+            return int(connection.execute(table.delete().where(*where, t.minute_ns < end)).rowcount)
+    return None
 
 
 def _keys_at(
@@ -554,17 +572,7 @@ def window_sums(
             values = dict(zip(names, row[len(keys) : len(keys) + len(names)], strict=True))
             if not values["rows"]:
                 continue  # no rollup row in the span: the aggregate's single NULL row
-            rollup = LabelRollup(
-                rows=int(values["rows"]),
-                correct=int(values["correct"]),
-                classified=int(values["classified"]),
-                num_rows=int(values["num_rows"]),
-                err_sum=float(values["err_sum"]),
-                abs_err_sum=float(values["abs_err_sum"]),
-                sq_err_sum=float(values["sq_err_sum"]),
-                delay_sum_s=float(values["delay_sum_s"]),
-                delay_max_s=float(row[-1]),
-            )
+            rollup = LabelRollup.of_sums(values, float(row[-1]))
             if histogram:
                 rollup.histogram = [int(values[name]) for name in DELAY_COLUMNS]
             _add(out, tuple(row[: len(keys)]), rollup)

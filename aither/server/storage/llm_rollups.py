@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from ..ingest.records import LlmCallRecord
 from .bulk import upsert_sql
-from .label_rollups import HOUR_NS, MINUTE_NS, hour_of, minute_of, split_window, tiers
+from .label_rollups import HOUR_NS, MINUTE_NS, hour_of, minute_of, prune_step, split_window, tiers
 from .schema import LLM_ROLLUP_KEYS, LLM_ROLLUP_SUMS, llm_calls, llm_rollups, llm_rollups_hourly
 
 Key = tuple[int, str, str, str, str]
@@ -157,16 +157,9 @@ def prune(connection: Connection, cutoff_ns: int, org_id: str | None) -> int:
     the calls that remain, and 0 is returned.
     """
     first_minute, first_hour = minute_of(cutoff_ns), hour_of(cutoff_ns)
-    for table, first_kept, span in (
-        (llm_rollups, first_minute, HOUR_NS),
-        (llm_rollups_hourly, first_hour, 24 * HOUR_NS),
-    ):
-        t = table.c
-        where = [t.minute_ns < first_kept, *([t.org_id == org_id] if org_id is not None else [])]
-        oldest = connection.execute(sa.select(sa.func.min(t.minute_ns)).where(*where)).scalar()
-        if oldest is not None:
-            end = min(first_kept, oldest + span)
-            return int(connection.execute(table.delete().where(*where, t.minute_ns < end)).rowcount)
+    deleted = prune_step(connection, llm_rollups, llm_rollups_hourly, cutoff_ns, org_id)
+    if deleted is not None:
+        return deleted
     if first_minute < cutoff_ns:
         r, c = llm_rollups.c, llm_calls.c
         org = [r.org_id == org_id] if org_id is not None else []

@@ -62,8 +62,16 @@ def _quantiles_by_version(
         return {row[0]: [float(v) for v in row[1:]] for row in connection.execute(query)}
     # SQLite has no percentile function; its window functions are slower than one pass of
     # fetchall and a sort here (measured on 1M rows: benchmarks/server_label_join.py).
+    return quantiles_of(_driver_rows(connection, sa.select(version_column, value).where(*clauses)), qs)
+
+
+def quantiles_of(
+    rows: Iterable[tuple[str | None, Any]], qs: Sequence[float]
+) -> dict[str | None, list[float]]:
+    """Per version: the exact interpolated quantiles ``qs`` (as ``percentile_cont``) of the
+    numbers of some (version, number) rows."""
     values: dict[str | None, list[float]] = defaultdict(list)
-    for version, number in _driver_rows(connection, sa.select(version_column, value).where(*clauses)):
+    for version, number in rows:
         values[version].append(float(number))
     out: dict[str | None, list[float]] = {}
     for version, numbers in values.items():

@@ -14,13 +14,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from ..analysis.quality import classification_scores, quantile
+from ..analysis.quality import classification_scores
 from ..analysis.scoring import CLASSIFICATION, REGRESSION
 from ..detection import rollups as rollup_math
 from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
-from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES
+from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES, quantiles_of
 from ..storage.queries import Rows, parse_json
 from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
@@ -344,14 +344,7 @@ class ClickHouseStore(LlmReads, CatalogReads):
                 params,
             )
             return {key: [float(v) for v in values] for key, values in found}
-        grouped: dict[str | None, list[float]] = defaultdict(list)
-        for key, number in self.x.execute(f"SELECT model_version, {value} FROM {source}", params):
-            grouped[key].append(float(number))
-        out: dict[str | None, list[float]] = {}
-        for key, values in grouped.items():
-            values.sort()
-            out[key] = [quantile(values, q) for q in qs]
-        return out
+        return quantiles_of(self.x.execute(f"SELECT model_version, {value} FROM {source}", params), qs)
 
     def list_predictions(self, org_id: str, where: PredictionFilter, page: Paging) -> Rows:
         """A page of predictions, newest first (as :func:`aither.server.storage.queries.list_predictions`)."""
