@@ -30,17 +30,10 @@ from ..storage.schema import (
 )
 from ..storage.window import Window
 
-_BUCKET_SUMS = (
-    ("count", int),
-    ("errors", int),
-    ("latency_sum_ms", float),
-    ("cost_usd", float),
-    ("input_tokens", int),
-    ("output_tokens", int),
-    ("pii_calls", int),
-    ("injection_calls", int),
-)
-"""The summed fields of a :class:`Bucket`, each a column of the rollups of the same name."""
+_BUCKET_COUNTS = ("count", "errors", "input_tokens", "output_tokens", "pii_calls", "injection_calls")
+_BUCKET_TOTALS = ("latency_sum_ms", "cost_usd")
+"""The summed fields of a :class:`Bucket` (counts, then float totals), each a column of the
+rollups of the same name."""
 
 
 @dataclass
@@ -60,7 +53,7 @@ class Bucket:
 
     def add(self, other: Bucket) -> None:
         """Add another bucket's sums (the environment: the larger, as ``max()`` gives)."""
-        for name, _ in _BUCKET_SUMS:
+        for name in (*_BUCKET_COUNTS, *_BUCKET_TOTALS):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.environment = max(self.environment, other.environment)
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
@@ -166,7 +159,8 @@ def _sum_buckets(
         clauses.append(r.model == model)
     if version is not None:
         clauses.append(r.version == version)
-    sums = [sa.func.sum(r[name]) for name, _ in _BUCKET_SUMS]
+    names = (*_BUCKET_COUNTS, *_BUCKET_TOTALS)
+    sums = [sa.func.sum(r[name]) for name in names]
     histograms = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS] if histogram else []
     query = (
         sa.select(*group, index, *sums, sa.func.max(r.environment), *histograms)
@@ -182,8 +176,11 @@ def _sum_buckets(
             if histogram
             else [0] * LATENCY_BUCKETS,
         )
-        for (name, number), value in zip(_BUCKET_SUMS, values[: len(sums)], strict=True):
-            setattr(found, name, number(value or 0))
+        summed = dict(zip(names, values, strict=False))
+        for name in _BUCKET_COUNTS:
+            setattr(found, name, int(summed[name] or 0))
+        for name in _BUCKET_TOTALS:
+            setattr(found, name, float(summed[name] or 0))
         buckets = out.setdefault(tuple(row[:width]), {})
         if int(row[width]) in buckets:
             buckets[int(row[width])].add(found)

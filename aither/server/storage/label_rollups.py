@@ -63,17 +63,10 @@ def delay_bucket(delay_s: float) -> int:
     return min(DELAY_BUCKETS - 1, math.ceil(2 * math.log2(delay_s)))
 
 
-_SUMS = (
-    ("rows", int),
-    ("correct", int),
-    ("classified", int),
-    ("num_rows", int),
-    ("err_sum", float),
-    ("abs_err_sum", float),
-    ("sq_err_sum", float),
-    ("delay_sum_s", float),
-)
-"""The summed fields of a :class:`LabelRollup`, each a column of the rollups of the same name."""
+_COUNTS = ("rows", "correct", "classified", "num_rows")
+_TOTALS = ("err_sum", "abs_err_sum", "sq_err_sum", "delay_sum_s")
+"""The summed fields of a :class:`LabelRollup` (counts, then float totals), each a column of
+the rollups of the same name."""
 
 
 @dataclass
@@ -117,12 +110,14 @@ class LabelRollup:
     def of_sums(cls, sums: Mapping[str, Any], delay_max_s: float | None) -> LabelRollup:
         """A rollup from summed columns (:data:`LABEL_ROLLUP_SUMS`; the histogram stays zero)."""
         rollup = cls(delay_max_s=delay_max_s)
-        for name, kind in _SUMS:
-            setattr(rollup, name, kind(sums[name]))
+        for name in _COUNTS:
+            setattr(rollup, name, int(sums[name]))
+        for name in _TOTALS:
+            setattr(rollup, name, float(sums[name]))
         return rollup
 
     def merge(self, other: LabelRollup) -> None:
-        for name, _ in _SUMS:
+        for name in (*_COUNTS, *_TOTALS):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.delay_max_s is not None:
             self.delay_max_s = (
@@ -132,7 +127,7 @@ class LabelRollup:
             self.histogram[index] += count
 
     def to_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {name: getattr(self, name) for name, _ in _SUMS}
+        row: dict[str, Any] = {name: getattr(self, name) for name in (*_COUNTS, *_TOTALS)}
         row["delay_max_s"] = self.delay_max_s if self.delay_max_s is not None else 0.0
         row.update(zip(DELAY_COLUMNS, self.histogram, strict=True))
         return row
