@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
@@ -18,7 +18,6 @@ from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, Pr
 from ..storage.metrics import model_metrics
 from ..storage.queries import (
     CursorError,
-    Rows,
     get_trace,
     label_status_counts,
     list_labels,
@@ -34,6 +33,7 @@ from .params import Cursor, IsoTime, Limit
 from .responses import NOT_FOUND, QUERY
 
 router = APIRouter(prefix="/api/v1", tags=["query"], responses=QUERY)
+T = TypeVar("T")
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 Since = Annotated[IsoTime, Query(description="ISO 8601 time; from this time on (inclusive)")]
@@ -58,17 +58,16 @@ PageOf = Annotated[Paging, Depends(_paging)]
 """The ``limit`` and ``cursor`` parameters of a list."""
 
 
-def _read_page(
-    storage: Storage, org_id: str, read: str, sql_read: Callable[..., Rows], where: Any, page: Paging
-) -> Rows:
-    """A page from the telemetry store's ``read`` method when one is set, else from ``sql_read``;
-    a cursor this server did not hand out is the caller's mistake (400)."""
+def _read(storage: Storage, sql_read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """What ``sql_read`` answers, asked of the telemetry store's read of the same name when the
+    server has one (the two answer alike); a cursor this server did not hand out is the
+    caller's mistake (400)."""
     try:
         if storage.telemetry is not None:
-            rows: Rows = getattr(storage.telemetry, read)(org_id, where, page)
-            return rows
+            answer: T = getattr(storage.telemetry, sql_read.__name__)(*args, **kwargs)
+            return answer
         with storage.read() as connection:
-            return sql_read(connection, org_id, where, page)
+            return sql_read(connection, *args, **kwargs)
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None
 
@@ -132,11 +131,7 @@ def _span_out(row: dict[str, Any]) -> s.Span:
 
 @router.get("/models", response_model=list[s.Model], summary="Models and versions that sent predictions")
 def get_models(*, principal: Reader, storage: StorageDep, window: TimeWindow) -> list[s.Model]:
-    if storage.telemetry is not None:
-        rows = storage.telemetry.list_models(principal.org_id, window)
-    else:
-        with storage.read() as connection:
-            rows = list_models(connection, principal.org_id, window)
+    rows = _read(storage, list_models, principal.org_id, window)
     return [
         s.Model(
             name=row["model_name"],
@@ -173,9 +168,7 @@ def get_predictions(
     page: PageOf,
 ) -> s.Page[s.Prediction]:
     where = PredictionFilter(model, version, environment, window, labelled=labelled, error=error)
-    rows, next_cursor = _read_page(
-        storage, principal.org_id, "list_predictions", list_predictions, where, page
-    )
+    rows, next_cursor = _read(storage, list_predictions, principal.org_id, where, page)
     return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -191,7 +184,7 @@ def get_labels(
     if status is not None and status not in LABEL_STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(LABEL_STATUSES)}")
     where = LabelFilter(status=status, model=model)
-    rows, next_cursor = _read_page(storage, principal.org_id, "list_labels", list_labels, where, page)
+    rows, next_cursor = _read(storage, list_labels, principal.org_id, where, page)
     return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -205,11 +198,7 @@ def get_trace_route(*, trace_id: str, principal: Reader, storage: StorageDep) ->
     trace_id = trace_id.lower()
     if not _TRACE_ID.match(trace_id):
         raise HTTPException(400, f"{trace_id!r} is not a trace id (32 hexadecimal digits)")
-    if storage.telemetry is not None:
-        trace = storage.telemetry.get_trace(principal.org_id, trace_id)
-    else:
-        with storage.read() as connection:
-            trace = get_trace(connection, principal.org_id, trace_id)
+    trace = _read(storage, get_trace, principal.org_id, trace_id)
     if trace is None:
         raise HTTPException(404, f"no trace {trace_id}")
     return s.Trace(
@@ -253,7 +242,7 @@ def get_llm_calls(
         window=window,
         min_risk=risk,
     )
-    rows, next_cursor = _read_page(storage, principal.org_id, "list_llm_calls", list_llm_calls, where, page)
+    rows, next_cursor = _read(storage, list_llm_calls, principal.org_id, where, page)
     return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
 
 
@@ -274,11 +263,7 @@ def get_llm_call_totals(
     limit: Limit = 100,
 ) -> s.LlmCallTotals:
     window = _window(since, until)
-    if storage.telemetry is not None:
-        rows = storage.telemetry.llm_call_totals(principal.org_id, group_by, window=window, limit=limit)
-    else:
-        with storage.read() as connection:
-            rows = llm_call_totals(connection, principal.org_id, group_by, window=window, limit=limit)
+    rows = _read(storage, llm_call_totals, principal.org_id, group_by, window=window, limit=limit)
     return s.LlmCallTotals(
         group_by=group_by, since=since, until=until, items=[s.LlmCallTotal(**row) for row in rows]
     )
