@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from ..detection.rollups import MINUTE_NS, histogram_quantile
 from ..storage import label_rollups
-from ..storage.label_rollups import Split, bucket_spans, tiers
+from ..storage.label_rollups import Range, Split, bucket_spans, by_table, in_ranges, tiers
 from ..storage.schema import (
     LATENCY_BUCKETS,
     LATENCY_COLUMNS,
@@ -104,22 +104,20 @@ def grouped_buckets(
         else [(False, _floor_minute(since_ns), until_ns)]
     )
     out: dict[tuple[str, ...], dict[int, Bucket]] = {}
-    for table in (rollups_hourly, rollups):
-        ranges = [(low, high) for from_hours, low, high in spans if from_hours == (table is rollups_hourly)]
-        if ranges:
-            _sum_buckets(
-                connection,
-                table,
-                org_id,
-                kind,
-                since_ns,
-                bucket_ns,
-                ranges,
-                (by_model, by_version, histogram),
-                model,
-                version,
-                out,
-            )
+    for from_hours, ranges in by_table(spans):
+        _sum_buckets(
+            connection,
+            rollups_hourly if from_hours else rollups,
+            org_id,
+            kind,
+            since_ns,
+            bucket_ns,
+            ranges,
+            (by_model, by_version, histogram),
+            model,
+            version,
+            out,
+        )
     return out
 
 
@@ -130,7 +128,7 @@ def _sum_buckets(
     kind: str,
     since_ns: int,
     bucket_ns: int,
-    ranges: list[tuple[int, int]],
+    ranges: list[Range],
     options: tuple[bool, bool, bool],
     model: str | None,
     version: str | None,
@@ -148,13 +146,7 @@ def _sum_buckets(
         group.append(r.model)
     if by_version:
         group.append(r.version)
-    # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
-    clauses: list[Any] = [
-        sa.or_(
-            *(sa.and_(r.org_id == org_id, r.minute_ns >= low, r.minute_ns < high) for low, high in ranges)
-        ),
-        r.kind == kind,
-    ]
+    clauses: list[Any] = [in_ranges(r, org_id, ranges), r.kind == kind]
     if model is not None:
         clauses.append(r.model == model)
     if version is not None:
@@ -198,12 +190,9 @@ def window_histograms(
     for hourly, low, high in tiers(Split(first, end, True, ())):
         r = (rollups_hourly if hourly else rollups).c
         group = [r.model, r.version] if by_version else [r.model]
-        clauses = [r.org_id == org_id, r.kind == kind]
-        if low is not None:
-            clauses.append(r.minute_ns >= low)
-        if high is not None:
-            clauses.append(r.minute_ns < high)
-        query = sa.select(*group, *(sa.func.sum(r[name]) for name in LATENCY_COLUMNS)).where(*clauses)
+        query = sa.select(*group, *(sa.func.sum(r[name]) for name in LATENCY_COLUMNS)).where(
+            in_ranges(r, org_id, [(low, high)]), r.kind == kind
+        )
         for row in connection.execute(query.group_by(*group)):
             merged = out.setdefault(tuple(row[: len(group)]), [0] * LATENCY_BUCKETS)
             for position, count in enumerate(row[len(group) :]):

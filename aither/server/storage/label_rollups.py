@@ -28,7 +28,7 @@ its partial first and last minute from ``label_rows``, so the sums are exact for
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -489,6 +489,35 @@ def bucket_spans(
     return spans
 
 
+Range = tuple[int | None, int | None]
+"""A range ``[from, to)`` of minute starts, either end open."""
+
+
+def by_table(spans: Iterable[tuple[bool, int | None, int | None]]) -> Iterator[tuple[bool, list[Range]]]:
+    """Spans (from the hourly table?, from, to) as (from the hourly table?, its ranges): the
+    hourly table first, a table without ranges left out."""
+    for hourly in (True, False):
+        ranges = [(low, high) for from_hours, low, high in spans if from_hours == hourly]
+        if ranges:
+            yield hourly, ranges
+
+
+def in_ranges(r: Any, org_id: str, ranges: Iterable[Range]) -> Any:
+    """The condition on a rollup table's columns ``r``: the organisation's rows whose
+    ``minute_ns`` is in one of ``ranges``."""
+    # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
+    return sa.or_(
+        *(
+            sa.and_(
+                r.org_id == org_id,
+                *([r.minute_ns >= low] if low is not None else []),
+                *([r.minute_ns < high] if high is not None else []),
+            )
+            for low, high in ranges
+        )
+    )
+
+
 def _add(out: dict[tuple[Any, ...], LabelRollup], key: tuple[Any, ...], rollup: LabelRollup) -> None:
     if key in out:
         out[key].merge(rollup)
@@ -530,24 +559,9 @@ def window_sums(
             # hours whole in one bucket from the hourly table, the other minutes per minute
             full = (split.full_from, split.full_to)
             spans = list(bucket_spans(buckets[0], split.full_to, buckets[1], minutes=full))
-    for hourly in (True, False):
-        ranges = [(low, high) for from_hours, low, high in spans if from_hours == hourly]
-        if not ranges:
-            continue
+    for hourly, ranges in by_table(spans):
         r = (label_rollups_hourly if hourly else label_rollups).c
-        # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
-        clauses: list[Any] = [
-            sa.or_(
-                *(
-                    sa.and_(
-                        r.org_id == org_id,
-                        *([r.minute_ns >= low] if low is not None else []),
-                        *([r.minute_ns < high] if high is not None else []),
-                    )
-                    for low, high in ranges
-                )
-            )
-        ]
+        clauses: list[Any] = [in_ranges(r, org_id, ranges)]
         for column, value in ((r.model, model), (r.version, version), (r.environment, environment)):
             if value is not None:
                 clauses.append(column == value)

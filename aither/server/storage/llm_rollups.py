@@ -26,7 +26,17 @@ from sqlalchemy.engine import Connection
 
 from ..ingest.records import LlmCallRecord
 from .bulk import upsert_sql
-from .label_rollups import HOUR_NS, MINUTE_NS, hour_of, minute_of, prune_step, split_window, tiers
+from .label_rollups import (
+    HOUR_NS,
+    MINUTE_NS,
+    by_table,
+    hour_of,
+    in_ranges,
+    minute_of,
+    prune_step,
+    split_window,
+    tiers,
+)
 from .schema import LLM_ROLLUP_KEYS, LLM_ROLLUP_SUMS, llm_calls, llm_rollups, llm_rollups_hourly
 
 Key = tuple[int, str, str, str, str]
@@ -189,24 +199,12 @@ def totals(
         for index, value in enumerate(values):
             sums[index] += value or 0
 
-    for hourly in (True, False):
-        ranges = [(low, high) for from_hours, low, high in tiers(split) if from_hours == hourly]
-        if not ranges:
-            continue
+    for hourly, ranges in by_table(tiers(split)):
         r = (llm_rollups_hourly if hourly else llm_rollups).c
-        # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
-        where = sa.or_(
-            *(
-                sa.and_(
-                    r.org_id == org_id,
-                    *([r.minute_ns >= low] if low is not None else []),
-                    *([r.minute_ns < high] if high is not None else []),
-                )
-                for low, high in ranges
-            )
-        )
         column = r[GROUPS[group_by]]
-        query = sa.select(column, *(sa.func.sum(r[name]) for name in LLM_ROLLUP_SUMS)).where(where)
+        query = sa.select(column, *(sa.func.sum(r[name]) for name in LLM_ROLLUP_SUMS)).where(
+            in_ranges(r, org_id, ranges)
+        )
         for row in connection.execute(query.group_by(column)):
             add(row[0], row[1:])
     c = llm_calls.c

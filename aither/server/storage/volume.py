@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ..detection.rollups import Rollup
 from .filters import ModelScope
-from .label_rollups import split_window, tiers
+from .label_rollups import in_ranges, split_window, tiers
 from .schema import ROLLUP_SUMS, predictions, rollups, rollups_hourly
 from .window import Window
 
@@ -41,14 +41,10 @@ def model_volumes(
     for hourly, low, high in tiers(split):
         r = (rollups_hourly if hourly else rollups).c
         clauses: list[Any] = [
-            r.org_id == org_id,
+            in_ranges(r, org_id, [(low, high)]),
             r.kind == "prediction",
             *scope.clauses(r.model, r.version, r.environment),
         ]
-        if low is not None:
-            clauses.append(r.minute_ns >= low)
-        if high is not None:
-            clauses.append(r.minute_ns < high)
         sums = [sa.func.sum(r[name]).label(name) for name in ROLLUP_SUMS]
         query = sa.select(
             r.model,
