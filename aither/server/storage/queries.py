@@ -7,12 +7,14 @@ routes shape them. Lists are newest first and paged with an opaque cursor (``tim
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ...schema import semconv as sc
 from . import label_rollups, llm_rollups
 from .filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from .schema import label_rows, labels, llm_calls, operations, predictions, spans
@@ -185,11 +187,16 @@ def _attach_labels(connection: Connection, rows: list[dict[str, Any]]) -> None:
         for prediction_id, row_index, value in connection.execute(query):
             values.setdefault(prediction_id, {})[row_index] = parse_json(value)
     for row in rows:
-        row["features"] = parse_json(row["features"])
-        row["prediction"] = parse_json(row["prediction"])
-        found = values.get(row["id"], {})
-        row["labels"] = dict(sorted(found.items()))
-        row["label"] = found.get(0) if (row["output_rows"] or 0) <= 1 else None
+        give_labels(row, values.get(row["id"], {}))
+
+
+def give_labels(row: dict[str, Any], found: Mapping[int, Any]) -> None:
+    """Parse a prediction row's JSON and give it its true values ``found`` {row: value}:
+    ``labels`` (by row index) and, for a prediction of one row, ``label``."""
+    row["features"] = parse_json(row["features"])
+    row["prediction"] = parse_json(row["prediction"])
+    row["labels"] = dict(sorted(found.items()))
+    row["label"] = row["labels"].get(0) if (row["output_rows"] or 0) <= 1 else None
 
 
 def list_labels(connection: Connection, org_id: str, where: LabelFilter, page: Paging) -> Rows:
@@ -241,18 +248,9 @@ def get_trace(connection: Connection, org_id: str, trace_id: str) -> dict[str, A
     if not span_rows:
         return None
     prediction_rows, _ = list_predictions_in_trace(connection, org_id, trace_id)
-    payloads = {row["span_id"]: row for row in prediction_rows}
-    for row in span_rows:
-        for key in ("attributes", "events", "links", "resource"):
-            row[key] = parse_json(row[key])
-        prediction = payloads.get(row["span_id"])
-        if prediction is not None and isinstance(row["attributes"], dict):
-            from ...schema import semconv as sc
-
-            if prediction["features_text"] is not None:
-                row["attributes"][sc.ML_FEATURES] = prediction["features_text"]
-            if prediction["prediction_text"] is not None:
-                row["attributes"][sc.ML_PREDICTION] = prediction["prediction_text"]
+    parse_spans(
+        span_rows, {row["span_id"]: (row["features_text"], row["prediction_text"]) for row in prediction_rows}
+    )
     label_page, _ = list_labels(connection, org_id, LabelFilter(trace_id=trace_id), Paging(limit=10_000))
     return {
         "trace_id": trace_id,
@@ -262,6 +260,20 @@ def get_trace(connection: Connection, org_id: str, trace_id: str) -> dict[str, A
         "llm_calls": _rows_in_trace(connection, llm_calls, org_id, trace_id),
         "operations": _rows_in_trace(connection, operations, org_id, trace_id),
     }
+
+
+def parse_spans(span_rows: list[dict[str, Any]], texts: Mapping[str, tuple[str | None, str | None]]) -> None:
+    """Parse the spans' JSON columns, and give each prediction span back the features and
+    prediction text its prediction row keeps (``texts``, by span id)."""
+    for row in span_rows:
+        for key in ("attributes", "events", "links", "resource"):
+            row[key] = parse_json(row[key])
+        if row["span_id"] in texts and isinstance(row["attributes"], dict):
+            features, prediction = texts[row["span_id"]]
+            if features is not None:
+                row["attributes"][sc.ML_FEATURES] = features
+            if prediction is not None:
+                row["attributes"][sc.ML_PREDICTION] = prediction
 
 
 def list_predictions_in_trace(

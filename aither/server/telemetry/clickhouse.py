@@ -21,7 +21,7 @@ from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES, quantiles_of
-from ..storage.queries import Rows, parse_json
+from ..storage.queries import Rows, give_labels, parse_json, parse_spans
 from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
 from .catalog import CatalogReads
@@ -387,11 +387,8 @@ class ClickHouseStore(LlmReads, CatalogReads):
         for row in rows:
             key = (row["trace_id"], row["span_id"])
             row["is_error"] = bool(row["is_error"])
-            row["features"] = parse_json(row["features"])
-            row["prediction"] = parse_json(row["prediction"])
             row["labelled_rows"] = counts.get(key, 0)
-            row["labels"] = dict(sorted(values.get(key, {}).items()))
-            row["label"] = row["labels"].get(0) if (row["output_rows"] or 0) <= 1 else None
+            give_labels(row, values.get(key, {}))
 
     def get_trace(self, org_id: str, trace_id: str) -> dict[str, Any] | None:
         """Every span of a trace with its typed rows (as :func:`aither.server.storage.queries.get_trace`);
@@ -416,17 +413,7 @@ class ClickHouseStore(LlmReads, CatalogReads):
         ]
         texts = {row["span_id"]: (row["features"], row["prediction"]) for row in prediction_rows}
         self._attach_labels(org_id, prediction_rows)
-        for row in span_rows:
-            for key in ("attributes", "events", "links", "resource"):
-                row[key] = parse_json(row[key])
-            if row["span_id"] in texts and isinstance(row["attributes"], dict):
-                from ...schema import semconv as sc
-
-                features, prediction = texts[row["span_id"]]
-                if features is not None:
-                    row["attributes"][sc.ML_FEATURES] = features
-                if prediction is not None:
-                    row["attributes"][sc.ML_PREDICTION] = prediction
+        parse_spans(span_rows, texts)
         labels, _ = self.list_labels(org_id, LabelFilter(trace_id=trace_id), Paging(limit=10_000))
         llm_rows, _ = self.list_llm_calls(org_id, LlmCallFilter(trace_id=trace_id), Paging(limit=10_000))
         operations = [
