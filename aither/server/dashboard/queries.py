@@ -16,9 +16,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..detection.rollups import MINUTE_NS, histogram_quantile
+from ..detection.rollups import histogram_quantile
 from ..storage import label_rollups
-from ..storage.label_rollups import Range, Split, bucket_spans, by_table, in_ranges, tiers
+from ..storage.rollup_time import (
+    MINUTE_NS,
+    Range,
+    Split,
+    bucket_spans,
+    by_table,
+    ceil_to,
+    in_ranges,
+    minute_of,
+    tiers,
+)
 from ..storage.schema import (
     LATENCY_BUCKETS,
     LATENCY_COLUMNS,
@@ -72,10 +82,6 @@ class Bucket:
         return out
 
 
-def _floor_minute(ns: int) -> int:
-    return max(ns - ns % MINUTE_NS, -(2**63))
-
-
 def grouped_buckets(
     connection: Connection,
     org_id: str,
@@ -99,9 +105,7 @@ def grouped_buckets(
     window's whole, cheaper).
     """
     spans = (
-        bucket_spans(since_ns, until_ns, bucket_ns)
-        if hourly
-        else [(False, _floor_minute(since_ns), until_ns)]
+        bucket_spans(since_ns, until_ns, bucket_ns) if hourly else [(False, minute_of(since_ns), until_ns)]
     )
     out: dict[tuple[str, ...], dict[int, Bucket]] = {}
     for from_hours, ranges in by_table(spans):
@@ -185,7 +189,7 @@ def window_histograms(
 ) -> dict[tuple[str, ...], list[int]]:
     """Per model (and version): the latency histogram of ``since <= minute < until``, whole hours
     from the hourly rollups (the buckets don't matter here) and the minutes around them."""
-    first, end = _floor_minute(since_ns), min(-(-until_ns // MINUTE_NS) * MINUTE_NS, 2**63 - 1)
+    first, end = minute_of(since_ns), ceil_to(until_ns, MINUTE_NS)
     out: dict[tuple[str, ...], list[int]] = {}
     for hourly, low, high in tiers(Split(first, end, True, ())):
         r = (rollups_hourly if hourly else rollups).c

@@ -13,7 +13,7 @@ equal an aggregate of ``llm_calls``.
 
 :func:`totals` reads a window's whole hours from the hourly table, the whole minutes around
 them from the per-minute one and its partial first and last minute from ``llm_calls`` (the
-window helpers of :mod:`.label_rollups`), so the totals are exact for any window.
+window helpers of :mod:`.rollup_time`), so the totals are exact for any window.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from ..ingest.records import LlmCallRecord
 from .bulk import upsert_sql
-from .label_rollups import (
+from .rollup_time import (
     HOUR_NS,
     MINUTE_NS,
     by_table,

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ..detection.rollups import Rollup
 from .filters import ModelScope
-from .label_rollups import in_ranges, split_window, tiers
+from .rollup_time import in_ranges, split_window, tiers
 from .schema import ROLLUP_SUMS, predictions, rollups, rollups_hourly
 from .window import Window
 
