@@ -160,13 +160,17 @@ def get_predictions(
     model: str | None = None,
     version: str | None = None,
     environment: str | None = None,
-    window: TimeWindow,
+    # plain parameters, not a TimeWindow: a dependency's parameters come after the route's own
+    # in the OpenAPI document, which lists since and until before labelled and error
+    since: Since = None,
+    until: Until = None,
     labelled: Annotated[bool | None, Query(description="true: only labelled; false: only unlabelled")] = None,
     error: Annotated[
         bool | None, Query(description="true: only calls that raised; false: only good ones")
     ] = None,
     page: PageOf,
 ) -> s.Page[s.Prediction]:
+    window = _window(since, until)
     where = PredictionFilter(model, version, environment, window, labelled=labelled, error=error)
     rows, next_cursor = _read(storage, list_predictions, principal.org_id, where, page)
     return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
