@@ -25,6 +25,7 @@ from typing import Any
 from aither.server import ServerSettings, Storage
 from aither.server.bootstrap import bootstrap
 from aither.server.ingest.records import DecodedBatch, LabelRecord, SpanRecord
+from aither.server.storage.filters import ModelScope, Paging, PredictionFilter
 from aither.server.storage.ingest import IngestJob
 from aither.server.storage.metrics import model_metrics
 from aither.server.storage.queries import Window, list_models, list_predictions
@@ -176,14 +177,22 @@ def main() -> None:
 
             with storage.read() as connection:
                 day = Window(start_ns + 3 * DAY_NS, start_ns + 4 * DAY_NS)
-                metrics = model_metrics(connection, org_id, "fraud_detector")
-                all_time_s = _median_s(lambda: model_metrics(connection, org_id, "fraud_detector"))
-                one_day_s = _median_s(lambda: model_metrics(connection, org_id, "fraud_detector", window=day))
+                metrics = model_metrics(connection, org_id, ModelScope("fraud_detector"))
+                all_time_s = _median_s(
+                    lambda: model_metrics(connection, org_id, ModelScope("fraud_detector"))
+                )
+                one_day_s = _median_s(
+                    lambda: model_metrics(connection, org_id, ModelScope("fraud_detector", window=day))
+                )
                 one_version_s = _median_s(
-                    lambda: model_metrics(connection, org_id, "fraud_detector", version="1.3.0")
+                    lambda: model_metrics(connection, org_id, ModelScope("fraud_detector", "1.3.0"))
                 )
                 models_s = _median_s(lambda: list_models(connection, org_id))
-                page_s = _median_s(lambda: list_predictions(connection, org_id, labelled=False, limit=50))
+                page_s = _median_s(
+                    lambda: list_predictions(
+                        connection, org_id, PredictionFilter(labelled=False), Paging(limit=50)
+                    )
+                )
         finally:
             storage.close()
             if args.db:  # leave the database as it was found

@@ -29,6 +29,7 @@ from aither.server.analysis.quality import classification_scores
 from aither.server.dashboard import queries as q
 from aither.server.detection.retention import prune
 from aither.server.storage import label_rollups as lr_mod
+from aither.server.storage.filters import ModelScope
 from aither.server.storage.metrics import model_metrics
 from aither.server.storage.queries import Window, list_models
 from aither.server.storage.schema import (
@@ -202,7 +203,7 @@ def _assert_metrics_equal_rows(storage: Storage, org_id: str, windows: list[Wind
                 for environment in (None, "prod"):
                     raw = _raw_metrics(connection, org_id, model, window, environment)
                     versions = model_metrics(
-                        connection, org_id, model, environment=environment, window=window
+                        connection, org_id, ModelScope(model, environment=environment, window=window)
                     )
                     for entry in versions:
                         expected = raw.get(entry["version"])
@@ -273,7 +274,7 @@ def _assert_hourly_rollups_agree(storage: Storage, org_id: str, windows: list[Wi
                     slow = q.grouped_buckets(*args, by_model=True, by_version=True, hourly=False)
                     assert fast == slow
             _assert_label_series_equal_rows(connection, org_id, window)
-            volumes, _ = model_volumes(connection, org_id, window=window)
+            volumes, _ = model_volumes(connection, org_id, ModelScope(window=window))
             p = predictions.c
             raw = connection.execute(
                 sa.select(p.model_name, p.model_version, sa.func.count(), sa.func.sum(p.output_rows))

@@ -138,6 +138,10 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
             traces[item["trace_id"]] = await get(f"/api/v1/traces/{item['trace_id']}")
         for call in (await get("/api/v1/llm-calls"))["items"][:1]:
             traces[call["trace_id"]] = await get(f"/api/v1/traces/{call['trace_id']}")
+        first_call = await get("/api/v1/llm-calls", limit=1, provider="openai")
+        next_calls = await get(
+            "/api/v1/llm-calls", limit=10, provider="openai", cursor=first_call["next_cursor"]
+        )
         return {
             "traces": traces,
             "models": await get("/api/v1/models"),
@@ -154,6 +158,11 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
             "unlabelled": await get("/api/v1/predictions", labelled="false", model="fraud"),
             "llm_calls": await get("/api/v1/llm-calls"),
             "errors": await get("/api/v1/llm-calls", error="true"),
+            "llm_pages": first_call["items"] + next_calls["items"],
+            "ann_mini": await get("/api/v1/llm-calls", user_id="ann", model="gpt-4o-mini", error="false"),
+            "unflagged": await get("/api/v1/llm-calls", pii="false", injection="false", **WINDOW),
+            "risky": await get("/api/v1/llm-calls", risk="medium"),
+            "price_v2": await get("/api/v1/predictions", model="price", version="2", error="false"),
             "by_user": await get("/api/v1/llm-calls/totals", group_by="user"),
             "by_model": await get("/api/v1/llm-calls/totals", group_by="model", **WINDOW),
             "stats": await get("/api/v1/stats", **WINDOW),
@@ -287,7 +296,11 @@ async def test_every_engine_gives_sqlites_answers(
     assert {t["key"]: t["calls"] for t in answers["by_user"]["items"]} == {"ann": 2, "bob": 1, None: 1}
     assert answers["stats"]["llm"]["total"] == 4
     assert answers["errors"]["items"][0]["status"] == "error"
-    print(answers["anomalies"])
+    assert len(answers["llm_pages"]) == 3  # the three calls that name their provider, paged by one
+    assert [call["user_id"] for call in answers["ann_mini"]["items"]] == ["ann"]
+    assert len(answers["unflagged"]["items"]) == 4  # calls never scanned count as not flagged
+    assert [p["model_version"] for p in answers["price_v2"]["items"]] == ["2"]
+    assert [call["risk_level"] for call in answers["risky"]["items"]] == ["medium"]
 
     for name, answer in expected.items():
         assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"

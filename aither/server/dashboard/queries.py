@@ -16,9 +16,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..detection.rollups import MINUTE_NS, histogram_quantile
+from ..detection.rollups import histogram_quantile
 from ..storage import label_rollups
-from ..storage.label_rollups import Split, bucket_spans, tiers
+from ..storage.rollup_time import (
+    MINUTE_NS,
+    Range,
+    Split,
+    bucket_spans,
+    by_table,
+    ceil_to,
+    in_ranges,
+    minute_of,
+    tiers,
+)
 from ..storage.schema import (
     LATENCY_BUCKETS,
     LATENCY_COLUMNS,
@@ -29,6 +39,11 @@ from ..storage.schema import (
     spans,
 )
 from ..storage.window import Window
+
+_BUCKET_COUNTS = ("count", "errors", "input_tokens", "output_tokens", "pii_calls", "injection_calls")
+_BUCKET_TOTALS = ("latency_sum_ms", "cost_usd")
+"""The summed fields of a :class:`Bucket` (counts, then float totals), each a column of the
+rollups of the same name."""
 
 
 @dataclass
@@ -48,14 +63,8 @@ class Bucket:
 
     def add(self, other: Bucket) -> None:
         """Add another bucket's sums (the environment: the larger, as ``max()`` gives)."""
-        self.count += other.count
-        self.errors += other.errors
-        self.latency_sum_ms += other.latency_sum_ms
-        self.cost_usd += other.cost_usd
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.pii_calls += other.pii_calls
-        self.injection_calls += other.injection_calls
+        for name in (*_BUCKET_COUNTS, *_BUCKET_TOTALS):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.environment = max(self.environment, other.environment)
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
 
@@ -71,10 +80,6 @@ class Bucket:
                 cost_usd=self.cost_usd, input_tokens=self.input_tokens, output_tokens=self.output_tokens
             )
         return out
-
-
-def _floor_minute(ns: int) -> int:
-    return max(ns - ns % MINUTE_NS, -(2**63))
 
 
 def grouped_buckets(
@@ -100,27 +105,23 @@ def grouped_buckets(
     window's whole, cheaper).
     """
     spans = (
-        bucket_spans(since_ns, until_ns, bucket_ns)
-        if hourly
-        else [(False, _floor_minute(since_ns), until_ns)]
+        bucket_spans(since_ns, until_ns, bucket_ns) if hourly else [(False, minute_of(since_ns), until_ns)]
     )
     out: dict[tuple[str, ...], dict[int, Bucket]] = {}
-    for table in (rollups_hourly, rollups):
-        ranges = [(low, high) for from_hours, low, high in spans if from_hours == (table is rollups_hourly)]
-        if ranges:
-            _sum_buckets(
-                connection,
-                table,
-                org_id,
-                kind,
-                since_ns,
-                bucket_ns,
-                ranges,
-                (by_model, by_version, histogram),
-                model,
-                version,
-                out,
-            )
+    for from_hours, ranges in by_table(spans):
+        _sum_buckets(
+            connection,
+            rollups_hourly if from_hours else rollups,
+            org_id,
+            kind,
+            since_ns,
+            bucket_ns,
+            ranges,
+            (by_model, by_version, histogram),
+            model,
+            version,
+            out,
+        )
     return out
 
 
@@ -131,7 +132,7 @@ def _sum_buckets(
     kind: str,
     since_ns: int,
     bucket_ns: int,
-    ranges: list[tuple[int, int]],
+    ranges: list[Range],
     options: tuple[bool, bool, bool],
     model: str | None,
     version: str | None,
@@ -149,30 +150,13 @@ def _sum_buckets(
         group.append(r.model)
     if by_version:
         group.append(r.version)
-    # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
-    clauses: list[Any] = [
-        sa.or_(
-            *(sa.and_(r.org_id == org_id, r.minute_ns >= low, r.minute_ns < high) for low, high in ranges)
-        ),
-        r.kind == kind,
-    ]
+    clauses: list[Any] = [in_ranges(r, org_id, ranges), r.kind == kind]
     if model is not None:
         clauses.append(r.model == model)
     if version is not None:
         clauses.append(r.version == version)
-    sums = [
-        sa.func.sum(column)
-        for column in (
-            r["count"],
-            r.errors,
-            r.latency_sum_ms,
-            r.cost_usd,
-            r.input_tokens,
-            r.output_tokens,
-            r.pii_calls,
-            r.injection_calls,
-        )
-    ]
+    names = (*_BUCKET_COUNTS, *_BUCKET_TOTALS)
+    sums = [sa.func.sum(r[name]) for name in names]
     histograms = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS] if histogram else []
     query = (
         sa.select(*group, index, *sums, sa.func.max(r.environment), *histograms)
@@ -183,17 +167,16 @@ def _sum_buckets(
     for row in connection.execute(query):
         values = row[width + 1 :]
         found = Bucket(
-            count=int(values[0] or 0),
-            errors=int(values[1] or 0),
-            latency_sum_ms=float(values[2] or 0.0),
-            cost_usd=float(values[3] or 0.0),
-            input_tokens=int(values[4] or 0),
-            output_tokens=int(values[5] or 0),
-            pii_calls=int(values[6] or 0),
-            injection_calls=int(values[7] or 0),
-            environment=values[8] or "",
-            histogram=[int(value or 0) for value in values[9:]] if histogram else [0] * LATENCY_BUCKETS,
+            environment=values[len(sums)] or "",
+            histogram=[int(value or 0) for value in values[len(sums) + 1 :]]
+            if histogram
+            else [0] * LATENCY_BUCKETS,
         )
+        summed = dict(zip(names, values, strict=False))
+        for name in _BUCKET_COUNTS:
+            setattr(found, name, int(summed[name] or 0))
+        for name in _BUCKET_TOTALS:
+            setattr(found, name, float(summed[name] or 0))
         buckets = out.setdefault(tuple(row[:width]), {})
         if int(row[width]) in buckets:
             buckets[int(row[width])].add(found)
@@ -206,17 +189,14 @@ def window_histograms(
 ) -> dict[tuple[str, ...], list[int]]:
     """Per model (and version): the latency histogram of ``since <= minute < until``, whole hours
     from the hourly rollups (the buckets don't matter here) and the minutes around them."""
-    first, end = _floor_minute(since_ns), min(-(-until_ns // MINUTE_NS) * MINUTE_NS, 2**63 - 1)
+    first, end = minute_of(since_ns), ceil_to(until_ns, MINUTE_NS)
     out: dict[tuple[str, ...], list[int]] = {}
     for hourly, low, high in tiers(Split(first, end, True, ())):
         r = (rollups_hourly if hourly else rollups).c
         group = [r.model, r.version] if by_version else [r.model]
-        clauses = [r.org_id == org_id, r.kind == kind]
-        if low is not None:
-            clauses.append(r.minute_ns >= low)
-        if high is not None:
-            clauses.append(r.minute_ns < high)
-        query = sa.select(*group, *(sa.func.sum(r[name]) for name in LATENCY_COLUMNS)).where(*clauses)
+        query = sa.select(*group, *(sa.func.sum(r[name]) for name in LATENCY_COLUMNS)).where(
+            in_ranges(r, org_id, [(low, high)]), r.kind == kind
+        )
         for row in connection.execute(query.group_by(*group)):
             merged = out.setdefault(tuple(row[: len(group)]), [0] * LATENCY_BUCKETS)
             for position, count in enumerate(row[len(group) :]):

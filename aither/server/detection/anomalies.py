@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from ...schema.vocabulary import Severity
 from ..alerts.notice import AnomalyNotice, NoticeEvent
+from ..storage.accounts import first_row
 from ..storage.schema import anomalies
 from .rollups import MINUTE_NS
 from .rules import Rule
@@ -93,14 +94,7 @@ def notice_of(row: Mapping[str, Any], event: NoticeEvent) -> AnomalyNotice:
 
 
 def _open_row(connection: Connection, org_id: str, key: str) -> dict[str, Any] | None:
-    row = (
-        connection.execute(
-            sa.select(anomalies).where(anomalies.c.org_id == org_id, anomalies.c.open_key == key)
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row is not None else None
+    return first_row(connection, anomalies, anomalies.c.org_id == org_id, anomalies.c.open_key == key)
 
 
 def record(
@@ -206,14 +200,7 @@ def open_rows(connection: Connection, org_id: str) -> Iterator[dict[str, Any]]:
 
 
 def get(connection: Connection, org_id: str, anomaly_id: int) -> dict[str, Any] | None:
-    row = (
-        connection.execute(
-            sa.select(anomalies).where(anomalies.c.org_id == org_id, anomalies.c.id == anomaly_id)
-        )
-        .mappings()
-        .first()
-    )
-    return dict(row) if row is not None else None
+    return first_row(connection, anomalies, anomalies.c.org_id == org_id, anomalies.c.id == anomaly_id)
 
 
 def list_rows(

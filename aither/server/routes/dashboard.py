@@ -26,12 +26,13 @@ import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from ..dashboard import queries as q
 from ..storage.window import Window
 from . import schemas as s
 from .deps import NotInTelemetryStore, Reader, StorageDep
+from .params import IsoTime
 from .responses import NOT_IN_TELEMETRY_STORE, QUERY
 
 router = APIRouter(
@@ -43,14 +44,8 @@ router = APIRouter(
 
 DEFAULT_RANGE_NS = 24 * 3600 * 1_000_000_000
 _PERCENTILES = (0.5, 0.99)
-Since = Annotated[
-    dt.datetime | None,
-    BeforeValidator(s.iso_time_only),
-    Query(description="ISO 8601; default: 24 hours before until"),
-]
-Until = Annotated[
-    dt.datetime | None, BeforeValidator(s.iso_time_only), Query(description="ISO 8601; default: now")
-]
+Since = Annotated[IsoTime, Query(description="ISO 8601; default: 24 hours before until")]
+Until = Annotated[IsoTime, Query(description="ISO 8601; default: now")]
 Buckets = Annotated[int, Query(ge=1, le=500, description="how many time buckets to cut the window in")]
 
 

@@ -5,17 +5,16 @@ Every route needs a key with the ``read`` scope and sees only its organisation's
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query
-from pydantic import BeforeValidator
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ...schema.vocabulary import RiskLevel
 from ..analysis.label_join import LABEL_STATUSES
 from ..storage import Storage
+from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from ..storage.metrics import model_metrics
 from ..storage.queries import (
     CursorError,
@@ -30,24 +29,18 @@ from ..storage.queries import (
 from ..storage.window import Window
 from . import schemas as s
 from .deps import Reader, StorageDep
+from .params import Cursor, IsoTime, Limit
 from .responses import NOT_FOUND, QUERY
 
 router = APIRouter(prefix="/api/v1", tags=["query"], responses=QUERY)
+T = TypeVar("T")
 
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-Since = Annotated[
-    dt.datetime | None,
-    BeforeValidator(s.iso_time_only),
-    Query(description="ISO 8601 time; from this time on (inclusive)"),
-]
-Until = Annotated[
-    dt.datetime | None, BeforeValidator(s.iso_time_only), Query(description="ISO 8601 time; before this time")
-]
-Limit = Annotated[int, Query(ge=1, le=1000)]
-Cursor = Annotated[str | None, Query(min_length=1, description="next_cursor of the previous page")]
+Since = Annotated[IsoTime, Query(description="ISO 8601 time; from this time on (inclusive)")]
+Until = Annotated[IsoTime, Query(description="ISO 8601 time; before this time")]
 
 
-def _window(since: dt.datetime | None, until: dt.datetime | None) -> Window:
+def _window(since: Since = None, until: Until = None) -> Window:
     window = Window(s.to_ns(since), s.to_ns(until))
     # since == until is an empty window (nothing matches), not an error: the schema can't say so
     if window.since_ns is not None and window.until_ns is not None and window.since_ns > window.until_ns:
@@ -55,20 +48,26 @@ def _window(since: dt.datetime | None, until: dt.datetime | None) -> Window:
     return window
 
 
-Rows = tuple[list[dict[str, Any]], str | None]
+def _paging(limit: Limit = 50, cursor: Cursor = None) -> Paging:
+    return Paging(limit, cursor)
 
 
-def _read_page(
-    storage: Storage, org_id: str, read: str, sql_read: Callable[..., Rows], options: dict[str, Any]
-) -> Rows:
-    """A page from the telemetry store's ``read`` method when one is set, else from ``sql_read``;
-    a cursor this server did not hand out is the caller's mistake (400)."""
+TimeWindow = Annotated[Window, Depends(_window)]
+"""The ``since`` and ``until`` parameters, as a window."""
+PageOf = Annotated[Paging, Depends(_paging)]
+"""The ``limit`` and ``cursor`` parameters of a list."""
+
+
+def _read(storage: Storage, sql_read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """What ``sql_read`` answers, asked of the telemetry store's read of the same name when the
+    server has one (the two answer alike); a cursor this server did not hand out is the
+    caller's mistake (400)."""
     try:
         if storage.telemetry is not None:
-            rows: Rows = getattr(storage.telemetry, read)(org_id, **options)
-            return rows
+            answer: T = getattr(storage.telemetry, sql_read.__name__)(*args, **kwargs)
+            return answer
         with storage.read() as connection:
-            return sql_read(connection, org_id, **options)
+            return sql_read(connection, *args, **kwargs)
     except CursorError as exc:
         raise HTTPException(400, str(exc)) from None
 
@@ -131,15 +130,8 @@ def _span_out(row: dict[str, Any]) -> s.Span:
 
 
 @router.get("/models", response_model=list[s.Model], summary="Models and versions that sent predictions")
-def get_models(
-    *, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None
-) -> list[s.Model]:
-    window = _window(since, until)
-    if storage.telemetry is not None:
-        rows = storage.telemetry.list_models(principal.org_id, window)
-    else:
-        with storage.read() as connection:
-            rows = list_models(connection, principal.org_id, window)
+def get_models(*, principal: Reader, storage: StorageDep, window: TimeWindow) -> list[s.Model]:
+    rows = _read(storage, list_models, principal.org_id, window)
     return [
         s.Model(
             name=row["model_name"],
@@ -168,26 +160,19 @@ def get_predictions(
     model: str | None = None,
     version: str | None = None,
     environment: str | None = None,
+    # plain parameters, not a TimeWindow: a dependency's parameters come after the route's own
+    # in the OpenAPI document, which lists since and until before labelled and error
     since: Since = None,
     until: Until = None,
     labelled: Annotated[bool | None, Query(description="true: only labelled; false: only unlabelled")] = None,
     error: Annotated[
         bool | None, Query(description="true: only calls that raised; false: only good ones")
     ] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    page: PageOf,
 ) -> s.Page[s.Prediction]:
-    options: dict[str, Any] = {
-        "model": model,
-        "version": version,
-        "environment": environment,
-        "window": _window(since, until),
-        "labelled": labelled,
-        "error": error,
-        "limit": limit,
-        "cursor": cursor,
-    }
-    rows, next_cursor = _read_page(storage, principal.org_id, "list_predictions", list_predictions, options)
+    window = _window(since, until)
+    where = PredictionFilter(model, version, environment, window, labelled=labelled, error=error)
+    rows, next_cursor = _read(storage, list_predictions, principal.org_id, where, page)
     return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -198,13 +183,12 @@ def get_labels(
     storage: StorageDep,
     status: Annotated[str | None, Query(description="joined, pending, ambiguous or invalid")] = None,
     model: str | None = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    page: PageOf,
 ) -> s.Page[s.Label]:
     if status is not None and status not in LABEL_STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(LABEL_STATUSES)}")
-    options = {"status": status, "model": model, "limit": limit, "cursor": cursor}
-    rows, next_cursor = _read_page(storage, principal.org_id, "list_labels", list_labels, options)
+    where = LabelFilter(status=status, model=model)
+    rows, next_cursor = _read(storage, list_labels, principal.org_id, where, page)
     return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)
 
 
@@ -218,11 +202,7 @@ def get_trace_route(*, trace_id: str, principal: Reader, storage: StorageDep) ->
     trace_id = trace_id.lower()
     if not _TRACE_ID.match(trace_id):
         raise HTTPException(400, f"{trace_id!r} is not a trace id (32 hexadecimal digits)")
-    if storage.telemetry is not None:
-        trace = storage.telemetry.get_trace(principal.org_id, trace_id)
-    else:
-        with storage.read() as connection:
-            trace = get_trace(connection, principal.org_id, trace_id)
+    trace = _read(storage, get_trace, principal.org_id, trace_id)
     if trace is None:
         raise HTTPException(404, f"no trace {trace_id}")
     return s.Trace(
@@ -251,26 +231,22 @@ def get_llm_calls(
     risk: Annotated[
         RiskLevel | None, Query(description="this risk level and above (low, medium, high, critical)")
     ] = None,
-    since: Since = None,
-    until: Until = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    window: TimeWindow,
+    page: PageOf,
 ) -> s.Page[s.LlmCall]:
-    options: dict[str, Any] = {
-        "model": model,
-        "provider": provider,
-        "pii": pii,
-        "injection": injection,
-        "error": error,
-        "user_id": user_id,
-        "session_id": session_id,
-        "service": service,
-        "window": _window(since, until),
-        "limit": limit,
-        "cursor": cursor,
-        "min_risk": risk,
-    }
-    rows, next_cursor = _read_page(storage, principal.org_id, "list_llm_calls", list_llm_calls, options)
+    where = LlmCallFilter(
+        model=model,
+        provider=provider,
+        pii=pii,
+        injection=injection,
+        error=error,
+        user_id=user_id,
+        session_id=session_id,
+        service=service,
+        window=window,
+        min_risk=risk,
+    )
+    rows, next_cursor = _read(storage, list_llm_calls, principal.org_id, where, page)
     return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
 
 
@@ -291,11 +267,7 @@ def get_llm_call_totals(
     limit: Limit = 100,
 ) -> s.LlmCallTotals:
     window = _window(since, until)
-    if storage.telemetry is not None:
-        rows = storage.telemetry.llm_call_totals(principal.org_id, group_by, window=window, limit=limit)
-    else:
-        with storage.read() as connection:
-            rows = llm_call_totals(connection, principal.org_id, group_by, window=window, limit=limit)
+    rows = _read(storage, llm_call_totals, principal.org_id, group_by, window=window, limit=limit)
     return s.LlmCallTotals(
         group_by=group_by, since=since, until=until, items=[s.LlmCallTotal(**row) for row in rows]
     )
@@ -317,19 +289,15 @@ def get_metrics(
     since: Since = None,
     until: Until = None,
 ) -> s.ModelMetrics:
-    window = _window(since, until)
+    scope = ModelScope(model, version, environment, _window(since, until))
     if storage.telemetry is not None:
         telemetry = storage.telemetry
-        versions = telemetry.model_metrics(
-            principal.org_id, model, version=version, environment=environment, window=window
-        )
+        versions = telemetry.model_metrics(principal.org_id, scope)
         named = telemetry.label_status_counts(principal.org_id, model)
         unnamed = telemetry.label_status_counts(principal.org_id, None)
     else:
         with storage.read() as connection:
-            versions = model_metrics(
-                connection, principal.org_id, model, version=version, environment=environment, window=window
-            )
+            versions = model_metrics(connection, principal.org_id, scope)
             named = label_status_counts(connection, principal.org_id, model)
             unnamed = label_status_counts(connection, principal.org_id, None)
     if not versions and not named:

@@ -36,6 +36,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from .bulk import upsert_sql
+from .rollup_time import (
+    HOUR_NS,
+    NS_MAX,
+    bucket_spans,
+    by_table,
+    hour_of,
+    in_ranges,
+    prune_step,
+)
+from .rollup_time import MINUTE_NS as MINUTE_NS  # noqa: PLC0414  (re-exported: joins, detection.stats)
+from .rollup_time import minute_of as minute_of  # noqa: PLC0414  (re-exported: joins, detection.stats)
+from .rollup_time import split_window as split_window  # noqa: PLC0414  (re-exported: joins, detection.stats)
+from .rollup_time import tiers as tiers  # noqa: PLC0414  (re-exported: joins, detection.stats)
 from .schema import (
     DELAY_BUCKETS,
     DELAY_COLUMNS,
@@ -46,9 +59,6 @@ from .schema import (
     predictions,
 )
 
-MINUTE_NS = 60_000_000_000
-HOUR_NS = 60 * MINUTE_NS
-_NS_MIN, _NS_MAX = -(2**63), 2**63 - 1  # what the 64-bit time columns hold
 CLASSIFICATION = "classification"  # as analysis.scoring names the task
 
 KEY_COLUMNS = ("model", "version", "environment", "task", "pair", "pred_class", "label_class")
@@ -61,6 +71,12 @@ def delay_bucket(delay_s: float) -> int:
     if not delay_s > 1.0:  # also NaN, and labels stamped before their prediction
         return 0
     return min(DELAY_BUCKETS - 1, math.ceil(2 * math.log2(delay_s)))
+
+
+_COUNTS = ("rows", "correct", "classified", "num_rows")
+_TOTALS = ("err_sum", "abs_err_sum", "sq_err_sum", "delay_sum_s")
+"""The summed fields of a :class:`LabelRollup` (counts, then float totals), each a column of
+the rollups of the same name."""
 
 
 @dataclass
@@ -100,15 +116,19 @@ class LabelRollup:
         self.delay_max_s = delay_s if self.delay_max_s is None else max(self.delay_max_s, delay_s)
         self.histogram[delay_bucket(delay_s)] += 1
 
+    @classmethod
+    def of_sums(cls, sums: Mapping[str, Any], delay_max_s: float | None) -> LabelRollup:
+        """A rollup from summed columns (:data:`LABEL_ROLLUP_SUMS`; the histogram stays zero)."""
+        rollup = cls(delay_max_s=delay_max_s)
+        for name in _COUNTS:
+            setattr(rollup, name, int(sums[name]))
+        for name in _TOTALS:
+            setattr(rollup, name, float(sums[name]))
+        return rollup
+
     def merge(self, other: LabelRollup) -> None:
-        self.rows += other.rows
-        self.correct += other.correct
-        self.classified += other.classified
-        self.num_rows += other.num_rows
-        self.err_sum += other.err_sum
-        self.abs_err_sum += other.abs_err_sum
-        self.sq_err_sum += other.sq_err_sum
-        self.delay_sum_s += other.delay_sum_s
+        for name in (*_COUNTS, *_TOTALS):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.delay_max_s is not None:
             self.delay_max_s = (
                 other.delay_max_s if self.delay_max_s is None else max(self.delay_max_s, other.delay_max_s)
@@ -117,17 +137,8 @@ class LabelRollup:
             self.histogram[index] += count
 
     def to_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "rows": self.rows,
-            "correct": self.correct,
-            "classified": self.classified,
-            "num_rows": self.num_rows,
-            "err_sum": self.err_sum,
-            "abs_err_sum": self.abs_err_sum,
-            "sq_err_sum": self.sq_err_sum,
-            "delay_sum_s": self.delay_sum_s,
-            "delay_max_s": self.delay_max_s if self.delay_max_s is not None else 0.0,
-        }
+        row: dict[str, Any] = {name: getattr(self, name) for name in (*_COUNTS, *_TOTALS)}
+        row["delay_max_s"] = self.delay_max_s if self.delay_max_s is not None else 0.0
         row.update(zip(DELAY_COLUMNS, self.histogram, strict=True))
         return row
 
@@ -151,18 +162,6 @@ def key_of(
         (pred_class or "") if pair else "",
         (label_class or "") if pair else "",
     )
-
-
-def minute_of(time_ns: int) -> int:
-    return max(time_ns - time_ns % MINUTE_NS, _NS_MIN)
-
-
-def hour_of(time_ns: int) -> int:
-    return max(time_ns - time_ns % HOUR_NS, _NS_MIN)
-
-
-def _ceil(time_ns: int, unit: int) -> int:
-    return min(-(-time_ns // unit) * unit, _NS_MAX)
 
 
 Fact = tuple[
@@ -280,7 +279,7 @@ def _recompute_minutes(connection: Connection, org_id: str, minutes: set[tuple[i
             lr.model_name == model,
             _version_is(lr.model_version, version),
             lr.pred_time_ns >= minute,
-            lr.pred_time_ns < min(minute + MINUTE_NS, _NS_MAX),
+            lr.pred_time_ns < min(minute + MINUTE_NS, NS_MAX),
         )
         _upsert(connection, label_rollups, org_id, collect(connection.execute(query)))
 
@@ -308,7 +307,7 @@ def _rebuild_hour(connection: Connection, org_id: str, hour: int, model: str, ve
             r.model == model,
             r.version == version,
             r.minute_ns >= hour,
-            r.minute_ns < min(hour + HOUR_NS, _NS_MAX),
+            r.minute_ns < min(hour + HOUR_NS, NS_MAX),
         )
         .group_by(*keys)
     )
@@ -353,16 +352,9 @@ def prune(connection: Connection, cutoff_ns: int, org_id: str | None) -> int:
     the ``label_rows`` that remain, and 0 is returned.
     """
     first_minute, first_hour = minute_of(cutoff_ns), hour_of(cutoff_ns)
-    for table, first_kept, span in (
-        (label_rollups, first_minute, HOUR_NS),
-        (label_rollups_hourly, first_hour, 24 * HOUR_NS),
-    ):
-        t = table.c
-        where = [t.minute_ns < first_kept, *([t.org_id == org_id] if org_id is not None else [])]
-        oldest = connection.execute(sa.select(sa.func.min(t.minute_ns)).where(*where)).scalar()
-        if oldest is not None:
-            end = min(first_kept, oldest + span)
-            return int(connection.execute(table.delete().where(*where, t.minute_ns < end)).rowcount)
+    deleted = prune_step(connection, label_rollups, label_rollups_hourly, cutoff_ns, org_id)
+    if deleted is not None:
+        return deleted
     if first_minute < cutoff_ns:
         for found_org, keys in _keys_at(connection, label_rollups, first_minute, org_id).items():
             _recompute_minutes(
@@ -387,93 +379,6 @@ def _keys_at(
     for found_org, model, version in connection.execute(query.distinct()):
         out.setdefault(found_org, set()).add((model, version))
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class Split:
-    """A window cut into whole minutes (from the rollups) and partial edges (from the rows)."""
-
-    full_from: int | None
-    full_to: int | None
-    use_rollups: bool
-    edges: tuple[tuple[int | None, int | None], ...]
-
-
-def split_window(since: int | None, until: int | None) -> Split:
-    """Whole minutes ``[full_from, full_to)`` and the partial minutes at a bounded window's edges."""
-    full_from = _ceil(since, MINUTE_NS) if since is not None else None
-    full_to = minute_of(until) if until is not None else None
-    if full_from is not None and full_to is not None and full_from >= full_to:
-        return Split(None, None, False, ((since, until),))  # inside one or two minutes: rows only
-    edges = []
-    if since is not None and full_from is not None and since < full_from:
-        edges.append((since, full_from))
-    if until is not None and full_to is not None and full_to < until:
-        edges.append((full_to, until))
-    return Split(full_from, full_to, True, tuple(edges))
-
-
-def tiers(split: Split, hourly: bool = True) -> list[tuple[bool, int | None, int | None]]:
-    """The spans of a split's whole minutes, as (from the hourly table?, from, to): whole hours
-    from the hourly table, the minutes around them from the per-minute one."""
-    if not split.use_rollups:
-        return []
-    if not hourly:
-        return [(False, split.full_from, split.full_to)]
-    hour_from = _ceil(split.full_from, HOUR_NS) if split.full_from is not None else None
-    hour_to = hour_of(split.full_to) if split.full_to is not None else None
-    if hour_from is not None and hour_to is not None and hour_from >= hour_to:
-        return [(False, split.full_from, split.full_to)]
-    out: list[tuple[bool, int | None, int | None]] = [(True, hour_from, hour_to)]
-    if split.full_from is not None and hour_from is not None and split.full_from < hour_from:
-        out.append((False, split.full_from, hour_from))
-    if split.full_to is not None and hour_to is not None and hour_to < split.full_to:
-        out.append((False, hour_to, split.full_to))
-    return out
-
-
-def bucket_spans(
-    since_ns: int, until_ns: int, bucket_ns: int, minutes: tuple[int, int] | None = None
-) -> list[tuple[bool, int, int]]:
-    """The window's minutes ``[floor(since), until)`` (or ``minutes``: [first, end) minute
-    starts) as (from the hourly table?, from, to) spans, for sums per bucket.
-
-    An hour comes from the hourly rollups when all its minutes are in the range and in one
-    bucket; the rest (the hours at the range's ends and those a bucket boundary cuts) from the
-    per-minute ones, so every minute counts in the same bucket either way.
-    """
-
-    def bucket(minute: int) -> int:
-        return 0 if minute < since_ns else (minute - since_ns) // bucket_ns
-
-    first, end = minutes if minutes is not None else (minute_of(since_ns), _ceil(until_ns, MINUTE_NS))
-    hour = _ceil(first, HOUR_NS)
-    spans: list[tuple[bool, int, int]] = []
-
-    def add(hourly: bool, low: int, high: int) -> None:
-        if low >= high:
-            return
-        if spans and spans[-1][0] == hourly and spans[-1][2] == low:
-            spans[-1] = (hourly, spans[-1][1], high)
-        else:
-            spans.append((hourly, low, high))
-
-    add(False, first, min(hour, end))
-    # A bucket at a time, not an hour at a time (a window of centuries is millions of hours):
-    # the run of whole hours whose last minute stays in the bucket the first one starts in, then
-    # at most one hour that a bucket boundary cuts.
-    while hour + HOUR_NS <= end:
-        bucket_end = since_ns + (bucket(hour) + 1) * bucket_ns
-        inside = (bucket_end - 1 - (hour + HOUR_NS - MINUTE_NS)) // HOUR_NS + 1
-        whole = min(max(inside, 0), (end - hour) // HOUR_NS)
-        if whole:
-            add(True, hour, hour + whole * HOUR_NS)
-            hour += whole * HOUR_NS
-        else:
-            add(False, hour, hour + HOUR_NS)
-            hour += HOUR_NS
-    add(False, max(hour, first), end)
-    return spans
 
 
 def _add(out: dict[tuple[Any, ...], LabelRollup], key: tuple[Any, ...], rollup: LabelRollup) -> None:
@@ -517,24 +422,9 @@ def window_sums(
             # hours whole in one bucket from the hourly table, the other minutes per minute
             full = (split.full_from, split.full_to)
             spans = list(bucket_spans(buckets[0], split.full_to, buckets[1], minutes=full))
-    for hourly in (True, False):
-        ranges = [(low, high) for from_hours, low, high in spans if from_hours == hourly]
-        if not ranges:
-            continue
+    for hourly, ranges in by_table(spans):
         r = (label_rollups_hourly if hourly else label_rollups).c
-        # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
-        clauses: list[Any] = [
-            sa.or_(
-                *(
-                    sa.and_(
-                        r.org_id == org_id,
-                        *([r.minute_ns >= low] if low is not None else []),
-                        *([r.minute_ns < high] if high is not None else []),
-                    )
-                    for low, high in ranges
-                )
-            )
-        ]
+        clauses: list[Any] = [in_ranges(r, org_id, ranges)]
         for column, value in ((r.model, model), (r.version, version), (r.environment, environment)):
             if value is not None:
                 clauses.append(column == value)
@@ -554,17 +444,7 @@ def window_sums(
             values = dict(zip(names, row[len(keys) : len(keys) + len(names)], strict=True))
             if not values["rows"]:
                 continue  # no rollup row in the span: the aggregate's single NULL row
-            rollup = LabelRollup(
-                rows=int(values["rows"]),
-                correct=int(values["correct"]),
-                classified=int(values["classified"]),
-                num_rows=int(values["num_rows"]),
-                err_sum=float(values["err_sum"]),
-                abs_err_sum=float(values["abs_err_sum"]),
-                sq_err_sum=float(values["sq_err_sum"]),
-                delay_sum_s=float(values["delay_sum_s"]),
-                delay_max_s=float(row[-1]),
-            )
+            rollup = LabelRollup.of_sums(values, float(row[-1]))
             if histogram:
                 rollup.histogram = [int(values[name]) for name in DELAY_COLUMNS]
             _add(out, tuple(row[: len(keys)]), rollup)

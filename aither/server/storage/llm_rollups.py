@@ -13,7 +13,7 @@ equal an aggregate of ``llm_calls``.
 
 :func:`totals` reads a window's whole hours from the hourly table, the whole minutes around
 them from the per-minute one and its partial first and last minute from ``llm_calls`` (the
-window helpers of :mod:`.label_rollups`), so the totals are exact for any window.
+window helpers of :mod:`.rollup_time`), so the totals are exact for any window.
 """
 
 from __future__ import annotations
@@ -26,7 +26,17 @@ from sqlalchemy.engine import Connection
 
 from ..ingest.records import LlmCallRecord
 from .bulk import upsert_sql
-from .label_rollups import HOUR_NS, MINUTE_NS, hour_of, minute_of, split_window, tiers
+from .rollup_time import (
+    HOUR_NS,
+    MINUTE_NS,
+    by_table,
+    hour_of,
+    in_ranges,
+    minute_of,
+    prune_step,
+    split_window,
+    tiers,
+)
 from .schema import LLM_ROLLUP_KEYS, LLM_ROLLUP_SUMS, llm_calls, llm_rollups, llm_rollups_hourly
 
 Key = tuple[int, str, str, str, str]
@@ -157,16 +167,9 @@ def prune(connection: Connection, cutoff_ns: int, org_id: str | None) -> int:
     the calls that remain, and 0 is returned.
     """
     first_minute, first_hour = minute_of(cutoff_ns), hour_of(cutoff_ns)
-    for table, first_kept, span in (
-        (llm_rollups, first_minute, HOUR_NS),
-        (llm_rollups_hourly, first_hour, 24 * HOUR_NS),
-    ):
-        t = table.c
-        where = [t.minute_ns < first_kept, *([t.org_id == org_id] if org_id is not None else [])]
-        oldest = connection.execute(sa.select(sa.func.min(t.minute_ns)).where(*where)).scalar()
-        if oldest is not None:
-            end = min(first_kept, oldest + span)
-            return int(connection.execute(table.delete().where(*where, t.minute_ns < end)).rowcount)
+    deleted = prune_step(connection, llm_rollups, llm_rollups_hourly, cutoff_ns, org_id)
+    if deleted is not None:
+        return deleted
     if first_minute < cutoff_ns:
         r, c = llm_rollups.c, llm_calls.c
         org = [r.org_id == org_id] if org_id is not None else []
@@ -196,24 +199,12 @@ def totals(
         for index, value in enumerate(values):
             sums[index] += value or 0
 
-    for hourly in (True, False):
-        ranges = [(low, high) for from_hours, low, high in tiers(split) if from_hours == hourly]
-        if not ranges:
-            continue
+    for hourly, ranges in by_table(tiers(split)):
         r = (llm_rollups_hourly if hourly else llm_rollups).c
-        # each range a whole index condition, so the database seeks each on (org_id, minute_ns)
-        where = sa.or_(
-            *(
-                sa.and_(
-                    r.org_id == org_id,
-                    *([r.minute_ns >= low] if low is not None else []),
-                    *([r.minute_ns < high] if high is not None else []),
-                )
-                for low, high in ranges
-            )
-        )
         column = r[GROUPS[group_by]]
-        query = sa.select(column, *(sa.func.sum(r[name]) for name in LLM_ROLLUP_SUMS)).where(where)
+        query = sa.select(column, *(sa.func.sum(r[name]) for name in LLM_ROLLUP_SUMS)).where(
+            in_ranges(r, org_id, ranges)
+        )
         for row in connection.execute(query.group_by(column)):
             add(row[0], row[1:])
     c = llm_calls.c

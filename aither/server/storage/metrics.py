@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,9 +34,9 @@ from ..analysis.quality import classification_scores, quantile
 from ..analysis.scoring import CLASSIFICATION, REGRESSION
 from ..detection.rollups import histogram_quantile
 from . import label_rollups
+from .filters import ModelScope
 from .schema import label_rows, predictions
 from .volume import prediction_volume
-from .window import Window
 
 LATENCY_QUANTILES = (0.5, 0.9, 0.99)
 EXACT_PERCENTILES_UP_TO = 100_000
@@ -61,8 +62,16 @@ def _quantiles_by_version(
         return {row[0]: [float(v) for v in row[1:]] for row in connection.execute(query)}
     # SQLite has no percentile function; its window functions are slower than one pass of
     # fetchall and a sort here (measured on 1M rows: benchmarks/server_label_join.py).
+    return quantiles_of(_driver_rows(connection, sa.select(version_column, value).where(*clauses)), qs)
+
+
+def quantiles_of(
+    rows: Iterable[tuple[str | None, Any]], qs: Sequence[float]
+) -> dict[str | None, list[float]]:
+    """Per version: the exact interpolated quantiles ``qs`` (as ``percentile_cont``) of the
+    numbers of some (version, number) rows."""
     values: dict[str | None, list[float]] = defaultdict(list)
-    for version, number in _driver_rows(connection, sa.select(version_column, value).where(*clauses)):
+    for version, number in rows:
         values[version].append(float(number))
     out: dict[str | None, list[float]] = {}
     for version, numbers in values.items():
@@ -108,26 +117,14 @@ def _nan_to_none(values: Iterable[float]) -> list[float | None]:
     return [None if math.isnan(v) else v for v in values]
 
 
-def model_metrics(
-    connection: Connection,
-    org_id: str,
-    model: str,
-    *,
-    version: str | None = None,
-    environment: str | None = None,
-    window: Window | None = None,
-) -> list[dict[str, Any]]:
-    """Metrics of ``model``, one dict per version (newest activity first); [] when it has none."""
-    window = window or Window()
+def model_metrics(connection: Connection, org_id: str, scope: ModelScope) -> list[dict[str, Any]]:
+    """Metrics of ``scope.model``, one dict per version (newest activity first); [] when it has none."""
     p = predictions.c
-    clauses: list[Any] = [p.org_id == org_id, p.model_name == model, *window.clauses(p.time_ns)]
-    if version is not None:
-        clauses.append(p.model_version == version)
-    if environment is not None:
-        clauses.append(p.environment == environment)
-    volume = prediction_volume(
-        connection, org_id, model, version=version, environment=environment, window=window
-    )
+    clauses: list[Any] = [
+        p.org_id == org_id,
+        *scope.clauses(p.model_name, p.model_version, p.environment, p.time_ns),
+    ]
+    volume = prediction_volume(connection, org_id, scope)
     versions: dict[str | None, dict[str, Any]] = {}
     for key, rollup in volume.items():
         count = round(rollup.count)
@@ -165,17 +162,14 @@ def model_metrics(
             p50, p90, p99 = _nan_to_none(values)
             versions[key]["latency_ms"].update({"p50": p50, "p90": p90, "p99": p99})
 
-    _add_label_metrics(connection, org_id, model, version, environment, window, clauses, versions)
+    _add_label_metrics(connection, org_id, scope, clauses, versions)
     return sorted(versions.values(), key=lambda entry: entry["last_seen_ns"], reverse=True)
 
 
 def _add_label_metrics(
     connection: Connection,
     org_id: str,
-    model: str,
-    version: str | None,
-    environment: str | None,
-    window: Window,
+    scope: ModelScope,
     clauses: list[Any],
     versions: dict[str | None, dict[str, Any]],
 ) -> None:
@@ -183,12 +177,12 @@ def _add_label_metrics(
     sums = label_rollups.window_sums(
         connection,
         org_id,
-        window.since_ns,
-        window.until_ns,
+        scope.window.since_ns,
+        scope.window.until_ns,
         ("version", "task", "pair", "pred_class", "label_class"),
-        model=model,
-        version=version,
-        environment=environment,
+        model=scope.model,
+        version=scope.version,
+        environment=scope.environment,
         histogram=True,
     )
     labelled: dict[str | None, label_rollups.LabelRollup] = {}
@@ -212,7 +206,7 @@ def _add_label_metrics(
         delays = _quantiles_by_version(
             connection,
             label_rows.c.model_version,
-            *_delay_query(org_id, model, version, environment, window, clauses),
+            *_delay_query(org_id, scope, clauses),
         )
     else:  # past that, sorting every delay costs seconds: the rollups' histogram (within ~19 %)
         delays = {
@@ -236,18 +230,16 @@ def _add_label_metrics(
 
 
 def _delay_query(
-    org_id: str,
-    model: str,
-    version: str | None,
-    environment: str | None,
-    window: Window,
-    clauses: list[Any],
+    org_id: str, scope: ModelScope, clauses: list[Any]
 ) -> tuple[Any, list[Any], Sequence[float]]:
     """The label delay in seconds and the clauses of the labelled rows, for exact percentiles."""
     lr = label_rows.c
-    label_clauses: list[Any] = [lr.org_id == org_id, lr.model_name == model, *window.clauses(lr.pred_time_ns)]
-    if version is not None:
-        label_clauses.append(lr.model_version == version)
-    if environment is not None:  # label rows don't copy the environment; go through the prediction
+    # label rows don't copy the environment: it is matched through the prediction below
+    own = replace(scope, environment=None)
+    label_clauses = [
+        lr.org_id == org_id,
+        *own.clauses(lr.model_name, lr.model_version, None, lr.pred_time_ns),
+    ]
+    if scope.environment is not None:
         label_clauses.append(lr.prediction_id.in_(sa.select(predictions.c.id).where(*clauses)))
     return (lr.label_time_ns - lr.pred_time_ns) / 1e9, label_clauses, DELAY_QUANTILES

@@ -7,17 +7,22 @@ routes shape them. Lists are newest first and paged with an opaque cursor (``tim
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...schema.vocabulary import RiskLevel
+from ...schema import semconv as sc
 from . import label_rollups, llm_rollups
+from .filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from .schema import label_rows, labels, llm_calls, operations, predictions, spans
 from .volume import model_volumes
 from .window import Window
+
+Rows = tuple[list[dict[str, Any]], str | None]
+"""A page of a list: its rows, and the cursor of the next page (None at the end)."""
 
 
 class CursorError(ValueError):
@@ -36,7 +41,7 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
         raise CursorError(f"invalid cursor {cursor!r}; pass the next_cursor of a previous page") from None
 
 
-def cut_page(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+def cut_page(rows: list[dict[str, Any]], limit: int) -> Rows:
     """The first ``limit`` of rows fetched newest first with ``LIMIT limit + 1``, and the cursor
     of the next page (None when the extra row did not come, i.e. this is the last page)."""
     if len(rows) > limit:
@@ -54,10 +59,6 @@ def parse_json(text: str | None) -> Any:
         return text
 
 
-def _version_clause(column: Any, version: str | None) -> list[Any]:
-    return [] if version is None else [column == version]
-
-
 def list_models(connection: Connection, org_id: str, window: Window | None = None) -> list[dict[str, Any]]:
     """One row per model and version: counts, errors, label coverage, first and last seen.
 
@@ -68,7 +69,7 @@ def list_models(connection: Connection, org_id: str, window: Window | None = Non
     last :data:`_NEWEST_CALLS` calls that has them.
     """
     window = window or Window()
-    volumes, environments = model_volumes(connection, org_id, window=window)
+    volumes, environments = model_volumes(connection, org_id, ModelScope(window=window))
     labelled = label_rollups.window_sums(
         connection, org_id, window.since_ns, window.until_ns, ("model", "version")
     )
@@ -133,54 +134,46 @@ def _seen(
     return out
 
 
-def list_predictions(
-    connection: Connection,
-    org_id: str,
-    *,
-    model: str | None = None,
-    version: str | None = None,
-    environment: str | None = None,
-    window: Window | None = None,
-    labelled: bool | None = None,
-    error: bool | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+def list_predictions(connection: Connection, org_id: str, where: PredictionFilter, page: Paging) -> Rows:
     """A page of predictions, newest first, and the cursor of the next page (None at the end)."""
-    window = window or Window()
     p = predictions
-    labelled_count = (
+    c = p.c
+    clauses: list[Any] = [
+        c.org_id == org_id,
+        *where.clauses(c.model_name, c.model_version, c.environment, c.time_ns),
+    ]
+    if where.error is not None:
+        clauses.append(c.is_error.is_(where.error))
+    has_labels = sa.exists().where(label_rows.c.prediction_id == c.id)
+    if where.labelled is True:
+        clauses.append(has_labels)
+    elif where.labelled is False:
+        clauses.append(~has_labels)
+    rows, next_cursor = _read_page(connection, sa.select(p, _labelled_count()).where(*clauses), p, page)
+    _attach_labels(connection, rows)
+    return rows, next_cursor
+
+
+def _labelled_count() -> Any:
+    """A prediction's labelled rows, as a column of a select from ``predictions``."""
+    return (
         sa.select(sa.func.count())
-        .where(label_rows.c.prediction_id == p.c.id)
+        .where(label_rows.c.prediction_id == predictions.c.id)
         .scalar_subquery()
         .label("labelled_rows")
     )
-    clauses: list[Any] = [p.c.org_id == org_id, *window.clauses(p.c.time_ns)]
-    if model is not None:
-        clauses.append(p.c.model_name == model)
-    clauses += _version_clause(p.c.model_version, version)
-    if environment is not None:
-        clauses.append(p.c.environment == environment)
-    if error is not None:
-        clauses.append(p.c.is_error.is_(error))
-    has_labels = sa.exists().where(label_rows.c.prediction_id == p.c.id)
-    if labelled is True:
-        clauses.append(has_labels)
-    elif labelled is False:
-        clauses.append(~has_labels)
-    if cursor is not None:
-        time_ns, row_id = decode_cursor(cursor)
-        clauses.append(sa.or_(p.c.time_ns < time_ns, sa.and_(p.c.time_ns == time_ns, p.c.id < row_id)))
-    query = (
-        sa.select(p, labelled_count)
-        .where(*clauses)
-        .order_by(p.c.time_ns.desc(), p.c.id.desc())
-        .limit(limit + 1)
-    )
+
+
+def _read_page(connection: Connection, query: sa.Select[Any], table: sa.Table, page: Paging) -> Rows:
+    """The page of ``query``'s rows of ``table`` (newest first: by time, then id), and the
+    cursor of the next page."""
+    t = table.c
+    if page.cursor is not None:
+        time_ns, row_id = decode_cursor(page.cursor)
+        query = query.where(sa.or_(t.time_ns < time_ns, sa.and_(t.time_ns == time_ns, t.id < row_id)))
+    query = query.order_by(t.time_ns.desc(), t.id.desc()).limit(page.limit + 1)
     rows = [dict(row) for row in connection.execute(query).mappings()]
-    rows, next_cursor = cut_page(rows, limit)
-    _attach_labels(connection, rows)
-    return rows, next_cursor
+    return cut_page(rows, page.limit)
 
 
 def _attach_labels(connection: Connection, rows: list[dict[str, Any]]) -> None:
@@ -194,36 +187,22 @@ def _attach_labels(connection: Connection, rows: list[dict[str, Any]]) -> None:
         for prediction_id, row_index, value in connection.execute(query):
             values.setdefault(prediction_id, {})[row_index] = parse_json(value)
     for row in rows:
-        row["features"] = parse_json(row["features"])
-        row["prediction"] = parse_json(row["prediction"])
-        found = values.get(row["id"], {})
-        row["labels"] = dict(sorted(found.items()))
-        row["label"] = found.get(0) if (row["output_rows"] or 0) <= 1 else None
+        give_labels(row, values.get(row["id"], {}))
 
 
-def list_labels(
-    connection: Connection,
-    org_id: str,
-    *,
-    status: str | None = None,
-    model: str | None = None,
-    trace_id: str | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+def give_labels(row: dict[str, Any], found: Mapping[int, Any]) -> None:
+    """Parse a prediction row's JSON and give it its true values ``found`` {row: value}:
+    ``labels`` (by row index) and, for a prediction of one row, ``label``."""
+    row["features"] = parse_json(row["features"])
+    row["prediction"] = parse_json(row["prediction"])
+    row["labels"] = dict(sorted(found.items()))
+    row["label"] = row["labels"].get(0) if (row["output_rows"] or 0) <= 1 else None
+
+
+def list_labels(connection: Connection, org_id: str, where: LabelFilter, page: Paging) -> Rows:
     """A page of labels, newest first, with where the join put them."""
-    clauses: list[Any] = [labels.c.org_id == org_id]
-    if status is not None:
-        clauses.append(labels.c.status == status)
-    if model is not None:
-        clauses.append(labels.c.model_name == model)
-    if trace_id is not None:
-        clauses.append(labels.c.trace_id == trace_id)
-    if cursor is not None:
-        time_ns, row_id = decode_cursor(cursor)
-        clauses.append(
-            sa.or_(labels.c.time_ns < time_ns, sa.and_(labels.c.time_ns == time_ns, labels.c.id < row_id))
-        )
+    c = labels.c
+    wanted = ((c.status, where.status), (c.model_name, where.model), (c.trace_id, where.trace_id))
     target = predictions.alias("target")
     query = (
         sa.select(
@@ -231,13 +210,10 @@ def list_labels(
             target.c.span_id.label("prediction_span_id"),
             target.c.model_name.label("prediction_model"),
         )
-        .select_from(labels.outerjoin(target, target.c.id == labels.c.prediction_id))
-        .where(*clauses)
-        .order_by(labels.c.time_ns.desc(), labels.c.id.desc())
-        .limit(limit + 1)
+        .select_from(labels.outerjoin(target, target.c.id == c.prediction_id))
+        .where(c.org_id == org_id, *(column == value for column, value in wanted if value is not None))
     )
-    rows = [dict(row) for row in connection.execute(query).mappings()]
-    rows, next_cursor = cut_page(rows, limit)
+    rows, next_cursor = _read_page(connection, query, labels, page)
     for row in rows:
         row["value"] = parse_json(row["value"])
         row["row_indices"] = parse_json(row["row_indices"])
@@ -272,19 +248,10 @@ def get_trace(connection: Connection, org_id: str, trace_id: str) -> dict[str, A
     if not span_rows:
         return None
     prediction_rows, _ = list_predictions_in_trace(connection, org_id, trace_id)
-    payloads = {row["span_id"]: row for row in prediction_rows}
-    for row in span_rows:
-        for key in ("attributes", "events", "links", "resource"):
-            row[key] = parse_json(row[key])
-        prediction = payloads.get(row["span_id"])
-        if prediction is not None and isinstance(row["attributes"], dict):
-            from ...schema import semconv as sc
-
-            if prediction["features_text"] is not None:
-                row["attributes"][sc.ML_FEATURES] = prediction["features_text"]
-            if prediction["prediction_text"] is not None:
-                row["attributes"][sc.ML_PREDICTION] = prediction["prediction_text"]
-    label_page, _ = list_labels(connection, org_id, trace_id=trace_id, limit=10_000)
+    parse_spans(
+        span_rows, {row["span_id"]: (row["features_text"], row["prediction_text"]) for row in prediction_rows}
+    )
+    label_page, _ = list_labels(connection, org_id, LabelFilter(trace_id=trace_id), Paging(limit=10_000))
     return {
         "trace_id": trace_id,
         "spans": span_rows,
@@ -295,17 +262,25 @@ def get_trace(connection: Connection, org_id: str, trace_id: str) -> dict[str, A
     }
 
 
+def parse_spans(span_rows: list[dict[str, Any]], texts: Mapping[str, tuple[str | None, str | None]]) -> None:
+    """Parse the spans' JSON columns, and give each prediction span back the features and
+    prediction text its prediction row keeps (``texts``, by span id)."""
+    for row in span_rows:
+        for key in ("attributes", "events", "links", "resource"):
+            row[key] = parse_json(row[key])
+        if row["span_id"] in texts and isinstance(row["attributes"], dict):
+            features, prediction = texts[row["span_id"]]
+            if features is not None:
+                row["attributes"][sc.ML_FEATURES] = features
+            if prediction is not None:
+                row["attributes"][sc.ML_PREDICTION] = prediction
+
+
 def list_predictions_in_trace(
     connection: Connection, org_id: str, trace_id: str
 ) -> tuple[list[dict[str, Any]], None]:
     p = predictions
-    labelled_count = (
-        sa.select(sa.func.count())
-        .where(label_rows.c.prediction_id == p.c.id)
-        .scalar_subquery()
-        .label("labelled_rows")
-    )
-    query = sa.select(p, labelled_count).where(p.c.org_id == org_id, p.c.trace_id == trace_id)
+    query = sa.select(p, _labelled_count()).where(p.c.org_id == org_id, p.c.trace_id == trace_id)
     rows = sorted(
         (dict(row) for row in connection.execute(query).mappings()), key=itemgetter("time_ns", "id")
     )
@@ -333,50 +308,23 @@ def _rows_in_trace(
     return rows
 
 
-def list_llm_calls(
-    connection: Connection,
-    org_id: str,
-    *,
-    model: str | None = None,
-    provider: str | None = None,
-    pii: bool | None = None,
-    injection: bool | None = None,
-    error: bool | None = None,
-    user_id: str | None = None,
-    session_id: str | None = None,
-    service: str | None = None,
-    window: Window | None = None,
-    limit: int = 50,
-    cursor: str | None = None,
-    min_risk: RiskLevel | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of LLM calls, newest first; ``pii``/``injection``: flagged (True) or not (False).
-
-    ``min_risk`` keeps calls of that risk level and above.
-    """
-    window = window or Window()
+def list_llm_calls(connection: Connection, org_id: str, where: LlmCallFilter, page: Paging) -> Rows:
+    """A page of LLM calls, newest first, and the cursor of the next page (None at the end)."""
     c = llm_calls.c
-    clauses: list[Any] = [c.org_id == org_id, *window.clauses(c.time_ns)]
-    if model is not None:
-        clauses.append(sa.or_(c.request_model == model, c.response_model == model))
-    if provider is not None:
-        clauses.append(c.provider == provider)
-    for column, value in ((c.user_id, user_id), (c.session_id, session_id), (c.service, service)):
-        if value is not None:
-            clauses.append(column == value)
-    for column, wanted in ((c.pii_detected, pii), (c.injection_detected, injection)):
-        if wanted is not None:  # "not flagged" includes calls that were never scanned
-            clauses.append(column.is_(True) if wanted else sa.or_(column.is_(None), column.is_(False)))
-    if error is not None:
-        clauses.append(c.is_error.is_(error))
-    if min_risk is not None:
-        clauses.append(c.risk_level.in_([level.value for level in RiskLevel if level >= min_risk]))
-    if cursor is not None:
-        time_ns, row_id = decode_cursor(cursor)
-        clauses.append(sa.or_(c.time_ns < time_ns, sa.and_(c.time_ns == time_ns, c.id < row_id)))
-    query = sa.select(llm_calls).where(*clauses).order_by(c.time_ns.desc(), c.id.desc()).limit(limit + 1)
-    rows = [dict(row) for row in connection.execute(query).mappings()]
-    rows, next_cursor = cut_page(rows, limit)
+    clauses: list[Any] = [c.org_id == org_id, *where.window.clauses(c.time_ns)]
+    if where.trace_id is not None:
+        clauses.append(c.trace_id == where.trace_id)
+    if where.model is not None:
+        clauses.append(sa.or_(c.request_model == where.model, c.response_model == where.model))
+    clauses += [c[column] == value for column, value in where.equal_columns().items()]
+    for column, wanted in where.flags().items():  # "not flagged" includes calls that were never scanned
+        clauses.append(c[column].is_(True) if wanted else sa.or_(c[column].is_(None), c[column].is_(False)))
+    if where.error is not None:
+        clauses.append(c.is_error.is_(where.error))
+    risk_levels = where.risk_levels()
+    if risk_levels is not None:
+        clauses.append(c.risk_level.in_(risk_levels))
+    rows, next_cursor = _read_page(connection, sa.select(llm_calls).where(*clauses), llm_calls, page)
     for row in rows:
         for key in ("finish_reasons", "pii_counts", "injection_rules"):
             row[key] = parse_json(row[key])

@@ -8,58 +8,43 @@ two minutes of rows), so the counts are exact for any window and cost no scan of
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..detection.rollups import Rollup
-from .label_rollups import split_window, tiers
+from .filters import ModelScope
+from .rollup_time import in_ranges, split_window, tiers
 from .schema import ROLLUP_SUMS, predictions, rollups, rollups_hourly
 from .window import Window
 
 
-def prediction_volume(
-    connection: Connection,
-    org_id: str,
-    model: str,
-    *,
-    version: str | None,
-    environment: str | None,
-    window: Window,
-) -> dict[str | None, Rollup]:
-    """Per version (None: no version): calls, output rows, errors, latency sum and histogram."""
-    volume, _ = model_volumes(
-        connection, org_id, model=model, version=version, environment=environment, window=window
-    )
+def prediction_volume(connection: Connection, org_id: str, scope: ModelScope) -> dict[str | None, Rollup]:
+    """Per version of ``scope.model`` (None: no version): calls, output rows, errors, latency sum
+    and histogram."""
+    volume, _ = model_volumes(connection, org_id, scope)
     return {key[1]: rollup for key, rollup in volume.items()}
 
 
 def model_volumes(
-    connection: Connection,
-    org_id: str,
-    *,
-    model: str | None = None,
-    version: str | None = None,
-    environment: str | None = None,
-    window: Window,
+    connection: Connection, org_id: str, scope: ModelScope
 ) -> tuple[dict[tuple[str, str | None], Rollup], dict[tuple[str, str | None], str | None]]:
     """Per (model, version) (version None: no version): the same sums, of every model unless
-    ``model`` is given; and per (model, version), the largest environment seen (as SQL's
+    ``scope.model`` is given; and per (model, version), the largest environment seen (as SQL's
     ``max()`` of the rows gives)."""
+    window = scope.window
     split = split_window(window.since_ns, window.until_ns)
     out: dict[tuple[str, str | None], Rollup] = {}
     environments: dict[tuple[str, str | None], str | None] = {}
     for hourly, low, high in tiers(split):
         r = (rollups_hourly if hourly else rollups).c
-        clauses: list[Any] = [r.org_id == org_id, r.kind == "prediction"]
-        for column, value in ((r.model, model), (r.version, version), (r.environment, environment)):
-            if value is not None:
-                clauses.append(column == value)
-        if low is not None:
-            clauses.append(r.minute_ns >= low)
-        if high is not None:
-            clauses.append(r.minute_ns < high)
+        clauses: list[Any] = [
+            in_ranges(r, org_id, [(low, high)]),
+            r.kind == "prediction",
+            *scope.clauses(r.model, r.version, r.environment),
+        ]
         sums = [sa.func.sum(r[name]).label(name) for name in ROLLUP_SUMS]
         query = sa.select(
             r.model,
@@ -80,13 +65,8 @@ def model_volumes(
                 environments[key] = row["max_environment"]
     p = predictions.c
     for start, end in split.edges:
-        clauses = [p.org_id == org_id, *Window(start, end).clauses(p.time_ns)]
-        if model is not None:
-            clauses.append(p.model_name == model)
-        if version is not None:
-            clauses.append(p.model_version == version)
-        if environment is not None:
-            clauses.append(p.environment == environment)
+        edge = replace(scope, window=Window(start, end))
+        clauses = [p.org_id == org_id, *edge.clauses(p.model_name, p.model_version, p.environment, p.time_ns)]
         query = sa.select(
             p.model_name, p.model_version, p.latency_ms, p.output_rows, p.is_error, p.environment
         ).where(*clauses)

@@ -16,11 +16,12 @@ from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
-from ...schema.vocabulary import RiskLevel
 from ..detection.hook import detect
 from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
+from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from ..storage.ingest import IngestResult
+from ..storage.queries import Rows
 from ..storage.usage import add_usage, period_bounds
 from ..storage.window import Window
 from .client import TelemetryUnavailable
@@ -58,59 +59,13 @@ class TelemetryStore(Protocol):
 
     def list_models(self, org_id: str, window: Window | None = None) -> list[dict[str, Any]]: ...
 
-    def list_labels(
-        self,
-        org_id: str,
-        *,
-        status: str | None = None,
-        model: str | None = None,
-        trace_id: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
+    def list_labels(self, org_id: str, where: LabelFilter, page: Paging) -> Rows: ...
 
-    def model_metrics(
-        self,
-        org_id: str,
-        model: str,
-        *,
-        version: str | None = None,
-        environment: str | None = None,
-        window: Window | None = None,
-    ) -> list[dict[str, Any]]: ...
+    def model_metrics(self, org_id: str, scope: ModelScope) -> list[dict[str, Any]]: ...
 
-    def list_predictions(
-        self,
-        org_id: str,
-        *,
-        model: str | None = None,
-        version: str | None = None,
-        environment: str | None = None,
-        window: Window | None = None,
-        labelled: bool | None = None,
-        error: bool | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
+    def list_predictions(self, org_id: str, where: PredictionFilter, page: Paging) -> Rows: ...
 
-    def list_llm_calls(
-        self,
-        org_id: str,
-        *,
-        model: str | None = None,
-        provider: str | None = None,
-        pii: bool | None = None,
-        injection: bool | None = None,
-        error: bool | None = None,
-        user_id: str | None = None,
-        session_id: str | None = None,
-        service: str | None = None,
-        window: Window | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-        min_risk: RiskLevel | None = None,
-        trace_id: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
+    def list_llm_calls(self, org_id: str, where: LlmCallFilter, page: Paging) -> Rows: ...
 
     def llm_call_totals(
         self, org_id: str, group_by: str, *, window: Window | None = None, limit: int = 100

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..storage.queries import cut_page, decode_cursor, parse_json
+from ..storage.filters import LabelFilter, Paging
+from ..storage.queries import Rows, parse_json
 from ..storage.window import Window
 from .client import Executor
+from .conditions import equal_sql, read_page, window_sql
 from .labels import LABEL_COLUMNS, LATEST_LABEL_ROWS, LATEST_LABELS
-from .llm import _U64_MAX, window_sql
 
 
 class CatalogReads:
@@ -49,40 +50,15 @@ class CatalogReads:
             model["labelled_rows"] = labelled.get((model["model_name"], model["model_version"]), 0)
         return models
 
-    def list_labels(
-        self,
-        org_id: str,
-        *,
-        status: str | None = None,
-        model: str | None = None,
-        trace_id: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    def list_labels(self, org_id: str, where: LabelFilter, page: Paging) -> Rows:
         """A page of labels, newest first, with where the join put them (as the relational read)."""
-        inner, outer = "", ""
-        params: dict[str, Any] = {"org": org_id, "limit": limit + 1}
-        if trace_id is not None:  # every version shares it: filter before picking the newest
-            inner += " AND trace_id = %(trace)s"
-            params["trace"] = trace_id
-        if model is not None:
-            inner += " AND model_name = %(model)s"
-            params["model"] = model
-        if status is not None:  # changes between versions: filter the newest only
-            outer += " AND status = %(status)s"
-            params["status"] = status
-        if cursor is not None:
-            time_ns, row_id = decode_cursor(cursor)
-            outer += " AND (time_ns < %(ct)s OR (time_ns = %(ct)s AND id < %(ci)s))"
-            params.update(ct=min(max(time_ns, 0), _U64_MAX), ci=min(max(row_id, 0), _U64_MAX))
+        params: dict[str, Any] = {"org": org_id}
+        # a trace and a model are every version's: filter before picking the newest; the
+        # status changes between versions: filter the newest only
+        inner = equal_sql({"trace_id": where.trace_id, "model_name": where.model}, params)
+        outer = equal_sql({"status": where.status}, params)
         latest = LATEST_LABELS.format(db=self.db, where=inner)
-        found = self.x.execute(
-            f"SELECT {', '.join(LABEL_COLUMNS)} FROM ({latest}) WHERE 1{outer} "
-            "ORDER BY time_ns DESC, id DESC LIMIT %(limit)s",
-            params,
-        )
-        rows = [dict(zip(LABEL_COLUMNS, row, strict=True)) for row in found]
-        rows, next_cursor = cut_page(rows, limit)
+        rows, next_cursor = read_page(self.x, f"({latest})", LABEL_COLUMNS, f"1{outer}", params, page)
         for row in rows:
             row["is_batch"] = bool(row["is_batch"])
             row["value"] = parse_json(row["value"])

@@ -14,25 +14,29 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from ..analysis.quality import classification_scores, quantile
+from ..analysis.quality import classification_scores
 from ..analysis.scoring import CLASSIFICATION, REGRESSION
 from ..detection import rollups as rollup_math
 from ..detection.rollups import Rollup, RollupKey
 from ..ingest.records import DecodedBatch
-from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES
-from ..storage.queries import cut_page, decode_cursor, parse_json
+from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
+from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES, quantiles_of
+from ..storage.queries import Rows, give_labels, parse_json, parse_spans
 from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
 from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
+<<<<<<< HEAD
 from .detection import DetectionReads
+=======
+from .conditions import equal_sql, read_page, window_sql
+>>>>>>> main
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
-from .llm import LlmReads, window_sql
+from .llm import LlmReads
 from .schema import HISTOGRAM, MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
 
 logger = logging.getLogger("aither.server")
 
-_U64_MAX = 2**64 - 1
 _SPAN_COLUMNS = (
     "trace_id", "span_id", "parent_span_id", "name", "aither_kind", "span_kind", "service_name",
     "scope_name", "start_time_ns", "end_time_ns", "status_code", "status_message", "attributes",
@@ -64,6 +68,11 @@ _BOOLEANS = frozenset({"is_error", "pii_detected", "injection_detected"})
 def _value(record: Any, name: str) -> Any:
     value = getattr(record, name)
     return int(value) if name in _BOOLEANS and value is not None else value
+
+
+def _scope_columns(scope: ModelScope) -> dict[str, str | None]:
+    """The parts of a scope, by their column in ``predictions``."""
+    return {"model_name": scope.model, "model_version": scope.version, "environment": scope.environment}
 
 
 def _version_entry(
@@ -160,35 +169,14 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
             ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
             [(org_id, *(getattr(s, c) for c in _SPAN_COLUMNS), received_at_ns) for s in batch.spans],
         )
-        x.insert(
-            f"{db}.predictions",
-            ("org_id", "id", *_PREDICTION_COLUMNS),
-            [
-                (org_id, span_number(p.span_id), *(_value(p, c) for c in _PREDICTION_COLUMNS))
-                for p in batch.predictions
-            ],
-        )
+        self._insert_records("predictions", _PREDICTION_COLUMNS, org_id, batch.predictions)
         x.insert(
             f"{db}.prediction_traces",
             ("org_id", *_TRACE_COLUMNS),
             [(org_id, *(getattr(p, c) for c in _TRACE_COLUMNS)) for p in batch.predictions],
         )
-        x.insert(
-            f"{db}.llm_calls",
-            ("org_id", "id", *_LLM_COLUMNS),
-            [
-                (org_id, span_number(c.span_id), *(_value(c, n) for n in _LLM_COLUMNS))
-                for c in batch.llm_calls
-            ],
-        )
-        x.insert(
-            f"{db}.operations",
-            ("org_id", "id", *_OPERATION_COLUMNS),
-            [
-                (org_id, span_number(o.span_id), *(_value(o, n) for n in _OPERATION_COLUMNS))
-                for o in batch.operations
-            ],
-        )
+        self._insert_records("llm_calls", _LLM_COLUMNS, org_id, batch.llm_calls)
+        self._insert_records("operations", _OPERATION_COLUMNS, org_id, batch.operations)
         services = {span.key: span.service_name or "" for span in batch.spans}
         collected = rollup_math.collect(batch.llm_calls, batch.predictions, services)
         rollup_rows = []
@@ -202,6 +190,16 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         )
         if batch.predictions or batch.labels:
             ClickHouseLabelJoin(x, org_id, self._next_version()).join(batch.predictions, batch.labels)
+
+    def _insert_records(
+        self, table: str, columns: Sequence[str], org_id: str, records: Sequence[Any]
+    ) -> None:
+        """Insert typed records into ``table``, each with its ``id`` (its span id as a number)."""
+        self.x.insert(
+            f"{self.db}.{table}",
+            ("org_id", "id", *columns),
+            [(org_id, span_number(r.span_id), *(_value(r, c) for c in columns)) for r in records],
+        )
 
     def prune(self, before_ns: int) -> int:
         """Drop the day partitions wholly before ``before_ns``; the number dropped.
@@ -268,24 +266,12 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         )
         return {status: int(count) for status, count in rows}
 
-    def model_metrics(
-        self,
-        org_id: str,
-        model: str,
-        *,
-        version: str | None = None,
-        environment: str | None = None,
-        window: Window | None = None,
-    ) -> list[dict[str, Any]]:
-        """Metrics of ``model`` per version, as :func:`aither.server.storage.metrics.model_metrics`."""
-        window = window or Window()
-        where, params = window_sql(window, "time_ns")
-        params.update(org=org_id, model=model, version=version, environment=environment)
-        if version is not None:
-            where += " AND model_version = %(version)s"
-        if environment is not None:
-            where += " AND environment = %(environment)s"
-        source = f"{self.db}.predictions FINAL WHERE org_id = %(org)s AND model_name = %(model)s{where}"
+    def model_metrics(self, org_id: str, scope: ModelScope) -> list[dict[str, Any]]:
+        """Metrics of ``scope.model`` per version, as :func:`aither.server.storage.metrics.model_metrics`."""
+        where, params = window_sql(scope.window, "time_ns")
+        where += equal_sql(_scope_columns(scope), params)
+        params["org"] = org_id
+        source = f"{self.db}.predictions FINAL WHERE org_id = %(org)s{where}"
         versions: dict[str | None, dict[str, Any]] = {}
         for key, count, rows, errors, latency_sum, first, last, task in self.x.execute(
             "SELECT model_version, count(), sum(ifNull(output_rows, 0)), sum(is_error), sum(latency_ms), "
@@ -302,13 +288,11 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
             if key in versions:
                 versions[key]["latency_ms"].update(zip(("p50", "p90", "p99"), values, strict=True))
 
-        label_where, label_params = window_sql(window, "pred_time_ns")
-        label_where += " AND model_name = %(model)s"
-        if version is not None:
-            label_where += " AND model_version = %(version)s"
+        label_where, label_params = window_sql(scope.window, "pred_time_ns")
+        # label rows carry their model and version; the environment is filtered after the join
+        label_where += equal_sql({"model_name": scope.model, "model_version": scope.version}, params)
         labelled = self._label_rows(label_where)
-        if environment is not None:
-            labelled += " AND environment = %(environment)s"
+        labelled += equal_sql({"environment": scope.environment}, params)
         params.update(label_params)
         # the difference in integers, then seconds: as floats, 1.8e18 ns would lose 256 ns steps
         delay = "(toInt64(label_time_ns) - toInt64(pred_time_ns)) / 1e9"
@@ -364,56 +348,28 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
                 params,
             )
             return {key: [float(v) for v in values] for key, values in found}
-        grouped: dict[str | None, list[float]] = defaultdict(list)
-        for key, number in self.x.execute(f"SELECT model_version, {value} FROM {source}", params):
-            grouped[key].append(float(number))
-        out: dict[str | None, list[float]] = {}
-        for key, values in grouped.items():
-            values.sort()
-            out[key] = [quantile(values, q) for q in qs]
-        return out
+        return quantiles_of(self.x.execute(f"SELECT model_version, {value} FROM {source}", params), qs)
 
-    def list_predictions(
-        self,
-        org_id: str,
-        *,
-        model: str | None = None,
-        version: str | None = None,
-        environment: str | None = None,
-        window: Window | None = None,
-        labelled: bool | None = None,
-        error: bool | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    def list_predictions(self, org_id: str, where: PredictionFilter, page: Paging) -> Rows:
         """A page of predictions, newest first (as :func:`aither.server.storage.queries.list_predictions`)."""
-        where, params = window_sql(window or Window(), "time_ns")
-        params.update(org=org_id, model=model, version=version, environment=environment, limit=limit + 1)
-        for name, value in (("model_name", model), ("model_version", version), ("environment", environment)):
-            if value is not None:
-                where += (
-                    f" AND {name} = %({'model' if name == 'model_name' else name.removeprefix('model_')})s"
-                )
-        if error is not None:
-            where += f" AND is_error = {int(error)}"
-        if labelled is not None:
-            found_in = "IN" if labelled else "NOT IN"
-            where += (
+        sql, params = window_sql(where.window, "time_ns")
+        sql += equal_sql(_scope_columns(where), params)
+        if where.error is not None:
+            sql += f" AND is_error = {int(where.error)}"
+        if where.labelled is not None:
+            found_in = "IN" if where.labelled else "NOT IN"
+            sql += (
                 f" AND (trace_id, span_id) {found_in} "
                 f"(SELECT pred_trace_id, pred_span_id FROM {self._label_rows('')})"
             )
-        if cursor is not None:
-            time_ns, row_id = decode_cursor(cursor)
-            where += " AND (time_ns < %(ct)s OR (time_ns = %(ct)s AND id < %(ci)s))"
-            params.update(ct=min(max(time_ns, 0), _U64_MAX), ci=min(max(row_id, 0), _U64_MAX))
-        columns = ("id", *_PREDICTION_COLUMNS)
-        found = self.x.execute(
-            f"SELECT {', '.join(columns)} FROM {self.db}.predictions FINAL WHERE org_id = %(org)s{where} "
-            "ORDER BY time_ns DESC, id DESC LIMIT %(limit)s",
-            params,
+        rows, next_cursor = read_page(
+            self.x,
+            f"{self.db}.predictions FINAL",
+            ("id", *_PREDICTION_COLUMNS),
+            f"org_id = %(org)s{sql}",
+            {**params, "org": org_id},
+            page,
         )
-        rows = [dict(zip(columns, row, strict=True)) for row in found]
-        rows, next_cursor = cut_page(rows, limit)
         self._attach_labels(org_id, rows)
         return rows, next_cursor
 
@@ -435,11 +391,8 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         for row in rows:
             key = (row["trace_id"], row["span_id"])
             row["is_error"] = bool(row["is_error"])
-            row["features"] = parse_json(row["features"])
-            row["prediction"] = parse_json(row["prediction"])
             row["labelled_rows"] = counts.get(key, 0)
-            row["labels"] = dict(sorted(values.get(key, {}).items()))
-            row["label"] = row["labels"].get(0) if (row["output_rows"] or 0) <= 1 else None
+            give_labels(row, values.get(key, {}))
 
     def get_trace(self, org_id: str, trace_id: str) -> dict[str, Any] | None:
         """Every span of a trace with its typed rows (as :func:`aither.server.storage.queries.get_trace`);
@@ -464,19 +417,9 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         ]
         texts = {row["span_id"]: (row["features"], row["prediction"]) for row in prediction_rows}
         self._attach_labels(org_id, prediction_rows)
-        for row in span_rows:
-            for key in ("attributes", "events", "links", "resource"):
-                row[key] = parse_json(row[key])
-            if row["span_id"] in texts and isinstance(row["attributes"], dict):
-                from ...schema import semconv as sc
-
-                features, prediction = texts[row["span_id"]]
-                if features is not None:
-                    row["attributes"][sc.ML_FEATURES] = features
-                if prediction is not None:
-                    row["attributes"][sc.ML_PREDICTION] = prediction
-        labels, _ = self.list_labels(org_id, trace_id=trace_id, limit=10_000)
-        llm_rows, _ = self.list_llm_calls(org_id, trace_id=trace_id, limit=10_000)
+        parse_spans(span_rows, texts)
+        labels, _ = self.list_labels(org_id, LabelFilter(trace_id=trace_id), Paging(limit=10_000))
+        llm_rows, _ = self.list_llm_calls(org_id, LlmCallFilter(trace_id=trace_id), Paging(limit=10_000))
         operations = [
             dict(zip(("id", *_OPERATION_COLUMNS), row, strict=True))
             for row in self.x.execute(

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -48,18 +49,24 @@ def _database_name(url: str, path: str) -> str:
     return name
 
 
+@contextmanager
+def _installed(message: str) -> Iterator[None]:
+    """Imports of an optional package: one that is missing stops the server with ``message``
+    (``{}``: the missing module's name), as a URL it can't use."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        raise DatabaseURLError(message.format(exc.name)) from exc
+
+
 class NativeExecutor:
     """A ClickHouse server over the native TCP protocol; one connection per thread."""
 
     engine = "clickhouse"
 
     def __init__(self, url: str) -> None:
-        try:
+        with _installed("the ClickHouse driver is not installed ({}); pip install 'aither[clickhouse]'"):
             from clickhouse_driver import Client
-        except ModuleNotFoundError as exc:
-            raise DatabaseURLError(
-                f"the ClickHouse driver is not installed ({exc.name}); pip install 'aither[clickhouse]'"
-            ) from exc
         parts = urlsplit(url)
         self.database = _database_name(url, parts.path)
         self._options: dict[str, Any] = {
@@ -121,13 +128,9 @@ class ChdbExecutor:
     engine = "chdb"
 
     def __init__(self, url: str) -> None:
-        try:
+        with _installed("chdb:// needs the chdb and clickhouse-driver packages ({} is missing)"):
             from chdb import session
             from clickhouse_driver.util.escape import escape_params
-        except ModuleNotFoundError as exc:
-            raise DatabaseURLError(
-                f"chdb:// needs the chdb and clickhouse-driver packages ({exc.name} is missing)"
-            ) from exc
         parts = urlsplit(url)
         if not parts.path or parts.path == "/":
             raise DatabaseURLError(f"telemetry database URL {url!r}: name a directory, chdb:///path/to/dir")

@@ -1,0 +1,60 @@
+"""SQL conditions and pages shared by the ClickHouse reads, as the relational reads filter and page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..storage.filters import Paging
+from ..storage.queries import Rows, cut_page, decode_cursor
+from ..storage.window import Window
+from .client import Executor
+
+_U64_MAX = 2**64 - 1
+
+
+def _u64(value: int) -> int:
+    """``value`` clamped to a UInt64 column (a bound past it matches as the column's end would)."""
+    return min(max(value, 0), _U64_MAX)
+
+
+def window_sql(window: Window, column: str) -> tuple[str, dict[str, Any]]:
+    """SQL conditions of a window on a UInt64 time column, its bounds clamped to the column."""
+    sql = ""
+    params: dict[str, Any] = {}
+    if window.since_ns is not None:
+        sql += f" AND {column} >= %(since)s"
+        params["since"] = _u64(window.since_ns)
+    if window.until_ns is not None:
+        sql += f" AND {column} < %(until)s"
+        params["until"] = _u64(window.until_ns)
+    return sql, params
+
+
+def equal_sql(wanted: Mapping[str, Any], params: dict[str, Any]) -> str:
+    """`` AND column = %(column)s`` for each column given a value (None: any); the values go
+    into ``params`` under the column's name."""
+    sql = ""
+    for column, value in wanted.items():
+        if value is not None:
+            sql += f" AND {column} = %({column})s"
+            params[column] = value
+    return sql
+
+
+def read_page(
+    x: Executor, source: str, columns: Sequence[str], where: str, params: dict[str, Any], page: Paging
+) -> Rows:
+    """A page of the rows of ``source`` matching ``where``, newest first (by ``time_ns``, then
+    ``id``), as dicts of ``columns``; and the cursor of the next page."""
+    params = {**params, "limit": page.limit + 1}
+    if page.cursor is not None:
+        time_ns, row_id = decode_cursor(page.cursor)
+        where += " AND (time_ns < %(ct)s OR (time_ns = %(ct)s AND id < %(ci)s))"
+        params.update(ct=_u64(time_ns), ci=_u64(row_id))
+    found = x.execute(
+        f"SELECT {', '.join(columns)} FROM {source} WHERE {where} "
+        "ORDER BY time_ns DESC, id DESC LIMIT %(limit)s",
+        params,
+    )
+    return cut_page([dict(zip(columns, row, strict=True)) for row in found], page.limit)
