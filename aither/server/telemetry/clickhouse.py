@@ -26,11 +26,8 @@ from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
 from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
-<<<<<<< HEAD
-from .detection import DetectionReads
-=======
 from .conditions import equal_sql, read_page, window_sql
->>>>>>> main
+from .detection import DetectionReads
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads
 from .schema import HISTOGRAM, MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
