@@ -9,6 +9,7 @@ is a real database process (or chDB's engine in this one); a missing one is skip
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from otlp_builder import PROTOBUF, Spans, body, ids, new_trace_id
 
 from aither.schema import semconv as sc
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.bootstrap import bootstrap
+from aither.server.detection import shared
+from aither.server.storage.schema import organizations
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import clickhouse_server  # noqa: E402
@@ -90,23 +94,25 @@ STREAM = _stream()
 WINDOW = {"since": "2026-09-20T00:00:00Z", "until": "2026-09-23T00:00:00Z"}
 
 
-NOW_NS = 1_790_000_021_000_000_000
-"""Event time just after the stream, in the minute of all of it: when the window rules run."""
+NOW_NS = 1_790_000_010_000_000_000
+"""Event time 10 s after the stream's start, its calls all within the window rules' last
+seconds: when the window rules run."""
 ANOMALY = ("rule", "kind", "service", "model", "version", "environment", "severity", "status", "count")
 
 
-def _window_rules(storage: Storage) -> None:
+def _window_rules(storage: Storage) -> list[Any]:
     """One tick of the window rules at :data:`NOW_NS`, on the writer (as its own ticks run),
-    reading the latest calls from the store as the lease holder of several servers does."""
-    import sqlalchemy as sa
+    reading the latest calls from the store as the lease holder of several servers does; returns
+    what that read found (per target, the calls), which must be the same on every engine."""
 
-    from aither.server.storage.schema import organizations
-
-    def tick(connection: sa.Connection) -> None:
+    def tick(connection: sa.Connection) -> list[Any]:
         (org_id,) = connection.execute(sa.select(organizations.c.id)).scalars()
         storage.detection.evaluate(connection, org_id, NOW_NS)
+        recent = shared.recent_calls(connection, org_id, NOW_NS, storage.detection.telemetry)
+        held = recent.held().items()
+        return sorted((key, [dataclasses.astuple(call) for call in calls]) for key, calls in held)
 
-    storage.writer.run(tick)
+    return storage.writer.run(tick)
 
 
 async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]:
@@ -122,7 +128,7 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
         for payload in STREAM:
             response = await http.post("/v1/traces", content=payload, headers=PROTOBUF)
             assert response.status_code == 200, response.content
-        _window_rules(storage)
+        recent = _window_rules(storage)
 
         async def get(path: str, **params: Any) -> Any:
             response = await http.get(path, params=params)
@@ -166,6 +172,7 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
             "by_user": await get("/api/v1/llm-calls/totals", group_by="user"),
             "by_model": await get("/api/v1/llm-calls/totals", group_by="model", **WINDOW),
             "stats": await get("/api/v1/stats", **WINDOW),
+            "recent": recent,
             "anomalies": sorted(
                 tuple(anomaly[name] for name in ANOMALY) for anomaly in await get("/api/v1/anomalies")
             ),
@@ -301,6 +308,9 @@ async def test_every_engine_gives_sqlites_answers(
     assert len(answers["unflagged"]["items"]) == 4  # calls never scanned count as not flagged
     assert [p["model_version"] for p in answers["price_v2"]["items"]] == ["2"]
     assert [call["risk_level"] for call in answers["risky"]["items"]] == ["medium"]
+    # the window rules' read of the latest calls: each stored call of the last seconds, once
+    assert sum(len(calls) for _, calls in answers["recent"]) == 4 + 6  # LLM calls, predictions
+    assert [a[0] for a in answers["anomalies"]] == ["request_failure"]  # the failed call, once
 
     for name, answer in expected.items():
         assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"

@@ -80,6 +80,10 @@ class RecentCalls:
             self._calls[target_key] = calls = deque(maxlen=RECENT_MAX)
         calls.append(call)
 
+    def held(self) -> dict[RollupKey, list[RecentCall]]:
+        """What is held, per target (the key's minute is 0), oldest call first."""
+        return {key: list(calls) for key, calls in self._calls.items()}
+
     def view(self, rule: Rule, now_ns: int) -> dict[Target, list[RecentCall]]:
         """The calls of the last RECENT_S seconds per target of ``rule`` (in its scope); drops older ones."""
         start = now_ns - int(RECENT_S * 1e9)
