@@ -49,8 +49,8 @@ class ServerProcess:
         self.lines = []
         self.base_url = ""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "aither.cli", "server", "--port", str(self.port), "--db", self.database_url]
-            + ["--log-level", self.log_level],
+            [sys.executable, "-m", "aither.cli", "server", "--port", str(self.port)]
+            + ["--db", self.database_url, "--log-level", self.log_level],
             env=self.env,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,

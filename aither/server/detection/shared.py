@@ -31,7 +31,9 @@ def organisations(connection: Connection) -> list[str]:
     return [row[0] for row in connection.execute(sa.select(organizations.c.id))]
 
 
-def newest_event_ns(connection: Connection, org_id: str, telemetry: TelemetryStore | None = None) -> int | None:
+def newest_event_ns(
+    connection: Connection, org_id: str, telemetry: TelemetryStore | None = None
+) -> int | None:
     """The newest time of a stored LLM call or prediction (each an index's last entry), read
     from ``telemetry`` when telemetry lives there (``--telemetry-db``)."""
     if telemetry is not None:

@@ -68,7 +68,8 @@ class DetectionReads:
                 where=_RECENT,
                 inner="ifNull(response_model, ifNull(request_model, '')) AS model, time_ns, latency_ms, "
                 "cost_usd, input_tokens, output_tokens, is_error",
-                columns="service, model, time_ns, latency_ms, cost_usd, input_tokens, output_tokens, is_error",
+                columns="service, model, time_ns, latency_ms, cost_usd, input_tokens, output_tokens, "
+                "is_error",
             ),
             params,
         )
