@@ -332,6 +332,9 @@ def list_llm_calls(connection: Connection, org_id: str, where: LlmCallFilter, pa
 
 
 LLM_TOTALS_GROUPS = ("user", "session", "service", "model", "provider")
+COST_ORDER_DIGITS = 9
+"""Totals order by cost to this many decimals (a billionth of a dollar), then calls and key: the
+engines sum floats in different orders, so costs equal but for the last bits tie everywhere."""
 """What :func:`llm_call_totals` groups by (``user`` is ``enduser.id``, ``model`` the request model)."""
 
 
@@ -362,7 +365,14 @@ def llm_call_totals(
             if sums[0]
         ]
         # as the query below orders: costliest, then most calls, then the key with None last
-        rows.sort(key=lambda row: (-row["cost_usd"], -row["calls"], row["key"] is None, row["key"] or ""))
+        rows.sort(
+            key=lambda row: (
+                -round(row["cost_usd"], COST_ORDER_DIGITS),
+                -row["calls"],
+                row["key"] is None,
+                row["key"] or "",
+            )
+        )
         return rows[:limit]
     c = llm_calls.c
     column = {
@@ -386,7 +396,9 @@ def llm_call_totals(
         .where(c.org_id == org_id, *window.clauses(c.time_ns))
         .group_by(column)
         .order_by(
-            cost.desc(), sa.func.count().desc(), column.asc().nulls_last()
+            sa.func.round(sa.cast(cost, sa.Numeric), COST_ORDER_DIGITS).desc(),
+            sa.func.count().desc(),
+            column.asc().nulls_last(),
         )  # as PostgreSQL and ClickHouse
         .limit(limit)
     )

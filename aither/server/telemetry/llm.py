@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..storage.filters import LlmCallFilter, Paging
-from ..storage.queries import Rows, parse_json
+from ..storage.queries import COST_ORDER_DIGITS, Rows, parse_json
 from ..storage.window import Window
 from .client import Executor, value_set
 from .conditions import equal_sql, read_page, window_sql
@@ -73,7 +73,7 @@ class LlmReads:
             f"SELECT {column} AS key, count() AS calls, sum(is_error), sum(ifNull(input_tokens, 0)), "
             "sum(ifNull(output_tokens, 0)), sum(ifNull(cost_usd, 0)) AS cost, sum(isNull(cost_usd)) "
             f"FROM {self.db}.llm_calls FINAL WHERE org_id = %(org)s{where} GROUP BY {column} "
-            f"ORDER BY cost DESC, calls DESC, {column} LIMIT %(limit)s",
+            f"ORDER BY round(cost, {COST_ORDER_DIGITS}) DESC, calls DESC, {column} LIMIT %(limit)s",
             {**params, "org": org_id, "limit": limit},
         )
         return [
