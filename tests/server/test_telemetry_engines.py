@@ -23,7 +23,7 @@ from otlp_builder import PROTOBUF, Spans, body, ids, new_trace_id
 from aither.schema import semconv as sc
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.bootstrap import bootstrap
-from aither.server.detection import shared
+from aither.server.detection import retention, shared
 from aither.server.storage.schema import organizations
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -365,8 +365,6 @@ async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_pat
                 response = await http.get(path)
                 assert response.status_code == 501, (path, response.text)
                 assert "telemetry" in response.json()["detail"]
-            response = await http.post("/api/v1/prune", json={"older_than": "30d"})
-            assert response.status_code == 501, response.text
             assert (await http.get("/api/v1/anomalies")).status_code == 200  # relational: served
             server.stop()
             response = await http.post("/v1/traces", content=STREAM[0], headers=PROTOBUF)
@@ -379,7 +377,9 @@ async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_pat
         server.stop()
 
 
-async def test_prune_drops_whole_days_of_telemetry(telemetry_engine: tuple[Storage, ServerSettings]) -> None:
+async def test_retention_drops_whole_days_and_prune_an_organisations_rows(
+    telemetry_engine: tuple[Storage, ServerSettings],
+) -> None:
     storage, settings = telemetry_engine
     assert storage.telemetry is not None
     app = create_app(settings, storage)
@@ -392,9 +392,20 @@ async def test_prune_drops_whole_days_of_telemetry(telemetry_engine: tuple[Stora
             assert (await http.post("/v1/traces", content=payload, headers=PROTOBUF)).status_code == 200
         assert len((await http.get("/api/v1/predictions")).json()["items"]) == 4
         day_before = 1_790_000_000_000_000_000 - 86_400 * 10**9
-        assert storage.telemetry.prune(day_before) == 0  # nothing that old: nothing dropped
+        assert storage.telemetry.prune(day_before) == {}  # nothing that old: nothing dropped
         assert len((await http.get("/api/v1/predictions")).json()["items"]) == 4
-        assert storage.telemetry.prune(1_790_000_000_000_000_000 + 2 * 86_400 * 10**9) > 0
+        # retention, as its loop runs it: every organisation's days wholly before the cutoff
+        deleted = retention.prune(storage, 1_790_000_000_000_000_000 + 2 * 86_400 * 10**9).deleted
+        assert deleted["predictions"] >= 4 and deleted["rollups"] > 0
+        assert (await http.get("/api/v1/predictions")).json()["items"] == []
+        assert (await http.get("/api/v1/stats", params=WINDOW)).json()["llm"]["total"] == 0
+        # an organisation's own prune (POST /api/v1/prune, aither prune): its rows, to the second
+        for payload in STREAM[4:]:
+            assert (await http.post("/v1/traces", content=payload, headers=PROTOBUF)).status_code == 200
+        assert (await http.get("/api/v1/stats", params=WINDOW)).json()["llm"]["total"] == 4
+        response = await http.post("/api/v1/prune", json={"older_than": "1h"})  # the stream is older
+        assert response.status_code == 200, response.text
+        assert response.json()["deleted"]["llm_calls"] >= 4
         assert (await http.get("/api/v1/predictions")).json()["items"] == []
         assert (await http.get("/api/v1/stats", params=WINDOW)).json()["llm"]["total"] == 0
 

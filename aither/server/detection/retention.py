@@ -162,6 +162,9 @@ def prune(
                 break
     if result.total and storage.dialect == "sqlite":
         storage.writer.run(_incremental_vacuum, timeout=120.0)
+    if storage.telemetry is not None:  # --telemetry-db: the telemetry itself is there
+        for table, rows in storage.telemetry.prune(cutoff_ns, org_id).items():
+            result.deleted[table] = result.deleted.get(table, 0) + rows
     return result
 
 

@@ -198,21 +198,51 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
             [(org_id, span_number(r.span_id), *(_value(r, c) for c in columns)) for r in records],
         )
 
-    def prune(self, before_ns: int) -> int:
-        """Drop the day partitions wholly before ``before_ns``; the number dropped.
+    def prune(self, before_ns: int, org_id: str | None = None) -> dict[str, int]:
+        """Delete telemetry older than ``before_ns``; the rows deleted per table.
 
-        Whole days, in place of the ``TTL`` that 18.16 lacks; a label's versions share its day
-        (and a labelled row's, its prediction's), so a key never loses only some versions.
+        Of every organisation (retention): drop the day partitions wholly before the cutoff,
+        in place of the ``TTL`` that 18.16 lacks, so the newest day goes when it is wholly past
+        (a label's versions share its day, and a labelled row's its prediction's, so a key
+        never loses only some versions). Of one organisation (``POST /api/v1/prune``): an
+        ``ALTER TABLE ... DELETE`` of its rows before the cutoff's second, waited for (a
+        mutation rewrites the parts it touches: dear, and meant for a rare, explicit prune).
         """
-        day = time.strftime("%Y%m%d", time.gmtime(max(before_ns, 0) // 1_000_000_000))
-        parts = self.x.execute(
-            "SELECT DISTINCT table, partition FROM system.parts "
-            "WHERE database = %(db)s AND table IN %(tables)s AND active AND partition < %(day)s",
-            {"db": self.db, "tables": TELEMETRY_TABLES, "day": day},
-        )
-        for table, partition in parts:
-            self.x.execute(f"ALTER TABLE {self.db}.{table} DROP PARTITION {partition}")
-        return len(parts)
+        cutoff_s = max(before_ns, 0) // 1_000_000_000
+        deleted: dict[str, int] = {}
+        if org_id is None:
+            day = time.strftime("%Y%m%d", time.gmtime(cutoff_s))
+            parts = self.x.execute(
+                "SELECT table, partition, sum(rows) FROM system.parts "
+                "WHERE database = %(db)s AND table IN %(tables)s AND active AND partition < %(day)s "
+                "GROUP BY table, partition",
+                {"db": self.db, "tables": TELEMETRY_TABLES, "day": day},
+            )
+            for table, partition, rows in parts:
+                self.x.execute(f"ALTER TABLE {self.db}.{table} DROP PARTITION {partition}")
+                deleted[table] = deleted.get(table, 0) + int(rows)
+            return deleted
+        for table in TELEMETRY_TABLES:
+            day_column = "minute" if table == "rollups" else "time"
+            where = f"org_id = %(org)s AND {day_column} < toDateTime(%(cutoff)s)"
+            params = {"org": org_id, "cutoff": cutoff_s}
+            ((rows,),) = self.x.execute(f"SELECT count() FROM {self.db}.{table} WHERE {where}", params)
+            if rows:
+                self.x.execute(f"ALTER TABLE {self.db}.{table} DELETE WHERE {where}", params)
+                deleted[table] = int(rows)
+        self._await_mutations()
+        return deleted
+
+    def _await_mutations(self, deadline_s: float = 300.0) -> None:
+        """Wait until this database's mutations are done (18.16 has no ``mutations_sync``)."""
+        deadline = time.monotonic() + deadline_s
+        pause = threading.Event()
+        while self.x.execute(
+            "SELECT count() FROM system.mutations WHERE database = %(db)s AND NOT is_done", {"db": self.db}
+        )[0][0]:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"ClickHouse's deletes did not finish within {deadline_s:.0f} s")
+            pause.wait(0.05)
 
     # --- reads -------------------------------------------------------------------------------
 
