@@ -286,10 +286,8 @@ class Client(Tracking):
         _check_name("model_name", model_name)
         _check_name("version", version, optional=True)
         _check_name("environment", environment, optional=True)
-        if latency_ms is not None and (
-            isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) or latency_ms < 0
-        ):
-            raise ConfigError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
+        if latency_ms is not None:
+            spans.check_latency(latency_ms)
         runtime = self._active_runtime()
         if runtime is None:
             return None
