@@ -286,10 +286,8 @@ class Client(Tracking):
         _check_name("model_name", model_name)
         _check_name("version", version, optional=True)
         _check_name("environment", environment, optional=True)
-        if latency_ms is not None and (
-            isinstance(latency_ms, bool) or not isinstance(latency_ms, (int, float)) or latency_ms < 0
-        ):
-            raise ConfigError(f"latency_ms must be a number >= 0, got {latency_ms!r}")
+        if latency_ms is not None:
+            spans.check_latency(latency_ms)
         runtime = self._active_runtime()
         if runtime is None:
             return None
@@ -337,28 +335,12 @@ class Client(Tracking):
         _check_name("event_type", event_type, optional=True)
         _check_mapping("metadata", metadata)
         # A caller's mistake is an error even when aither is off.
-        if cost is not None:
-            spans.check_cost(cost)
-        if latency_ms is not None:
-            spans.check_latency(latency_ms)
-        if timestamp is not None:
-            spans.event_time(timestamp)
-        spans.event_status(status, error_message)
+        timing = spans.check_event(cost, latency_ms, status, error_message, timestamp)
         runtime = self._active_runtime()
         if runtime is None:
             return None
         trace_id = spans.log_event(
-            runtime,
-            name,
-            input=input,
-            output=output,
-            cost=cost,
-            metadata=metadata,
-            event_type=event_type,
-            latency_ms=latency_ms,
-            status=status,
-            error_message=error_message,
-            timestamp=timestamp,
+            runtime, name, timing, input=input, output=output, metadata=metadata, event_type=event_type
         )
         return format_trace_id(trace_id)
 

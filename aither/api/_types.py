@@ -192,9 +192,8 @@ class Prediction:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Prediction:
-        values: dict[str, Any] = {k: data.get(k) for k in _names(cls) if k not in ("time", "labels")}
         labels = {int(row): value for row, value in (data.get("labels") or {}).items()}
-        return cls(**values, time=parse_time(data["time"]), labels=labels)
+        return _by_name(cls, data, time=parse_time(data["time"]), labels=labels)
 
 
 @dataclass(frozen=True)
@@ -237,10 +236,9 @@ class LlmCall:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LlmCall:
-        values: dict[str, Any] = {k: data.get(k) for k in _names(cls) if k not in ("time", "injection_rules")}
         rules = data.get("injection_rules")
         rules_tuple = tuple(rules) if rules is not None else None
-        return cls(**values, time=parse_time(data["time"]), injection_rules=rules_tuple)
+        return _by_name(cls, data, time=parse_time(data["time"]), injection_rules=rules_tuple)
 
 
 @dataclass(frozen=True)
@@ -292,13 +290,9 @@ class Label:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Label:
-        values: dict[str, Any] = {k: data.get(k) for k in _names(cls) if k not in ("time", "row_indices")}
         indices = data.get("row_indices")
-        return cls(
-            **values,
-            row_indices=tuple(indices) if indices is not None else None,
-            time=parse_time(data["time"]),
-        )
+        rows = tuple(indices) if indices is not None else None
+        return _by_name(cls, data, row_indices=rows, time=parse_time(data["time"]))
 
 
 @dataclass(frozen=True)
@@ -436,3 +430,9 @@ class Trace:
 
 def _names(cls: type) -> list[str]:
     return [item.name for item in fields(cls)]
+
+
+def _by_name(cls: type[T], data: Mapping[str, Any], **parsed: Any) -> T:
+    """A ``cls`` of ``data``'s values by field name (None where absent), ``parsed`` in place of
+    the raw values of those fields."""
+    return cls(**{k: data.get(k) for k in _names(cls) if k not in parsed}, **parsed)

@@ -182,6 +182,8 @@ class AitherCallbackHandler(BaseCallbackHandler):
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._close(run_id, error=error)
 
+    on_tool_error = on_retriever_error = on_chain_error  # a failed run ends the same way, whatever it ran
+
     # -- tools and retrievers ----------------------------------------------------------------
     def on_tool_start(
         self,
@@ -200,9 +202,6 @@ class AitherCallbackHandler(BaseCallbackHandler):
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._close(run_id, output)
 
-    def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._close(run_id, error=error)
-
     def on_retriever_start(
         self,
         serialized: dict[str, Any] | None,
@@ -218,9 +217,6 @@ class AitherCallbackHandler(BaseCallbackHandler):
 
     def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:
         self._close(run_id, [_text(getattr(d, "page_content", "")) for d in documents])
-
-    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._close(run_id, error=error)
 
     # -- models --------------------------------------------------------------------------------
     def on_chat_model_start(

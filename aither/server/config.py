@@ -40,8 +40,9 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ..exceptions import ConfigError
 from ..schema import credentials
@@ -85,6 +86,28 @@ def _int(name: str, raw: str | int | None, default: int, minimum: int, maximum: 
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise ConfigError(f"{name}={raw!r} must be {bound}")
     return value
+
+
+_T = TypeVar("_T", int, float, str)
+
+
+def _from_env(default: _T, variable: str, minimum: float | None = None, maximum: float | None = None) -> _T:
+    """A setting's default and where :meth:`ServerSettings.from_env` reads it: ``variable``,
+    parsed as the default's type and kept within the bounds (a string: as it is, if not blank)."""
+    return field(default=default, metadata={"env": (variable, minimum, maximum)})  # type: ignore[no-any-return]
+
+
+def _read_env(setting: Field[Any]) -> Any:
+    """A setting's value from its environment variable (:func:`_from_env`), else its default."""
+    variable, minimum, maximum = setting.metadata["env"]
+    raw, default = _env(variable), setting.default
+    if isinstance(default, str):
+        return raw or default
+    if isinstance(default, float):
+        return _float(variable, raw, default, minimum, maximum)
+    if isinstance(default, int):
+        return _int(variable, raw, default, minimum, maximum)
+    raise TypeError(f"setting {setting.name} has no default of a type read from the environment")
 
 
 def _rules_path(raw: str | Path | None) -> Path | None:
@@ -138,17 +161,17 @@ class ServerSettings:
     """ClickHouse for spans, predictions, labels, LLM calls and rollups; None: ``database_url``."""
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    max_queued_spans: int = 100_000
+    max_body_bytes: int = _from_env(DEFAULT_MAX_BODY_BYTES, "AITHER_MAX_BODY_BYTES", 1024)
+    max_queued_spans: int = _from_env(100_000, "AITHER_MAX_QUEUED_SPANS", 1)
     max_batch_spans: int = 5_000
-    ingest_timeout: float = 5.0
+    ingest_timeout: float = _from_env(5.0, "AITHER_INGEST_TIMEOUT", 0.1, 300.0)
     """Seconds an export waits for its commit before 503 (the database is locked or slow)."""
-    auth_failure_burst: int = 20
-    auth_failure_rate: float = 30.0
+    auth_failure_burst: int = _from_env(20, "AITHER_AUTH_FAILURE_BURST", 1)
+    auth_failure_rate: float = _from_env(30.0, "AITHER_AUTH_FAILURE_RATE", 0.01, 1_000_000.0)
     """Failed sign-ins per minute an address earns back once it used its burst."""
-    auth_tracked_addresses: int = 10_000
-    init_org: str = "default"
-    init_admin_email: str = "admin@localhost"
+    auth_tracked_addresses: int = _from_env(10_000, "AITHER_AUTH_TRACKED", 1)
+    init_org: str = _from_env("default", "AITHER_INIT_ORG")
+    init_admin_email: str = _from_env("admin@localhost", "AITHER_INIT_ADMIN_EMAIL")
     init_api_key: str | None = field(default=None, repr=False)
     write_credentials: bool = True
     """Write ``<home>/credentials.json`` when the first start generates a key."""
@@ -158,11 +181,11 @@ class ServerSettings:
     """TOML file of detection rules; None: the defaults (see ``docs/detection.md``)."""
     retention_s: float | None = None
     """Delete telemetry older than this many seconds, in small batches; None: keep everything."""
-    ui_session_hours: int = 12
+    ui_session_hours: int = _from_env(12, "AITHER_UI_SESSION_HOURS", 1, 24 * 90)
     """Lifetime of a dashboard sign-in (the session cookie and its row)."""
     drift: DriftSettings = field(default_factory=DriftSettings)
     """Windows and thresholds of drift detection (see ``docs/drift.md``)."""
-    lease_ttl_s: float = 10.0
+    lease_ttl_s: float = _from_env(10.0, "AITHER_LEASE_TTL", 0.5, 600.0)
     """Servers sharing a database: how long the lease of the once-only work lasts unrenewed."""
 
     @classmethod
@@ -195,23 +218,10 @@ class ServerSettings:
             port=_int(
                 "port", port if port is not None else _env("AITHER_SERVER_PORT"), DEFAULT_PORT, 0, 65535
             ),
-            max_body_bytes=_int(
-                "AITHER_MAX_BODY_BYTES", _env("AITHER_MAX_BODY_BYTES"), DEFAULT_MAX_BODY_BYTES, 1024
-            ),
-            max_queued_spans=_int("AITHER_MAX_QUEUED_SPANS", _env("AITHER_MAX_QUEUED_SPANS"), 100_000, 1),
-            ingest_timeout=_float("AITHER_INGEST_TIMEOUT", _env("AITHER_INGEST_TIMEOUT"), 5.0, 0.1, 300.0),
-            auth_failure_burst=_int("AITHER_AUTH_FAILURE_BURST", _env("AITHER_AUTH_FAILURE_BURST"), 20, 1),
-            auth_failure_rate=_float(
-                "AITHER_AUTH_FAILURE_RATE", _env("AITHER_AUTH_FAILURE_RATE"), 30.0, 0.01, 1_000_000.0
-            ),
-            auth_tracked_addresses=_int("AITHER_AUTH_TRACKED", _env("AITHER_AUTH_TRACKED"), 10_000, 1),
-            init_org=_env("AITHER_INIT_ORG") or "default",
-            init_admin_email=_env("AITHER_INIT_ADMIN_EMAIL") or "admin@localhost",
             init_api_key=init_key,
             rules_path=_rules_path(rules if rules is not None else _env("AITHER_RULES_FILE")),
             retention_s=_retention(retention if retention is not None else _env("AITHER_RETENTION")),
-            ui_session_hours=_int("AITHER_UI_SESSION_HOURS", _env("AITHER_UI_SESSION_HOURS"), 12, 1, 24 * 90),
-            lease_ttl_s=_float("AITHER_LEASE_TTL", _env("AITHER_LEASE_TTL"), 10.0, 0.5, 600.0),
+            **{setting.name: _read_env(setting) for setting in fields(cls) if "env" in setting.metadata},
         )
         drift_file = _env("AITHER_DRIFT_FILE")
         drift = _drift_settings(Path(drift_file).expanduser() if drift_file else None)

@@ -343,29 +343,44 @@ def event_status(status: object, error_message: object) -> str:
     return str(status)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventTiming:
+    """An event's checked cost, times and outcome (:func:`check_event`)."""
+
+    attributes: dict[str, Any] | None
+    """``aither.cost.usd`` when a cost was given."""
+    start_ns: int
+    end_ns: int
+    error: str | None
+    """The span status's description when the event failed; None: it succeeded."""
+
+
+def check_event(
+    cost: object, latency_ms: object, status: object, error_message: object, timestamp: object
+) -> EventTiming:
+    """An event's fields checked (ValueError naming a malformed one, cost, latency, time, then
+    status): the span ends at ``timestamp`` (default: now) and starts ``latency_ms`` before it."""
+    attributes = {semconv.AITHER_COST_USD: check_cost(cost)} if cost is not None else None
+    latency_ns = int(check_latency(latency_ms) * 1_000_000) if latency_ms is not None else 0
+    end = event_time(timestamp) if timestamp is not None else time.time_ns()
+    failed = event_status(status, error_message) == "error"
+    return EventTiming(
+        attributes, end - latency_ns, end, str(error_message or "error")[:500] if failed else None
+    )
+
+
 def log_event(
     runtime: Runtime,
     name: str,
+    timing: EventTiming,
     *,
-    input: Any = None,
-    output: Any = None,
-    cost: float | None = None,
-    metadata: Mapping[str, Any] | None = None,
-    event_type: str | None = None,
-    latency_ms: float | None = None,
-    status: str | None = None,
-    error_message: str | None = None,
-    timestamp: Any = None,
+    input: Any,
+    output: Any,
+    metadata: Mapping[str, Any] | None,
+    event_type: str | None,
 ) -> int:
-    """Emit one finished event span (a step of an agent, a tool call made elsewhere).
-
-    The span ends at ``timestamp`` (default: now) and starts ``latency_ms`` before it; a
-    ``status="error"`` event has span status ERROR with ``error_message`` as its description.
-    """
-    attributes = {semconv.AITHER_COST_USD: check_cost(cost)} if cost is not None else None
-    state = event_status(status, error_message)
-    end = event_time(timestamp) if timestamp is not None else time.time_ns()
-    start = end - int(check_latency(latency_ms) * 1_000_000) if latency_ms is not None else end
+    """Emit one finished event span (a step of an agent, a tool call made elsewhere), timed by
+    ``timing``; a failed event has span status ERROR with its description."""
     handle = AitherSpan(
         runtime,
         name,
@@ -373,14 +388,14 @@ def log_event(
         span_type=event_type,
         metadata=metadata,
         input=input,
-        attributes=attributes,
+        attributes=timing.attributes,
     )
     if output is not None:
         handle.set_output(output)
-    handle.start(attach=False, start_time=start)
+    handle.start(attach=False, start_time=timing.start_ns)
     span = handle.otel_span
     trace_id = span.get_span_context().trace_id if span is not None else 0
-    if span is not None and state == "error":
-        span.set_status(Status(StatusCode.ERROR, (error_message or "error")[:500]))
-    handle.end(end_time=end)
+    if span is not None and timing.error is not None:
+        span.set_status(Status(StatusCode.ERROR, timing.error))
+    handle.end(end_time=timing.end_ns)
     return trace_id

@@ -46,8 +46,9 @@ def test_bad_arguments_raise_config_error(aither_capture: SpanCapture) -> None:
         client.wrap(lambda x: x, name="")
     with pytest.raises(ConfigError, match="sample_rows must be an int"):
         client.wrap(lambda x: x, sample_rows=-1)
-    with pytest.raises(ConfigError, match="latency_ms"):
-        client.log_prediction("m", [1], 1, latency_ms=-1)
+    for latency_ms in (-1, float("nan"), float("inf"), True):
+        with pytest.raises(ConfigError, match="latency_ms must be a number >= 0"):
+            client.log_prediction("m", [1], 1, latency_ms=latency_ms)
     with pytest.raises(ConfigError, match="flush timeout"):
         client.flush(-1)
     with ManagementClient(api_key="aith_x", base_url="http://127.0.0.1:9") as api:

@@ -25,6 +25,12 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
+@tool
+def divide(a: int, b: int) -> float:
+    """Divide two numbers."""
+    return a / b
+
+
 def reply(text: str) -> AIMessage:
     return AIMessage(
         content=text,
@@ -98,6 +104,17 @@ def test_errors_end_the_runs_span_as_errors(capture: SpanCapture) -> None:
     spans = {s.name: s for s in capture.spans()}
     assert spans["fail"].status == "ERROR" and spans["RunnableSequence"].status == "ERROR"
     assert spans["fail"].events[0]["name"] == "exception"
+
+
+def test_a_failed_tool_run_ends_its_span_as_an_error(capture: SpanCapture) -> None:
+    handler = aither.langchain_handler(capture.client)
+    with pytest.raises(ZeroDivisionError):
+        divide.invoke({"a": 1, "b": 0}, config={"callbacks": [handler]})
+    assert divide.invoke({"a": 6, "b": 3}, config={"callbacks": [handler]}) == 2
+    failed, done = capture.spans()
+    assert (failed.name, failed.status, failed.attributes["aither.span.type"]) == ("divide", "ERROR", "tool")
+    assert failed.events[0]["name"] == "exception"
+    assert (done.status, done.attributes["aither.output"]) == ("UNSET", 2.0)
 
 
 def test_a_handler_of_a_disabled_client_runs_the_chain_untraced(aither_default: SpanCapture) -> None:

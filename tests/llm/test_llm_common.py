@@ -98,9 +98,9 @@ async def test_async_generator_stream(capture: SpanCapture) -> None:
         for c in "abc":
             yield c
 
-    done = start(capture).wrap_async_stream(chunks(), Counting())
+    done = start(capture).wrap_stream(chunks(), Counting(), is_async=True)
     assert [c async for c in done] == ["a", "b", "c"]
-    early = start(capture).wrap_async_stream(chunks(), Counting())
+    early = start(capture).wrap_stream(chunks(), Counting(), is_async=True)
     assert await early.__anext__() == "a"
     await early.aclose()
     first, second = capture.spans()

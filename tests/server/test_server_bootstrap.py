@@ -114,6 +114,33 @@ def test_settings_precedence_and_validation(tmp_path, monkeypatch) -> None:  # t
     assert replace(settings, host="::").base_url == "http://[::1]:5001"
 
 
+def test_settings_from_the_environment_are_read_by_type_within_bounds(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'aither.db'}"
+    assert ServerSettings.from_env(home=tmp_path) == ServerSettings(home=tmp_path, database_url=url)
+    for variable, value in [
+        ("AITHER_MAX_QUEUED_SPANS", "7"),
+        ("AITHER_INGEST_TIMEOUT", "0.5"),
+        ("AITHER_AUTH_TRACKED", "5"),
+        ("AITHER_INIT_ORG", "acme"),
+        ("AITHER_UI_SESSION_HOURS", "2160"),
+    ]:
+        monkeypatch.setenv(variable, value)
+    settings = ServerSettings.from_env(home=tmp_path)
+    read = (settings.max_queued_spans, settings.ingest_timeout, settings.auth_tracked_addresses)
+    assert read == (7, 0.5, 5) and (settings.init_org, settings.ui_session_hours) == ("acme", 2160)
+    for variable, value, message in [
+        ("AITHER_UI_SESSION_HOURS", "2161", "AITHER_UI_SESSION_HOURS='2161' must be between 1 and 2160"),
+        ("AITHER_MAX_BODY_BYTES", "10", "AITHER_MAX_BODY_BYTES='10' must be >= 1024"),
+        ("AITHER_LEASE_TTL", "601", "AITHER_LEASE_TTL='601' must be between 0.5 and 600.0"),
+        ("AITHER_AUTH_FAILURE_RATE", "y", "AITHER_AUTH_FAILURE_RATE='y' is not a number"),
+    ]:
+        with monkeypatch.context() as patch:
+            patch.setenv(variable, value)
+            with pytest.raises(ConfigError) as raised:
+                ServerSettings.from_env(home=tmp_path)
+        assert str(raised.value) == message
+
+
 def test_a_later_start_on_another_port_updates_only_the_base_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = ServerSettings(
         home=tmp_path, database_url=f"sqlite:///{tmp_path / 'a.db'}", port=5000, announce=False

@@ -8,7 +8,7 @@ the same span the same way:
 - :class:`LLMCall` is one LLM span. It starts with the request's attributes, records the
   response (model, id, finish reasons, usage, output text), an error, and ends **exactly
   once**, computing cost, PII counts and the opt-in content on the way.
-- :meth:`LLMCall.wrap_stream` / :meth:`LLMCall.wrap_async_stream` put a stream in a proxy
+- :meth:`LLMCall.wrap_stream` (``is_async=True`` for an async one) puts a stream in a proxy
   that hands every chunk through unchanged (or keeps back one aither asked for), measures the
   time to the first chunk, counts chunks, and ends the span on exhaustion, ``close()``, a
   ``with`` exit, an error from the stream, or garbage collection, whichever comes first.
@@ -90,7 +90,7 @@ the proxy (the span ends when the stream does)::
             call.record_response(response_model=..., finish_reasons=[...])
             call.record_usage(input_tokens=..., output_tokens=...)
 
-    return call.wrap_stream(result, ChunkRecorder())      # or wrap_async_stream for async ones
+    return call.wrap_stream(result, ChunkRecorder())      # is_async=True for async ones
 
 On an error, ``invoke`` already recorded it and ended the span; for an error found later
 (parsing a response), ``call.fail(exc)`` records and ends.
@@ -209,6 +209,7 @@ class LLMCall:
         "_system_texts",
         "_usage",
         "capture",
+        "error_status",
         "provider",
         "request_model",
         "response_model",
@@ -238,6 +239,9 @@ class LLMCall:
         self.stream_attributes: dict[str, Any] | None = None
         self._cost_given = False
         self._late: Callable[[], None] | None = None
+        self.error_status: Callable[[BaseException], int | None] | None = None
+        """The HTTP status (400 or more) the provider reads from an exception the call raised,
+        recorded as ``http.response.status_code`` before the error ends the span; None: none."""
 
     # -- start ------------------------------------------------------------------------------
     @classmethod
@@ -337,7 +341,7 @@ class LLMCall:
         try:
             return fn(*args, **kwargs)
         except BaseException as exc:
-            self.fail(exc)
+            self._fail_call(exc)
             raise
         finally:
             otel_context.detach(token)
@@ -348,7 +352,7 @@ class LLMCall:
         try:
             return await fn(*args, **kwargs)
         except BaseException as exc:
-            self.fail(exc)
+            self._fail_call(exc)
             raise
         finally:
             otel_context.detach(token)
@@ -477,6 +481,15 @@ class LLMCall:
     def ended(self) -> bool:
         return self._end_lock.locked()
 
+    def _fail_call(self, exc: BaseException) -> None:
+        """The call raised ``exc``: its HTTP status (:attr:`error_status`), then :meth:`fail`."""
+        if self.error_status is not None:
+            try:
+                self.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, self.error_status(exc))
+            except Exception as error:
+                self.runtime.internal_error_quiet(error, "reading an LLM error")
+        self.fail(exc)
+
     def fail(self, exc: BaseException, stream_end: str | None = None) -> None:
         """Record ``exc`` and end the span (a no-op if it already ended)."""
         if self.ended:
@@ -540,20 +553,12 @@ class LLMCall:
         self.runtime.defer(self.span, LLMPayload(items, size, findings, attributes, late))
 
     # -- streams --------------------------------------------------------------------------------------
-    def wrap_stream(self, stream: Any, recorder: StreamRecorder) -> Any:
-        """A proxy of a sync stream (an SDK ``Stream`` or any iterator) that records into this
-        span; the span ends with the stream. See :class:`StreamProxy`."""
+    def wrap_stream(self, stream: Any, recorder: StreamRecorder, *, is_async: bool = False) -> Any:
+        """A proxy of a stream (an SDK ``Stream`` or any iterator; with ``is_async``, an
+        ``AsyncStream`` or any async iterator) that records into this span; the span ends with
+        the stream. See :class:`StreamProxy`."""
         try:
-            return StreamProxy(stream, self, recorder)
-        except Exception as exc:
-            self.runtime.internal_error_quiet(exc, "wrapping an LLM stream")
-            self.end()
-            return stream
-
-    def wrap_async_stream(self, stream: Any, recorder: StreamRecorder) -> Any:
-        """A proxy of an async stream (an SDK ``AsyncStream`` or any async iterator)."""
-        try:
-            return AsyncStreamProxy(stream, self, recorder)
+            return (AsyncStreamProxy if is_async else StreamProxy)(stream, self, recorder)
         except Exception as exc:
             self.runtime.internal_error_quiet(exc, "wrapping an LLM stream")
             self.end()

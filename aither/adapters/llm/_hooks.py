@@ -285,7 +285,7 @@ class Provider:
     def wrap_stream(self, call: LLMCall, request: Request, stream: Any, *, is_async: bool) -> Any:
         """The stream handed to the caller: a proxy that records into ``call`` and ends it."""
         recorder = self.recorder(call, request)
-        return call.wrap_async_stream(stream, recorder) if is_async else call.wrap_stream(stream, recorder)
+        return call.wrap_stream(stream, recorder, is_async=is_async)
 
     def error_status(self, exc: BaseException) -> int | None:
         """The HTTP status an SDK's exception carries, when it is not ``status_code`` (which
@@ -326,41 +326,37 @@ class StainlessProvider(Provider):
         raise NotImplementedError
 
 
-def _send(
-    provider: Provider, call: LLMCall, original: Callable[..., Any], args: Sequence[Any], kwargs: Any
-) -> Any:
-    try:
-        return original(*args, **kwargs)
-    except BaseException as exc:
-        _note_status(provider, call, exc)
-        raise
+def _status_reader(provider: Provider) -> Callable[[BaseException], int | None] | None:
+    """The provider's reading of an exception's HTTP status, kept when 400 or more; None when
+    the provider reads none (see :attr:`LLMCall.error_status`)."""
+    if type(provider).error_status is Provider.error_status:
+        return None
 
-
-async def _asend(
-    provider: Provider, call: LLMCall, original: Callable[..., Any], args: Sequence[Any], kwargs: Any
-) -> Any:
-    try:
-        return await original(*args, **kwargs)
-    except BaseException as exc:
-        _note_status(provider, call, exc)
-        raise
-
-
-def _reads_status(provider: Provider) -> bool:
-    """Whether the provider reads a status from exceptions (else the SDK is called with no
-    extra frame)."""
-    return type(provider).error_status is not Provider.error_status
-
-
-def _note_status(provider: Provider, call: LLMCall, exc: BaseException) -> None:
-    """Set ``http.response.status_code`` from the provider's reading of ``exc`` (before the span
-    records the error and ends)."""
-    try:
+    def error_status(exc: BaseException) -> int | None:
         status = provider.error_status(exc)
-        if is_int(status) and status >= 400:
-            call.set_attribute(semconv.HTTP_RESPONSE_STATUS_CODE, status)
-    except Exception as error:
-        call.runtime.internal_error_quiet(error, "reading an LLM error")
+        return status if is_int(status) and status >= 400 else None
+
+    return error_status
+
+
+def _request_reader(
+    provider: Provider, site: Site, method: str
+) -> Callable[[tuple[Any, ...], dict[str, Any]], Request | None]:
+    """What a hooked method does first, sync or async: the request to trace (its span started),
+    or None to pass the call through (aither is off, or the provider returns None)."""
+    get_runtime = site.context.get_runtime
+    error_status = _status_reader(provider)
+
+    def read(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Request | None:
+        runtime = get_runtime()
+        if runtime is None:
+            return None
+        request = provider.read_request(runtime, site, method, args, kwargs)
+        if request is not None:
+            request.call.error_status = error_status
+        return request
+
+    return read
 
 
 # -- the hooks ----------------------------------------------------------------------------------------
@@ -370,22 +366,13 @@ def sync_hook(
     original: Callable[..., Any], provider: Provider, site: Site, method: str
 ) -> Callable[..., Any]:
     """The hooked sync method ``method``: ``original`` traced as ``provider`` reads it."""
-    get_runtime = site.context.get_runtime
-    reads_status = _reads_status(provider)
+    read = _request_reader(provider, site, method)
 
     def hooked(*args: Any, **kwargs: Any) -> Any:
-        runtime = get_runtime()
-        if runtime is None:
-            return original(*args, **kwargs)
-        request = provider.read_request(runtime, site, method, args, kwargs)
+        request = read(args, kwargs)
         if request is None:
             return original(*args, **kwargs)
-        call = request.call
-        result = (
-            call.invoke(_send, provider, call, original, request.args, request.kwargs)
-            if reads_status
-            else call.invoke(original, *request.args, **request.kwargs)
-        )
+        result = request.call.invoke(original, *request.args, **request.kwargs)
         return request.finish(result, is_async=False)
 
     return hooked
@@ -395,22 +382,13 @@ def async_hook(
     original: Callable[..., Any], provider: Provider, site: Site, method: str
 ) -> Callable[..., Any]:
     """The hooked async method (awaits ``original``)."""
-    get_runtime = site.context.get_runtime
-    reads_status = _reads_status(provider)
+    read = _request_reader(provider, site, method)
 
     async def hooked(*args: Any, **kwargs: Any) -> Any:
-        runtime = get_runtime()
-        if runtime is None:
-            return await original(*args, **kwargs)
-        request = provider.read_request(runtime, site, method, args, kwargs)
+        request = read(args, kwargs)
         if request is None:
             return await original(*args, **kwargs)
-        call = request.call
-        result = await (
-            call.ainvoke(_asend, provider, call, original, request.args, request.kwargs)
-            if reads_status
-            else call.ainvoke(original, *request.args, **request.kwargs)
-        )
+        result = await request.call.ainvoke(original, *request.args, **request.kwargs)
         return request.finish(result, is_async=True)
 
     return hooked

@@ -38,17 +38,16 @@ from ..storage.schema import (
     rollups_hourly,
     spans,
 )
+from ..storage.sums import Sums
 from ..storage.window import Window
-
-_BUCKET_COUNTS = ("count", "errors", "input_tokens", "output_tokens", "pii_calls", "injection_calls")
-_BUCKET_TOTALS = ("latency_sum_ms", "cost_usd")
-"""The summed fields of a :class:`Bucket` (counts, then float totals), each a column of the
-rollups of the same name."""
 
 
 @dataclass
-class Bucket:
+class Bucket(Sums):
     """The sums of one group in one time bucket."""
+
+    COUNTS = ("count", "errors", "input_tokens", "output_tokens", "pii_calls", "injection_calls")
+    TOTALS = ("latency_sum_ms", "cost_usd")
 
     count: int = 0
     errors: int = 0
@@ -63,10 +62,8 @@ class Bucket:
 
     def add(self, other: Bucket) -> None:
         """Add another bucket's sums (the environment: the larger, as ``max()`` gives)."""
-        for name in (*_BUCKET_COUNTS, *_BUCKET_TOTALS):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.add_sums(other)
         self.environment = max(self.environment, other.environment)
-        self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
 
     def point(self, llm: bool) -> dict[str, Any]:
         """The fields of a dashboard ``Point`` (mean latency; cost and tokens for LLM calls)."""
@@ -155,7 +152,7 @@ def _sum_buckets(
         clauses.append(r.model == model)
     if version is not None:
         clauses.append(r.version == version)
-    names = (*_BUCKET_COUNTS, *_BUCKET_TOTALS)
+    names = (*Bucket.COUNTS, *Bucket.TOTALS)
     sums = [sa.func.sum(r[name]) for name in names]
     histograms = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS] if histogram else []
     query = (
@@ -172,11 +169,7 @@ def _sum_buckets(
             if histogram
             else [0] * LATENCY_BUCKETS,
         )
-        summed = dict(zip(names, values, strict=False))
-        for name in _BUCKET_COUNTS:
-            setattr(found, name, int(summed[name] or 0))
-        for name in _BUCKET_TOTALS:
-            setattr(found, name, float(summed[name] or 0))
+        found.set_sums(dict(zip(names, values, strict=False)))
         buckets = out.setdefault(tuple(row[:width]), {})
         if int(row[width]) in buckets:
             buckets[int(row[width])].add(found)

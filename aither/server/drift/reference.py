@@ -123,9 +123,6 @@ class ColumnSummary:
             counted = {key: counted[key] for key in top} | {"(other)": other}
         return cls(kind, len(values), category_counts=counted)
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ColumnSummary:
         return cls(
@@ -153,7 +150,7 @@ class Reference:
     end_ns: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Every field by name; the column summaries as their own ``to_json``."""
+        """Every field by name; the column summaries too (``asdict`` goes down into them)."""
         return asdict(self)
 
     @classmethod

@@ -58,6 +58,7 @@ from .schema import (
     label_rows,
     predictions,
 )
+from .sums import Sums
 
 CLASSIFICATION = "classification"  # as analysis.scoring names the task
 
@@ -73,15 +74,12 @@ def delay_bucket(delay_s: float) -> int:
     return min(DELAY_BUCKETS - 1, math.ceil(2 * math.log2(delay_s)))
 
 
-_COUNTS = ("rows", "correct", "classified", "num_rows")
-_TOTALS = ("err_sum", "abs_err_sum", "sq_err_sum", "delay_sum_s")
-"""The summed fields of a :class:`LabelRollup` (counts, then float totals), each a column of
-the rollups of the same name."""
-
-
 @dataclass
-class LabelRollup:
+class LabelRollup(Sums):
     """The sums of one key (a rollup row, or a merge of several)."""
+
+    COUNTS = ("rows", "correct", "classified", "num_rows")
+    TOTALS = ("err_sum", "abs_err_sum", "sq_err_sum", "delay_sum_s")
 
     rows: int = 0
     correct: int = 0
@@ -120,24 +118,18 @@ class LabelRollup:
     def of_sums(cls, sums: Mapping[str, Any], delay_max_s: float | None) -> LabelRollup:
         """A rollup from summed columns (:data:`LABEL_ROLLUP_SUMS`; the histogram stays zero)."""
         rollup = cls(delay_max_s=delay_max_s)
-        for name in _COUNTS:
-            setattr(rollup, name, int(sums[name]))
-        for name in _TOTALS:
-            setattr(rollup, name, float(sums[name]))
+        rollup.set_sums(sums)
         return rollup
 
     def merge(self, other: LabelRollup) -> None:
-        for name in (*_COUNTS, *_TOTALS):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.add_sums(other)
         if other.delay_max_s is not None:
             self.delay_max_s = (
                 other.delay_max_s if self.delay_max_s is None else max(self.delay_max_s, other.delay_max_s)
             )
-        for index, count in enumerate(other.histogram):
-            self.histogram[index] += count
 
     def to_row(self) -> dict[str, Any]:
-        row: dict[str, Any] = {name: getattr(self, name) for name in (*_COUNTS, *_TOTALS)}
+        row = self.sums()
         row["delay_max_s"] = self.delay_max_s if self.delay_max_s is not None else 0.0
         row.update(zip(DELAY_COLUMNS, self.histogram, strict=True))
         return row
