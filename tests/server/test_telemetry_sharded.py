@@ -159,6 +159,14 @@ def test_a_cluster_the_entry_does_not_know_is_refused_with_its_name(
         Storage.open(f"sqlite:///{tmp_path / 'a.db'}", telemetry_url=f"{cluster[0].url}?cluster=nope")
 
 
+def test_a_database_of_one_server_is_not_silently_read_as_the_clusters(
+    cluster: list[clickhouse_server.ClickHouseServer], tmp_path: Path
+) -> None:
+    Storage.open(f"sqlite:///{tmp_path / 'a.db'}", telemetry_url=cluster[0].url).close()
+    with pytest.raises(DatabaseURLError, match="holds tables of a single server"):
+        Storage.open(f"sqlite:///{tmp_path / 'a.db'}", telemetry_url=f"{cluster[0].url}?cluster=pair")
+
+
 def test_chdb_cannot_be_a_cluster(tmp_path: Path) -> None:
     pytest.importorskip("chdb")
     with pytest.raises(DatabaseURLError, match="cannot be a cluster"):

@@ -80,7 +80,26 @@ class Shards:
                 )
             x.insert(f"{db}.schema_migrations", ("version", "description"), [(version, description)])
             applied.append(version)
+        self._refuse_unsharded()
         return applied
+
+    def _refuse_unsharded(self) -> None:
+        """Stop when ``<db>`` holds tables of a single server (a database used before without
+        ``cluster=``): reads and writes would go to them, on this node alone, and never say so."""
+        db = self.entry.database
+        tables = sorted({table for _, _, statements in MIGRATIONS for table in created_tables(statements)})
+        found = self.entry.execute(
+            "SELECT name FROM system.tables WHERE database = %(db)s AND name IN %(tables)s "
+            "AND engine != 'Distributed' ORDER BY name",
+            {"db": db, "tables": tuple(tables)},
+        )
+        if found:
+            names = ", ".join(row[0] for row in found)
+            raise DatabaseURLError(
+                f"ClickHouse database {db!r} at {self.entry.address} holds tables of a single server "
+                f"({names}), not Distributed ones over cluster {self.cluster!r}: name another database "
+                "for the cluster (its shards' tables go in <database>_local), or leave cluster= out"
+            )
 
     def close(self) -> None:
         for node in self.nodes:
