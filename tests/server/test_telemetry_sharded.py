@@ -152,6 +152,61 @@ async def test_a_shard_that_is_down_makes_ingest_and_reads_answer_503(
     assert _local_counts(first, "predictions") == {}  # nothing half-stored on the live shard
 
 
+def test_an_upgrade_backfills_each_shard_and_distributes_the_new_table(
+    cluster: list[clickhouse_server.ClickHouseServer],
+) -> None:
+    """A cluster at migration 1 holds predictions on both shards; migration 2 (predictions by
+    trace) fills each shard's table from its own predictions, and the entry reads it through
+    its new Distributed table."""
+    from aither.server.telemetry.clickhouse import ClickHouseStore
+
+    url = f"{cluster[0].url.replace('/aither', '/upgrade')}?cluster=pair"
+    columns = (
+        "org_id",
+        "trace_id",
+        "span_id",
+        "id",
+        "model_name",
+        "task",
+        "time_ns",
+        "latency_ms",
+        "is_error",
+    )
+    old = ClickHouseStore.open(url, up_to=1)
+    try:
+        assert old.migrations() == [1]
+        tables = {row[0] for row in old.x.execute("SHOW TABLES FROM upgrade")}
+        assert "predictions" in tables and "prediction_traces" not in tables
+        old.x.insert(
+            "upgrade.predictions",
+            columns,
+            [
+                ("org", trace, f"{i:016x}", i, "m", "classification", i, 1.0, 0)
+                for i, trace in enumerate(TRACES)
+            ],
+        )
+    finally:
+        old.close()
+    new = ClickHouseStore.open(url)
+    try:
+        assert new.migrations() == [1, 2]
+        assert new.shards is not None
+        for node in new.shards.nodes:  # each shard's copy holds its own predictions' traces
+            assert node.execute("SELECT version FROM upgrade_local.schema_migrations ORDER BY version") == [
+                (1,),
+                (2,),
+            ]
+            copied = node.execute("SELECT trace_id FROM upgrade_local.prediction_traces ORDER BY trace_id")
+            assert copied == node.execute("SELECT trace_id FROM upgrade_local.predictions ORDER BY trace_id")
+            assert copied  # both shards hold some
+        found = new.x.execute(  # (18.16: FINAL + ORDER BY over Distributed needs org_id named)
+            "SELECT trace_id FROM upgrade.prediction_traces FINAL WHERE org_id = 'org' ORDER BY trace_id"
+        )
+        assert [row[0] for row in found] == TRACES
+    finally:
+        new.close()
+
+
 def test_a_cluster_the_entry_does_not_know_is_refused_with_its_name(
     cluster: list[clickhouse_server.ClickHouseServer], tmp_path: Path
 ) -> None:

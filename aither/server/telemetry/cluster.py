@@ -10,6 +10,10 @@ entry's session sets ``insert_distributed_sync`` (an insert returns once every s
 rows, so a 200 still means stored) and ``distributed_product_mode = 'global'`` (an ``IN`` or
 ``JOIN`` over a sharded table runs its subquery once, at the entry, and sends the result to the
 shards). Retention and prune act on each node's local tables.
+
+A quirk of 18.16 for whoever writes a query: ``FINAL`` with ``ORDER BY`` over a ``Distributed``
+table fails ("Cannot find column org_id in source stream") unless the query names the sorting
+key's first column; every query of the store filters on ``org_id``, which is that column.
 """
 
 from __future__ import annotations
