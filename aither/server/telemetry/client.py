@@ -63,8 +63,8 @@ def _cluster_name(url: str, query: str) -> str | None:
 
 
 # the server's codes for a shard it could not reach (ALL_CONNECTION_TRIES_FAILED, NETWORK_ERROR,
-# SOCKET_TIMEOUT, TIMEOUT_EXCEEDED): to the client, ClickHouse did not answer, as when it is down
-_SHARD_UNREACHABLE = frozenset({279, 210, 209, 159})
+# SOCKET_TIMEOUT): to the client, ClickHouse did not answer, as when it is down
+_SHARD_UNREACHABLE = frozenset({279, 210, 209})
 
 
 @contextmanager
