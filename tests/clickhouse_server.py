@@ -39,6 +39,7 @@ _CONFIG = """<yandex>
   </users>
   <profiles><default><allow_experimental_low_cardinality_type>1</allow_experimental_low_cardinality_type></default></profiles>
   <quotas><default></default></quotas>
+{extra}
 </yandex>
 """
 
@@ -51,7 +52,8 @@ def binary() -> str | None:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free now (to name in a config before the server starts)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -74,8 +76,14 @@ class ClickHouseServer:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start(deadline_s: float = 30.0) -> ClickHouseServer:
-    """Start a server; raise RuntimeError (with its error log) if it does not answer in time."""
+def start(
+    deadline_s: float = 30.0, *, tcp_port: int | None = None, extra_config: str = ""
+) -> ClickHouseServer:
+    """Start a server; raise RuntimeError (with its error log) if it does not answer in time.
+
+    ``tcp_port``: its native port (default: a free one), for servers that name each other in
+    ``extra_config``: XML added inside ``<yandex>``, such as a ``<remote_servers>`` block.
+    """
     from clickhouse_driver import Client
     from clickhouse_driver.errors import Error as DriverError
 
@@ -83,10 +91,10 @@ def start(deadline_s: float = 30.0) -> ClickHouseServer:
     if path is None:
         raise FileNotFoundError("clickhouse-server")
     directory = tempfile.mkdtemp(prefix="aither-ch-")
-    tcp, http = _free_port(), _free_port()
+    tcp, http = tcp_port or free_port(), free_port()
     config = os.path.join(directory, "config.xml")
     with open(config, "w") as handle:
-        handle.write(_CONFIG.format(d=directory, tcp=tcp, http=http))
+        handle.write(_CONFIG.format(d=directory, tcp=tcp, http=http, extra=extra_config))
     command = [path, "server"] if path.endswith("/clickhouse") else [path]
     # setpriv (util-linux) sets PR_SET_PDEATHSIG: the kernel kills the server with this process
     setpriv = shutil.which("setpriv")
@@ -124,3 +132,22 @@ def start(deadline_s: float = 30.0) -> ClickHouseServer:
                 pass
         finally:
             probe.disconnect()
+
+
+def start_cluster(name: str, shards: int = 2) -> list[ClickHouseServer]:
+    """``shards`` servers whose ``remote_servers`` config names each of them as a shard of the
+    cluster ``name`` (one replica each), for ``Distributed`` tables over their local ones."""
+    ports = [free_port() for _ in range(shards)]
+    replicas = "".join(
+        f"<shard><replica><host>127.0.0.1</host><port>{port}</port></replica></shard>" for port in ports
+    )
+    block = f"<remote_servers><{name}>{replicas}</{name}></remote_servers>"
+    servers: list[ClickHouseServer] = []
+    try:
+        for port in ports:
+            servers.append(start(tcp_port=port, extra_config=block))
+    except BaseException:
+        for server in servers:
+            server.stop()
+        raise
+    return servers

@@ -8,6 +8,9 @@ variable                       meaning                                         d
 ``AITHER_TELEMETRY_DB``        ClickHouse URL for telemetry (``--telemetry-db``:  none: telemetry in the
                                ``clickhouse://user@host:9000/aither``, or          database above
                                ``chdb:///dir``); accounts stay in the database
+``AITHER_CLICKHOUSE_CLUSTER``  a cluster of the telemetry ClickHouse's          one server
+                               ``remote_servers`` to shard over (adds
+                               ``?cluster=`` to ``AITHER_TELEMETRY_DB``)
 ``AITHER_SERVER_HOST``         address to listen on                            ``127.0.0.1``
 ``AITHER_SERVER_PORT``         port to listen on (0: any free port)            ``4680``
 ``AITHER_MAX_BODY_BYTES``      largest request body, before and after gzip     16 MiB
@@ -43,6 +46,7 @@ import sys
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ..exceptions import ConfigError
 from ..schema import credentials
@@ -108,6 +112,26 @@ def _read_env(setting: Field[Any]) -> Any:
     if isinstance(default, int):
         return _int(variable, raw, default, minimum, maximum)
     raise TypeError(f"setting {setting.name} has no default of a type read from the environment")
+
+
+def _telemetry_url(url: str | None, cluster: str | None) -> str | None:
+    """The telemetry URL, with ``cluster=<cluster>`` (``AITHER_CLICKHOUSE_CLUSTER``) added."""
+    if cluster is None:
+        return url
+    if url is None:
+        raise ConfigError(
+            f"AITHER_CLICKHOUSE_CLUSTER={cluster!r} needs a telemetry database: set --telemetry-db "
+            "(AITHER_TELEMETRY_DB) to the ClickHouse node to connect to"
+        )
+    named = parse_qs(urlsplit(url).query).get("cluster")
+    if named:
+        if named[-1] != cluster:
+            raise ConfigError(
+                f"AITHER_CLICKHOUSE_CLUSTER={cluster!r}, but the telemetry URL names cluster {named[-1]!r}; "
+                "keep one"
+            )
+        return url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'cluster': cluster})}"
 
 
 def _rules_path(raw: str | Path | None) -> Path | None:
@@ -213,7 +237,9 @@ class ServerSettings:
         settings = cls(
             home=resolved_home,
             database_url=url,
-            telemetry_url=telemetry_url or _env("AITHER_TELEMETRY_DB"),
+            telemetry_url=_telemetry_url(
+                telemetry_url or _env("AITHER_TELEMETRY_DB"), _env("AITHER_CLICKHOUSE_CLUSTER")
+            ),
             host=host or _env("AITHER_SERVER_HOST") or DEFAULT_HOST,
             port=_int(
                 "port", port if port is not None else _env("AITHER_SERVER_PORT"), DEFAULT_PORT, 0, 65535

@@ -200,6 +200,18 @@ def clickhouse_url() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def sharded_clickhouse_url() -> Iterator[str]:
+    """Two 18.16 servers, each a shard of the cluster ``two``; the URL names the first."""
+    pytest.importorskip("clickhouse_driver")
+    if clickhouse_server.binary() is None:
+        pytest.skip("clickhouse-server is not installed (apt-get install clickhouse-server)")
+    servers = clickhouse_server.start_cluster("two")
+    yield f"{servers[0].url}?cluster=two"
+    for server in servers:
+        server.stop()
+
+
 def _open_engine(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> Iterator[tuple[Storage, ServerSettings]]:
@@ -208,9 +220,10 @@ def _open_engine(
         settings = _settings(tmp_path, sqlite)
     elif kind == "postgresql":
         settings = _settings(tmp_path, request.getfixturevalue("postgres_url"))
-    elif kind == "clickhouse":
-        # a database per test, so each starts empty on the one module-wide server
-        url = request.getfixturevalue("clickhouse_url").replace("/aither", f"/t{abs(hash(tmp_path)) % 10**9}")
+    elif kind in ("clickhouse", "clickhouse-sharded"):
+        # a database per test, so each starts empty on the one module-wide server (or cluster)
+        fixture = "clickhouse_url" if kind == "clickhouse" else "sharded_clickhouse_url"
+        url = request.getfixturevalue(fixture).replace("/aither", f"/t{abs(hash(tmp_path)) % 10**9}")
         settings = _settings(tmp_path, sqlite, url)
     else:
         pytest.importorskip("chdb", reason="chdb (ClickHouse 26.x in-process) is not installed")
@@ -230,16 +243,37 @@ def _open_engine(
         cleanup.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "clickhouse", "chdb"])
+@pytest.fixture(params=["sqlite", "postgresql", "clickhouse", "clickhouse-sharded", "chdb"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, ServerSettings]]:
     yield from _open_engine(request, tmp_path, request.param)
 
 
-@pytest.fixture(params=["clickhouse", "chdb"])
+@pytest.fixture(params=["clickhouse", "clickhouse-sharded", "chdb"])
 def telemetry_engine(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[Storage, ServerSettings]]:
     yield from _open_engine(request, tmp_path, request.param)
+
+
+def _rows_by_shard(storage: Storage) -> list[dict[str, tuple[int, int]]]:
+    """On sharded ClickHouse, per shard and table: the rows in its local table, and those of
+    them whose sharding key names another shard (two shards of weight 1: the key's hash mod 2
+    is the shard's index). Nothing on one server."""
+    shards = getattr(storage.telemetry, "shards", None)
+    if shards is None:
+        return []
+    from aither.server.telemetry.schema import SHARDING_KEYS
+
+    tables = ("spans", "predictions", "prediction_traces", "llm_calls", "labels", "label_rows")
+    return [
+        {
+            table: node.execute(
+                f"SELECT count(), countIf({SHARDING_KEYS[table]} % 2 != {index}) FROM {node.database}.{table}"
+            )[0]
+            for table in tables
+        }
+        for index, node in enumerate(shards.nodes)
+    ]
 
 
 _baseline: dict[str, Any] = {}
@@ -314,6 +348,13 @@ async def test_every_engine_gives_sqlites_answers(
 
     for name, answer in expected.items():
         assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"
+
+    by_shard = _rows_by_shard(storage)
+    if by_shard:  # sharded: each row on its trace's shard only, the rows of both adding up
+        assert len(by_shard) == 2
+        assert all(misplaced == 0 for shard in by_shard for _, misplaced in shard.values()), by_shard
+        assert sum(shard["predictions"][0] for shard in by_shard) == 6, by_shard
+        assert sum(shard["labels"][0] for shard in by_shard) >= 6, by_shard
 
 
 def test_migrations_are_recorded_and_applied_once(clickhouse_url: str) -> None:

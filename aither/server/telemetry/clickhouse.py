@@ -25,7 +25,8 @@ from ..storage.queries import Rows, give_labels, parse_json, parse_spans
 from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
 from .catalog import CatalogReads
-from .client import Executor, open_executor, value_set
+from .client import Executor, NativeExecutor, open_executor, value_set
+from .cluster import Shards
 from .conditions import equal_sql, read_page, window_sql
 from .detection import DetectionReads
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
@@ -90,6 +91,32 @@ def _version_entry(
     }
 
 
+def _apply_migrations(x: Executor, db: str, up_to: int | None) -> list[int]:
+    """Apply to ``db`` the migrations its ``schema_migrations`` does not list; the versions applied."""
+    x.execute(MIGRATIONS_TABLE.format(db=db))
+    done = {row[0] for row in x.execute(f"SELECT version FROM {db}.schema_migrations")}
+    applied = []
+    for version, description, statements in MIGRATIONS:
+        if version in done or (up_to is not None and version > up_to):
+            continue
+        for statement in statements:  # each IF NOT EXISTS: a migration cut short runs again
+            x.execute(statement.format(db=db))
+        x.insert(f"{db}.schema_migrations", ("version", "description"), [(version, description)])
+        applied.append(version)
+    return applied
+
+
+def _await_mutations(x: Executor, db: str, deadline_s: float = 300.0) -> None:
+    """Wait until the mutations of ``db`` are done (18.16 has no ``mutations_sync``)."""
+    deadline = time.monotonic() + deadline_s
+    pause = threading.Event()
+    pending = "SELECT count() FROM system.mutations WHERE database = %(db)s AND NOT is_done"
+    while x.execute(pending, {"db": db})[0][0]:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"ClickHouse's deletes did not finish within {deadline_s:.0f} s")
+        pause.wait(0.05)
+
+
 class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
     """Telemetry in ClickHouse (a server, or chDB in-process). Thread-safe."""
 
@@ -99,11 +126,28 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         self.engine = executor.engine
         self._version_lock = threading.Lock()
         self._last_version = 0
+        self.shards: Shards | None = None
+        """A cluster's nodes (``cluster=`` in the URL): the tables' rows live in each node's
+        local database, and ``db`` holds ``Distributed`` tables over them."""
+        if executor.cluster is not None:
+            assert isinstance(executor, NativeExecutor)  # chDB refuses cluster= up front
+            self.shards = Shards(executor, executor.cluster)
+
+    def _locals(self) -> list[tuple[Executor, str]]:
+        """Where the tables' rows live: each node's local database, or the one database."""
+        if self.shards is None:
+            return [(self.x, self.db)]
+        return [(node, node.database) for node in self.shards.nodes]
 
     @classmethod
     def open(cls, url: str, *, up_to: int | None = None) -> ClickHouseStore:
         """Connect and apply the migrations not yet applied."""
-        store = cls(open_executor(url))
+        executor = open_executor(url)
+        try:
+            store = cls(executor)
+        except Exception:
+            executor.close()
+            raise
         try:
             store.migrate(up_to)
         except Exception:
@@ -113,26 +157,22 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
 
     def migrate(self, up_to: int | None = None) -> list[int]:
         """Apply the migrations ``schema_migrations`` does not list (up to ``up_to``, for tests of
-        an upgrade); the versions applied."""
-        self.x.execute(MIGRATIONS_TABLE.format(db=self.db))
-        done = {row[0] for row in self.x.execute(f"SELECT version FROM {self.db}.schema_migrations")}
-        applied = []
-        for version, description, statements in MIGRATIONS:
-            if version in done or (up_to is not None and version > up_to):
-                continue
-            for statement in statements:  # each IF NOT EXISTS: a migration cut short runs again
-                self.x.execute(statement.format(db=self.db))
-            self.x.insert(
-                f"{self.db}.schema_migrations", ("version", "description"), [(version, description)]
-            )
-            applied.append(version)
-        return applied
+        an upgrade); the versions applied. On a cluster: to every node's local database, then
+        the entry's ``Distributed`` tables."""
+        applied: set[int] = set()
+        for x, db in self._locals():
+            applied.update(_apply_migrations(x, db, up_to))
+        if self.shards is not None:
+            applied.update(self.shards.distribute(up_to))
+        return sorted(applied)
 
     def migrations(self) -> list[int]:
         """The versions applied, in order."""
         return sorted(row[0] for row in self.x.execute(f"SELECT version FROM {self.db}.schema_migrations"))
 
     def close(self) -> None:
+        if self.shards is not None:
+            self.shards.close()
         self.x.close()
 
     def _next_version(self) -> int:
@@ -212,37 +252,29 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         deleted: dict[str, int] = {}
         if org_id is None:
             day = time.strftime("%Y%m%d", time.gmtime(cutoff_s))
-            parts = self.x.execute(
-                "SELECT table, partition, sum(rows) FROM system.parts "
-                "WHERE database = %(db)s AND table IN %(tables)s AND active AND partition < %(day)s "
-                "GROUP BY table, partition",
-                {"db": self.db, "tables": TELEMETRY_TABLES, "day": day},
-            )
-            for table, partition, rows in parts:
-                self.x.execute(f"ALTER TABLE {self.db}.{table} DROP PARTITION {partition}")
-                deleted[table] = deleted.get(table, 0) + int(rows)
+            for x, db in self._locals():
+                parts = x.execute(
+                    "SELECT table, partition, sum(rows) FROM system.parts "
+                    "WHERE database = %(db)s AND table IN %(tables)s AND active AND partition < %(day)s "
+                    "GROUP BY table, partition",
+                    {"db": db, "tables": TELEMETRY_TABLES, "day": day},
+                )
+                for table, partition, rows in parts:
+                    x.execute(f"ALTER TABLE {db}.{table} DROP PARTITION {partition}")
+                    deleted[table] = deleted.get(table, 0) + int(rows)
             return deleted
-        for table in TELEMETRY_TABLES:
-            day_column = "minute" if table == "rollups" else "time"
-            where = f"org_id = %(org)s AND {day_column} < toDateTime(%(cutoff)s)"
-            params = {"org": org_id, "cutoff": cutoff_s}
-            ((rows,),) = self.x.execute(f"SELECT count() FROM {self.db}.{table} WHERE {where}", params)
-            if rows:
-                self.x.execute(f"ALTER TABLE {self.db}.{table} DELETE WHERE {where}", params)
-                deleted[table] = int(rows)
-        self._await_mutations()
+        for x, db in self._locals():
+            for table in TELEMETRY_TABLES:
+                day_column = "minute" if table == "rollups" else "time"
+                where = f"org_id = %(org)s AND {day_column} < toDateTime(%(cutoff)s)"
+                params = {"org": org_id, "cutoff": cutoff_s}
+                ((rows,),) = x.execute(f"SELECT count() FROM {db}.{table} WHERE {where}", params)
+                if rows:
+                    x.execute(f"ALTER TABLE {db}.{table} DELETE WHERE {where}", params)
+                    deleted[table] = deleted.get(table, 0) + int(rows)
+        for x, db in self._locals():
+            _await_mutations(x, db)
         return deleted
-
-    def _await_mutations(self, deadline_s: float = 300.0) -> None:
-        """Wait until this database's mutations are done (18.16 has no ``mutations_sync``)."""
-        deadline = time.monotonic() + deadline_s
-        pause = threading.Event()
-        while self.x.execute(
-            "SELECT count() FROM system.mutations WHERE database = %(db)s AND NOT is_done", {"db": self.db}
-        )[0][0]:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"ClickHouse's deletes did not finish within {deadline_s:.0f} s")
-            pause.wait(0.05)
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ..storage.engine import DatabaseURLError
 from ..storage.writer import WriterBusy
@@ -34,6 +34,9 @@ class Executor(Protocol):
     database: str
     engine: str
     """``clickhouse`` (a server) or ``chdb`` (in-process)."""
+    cluster: str | None
+    """The cluster whose ``Distributed`` tables ``database`` holds (``cluster=`` in the URL);
+    None: one server."""
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]: ...
 
@@ -47,6 +50,21 @@ def _database_name(url: str, path: str) -> str:
     if not set(name) <= _NAME_CHARS:
         raise DatabaseURLError(f"telemetry database URL {url!r}: the database name must be [A-Za-z0-9_]")
     return name
+
+
+def _cluster_name(url: str, query: str) -> str | None:
+    names = parse_qs(query).get("cluster")
+    if not names:
+        return None
+    name = names[-1]
+    if not set(name) <= _NAME_CHARS | {"-", "."}:
+        raise DatabaseURLError(f"telemetry database URL {url!r}: the cluster name must be [A-Za-z0-9_.-]")
+    return name
+
+
+# the server's codes for a shard it could not reach (ALL_CONNECTION_TRIES_FAILED, NETWORK_ERROR,
+# SOCKET_TIMEOUT): to the client, ClickHouse did not answer, as when it is down
+_SHARD_UNREACHABLE = frozenset({279, 210, 209})
 
 
 @contextmanager
@@ -69,6 +87,7 @@ class NativeExecutor:
             from clickhouse_driver import Client
         parts = urlsplit(url)
         self.database = _database_name(url, parts.path)
+        self.cluster = _cluster_name(url, parts.query)
         self._options: dict[str, Any] = {
             "host": parts.hostname or "127.0.0.1",
             "port": parts.port or 9000,
@@ -77,8 +96,14 @@ class NativeExecutor:
             "connect_timeout": 5,
             "send_receive_timeout": 60,
         }
+        if self.cluster is not None:
+            # an insert returns once each shard holds its rows (a 200 means stored); an IN or JOIN
+            # over sharded tables runs its subquery at this node and ships the result to the shards
+            self._options["settings"] = {"insert_distributed_sync": 1, "distributed_product_mode": "global"}
         self._client_class = Client
-        from clickhouse_driver.errors import NetworkError, SocketTimeoutError
+        from clickhouse_driver.errors import NetworkError, ServerException, SocketTimeoutError
+
+        self._server_error = ServerException
 
         self._unreachable: tuple[type[BaseException], ...] = (
             NetworkError,
@@ -91,6 +116,20 @@ class NativeExecutor:
         self._lock = threading.Lock()
         # the database itself, before any client names it as its default
         self._call(f"CREATE DATABASE IF NOT EXISTS {self.database}", None, database="default")
+
+    @property
+    def address_tuple(self) -> tuple[str, int]:
+        return self._options["host"], self._options["port"]
+
+    @property
+    def address(self) -> str:
+        return "{}:{}".format(*self.address_tuple)
+
+    def at(self, host: str, port: int, database: str) -> NativeExecutor:
+        """An executor of another node (a shard) and database, with this one's credentials."""
+        user, password = quote(self._options["user"], safe=""), quote(self._options["password"], safe="")
+        host_part = f"[{host}]" if ":" in host else host
+        return NativeExecutor(f"clickhouse://{user}:{password}@{host_part}:{port}/{database}")
 
     def _client(self, database: str | None = None) -> Any:
         key = database or self.database
@@ -106,6 +145,13 @@ class NativeExecutor:
             rows: list[tuple[Any, ...]] = self._client(database).execute(sql, params)
         except self._unreachable as error:
             raise TelemetryUnavailable(f"ClickHouse did not answer ({error}); retry shortly") from error
+        except self._server_error as error:
+            if error.code in _SHARD_UNREACHABLE:
+                message = str(error.message).strip().splitlines()[0]
+                raise TelemetryUnavailable(
+                    f"a ClickHouse shard did not answer ({message}); retry shortly"
+                ) from error
+            raise
         return rows
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
@@ -126,6 +172,7 @@ class ChdbExecutor:
     """ClickHouse inside this process (chDB), its data in a directory; one query at a time."""
 
     engine = "chdb"
+    cluster: str | None = None
 
     def __init__(self, url: str) -> None:
         with _installed("chdb:// needs the chdb and clickhouse-driver packages ({} is missing)"):
@@ -134,6 +181,11 @@ class ChdbExecutor:
         parts = urlsplit(url)
         if not parts.path or parts.path == "/":
             raise DatabaseURLError(f"telemetry database URL {url!r}: name a directory, chdb:///path/to/dir")
+        if _cluster_name(url, parts.query) is not None:
+            raise DatabaseURLError(
+                f"telemetry database URL {url!r}: chDB runs in this process and cannot be a cluster; "
+                "use clickhouse://host:9000/db?cluster=<name>"
+            )
         self.database = "aither"
         self._escape = escape_params
         self._session = session.Session(parts.path)

@@ -204,3 +204,23 @@ TELEMETRY_TABLES = (
     "spans", "predictions", "prediction_traces", "llm_calls", "operations", "labels", "label_rows", "rollups",
 )  # fmt: skip
 """The tables that hold telemetry (retention drops their old day partitions)."""
+
+SHARDING_KEYS = {
+    "spans": "cityHash64(trace_id)",
+    "predictions": "cityHash64(trace_id)",
+    "prediction_traces": "cityHash64(trace_id)",
+    "llm_calls": "cityHash64(trace_id)",
+    "operations": "cityHash64(trace_id)",
+    "labels": "cityHash64(trace_id)",
+    "label_rows": "cityHash64(pred_trace_id)",
+    "rollup_input": "cityHash64(org_id, minute_ns, kind, service, model, version, environment)",
+    "rollups": "cityHash64(org_id, minute_ns, kind, service, model, version, environment)",
+}
+"""Sharded ClickHouse (:mod:`.cluster`): the shard of each table's rows, by the trace they came
+from. Every version of a ``ReplacingMergeTree`` key, and every replay of a span, lands on one
+shard, so ``FINAL`` (which replaces rows within a shard) and ``LIMIT 1 BY`` stay right. A label's
+versions share its own trace; a labelled row's versions come from different labels, possibly in
+other traces, but share the PREDICTION's trace. A prediction and its ``prediction_traces`` row
+share a shard, so migration 2's backfill copies within each shard. A rollup key's rows go to one
+shard (its merges then pay off; reads merge the states of every shard anyway). A migration that
+alters a table must alter its ``Distributed`` table too (created ``AS`` the local one)."""
