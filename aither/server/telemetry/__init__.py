@@ -3,8 +3,9 @@
 Without ``--telemetry-db`` they stay in the relational database with everything else. With
 ``--telemetry-db clickhouse://user@host:9000/aither`` (or ``chdb:///dir``) they go to
 ClickHouse through :class:`TelemetryStore`; accounts, keys, rules, anomalies and usage stay
-relational. Ingest runs detection and usage in the relational transaction, then writes the
-batch here (:class:`TelemetryIngestJob`); the read routes this store covers ask it, the others
+relational. Ingest runs detection and usage in the relational transaction, writes the batch
+here, then runs drift (its state relational too) in the same transaction
+(:class:`TelemetryIngestJob`); the read routes this store covers ask it, the others
 answer 501.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from ..detection.hook import detect
 from ..detection.rollups import Rollup, RollupKey
+from ..drift.hook import observe_drift
 from ..ingest.records import DecodedBatch
 from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from ..storage.ingest import IngestResult
@@ -26,6 +28,7 @@ from ..storage.usage import add_usage, period_bounds
 from ..storage.window import Window
 from .client import TelemetryUnavailable
 from .detection import LlmRow, PredictionRow
+from .drift import LabelledRow
 
 __all__ = ["TelemetryIngestJob", "TelemetryStore", "TelemetryUnavailable", "open_telemetry_store"]
 
@@ -79,6 +82,14 @@ class TelemetryStore(Protocol):
         self, org_id: str, start_ns: int, now_ns: int
     ) -> tuple[list[LlmRow], list[PredictionRow]]: ...
 
+    def label_cursor(self, org_id: str, before_ns: int) -> int: ...
+
+    def labelled_rows_after(self, org_id: str, cursor: int, limit: int) -> list[LabelledRow]: ...
+
+    def prediction_samples(
+        self, org_id: str, model: str, start_ns: int, end_ns: int, limit: int
+    ) -> list[str]: ...
+
     def prune(self, before_ns: int) -> int: ...
 
     def close(self) -> None: ...
@@ -103,8 +114,9 @@ class TelemetryIngestJob:
     """The writer's job for ``POST /v1/traces`` when telemetry lives in a telemetry store.
 
     Detection (risk levels, relational rollups for the window rules, event rules) and usage run
-    in the writer's relational transaction; the batch's rows go to the telemetry store last, so
-    a failed write there rolls the relational part back and the exporter retries. ``apply`` may
+    in the writer's relational transaction; the batch's rows go to the telemetry store next, so
+    a failed write there rolls the relational part back and the exporter retries; drift runs
+    last (as after the relational label join: it reads the batch's labelled rows back). ``apply`` may
     run twice (after a batch rollback): the replay check and the telemetry write happen once.
     """
 
@@ -171,4 +183,7 @@ class TelemetryIngestJob:
                     f"the telemetry store did not take the spans ({type(error).__name__}); retry shortly"
                 ) from error
             self._written = True
+        if new.predictions or new.labels or new.llm_calls or new.operations:
+            # after the write, as after the relational join: the batch's labelled rows are stored
+            observe_drift(connection, self.org_id, new)
         return result

@@ -28,6 +28,7 @@ from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
 from .conditions import equal_sql, read_page, window_sql
 from .detection import DetectionReads
+from .drift import DriftReads
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads
 from .schema import HISTOGRAM, MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
@@ -90,7 +91,7 @@ def _version_entry(
     }
 
 
-class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
+class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads):
     """Telemetry in ClickHouse (a server, or chDB in-process). Thread-safe."""
 
     def __init__(self, executor: Executor) -> None:
