@@ -173,10 +173,32 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
             "by_model": await get("/api/v1/llm-calls/totals", group_by="model", **WINDOW),
             "stats": await get("/api/v1/stats", **WINDOW),
             "recent": recent,
+            **await _dashboard(get),
             "anomalies": sorted(
                 tuple(anomaly[name] for name in ANOMALY) for anomaly in await get("/api/v1/anomalies")
             ),
         }
+
+
+# windows whose bucket edges cut minutes: one without a whole minute, one with
+EDGES = {"since": "2026-09-21T14:12:50Z", "until": "2026-09-21T14:13:35Z", "buckets": 7}
+MINUTES = {"since": "2026-09-21T14:12:30Z", "until": "2026-09-21T14:14:10Z", "buckets": 7}
+EARLY = {"since": "1969-12-31T23:00:00Z", "until": "2026-09-22T00:00:00Z", "buckets": 5}  # before 1970
+
+
+async def _dashboard(get: Any) -> dict[str, Any]:
+    """The dashboard's answers: overviews, series (with the quality of labelled rows), latest."""
+    out = {"dashboard_latest": await get("/api/v1/dashboard/latest")}
+    windows = {"day": {**WINDOW, "buckets": 24}, "edges": EDGES, "minutes": MINUTES, "early": EARLY}
+    for name, window in windows.items():
+        out[f"overview_{name}"] = await get("/api/v1/dashboard/overview", **window)
+        for model in ("fraud", "price"):
+            out[f"series_{model}_{name}"] = await get("/api/v1/dashboard/series", model=model, **window)
+        out[f"series_llm_{name}"] = await get("/api/v1/dashboard/series", source="llm", **window)
+    out["series_price_v2"] = await get("/api/v1/dashboard/series", model="price", version="2", **MINUTES)
+    mini = {"source": "llm", "model": "gpt-4o-mini"}
+    out["series_llm_mini"] = await get("/api/v1/dashboard/series", **mini, **WINDOW)
+    return out
 
 
 def _settings(
@@ -315,6 +337,17 @@ async def test_every_engine_gives_sqlites_answers(
     # the window rules' read of the latest calls: each stored call of the last seconds, once
     assert sum(len(calls) for _, calls in answers["recent"]) == 4 + 6  # LLM calls, predictions
     assert [a[0] for a in answers["anomalies"]] == ["request_failure"]  # the failed call, once
+    # the dashboard: every window counts each prediction and call once, the labelled rows too
+    for name in ("day", "edges", "minutes", "early"):
+        overview = answers[f"overview_{name}"]
+        assert {(m["name"], m["predictions"]) for m in overview["models"]} >= {("fraud", 3), ("price", 1)}
+        assert sum(m["calls"] for m in overview["llm"]) == 4
+        fraud_points = answers[f"series_fraud_{name}"]["points"]
+        assert sum(p["labelled_rows"] or 0 for p in fraud_points) == 5
+        assert sum(p["correct_rows"] or 0 for p in fraud_points) == 5
+    assert [p["abs_error"] for p in answers["series_price_v2"]["points"] if p["abs_error"]] == [2.5]
+    third_call_ns = 1_790_000_000_000_000_000 + 2_000_000
+    assert answers["dashboard_latest"]["llm_calls_ns"] == third_call_ns
 
     for name, answer in expected.items():
         assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"
@@ -365,12 +398,9 @@ async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_pat
             headers={"Authorization": f"Bearer {KEY}"},
         ) as http:
             assert (await http.get(f"/api/v1/traces/{'ab' * 16}")).status_code == 404
-            for path in ("/api/v1/dashboard/latest", "/api/v1/dashboard/overview"):
-                response = await http.get(path)
-                assert response.status_code == 501, (path, response.text)
-                assert "telemetry" in response.json()["detail"]
             response = await http.post("/api/v1/prune", json={"older_than": "30d"})
             assert response.status_code == 501, response.text
+            assert "telemetry" in response.json()["detail"]
             assert (await http.get("/api/v1/anomalies")).status_code == 200  # relational: served
             server.stop()
             response = await http.post("/v1/traces", content=STREAM[0], headers=PROTOBUF)

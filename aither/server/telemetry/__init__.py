@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Connection
 
@@ -29,6 +29,9 @@ from ..storage.window import Window
 from .client import TelemetryUnavailable
 from .detection import LlmRow, PredictionRow
 from .drift import LabelledRow
+
+if TYPE_CHECKING:  # the dashboard's routes import the storage, which imports this lazily
+    from ..dashboard.queries import Bucket, Quality
 
 __all__ = ["TelemetryIngestJob", "TelemetryStore", "TelemetryUnavailable", "open_telemetry_store"]
 
@@ -89,6 +92,36 @@ class TelemetryStore(Protocol):
     def prediction_samples(
         self, org_id: str, model: str, start_ns: int, end_ns: int, limit: int
     ) -> list[str]: ...
+
+    def dashboard_buckets(
+        self,
+        org_id: str,
+        kind: str,
+        since_ns: int,
+        until_ns: int,
+        bucket_ns: int,
+        *,
+        by_model: bool,
+        by_version: bool,
+        model: str | None = None,
+        version: str | None = None,
+    ) -> dict[tuple[str, ...], dict[int, Bucket]]: ...
+
+    def dashboard_histograms(
+        self, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool
+    ) -> dict[tuple[str, ...], list[int]]: ...
+
+    def newest_prediction(
+        self, org_id: str, name: str, version: str, window: Window
+    ) -> tuple[int | None, str | None]: ...
+
+    def newest_call(self, org_id: str, model: str, window: Window) -> tuple[int | None, Any]: ...
+
+    def quality(
+        self, org_id: str, model: str, version: str | None, window: Window, since_ns: int, bucket_ns: int
+    ) -> dict[int, Quality]: ...
+
+    def newest_times(self, org_id: str) -> list[int | None]: ...
 
     def prune(self, before_ns: int) -> int: ...
 

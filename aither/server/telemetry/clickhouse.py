@@ -27,6 +27,7 @@ from ..storage.window import Window
 from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
 from .conditions import equal_sql, read_page, window_sql
+from .dashboard import DashboardReads
 from .detection import DetectionReads
 from .drift import DriftReads
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
@@ -91,7 +92,7 @@ def _version_entry(
     }
 
 
-class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads):
+class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, DashboardReads):
     """Telemetry in ClickHouse (a server, or chDB in-process). Thread-safe."""
 
     def __init__(self, executor: Executor) -> None:
