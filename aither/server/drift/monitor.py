@@ -130,7 +130,10 @@ class DriftMonitor:
                 if tables is None:
                     continue
                 notices.extend(self._add(connection, org_id, prediction, *tables))
-            notices.extend(self.labels.step(connection, org_id, self.settings, self.telemetry))
+            # only a batch's predictions and labels add labelled rows (the label join): with
+            # telemetry in ClickHouse, a batch of calls alone costs it no read
+            if self.telemetry is None or new.predictions or new.labels:
+                notices.extend(self.labels.step(connection, org_id, self.settings, self.telemetry))
             notices.extend(
                 self.answers.observe(connection, org_id, self.settings, by_key, new.llm_calls, new.operations)
             )
