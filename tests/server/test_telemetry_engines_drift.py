@@ -150,3 +150,36 @@ async def test_every_engine_gives_sqlites_drift(
 
     for name, answer in _baseline.items():
         assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"
+
+
+def test_labelled_rows_come_after_the_cursor_in_whole_writes(tmp_path: Path) -> None:
+    """Concept drift's read on ClickHouse: rows past the cursor by version, a write never cut
+    at the limit (the first one whole however large), withdrawn rows left out."""
+    pytest.importorskip("chdb", reason="chdb (ClickHouse 26.x in-process) is not installed")
+    from aither.server.telemetry.clickhouse import ClickHouseStore
+    from aither.server.telemetry.labels import LABEL_ROW_COLUMNS
+
+    store = ClickHouseStore.open(f"chdb://{tmp_path / 'chdb'}")
+    try:
+
+        def row(version: int, index: int, deleted: int = 0, label_time: int = 50) -> tuple[Any, ...]:
+            values = {
+                "org_id": "org", "model_name": "m", "pred_trace_id": "t", "pred_span_id": f"{version:016x}",
+                "row_index": index, "label_trace_id": "l", "label_span_id": "s", "model_version": None,
+                "environment": None, "task": "classification", "pred_class": "1", "pred_num": None,
+                "label_class": "0", "label_num": None, "value": "0", "pred_time_ns": 10 + index,
+                "label_time_ns": label_time, "deleted": deleted, "version": version,
+            }  # fmt: skip
+            return tuple(values[name] for name in LABEL_ROW_COLUMNS)
+
+        writes = [row(5, i) for i in range(3)] + [row(7, i) for i in range(4)] + [row(9, 0), row(9, 1, 1)]
+        store.x.insert(f"{store.db}.label_rows", LABEL_ROW_COLUMNS, [*writes, row(3, 0, label_time=5)])
+        versions = lambda found: [(r[0], r[-1]) for r in found]  # noqa: E731
+        assert store.label_cursor("org", 40) == 3  # the row labelled before 40: history
+        assert store.label_cursor("other", 40) == 0
+        assert versions(store.labelled_rows_after("org", 3, 5)) == [(5, 10), (5, 11), (5, 12)]
+        assert versions(store.labelled_rows_after("org", 5, 2)) == [(7, 10), (7, 11), (7, 12), (7, 13)]
+        assert versions(store.labelled_rows_after("org", 7, 100)) == [(9, 10)]  # the withdrawn one out
+        assert store.labelled_rows_after("org", 9, 100) == []
+    finally:
+        store.close()

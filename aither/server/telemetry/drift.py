@@ -40,25 +40,21 @@ class DriftReads:
 
     def labelled_rows_after(self, org_id: str, cursor: int, limit: int) -> list[LabelledRow]:
         """The labelled rows (not withdrawn) written after ``cursor``, oldest write first: whole
-        writes of about ``limit`` rows (the first write whole, however large)."""
-        params: dict[str, Any] = {"org": org_id, "cursor": cursor}
-        new = f"{self.db}.label_rows WHERE org_id = %(org)s AND version > %(cursor)s AND deleted = 0"
-        counts = self.x.execute(
-            f"SELECT version, count() FROM {new} GROUP BY version ORDER BY version LIMIT 10000", params
-        )
-        if not counts:
-            return []
-        upto, taken = 0, 0
-        for version, count in counts:
-            if taken and taken + int(count) > limit:
-                break
-            upto, taken = int(version), taken + int(count)
-        rows = self.x.execute(
+        writes, about ``limit`` rows (the first write whole, however large). One query, but
+        when a write is cut at the limit."""
+        params: dict[str, Any] = {"org": org_id, "cursor": cursor, "limit": limit}
+        select = (
             "SELECT version, model_name, model_version, task, pred_class, label_class, pred_num, "
-            f"label_num, pred_time_ns FROM {new} AND version <= %(upto)s "
-            "ORDER BY version, label_time_ns, label_trace_id, label_span_id, row_index",
-            {**params, "upto": upto},
+            f"label_num, pred_time_ns FROM {self.db}.label_rows WHERE org_id = %(org)s "
+            "AND version > %(cursor)s AND deleted = 0 {more}"
+            "ORDER BY version, label_time_ns, label_trace_id, label_span_id, row_index"
         )
+        rows = self.x.execute(select.format(more="") + " LIMIT %(limit)s", params)
+        if len(rows) >= limit:  # the last write may go on past the limit
+            last = rows[-1][0]
+            rows = [row for row in rows if row[0] != last]
+            if not rows:  # one write larger than the limit: all of it
+                rows = self.x.execute(select.format(more="AND version = %(last)s "), {**params, "last": last})
         return [(int(row[0]), *row[1:-1], int(row[-1])) for row in rows]  # type: ignore[misc]
 
     def prediction_samples(
