@@ -8,6 +8,7 @@ not start fails the test.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -209,3 +210,45 @@ async def test_a_prediction_and_its_label_stored_at_once_by_two_servers_join(pg_
         other.close()
     assert len(listed) == 40
     assert {item["status"] for item in listed} == {"joined"}
+
+
+def test_two_servers_opening_a_periods_usage_at_once_both_count(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    """A period's usage row is new: one server's transaction inserts it and has not committed
+    when another's adds to the same period. The second waits on the key, then adds to the row
+    the first committed (its insert failing on the key would lose its batch with a 500)."""
+    import threading
+
+    import sqlalchemy as sa
+
+    from aither.server.storage.schema import organizations
+    from aither.server.storage.usage import add_usage, read_usage
+
+    storage, _ = pg_storage
+    period = 7 * 10**18
+    with storage.engine.connect() as connection:
+        org_id = connection.execute(sa.select(organizations.c.id)).scalars().first()
+    failures: list[BaseException] = []
+
+    def second_server() -> None:
+        try:
+            with storage.engine.begin() as connection:
+                add_usage(connection, org_id, period, {"spans": 3})
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    with storage.engine.connect() as first, storage.engine.connect() as observer:
+        transaction = first.begin()
+        add_usage(first, org_id, period, {"spans": 2})
+        thread = threading.Thread(target=second_server)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while observer.execute(waiting).scalar() == 0:  # the second blocks on the new row's key
+            assert time.monotonic() < deadline, "the second transaction never waited on the key"
+            observer.rollback()
+            threading.Event().wait(0.05)
+        transaction.commit()
+    thread.join(30)
+    assert not thread.is_alive() and failures == []
+    with storage.engine.connect() as connection:
+        assert read_usage(connection, org_id, period)["spans"] == 5

@@ -173,13 +173,37 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
             "by_model": await get("/api/v1/llm-calls/totals", group_by="model", **WINDOW),
             "stats": await get("/api/v1/stats", **WINDOW),
             "recent": recent,
+            **await _dashboard(get),
             "anomalies": sorted(
                 tuple(anomaly[name] for name in ANOMALY) for anomaly in await get("/api/v1/anomalies")
             ),
         }
 
 
-def _settings(tmp_path: Path, database_url: str, telemetry_url: str | None = None) -> ServerSettings:
+# windows whose bucket edges cut minutes: one without a whole minute, one with
+EDGES = {"since": "2026-09-21T14:12:50Z", "until": "2026-09-21T14:13:35Z", "buckets": 7}
+MINUTES = {"since": "2026-09-21T14:12:30Z", "until": "2026-09-21T14:14:10Z", "buckets": 7}
+EARLY = {"since": "1969-12-31T23:00:00Z", "until": "2026-09-22T00:00:00Z", "buckets": 5}  # before 1970
+
+
+async def _dashboard(get: Any) -> dict[str, Any]:
+    """The dashboard's answers: overviews, series (with the quality of labelled rows), latest."""
+    out = {"dashboard_latest": await get("/api/v1/dashboard/latest")}
+    windows = {"day": {**WINDOW, "buckets": 24}, "edges": EDGES, "minutes": MINUTES, "early": EARLY}
+    for name, window in windows.items():
+        out[f"overview_{name}"] = await get("/api/v1/dashboard/overview", **window)
+        for model in ("fraud", "price"):
+            out[f"series_{model}_{name}"] = await get("/api/v1/dashboard/series", model=model, **window)
+        out[f"series_llm_{name}"] = await get("/api/v1/dashboard/series", source="llm", **window)
+    out["series_price_v2"] = await get("/api/v1/dashboard/series", model="price", version="2", **MINUTES)
+    mini = {"source": "llm", "model": "gpt-4o-mini"}
+    out["series_llm_mini"] = await get("/api/v1/dashboard/series", **mini, **WINDOW)
+    return out
+
+
+def _settings(
+    tmp_path: Path, database_url: str, telemetry_url: str | None = None, **extra: Any
+) -> ServerSettings:
     return ServerSettings(
         home=tmp_path,
         database_url=database_url,
@@ -187,6 +211,7 @@ def _settings(tmp_path: Path, database_url: str, telemetry_url: str | None = Non
         init_api_key=KEY,
         announce=False,
         write_credentials=False,
+        **extra,
     )
 
 
@@ -213,21 +238,22 @@ def sharded_clickhouse_url() -> Iterator[str]:
 
 
 def _open_engine(
-    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, **extra: Any
 ) -> Iterator[tuple[Storage, ServerSettings]]:
+    """A storage on engine ``kind``, bootstrapped (``extra``: more server settings)."""
     sqlite = f"sqlite:///{tmp_path / 'aither.db'}"
     if kind == "sqlite":
-        settings = _settings(tmp_path, sqlite)
+        settings = _settings(tmp_path, sqlite, **extra)
     elif kind == "postgresql":
-        settings = _settings(tmp_path, request.getfixturevalue("postgres_url"))
+        settings = _settings(tmp_path, request.getfixturevalue("postgres_url"), **extra)
     elif kind in ("clickhouse", "clickhouse-sharded"):
         # a database per test, so each starts empty on the one module-wide server (or cluster)
         fixture = "clickhouse_url" if kind == "clickhouse" else "sharded_clickhouse_url"
         url = request.getfixturevalue(fixture).replace("/aither", f"/t{abs(hash(tmp_path)) % 10**9}")
-        settings = _settings(tmp_path, sqlite, url)
+        settings = _settings(tmp_path, sqlite, url, **extra)
     else:
         pytest.importorskip("chdb", reason="chdb (ClickHouse 26.x in-process) is not installed")
-        settings = _settings(tmp_path, sqlite, f"chdb://{tmp_path / 'chdb'}")
+        settings = _settings(tmp_path, sqlite, f"chdb://{tmp_path / 'chdb'}", **extra)
     storage = Storage.open(settings.database_url, telemetry_url=settings.telemetry_url)
     bootstrap(storage, settings)
     yield storage, settings
@@ -345,6 +371,17 @@ async def test_every_engine_gives_sqlites_answers(
     # the window rules' read of the latest calls: each stored call of the last seconds, once
     assert sum(len(calls) for _, calls in answers["recent"]) == 4 + 6  # LLM calls, predictions
     assert [a[0] for a in answers["anomalies"]] == ["request_failure"]  # the failed call, once
+    # the dashboard: every window counts each prediction and call once, the labelled rows too
+    for name in ("day", "edges", "minutes", "early"):
+        overview = answers[f"overview_{name}"]
+        assert {(m["name"], m["predictions"]) for m in overview["models"]} >= {("fraud", 3), ("price", 1)}
+        assert sum(m["calls"] for m in overview["llm"]) == 4
+        fraud_points = answers[f"series_fraud_{name}"]["points"]
+        assert sum(p["labelled_rows"] or 0 for p in fraud_points) == 5
+        assert sum(p["correct_rows"] or 0 for p in fraud_points) == 5
+    assert [p["abs_error"] for p in answers["series_price_v2"]["points"] if p["abs_error"]] == [2.5]
+    third_call_ns = 1_790_000_000_000_000_000 + 2_000_000
+    assert answers["dashboard_latest"]["llm_calls_ns"] == third_call_ns
 
     for name, answer in expected.items():
         assert _rounded(answers[name]) == _rounded(answer), f"{name}: {answers[name]} != {answer}"
@@ -384,9 +421,9 @@ def test_a_telemetry_url_of_another_kind_is_refused_up_front(tmp_path: Path) -> 
         Storage.open(f"sqlite:///{tmp_path / 'a.db'}", telemetry_url="mysql://host/db")
 
 
-async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_path: Path) -> None:
-    """Uncovered reads say so (501, not an empty answer); with ClickHouse gone, ingest answers
-    503 with Retry-After, so the exporter keeps the spans and retries."""
+async def test_a_clickhouse_outage_answers_503(tmp_path: Path) -> None:
+    """With ClickHouse gone, ingest answers 503 with Retry-After, so the exporter keeps the spans
+    and retries, and reads say so too (never a 500); relational reads are served on."""
     pytest.importorskip("clickhouse_driver")
     if clickhouse_server.binary() is None:
         pytest.skip("clickhouse-server is not installed (apt-get install clickhouse-server)")
@@ -402,17 +439,14 @@ async def test_routes_not_yet_on_clickhouse_answer_501_and_an_outage_503(tmp_pat
             headers={"Authorization": f"Bearer {KEY}"},
         ) as http:
             assert (await http.get(f"/api/v1/traces/{'ab' * 16}")).status_code == 404
-            for path in ("/api/v1/drift/judge", "/api/v1/dashboard/latest", "/api/v1/dashboard/overview"):
-                response = await http.get(path)
-                assert response.status_code == 501, (path, response.text)
-                assert "telemetry" in response.json()["detail"]
             assert (await http.get("/api/v1/anomalies")).status_code == 200  # relational: served
             server.stop()
             response = await http.post("/v1/traces", content=STREAM[0], headers=PROTOBUF)
             assert response.status_code == 503
             assert response.headers["Retry-After"]
-            response = await http.get("/api/v1/predictions")  # reads say so too, not 500
-            assert response.status_code == 503, response.text
+            for path in ("/api/v1/predictions", "/api/v1/dashboard/overview"):
+                response = await http.get(path)  # reads say so too, not 500
+                assert response.status_code == 503, (path, response.text)
         storage.close()
     finally:
         server.stop()

@@ -11,7 +11,7 @@ whole minutes: a range's first and last minute count entirely.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -232,17 +232,26 @@ def _llm_model() -> Any:
     return sa.func.coalesce(c.response_model, c.request_model, "(unknown)")
 
 
-def add_quality(
+@dataclass(frozen=True)
+class Quality:
+    """The labelled rows of one bucket: how many, how many of right class, absolute errors."""
+
+    rows: int = 0
+    correct: int = 0
+    abs_err_sum: float = 0.0
+    num_rows: int = 0
+
+
+def quality(
     connection: Connection,
-    rows: dict[int, dict[str, Any]],
     org_id: str,
     model: str,
     version: str | None,
     window: Window,
     since_ns: int,
     bucket_ns: int,
-) -> None:
-    """Labelled rows, right classes and mean absolute error per bucket of the prediction's time.
+) -> dict[int, Quality]:
+    """Labelled rows, right classes and absolute errors per bucket of the prediction's time.
 
     From the label-join rollups: a whole minute counts in the bucket it starts in, a row of the
     window's partial first or last minute in that of its prediction time.
@@ -257,11 +266,19 @@ def add_quality(
         version=version,
         buckets=(since_ns, bucket_ns),
     )
-    for (index,), rollup in sums.items():
-        entry = rows.setdefault(int(index), {"count": 0, "errors": 0, "latency_ms": None})
-        entry["labelled_rows"] = rollup.rows
-        entry["correct_rows"] = rollup.correct
-        entry["abs_error"] = rollup.abs_err_sum / rollup.num_rows if rollup.num_rows else None
+    return {
+        int(index): Quality(rollup.rows, rollup.correct, rollup.abs_err_sum, rollup.num_rows)
+        for (index,), rollup in sums.items()
+    }
+
+
+def add_quality(rows: dict[int, dict[str, Any]], found: dict[int, Quality]) -> None:
+    """The quality of each bucket into its point (a bucket without calls gets one)."""
+    for index, sums in found.items():
+        entry = rows.setdefault(index, {"count": 0, "errors": 0, "latency_ms": None})
+        entry["labelled_rows"] = sums.rows
+        entry["correct_rows"] = sums.correct
+        entry["abs_error"] = sums.abs_err_sum / sums.num_rows if sums.num_rows else None
 
 
 def newest_times(connection: Connection, org_id: str) -> list[int | None]:
@@ -275,3 +292,92 @@ def newest_times(connection: Connection, org_id: str) -> list[int | None]:
             (llm_calls, llm_calls.c.time_ns),
         )
     ]
+
+
+class Source(Protocol):
+    """Where the dashboard reads: the relational rollups (:class:`RelationalSource`), or the
+    telemetry store (``--telemetry-db``; :mod:`aither.server.telemetry.dashboard`)."""
+
+    def dashboard_buckets(
+        self,
+        org_id: str,
+        kind: str,
+        since_ns: int,
+        until_ns: int,
+        bucket_ns: int,
+        *,
+        by_model: bool,
+        by_version: bool,
+        model: str | None = None,
+        version: str | None = None,
+    ) -> dict[tuple[str, ...], dict[int, Bucket]]: ...
+
+    def dashboard_histograms(
+        self, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool
+    ) -> dict[tuple[str, ...], list[int]]: ...
+
+    def newest_prediction(
+        self, org_id: str, name: str, version: str, window: Window
+    ) -> tuple[int | None, str | None]: ...
+
+    def newest_call(self, org_id: str, model: str, window: Window) -> tuple[int | None, Any]: ...
+
+    def quality(
+        self, org_id: str, model: str, version: str | None, window: Window, since_ns: int, bucket_ns: int
+    ) -> dict[int, Quality]: ...
+
+    def newest_times(self, org_id: str) -> list[int | None]: ...
+
+
+class RelationalSource:
+    """The dashboard's reads on one relational connection (the functions above)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def dashboard_buckets(
+        self,
+        org_id: str,
+        kind: str,
+        since_ns: int,
+        until_ns: int,
+        bucket_ns: int,
+        *,
+        by_model: bool,
+        by_version: bool,
+        model: str | None = None,
+        version: str | None = None,
+    ) -> dict[tuple[str, ...], dict[int, Bucket]]:
+        return grouped_buckets(
+            self.connection,
+            org_id,
+            kind,
+            since_ns,
+            until_ns,
+            bucket_ns,
+            by_model=by_model,
+            by_version=by_version,
+            model=model,
+            version=version,
+        )
+
+    def dashboard_histograms(
+        self, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool
+    ) -> dict[tuple[str, ...], list[int]]:
+        return window_histograms(self.connection, org_id, kind, since_ns, until_ns, by_version=by_version)
+
+    def newest_prediction(
+        self, org_id: str, name: str, version: str, window: Window
+    ) -> tuple[int | None, str | None]:
+        return newest_prediction(self.connection, org_id, name, version, window)
+
+    def newest_call(self, org_id: str, model: str, window: Window) -> tuple[int | None, Any]:
+        return newest_call(self.connection, org_id, model, window)
+
+    def quality(
+        self, org_id: str, model: str, version: str | None, window: Window, since_ns: int, bucket_ns: int
+    ) -> dict[int, Quality]:
+        return quality(self.connection, org_id, model, version, window, since_ns, bucket_ns)
+
+    def newest_times(self, org_id: str) -> list[int | None]:
+        return newest_times(self.connection, org_id)

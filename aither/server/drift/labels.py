@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -29,6 +31,9 @@ from .rules import CONCEPT_DRIFT
 from .statistics import mean_rise_pvalue, proportion_drop_pvalue
 from .windows import Stream
 
+if TYPE_CHECKING:  # the telemetry package imports drift
+    from ..telemetry import TelemetryStore
+
 ModelKey = tuple[str, str, str]
 _LABEL_BATCH = 5000
 
@@ -41,44 +46,36 @@ class LabelWindows:
         self._cursor: dict[str, int] = {}
         self._started_ns = time.time_ns()
 
-    def step(self, connection: Connection, org_id: str, settings: DriftSettings) -> list[AnomalyNotice]:
-        """Labelled rows joined since the last call: into windows; full windows judged."""
+    def step(
+        self,
+        connection: Connection,
+        org_id: str,
+        settings: DriftSettings,
+        telemetry: TelemetryStore | None = None,
+    ) -> list[AnomalyNotice]:
+        """Labelled rows joined since the last call: into windows; full windows judged. The rows
+        come from ``telemetry`` when telemetry lives there (``--telemetry-db``)."""
         cursor = self._cursor.get(org_id)
         if cursor is None:
             # rows labelled before this server started are history, not news
-            first = connection.execute(
-                sa.select(sa.func.max(label_rows.c.id)).where(
-                    label_rows.c.org_id == org_id, label_rows.c.label_time_ns < self._started_ns
-                )
-            ).scalar()
-            cursor = int(first or 0)
-        query = (
-            sa.select(
-                label_rows.c.id,
-                label_rows.c.model_name,
-                label_rows.c.model_version,
-                label_rows.c.task,
-                label_rows.c.pred_class,
-                label_rows.c.label_class,
-                label_rows.c.pred_num,
-                label_rows.c.label_num,
-                label_rows.c.pred_time_ns,
+            cursor = (
+                telemetry.label_cursor(org_id, self._started_ns)
+                if telemetry is not None
+                else _first_cursor(connection, org_id, self._started_ns)
             )
-            .where(label_rows.c.org_id == org_id, label_rows.c.id > cursor)
-            .order_by(label_rows.c.id)
-            .limit(_LABEL_BATCH)
-        )
+        if telemetry is not None:
+            found: Sequence[Sequence[Any]] = telemetry.labelled_rows_after(org_id, cursor, _LABEL_BATCH)
+        else:
+            found = _rows_after(connection, org_id, cursor)
         notices: list[AnomalyNotice] = []
-        for row in connection.execute(query):
-            cursor = max(cursor, int(row.id))
-            value = _row_score(row.task, row.pred_class, row.label_class, row.pred_num, row.label_num)
+        for row_id, model, version, task, pred_class, label_class, pred_num, label_num, pred_time in found:
+            cursor = max(cursor, int(row_id))
+            value = _row_score(task, pred_class, label_class, pred_num, label_num)
             if value is None:
                 continue
-            mkey: ModelKey = (org_id, row.model_name, row.model_version or "")
-            state = self._labels.setdefault(mkey, Stream(task=row.task))
-            full = state.add(
-                value, row.pred_time_ns, settings.label_reference_rows, settings.label_window_rows
-            )
+            mkey: ModelKey = (org_id, model, version or "")
+            state = self._labels.setdefault(mkey, Stream(task=task))
+            full = state.add(value, pred_time, settings.label_reference_rows, settings.label_window_rows)
             if full:
                 notice = self._judge(connection, mkey, state, settings)
                 state.window = []
@@ -166,3 +163,24 @@ def _row_score(
     if pred_class is None or label_class is None:
         return None
     return 1.0 if pred_class == label_class else 0.0
+
+
+def _first_cursor(connection: Connection, org_id: str, started_ns: int) -> int:
+    first = connection.execute(
+        sa.select(sa.func.max(label_rows.c.id)).where(
+            label_rows.c.org_id == org_id, label_rows.c.label_time_ns < started_ns
+        )
+    ).scalar()
+    return int(first or 0)
+
+
+def _rows_after(connection: Connection, org_id: str, cursor: int) -> list[Any]:
+    lr = label_rows.c
+    columns = (lr.id, lr.model_name, lr.model_version, lr.task, lr.pred_class, lr.label_class)
+    query = (
+        sa.select(*columns, lr.pred_num, lr.label_num, lr.pred_time_ns)
+        .where(lr.org_id == org_id, lr.id > cursor)
+        .order_by(lr.id)
+        .limit(_LABEL_BATCH)
+    )
+    return list(connection.execute(query))

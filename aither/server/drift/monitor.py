@@ -24,7 +24,7 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
@@ -50,6 +50,9 @@ from .rules import (
 )
 from .sequences import SequenceWatch
 from .windows import FeatureDrift, Window, compare, estimated_accuracy
+
+if TYPE_CHECKING:  # the telemetry package imports drift
+    from ..telemetry import TelemetryStore
 
 logger = logging.getLogger("aither.server")
 
@@ -84,6 +87,8 @@ class DriftMonitor:
         self.answers = AnswerChecks()
         self.sequences = SequenceWatch()
         self._outlier_models: dict[ModelKey, dict[str, outliers.OutlierModel | None]] = {}
+        self.telemetry: TelemetryStore | None = None
+        """Where labelled rows are stored when not in the relational database (``--telemetry-db``)."""
         self.errors = 0
         """Drift failures caught (ingest never fails because of drift)."""
         self.results: list[WindowResult] = []
@@ -125,7 +130,10 @@ class DriftMonitor:
                 if tables is None:
                     continue
                 notices.extend(self._add(connection, org_id, prediction, *tables))
-            notices.extend(self.labels.step(connection, org_id, self.settings))
+            # only a batch's predictions and labels add labelled rows (the label join): with
+            # telemetry in ClickHouse, a batch of calls alone costs it no read
+            if self.telemetry is None or new.predictions or new.labels:
+                notices.extend(self.labels.step(connection, org_id, self.settings, self.telemetry))
             notices.extend(
                 self.answers.observe(connection, org_id, self.settings, by_key, new.llm_calls, new.operations)
             )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -14,6 +14,9 @@ from sqlalchemy.engine import Connection
 from ...schema import semconv as sc
 from ..storage.schema import drift_references, drift_scores, spans
 from .reference import Reference, Table, sample_tables
+
+if TYPE_CHECKING:  # the telemetry package imports drift
+    from ..telemetry import TelemetryStore
 
 MAX_WINDOW_SPANS = 20_000
 
@@ -92,24 +95,34 @@ def read_scores(
 
 
 def window_tables(
-    connection: Connection, org_id: str, model: str, start_ns: int, end_ns: int
+    connection: Connection,
+    org_id: str,
+    model: str,
+    start_ns: int,
+    end_ns: int,
+    telemetry: TelemetryStore | None = None,
 ) -> tuple[Table, Table]:
-    """The stats samples of the model's stored prediction spans in ``[start, end)`` (bounded)."""
-    query = (
-        sa.select(spans.c.attributes)
-        .where(
-            spans.c.org_id == org_id,
-            spans.c.aither_kind == sc.SPAN_KIND_PREDICTION,
-            spans.c.name == f"predict {model}",
-            spans.c.start_time_ns >= start_ns,
-            spans.c.start_time_ns < end_ns,
+    """The stats samples of the model's stored prediction spans in ``[start, end)`` (bounded);
+    read from ``telemetry`` when telemetry lives there (``--telemetry-db``)."""
+    if telemetry is not None:
+        found = telemetry.prediction_samples(org_id, model, start_ns, end_ns, MAX_WINDOW_SPANS)
+    else:
+        query = (
+            sa.select(spans.c.attributes)
+            .where(
+                spans.c.org_id == org_id,
+                spans.c.aither_kind == sc.SPAN_KIND_PREDICTION,
+                spans.c.name == f"predict {model}",
+                spans.c.start_time_ns >= start_ns,
+                spans.c.start_time_ns < end_ns,
+            )
+            .order_by(spans.c.start_time_ns)
+            .limit(MAX_WINDOW_SPANS)
         )
-        .order_by(spans.c.start_time_ns)
-        .limit(MAX_WINDOW_SPANS)
-    )
+        found = [attributes for (attributes,) in connection.execute(query)]
     inputs: Table = {}
     outputs: Table = {}
-    for (attributes,) in connection.execute(query):
+    for attributes in found:
         tables = sample_tables(attributes) if sc.ML_FEATURES_STATS_SAMPLE in attributes else None
         if tables is None:
             continue

@@ -23,24 +23,22 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from ..dashboard import queries as q
+from ..storage import Storage
 from ..storage.window import Window
 from . import schemas as s
-from .deps import NotInTelemetryStore, Reader, StorageDep
+from .deps import Reader, StorageDep
 from .params import IsoTime
-from .responses import NOT_IN_TELEMETRY_STORE, QUERY
+from .responses import QUERY
 
-router = APIRouter(
-    prefix="/api/v1/dashboard",
-    tags=["dashboard"],
-    responses={**QUERY, **NOT_IN_TELEMETRY_STORE},
-    dependencies=[NotInTelemetryStore],
-)
+router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"], responses=QUERY)
 
 DEFAULT_RANGE_NS = 24 * 3600 * 1_000_000_000
 _PERCENTILES = (0.5, 0.99)
@@ -123,6 +121,17 @@ class Latest(BaseModel):
     )
 
 
+@contextmanager
+def _source(storage: Storage) -> Iterator[q.Source]:
+    """The dashboard's reads: from the telemetry store when telemetry lives there
+    (``--telemetry-db``, its rollups and rows), else on a relational connection."""
+    if storage.telemetry is not None:
+        yield storage.telemetry
+    else:
+        with storage.read() as connection:
+            yield q.RelationalSource(connection)
+
+
 def _range(since: dt.datetime | None, until: dt.datetime | None, buckets: int) -> tuple[int, int, int]:
     asked_until, asked_since = s.to_ns(until), s.to_ns(since)
     until_ns = asked_until if asked_until is not None else time.time_ns()
@@ -173,19 +182,17 @@ def get_overview(
     models = []
     llm = []
     # the rollups answer the sums, series and percentiles; a seek per model adds its newest row
-    with storage.read() as connection:
+    with _source(storage) as reads:
         if only != "llm":
-            series = q.grouped_buckets(
-                connection, org, "prediction", since_ns, until_ns, bucket_ns, by_model=True, by_version=True
+            series = reads.dashboard_buckets(
+                org, "prediction", since_ns, until_ns, bucket_ns, by_model=True, by_version=True
             )
-            histograms = q.window_histograms(
-                connection, org, "prediction", since_ns, until_ns, by_version=True
-            )
+            histograms = reads.dashboard_histograms(org, "prediction", since_ns, until_ns, by_version=True)
             for (name, version), rows in sorted(series.items()):
                 count = sum(b.count for b in rows.values())
                 errors = sum(b.errors for b in rows.values())
                 p50, p99 = q.percentiles(histograms.get((name, version), []), _PERCENTILES)
-                newest, task = q.newest_prediction(connection, org, name, version, window)
+                newest, task = reads.newest_prediction(org, name, version, window)
                 environment = next(
                     (rows[i].environment for i in sorted(rows, reverse=True) if rows[i].environment), None
                 )
@@ -205,16 +212,16 @@ def get_overview(
                     )
                 )
         if only != "models":
-            llm_series = q.grouped_buckets(
-                connection, org, "llm", since_ns, until_ns, bucket_ns, by_model=True, by_version=False
+            llm_series = reads.dashboard_buckets(
+                org, "llm", since_ns, until_ns, bucket_ns, by_model=True, by_version=False
             )
-            llm_histograms = q.window_histograms(connection, org, "llm", since_ns, until_ns, by_version=False)
+            llm_histograms = reads.dashboard_histograms(org, "llm", since_ns, until_ns, by_version=False)
             for (name,), rows in sorted(llm_series.items()):
                 model = name or "(unknown)"
                 count = sum(b.count for b in rows.values())
                 errors = sum(b.errors for b in rows.values())
                 p50, p99 = q.percentiles(llm_histograms.get((name,), []), _PERCENTILES)
-                newest, provider = q.newest_call(connection, org, model, window)
+                newest, provider = reads.newest_call(org, model, window)
                 llm.append(
                     LlmSummary(
                         model=model,
@@ -257,9 +264,8 @@ def get_series(
     since_ns, until_ns, bucket_ns = _range(since, until, buckets)
     window = Window(since_ns, until_ns)
     llm = source == "llm"
-    with storage.read() as connection:
-        grouped = q.grouped_buckets(
-            connection,
+    with _source(storage) as reads:
+        grouped = reads.dashboard_buckets(
             principal.org_id,
             "llm" if llm else "prediction",
             since_ns,
@@ -272,7 +278,8 @@ def get_series(
         )
         rows = _points_of(grouped.get((), {}), llm)
         if not llm and model is not None:
-            q.add_quality(connection, rows, principal.org_id, model, version, window, since_ns, bucket_ns)
+            found = reads.quality(principal.org_id, model, version, window, since_ns, bucket_ns)
+            q.add_quality(rows, found)
     return Series(
         source=source,
         since=s.to_time(since_ns),
@@ -284,8 +291,8 @@ def get_series(
 
 @router.get("/latest", response_model=Latest, summary="The newest data's time: poll this, then reload")
 def get_latest(*, principal: Reader, storage: StorageDep, request: Request) -> Latest:
-    with storage.read() as connection:
-        newest = q.newest_times(connection, principal.org_id)
+    with _source(storage) as reads:
+        newest = reads.newest_times(principal.org_id)
     return Latest(
         spans_ns=newest[0],
         predictions_ns=newest[1],

@@ -26,20 +26,6 @@ def get_storage(request: Request) -> Storage:
     return storage
 
 
-def relational_telemetry(request: Request) -> None:
-    """A dependency: 501 when telemetry lives in a telemetry store this route does not read yet."""
-    storage: Storage | None = request.app.state.storage
-    if storage is not None and storage.telemetry is not None:
-        raise HTTPException(
-            501,
-            f"{request.url.path} does not read the ClickHouse telemetry store (--telemetry-db) yet; "
-            "see docs/deployment.md for the routes it serves",
-        )
-
-
-NotInTelemetryStore = Depends(relational_telemetry)
-
-
 def get_settings(request: Request) -> ServerSettings:
     settings: ServerSettings = request.app.state.settings
     return settings

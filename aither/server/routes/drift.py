@@ -21,15 +21,12 @@ from ..drift import monitor_for
 from ..drift import store as drift_store
 from ..drift.reference import build, input_table, output_table
 from . import schemas as s
-from .deps import NotInTelemetryStore, Reader, StorageDep, caller
-from .responses import AUTHENTICATED, NOT_IN_TELEMETRY_STORE, QUERY, WITH_BODY
+from .deps import Reader, StorageDep, caller
+from .responses import AUTHENTICATED, QUERY, WITH_BODY
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["drift"],
-    responses={**AUTHENTICATED, **NOT_IN_TELEMETRY_STORE},
-    dependencies=[NotInTelemetryStore],
-)
+# drift's state is relational wherever telemetry lives; a reference from a time window reads
+# the stored samples from the telemetry store when telemetry lives there (--telemetry-db)
+router = APIRouter(prefix="/api/v1", tags=["drift"], responses=AUTHENTICATED)
 Writer = Annotated[Principal, Depends(caller(SCOPE_WRITE, SCOPE_ADMIN))]
 ModelName = Annotated[str, Path(max_length=200, description="the model's name, as wrapped")]
 MAX_REFERENCE_ROWS = 100_000
@@ -210,7 +207,7 @@ async def set_reference(
             assert body.start is not None and body.end is not None  # the validator checked
             with storage.read() as connection:
                 inputs, outputs = drift_store.window_tables(
-                    connection, principal.org_id, name, _ns(body.start), _ns(body.end)
+                    connection, principal.org_id, name, _ns(body.start), _ns(body.end), storage.telemetry
                 )
             source = "window"
         if not any(inputs.values()):

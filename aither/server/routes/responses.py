@@ -54,12 +54,6 @@ QUERY: Responses = {**AUTHENTICATED, 400: _error("a parameter the route can't us
 NOT_FOUND: Responses = {404: _error("no such thing in the key's organisation")}
 WITH_BODY: Responses = {400: _error("the body could not be read as JSON")}
 """Routes that take a JSON body (one that is not JSON at all is 400; a wrong shape is 422)."""
-NOT_IN_TELEMETRY_STORE: Responses = {
-    501: _error(
-        "the server keeps telemetry in ClickHouse (--telemetry-db) and this route does not read it yet"
-    )
-}
-"""Routes that read telemetry but not yet from the ClickHouse telemetry store."""
 CONFLICT: Responses = {409: _error("conflicts with a stored record (an e-mail that is taken)")}
 
 

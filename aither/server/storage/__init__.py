@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Connection, Engine
 
 from ..detection.engine import Detection, attach
+from ..drift.monitor import monitor_for
 from .engine import DatabaseURLError, create_engine, migrate
 from .usage import UsageMeter
 from .writer import BatchWriter, WriterBusy
@@ -43,6 +44,7 @@ class Storage:
         self.detection = Detection()
         self.detection.telemetry = telemetry
         attach(engine, self.detection)
+        monitor_for(engine).telemetry = telemetry  # drift reads labelled rows there
         self.writer = BatchWriter(
             engine,
             max_queued_weight=max_queued_spans,

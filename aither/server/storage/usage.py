@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from .schema import USAGE_COUNTERS, api_keys, usage
 
@@ -43,13 +44,18 @@ def add_usage(connection: Connection, org_id: str, period_start_ns: int, counts:
     if unknown:
         raise ValueError(f"unknown usage counters: {sorted(unknown)}")
     where = (usage.c.org_id == org_id) & (usage.c.period_start_ns == period_start_ns)
-    updated = connection.execute(
-        usage.update().where(where).values({name: usage.c[name] + value for name, value in counts.items()})
-    )
-    if updated.rowcount == 0:
+    added = {name: usage.c[name] + value for name, value in counts.items()}
+    update = usage.update().where(where).values(added)
+    if connection.execute(update).rowcount == 0:
         row: dict[str, Any] = dict.fromkeys(USAGE_COUNTERS, 0)
         row.update(counts, org_id=org_id, period_start_ns=period_start_ns)
-        connection.execute(usage.insert().values(row))
+        try:
+            with connection.begin_nested():
+                connection.execute(usage.insert().values(row))
+        except IntegrityError:
+            # another server sharing the database inserted the period's row first (its
+            # transaction committed while this one waited on the key): add to that row
+            connection.execute(update)
 
 
 def read_usage(connection: Connection, org_id: str, period_start_ns: int) -> dict[str, int]:

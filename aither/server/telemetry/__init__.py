@@ -3,8 +3,9 @@
 Without ``--telemetry-db`` they stay in the relational database with everything else. With
 ``--telemetry-db clickhouse://user@host:9000/aither`` (or ``chdb:///dir``) they go to
 ClickHouse through :class:`TelemetryStore`; accounts, keys, rules, anomalies and usage stay
-relational. Ingest runs detection and usage in the relational transaction, then writes the
-batch here (:class:`TelemetryIngestJob`); the read routes this store covers ask it, the others
+relational. Ingest runs detection and usage in the relational transaction, writes the batch
+here, then runs drift (its state relational too) in the same transaction
+(:class:`TelemetryIngestJob`); the read routes this store covers ask it, the others
 answer 501.
 """
 
@@ -12,12 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Connection
 
 from ..detection.hook import detect
 from ..detection.rollups import Rollup, RollupKey
+from ..drift.hook import observe_drift
 from ..ingest.records import DecodedBatch
 from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from ..storage.ingest import IngestResult
@@ -26,6 +28,10 @@ from ..storage.usage import add_usage, period_bounds
 from ..storage.window import Window
 from .client import TelemetryUnavailable
 from .detection import LlmRow, PredictionRow
+from .drift import LabelledRow
+
+if TYPE_CHECKING:  # the dashboard's routes import the storage, which imports this lazily
+    from ..dashboard.queries import Bucket, Quality
 
 __all__ = ["TelemetryIngestJob", "TelemetryStore", "TelemetryUnavailable", "open_telemetry_store"]
 
@@ -79,6 +85,44 @@ class TelemetryStore(Protocol):
         self, org_id: str, start_ns: int, now_ns: int
     ) -> tuple[list[LlmRow], list[PredictionRow]]: ...
 
+    def label_cursor(self, org_id: str, before_ns: int) -> int: ...
+
+    def labelled_rows_after(self, org_id: str, cursor: int, limit: int) -> list[LabelledRow]: ...
+
+    def prediction_samples(
+        self, org_id: str, model: str, start_ns: int, end_ns: int, limit: int
+    ) -> list[str]: ...
+
+    def dashboard_buckets(
+        self,
+        org_id: str,
+        kind: str,
+        since_ns: int,
+        until_ns: int,
+        bucket_ns: int,
+        *,
+        by_model: bool,
+        by_version: bool,
+        model: str | None = None,
+        version: str | None = None,
+    ) -> dict[tuple[str, ...], dict[int, Bucket]]: ...
+
+    def dashboard_histograms(
+        self, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool
+    ) -> dict[tuple[str, ...], list[int]]: ...
+
+    def newest_prediction(
+        self, org_id: str, name: str, version: str, window: Window
+    ) -> tuple[int | None, str | None]: ...
+
+    def newest_call(self, org_id: str, model: str, window: Window) -> tuple[int | None, Any]: ...
+
+    def quality(
+        self, org_id: str, model: str, version: str | None, window: Window, since_ns: int, bucket_ns: int
+    ) -> dict[int, Quality]: ...
+
+    def newest_times(self, org_id: str) -> list[int | None]: ...
+
     def prune(self, before_ns: int, org_id: str | None = None) -> dict[str, int]: ...
 
     def close(self) -> None: ...
@@ -103,8 +147,9 @@ class TelemetryIngestJob:
     """The writer's job for ``POST /v1/traces`` when telemetry lives in a telemetry store.
 
     Detection (risk levels, relational rollups for the window rules, event rules) and usage run
-    in the writer's relational transaction; the batch's rows go to the telemetry store last, so
-    a failed write there rolls the relational part back and the exporter retries. ``apply`` may
+    in the writer's relational transaction; the batch's rows go to the telemetry store next, so
+    a failed write there rolls the relational part back and the exporter retries; drift runs
+    last (as after the relational label join: it reads the batch's labelled rows back). ``apply`` may
     run twice (after a batch rollback): the replay check and the telemetry write happen once.
     """
 
@@ -171,4 +216,7 @@ class TelemetryIngestJob:
                     f"the telemetry store did not take the spans ({type(error).__name__}); retry shortly"
                 ) from error
             self._written = True
+        if new.predictions or new.labels or new.llm_calls or new.operations:
+            # after the write, as after the relational join: the batch's labelled rows are stored
+            observe_drift(connection, self.org_id, new)
         return result

@@ -28,7 +28,9 @@ from .catalog import CatalogReads
 from .client import Executor, NativeExecutor, open_executor, value_set
 from .cluster import Shards
 from .conditions import equal_sql, read_page, window_sql
+from .dashboard import DashboardReads
 from .detection import DetectionReads
+from .drift import DriftReads
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads
 from .schema import HISTOGRAM, MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
@@ -117,7 +119,7 @@ def _await_mutations(x: Executor, db: str, deadline_s: float = 300.0) -> None:
         pause.wait(0.05)
 
 
-class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
+class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, DashboardReads):
     """Telemetry in ClickHouse (a server, or chDB in-process). Thread-safe."""
 
     def __init__(self, executor: Executor) -> None:
