@@ -209,3 +209,51 @@ async def test_a_prediction_and_its_label_stored_at_once_by_two_servers_join(pg_
         other.close()
     assert len(listed) == 40
     assert {item["status"] for item in listed} == {"joined"}
+
+
+def test_two_servers_adding_a_periods_first_usage_at_once_both_count(pg_storage) -> None:  # type: ignore[no-untyped-def]
+    """The first usage row of a period, inserted by two servers' transactions at the same moment:
+    the second waits for the first's commit, then adds to its row (no unique-key error, a 500)."""
+    import threading
+    import time
+
+    import sqlalchemy as sa
+
+    from aither.server.storage.schema import organizations
+    from aither.server.storage.usage import add_usage, read_usage
+
+    storage, _ = pg_storage
+    period = 1_000_000_000  # a period no request of the test touched
+    with storage.read() as connection:
+        org_id = connection.execute(sa.select(organizations.c.id)).scalar_one()
+    errors: list[BaseException] = []
+    first = storage.engine.connect()
+    transaction = first.begin()
+    add_usage(first, org_id, period, {"spans": 3})
+    (first_pid,) = first.exec_driver_sql("SELECT pg_backend_pid()").one()
+
+    def second() -> None:
+        try:
+            with storage.engine.begin() as connection:
+                add_usage(connection, org_id, period, {"spans": 4, "labels": 1})
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    deadline = time.monotonic() + 30
+    with storage.engine.connect() as watcher:  # until the second transaction waits on the first
+        while not watcher.exec_driver_sql(
+            "SELECT 1 FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND %(pid)s = ANY(pg_blocking_pids(pid))",
+            {"pid": first_pid},
+        ).first():
+            assert time.monotonic() < deadline and thread.is_alive(), "the second insert did not wait"
+            time.sleep(0.01)
+    transaction.commit()
+    first.close()
+    thread.join(30)
+    assert not thread.is_alive() and errors == []
+    with storage.read() as connection:
+        counts = read_usage(connection, org_id, period)
+    assert (counts["spans"], counts["labels"]) == (7, 1)

@@ -43,13 +43,23 @@ def add_usage(connection: Connection, org_id: str, period_start_ns: int, counts:
     if unknown:
         raise ValueError(f"unknown usage counters: {sorted(unknown)}")
     where = (usage.c.org_id == org_id) & (usage.c.period_start_ns == period_start_ns)
-    updated = connection.execute(
-        usage.update().where(where).values({name: usage.c[name] + value for name, value in counts.items()})
-    )
+    added = {name: usage.c[name] + value for name, value in counts.items()}
+    updated = connection.execute(usage.update().where(where).values(added))
     if updated.rowcount == 0:
         row: dict[str, Any] = dict.fromkeys(USAGE_COUNTERS, 0)
         row.update(counts, org_id=org_id, period_start_ns=period_start_ns)
-        connection.execute(usage.insert().values(row))
+        if connection.dialect.name == "postgresql":
+            # another server may insert the period's first row at the same moment: add to it
+            from sqlalchemy.dialects.postgresql import insert
+
+            statement = insert(usage).values(row)
+            connection.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[usage.c.org_id, usage.c.period_start_ns], set_=added
+                )
+            )
+        else:  # SQLite: one writer per file
+            connection.execute(usage.insert().values(row))
 
 
 def read_usage(connection: Connection, org_id: str, period_start_ns: int) -> dict[str, int]:
