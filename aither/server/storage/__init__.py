@@ -19,7 +19,7 @@ from .writer import BatchWriter, WriterBusy
 
 if TYPE_CHECKING:
     from ..ingest.records import DecodedBatch
-    from ..telemetry import TelemetryStore
+    from ..telemetry import TelemetryStore, TelemetryWrites
     from .writer import WriteJob
 
 __all__ = ["DatabaseURLError", "Storage", "WriterBusy"]
@@ -39,6 +39,7 @@ class Storage:
         self.engine = engine
         self.telemetry = telemetry
         """Where telemetry lives when not in ``engine`` (``--telemetry-db``), else None."""
+        self._telemetry_writes: TelemetryWrites | None = None
         self.meter = UsageMeter()
         self.detection = Detection()
         self.detection.telemetry = telemetry
@@ -90,9 +91,11 @@ class Storage:
     def ingest_job(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> WriteJob:
         """The writer's job that stores an export request, wherever telemetry lives."""
         if self.telemetry is not None:
-            from ..telemetry import TelemetryIngestJob
+            from ..telemetry import TelemetryIngestJob, TelemetryWrites
 
-            return TelemetryIngestJob(self.telemetry, org_id, batch, received_at_ns)
+            if self._telemetry_writes is None:
+                self._telemetry_writes = TelemetryWrites(self.telemetry)
+            return TelemetryIngestJob(self.telemetry, org_id, batch, received_at_ns, self._telemetry_writes)
         from .ingest import IngestJob
 
         return IngestJob(org_id, batch, received_at_ns)

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 from ..analysis.quality import classification_scores
@@ -62,9 +63,15 @@ _TRACE_COLUMNS = (
 _BOOLEANS = frozenset({"is_error", "pii_detected", "injection_detected"})
 
 
-def _value(record: Any, name: str) -> Any:
-    value = getattr(record, name)
-    return int(value) if name in _BOOLEANS and value is not None else value
+def _columns(records: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
+    """The values of ``names`` of ``records``, column by column (booleans as 0/1, as stored)."""
+    out = []
+    for name in names:
+        values = list(map(attrgetter(name), records))
+        if name in _BOOLEANS:
+            values = [None if value is None else int(value) for value in values]
+        out.append(values)
+    return out
 
 
 def _scope_columns(scope: ModelScope) -> dict[str, str | None]:
@@ -155,27 +162,39 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         return {(trace_id, span_id) for trace_id, span_id in rows if (trace_id, span_id) in wanted}
 
     def write(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> None:
-        """Store a batch's new rows (replays already left out) and join its labels.
+        """Store a batch's new rows (replays already left out) and join its labels."""
+        self.write_many(org_id, [(batch, received_at_ns)])
+
+    def write_many(self, org_id: str, parts: Sequence[tuple[DecodedBatch, int]]) -> None:
+        """Store the new rows of several batches (each with the time it was received) with one
+        insert per table, and join their labels together.
 
         Predictions go first, so the label join of the same batch finds them.
         """
         db = self.db
         x = self.x
-        x.insert(
+        spans = [span for batch, _ in parts for span in batch.spans]
+        predictions = [p for batch, _ in parts for p in batch.predictions]
+        labels = [label for batch, _ in parts for label in batch.labels]
+        llm_calls = [call for batch, _ in parts for call in batch.llm_calls]
+        received = [received_at_ns for batch, received_at_ns in parts for _ in batch.spans]
+        x.insert_columns(
             f"{db}.spans",
             ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
-            [(org_id, *(getattr(s, c) for c in _SPAN_COLUMNS), received_at_ns) for s in batch.spans],
+            [[org_id] * len(spans), *_columns(spans, _SPAN_COLUMNS), received],
         )
-        self._insert_records("predictions", _PREDICTION_COLUMNS, org_id, batch.predictions)
-        x.insert(
+        self._insert_records("predictions", _PREDICTION_COLUMNS, org_id, predictions)
+        x.insert_columns(
             f"{db}.prediction_traces",
             ("org_id", *_TRACE_COLUMNS),
-            [(org_id, *(getattr(p, c) for c in _TRACE_COLUMNS)) for p in batch.predictions],
+            [[org_id] * len(predictions), *_columns(predictions, _TRACE_COLUMNS)],
         )
-        self._insert_records("llm_calls", _LLM_COLUMNS, org_id, batch.llm_calls)
-        self._insert_records("operations", _OPERATION_COLUMNS, org_id, batch.operations)
-        services = {span.key: span.service_name or "" for span in batch.spans}
-        collected = rollup_math.collect(batch.llm_calls, batch.predictions, services)
+        self._insert_records("llm_calls", _LLM_COLUMNS, org_id, llm_calls)
+        self._insert_records(
+            "operations", _OPERATION_COLUMNS, org_id, [o for batch, _ in parts for o in batch.operations]
+        )
+        services = {span.key: span.service_name or "" for span in spans}
+        collected = rollup_math.collect(llm_calls, predictions, services)
         rollup_rows = []
         for key, rollup in collected.items():
             row = rollup.to_row()
@@ -185,17 +204,17 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         x.insert(
             f"{db}.rollup_input", (*ROLLUP_KEY, *ROLLUP_SUM_TYPES, HISTOGRAM, "latency_max_ms"), rollup_rows
         )
-        if batch.predictions or batch.labels:
-            ClickHouseLabelJoin(x, org_id, self._next_version()).join(batch.predictions, batch.labels)
+        if predictions or labels:
+            ClickHouseLabelJoin(x, org_id, self._next_version()).join(predictions, labels)
 
     def _insert_records(
         self, table: str, columns: Sequence[str], org_id: str, records: Sequence[Any]
     ) -> None:
         """Insert typed records into ``table``, each with its ``id`` (its span id as a number)."""
-        self.x.insert(
+        self.x.insert_columns(
             f"{self.db}.{table}",
             ("org_id", "id", *columns),
-            [(org_id, span_number(r.span_id), *(_value(r, c) for c in columns)) for r in records],
+            [[org_id] * len(records), [span_number(r.span_id) for r in records], *_columns(records, columns)],
         )
 
     def prune(self, before_ns: int) -> int:
