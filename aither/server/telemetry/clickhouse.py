@@ -12,6 +12,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any
 
@@ -74,6 +75,13 @@ def _columns(records: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
     return out
 
 
+def _wait(futures: Sequence[Future[None]]) -> None:
+    """Wait for every insert of ``futures``; then raise the first one's error, if any."""
+    errors = [error for error in (future.exception() for future in futures) if error is not None]
+    if errors:
+        raise errors[0]
+
+
 def _scope_columns(scope: ModelScope) -> dict[str, str | None]:
     """The parts of a scope, by their column in ``predictions``."""
     return {"model_name": scope.model, "model_version": scope.version, "environment": scope.environment}
@@ -106,6 +114,8 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         self.engine = executor.engine
         self._version_lock = threading.Lock()
         self._last_version = 0
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str, *, up_to: int | None = None) -> ClickHouseStore:
@@ -140,6 +150,10 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         return sorted(row[0] for row in self.x.execute(f"SELECT version FROM {self.db}.schema_migrations"))
 
     def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
         self.x.close()
 
     def _next_version(self) -> int:
@@ -169,49 +183,69 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         """Store the new rows of several batches (each with the time it was received) with one
         insert per table, and join their labels together.
 
-        Predictions go first, so the label join of the same batch finds them.
+        Predictions go first, so the label join of the same batch finds them; spans last, so
+        that a span the replay check finds has all its rows stored.
         """
         db = self.db
-        x = self.x
         spans = [span for batch, _ in parts for span in batch.spans]
         predictions = [p for batch, _ in parts for p in batch.predictions]
         labels = [label for batch, _ in parts for label in batch.labels]
         llm_calls = [call for batch, _ in parts for call in batch.llm_calls]
+        operations = [o for batch, _ in parts for o in batch.operations]
         received = [received_at_ns for batch, received_at_ns in parts for _ in batch.spans]
-        x.insert_columns(
-            f"{db}.spans",
-            ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
-            [[org_id] * len(spans), *_columns(spans, _SPAN_COLUMNS), received],
-        )
-        self._insert_records("predictions", _PREDICTION_COLUMNS, org_id, predictions)
-        x.insert_columns(
-            f"{db}.prediction_traces",
-            ("org_id", *_TRACE_COLUMNS),
-            [[org_id] * len(predictions), *_columns(predictions, _TRACE_COLUMNS)],
-        )
-        self._insert_records("llm_calls", _LLM_COLUMNS, org_id, llm_calls)
-        self._insert_records(
-            "operations", _OPERATION_COLUMNS, org_id, [o for batch, _ in parts for o in batch.operations]
-        )
         services = {span.key: span.service_name or "" for span in spans}
-        collected = rollup_math.collect(llm_calls, predictions, services)
         rollup_rows = []
-        for key, rollup in collected.items():
+        for key, rollup in rollup_math.collect(llm_calls, predictions, services).items():
             row = rollup.to_row()
             sums = (row[name] for name in ROLLUP_SUM_TYPES)
             histogram = [round(count) for count in rollup.histogram]
             rollup_rows.append((org_id, *key, *sums, histogram, rollup.latency_max_ms))
-        x.insert(
-            f"{db}.rollup_input", (*ROLLUP_KEY, *ROLLUP_SUM_TYPES, HISTOGRAM, "latency_max_ms"), rollup_rows
-        )
-        if predictions or labels:
-            ClickHouseLabelJoin(x, org_id, self._next_version()).join(predictions, labels)
-
-    def _insert_records(
-        self, table: str, columns: Sequence[str], org_id: str, records: Sequence[Any]
-    ) -> None:
-        """Insert typed records into ``table``, each with its ``id`` (its span id as a number)."""
+        # each insert waits mostly on the server writing its part's files: the tables' inserts
+        # run side by side, the label join as soon as the predictions it reads are in. The
+        # spans go last: the replay check reads them, so a server killed mid-write leaves no
+        # spans whose other rows are missing, and the exporter's retry writes the batch again
+        first = [
+            self._submit(
+                f"{db}.prediction_traces",
+                ("org_id", *_TRACE_COLUMNS),
+                [[org_id] * len(predictions), *_columns(predictions, _TRACE_COLUMNS)],
+            ),
+            self._submit(*self._records("predictions", _PREDICTION_COLUMNS, org_id, predictions)),
+        ]
+        rest = [
+            self._submit(*self._records("llm_calls", _LLM_COLUMNS, org_id, llm_calls)),
+            self._submit(*self._records("operations", _OPERATION_COLUMNS, org_id, operations)),
+            self._submit(
+                f"{db}.rollup_input",
+                (*ROLLUP_KEY, *ROLLUP_SUM_TYPES, HISTOGRAM, "latency_max_ms"),
+                [list(column) for column in zip(*rollup_rows, strict=True)],
+            ),
+        ]
+        try:
+            _wait(first)
+            if predictions or labels:
+                ClickHouseLabelJoin(self.x, org_id, self._next_version()).join(predictions, labels)
+        finally:
+            _wait(rest)
         self.x.insert_columns(
+            f"{db}.spans",
+            ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
+            [[org_id] * len(spans), *_columns(spans, _SPAN_COLUMNS), received],
+        )
+
+    def _submit(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> Future[None]:
+        """Insert ``data`` (column by column) on the store's insert threads."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(4, thread_name_prefix="aither-clickhouse-insert")
+            return self._pool.submit(self.x.insert_columns, table, columns, data)
+
+    def _records(
+        self, table: str, columns: Sequence[str], org_id: str, records: Sequence[Any]
+    ) -> tuple[str, tuple[str, ...], list[list[Any]]]:
+        """The insert of typed records into ``table``, each with its ``id`` (its span id as a
+        number): (table, columns, data)."""
+        return (
             f"{self.db}.{table}",
             ("org_id", "id", *columns),
             [[org_id] * len(records), [span_number(r.span_id) for r in records], *_columns(records, columns)],
