@@ -40,6 +40,10 @@ class Storage:
         self.telemetry = telemetry
         """Where telemetry lives when not in ``engine`` (``--telemetry-db``), else None."""
         self._telemetry_writes: TelemetryWrites | None = None
+        if telemetry is not None:  # the writer's hook that batches the telemetry store's writes
+            from ..telemetry import TelemetryWrites
+
+            self._telemetry_writes = TelemetryWrites(telemetry)
         self.meter = UsageMeter()
         self.detection = Detection()
         self.detection.telemetry = telemetry
@@ -91,10 +95,9 @@ class Storage:
     def ingest_job(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> WriteJob:
         """The writer's job that stores an export request, wherever telemetry lives."""
         if self.telemetry is not None:
-            from ..telemetry import TelemetryIngestJob, TelemetryWrites
+            from ..telemetry import TelemetryIngestJob
 
-            if self._telemetry_writes is None:
-                self._telemetry_writes = TelemetryWrites(self.telemetry)
+            assert self._telemetry_writes is not None
             return TelemetryIngestJob(self.telemetry, org_id, batch, received_at_ns, self._telemetry_writes)
         from .ingest import IngestJob
 
