@@ -16,8 +16,8 @@ bytes per span are PostgreSQL's growth plus the ClickHouse database's parts on d
 (``system.parts``); the ClickHouse database is dropped between variants. ``--only`` runs some
 of the stores (``sqlite``, ``postgresql``, ``clickhouse``), to compare one before and after.
 
-    python -m benchmarks.ingest_scale [--spans 12000] [--senders 4] [--telemetry-db URL|auto]
-        [--only clickhouse]
+    python -m benchmarks.ingest_scale [--spans 12000] [--senders 4] [--per-request 200]
+        [--telemetry-db URL|auto] [--only clickhouse]
 """
 
 from __future__ import annotations
@@ -48,14 +48,14 @@ KEY = "aith_ingest_scale_benchmark_key_0001"
 PER_REQUEST = 200
 
 
-def bodies(total: int) -> list[bytes]:
-    """``total`` spans as requests of :data:`PER_REQUEST`: per 10 spans, 5 predictions, 3 LLM
+def bodies(total: int, per_request: int = PER_REQUEST) -> list[bytes]:
+    """``total`` spans as requests of ``per_request`` (10 or more): per 10 spans, 5 predictions, 3 LLM
     calls and 2 labels of the request's predictions."""
     spans = Spans()
     out = []
-    for offset in range(0, total, PER_REQUEST):
+    for offset in range(0, total, per_request):
         part = []
-        for index in range(offset, min(offset + PER_REQUEST, total), 10):
+        for index in range(offset, min(offset + per_request, total), 10):
             at = spans.now_ns + index * 1_000_000
             predictions = [
                 spans.prediction(
@@ -92,7 +92,7 @@ def bodies(total: int) -> list[bytes]:
                 spans.label(ids(p)[0], [1, 0, 1], target=ids(p)[1], model="churn") for p in predictions[:2]
             ]
             part += [*predictions, *calls, *labels]
-        out.append(request(part, service=f"service-{offset // PER_REQUEST % 3}").SerializeToString())
+        out.append(request(part, service=f"service-{offset // per_request % 3}").SerializeToString())
     return out
 
 
@@ -231,6 +231,12 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=12_000, help="spans per variant")
     parser.add_argument("--senders", type=int, default=4, help="concurrent HTTP senders")
     parser.add_argument(
+        "--per-request",
+        type=int,
+        default=PER_REQUEST,
+        help="spans per request (a multiple of 10; a collector's batch is thousands)",
+    )
+    parser.add_argument(
         "--telemetry-db",
         help="a ClickHouse URL, or auto (a throwaway local clickhouse-server): add the variants "
         "with telemetry there",
@@ -245,7 +251,7 @@ def main() -> None:
     quiet_env()
     only = set(args.only or ("sqlite", "postgresql", "clickhouse"))
     spans = args.spans - args.spans % 10
-    payload = bodies(spans)
+    payload = bodies(spans, max(10, args.per_request - args.per_request % 10))
     rows = []
     with ExitStack() as stack:
         if "sqlite" in only:
@@ -269,7 +275,7 @@ def main() -> None:
             drop_clickhouse(telemetry)
     print(
         f"{os.cpu_count()} cores shared by the servers, PostgreSQL and {args.senders} senders; "
-        f"{PER_REQUEST} spans per request; load average {os.getloadavg()[0]:.1f} at the end"
+        f"{args.per_request} spans per request; load average {os.getloadavg()[0]:.1f} at the end"
     )
     print(table(rows, ["store", "servers", "spans", "time to stored", "spans/s stored", "bytes/span"]))
 
