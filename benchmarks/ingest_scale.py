@@ -9,11 +9,15 @@ organisation's usage counter (written by every server) has every span, and its r
 over the time from the first request to that moment. Bytes per span: the database's growth
 (SQLite: the file and its WAL; PostgreSQL: ``pg_database_size``) over the spans stored.
 
-ClickHouse: ``--telemetry-db clickhouse://...`` adds the same variants with the telemetry store
-there (``AITHER_TELEMETRY_DB``, the ClickHouse store's setting), bytes from ``system.parts``
-left to that store's own report.
+ClickHouse: ``--telemetry-db clickhouse://...`` adds the same variants (one and two servers on
+PostgreSQL) with the telemetry store there (``AITHER_TELEMETRY_DB``, the ClickHouse store's
+setting); ``--telemetry-db auto`` starts a throwaway local ``clickhouse-server`` for them. Its
+bytes per span are PostgreSQL's growth plus the ClickHouse database's parts on disk
+(``system.parts``); the ClickHouse database is dropped between variants. ``--only`` runs some
+of the stores (``sqlite``, ``postgresql``, ``clickhouse``), to compare one before and after.
 
-    python -m benchmarks.ingest_scale [--spans 12000] [--senders 4] [--telemetry-db URL]
+    python -m benchmarks.ingest_scale [--spans 12000] [--senders 4] [--per-request 200]
+        [--telemetry-db URL|auto] [--only clickhouse]
 """
 
 from __future__ import annotations
@@ -44,14 +48,14 @@ KEY = "aith_ingest_scale_benchmark_key_0001"
 PER_REQUEST = 200
 
 
-def bodies(total: int) -> list[bytes]:
-    """``total`` spans as requests of :data:`PER_REQUEST`: per 10 spans, 5 predictions, 3 LLM
+def bodies(total: int, per_request: int = PER_REQUEST) -> list[bytes]:
+    """``total`` spans as requests of ``per_request`` (10 or more): per 10 spans, 5 predictions, 3 LLM
     calls and 2 labels of the request's predictions."""
     spans = Spans()
     out = []
-    for offset in range(0, total, PER_REQUEST):
+    for offset in range(0, total, per_request):
         part = []
-        for index in range(offset, min(offset + PER_REQUEST, total), 10):
+        for index in range(offset, min(offset + per_request, total), 10):
             at = spans.now_ns + index * 1_000_000
             predictions = [
                 spans.prediction(
@@ -88,7 +92,7 @@ def bodies(total: int) -> list[bytes]:
                 spans.label(ids(p)[0], [1, 0, 1], target=ids(p)[1], model="churn") for p in predictions[:2]
             ]
             part += [*predictions, *calls, *labels]
-        out.append(request(part, service=f"service-{offset // PER_REQUEST % 3}").SerializeToString())
+        out.append(request(part, service=f"service-{offset // per_request % 3}").SerializeToString())
     return out
 
 
@@ -136,7 +140,35 @@ def wait_stored(url: str, expected: int, deadline_s: float = 900) -> float:
     return time.perf_counter()
 
 
-def database_bytes(url: str, home: Path) -> int:
+def clickhouse_bytes(url: str) -> int:
+    """The ClickHouse database's active parts on disk, after its pending inserts have landed."""
+    from aither.server.telemetry.client import open_executor
+
+    executor = open_executor(url)
+    try:
+        rows = executor.execute(
+            "SELECT sum(bytes_on_disk) FROM system.parts WHERE database = %(db)s AND active",
+            {"db": executor.database},
+        )
+        return int(rows[0][0] or 0) if rows else 0
+    finally:
+        executor.close()
+
+
+def drop_clickhouse(url: str) -> None:
+    """An empty ClickHouse database for the next variant (the servers migrate it again)."""
+    from aither.server.telemetry.client import open_executor
+
+    executor = open_executor(url)
+    try:
+        executor.execute(f"DROP DATABASE IF EXISTS {executor.database}")
+    finally:
+        executor.close()
+
+
+def database_bytes(url: str, home: Path, telemetry: str | None = None) -> int:
+    if telemetry:
+        return database_bytes(url, home) + clickhouse_bytes(telemetry)
     if url.startswith("sqlite"):
         return sum(path.stat().st_size for path in home.glob("aither.db*"))
     from aither.server.storage.engine import create_engine
@@ -176,10 +208,11 @@ def variant(
             for i in range(1, servers)
         ]
         urls = [server.base_url for server in running]
-        before = database_bytes(database, home)
+        telemetry = env.get("AITHER_TELEMETRY_DB")
+        before = database_bytes(database, home, telemetry)
         start = send(urls, payload, senders)
         done = wait_stored(urls[0], spans)
-        grown = database_bytes(database, home) - before
+        grown = database_bytes(database, home, telemetry) - before
     elapsed = done - start
     return [
         name,
@@ -197,26 +230,52 @@ def main() -> None:
     )
     parser.add_argument("--spans", type=int, default=12_000, help="spans per variant")
     parser.add_argument("--senders", type=int, default=4, help="concurrent HTTP senders")
-    parser.add_argument("--telemetry-db", help="a ClickHouse URL: add the variants with telemetry there")
+    parser.add_argument(
+        "--per-request",
+        type=int,
+        default=PER_REQUEST,
+        help="spans per request (a multiple of 10; a collector's batch is thousands)",
+    )
+    parser.add_argument(
+        "--telemetry-db",
+        help="a ClickHouse URL, or auto (a throwaway local clickhouse-server): add the variants "
+        "with telemetry there",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("sqlite", "postgresql", "clickhouse"),
+        help="run only these stores (repeatable; default: all those configured)",
+    )
     args = parser.parse_args()
     quiet_env()
+    only = set(args.only or ("sqlite", "postgresql", "clickhouse"))
     spans = args.spans - args.spans % 10
-    payload = bodies(spans)
-    rows = [variant("SQLite", "", 1, payload, spans, args.senders, {})]
-    with postgres() as url:
-        for servers in (1, 2):
+    payload = bodies(spans, max(10, args.per_request - args.per_request % 10))
+    rows = []
+    with ExitStack() as stack:
+        if "sqlite" in only:
+            rows.append(variant("SQLite", "", 1, payload, spans, args.senders, {}))
+        telemetry = args.telemetry_db if "clickhouse" in only else None
+        if telemetry == "auto":
+            from clickhouse_server import start
+
+            server = start()
+            stack.callback(server.stop)
+            telemetry = server.url
+        if "postgresql" in only or telemetry:
+            url = stack.enter_context(postgres())
+        for servers in (1, 2) if "postgresql" in only else ():
             rows.append(variant("PostgreSQL", url, servers, payload, spans, args.senders, {}))
             _reset(url)
-        if args.telemetry_db:
-            for servers in (1, 2):
-                env = {"AITHER_TELEMETRY_DB": args.telemetry_db}
-                rows.append(
-                    variant("PostgreSQL + ClickHouse", url, servers, payload, spans, args.senders, env)
-                )
-                _reset(url)
+        for servers in (1, 2) if telemetry else ():
+            env = {"AITHER_TELEMETRY_DB": telemetry}
+            rows.append(variant("PostgreSQL + ClickHouse", url, servers, payload, spans, args.senders, env))
+            _reset(url)
+            drop_clickhouse(telemetry)
     print(
         f"{os.cpu_count()} cores shared by the servers, PostgreSQL and {args.senders} senders; "
-        f"{PER_REQUEST} spans per request"
+        f"{args.per_request} spans per request; load average {os.getloadavg()[0]:.1f} at the end"
     )
     print(table(rows, ["store", "servers", "spans", "time to stored", "spans/s stored", "bytes/span"]))
 

@@ -9,8 +9,11 @@ is a real database process (or chDB's engine in this one); a missing one is skip
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from aither.server import ServerSettings, Storage, create_app
 from aither.server.bootstrap import bootstrap
 from aither.server.detection import retention, shared
 from aither.server.storage.schema import organizations
+from aither.server.storage.writer import CallableJob
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import clickhouse_server  # noqa: E402
@@ -115,7 +119,30 @@ def _window_rules(storage: Storage) -> list[Any]:
     return storage.writer.run(tick)
 
 
-async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]:
+async def _send_in_one_transaction(storage: Storage, http: httpx.AsyncClient) -> None:
+    """Every export of the stream queued, in order, behind a job that holds the writer, so the
+    writer takes them together: one transaction, one telemetry write (the replayed export too)."""
+    release = threading.Event()
+    blocker = storage.writer.submit(CallableJob(lambda _: release.wait(30)))
+    deadline = time.monotonic() + 30
+    while not blocker.running():
+        assert time.monotonic() < deadline, "the writer did not take the holding job"
+        await asyncio.sleep(0.01)
+    batches = storage.writer.batches
+    posts = []
+    for payload in STREAM:
+        weight = storage.writer.queued_weight
+        posts.append(asyncio.ensure_future(http.post("/v1/traces", content=payload, headers=PROTOBUF)))
+        while storage.writer.queued_weight == weight:  # queued: the next export goes behind it
+            assert time.monotonic() < deadline, "an export was not queued"
+            await asyncio.sleep(0.01)
+    release.set()
+    for response in await asyncio.gather(*posts):
+        assert response.status_code == 200, response.content
+    assert storage.writer.batches == batches + 2  # the holding job's, then the stream's
+
+
+async def _answers(storage: Storage, settings: ServerSettings, batched: bool = False) -> dict[str, Any]:
     # as with several servers: the clocks and latest calls come from the store (on ClickHouse,
     # from ClickHouse), never from this server's memory
     storage.detection.shared = True
@@ -125,7 +152,9 @@ async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]
         base_url="http://engines.test",
         headers={"Authorization": f"Bearer {KEY}"},
     ) as http:
-        for payload in STREAM:
+        if batched:
+            await _send_in_one_transaction(storage, http)
+        for payload in STREAM if not batched else ():
             response = await http.post("/v1/traces", content=payload, headers=PROTOBUF)
             assert response.status_code == 200, response.content
         recent = _window_rules(storage)
@@ -246,9 +275,9 @@ def _open_engine(
         settings = _settings(tmp_path, sqlite, **extra)
     elif kind == "postgresql":
         settings = _settings(tmp_path, request.getfixturevalue("postgres_url"), **extra)
-    elif kind in ("clickhouse", "clickhouse-sharded"):
+    elif kind in ("clickhouse", "clickhouse-sharded", "clickhouse-batched"):
         # a database per test, so each starts empty on the one module-wide server (or cluster)
-        fixture = "clickhouse_url" if kind == "clickhouse" else "sharded_clickhouse_url"
+        fixture = "sharded_clickhouse_url" if kind == "clickhouse-sharded" else "clickhouse_url"
         url = request.getfixturevalue(fixture).replace("/aither", f"/t{abs(hash(tmp_path)) % 10**9}")
         settings = _settings(tmp_path, sqlite, url, **extra)
     else:
@@ -269,9 +298,14 @@ def _open_engine(
         cleanup.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "clickhouse", "clickhouse-sharded", "chdb"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, ServerSettings]]:
-    yield from _open_engine(request, tmp_path, request.param)
+@pytest.fixture(
+    params=["sqlite", "postgresql", "clickhouse", "clickhouse-sharded", "chdb", "clickhouse-batched"]
+)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, ServerSettings, bool]]:
+    """An engine, and whether the stream goes in one writer transaction (``-batched``: the
+    telemetry store then takes every export in one write, as under load)."""
+    for storage, settings in _open_engine(request, tmp_path, request.param):
+        yield storage, settings, request.param.endswith("-batched")
 
 
 @pytest.fixture(params=["clickhouse", "clickhouse-sharded", "chdb"])
@@ -330,10 +364,10 @@ def _rounded(value: Any) -> Any:
 
 @pytest.mark.slow
 async def test_every_engine_gives_sqlites_answers(
-    engine: tuple[Storage, ServerSettings], tmp_path: Path
+    engine: tuple[Storage, ServerSettings, bool], tmp_path: Path
 ) -> None:
-    storage, settings = engine
-    answers = await _answers(storage, settings)
+    storage, settings, batched = engine
+    answers = await _answers(storage, settings, batched)
     expected = await _sqlite_answers(tmp_path / "baseline")
 
     # the answers themselves, so that a bug shared by every engine fails too

@@ -20,7 +20,13 @@ import numpy as np
 import pytest
 from otlp_builder import PROTOBUF, Spans, body, new_trace_id
 from test_server_drift import SMALL, _call
-from test_telemetry_engines import KEY, _open_engine, _rounded, clickhouse_url  # noqa: F401 - a fixture
+from test_telemetry_engines import (  # noqa: F401 - fixtures
+    KEY,
+    _open_engine,
+    _rounded,
+    clickhouse_url,
+    sharded_clickhouse_url,
+)
 
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.drift import monitor_for
@@ -64,7 +70,7 @@ REFERENCE = {  # the reference calls' time window
 }
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "clickhouse", "chdb"])
+@pytest.fixture(params=["sqlite", "postgresql", "clickhouse", "clickhouse-sharded", "chdb"])
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, ServerSettings]]:
     yield from _open_engine(request, tmp_path, request.param, drift=SMALL)
 

@@ -20,7 +20,7 @@ from .writer import BatchWriter, WriterBusy
 
 if TYPE_CHECKING:
     from ..ingest.records import DecodedBatch
-    from ..telemetry import TelemetryStore
+    from ..telemetry import TelemetryStore, TelemetryWrites
     from .writer import WriteJob
 
 __all__ = ["DatabaseURLError", "Storage", "WriterBusy"]
@@ -40,6 +40,11 @@ class Storage:
         self.engine = engine
         self.telemetry = telemetry
         """Where telemetry lives when not in ``engine`` (``--telemetry-db``), else None."""
+        self._telemetry_writes: TelemetryWrites | None = None
+        if telemetry is not None:  # the writer's hook that batches the telemetry store's writes
+            from ..telemetry import TelemetryWrites
+
+            self._telemetry_writes = TelemetryWrites(telemetry)
         self.meter = UsageMeter()
         self.detection = Detection()
         self.detection.telemetry = telemetry
@@ -94,7 +99,8 @@ class Storage:
         if self.telemetry is not None:
             from ..telemetry import TelemetryIngestJob
 
-            return TelemetryIngestJob(self.telemetry, org_id, batch, received_at_ns)
+            assert self._telemetry_writes is not None
+            return TelemetryIngestJob(self.telemetry, org_id, batch, received_at_ns, self._telemetry_writes)
         from .ingest import IngestJob
 
         return IngestJob(org_id, batch, received_at_ns)

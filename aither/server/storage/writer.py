@@ -41,6 +41,22 @@ class WriteJob(Protocol):
     def apply(self, connection: Connection) -> Any: ...
 
 
+class BatchHook(Protocol):
+    """Work that jobs of one transaction share (a :class:`WriteJob` may name one as ``hook``).
+
+    The writer calls :meth:`begin` with the transaction's jobs of this hook before any
+    ``apply``, :meth:`flush` after the last ``apply`` and before the commit (raising rolls the
+    transaction back), and :meth:`end` once the transaction is over, committed or not. A batch
+    that rolls back runs again job by job, each with the hook again.
+    """
+
+    def begin(self, jobs: list[Any]) -> None: ...
+
+    def flush(self, connection: Connection) -> None: ...
+
+    def end(self) -> None: ...
+
+
 class CallableJob:
     """A job from a function of a connection, for management writes."""
 
@@ -162,12 +178,30 @@ class BatchWriter:
         except Exception:
             logger.exception("aither server: a periodic write failed; it will be tried again")
 
+    def _transaction(self, jobs: list[WriteJob]) -> list[Any]:
+        """Apply ``jobs`` in one transaction (with their hooks); their results."""
+        hooks: dict[int, tuple[BatchHook, list[WriteJob]]] = {}
+        for job in jobs:
+            hook = getattr(job, "hook", None)
+            if hook is not None:
+                hooks.setdefault(id(hook), (hook, []))[1].append(job)
+        try:
+            for hook, members in hooks.values():
+                hook.begin(members)
+            with self.engine.begin() as connection:
+                results = [job.apply(connection) for job in jobs]
+                for hook, _ in hooks.values():
+                    hook.flush(connection)
+        finally:
+            for hook, _ in hooks.values():
+                hook.end()
+        self.batches += 1
+        return results
+
     def _apply(self, batch: list[tuple[WriteJob, Future[Any]]]) -> None:
         live = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
         try:
-            with self.engine.begin() as connection:
-                results = [job.apply(connection) for job, _ in live]
-            self.batches += 1
+            results = self._transaction([job for job, _ in live])
         except Exception as error:
             # one job alone, or the database itself failing: retrying job by job would only
             # wait out the lock once per job
@@ -178,9 +212,7 @@ class BatchWriter:
                 return
             for job, future in live:  # find the job that failed; the others still commit
                 try:
-                    with self.engine.begin() as connection:
-                        result = job.apply(connection)
-                    self.batches += 1
+                    (result,) = self._transaction([job])
                 except Exception:
                     future.set_exception(_failure())
                 else:

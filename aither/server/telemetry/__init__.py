@@ -33,7 +33,13 @@ from .drift import LabelledRow
 if TYPE_CHECKING:  # the dashboard's routes import the storage, which imports this lazily
     from ..dashboard.queries import Bucket, Quality
 
-__all__ = ["TelemetryIngestJob", "TelemetryStore", "TelemetryUnavailable", "open_telemetry_store"]
+__all__ = [
+    "TelemetryIngestJob",
+    "TelemetryStore",
+    "TelemetryUnavailable",
+    "TelemetryWrites",
+    "open_telemetry_store",
+]
 
 logger = logging.getLogger("aither.server")
 
@@ -52,6 +58,10 @@ class TelemetryStore(Protocol):
     def stored_keys(self, org_id: str, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]: ...
 
     def write(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> None: ...
+
+    def write_many(self, org_id: str, parts: Sequence[tuple[DecodedBatch, int]]) -> None:
+        """Store several batches (each with the time it was received) as one write."""
+        ...
 
     def read_rollups(
         self, org_id: str, since_ns: int | None, until_ns: int | None
@@ -143,44 +153,112 @@ def open_telemetry_store(url: str) -> TelemetryStore:
         raise DatabaseURLError(f"telemetry database {url!r} did not answer: {exc.__cause__ or exc}") from exc
 
 
+class TelemetryWrites:
+    """The writer's hook (:class:`~aither.server.storage.writer.BatchHook`) of the
+    :class:`TelemetryIngestJob` objects of one server: their telemetry rows go to the store
+    together, once per transaction and organisation, just before the relational commit.
+
+    ClickHouse wants few large inserts: one transaction of the writer (what queued up, up to
+    ``max_batch_spans``) costs one insert per table, not one per request, and one read of the
+    span keys already stored. The acknowledgement still waits for both stores: a request's
+    future resolves after the commit, which comes after the telemetry insert returned.
+    Runs on the writer's thread only.
+    """
+
+    def __init__(self, store: TelemetryStore) -> None:
+        self.store = store
+        self._claimed: dict[str, set[tuple[str, str]]] = {}
+        self._pending: list[TelemetryIngestJob] = []
+
+    def begin(self, jobs: list[TelemetryIngestJob]) -> None:
+        self.end()
+        # one read of the stored keys per organisation for the jobs that have not read yet
+        unread: dict[str, list[TelemetryIngestJob]] = {}
+        for job in jobs:
+            if job.stored is None:
+                unread.setdefault(job.org_id, []).append(job)
+        for org_id, group in unread.items():
+            keys = sorted({span.key for job in group for span in job.batch.spans})
+            stored = self.store.stored_keys(org_id, keys)
+            for job in group:
+                job.stored = {span.key for span in job.batch.spans if span.key in stored}
+
+    def claim(self, job: TelemetryIngestJob) -> DecodedBatch:
+        """``job``'s rows that neither the store nor an earlier job of this transaction holds
+        (an exporter's retry can queue the same spans twice)."""
+        claimed = self._claimed.setdefault(job.org_id, set())
+        stored = job.stored if job.stored is not None else set()
+        new = job.batch.without(stored | claimed if claimed else stored)
+        claimed.update(span.key for span in new.spans)
+        return new
+
+    def add(self, job: TelemetryIngestJob) -> None:
+        self._pending.append(job)
+
+    def flush(self, connection: Connection) -> None:
+        by_org: dict[str, list[TelemetryIngestJob]] = {}
+        for job in self._pending:
+            by_org.setdefault(job.org_id, []).append(job)
+        for org_id, group in by_org.items():
+            parts = [(job.new, job.received_at_ns) for job in group if job.new is not None]
+            try:
+                self.store.write_many(org_id, parts)
+            except TelemetryUnavailable:
+                raise
+            except Exception as error:
+                # unreachable or refusing: the relational part rolls back and the exporter retries
+                logger.error("aither server: the telemetry store did not take a batch: %r", error)
+                raise TelemetryUnavailable(
+                    f"the telemetry store did not take the spans ({type(error).__name__}); retry shortly"
+                ) from error
+            for job in group:
+                job.written = True
+                job.observe_drift(connection)
+
+    def end(self) -> None:
+        self._claimed = {}
+        self._pending = []
+
+
 class TelemetryIngestJob:
     """The writer's job for ``POST /v1/traces`` when telemetry lives in a telemetry store.
 
     Detection (risk levels, relational rollups for the window rules, event rules) and usage run
-    in the writer's relational transaction; the batch's rows go to the telemetry store next, so
-    a failed write there rolls the relational part back and the exporter retries; drift runs
-    last (as after the relational label join: it reads the batch's labelled rows back). ``apply`` may
-    run twice (after a batch rollback): the replay check and the telemetry write happen once.
+    in the writer's relational transaction; the batch's rows go to the telemetry store at the
+    end of that transaction (:class:`TelemetryWrites`, with the other requests of the
+    transaction), so a failed write there rolls the relational part back and the exporter
+    retries; drift observes each job's rows after that write. ``apply`` may run twice (after a
+    batch rollback): the replay check and the telemetry write happen once.
     """
 
-    def __init__(self, store: TelemetryStore, org_id: str, batch: DecodedBatch, received_at_ns: int) -> None:
+    def __init__(
+        self,
+        store: TelemetryStore,
+        org_id: str,
+        batch: DecodedBatch,
+        received_at_ns: int,
+        hook: TelemetryWrites,
+    ) -> None:
         self.store = store
         self.org_id = org_id
         self.batch = batch
         self.received_at_ns = received_at_ns
         self.weight = max(1, len(batch.spans))
-        self._new: DecodedBatch | None = None
-        self._written = False
-
-    def _new_rows(self) -> DecodedBatch:
-        if self._new is None:
-            batch = self.batch
-            stored = self.store.stored_keys(self.org_id, [span.key for span in batch.spans])
-
-            def new(records: list[Any]) -> list[Any]:
-                return [r for r in records if (r.trace_id, r.span_id) not in stored]
-
-            self._new = DecodedBatch(
-                spans=new(batch.spans),
-                predictions=new(batch.predictions),
-                labels=new(batch.labels),
-                llm_calls=new(batch.llm_calls),
-                operations=new(batch.operations),
-            )
-        return self._new
+        self.hook = hook
+        self.stored: set[tuple[str, str]] | None = None
+        """The span keys the store held before this job (read once, by the hook)."""
+        self.new: DecodedBatch | None = None
+        """The rows this job stores (those of the attempt that wrote them, once written)."""
+        self.written = False
 
     def apply(self, connection: Connection) -> IngestResult:
-        new = self._new_rows()
+        if not self.written:  # the writer began the hook with this job: ``stored`` is read
+            self.new = self.hook.claim(self)
+            self.hook.add(self)  # written, then drift observed, at the hook's flush
+        new = self.new
+        assert new is not None
+        if self.written:  # written by an attempt whose transaction rolled back: drift again
+            self.observe_drift(connection)
         if new.llm_calls or new.predictions:
             detect(connection, self.org_id, new.spans, new.llm_calls, new.predictions)
         result = IngestResult(
@@ -204,19 +282,11 @@ class TelemetryIngestJob:
                 "operations": result.operations,
             },
         )
-        if not self._written:
-            try:
-                self.store.write(self.org_id, new, self.received_at_ns)
-            except TelemetryUnavailable:
-                raise
-            except Exception as error:
-                # unreachable or refusing: the relational part rolls back and the exporter retries
-                logger.error("aither server: the telemetry store did not take a batch: %r", error)
-                raise TelemetryUnavailable(
-                    f"the telemetry store did not take the spans ({type(error).__name__}); retry shortly"
-                ) from error
-            self._written = True
-        if new.predictions or new.labels or new.llm_calls or new.operations:
-            # after the write, as after the relational join: the batch's labelled rows are stored
-            observe_drift(connection, self.org_id, new)
         return result
+
+    def observe_drift(self, connection: Connection) -> None:
+        """Drift, once this job's rows are in the store (as after the relational label join:
+        drift reads the batch's labelled rows back)."""
+        new = self.new
+        if new is not None and (new.predictions or new.labels or new.llm_calls or new.operations):
+            observe_drift(connection, self.org_id, new)

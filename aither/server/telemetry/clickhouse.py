@@ -12,6 +12,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from operator import attrgetter
 from typing import Any
 
 from ..analysis.quality import classification_scores
@@ -65,9 +67,22 @@ _TRACE_COLUMNS = (
 _BOOLEANS = frozenset({"is_error", "pii_detected", "injection_detected"})
 
 
-def _value(record: Any, name: str) -> Any:
-    value = getattr(record, name)
-    return int(value) if name in _BOOLEANS and value is not None else value
+def _columns(records: Sequence[Any], names: Sequence[str]) -> list[list[Any]]:
+    """The values of ``names`` of ``records``, column by column (booleans as 0/1, as stored)."""
+    out = []
+    for name in names:
+        values = list(map(attrgetter(name), records))
+        if name in _BOOLEANS:
+            values = [None if value is None else int(value) for value in values]
+        out.append(values)
+    return out
+
+
+def _wait(futures: Sequence[Future[None]]) -> None:
+    """Wait for every insert of ``futures``; then raise the first one's error, if any."""
+    errors = [error for error in (future.exception() for future in futures) if error is not None]
+    if errors:
+        raise errors[0]
 
 
 def _scope_columns(scope: ModelScope) -> dict[str, str | None]:
@@ -134,6 +149,8 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, Dashbo
         if executor.cluster is not None:
             assert isinstance(executor, NativeExecutor)  # chDB refuses cluster= up front
             self.shards = Shards(executor, executor.cluster)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     def _locals(self) -> list[tuple[Executor, str]]:
         """Where the tables' rows live: each node's local database, or the one database."""
@@ -175,6 +192,10 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, Dashbo
     def close(self) -> None:
         if self.shards is not None:
             self.shards.close()
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown()
+                self._pool = None
         self.x.close()
 
     def _next_version(self) -> int:
@@ -197,47 +218,79 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, Dashbo
         return {(trace_id, span_id) for trace_id, span_id in rows if (trace_id, span_id) in wanted}
 
     def write(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> None:
-        """Store a batch's new rows (replays already left out) and join its labels.
+        """Store a batch's new rows (replays already left out) and join its labels."""
+        self.write_many(org_id, [(batch, received_at_ns)])
 
-        Predictions go first, so the label join of the same batch finds them.
+    def write_many(self, org_id: str, parts: Sequence[tuple[DecodedBatch, int]]) -> None:
+        """Store the new rows of several batches (each with the time it was received) with one
+        insert per table, and join their labels together.
+
+        Predictions go first, so the label join of the same batch finds them; spans last, so
+        that a span the replay check finds has all its rows stored.
         """
         db = self.db
-        x = self.x
-        x.insert(
-            f"{db}.spans",
-            ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
-            [(org_id, *(getattr(s, c) for c in _SPAN_COLUMNS), received_at_ns) for s in batch.spans],
-        )
-        self._insert_records("predictions", _PREDICTION_COLUMNS, org_id, batch.predictions)
-        x.insert(
-            f"{db}.prediction_traces",
-            ("org_id", *_TRACE_COLUMNS),
-            [(org_id, *(getattr(p, c) for c in _TRACE_COLUMNS)) for p in batch.predictions],
-        )
-        self._insert_records("llm_calls", _LLM_COLUMNS, org_id, batch.llm_calls)
-        self._insert_records("operations", _OPERATION_COLUMNS, org_id, batch.operations)
-        services = {span.key: span.service_name or "" for span in batch.spans}
-        collected = rollup_math.collect(batch.llm_calls, batch.predictions, services)
+        spans = [span for batch, _ in parts for span in batch.spans]
+        predictions = [p for batch, _ in parts for p in batch.predictions]
+        labels = [label for batch, _ in parts for label in batch.labels]
+        llm_calls = [call for batch, _ in parts for call in batch.llm_calls]
+        operations = [o for batch, _ in parts for o in batch.operations]
+        received = [received_at_ns for batch, received_at_ns in parts for _ in batch.spans]
+        services = {span.key: span.service_name or "" for span in spans}
         rollup_rows = []
-        for key, rollup in collected.items():
+        for key, rollup in rollup_math.collect(llm_calls, predictions, services).items():
             row = rollup.to_row()
             sums = (row[name] for name in ROLLUP_SUM_TYPES)
             histogram = [round(count) for count in rollup.histogram]
             rollup_rows.append((org_id, *key, *sums, histogram, rollup.latency_max_ms))
-        x.insert(
-            f"{db}.rollup_input", (*ROLLUP_KEY, *ROLLUP_SUM_TYPES, HISTOGRAM, "latency_max_ms"), rollup_rows
+        # each insert waits mostly on the server writing its part's files: the tables' inserts
+        # run side by side, the label join as soon as the predictions it reads are in. The
+        # spans go last: the replay check reads them, so a server killed mid-write leaves no
+        # spans whose other rows are missing, and the exporter's retry writes the batch again
+        first = [
+            self._submit(
+                f"{db}.prediction_traces",
+                ("org_id", *_TRACE_COLUMNS),
+                [[org_id] * len(predictions), *_columns(predictions, _TRACE_COLUMNS)],
+            ),
+            self._submit(*self._records("predictions", _PREDICTION_COLUMNS, org_id, predictions)),
+        ]
+        rest = [
+            self._submit(*self._records("llm_calls", _LLM_COLUMNS, org_id, llm_calls)),
+            self._submit(*self._records("operations", _OPERATION_COLUMNS, org_id, operations)),
+            self._submit(
+                f"{db}.rollup_input",
+                (*ROLLUP_KEY, *ROLLUP_SUM_TYPES, HISTOGRAM, "latency_max_ms"),
+                [list(column) for column in zip(*rollup_rows, strict=True)],
+            ),
+        ]
+        try:
+            _wait(first)
+            if predictions or labels:
+                ClickHouseLabelJoin(self.x, org_id, self._next_version()).join(predictions, labels)
+        finally:
+            _wait(rest)
+        self.x.insert_columns(
+            f"{db}.spans",
+            ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
+            [[org_id] * len(spans), *_columns(spans, _SPAN_COLUMNS), received],
         )
-        if batch.predictions or batch.labels:
-            ClickHouseLabelJoin(x, org_id, self._next_version()).join(batch.predictions, batch.labels)
 
-    def _insert_records(
+    def _submit(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> Future[None]:
+        """Insert ``data`` (column by column) on the store's insert threads."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(4, thread_name_prefix="aither-clickhouse-insert")
+            return self._pool.submit(self.x.insert_columns, table, columns, data)
+
+    def _records(
         self, table: str, columns: Sequence[str], org_id: str, records: Sequence[Any]
-    ) -> None:
-        """Insert typed records into ``table``, each with its ``id`` (its span id as a number)."""
-        self.x.insert(
+    ) -> tuple[str, tuple[str, ...], list[list[Any]]]:
+        """The insert of typed records into ``table``, each with its ``id`` (its span id as a
+        number): (table, columns, data)."""
+        return (
             f"{self.db}.{table}",
             ("org_id", "id", *columns),
-            [(org_id, span_number(r.span_id), *(_value(r, c) for c in columns)) for r in records],
+            [[org_id] * len(records), [span_number(r.span_id) for r in records], *_columns(records, columns)],
         )
 
     def prune(self, before_ns: int, org_id: str | None = None) -> dict[str, int]:

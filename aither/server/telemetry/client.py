@@ -42,6 +42,10 @@ class Executor(Protocol):
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
 
+    def insert_columns(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
+        """Insert rows given column by column (``data[i]``: the values of ``columns[i]``)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -140,9 +144,11 @@ class NativeExecutor:
                 self._clients.append(clients[key])
         return clients[key]
 
-    def _call(self, sql: str, params: Any, database: str | None = None) -> list[tuple[Any, ...]]:
+    def _call(
+        self, sql: str, params: Any, database: str | None = None, **options: Any
+    ) -> list[tuple[Any, ...]]:
         try:
-            rows: list[tuple[Any, ...]] = self._client(database).execute(sql, params)
+            rows: list[tuple[Any, ...]] = self._client(database).execute(sql, params, **options)
         except self._unreachable as error:
             raise TelemetryUnavailable(f"ClickHouse did not answer ({error}); retry shortly") from error
         except self._server_error as error:
@@ -160,6 +166,12 @@ class NativeExecutor:
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if rows:  # the driver sends the rows in its native (columnar) blocks
             self._call(f"INSERT INTO {table} ({', '.join(columns)}) VALUES", list(rows))
+
+    def insert_columns(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
+        # as the driver sends them: no transposing of rows, no per-value type checks
+        if data and len(data[0]):
+            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES"
+            self._call(sql, list(data), columnar=True, types_check=False)
 
     def close(self) -> None:
         with self._lock:
@@ -217,6 +229,9 @@ class ChdbExecutor:
             "(" + ", ".join(str(self._escape({"v": value}, None)["v"]) for value in row) + ")" for row in rows
         )
         self._run(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}")
+
+    def insert_columns(self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]]) -> None:
+        self.insert(table, columns, list(zip(*data, strict=True)))
 
     def close(self) -> None:
         with self._lock:

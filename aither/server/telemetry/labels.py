@@ -65,9 +65,12 @@ class ClickHouseLabelJoin:
     def _query(self, template: str, where: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return self.x.execute(template.format(db=self.db, where=where), {"org": self.org_id, **params})
 
-    def _load_predictions(self, traces: list[str]) -> dict[str, list[_Prediction]]:
+    def _load_predictions(
+        self, traces: list[str], parsed: dict[tuple[str, str], Any]
+    ) -> dict[str, list[_Prediction]]:
         """The predictions of ``traces``, their samples parsed: found by trace in
-        ``prediction_traces``, then their payloads by the predictions' own key (model, time)."""
+        ``prediction_traces``, then their payloads by the predictions' own key (model, time),
+        but for those of ``parsed`` (this batch's, their samples parsed at decoding)."""
         rows = self.x.execute(
             "SELECT trace_id, span_id, model_name, model_version, output_rows, task, method, time_ns, "
             f"environment FROM {self.db}.prediction_traces FINAL "
@@ -90,11 +93,14 @@ class ClickHouseLabelJoin:
                 env,
             )
             prediction.loaded = True
+            if (trace_id, span_id) in parsed:
+                prediction.sample = parsed[(trace_id, span_id)]
             self.environments[prediction.id] = env
             by_trace[trace_id].append(prediction)
             by_key[(trace_id, span_id)] = prediction
-        if by_key:
-            keys = value_set([(p.model_name, p.time_ns, p.trace_id, p.span_id) for p in by_key.values()])
+        unparsed = [p for key, p in by_key.items() if key not in parsed]
+        if unparsed:
+            keys = value_set([(p.model_name, p.time_ns, p.trace_id, p.span_id) for p in unparsed])
             for trace_id, span_id, text in self.x.execute(
                 f"SELECT trace_id, span_id, prediction FROM {self.db}.predictions "
                 "WHERE org_id = %(org)s AND (model_name, time_ns, trace_id, span_id) IN %(keys)s",
@@ -113,7 +119,7 @@ class ClickHouseLabelJoin:
         traces = sorted({label.trace_id for label in new_labels} | {row[0] for row in revisit})
         if not traces:
             return
-        by_trace = self._load_predictions(traces)
+        by_trace = self._load_predictions(traces, {p.key: p.sample for p in new_predictions})
         by_id = {p.id: p for group in by_trace.values() for p in group}
         label_out: list[tuple[Any, ...]] = []
         writes: list[tuple[_Placement, tuple[str, str]]] = []
