@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aither.server.storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from aither.server.storage.queries import encode_cursor
 from aither.server.storage.schema import LATENCY_BUCKETS
 from aither.server.storage.window import Window
@@ -90,7 +91,7 @@ def _fill_sql(db: str, predictions: int, llm_calls: int, start_ns: int) -> list[
     )
     labelled = f"sipHash64(span_id) % 100 < {LABELLED_PERCENT}"
     label_span = _hex16("concat('ls', span_id)")
-    delay = f"(60 + sipHash64(span_id) % 7200) * 1000000000"
+    delay = "(60 + sipHash64(span_id) % 7200) * 1000000000"
     llm_rows = f"""
         SELECT '{ORG}' AS org_id, {_hex32("concat('ct', toString(n))")} AS trace_id,
             {_hex16("concat('cs', toString(n))")} AS span_id, {_id("span_id")} AS id,
@@ -133,7 +134,7 @@ def _fill_sql(db: str, predictions: int, llm_calls: int, start_ns: int) -> list[
             f"concat('{{\"service.name\": \"', {service}, '\"}}'), time_ns + 2000000000 FROM {source}"
         )
 
-    sums = {name: "0" for name in ROLLUP_SUM_TYPES}
+    sums = dict.fromkeys(ROLLUP_SUM_TYPES, "0")
     prediction_sums = {
         **sums,
         "count": "count()",
@@ -178,7 +179,8 @@ def _fill_sql(db: str, predictions: int, llm_calls: int, start_ns: int) -> list[
     label_value = "if(sipHash64(span_id) % 5 = 0, if(prediction = '[\"stay\"]', 'churn', 'stay'), " \
         "substring(prediction, 3, length(prediction) - 4))"  # fmt: skip
     return [
-        ("predictions", f"INSERT INTO {db}.predictions ({p_columns}) SELECT {p_columns} FROM ({prediction_rows})"),
+        ("predictions",
+         f"INSERT INTO {db}.predictions ({p_columns}) SELECT {p_columns} FROM ({prediction_rows})"),
         ("prediction_traces",
          f"INSERT INTO {db}.prediction_traces (org_id, trace_id, span_id, model_name, model_version, "
          "environment, output_rows, task, method, time_ns) SELECT org_id, trace_id, span_id, model_name, "
@@ -186,27 +188,32 @@ def _fill_sql(db: str, predictions: int, llm_calls: int, start_ns: int) -> list[
         ("prediction spans", spans(
             f"{db}.predictions", "concat(model_name, '.predict')", "prediction", "concat('svc-', model_name)",
             "concat('{\"aither.kind\": \"prediction\", \"ml.model.name\": \"', model_name, "
-            "'\", \"ml.model.version\": \"', ifNull(model_version, ''), '\", \"ml.framework\": \"sklearn\"}')",
+            "'\", \"ml.model.version\": \"', ifNull(model_version, ''), "
+            "'\", \"ml.framework\": \"sklearn\"}')",
             "latency_ms")),
         ("labels",
-         f"INSERT INTO {db}.labels ({label_columns}) SELECT org_id, trace_id, {label_span}, {_id(label_span)}, "
+         f"INSERT INTO {db}.labels ({label_columns}) SELECT org_id, trace_id, {label_span}, "
+         f"{_id(label_span)}, "
          f"span_id, model_name, concat('\"', {label_value}, '\"'), 0, NULL, time_ns + {delay}, 'joined', "
          f"'span_id', trace_id, span_id, model_name, 1, NULL, 1 FROM {db}.predictions WHERE {labelled}"),
         ("label_rows",
-         f"INSERT INTO {db}.label_rows ({label_row_columns}) SELECT org_id, model_name, trace_id, span_id, 0, "
+         f"INSERT INTO {db}.label_rows ({label_row_columns}) SELECT org_id, model_name, trace_id, "
+         "span_id, 0, "
          f"trace_id, {label_span}, model_version, environment, task, substring(prediction, 3, "
          f"length(prediction) - 4), NULL, {label_value}, NULL, concat('\"', {label_value}, '\"'), time_ns, "
          f"time_ns + {delay}, 0, 2 FROM {db}.predictions WHERE {labelled}"),
         ("label spans",
          f"INSERT INTO {db}.spans ({span_columns}) SELECT org_id, trace_id, span_id, target_span_id, "
-         "'aither.label', 'label', 1, concat('svc-', model_name), 'aither', time_ns, time_ns + 1000, 1, NULL, "
+         "'aither.label', 'label', 1, concat('svc-', model_name), 'aither', time_ns, time_ns + 1000, "
+         "1, NULL, "
          "concat('{\"aither.kind\": \"label\", \"ml.label.value\": ', value, '}'), NULL, NULL, "
          f"concat('{{\"service.name\": \"svc-', model_name, '\"}}'), time_ns + 2000000000 FROM {db}.labels"),
         ("llm_calls", f"INSERT INTO {db}.llm_calls ({c_columns}) SELECT {c_columns} FROM ({llm_rows})"),
         ("llm spans", spans(
             f"{db}.llm_calls", "name", "llm", "service",
             "concat('{\"aither.kind\": \"llm\", \"gen_ai.system\": \"', ifNull(provider, ''), "
-            "'\", \"gen_ai.request.model\": \"', ifNull(request_model, ''), '\", \"gen_ai.usage.input_tokens\": ', "
+            "'\", \"gen_ai.request.model\": \"', ifNull(request_model, ''), "
+            "'\", \"gen_ai.usage.input_tokens\": ', "
             "toString(ifNull(input_tokens, 0)), ', \"enduser.id\": \"', ifNull(user_id, ''), '\"}')",
             "latency_ms")),
         ("prediction rollups", rollup(
@@ -233,55 +240,80 @@ def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
 
 
 def reads(store: ClickHouseStore, now_ns: int) -> list[tuple[str, Callable[[], Any]]]:
-    """(route, the store calls behind it) for every main read."""
+    """(route, the store calls behind it) for every main read, called as the route calls them."""
     day = Window(now_ns - DAY_NS, None)
+    week = Window(now_ns - 7 * DAY_NS, None)
+    month = Window(now_ns - DAYS * DAY_NS, None)
     x, db = store.x, store.db
     # a labelled prediction's trace and an LLM call's trace, from the middle of the range
+    middle = {"org": ORG, "t": now_ns - 15 * DAY_NS}
     ((p_trace,),) = x.execute(
         f"SELECT trace_id FROM {db}.labels WHERE org_id = %(org)s AND time_ns > %(t)s "
         "ORDER BY time_ns LIMIT 1",
-        {"org": ORG, "t": now_ns - 15 * DAY_NS},
+        middle,
     )
     ((c_trace,),) = x.execute(
         f"SELECT trace_id FROM {db}.llm_calls WHERE org_id = %(org)s AND time_ns > %(t)s "
         "ORDER BY time_ns LIMIT 1",
-        {"org": ORG, "t": now_ns - 15 * DAY_NS},
+        middle,
     )
-    deep = encode_cursor(now_ns - 15 * DAY_NS, 2**63)  # page 15 days back, as a cursor reaches it
+    deep = Paging(cursor=encode_cursor(now_ns - 15 * DAY_NS, 2**63))  # 15 days back, as a cursor reaches it
+    first = Paging()
+    model = "model-1"
 
-    def metrics(window: Window | None) -> Any:
+    def metrics(window: Window) -> Any:
+        # GET /models/{m}/metrics: the route's three calls
         return (
-            store.model_metrics(ORG, "model-1", window=window),
-            store.label_status_counts(ORG, "model-1"),
+            store.model_metrics(ORG, ModelScope(model, window=window)),
+            store.label_status_counts(ORG, model),
             store.label_status_counts(ORG, None),
         )
 
     def stats(window: Window) -> Any:
+        # GET /stats: the rollups and the labelled rows (anomalies come from the relational store)
         assert window.since_ns is not None
-        return store.read_rollups(ORG, window.since_ns, now_ns), store.scored_rows(ORG, window.since_ns, now_ns)
+        return store.read_rollups(ORG, window.since_ns, now_ns), store.scored_rows(
+            ORG, window.since_ns, now_ns
+        )
 
-    month = Window(now_ns - DAYS * DAY_NS, None)
+    def predictions(**where: Any) -> Callable[[], Any]:
+        return lambda: store.list_predictions(ORG, PredictionFilter(**where), first)
+
+    def calls(page: Paging = first, **where: Any) -> Callable[[], Any]:
+        return lambda: store.list_llm_calls(ORG, LlmCallFilter(**where), page)
+
     return [
-        ("GET /models (30 days)", lambda: store.list_models(ORG)),
+        ("GET /models (all time)", lambda: store.list_models(ORG, Window())),
         ("GET /models?since=24h", lambda: store.list_models(ORG, day)),
-        ("GET /models/{m}/metrics (30 days)", lambda: metrics(None)),
-        ("GET /models/{m}/metrics?since=24h", lambda: metrics(day)),
-        ("GET /predictions (first page)", lambda: store.list_predictions(ORG)),
-        ("GET /predictions?model=m (first page)", lambda: store.list_predictions(ORG, model="model-1")),
-        ("GET /predictions?labelled=true", lambda: store.list_predictions(ORG, labelled=True)),
-        ("GET /predictions (page 15 days deep)", lambda: store.list_predictions(ORG, cursor=deep)),
-        ("GET /labels (first page)", lambda: store.list_labels(ORG)),
-        ("GET /labels?model=m&status=joined", lambda: store.list_labels(ORG, model="model-1", status="joined")),
+        ("GET /models/{m}/metrics (all time)", lambda: metrics(Window())),
+        ("GET /models/{m}/metrics?since=7d", lambda: metrics(week)),
+        ("GET /predictions (first page)", predictions()),
+        ("GET /predictions?model=m (first page)", predictions(model=model)),
+        ("GET /predictions?model=m&version=v&error=true",
+         predictions(model=model, version="1.2", error=True)),
+        ("GET /predictions?labelled=true", predictions(labelled=True)),
+        ("GET /predictions (page 15 days deep)",
+         lambda: store.list_predictions(ORG, PredictionFilter(), deep)),
+        ("GET /labels (first page)", lambda: store.list_labels(ORG, LabelFilter(), first)),
+        ("GET /labels?model=m&status=joined",
+         lambda: store.list_labels(ORG, LabelFilter(status="joined", model=model), first)),
         ("GET /traces/{id} (prediction + label)", lambda: store.get_trace(ORG, p_trace)),
         ("GET /traces/{id} (LLM call)", lambda: store.get_trace(ORG, c_trace)),
-        ("GET /llm-calls (first page)", lambda: store.list_llm_calls(ORG)),
-        ("GET /llm-calls?user_id=u", lambda: store.list_llm_calls(ORG, user_id="user-7")),
-        ("GET /llm-calls (page 15 days deep)", lambda: store.list_llm_calls(ORG, cursor=deep)),
-        ("GET /llm-calls/totals?group_by=user", lambda: store.llm_call_totals(ORG, "user")),
-        ("GET /llm-calls/totals?group_by=model", lambda: store.llm_call_totals(ORG, "model")),
-        ("GET /llm-calls/totals?group_by=user&since=24h", lambda: store.llm_call_totals(ORG, "user", window=day)),
+        ("GET /llm-calls (first page)", calls()),
+        ("GET /llm-calls?user_id=u", calls(user_id="user-7")),
+        ("GET /llm-calls?model=m", calls(model="claude-haiku")),
+        ("GET /llm-calls?service=s&error=true", calls(service="service-3", error=True)),
+        ("GET /llm-calls (page 15 days deep)", calls(deep)),
+        ("GET /llm-calls/totals?group_by=model&since=30d",
+         lambda: store.llm_call_totals(ORG, "model", window=month)),
+        ("GET /llm-calls/totals?group_by=user&since=30d",
+         lambda: store.llm_call_totals(ORG, "user", window=month)),
+        ("GET /llm-calls/totals?group_by=service&since=30d",
+         lambda: store.llm_call_totals(ORG, "service", window=month)),
+        ("GET /llm-calls/totals?group_by=user&since=24h",
+         lambda: store.llm_call_totals(ORG, "user", window=day)),
         ("GET /stats (24 h)", lambda: stats(day)),
-        ("GET /stats (30 days)", lambda: stats(month)),
+        ("GET /stats?since=30d", lambda: stats(month)),
     ]  # fmt: skip
 
 
@@ -310,13 +342,20 @@ def storage_rows(store: ClickHouseStore) -> list[list[str]]:
         {"db": store.db},
     )
     return [
-        [table_name, f"{int(rows):,}", f"{int(size) / 2**20:,.0f} MiB", f"{int(size) / max(int(rows), 1):,.0f}"]
+        [
+            table_name,
+            f"{int(rows):,}",
+            f"{int(size) / 2**20:,.0f} MiB",
+            f"{int(size) / max(int(rows), 1):,.0f}",
+        ]
         for table_name, rows, size in found
     ]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--predictions", type=int, default=10_000_000)
     parser.add_argument("--llm-calls", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=20, help="timed calls of each read")

@@ -17,7 +17,7 @@ from typing import Any
 from ..analysis.quality import classification_scores
 from ..analysis.scoring import CLASSIFICATION, REGRESSION
 from ..detection import rollups as rollup_math
-from ..detection.rollups import Rollup, RollupKey
+from ..detection.rollups import HOUR_NS, MINUTE_NS, Rollup, RollupKey
 from ..ingest.records import DecodedBatch
 from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
 from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES, quantiles_of
@@ -26,7 +26,7 @@ from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
 from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
-from .conditions import equal_sql, read_page, window_sql
+from .conditions import equal_sql, partition_sql, read_page, window_sql
 from .detection import DetectionReads
 from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads
@@ -219,23 +219,40 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
     def read_rollups(
         self, org_id: str, since_ns: int | None, until_ns: int | None
     ) -> list[tuple[RollupKey, Rollup]]:
-        """The rollups of ``since <= minute < until``, one per key (as :func:`rollups.read`)."""
-        window = Window(rollup_math._minute(since_ns) if since_ns is not None else None, until_ns)
-        where, params = window_sql(window, "minute_ns")
+        """The rollups of ``since <= minute < until`` summed per (kind, model, version), as the
+        relational stats read sums them: whole hours from ``rollups_hourly``, the minutes around
+        them from ``rollups``; keys with the minute 0 and the service and environment '' (stats
+        reads neither). A month is then 720 hourly rows a key, not 43,200 minutes."""
+        since = rollup_math._minute(since_ns) if since_ns is not None else None
+        # the first minute not counted: minute < until is minute < until rounded up to a minute
+        end = None if until_ns is None else -(-until_ns // MINUTE_NS) * MINUTE_NS
+        first_hour = None if since is None else -(-since // HOUR_NS) * HOUR_NS
+        last_hour = None if end is None else end // HOUR_NS * HOUR_NS
+        if first_hour is not None and last_hour is not None and first_hour >= last_hour:
+            tiers = [("rollups", "minute", Window(since, end))]
+        else:
+            tiers = [("rollups_hourly", "hour", Window(first_hour, last_hour))]
+            if since is not None and since != first_hour:
+                tiers.append(("rollups", "minute", Window(since, first_hour)))
+            if end is not None and end != last_hour:
+                tiers.append(("rollups", "minute", Window(last_hour, end)))
         sums = ", ".join(f"sumMerge({name})" for name in ROLLUP_SUM_TYPES)
-        rows = self.x.execute(
-            f"SELECT {', '.join(ROLLUP_KEY[1:])}, {sums}, sumForEachMerge({HISTOGRAM}), "
-            f"maxMerge(latency_max_ms) FROM {self.db}.rollups "
-            f"WHERE org_id = %(org)s{where} GROUP BY {', '.join(ROLLUP_KEY[1:])}",
-            {"org": org_id, **params},
-        )
-        out: list[tuple[RollupKey, Rollup]] = []
-        for row in rows:
-            sums_of = dict(zip(ROLLUP_SUM_TYPES, row[6:-2], strict=True))
-            histogram = [float(count) for count in row[-2]]
-            sums_of.update(zip(LATENCY_COLUMNS, histogram, strict=True), latency_max_ms=row[-1])
-            out.append((tuple(row[:6]), Rollup.from_row(sums_of)))  # type: ignore[arg-type]
-        return out
+        totals: dict[RollupKey, Rollup] = {}
+        for table, time_column, window in tiers:
+            where, params = window_sql(window, f"{time_column}_ns")
+            where += partition_sql(window, time_column)
+            for row in self.x.execute(
+                f"SELECT kind, model, version, {sums}, sumForEachMerge({HISTOGRAM}), "
+                f"maxMerge(latency_max_ms) FROM {self.db}.{table} "
+                f"WHERE org_id = %(org)s{where} GROUP BY kind, model, version",
+                {"org": org_id, **params},
+            ):
+                sums_of = dict(zip(ROLLUP_SUM_TYPES, row[3:-2], strict=True))
+                histogram = [float(count) for count in row[-2]]
+                sums_of.update(zip(LATENCY_COLUMNS, histogram, strict=True), latency_max_ms=row[-1])
+                key = (0, row[0], "", row[1], row[2], "")
+                totals.setdefault(key, Rollup()).merge(Rollup.from_row(sums_of))
+        return list(totals.items())
 
     def _label_rows(self, where: str) -> str:
         """The labelled rows now in force, as a ``FROM`` source (``where``: on their key columns)."""

@@ -31,6 +31,23 @@ def window_sql(window: Window, column: str) -> tuple[str, dict[str, Any]]:
     return sql, params
 
 
+_DATETIME_END_NS = 2**32 * 1_000_000_000
+"""Past ``DateTime``'s range (2106): a bound there prunes no partition."""
+
+
+def partition_sql(window: Window, column: str = "time") -> str:
+    """The window (its bounds as :func:`window_sql` binds them: ``%(since)s``, ``%(until)s``) on
+    a table's ``DateTime`` partition column, ``column`` (the seconds of its nanosecond time), so
+    the day partitions outside it are not read: a condition implied by :func:`window_sql`'s,
+    added beside it for the engine, which cannot see it through the ``DEFAULT`` expression."""
+    sql = ""
+    if window.since_ns is not None and 0 < window.since_ns < _DATETIME_END_NS:
+        sql += f" AND {column} >= toDateTime(intDiv(%(since)s, 1000000000))"
+    if window.until_ns is not None and 0 <= window.until_ns < _DATETIME_END_NS:
+        sql += f" AND {column} <= toDateTime(intDiv(%(until)s, 1000000000))"
+    return sql
+
+
 def equal_sql(wanted: Mapping[str, Any], params: dict[str, Any]) -> str:
     """`` AND column = %(column)s`` for each column given a value (None: any); the values go
     into ``params`` under the column's name."""
