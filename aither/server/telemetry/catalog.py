@@ -57,7 +57,8 @@ class CatalogReads:
         # status changes between versions: filter the newest only
         inner = equal_sql({"trace_id": where.trace_id, "model_name": where.model}, params)
         outer = equal_sql({"status": where.status}, params)
-        latest = LATEST_LABELS.format(db=self.db, where=inner)
+        # the time is every version's too: the page's lower bound goes inside
+        latest = LATEST_LABELS.format(db=self.db, where=inner + "{bound}")
         rows, next_cursor = read_page(self.x, f"({latest})", LABEL_COLUMNS, f"1{outer}", params, page)
         for row in rows:
             row["is_batch"] = bool(row["is_batch"])

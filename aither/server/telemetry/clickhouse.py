@@ -374,13 +374,13 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
             found_in = "IN" if where.labelled else "NOT IN"
             sql += (
                 f" AND (trace_id, span_id) {found_in} "
-                f"(SELECT pred_trace_id, pred_span_id FROM {self._label_rows('')})"
+                f"(SELECT pred_trace_id, pred_span_id FROM {self._label_rows('{pred_bound}')})"
             )
         rows, next_cursor = read_page(
             self.x,
             f"{self.db}.predictions FINAL",
             ("id", *_PREDICTION_COLUMNS),
-            f"org_id = %(org)s{sql}",
+            f"org_id = %(org)s{{bound}}{sql}",
             {**params, "org": org_id},
             page,
         )

@@ -52,7 +52,7 @@ class LlmReads:
             self.x,
             f"{self.db}.llm_calls FINAL",
             LLM_READ_COLUMNS,
-            f"org_id = %(org)s{sql}",
+            f"org_id = %(org)s{{bound}}{sql}",
             {**params, "org": org_id},
             page,
         )
