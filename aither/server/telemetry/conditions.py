@@ -75,15 +75,17 @@ def read_page(
     page: Paging,
     *,
     now_ns: int | None = None,
+    widen: bool = True,
 ) -> Rows:
     """A page of the rows of ``source`` matching ``where``, newest first (by ``time_ns``, then
     ``id``), as dicts of ``columns``; and the cursor of the next page.
 
     ``{bound}`` in ``source`` or ``where`` (where the rows' ``time_ns`` and ``time`` are in
-    scope; ``{pred_bound}`` in a read of ``label_rows``, on ``pred_time_ns``) takes a lower bound
-    on the time: the page is read over the last hour before the
-    cursor (or before ``until`` or ``now_ns``), then a day, then 8 days, then everything,
-    until a read fills the page. A full page of rows newer than a bound is the page itself (every
+    scope; ``{pred_bound}`` in a read of ``label_rows``, on ``pred_time_ns``) takes the time
+    bounds: the cursor's or ``until``'s as the newest, and a lower bound that widens: the
+    page is read over the last hour before the cursor (or ``until``, or ``now_ns``), then a
+    day, then 8 days, then everything, until a read fills the page (``widen=False``: one
+    read of everything). A full page of rows newer than a bound is the page itself (every
     row past the bound is older than all of them), so the answer is the unbounded read's.
     """
     params = {**params, "limit": page.limit + 1}
@@ -96,6 +98,8 @@ def read_page(
     anchor = min(time.time_ns() if now_ns is None else now_ns, _U64_MAX if high is None else high)
     since = params.get("since", 0)
     bounds: list[int | None] = [anchor - span for span in NEWEST_FIRST_SPANS_NS if anchor - span > since]
+    if not widen:
+        bounds = []
     sql = f"SELECT {', '.join(columns)} FROM {source} WHERE {where} ORDER BY time_ns DESC, id DESC"
     sql += " LIMIT %(limit)s"
     for low in [*bounds, None]:
@@ -105,6 +109,8 @@ def read_page(
             if low is not None:
                 bound += f" AND {column} >= %(low)s{_partition(' >= ', '%(low)s', low)}"
                 params["low"] = low
+            elif since:  # the window's own start, on the partitions too
+                bound += _partition(" >= ", "%(since)s", since)
             if high is not None:
                 bound += f" AND {column} <= %(high)s{_partition(' <= ', '%(high)s', high)}"
                 params["high"] = high

@@ -55,6 +55,7 @@ class LlmReads:
             f"org_id = %(org)s{{bound}}{sql}",
             {**params, "org": org_id},
             page,
+            widen=where.trace_id is None,  # a trace's calls: one read, bounded by its window
         )
         for row in rows:
             for key in ("is_error", "pii_detected", "injection_detected"):
