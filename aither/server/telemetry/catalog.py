@@ -21,7 +21,7 @@ class CatalogReads:
     def list_models(self, org_id: str, window: Window | None = None) -> list[dict[str, Any]]:
         """One row per model and version (as :func:`aither.server.storage.queries.list_models`)."""
         window = window or Window()
-        where, params = window_sql(window, "time_ns")
+        where, params = window_sql(window, "time_ns", partitions=True)
         names = (
             "model_name", "model_version", "predictions", "rows", "errors", "first_seen_ns",
             "last_seen_ns", "framework", "model_class", "environment", "task",
@@ -34,7 +34,7 @@ class CatalogReads:
             {**params, "org": org_id},
         )
         models = [dict(zip(names, row, strict=True)) for row in found]
-        label_where, label_params = window_sql(window, "pred_time_ns")
+        label_where, label_params = window_sql(window, "pred_time_ns", partitions=True)
         latest = LATEST_LABEL_ROWS.format(db=self.db, where=label_where)
         labelled = {
             (name, version): int(count)

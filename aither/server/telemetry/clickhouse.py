@@ -28,7 +28,7 @@ from .catalog import CatalogReads
 from .client import Executor, open_executor, value_set
 from .conditions import equal_sql, partition_sql, read_page, window_sql
 from .detection import DetectionReads
-from .labels import LATEST_LABEL_ROWS, LATEST_LABELS, ClickHouseLabelJoin, span_number
+from .labels import LATEST_LABEL_ROWS, ClickHouseLabelJoin, span_number
 from .llm import LlmReads
 from .schema import HISTOGRAM, MIGRATIONS, MIGRATIONS_TABLE, ROLLUP_KEY, ROLLUP_SUM_TYPES, TELEMETRY_TABLES
 
@@ -266,7 +266,7 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
         self, org_id: str, since_ns: int, until_ns: int
     ) -> dict[tuple[str, str], tuple[int, int, int]]:
         """Per (model, version or ''): labelled rows, correctly classified, classified (for stats)."""
-        where, params = window_sql(Window(since_ns, until_ns), "pred_time_ns")
+        where, params = window_sql(Window(since_ns, until_ns), "pred_time_ns", partitions=True)
         rows = self.x.execute(
             "SELECT model_name, model_version, count(), sum(pred_class = label_class), count(label_class) "
             f"FROM {self._label_rows(where)} GROUP BY model_name, model_version",
@@ -276,17 +276,20 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
 
     def label_status_counts(self, org_id: str, model: str | None) -> dict[str, int]:
         """Labels by join status: those naming ``model``, or naming none when it is None."""
-        latest = LATEST_LABELS.format(db=self.db, where="")
+        # the model a label names is every version's: filter before picking the newest, and
+        # sort only the columns the count needs
         condition = "isNull(model_name)" if model is None else "model_name = %(model)s"
         rows = self.x.execute(
-            f"SELECT status, count() FROM ({latest}) WHERE {condition} GROUP BY status",
+            f"SELECT status, count() FROM (SELECT trace_id, span_id, status FROM {self.db}.labels "
+            f"WHERE org_id = %(org)s AND {condition} ORDER BY version DESC LIMIT 1 BY trace_id, span_id) "
+            "GROUP BY status",
             {"org": org_id, "model": model},
         )
         return {status: int(count) for status, count in rows}
 
     def model_metrics(self, org_id: str, scope: ModelScope) -> list[dict[str, Any]]:
         """Metrics of ``scope.model`` per version, as :func:`aither.server.storage.metrics.model_metrics`."""
-        where, params = window_sql(scope.window, "time_ns")
+        where, params = window_sql(scope.window, "time_ns", partitions=True)
         where += equal_sql(_scope_columns(scope), params)
         params["org"] = org_id
         source = f"{self.db}.predictions FINAL WHERE org_id = %(org)s{where}"
@@ -306,7 +309,7 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
             if key in versions:
                 versions[key]["latency_ms"].update(zip(("p50", "p90", "p99"), values, strict=True))
 
-        label_where, label_params = window_sql(scope.window, "pred_time_ns")
+        label_where, label_params = window_sql(scope.window, "pred_time_ns", partitions=True)
         # label rows carry their model and version; the environment is filtered after the join
         label_where += equal_sql({"model_name": scope.model, "model_version": scope.version}, params)
         labelled = self._label_rows(label_where)

@@ -19,8 +19,10 @@ def _u64(value: int) -> int:
     return min(max(value, 0), _U64_MAX)
 
 
-def window_sql(window: Window, column: str) -> tuple[str, dict[str, Any]]:
-    """SQL conditions of a window on a UInt64 time column, its bounds clamped to the column."""
+def window_sql(window: Window, column: str, *, partitions: bool = False) -> tuple[str, dict[str, Any]]:
+    """SQL conditions of a window on a UInt64 time column, its bounds clamped to the column;
+    ``partitions``: the same bounds on the table's ``time`` (:func:`partition_sql`), when
+    ``column`` is the time the table is partitioned by."""
     sql = ""
     params: dict[str, Any] = {}
     if window.since_ns is not None:
@@ -29,6 +31,8 @@ def window_sql(window: Window, column: str) -> tuple[str, dict[str, Any]]:
     if window.until_ns is not None:
         sql += f" AND {column} < %(until)s"
         params["until"] = _u64(window.until_ns)
+    if partitions:
+        sql += partition_sql(window)
     return sql, params
 
 

@@ -69,7 +69,7 @@ class LlmReads:
     ) -> list[dict[str, Any]]:
         """Calls, errors, tokens and cost per group, costliest first (as the relational read)."""
         column = _GROUPS[group_by]
-        where, params = window_sql(window or Window(), "time_ns")
+        where, params = window_sql(window or Window(), "time_ns", partitions=True)
         found = self.x.execute(
             f"SELECT {column} AS key, count() AS calls, sum(is_error), sum(ifNull(input_tokens, 0)), "
             "sum(ifNull(output_tokens, 0)), sum(ifNull(cost_usd, 0)) AS cost, sum(isNull(cost_usd)) "
