@@ -390,6 +390,7 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads):
             f"org_id = %(org)s{{bound}}{sql}",
             {**params, "org": org_id},
             page,
+            keys_from=f"{self.db}.predictions",
         )
         self._attach_labels(org_id, rows)
         return rows, next_cursor

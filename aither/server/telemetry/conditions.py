@@ -9,7 +9,7 @@ from typing import Any
 from ..storage.filters import Paging
 from ..storage.queries import Rows, cut_page, decode_cursor
 from ..storage.window import Window
-from .client import Executor
+from .client import Executor, value_set
 
 _U64_MAX = 2**64 - 1
 
@@ -80,6 +80,7 @@ def read_page(
     *,
     now_ns: int | None = None,
     widen: bool = True,
+    keys_from: str | None = None,
 ) -> Rows:
     """A page of the rows of ``source`` matching ``where``, newest first (by ``time_ns``, then
     ``id``), as dicts of ``columns``; and the cursor of the next page.
@@ -91,6 +92,10 @@ def read_page(
     day, then 8 days, then everything, until a read fills the page (``widen=False``: one
     read of everything). A full page of rows newer than a bound is the page itself (every
     row past the bound is older than all of them), so the answer is the unbounded read's.
+
+    ``keys_from``: the table ``source`` reads with ``FINAL``, named alone: the widening reads
+    then take only the page's (``time_ns``, ``id``) from it, and one read of ``source`` the
+    rows of those keys (the rows ``FINAL`` keeps have the same keys as the rows before it).
     """
     params = {**params, "limit": page.limit + 1}
     high = params.get("until")  # the newest time a row of the page can have (``time_ns <= high``)
@@ -104,10 +109,8 @@ def read_page(
     bounds: list[int | None] = [anchor - span for span in NEWEST_FIRST_SPANS_NS if anchor - span > since]
     if not widen:
         bounds = []
-    sql = f"SELECT {', '.join(columns)} FROM {source} WHERE {where} ORDER BY time_ns DESC, id DESC"
-    sql += " LIMIT %(limit)s"
-    for low in [*bounds, None]:
-        query = sql
+
+    def bounded(sql: str, low: int | None) -> str:
         for token, column in (("{bound}", "time_ns"), ("{pred_bound}", "pred_time_ns")):
             bound = ""
             if low is not None:
@@ -118,8 +121,32 @@ def read_page(
             if high is not None:
                 bound += f" AND {column} <= %(high)s{_partition(' <= ', '%(high)s', high)}"
                 params["high"] = high
-            query = query.replace(token, bound)
-        found = x.execute(query, params)
+            sql = sql.replace(token, bound)
+        return sql
+
+    newest = " ORDER BY time_ns DESC, id DESC LIMIT %(limit)s"
+    if keys_from is not None:
+        # the page's keys first, from the table without FINAL and without its wide columns
+        # (a replay stored twice is one key), then those rows alone
+        for low in [*bounds, None]:
+            keys = x.execute(
+                bounded(f"SELECT DISTINCT time_ns, id FROM {keys_from} WHERE {where}{newest}", low), params
+            )
+            if len(keys) >= page.limit + 1:
+                break
+        if not keys:
+            return [], None
+        params["keys"] = value_set(keys)
+        where += " AND (time_ns, id) IN %(keys)s"
+        # the keys' times bound the one read of their rows (and a labelled-rows subquery's)
+        high = max(k[0] for k in keys)
+        lows: list[int | None] = [min(k[0] for k in keys)]
+    else:
+        lows = [*bounds, None]
+    for low in lows:
+        found = x.execute(
+            bounded(f"SELECT {', '.join(columns)} FROM {source} WHERE {where}{newest}", low), params
+        )
         if len(found) >= page.limit + 1:
             break
     return cut_page([dict(zip(columns, row, strict=True)) for row in found], page.limit)

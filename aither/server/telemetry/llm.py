@@ -56,6 +56,7 @@ class LlmReads:
             {**params, "org": org_id},
             page,
             widen=where.trace_id is None,  # a trace's calls: one read, bounded by its window
+            keys_from=f"{self.db}.llm_calls",
         )
         for row in rows:
             for key in ("is_error", "pii_detected", "injection_detected"):
