@@ -525,6 +525,7 @@ def test_an_upgrade_backfills_what_the_label_join_reads(clickhouse_url: str) -> 
     from aither.server.ingest.records import LabelRecord
     from aither.server.telemetry.clickhouse import ClickHouseStore
     from aither.server.telemetry.labels import ClickHouseLabelJoin
+    from aither.server.telemetry.schema import MIGRATIONS
 
     url = clickhouse_url.replace("/aither", "/upgrade")
     old = ClickHouseStore.open(url, up_to=1)
@@ -565,7 +566,7 @@ def test_an_upgrade_backfills_what_the_label_join_reads(clickhouse_url: str) -> 
         old.close()
     new = ClickHouseStore.open(url)
     try:
-        assert new.migrations() == [1, 2]
+        assert new.migrations() == [version for version, _, _ in MIGRATIONS]
         label = LabelRecord("t" * 32, "00000000000000bb", None, "m", "1", False, None, 9, values=[1])
         ClickHouseLabelJoin(new.x, "org", new._next_version()).join([], [label])
         assert new.label_status_counts("org", "m") == {"joined": 1}

@@ -20,6 +20,7 @@ from aither.exceptions import ConfigError
 from aither.server import ServerSettings, Storage, create_app
 from aither.server.bootstrap import bootstrap
 from aither.server.storage import DatabaseURLError
+from aither.server.telemetry.schema import MIGRATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import clickhouse_server  # noqa: E402
@@ -112,7 +113,7 @@ async def test_rows_land_on_their_traces_shard_and_read_back_whole(
         nodes = telemetry.shards.nodes  # type: ignore[attr-defined]
         assert [node.address_tuple[1] for node in nodes] == [first.port, second.port]
         for node in nodes:
-            assert node.execute("SELECT count() FROM aither_local.schema_migrations")[0][0] == 2
+            assert node.execute("SELECT count() FROM aither_local.schema_migrations")[0][0] == len(MIGRATIONS)
         tables = telemetry.x.execute("SELECT name, engine FROM system.tables WHERE database = 'aither'")
         engines = dict(tables)
         assert engines["predictions"] == "Distributed" and engines["schema_migrations"] == "MergeTree"
@@ -189,12 +190,11 @@ def test_an_upgrade_backfills_each_shard_and_distributes_the_new_table(
         old.close()
     new = ClickHouseStore.open(url)
     try:
-        assert new.migrations() == [1, 2]
+        assert new.migrations() == [version for version, _, _ in MIGRATIONS]
         assert new.shards is not None
         for node in new.shards.nodes:  # each shard's copy holds its own predictions' traces
             assert node.execute("SELECT version FROM upgrade_local.schema_migrations ORDER BY version") == [
-                (1,),
-                (2,),
+                (version,) for version, _, _ in MIGRATIONS
             ]
             copied = node.execute("SELECT trace_id FROM upgrade_local.prediction_traces ORDER BY trace_id")
             assert copied == node.execute("SELECT trace_id FROM upgrade_local.predictions ORDER BY trace_id")

@@ -8,7 +8,7 @@ from ..storage.filters import LabelFilter, Paging
 from ..storage.queries import Rows, parse_json
 from ..storage.window import Window
 from .client import Executor
-from .conditions import equal_sql, read_page, window_sql
+from .conditions import equal_sql, partition_sql, read_page, window_sql
 from .labels import LABEL_COLUMNS, LATEST_LABEL_ROWS, LATEST_LABELS
 
 
@@ -21,7 +21,7 @@ class CatalogReads:
     def list_models(self, org_id: str, window: Window | None = None) -> list[dict[str, Any]]:
         """One row per model and version (as :func:`aither.server.storage.queries.list_models`)."""
         window = window or Window()
-        where, params = window_sql(window, "time_ns")
+        where, params = window_sql(window, "time_ns", partitions=True)
         names = (
             "model_name", "model_version", "predictions", "rows", "errors", "first_seen_ns",
             "last_seen_ns", "framework", "model_class", "environment", "task",
@@ -34,7 +34,7 @@ class CatalogReads:
             {**params, "org": org_id},
         )
         models = [dict(zip(names, row, strict=True)) for row in found]
-        label_where, label_params = window_sql(window, "pred_time_ns")
+        label_where, label_params = window_sql(window, "pred_time_ns", partitions=True)
         latest = LATEST_LABEL_ROWS.format(db=self.db, where=label_where)
         labelled = {
             (name, version): int(count)
@@ -50,15 +50,25 @@ class CatalogReads:
             model["labelled_rows"] = labelled.get((model["model_name"], model["model_version"]), 0)
         return models
 
-    def list_labels(self, org_id: str, where: LabelFilter, page: Paging) -> Rows:
-        """A page of labels, newest first, with where the join put them (as the relational read)."""
+    def list_labels(
+        self, org_id: str, where: LabelFilter, page: Paging, *, window: Window | None = None
+    ) -> Rows:
+        """A page of labels, newest first, with where the join put them (as the relational read);
+        ``window``: only labels of that time (the trace read knows its spans' times)."""
         params: dict[str, Any] = {"org": org_id}
         # a trace and a model are every version's: filter before picking the newest; the
         # status changes between versions: filter the newest only
         inner = equal_sql({"trace_id": where.trace_id, "model_name": where.model}, params)
         outer = equal_sql({"status": where.status}, params)
-        latest = LATEST_LABELS.format(db=self.db, where=inner)
-        rows, next_cursor = read_page(self.x, f"({latest})", LABEL_COLUMNS, f"1{outer}", params, page)
+        # the time is every version's too: the page's lower bound goes inside
+        if window is not None:
+            bounds, window_params = window_sql(window, "time_ns")
+            inner += bounds + partition_sql(window)
+            params.update(window_params)
+        latest = LATEST_LABELS.format(db=self.db, where=inner + "{bound}")
+        rows, next_cursor = read_page(
+            self.x, f"({latest})", LABEL_COLUMNS, f"1{outer}", params, page, widen=window is None
+        )
         for row in rows:
             row["is_batch"] = bool(row["is_batch"])
             row["value"] = parse_json(row["value"])

@@ -52,9 +52,11 @@ class LlmReads:
             self.x,
             f"{self.db}.llm_calls FINAL",
             LLM_READ_COLUMNS,
-            f"org_id = %(org)s{sql}",
+            f"org_id = %(org)s{{bound}}{sql}",
             {**params, "org": org_id},
             page,
+            widen=where.trace_id is None,  # a trace's calls: one read, bounded by its window
+            keys_from=f"{self.db}.llm_calls",
         )
         for row in rows:
             for key in ("is_error", "pii_detected", "injection_detected"):
@@ -68,7 +70,7 @@ class LlmReads:
     ) -> list[dict[str, Any]]:
         """Calls, errors, tokens and cost per group, costliest first (as the relational read)."""
         column = _GROUPS[group_by]
-        where, params = window_sql(window or Window(), "time_ns")
+        where, params = window_sql(window or Window(), "time_ns", partitions=True)
         found = self.x.execute(
             f"SELECT {column} AS key, count() AS calls, sum(is_error), sum(ifNull(input_tokens, 0)), "
             "sum(ifNull(output_tokens, 0)), sum(ifNull(cost_usd, 0)) AS cost, sum(isNull(cost_usd)) "

@@ -171,6 +171,58 @@ _PREDICTION_TRACES_BACKFILL = (
     f"SELECT {_PREDICTION_TRACE_COLUMNS} FROM {{db}}.predictions FINAL"
 )
 
+_HOUR = "intDiv(minute_ns, 3600000000000) * 3600000000000"
+_ROLLUPS_HOURLY = (
+    _ROLLUPS.replace("{db}.rollups (", "{db}.rollups_hourly (")
+    .replace("minute_ns UInt64", "hour_ns UInt64")
+    .replace("column='minute_ns'", "column='hour_ns'")
+    .replace(
+        "minute DateTime DEFAULT toDateTime(intDiv(minute_ns,",
+        "hour DateTime DEFAULT toDateTime(intDiv(hour_ns,",
+    )
+    .replace("PARTITION BY toYYYYMMDD(minute)", "PARTITION BY toYYYYMMDD(hour)")
+    .replace("ORDER BY (org_id, minute_ns,", "ORDER BY (org_id, hour_ns,")
+)
+_HOURLY_KEY = ", ".join(("org_id", f"{_HOUR} AS hour_ns", *ROLLUP_KEY[2:]))
+_HOURLY_GROUP = ", ".join(("org_id", "hour_ns", *ROLLUP_KEY[2:]))
+_HOURLY_HOUR = _SECONDS.format(column="hour_ns")
+_ROLLUPS_HOURLY_VIEW = (
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.rollups_hourly_view TO {db}.rollups_hourly AS SELECT "
+    + _HOURLY_KEY
+    + ", "
+    + ", ".join(f"sumState({name}) AS {name}" for name in ROLLUP_SUM_TYPES)
+    + f", sumForEachState({HISTOGRAM}) AS {HISTOGRAM}"
+    + f", maxState(latency_max_ms) AS latency_max_ms, {_HOURLY_HOUR} AS hour"
+    + " FROM {db}.rollup_input GROUP BY "
+    + _HOURLY_GROUP
+)
+# the rollups already stored, once: a rerun of a cut-short migration finds the table filled
+_ROLLUPS_HOURLY_BACKFILL = (
+    "INSERT INTO {db}.rollups_hourly SELECT "
+    + _HOURLY_KEY
+    + ", "
+    + ", ".join(f"sumMergeState({name}) AS {name}" for name in ROLLUP_SUM_TYPES)
+    + f", sumForEachMergeState({HISTOGRAM}) AS {HISTOGRAM}"
+    + f", maxMergeState(latency_max_ms) AS latency_max_ms, {_HOURLY_HOUR} AS hour"
+    + " FROM {db}.rollups WHERE (SELECT count() FROM {db}.rollups_hourly) = 0 GROUP BY "
+    + _HOURLY_GROUP
+)
+
+_SPAN_TRACES = _replacing(
+    "span_traces",
+    "    org_id String, trace_id String, span_id String, start_time_ns UInt64",
+    "start_time_ns",
+    "org_id, trace_id, span_id",
+)
+_SPAN_TRACES_COLUMNS = "org_id, trace_id, span_id, start_time_ns, time"
+_SPAN_TRACES_VIEW = (
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS {db}.span_traces_view TO {db}.span_traces AS "
+    f"SELECT {_SPAN_TRACES_COLUMNS} FROM {{db}}.spans"
+)
+_SPAN_TRACES_BACKFILL = (
+    f"INSERT INTO {{db}}.span_traces ({_SPAN_TRACES_COLUMNS}) SELECT {_SPAN_TRACES_COLUMNS} FROM {{db}}.spans"
+)
+
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
         1,
@@ -192,6 +244,19 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         "predictions by trace, for the label join (predictions are ordered by model and time)",
         (_PREDICTION_TRACES, _PREDICTION_TRACES_BACKFILL),
     ),
+    (
+        3,
+        "hourly rollups (stats over days read hours, not minutes); spans by trace (a trace's "
+        "spans and their times, for the trace read)",
+        (
+            _ROLLUPS_HOURLY,
+            _ROLLUPS_HOURLY_BACKFILL,
+            _ROLLUPS_HOURLY_VIEW,
+            _SPAN_TRACES,
+            _SPAN_TRACES_VIEW,
+            _SPAN_TRACES_BACKFILL,
+        ),
+    ),
 )
 """(version, description, statements); statements name the database as ``{db}``."""
 
@@ -202,8 +267,11 @@ MIGRATIONS_TABLE = (
 
 TELEMETRY_TABLES = (
     "spans", "predictions", "prediction_traces", "llm_calls", "operations", "labels", "label_rows", "rollups",
+    "rollups_hourly", "span_traces",
 )  # fmt: skip
 """The tables that hold telemetry (retention drops their old day partitions)."""
+DAY_COLUMNS = {"rollups": "minute", "rollups_hourly": "hour"}
+"""The ``DateTime`` column a table is partitioned by, where it is not ``time``."""
 
 SHARDING_KEYS = {
     "spans": "cityHash64(trace_id)",
@@ -215,6 +283,8 @@ SHARDING_KEYS = {
     "label_rows": "cityHash64(pred_trace_id)",
     "rollup_input": "cityHash64(org_id, minute_ns, kind, service, model, version, environment)",
     "rollups": "cityHash64(org_id, minute_ns, kind, service, model, version, environment)",
+    "rollups_hourly": "cityHash64(org_id, hour_ns, kind, service, model, version, environment)",
+    "span_traces": "cityHash64(trace_id)",
 }
 """Sharded ClickHouse (:mod:`.cluster`): the shard of each table's rows, by the trace they came
 from. Every version of a ``ReplacingMergeTree`` key, and every replay of a span, lands on one
