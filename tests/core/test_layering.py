@@ -246,6 +246,7 @@ DETECTION_TO_DRIFT = [
 
 STORAGE_UPWARD = [
     "aither.server.storage -> aither.server.detection.engine",  # re-exports Detection, attach
+    "aither.server.storage -> aither.server.drift.monitor",  # tells drift where telemetry lives
     "aither.server.storage.ingest -> aither.server.detection.hook",  # a write feeds detection
     "aither.server.storage.ingest -> aither.server.drift.hook",  # ... and drift
     "aither.server.storage.metrics -> aither.server.detection.rollups",  # histogram quantiles
