@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 
+from ..dashboard.queries import Source
 from ..detection.hook import detect
 from ..detection.rollups import Rollup, RollupKey
 from ..drift.hook import observe_drift
@@ -30,9 +31,6 @@ from .client import TelemetryUnavailable
 from .detection import LlmRow, PredictionRow
 from .drift import LabelledRow
 
-if TYPE_CHECKING:  # the dashboard's routes import the storage, which imports this lazily
-    from ..dashboard.queries import Bucket, Quality
-
 __all__ = [
     "TelemetryIngestJob",
     "TelemetryStore",
@@ -44,8 +42,9 @@ __all__ = [
 logger = logging.getLogger("aither.server")
 
 
-class TelemetryStore(Protocol):
-    """What a telemetry backend implements: the batch write and the main reads.
+class TelemetryStore(Source, Protocol):
+    """What a telemetry backend implements: the batch write and the main reads, the
+    dashboard's among them (:class:`~aither.server.dashboard.queries.Source`).
 
     Thread-safe: reads run on the request threads, writes on the server's one writer thread.
     A store that does not answer raises :class:`TelemetryUnavailable` (503 with ``Retry-After``
@@ -102,36 +101,6 @@ class TelemetryStore(Protocol):
     def prediction_samples(
         self, org_id: str, model: str, start_ns: int, end_ns: int, limit: int
     ) -> list[str]: ...
-
-    def dashboard_buckets(
-        self,
-        org_id: str,
-        kind: str,
-        since_ns: int,
-        until_ns: int,
-        bucket_ns: int,
-        *,
-        by_model: bool,
-        by_version: bool,
-        model: str | None = None,
-        version: str | None = None,
-    ) -> dict[tuple[str, ...], dict[int, Bucket]]: ...
-
-    def dashboard_histograms(
-        self, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool
-    ) -> dict[tuple[str, ...], list[int]]: ...
-
-    def newest_prediction(
-        self, org_id: str, name: str, version: str, window: Window
-    ) -> tuple[int | None, str | None]: ...
-
-    def newest_call(self, org_id: str, model: str, window: Window) -> tuple[int | None, Any]: ...
-
-    def quality(
-        self, org_id: str, model: str, version: str | None, window: Window, since_ns: int, bucket_ns: int
-    ) -> dict[int, Quality]: ...
-
-    def newest_times(self, org_id: str) -> list[int | None]: ...
 
     def prune(self, before_ns: int, org_id: str | None = None) -> dict[str, int]: ...
 
