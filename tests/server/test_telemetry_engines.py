@@ -98,6 +98,15 @@ STREAM = _stream()
 WINDOW = {"since": "2026-09-20T00:00:00Z", "until": "2026-09-23T00:00:00Z"}
 
 
+def api_client(storage: Storage, settings: ServerSettings, key: str = KEY) -> httpx.AsyncClient:
+    """An HTTP client of the server's app on ``storage``, in process, with ``key``."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(settings, storage)),
+        base_url="http://engines.test",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+
+
 NOW_NS = 1_790_000_010_000_000_000
 """Event time 10 s after the stream's start, its calls all within the window rules' last
 seconds: when the window rules run."""
@@ -146,12 +155,7 @@ async def _answers(storage: Storage, settings: ServerSettings, batched: bool = F
     # as with several servers: the clocks and latest calls come from the store (on ClickHouse,
     # from ClickHouse), never from this server's memory
     storage.detection.shared = True
-    app = create_app(settings, storage)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://engines.test",
-        headers={"Authorization": f"Bearer {KEY}"},
-    ) as http:
+    async with api_client(storage, settings) as http:
         if batched:
             await _send_in_one_transaction(storage, http)
         for payload in STREAM if not batched else ():
@@ -466,12 +470,7 @@ async def test_a_clickhouse_outage_answers_503(tmp_path: Path) -> None:
         settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'aither.db'}", server.url)
         storage = Storage.open(settings.database_url, telemetry_url=settings.telemetry_url)
         bootstrap(storage, settings)
-        app = create_app(settings, storage)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://engines.test",
-            headers={"Authorization": f"Bearer {KEY}"},
-        ) as http:
+        async with api_client(storage, settings) as http:
             assert (await http.get(f"/api/v1/traces/{'ab' * 16}")).status_code == 404
             assert (await http.get("/api/v1/anomalies")).status_code == 200  # relational: served
             server.stop()
@@ -491,12 +490,7 @@ async def test_retention_drops_whole_days_and_prune_an_organisations_rows(
 ) -> None:
     storage, settings = telemetry_engine
     assert storage.telemetry is not None
-    app = create_app(settings, storage)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://engines.test",
-        headers={"Authorization": f"Bearer {KEY}"},
-    ) as http:
+    async with api_client(storage, settings) as http:
         for payload in STREAM[:4]:
             assert (await http.post("/v1/traces", content=payload, headers=PROTOBUF)).status_code == 200
         assert len((await http.get("/api/v1/predictions")).json()["items"]) == 4

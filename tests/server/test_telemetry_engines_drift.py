@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from otlp_builder import PROTOBUF, Spans, body, new_trace_id
@@ -24,11 +23,12 @@ from test_telemetry_engines import (  # noqa: F401 - fixtures
     KEY,
     _open_engine,
     _rounded,
+    api_client,
     clickhouse_url,
     sharded_clickhouse_url,
 )
 
-from aither.server import ServerSettings, Storage, create_app
+from aither.server import ServerSettings, Storage
 from aither.server.drift import monitor_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -76,12 +76,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sto
 
 
 async def _answers(storage: Storage, settings: ServerSettings) -> dict[str, Any]:
-    app = create_app(settings, storage)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://engines.test",
-        headers={"Authorization": f"Bearer {KEY}"},
-    ) as http:
+    async with api_client(storage, settings) as http:
         for payload in STREAM:
             response = await http.post("/v1/traces", content=payload, headers=PROTOBUF)
             assert response.status_code == 200, response.content

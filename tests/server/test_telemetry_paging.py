@@ -20,21 +20,11 @@ from aither.server.storage.filters import LabelFilter, LlmCallFilter, Paging, Pr
 from aither.server.storage.window import Window
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import clickhouse_server  # noqa: E402
+from test_telemetry_engines import clickhouse_url  # noqa: E402, F401 - the module's ClickHouse fixture
 
 MINUTE = 60_000_000_000
 # minutes, hours, days and weeks back: each widening step of a page finds some rows
 OFFSETS = [0, 1, 2, 30, 59, 61, 90, 300, 1439, 1441, 3000, 10_000, 11_520, 11_521, 30_000, 43_000]
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    pytest.importorskip("clickhouse_driver")
-    if clickhouse_server.binary() is None:
-        pytest.skip("clickhouse-server is not installed (apt-get install clickhouse-server)")
-    server = clickhouse_server.start()
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture(params=["clickhouse", "chdb"])
@@ -42,7 +32,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     from aither.server.telemetry.clickhouse import ClickHouseStore
 
     if request.param == "clickhouse":
-        url = request.getfixturevalue("server_url").replace("/aither", f"/p{abs(hash(tmp_path)) % 10**9}")
+        url = request.getfixturevalue("clickhouse_url").replace("/aither", f"/p{abs(hash(tmp_path)) % 10**9}")
     else:
         pytest.importorskip("chdb", reason="chdb (ClickHouse 26.x in-process) is not installed")
         url = f"chdb://{tmp_path / 'chdb'}"

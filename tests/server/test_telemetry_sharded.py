@@ -12,18 +12,18 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from otlp_builder import PROTOBUF, Spans, body
 
 from aither.exceptions import ConfigError
-from aither.server import ServerSettings, Storage, create_app
+from aither.server import ServerSettings, Storage
 from aither.server.bootstrap import bootstrap
 from aither.server.storage import DatabaseURLError
 from aither.server.telemetry.schema import MIGRATIONS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import clickhouse_server  # noqa: E402
+from test_telemetry_engines import api_client  # noqa: E402
 
 KEY = "aith_sharded_test_admin_key_0000001"
 TRACES = [f"{i:032x}" for i in range(1, 9)]
@@ -83,11 +83,7 @@ async def test_rows_land_on_their_traces_shard_and_read_back_whole(
         for i, trace in enumerate(TRACES)
     ]
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(settings, storage)),
-            base_url="http://sharded.test",
-            headers={"Authorization": f"Bearer {KEY}"},
-        ) as http:
+        async with api_client(storage, settings, KEY) as http:
             for payload in [*exports, exports[0]]:  # the replay is stored once, on its shard
                 assert (await http.post("/v1/traces", content=payload, headers=PROTOBUF)).status_code == 200
             listed = (await http.get("/api/v1/predictions", params={"limit": 100})).json()["items"]
@@ -137,11 +133,7 @@ async def test_a_shard_that_is_down_makes_ingest_and_reads_answer_503(
     # TRACES[0] hashes to the second shard
     export = body(spans.prediction("m", [1], trace_id=TRACES[0]))
     try:
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(settings, storage)),
-            base_url="http://sharded.test",
-            headers={"Authorization": f"Bearer {KEY}"},
-        ) as http:
+        async with api_client(storage, settings, KEY) as http:
             second.stop()
             response = await http.post("/v1/traces", content=export, headers=PROTOBUF)
             assert response.status_code == 503, response.text
