@@ -362,7 +362,19 @@ class ChatRecorder(StreamRecorder):
     """Chat and completions chunks: id, model and fingerprint from the first, text and tool
     calls per choice (bounded), finish reasons, and the usage chunk."""
 
-    __slots__ = ("api", "chat", "first", "reasons", "sizes", "texts", "tools", "usage", "usage_requested")
+    __slots__ = (
+        "api",
+        "chat",
+        "first",
+        "reasons",
+        "size0",
+        "sizes",
+        "text0",
+        "texts",
+        "tools",
+        "usage",
+        "usage_requested",
+    )
 
     def __init__(self, api: str, usage_requested: bool) -> None:
         self.api = api
@@ -371,17 +383,18 @@ class ChatRecorder(StreamRecorder):
         self.first: Any = None
         self.usage: Any = None
         self.reasons: dict[int, str] = {}
-        # Per choice: the text's parts (strings, which the collector does not track) and
-        # their length so far, bounded by CONTENT_MAX_CHARS.
+        # The first choice's text (nearly every stream has only it): its parts (strings, which
+        # the collector does not track) and their length so far, bounded by CONTENT_MAX_CHARS;
+        # other choices' alike, by index.
+        self.text0: list[str] = []
+        self.size0 = 0
         self.texts: dict[int, list[str]] = {}
         self.sizes: dict[int, int] = {}
         self.tools: dict[tuple[int, int], dict[str, Any]] = {}
 
     def on_chunk(self, chunk: Any) -> bool:
         # Called for every chunk on the caller's thread: one pass, locals, no method calls
-        # for what a chunk lacks (most carry one choice with a few characters of text).
-        if self.first is None:
-            self.first = chunk
+        # for what a chunk lacks (most carry one choice, index 0, with a few characters of text).
         # Fields read as plain attributes (the SDK's models have them all), the cheapest read
         # in CPython; an object lacking one is read leniently (None for what it lacks).
         try:
@@ -390,6 +403,8 @@ class ChatRecorder(StreamRecorder):
         except AttributeError:
             choices = getattr(chunk, "choices", None)
             usage = getattr(chunk, "usage", None)
+        if self.first is None:
+            self.first = chunk
         if choices:
             chat = self.chat
             for choice in choices:
@@ -404,18 +419,15 @@ class ChatRecorder(StreamRecorder):
                     text, tool_calls, reason, index = _lenient_choice(choice, chat)
                 if tool_calls:
                     self._tool_deltas(index or 0, tool_calls)
-                if text or reason is not None:
-                    index = index or 0
-                    if reason is not None:
-                        self.reasons[index] = str(reason)
-                    if text and isinstance(text, str):
-                        size = self.sizes.get(index, 0)
-                        if size < _CONTENT_MAX_CHARS:
-                            if size:
-                                self.texts[index].append(text)
-                            else:
-                                self.texts[index] = [text]
-                            self.sizes[index] = size + len(text)
+                if reason is not None:
+                    self.reasons[index or 0] = str(reason)
+                if text and type(text) is str:
+                    if not index:
+                        if self.size0 < _CONTENT_MAX_CHARS:
+                            self.text0.append(text)
+                            self.size0 += len(text)
+                    else:
+                        self._other_text(index, text)
         if usage is not None:
             self.usage = usage
             if self.usage_requested and not choices:
@@ -427,6 +439,15 @@ class ChatRecorder(StreamRecorder):
             except AttributeError:  # not a pydantic model
                 pass
         return True
+
+    def _other_text(self, index: int, text: str) -> None:
+        size = self.sizes.get(index, 0)
+        if size < _CONTENT_MAX_CHARS:
+            if size:
+                self.texts[index].append(text)
+            else:
+                self.texts[index] = [text]
+            self.sizes[index] = size + len(text)
 
     def _tool_deltas(self, index: int, tool_calls: Any) -> None:
         for delta in tool_calls:
@@ -454,9 +475,10 @@ class ChatRecorder(StreamRecorder):
                 attributes=_openai_attrs(first),
             )
         _record_chat_usage(call, self.usage)
-        indexes = sorted(set(self.texts) | set(self.reasons) | {i for i, _ in self.tools})
+        parts_by_index = {0: self.text0, **self.texts} if self.text0 else self.texts
+        indexes = sorted(set(parts_by_index) | set(self.reasons) | {i for i, _ in self.tools})
         limit = _common.CONTENT_MAX_CHARS
-        texts = {i: "".join(parts)[:limit] for i, parts in self.texts.items()}
+        texts = {i: "".join(parts)[:limit] for i, parts in sorted(parts_by_index.items())}
 
         def output(budget: TextBudget) -> list[dict[str, Any]]:
             out = []

@@ -105,11 +105,24 @@ class _StreamState:
 def _chunks(proxy: StreamProxy, state: _StreamState, iterator: Iterator[Any]) -> Iterator[Any]:
     """A sync stream's chunks, accounted for, as a ``for`` loop reads them. Holds ``proxy``: in
     ``for chunk in client.create(stream=True)`` the loop keeps only this generator, and the
-    proxy, collected, would end the span as a dropped stream's."""
-    on_chunk = state.on_chunk
+    proxy, collected, would end the span as a dropped stream's.
+
+    What :meth:`_StreamState.on_chunk` does, inline: this loop runs once per chunk of every
+    stream read with ``for``, and a call less per chunk is a third of what the proxy adds."""
+    record = state.record
+    clock = _time_ns
     try:
         for chunk in iterator:
-            if on_chunk(chunk):
+            state.last_seen = clock()
+            if not state.first_ns:
+                state.first_ns = time.monotonic_ns()
+            try:
+                keep = record(chunk)
+            except Exception as exc:
+                state.call.runtime.internal_error_quiet(exc, "reading an LLM stream chunk")
+                keep = True
+            if keep is not False:
+                state.chunks += 1
                 yield chunk
     except GeneratorExit:
         # The loop was left (break, or its generator dropped): the stream may be read on;
