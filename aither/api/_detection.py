@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ConfigError
 from ..schema.vocabulary import AnomalyType, DetectionMethod, Severity
 from ._calls import API, Call, Time, _query
 from ._endpoint import Endpoint, M, Resource
-from ._types import parse_optional_time, parse_time
+from ._types import by_name, parse_optional_time, parse_time
 
 
 @dataclass(frozen=True)
@@ -51,21 +51,19 @@ class Anomaly:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Anomaly:
-        times = {"first_seen", "last_seen", "updated_at"}
-        optional = {"acknowledged_at", "resolved_at"}
-        enums = {"anomaly_type": AnomalyType, "severity": Severity, "detection_method": DetectionMethod}
-        values: dict[str, Any] = {}
-        for item in fields(cls):
-            raw = data.get(item.name)
-            if item.name in times:
-                values[item.name] = parse_time(raw)
-            elif item.name in optional:
-                values[item.name] = parse_optional_time(raw)
-            elif item.name in enums:
-                values[item.name] = enums[item.name](raw)
-            else:
-                values[item.name] = raw
-        return cls(**values)
+        get = data.get
+        return by_name(
+            cls,
+            data,
+            anomaly_type=AnomalyType(get("anomaly_type")),
+            severity=Severity(get("severity")),
+            detection_method=DetectionMethod(get("detection_method")),
+            first_seen=parse_time(get("first_seen")),
+            last_seen=parse_time(get("last_seen")),
+            updated_at=parse_time(get("updated_at")),
+            acknowledged_at=parse_optional_time(get("acknowledged_at")),
+            resolved_at=parse_optional_time(get("resolved_at")),
+        )
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,7 @@ class Prediction:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Prediction:
         labels = {int(row): value for row, value in (data.get("labels") or {}).items()}
-        return _by_name(cls, data, time=parse_time(data["time"]), labels=labels)
+        return by_name(cls, data, time=parse_time(data["time"]), labels=labels)
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ class LlmCall:
     def from_json(cls, data: Mapping[str, Any]) -> LlmCall:
         rules = data.get("injection_rules")
         rules_tuple = tuple(rules) if rules is not None else None
-        return _by_name(cls, data, time=parse_time(data["time"]), injection_rules=rules_tuple)
+        return by_name(cls, data, time=parse_time(data["time"]), injection_rules=rules_tuple)
 
 
 @dataclass(frozen=True)
@@ -292,7 +292,7 @@ class Label:
     def from_json(cls, data: Mapping[str, Any]) -> Label:
         indices = data.get("row_indices")
         rows = tuple(indices) if indices is not None else None
-        return _by_name(cls, data, row_indices=rows, time=parse_time(data["time"]))
+        return by_name(cls, data, row_indices=rows, time=parse_time(data["time"]))
 
 
 @dataclass(frozen=True)
@@ -432,7 +432,7 @@ def _names(cls: type) -> list[str]:
     return [item.name for item in fields(cls)]
 
 
-def _by_name(cls: type[T], data: Mapping[str, Any], **parsed: Any) -> T:
+def by_name(cls: type[T], data: Mapping[str, Any], **parsed: Any) -> T:
     """A ``cls`` of ``data``'s values by field name (None where absent), ``parsed`` in place of
     the raw values of those fields."""
     return cls(**{k: data.get(k) for k in _names(cls) if k not in parsed}, **parsed)
