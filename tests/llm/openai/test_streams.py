@@ -187,6 +187,24 @@ def test_unconsumed_stream_ends_when_collected(fake: FakeOpenAI, traced: Any, ca
     assert span.attributes["aither.llm.stream.chunks"] == 1
 
 
+def test_stream_left_by_a_loop_ends_when_the_loop_was_left(
+    fake: FakeOpenAI, traced: Any, capture: SpanCapture
+) -> None:
+    fake.chat_stream()
+    stream = traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    for n, _ in enumerate(stream, 1):
+        if n == 3:
+            break
+    left_at = time.time_ns()
+    assert capture.spans() == []  # the stream may still be read on
+    del stream
+    gc.collect()
+    (span,) = capture.spans()
+    assert span.raw.end_time <= left_at  # the loop's end, not the collection
+    assert span.attributes["aither.llm.stream.end"] == "garbage_collected"
+    assert span.attributes["aither.llm.stream.chunks"] == 3
+
+
 def test_malformed_chunk_raises_what_the_sdk_raises(
     fake: FakeOpenAI, plain: openai.OpenAI, traced: Any, capture: SpanCapture
 ) -> None:
