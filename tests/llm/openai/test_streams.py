@@ -192,6 +192,7 @@ def test_stream_left_by_a_loop_ends_when_the_loop_was_left(
 ) -> None:
     fake.chat_stream()
     stream = traced.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+    read_from = time.time_ns()
     for n, _ in enumerate(stream, 1):
         if n == 3:
             break
@@ -200,7 +201,7 @@ def test_stream_left_by_a_loop_ends_when_the_loop_was_left(
     del stream
     gc.collect()
     (span,) = capture.spans()
-    assert span.raw.end_time <= left_at  # the loop's end, not the collection
+    assert read_from <= span.raw.end_time <= left_at  # the loop's end, not the collection
     assert span.attributes["aither.llm.stream.end"] == "garbage_collected"
     assert span.attributes["aither.llm.stream.chunks"] == 3
 
