@@ -64,13 +64,7 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = app.state.storage is None
         if owned:
-            app.state.storage = await run_in_threadpool(
-                Storage.open,
-                resolved.database_url,
-                max_queued_spans=resolved.max_queued_spans,
-                max_batch_spans=resolved.max_batch_spans,
-                telemetry_url=resolved.telemetry_url,
-            )
+            app.state.storage = await run_in_threadpool(Storage.for_settings, resolved)
         wire(app, app.state.storage)
         # window rules, retention and alert delivery run on the lease's holder only, so several
         # servers can share the database (docs/deployment.md); alone, a server takes it at once

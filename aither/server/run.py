@@ -37,15 +37,6 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _open_storage(settings: ServerSettings) -> Storage:
-    return Storage.open(
-        settings.database_url,
-        max_queued_spans=settings.max_queued_spans,
-        max_batch_spans=settings.max_batch_spans,
-        telemetry_url=settings.telemetry_url,
-    )
-
-
 class _AnnouncingServer(uvicorn.Server):
     """Says where it serves on stderr, once, when it has started (its lifespan startup, with the
     first-start bootstrap, done): the line a script or a test waits for, with the port that
@@ -67,7 +58,7 @@ def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
     The database is opened and migrated before the port is bound, so a wrong URL or an
     unreachable database fails here, with its own message, before anything listens.
     """
-    storage = _open_storage(settings)
+    storage = Storage.for_settings(settings)
     try:
         sock = bind(settings.host, settings.port)
         settings = replace(settings, port=sock.getsockname()[1])
@@ -126,7 +117,7 @@ class EmbeddedServer:
         return result.api_key if result is not None else None
 
     def start(self, timeout: float = 60.0) -> EmbeddedServer:
-        storage = _open_storage(self.settings)
+        storage = Storage.for_settings(self.settings)
         try:
             sock = bind(self.settings.host, self.settings.port)
         except OSError:

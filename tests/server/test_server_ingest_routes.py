@@ -17,7 +17,7 @@ from otlp_builder import JSON, PROTOBUF, Spans, body, ids, request
 from aither.schema import semconv as sc
 from aither.server import create_app
 from aither.server.bootstrap import bootstrap
-from aither.server.storage import Storage
+from aither.server.storage import Storage, WriterLimits
 from aither.server.storage.writer import CallableJob
 
 
@@ -204,7 +204,7 @@ async def test_huge_and_gzip_bomb_bodies_are_413(client, send, spans, settings, 
 
 async def test_full_write_queue_answers_503_and_loses_nothing(settings, spans, counts) -> None:
 
-    storage = Storage.open(settings.database_url, max_queued_spans=1)
+    storage = Storage.open(settings.database_url, limits=WriterLimits(max_queued=1))
     bootstrap(storage, settings)
     release = threading.Event()
     started = threading.Event()

@@ -269,9 +269,11 @@ def _assert_hourly_rollups_agree(storage: Storage, org_id: str, windows: list[Wi
                 continue
             for width in (7 * MINUTE, (window.until_ns - window.since_ns) // 5 + 1):
                 for kind in ("prediction", "llm"):
-                    args = (connection, org_id, kind, window.since_ns, window.until_ns, width)
-                    fast = q.grouped_buckets(*args, by_model=True, by_version=True)
-                    slow = q.grouped_buckets(*args, by_model=True, by_version=True, hourly=False)
+                    query = q.BucketQuery(
+                        org_id, kind, window.since_ns, window.until_ns, width, by_model=True, by_version=True
+                    )
+                    fast = q.grouped_buckets(connection, query)
+                    slow = q.grouped_buckets(connection, query, hourly=False)
                     assert fast == slow
             _assert_label_series_equal_rows(connection, org_id, window)
             volumes, _ = model_volumes(connection, org_id, ModelScope(window=window))

@@ -18,7 +18,7 @@ from otlp_builder import PROTOBUF, body, ids
 from aither.server.storage import DatabaseURLError, Storage, WriterBusy
 from aither.server.storage.engine import MIGRATIONS, create_engine, current_revision
 from aither.server.storage.schema import metadata
-from aither.server.storage.writer import BatchWriter, CallableJob
+from aither.server.storage.writer import BatchWriter, CallableJob, WriterLimits
 
 
 def test_migrations_create_exactly_the_schema(storage) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +107,7 @@ def test_a_failing_job_fails_alone(tmp_path) -> None:  # type: ignore[no-untyped
 
 
 def test_full_queue_refuses_and_stop_drains(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    writer = _writer(tmp_path, max_queued_weight=2)
+    writer = _writer(tmp_path, limits=WriterLimits(max_queued=2))
     gate = _hold(writer)
     queued = [writer.submit(_insert(1)), writer.submit(_insert(2))]
     with pytest.raises(WriterBusy):

@@ -79,20 +79,41 @@ class Bucket(Sums):
         return out
 
 
+@dataclass(frozen=True)
+class BucketQuery:
+    """What a series of the dashboard asks of the rollups: one kind's sums per bucket of
+    ``bucket_ns`` from ``since <= minute < until``, grouped per model (and version) or not, of
+    every model or of one (and one version)."""
+
+    org_id: str
+    kind: str
+    since_ns: int
+    until_ns: int
+    bucket_ns: int
+    by_model: bool
+    by_version: bool
+    model: str | None = None
+    version: str | None = None
+
+    @property
+    def group(self) -> tuple[str, ...]:
+        """The columns the sums are grouped by, of ``model`` and ``version``."""
+        return tuple(
+            name for name, wanted in (("model", self.by_model), ("version", self.by_version)) if wanted
+        )
+
+    @property
+    def only(self) -> dict[str, str]:
+        """The key columns held to one value: ``model`` and ``version``, where given."""
+        return {
+            name: value
+            for name, value in (("model", self.model), ("version", self.version))
+            if value is not None
+        }
+
+
 def grouped_buckets(
-    connection: Connection,
-    org_id: str,
-    kind: str,
-    since_ns: int,
-    until_ns: int,
-    bucket_ns: int,
-    *,
-    by_model: bool,
-    by_version: bool,
-    model: str | None = None,
-    version: str | None = None,
-    hourly: bool = True,
-    histogram: bool = False,
+    connection: Connection, query: BucketQuery, *, hourly: bool = True, histogram: bool = False
 ) -> dict[tuple[str, ...], dict[int, Bucket]]:
     """Per (model[, version]) and bucket index: the rollups' sums of ``since <= minute < until``.
 
@@ -101,57 +122,36 @@ def grouped_buckets(
     ``histogram``: the latency histogram per bucket too (:func:`window_histograms` reads a
     window's whole, cheaper).
     """
+    q = query
     spans = (
-        bucket_spans(since_ns, until_ns, bucket_ns) if hourly else [(False, minute_of(since_ns), until_ns)]
+        bucket_spans(q.since_ns, q.until_ns, q.bucket_ns)
+        if hourly
+        else [(False, minute_of(q.since_ns), q.until_ns)]
     )
     out: dict[tuple[str, ...], dict[int, Bucket]] = {}
     for from_hours, ranges in by_table(spans):
-        _sum_buckets(
-            connection,
-            rollups_hourly if from_hours else rollups,
-            org_id,
-            kind,
-            since_ns,
-            bucket_ns,
-            ranges,
-            (by_model, by_version, histogram),
-            model,
-            version,
-            out,
-        )
+        _sum_buckets(connection, rollups_hourly if from_hours else rollups, q, ranges, histogram, out)
     return out
 
 
 def _sum_buckets(
     connection: Connection,
     table: sa.Table,
-    org_id: str,
-    kind: str,
-    since_ns: int,
-    bucket_ns: int,
+    asked: BucketQuery,
     ranges: list[Range],
-    options: tuple[bool, bool, bool],
-    model: str | None,
-    version: str | None,
+    histogram: bool,
     out: dict[tuple[str, ...], dict[int, Bucket]],
 ) -> None:
-    by_model, by_version, histogram = options
     r = table.c
+    since_ns = asked.since_ns
     # a first minute that starts before `since` falls in bucket 0
     index = sa.case(
         (r.minute_ns < since_ns, 0),
-        else_=(r.minute_ns - since_ns) // sa.literal(bucket_ns, sa.BigInteger),
+        else_=(r.minute_ns - since_ns) // sa.literal(asked.bucket_ns, sa.BigInteger),
     ).label("bucket")
-    group: list[Any] = []
-    if by_model:
-        group.append(r.model)
-    if by_version:
-        group.append(r.version)
-    clauses: list[Any] = [in_ranges(r, org_id, ranges), r.kind == kind]
-    if model is not None:
-        clauses.append(r.model == model)
-    if version is not None:
-        clauses.append(r.version == version)
+    group: list[Any] = [r[name] for name in asked.group]
+    clauses: list[Any] = [in_ranges(r, asked.org_id, ranges), r.kind == asked.kind]
+    clauses += [r[name] == value for name, value in asked.only.items()]
     names = (*Bucket.COUNTS, *Bucket.TOTALS)
     sums = [sa.func.sum(r[name]) for name in names]
     histograms = [sa.func.sum(r[name]) for name in LATENCY_COLUMNS] if histogram else []
@@ -298,19 +298,7 @@ class Source(Protocol):
     """Where the dashboard reads: the relational rollups (:class:`RelationalSource`), or the
     telemetry store (``--telemetry-db``; :mod:`aither.server.telemetry.dashboard`)."""
 
-    def dashboard_buckets(
-        self,
-        org_id: str,
-        kind: str,
-        since_ns: int,
-        until_ns: int,
-        bucket_ns: int,
-        *,
-        by_model: bool,
-        by_version: bool,
-        model: str | None = None,
-        version: str | None = None,
-    ) -> dict[tuple[str, ...], dict[int, Bucket]]: ...
+    def dashboard_buckets(self, query: BucketQuery) -> dict[tuple[str, ...], dict[int, Bucket]]: ...
 
     def dashboard_histograms(
         self, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool
@@ -335,31 +323,8 @@ class RelationalSource:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def dashboard_buckets(
-        self,
-        org_id: str,
-        kind: str,
-        since_ns: int,
-        until_ns: int,
-        bucket_ns: int,
-        *,
-        by_model: bool,
-        by_version: bool,
-        model: str | None = None,
-        version: str | None = None,
-    ) -> dict[tuple[str, ...], dict[int, Bucket]]:
-        return grouped_buckets(
-            self.connection,
-            org_id,
-            kind,
-            since_ns,
-            until_ns,
-            bucket_ns,
-            by_model=by_model,
-            by_version=by_version,
-            model=model,
-            version=version,
-        )
+    def dashboard_buckets(self, query: BucketQuery) -> dict[tuple[str, ...], dict[int, Bucket]]:
+        return grouped_buckets(self.connection, query)
 
     def dashboard_histograms(
         self, org_id: str, kind: str, since_ns: int, until_ns: int, *, by_version: bool

@@ -338,13 +338,12 @@ def _latency_hit(rule: Rule, target: Target, latency_ms: float, time_ns: int, tr
 
 
 def _event_hits(rules: RuleSet, call: LlmCallRecord, service: str) -> list[Hit]:
-    model = call.response_model or call.request_model or ""
-    target = Target("llm", service, model)
+    target = Target("llm", service, call.model)
     out: list[Hit] = []
     evidence: dict[str, Any] = {"trace_id": call.trace_id, "span_id": call.span_id}
     tokens = (call.input_tokens or 0) + (call.output_tokens or 0)
     for rule in rules:
-        if rule.kind != "event" or not rule.in_scope("llm", service, model, ""):
+        if rule.kind != "event" or not rule.in_scope("llm", service, call.model, ""):
             continue
         threshold = rule.threshold
         message: str | None = None

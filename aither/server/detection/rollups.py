@@ -139,8 +139,7 @@ def _minute(time_ns: int) -> int:
 def key_of_call(call: LlmCallRecord, services: Mapping[tuple[str, str], str]) -> RollupKey:
     """The rollup key of an LLM call; ``services`` maps (trace id, span id) to the span's service."""
     service = services.get((call.trace_id, call.span_id)) or ""
-    model = call.response_model or call.request_model or ""
-    return (_minute(call.time_ns), "llm", service, model, "", "")
+    return (_minute(call.time_ns), "llm", service, call.model, "", "")
 
 
 def key_of_prediction(prediction: PredictionRecord, services: Mapping[tuple[str, str], str]) -> RollupKey:

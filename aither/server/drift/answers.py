@@ -101,7 +101,7 @@ class AnswerChecks:
         answer = message_text(attributes.get(sc.GEN_AI_OUTPUT_MESSAGES))
         if not answer.strip():
             return []
-        model = call.response_model or call.request_model or ""
+        model = call.model
         context = self._contexts.get(call.trace_id)
         notices: list[AnomalyNotice] = []
         score = groundedness(answer, context) if context is not None else None
@@ -114,11 +114,8 @@ class AnswerChecks:
                 "trace_id": call.trace_id,
                 "missing": missing,
             }
-            store.save_scores(
-                connection,
-                org_id,
-                [_answer_row(model, call, "rag", "groundedness", score, score < threshold, details)],
-            )
+            row = _answer_row(model, call.time_ns, "rag", "groundedness", score, score < threshold, details)
+            store.save_scores(connection, org_id, [row])
             if score < threshold:
                 message = (
                     f"{score:.0%} of the answer's content words are in the retrieved text "
@@ -159,8 +156,9 @@ class AnswerChecks:
                 "with_context": item.context is not None,
             }
             flagged = verdict.score >= threshold
-            row = _answer_row(item.model, None, "judge", "hallucination", verdict.score, flagged, details)
-            row["window_start_ns"] = row["window_end_ns"] = item.time_ns
+            row = _answer_row(
+                item.model, item.time_ns, "judge", "hallucination", verdict.score, flagged, details
+            )
             store.save_scores(connection, item.org_id, [row])
             if flagged:
                 message = (
@@ -189,7 +187,7 @@ class AnswerChecks:
         attributes: dict[str, Any],
         settings: DriftSettings,
     ) -> list[AnomalyNotice]:
-        model = call.response_model or call.request_model or ""
+        model = call.model
         notices: list[AnomalyNotice] = []
         for side, name in (
             ("prompt", sc.AITHER_EMBEDDING_PROMPT),
@@ -208,26 +206,11 @@ class AnswerChecks:
             )
             start, end = state.start_ns, state.end_ns
             state.window = []
-            store.save_scores(
-                connection,
-                org_id,
-                [
-                    {
-                        "model_name": model[:200],
-                        "model_version": "",
-                        "environment": "",
-                        "window_start_ns": start,
-                        "window_end_ns": end,
-                        "side": "embedding",
-                        "feature": side,
-                        "kind": "embedding",
-                        "score": result["mean_cosine_distance"],
-                        "drifted": result["drifted"],
-                        "rows": result["window_vectors"],
-                        "details": json.dumps(result),
-                    }
-                ],
+            score, drifted, rows = result["mean_cosine_distance"], result["drifted"], result["window_vectors"]
+            row = _score_row(
+                model, (start, end), "embedding", side, "embedding", score, drifted, rows, result
             )
+            store.save_scores(connection, org_id, [row])
             target = Target("llm", "", model)
             rule = replace(EMBEDDING_DRIFT, name=f"{side}_embedding_drift")
             finding = None
@@ -244,31 +227,40 @@ class AnswerChecks:
         return notices
 
 
-def _answer_row(
+def _score_row(
     model: str,
-    call: LlmCallRecord | None,
+    window: tuple[int, int],
     side: str,
     feature: str,
+    kind: str,
     score: float,
     flagged: bool,
-    details: dict[str, Any],
+    rows: int,
+    details: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """A drift_scores row for one checked answer."""
-    at = call.time_ns if call is not None else 0
+    """A drift_scores row of an LLM check (an answer's, or a window of embeddings'): LLM
+    calls have no version or environment, so both are ''."""
     return {
         "model_name": model[:200],
         "model_version": "",
         "environment": "",
-        "window_start_ns": at,
-        "window_end_ns": at,
+        "window_start_ns": window[0],
+        "window_end_ns": window[1],
         "side": side,
         "feature": feature,
-        "kind": "answer",
+        "kind": kind,
         "score": score,
         "drifted": flagged,
-        "rows": 1,
+        "rows": rows,
         "details": json.dumps(details),
     }
+
+
+def _answer_row(
+    model: str, at_ns: int, side: str, feature: str, score: float, flagged: bool, details: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A drift_scores row for one checked answer: a window of one call, at its time."""
+    return _score_row(model, (at_ns, at_ns), side, feature, "answer", score, flagged, 1, details)
 
 
 def _plain_text(payload: str) -> str:

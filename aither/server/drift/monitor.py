@@ -42,12 +42,7 @@ from .config import DriftSettings
 from .judge import Judge
 from .labels import LabelWindows
 from .reference import Reference, Table, build, input_table, output_table, sample_tables
-from .rules import (
-    INPUT_DRIFT,
-    OUTLIERS,
-    OUTPUT_DRIFT,
-    QUALITY_DEGRADATION,
-)
+from .rules import INPUT_DRIFT, OUTLIERS, OUTPUT_DRIFT, QUALITY_DEGRADATION
 from .sequences import SequenceWatch
 from .windows import FeatureDrift, Window, compare, estimated_accuracy
 

@@ -125,6 +125,12 @@ class LlmCallRecord(KeyedRecord):
     risk_level: str | None = None
     """Set by detection at ingest (an :class:`aither.RiskLevel` value)."""
 
+    @property
+    def model(self) -> str:
+        """The model the call is counted and judged under: the response's, else the request's
+        ('' when the span named neither)."""
+        return self.response_model or self.request_model or ""
+
 
 @dataclass(slots=True)
 class OperationRecord(KeyedRecord):

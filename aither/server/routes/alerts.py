@@ -23,7 +23,7 @@ import datetime as dt
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from ..alerts.config import ChannelConfig, mask_settings, parse_channel, unmask_changes
@@ -40,7 +40,7 @@ from ..alerts.store import (
     update_channel,
 )
 from .deps import Admin, ReaderOrAdmin, StorageDep
-from .responses import AUTHENTICATED, CONFLICT, NOT_FOUND, QUERY, WITH_BODY
+from .responses import AUTHENTICATED, CONFLICT, NOT_FOUND, QUERY, WITH_BODY, creates
 from .schemas import Page, to_time
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTHENTICATED)
@@ -138,13 +138,7 @@ def get_channels(principal: Admin, storage: StorageDep, request: Request) -> lis
     return stored + [channel_out(channel) for channel in _file_channels(request)]
 
 
-@router.post(
-    "/channels",
-    response_model=AlertChannel,
-    status_code=status.HTTP_201_CREATED,
-    summary="Add a channel",
-    responses={**WITH_BODY, **CONFLICT},
-)
+@creates(router, "/channels", AlertChannel, "Add a channel", {**WITH_BODY, **CONFLICT})
 def post_channel(
     principal: Admin,
     storage: StorageDep,

@@ -185,7 +185,9 @@ def get_overview(
     with _source(storage) as reads:
         if only != "llm":
             series = reads.dashboard_buckets(
-                org, "prediction", since_ns, until_ns, bucket_ns, by_model=True, by_version=True
+                q.BucketQuery(
+                    org, "prediction", since_ns, until_ns, bucket_ns, by_model=True, by_version=True
+                )
             )
             histograms = reads.dashboard_histograms(org, "prediction", since_ns, until_ns, by_version=True)
             for (name, version), rows in sorted(series.items()):
@@ -213,7 +215,7 @@ def get_overview(
                 )
         if only != "models":
             llm_series = reads.dashboard_buckets(
-                org, "llm", since_ns, until_ns, bucket_ns, by_model=True, by_version=False
+                q.BucketQuery(org, "llm", since_ns, until_ns, bucket_ns, by_model=True, by_version=False)
             )
             llm_histograms = reads.dashboard_histograms(org, "llm", since_ns, until_ns, by_version=False)
             for (name,), rows in sorted(llm_series.items()):
@@ -266,15 +268,17 @@ def get_series(
     llm = source == "llm"
     with _source(storage) as reads:
         grouped = reads.dashboard_buckets(
-            principal.org_id,
-            "llm" if llm else "prediction",
-            since_ns,
-            until_ns,
-            bucket_ns,
-            by_model=False,
-            by_version=False,
-            model=model,
-            version=None if llm else version,
+            q.BucketQuery(
+                principal.org_id,
+                "llm" if llm else "prediction",
+                since_ns,
+                until_ns,
+                bucket_ns,
+                by_model=False,
+                by_version=False,
+                model=model,
+                version=None if llm else version,
+            )
         )
         rows = _points_of(grouped.get((), {}), llm)
         if not llm and model is not None:

@@ -22,7 +22,7 @@ from ..drift import store as drift_store
 from ..drift.reference import build, input_table, output_table
 from . import schemas as s
 from .deps import Reader, StorageDep, caller
-from .responses import AUTHENTICATED, QUERY, WITH_BODY
+from .responses import AUTHENTICATED, QUERY, WITH_BODY, creates
 
 # drift's state is relational wherever telemetry lives; a reference from a time window reads
 # the stored samples from the telemetry store when telemetry lives there (--telemetry-db)
@@ -180,12 +180,12 @@ def model_drift(
     )
 
 
-@router.post(
+@creates(
+    router,
     "/models/{name}/reference",
-    response_model=ReferenceOut,
-    status_code=201,
-    summary="Set a model's drift reference (a data set's rows, or a time window)",
-    responses={**WITH_BODY, **QUERY},
+    ReferenceOut,
+    "Set a model's drift reference (a data set's rows, or a time window)",
+    {**WITH_BODY, **QUERY},
 )
 async def set_reference(
     *, name: ModelName, body: ReferenceIn, principal: Writer, storage: StorageDep

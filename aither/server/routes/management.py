@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException
 from sqlalchemy.engine import Connection
 
 from ..auth import generate_key, hash_key, key_tail
@@ -38,7 +38,7 @@ from ..storage.accounts import (
 from ..storage.usage import period_bounds, read_usage
 from . import schemas as s
 from .deps import Admin, AnyKey, ReaderOrAdmin, StorageDep
-from .responses import AUTHENTICATED, CONFLICT, NOT_FOUND, WITH_BODY
+from .responses import AUTHENTICATED, CONFLICT, NOT_FOUND, WITH_BODY, creates
 
 router = APIRouter(prefix="/api/v1", tags=["management"], responses=AUTHENTICATED)
 
@@ -82,13 +82,7 @@ def get_users(principal: Admin, storage: StorageDep) -> list[s.User]:
         return [s.user_from(row) for row in list_users(connection, principal.org_id)]
 
 
-@router.post(
-    "/users",
-    response_model=s.User,
-    status_code=status.HTTP_201_CREATED,
-    summary="Add a user",
-    responses={**WITH_BODY, **CONFLICT},
-)
+@creates(router, "/users", s.User, "Add a user", {**WITH_BODY, **CONFLICT})
 def post_user(body: s.UserCreate, principal: Admin, storage: StorageDep) -> s.User:
     def create(connection: Connection) -> dict[str, Any] | None:
         if find_user_by_email(connection, principal.org_id, body.email) is not None:
@@ -115,12 +109,12 @@ def get_api_keys(principal: Admin, storage: StorageDep) -> list[s.ApiKey]:
     return [s.ApiKey(**s.api_key_fields(row, storage.meter.last_used(row["id"]))) for row in rows]
 
 
-@router.post(
+@creates(
+    router,
     "/api-keys",
-    response_model=s.ApiKeyCreated,
-    status_code=status.HTTP_201_CREATED,
-    summary="Create an API key; the secret is in this response only",
-    responses={**WITH_BODY, **NOT_FOUND},
+    s.ApiKeyCreated,
+    "Create an API key; the secret is in this response only",
+    {**WITH_BODY, **NOT_FOUND},
 )
 def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) -> s.ApiKeyCreated:
     wanted = frozenset(body.scopes)

@@ -7,8 +7,11 @@ status the server can send (schema fuzzing checks it does). Bodies are FastAPI's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from fastapi import APIRouter, status
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel
 
 Responses = dict[int | str, dict[str, Any]]
@@ -55,6 +58,15 @@ NOT_FOUND: Responses = {404: _error("no such thing in the key's organisation")}
 WITH_BODY: Responses = {400: _error("the body could not be read as JSON")}
 """Routes that take a JSON body (one that is not JSON at all is 400; a wrong shape is 422)."""
 CONFLICT: Responses = {409: _error("conflicts with a stored record (an e-mail that is taken)")}
+
+
+def creates(
+    router: APIRouter, path: str, model: Any, summary: str, responses: Responses
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A route that stores a new record: ``POST path``, answering 201 with ``model``."""
+    return router.post(
+        path, response_model=model, status_code=status.HTTP_201_CREATED, summary=summary, responses=responses
+    )
 
 
 def _otlp_error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:

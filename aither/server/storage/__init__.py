@@ -16,14 +16,15 @@ from ..detection.engine import Detection, attach
 from ..drift.monitor import monitor_for
 from .engine import DatabaseURLError, create_engine, migrate
 from .usage import UsageMeter
-from .writer import BatchWriter, WriterBusy
+from .writer import DEFAULT_LIMITS, BatchWriter, WriterBusy, WriterLimits
 
 if TYPE_CHECKING:
+    from ..config import ServerSettings
     from ..ingest.records import DecodedBatch
     from ..telemetry import TelemetryStore, TelemetryWrites
     from .writer import WriteJob
 
-__all__ = ["DatabaseURLError", "Storage", "WriterBusy"]
+__all__ = ["DatabaseURLError", "Storage", "WriterBusy", "WriterLimits"]
 
 
 class Storage:
@@ -33,8 +34,7 @@ class Storage:
         self,
         engine: Engine,
         *,
-        max_queued_spans: int = 100_000,
-        max_batch_spans: int = 5_000,
+        limits: WriterLimits = DEFAULT_LIMITS,
         telemetry: TelemetryStore | None = None,
     ) -> None:
         self.engine = engine
@@ -50,12 +50,7 @@ class Storage:
         self.detection.telemetry = telemetry
         attach(engine, self.detection)
         monitor_for(engine).telemetry = telemetry  # drift reads labelled rows there
-        self.writer = BatchWriter(
-            engine,
-            max_queued_weight=max_queued_spans,
-            max_batch_weight=max_batch_spans,
-            periodic=self._periodic,
-        )
+        self.writer = BatchWriter(engine, limits=limits, periodic=self._periodic)
 
     def _periodic(self, engine: Engine) -> None:
         """The writer's once-a-second work: usage counts, then the window rules."""
@@ -66,12 +61,7 @@ class Storage:
 
     @classmethod
     def open(
-        cls,
-        database_url: str,
-        *,
-        max_queued_spans: int = 100_000,
-        max_batch_spans: int = 5_000,
-        telemetry_url: str | None = None,
+        cls, database_url: str, *, limits: WriterLimits = DEFAULT_LIMITS, telemetry_url: str | None = None
     ) -> Storage:
         """Connect, run the migrations (of the telemetry store too), and start the writer."""
         engine = create_engine(database_url)
@@ -85,14 +75,15 @@ class Storage:
         except Exception:
             engine.dispose()
             raise
-        storage = cls(
-            engine,
-            max_queued_spans=max_queued_spans,
-            max_batch_spans=max_batch_spans,
-            telemetry=telemetry,
-        )
+        storage = cls(engine, limits=limits, telemetry=telemetry)
         storage.writer.start()
         return storage
+
+    @classmethod
+    def for_settings(cls, settings: ServerSettings) -> Storage:
+        """:meth:`open` with a server's settings: its database, queue bounds and telemetry store."""
+        limits = WriterLimits(settings.max_queued_spans, settings.max_batch_spans)
+        return cls.open(settings.database_url, limits=limits, telemetry_url=settings.telemetry_url)
 
     def ingest_job(self, org_id: str, batch: DecodedBatch, received_at_ns: int) -> WriteJob:
         """The writer's job that stores an export request, wherever telemetry lives."""

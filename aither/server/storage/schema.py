@@ -51,11 +51,21 @@ organizations = Table(
     Column("created_at_ns", BigInteger, nullable=False),
 )
 
-users = Table(
+
+def _owned_table(name: str, *columns: SchemaItem) -> Table:
+    """A table of things an organisation owns by id (users, keys, channels): a string ``id``,
+    the organisation (a foreign key), then ``columns``."""
+    return Table(
+        name,
+        metadata,
+        Column("id", String(32), primary_key=True),
+        Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
+        *columns,
+    )
+
+
+users = _owned_table(
     "users",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
     Column("email", String(320), nullable=False),
     Column("name", String(200), nullable=False),
     Column("role", String(16), nullable=False),
@@ -103,11 +113,8 @@ def _timing() -> list[Column[Any]]:
     ]
 
 
-api_keys = Table(
+api_keys = _owned_table(
     "api_keys",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
     Column("user_id", String(32), ForeignKey("users.id"), nullable=False),
     Column("name", String(200), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
@@ -265,11 +272,8 @@ usage = Table(
 
 # --- alerts (migration 0005): channels stored through the API, and every delivery attempt -------
 
-alert_channels = Table(
+alert_channels = _owned_table(
     "alert_channels",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False),
     Column("name", String(200), nullable=False),
     # webhook | slack | pagerduty | email
     Column("kind", String(16), nullable=False),

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.engine import Connection, Engine
@@ -69,6 +70,19 @@ class CallableJob:
         return self.function(connection)
 
 
+@dataclass(frozen=True)
+class WriterLimits:
+    """The writer's bounds, by weight (a span weighs 1)."""
+
+    max_queued: int = 100_000
+    """What may wait in the queue; past it :meth:`BatchWriter.submit` refuses with :class:`WriterBusy`."""
+    max_batch: int = 5_000
+    """What one transaction takes from the queue."""
+
+
+DEFAULT_LIMITS = WriterLimits()
+
+
 class BatchWriter:
     """One thread that owns every write. Thread-safe; :meth:`submit` never blocks."""
 
@@ -76,14 +90,13 @@ class BatchWriter:
         self,
         engine: Engine,
         *,
-        max_queued_weight: int = 100_000,
-        max_batch_weight: int = 5_000,
+        limits: WriterLimits = DEFAULT_LIMITS,
         periodic_interval: float = 1.0,
         periodic: Callable[[Engine], None] | None = None,
     ) -> None:
         self.engine = engine
-        self.max_queued_weight = max_queued_weight
-        self.max_batch_weight = max_batch_weight
+        self.max_queued_weight = limits.max_queued
+        self.max_batch_weight = limits.max_batch
         self.periodic_interval = periodic_interval
         self._periodic = periodic
         self._last_periodic = time.monotonic()

@@ -15,16 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..dashboard.queries import Bucket, Quality
+from ..dashboard.queries import Bucket, BucketQuery, Quality
 from ..storage.rollup_time import MINUTE_NS, ceil_to, minute_of
 from ..storage.schema import LATENCY_BUCKETS
 from ..storage.window import Window
 from .client import Executor
 from .conditions import window_sql
 from .labels import LATEST_LABEL_ROWS
-
-_COUNTS = ("count", "errors", "input_tokens", "output_tokens", "pii_calls", "injection_calls")
-_TOTALS = ("latency_sum_ms", "cost_usd")
 
 
 def _bucket_sql(time: str, since_ns: int, bucket_ns: int) -> tuple[str, Callable[[int], int]]:
@@ -41,37 +38,25 @@ class DashboardReads:
     x: Executor
     db: str
 
-    def dashboard_buckets(
-        self,
-        org_id: str,
-        kind: str,
-        since_ns: int,
-        until_ns: int,
-        bucket_ns: int,
-        *,
-        by_model: bool,
-        by_version: bool,
-        model: str | None = None,
-        version: str | None = None,
-    ) -> dict[tuple[str, ...], dict[int, Bucket]]:
+    def dashboard_buckets(self, query: BucketQuery) -> dict[tuple[str, ...], dict[int, Bucket]]:
         """Per (model[, version]) and bucket index: the sums of ``since <= minute < until``
         (the minute ``since`` falls in counts in bucket 0)."""
-        group = [name for name, wanted in (("model", by_model), ("version", by_version)) if wanted]
-        index, to_index = _bucket_sql("greatest(minute_ns, %(since)s)", since_ns, bucket_ns)
+        q = query
+        group = list(q.group)
+        index, to_index = _bucket_sql("greatest(minute_ns, %(since)s)", q.since_ns, q.bucket_ns)
         params: dict[str, Any] = {
-            "org": org_id,
-            "kind": kind,
-            "first": max(minute_of(since_ns), 0),
-            "until": max(until_ns, 0),
-            "since": max(since_ns, 0),
-            "width": bucket_ns,
+            "org": q.org_id,
+            "kind": q.kind,
+            "first": max(minute_of(q.since_ns), 0),
+            "until": max(q.until_ns, 0),
+            "since": max(q.since_ns, 0),
+            "width": q.bucket_ns,
         }
         where = "org_id = %(org)s AND kind = %(kind)s AND minute_ns >= %(first)s AND minute_ns < %(until)s"
-        for column, value in (("model", model), ("version", version)):
-            if value is not None:
-                where += f" AND {column} = %({column})s"
-                params[column] = value
-        names = (*_COUNTS, *_TOTALS)
+        for column, value in q.only.items():
+            where += f" AND {column} = %({column})s"
+            params[column] = value
+        names = (*Bucket.COUNTS, *Bucket.TOTALS)
         sums = ", ".join(f"sumMerge({name})" for name in names)
         keys = ", ".join([*group, "bucket"])
         inner = ", ".join([*group, f"{index} AS bucket", "environment", *names])
@@ -85,10 +70,7 @@ class DashboardReads:
         for row in found:
             values = row[width + 1 :]
             bucket = Bucket(environment=values[-1] or "")
-            for name, value in zip(_COUNTS, values, strict=False):
-                setattr(bucket, name, int(value or 0))
-            for name, value in zip(_TOTALS, values[len(_COUNTS) :], strict=False):
-                setattr(bucket, name, float(value or 0))
+            bucket.set_sums(dict(zip(names, values, strict=False)))
             buckets = out.setdefault(tuple(row[:width]), {})
             position = to_index(row[width])
             if position in buckets:

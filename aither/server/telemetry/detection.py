@@ -61,26 +61,28 @@ class DetectionReads:
             "start_s": max(start_ns, 0) // 1_000_000_000,
             "now": max(now_ns, 0),
         }
-        llm = self.x.execute(
-            _WITH_SERVICE.format(
-                db=self.db,
-                table="llm_calls",
-                where=_RECENT,
-                inner="ifNull(response_model, ifNull(request_model, '')) AS model, time_ns, latency_ms, "
-                "cost_usd, input_tokens, output_tokens, is_error",
-                columns="service, model, time_ns, latency_ms, cost_usd, input_tokens, output_tokens, "
+        llm = self._recent_with_service(
+            "llm_calls",
+            (
+                "ifNull(response_model, ifNull(request_model, '')) AS model",
+                "time_ns",
+                "latency_ms",
+                "cost_usd",
+                "input_tokens",
+                "output_tokens",
                 "is_error",
             ),
             params,
         )
-        predictions = self.x.execute(
-            _WITH_SERVICE.format(
-                db=self.db,
-                table="predictions",
-                where=_RECENT,
-                inner="model_name, ifNull(model_version, '') AS version, "
-                "ifNull(environment, '') AS env, time_ns, latency_ms, is_error",
-                columns="service, model_name, version, env, time_ns, latency_ms, is_error",
+        predictions = self._recent_with_service(
+            "predictions",
+            (
+                "model_name",
+                "ifNull(model_version, '') AS version",
+                "ifNull(environment, '') AS env",
+                "time_ns",
+                "latency_ms",
+                "is_error",
             ),
             params,
         )
@@ -94,3 +96,12 @@ class DetectionReads:
                 for service, model, version, env, t, latency, error in predictions
             ],
         )
+
+    def _recent_with_service(self, table: str, selected: tuple[str, ...], params: dict[str, Any]) -> Any:
+        """``selected`` (columns, or ``expression AS name``) of ``table``'s rows in the window of
+        ``params``, oldest first, each led by its span's service."""
+        names = ["service", *(expression.rsplit(" AS ", 1)[-1] for expression in selected)]
+        sql = _WITH_SERVICE.format(
+            db=self.db, table=table, where=_RECENT, inner=", ".join(selected), columns=", ".join(names)
+        )
+        return self.x.execute(sql, params)
