@@ -2,12 +2,17 @@
 Collector's OTLP/HTTP receiver, and its ``otlphttp`` exporter forwards to the aither server,
 as protobuf and as JSON, gzip-compressed.
 
-Needs an ``otelcol-contrib`` (or ``otelcol``) binary: on ``PATH``, or named by
-``OTELCOL_BINARY`` (not an ``AITHER_*`` name: the test session clears those). Skipped, saying
-so, where there is none: none of the registries this project installs from (PyPI, Debian, npm)
-ships the OpenTelemetry Collector, so CI skips it. ``test_e2e_rotel.py`` runs the same path
-through Rotel, a collector PyPI does ship (the ``collector`` extra), and ``test_e2e_otlp.py``
-sends what a Collector's ``otlphttp`` exporter sends (protobuf or JSON, gzip) without one.
+The same test runs through two collectors:
+
+- Rotel (the ``collector`` extra: PyPI ships its ``rotel-agent`` binary), forwarding protobuf,
+  gzip-compressed; it always runs where the extra is installed, as in CI;
+- the OpenTelemetry Collector, forwarding protobuf and JSON. It needs an ``otelcol-contrib``
+  (or ``otelcol``) binary: on ``PATH``, or named by ``OTELCOL_BINARY`` (not an ``AITHER_*``
+  name: the test session clears those). Those variants are skipped, saying so, where there is
+  none: none of the registries this project installs from (PyPI, Debian, npm) ships it.
+  ``test_e2e_otlp.py`` sends what its ``otlphttp`` exporter sends (protobuf or JSON, gzip).
+
+``test_e2e_rotel.py`` sends the aither SDK's own spans through Rotel.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import json
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,6 +30,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from test_e2e_rotel import Collector as Rotel
 from watched import WatchedProcess
 
 from aither.schema import semconv as sc
@@ -51,10 +58,29 @@ READY = "Everything is ready. Begin running and processing data."
 """What the Collector logs once its pipelines run."""
 
 
+@dataclass
+class Running:
+    """A collector forwarding to the server: the port of its OTLP/HTTP receiver; ``stop`` drains
+    its exporter's queue into the server (the collector's own flush); ``output`` is its log."""
+
+    port: int
+    stop: Callable[[], object]
+    output: Callable[[], str]
+
+
 @pytest.fixture
-def collector(server, tmp_path: Path, request) -> Iterator[tuple[WatchedProcess, int]]:  # type: ignore[no-untyped-def]
-    """A Collector forwarding to ``server``, and the port of its OTLP/HTTP receiver. Stopping it
-    drains its exporter's queue into the server: the Collector's own flush."""
+def collector(server, tmp_path: Path, request) -> Iterator[Running]:  # type: ignore[no-untyped-def]
+    """``request.param``: ``rotel`` or ``otelcol-proto`` / ``otelcol-json`` (the encoding the
+    OpenTelemetry Collector's ``otlphttp`` exporter forwards in)."""
+    kind, _, encoding = request.param.partition("-")
+    if kind == "rotel":
+        rotel = Rotel(tmp_path, server.base_url, server.api_key)
+        try:
+            yield Running(rotel.http_port, rotel.stop, rotel.process.output)
+        finally:
+            if rotel.process.process.poll() is None:
+                rotel.process.stop()
+        return
     binary = _collector_binary()
     port = _free_port()
     config = {
@@ -63,7 +89,7 @@ def collector(server, tmp_path: Path, request) -> Iterator[tuple[WatchedProcess,
             "otlphttp": {
                 "endpoint": server.base_url,
                 "headers": {"Authorization": f"Bearer {server.api_key}"},
-                "encoding": request.param,
+                "encoding": encoding,
                 "compression": "gzip",
             }
         },
@@ -77,14 +103,14 @@ def collector(server, tmp_path: Path, request) -> Iterator[tuple[WatchedProcess,
     running = WatchedProcess([binary, f"--config={path}"], ready=READY)
     try:
         running.wait_ready(30)
-        yield running, port
+        yield Running(port, running.stop, running.output)
     finally:
         running.stop()
 
 
-@pytest.mark.parametrize("collector", ["proto", "json"], indirect=True)
-def test_spans_through_an_opentelemetry_collector_are_stored(collector, api) -> None:  # type: ignore[no-untyped-def]
-    running, port = collector
+@pytest.mark.parametrize("collector", ["rotel", "otelcol-proto", "otelcol-json"], indirect=True)
+def test_spans_through_an_opentelemetry_collector_are_stored(collector: Running, api) -> None:  # type: ignore[no-untyped-def]
+    running, port = collector, collector.port
     provider = TracerProvider(resource=Resource.create({"service.name": "behind-a-collector"}))
     provider.add_span_processor(
         SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces"))
