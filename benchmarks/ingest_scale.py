@@ -17,7 +17,7 @@ bytes per span are PostgreSQL's growth plus the ClickHouse database's parts on d
 of the stores (``sqlite``, ``postgresql``, ``clickhouse``), to compare one before and after.
 
     python -m benchmarks.ingest_scale [--spans 12000] [--senders 4] [--per-request 200]
-        [--telemetry-db URL|auto] [--only clickhouse]
+        [--telemetry-db URL|auto] [--only clickhouse] [--servers 1|2]
 """
 
 from __future__ import annotations
@@ -247,9 +247,17 @@ def main() -> None:
         choices=("sqlite", "postgresql", "clickhouse"),
         help="run only these stores (repeatable; default: all those configured)",
     )
+    parser.add_argument(
+        "--servers",
+        type=int,
+        action="append",
+        choices=(1, 2),
+        help="run only the variants with this many servers (repeatable; default: 1 and 2)",
+    )
     args = parser.parse_args()
     quiet_env()
     only = set(args.only or ("sqlite", "postgresql", "clickhouse"))
+    counts = tuple(sorted(set(args.servers or (1, 2))))
     spans = args.spans - args.spans % 10
     payload = bodies(spans, max(10, args.per_request - args.per_request % 10))
     rows = []
@@ -265,10 +273,10 @@ def main() -> None:
             telemetry = server.url
         if "postgresql" in only or telemetry:
             url = stack.enter_context(postgres())
-        for servers in (1, 2) if "postgresql" in only else ():
+        for servers in counts if "postgresql" in only else ():
             rows.append(variant("PostgreSQL", url, servers, payload, spans, args.senders, {}))
             _reset(url)
-        for servers in (1, 2) if telemetry else ():
+        for servers in counts if telemetry else ():
             env = {"AITHER_TELEMETRY_DB": telemetry}
             rows.append(variant("PostgreSQL + ClickHouse", url, servers, payload, spans, args.senders, env))
             _reset(url)
