@@ -353,11 +353,12 @@ class _Decoder:
         )
         provider = attributes.get(sc.GEN_AI_PROVIDER_NAME, attributes.get(_LEGACY_GEN_AI_SYSTEM))
         reasons = attributes.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
-        pii_counts = _pii_counts(attributes)
         pii_flag = attributes.get(sc.AITHER_PII_DETECTED)
         # aither's adapters write aither.pii.detected only when they found something; a span
         # with any of the scanners' attributes was scanned, so no flag there means no PII
         scanned = any(key.startswith(_SCANNER_PREFIXES) for key in attributes)
+        # the counts' keys start with aither.pii.: a span not scanned has none
+        pii_counts = _pii_counts(attributes) if scanned else {}
         pii_detected = (_flag(pii_flag) or bool(pii_counts)) if scanned else None
         injection_flag = attributes.get(sc.AITHER_INJECTION_DETECTED)
         injection_rules = attributes.get(sc.AITHER_INJECTION_RULES)
