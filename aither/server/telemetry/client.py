@@ -62,19 +62,30 @@ def escape_value(value: Any) -> Any:
     """``value`` as the driver's client-side substitution writes it into SQL: strings, numbers,
     None and tuples or lists of them here, anything else (dates, enums, UUIDs) by the driver."""
     kind = type(value)
-    if kind is str:
-        return "'" + value.translate(_ESCAPES) + "'"
+    if kind is str:  # ids and names are mostly letters and digits: nothing to escape
+        return "'" + (value if value.isalnum() else value.translate(_ESCAPES)) + "'"
     if kind is int or kind is float:
         return value
     if value is None:
         return "NULL"
     if kind is tuple:
-        return "(" + ", ".join([str(escape_value(item)) for item in value]) + ")"
+        return "(" + _items(value) + ")"
     if kind is list:
-        return "[" + ", ".join([str(escape_value(item)) for item in value]) + "]"
+        return "[" + _items(value) + "]"
     from clickhouse_driver.util.escape import escape_param
 
     return escape_param(value, None)
+
+
+def _items(values: Sequence[Any]) -> str:
+    """The items of a tuple or list, escaped and joined (strings, the common item, inline)."""
+    parts = []
+    for item in values:
+        if type(item) is str:
+            parts.append("'" + (item if item.isalnum() else item.translate(_ESCAPES)) + "'")
+        else:
+            parts.append(str(escape_value(item)))
+    return ", ".join(parts)
 
 
 def substitute(sql: str, params: dict[str, Any] | None) -> str:
