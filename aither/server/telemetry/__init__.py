@@ -271,14 +271,9 @@ class TelemetryIngestJob:
             "operations": len(new.operations),
         }
 
-    def observe_drift(self, connection: Connection) -> None:
-        """Drift, once this job's rows are in the store (as after the relational label join:
-        drift reads the batch's labelled rows back)."""
-        if self.new is not None:
-            _observe(connection, self.org_id, self.new)
-
 
 def _observe(connection: Connection, org_id: str, new: DecodedBatch) -> None:
-    """Drift of ``new`` (rows in the store), when it holds rows drift looks at."""
+    """Drift of ``new``, once its rows are in the store (as after the relational label join:
+    drift reads the batch's labelled rows back), when it holds rows drift looks at."""
     if new.predictions or new.labels or new.llm_calls or new.operations:
         observe_drift(connection, org_id, new)
