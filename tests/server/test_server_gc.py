@@ -22,9 +22,9 @@ def test_tune_gc_freezes_what_is_alive_and_collects_the_young_generation_less_of
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     before, after = out.stdout.splitlines()
-    assert before == " ".join(map(str, gc.get_threshold())) + " False"
+    assert before.endswith(" False")  # a fresh interpreter: its defaults, nothing frozen
     assert after == " ".join(map(str, GC_THRESHOLD)) + " True"
-    assert GC_THRESHOLD[0] > gc.get_threshold()[0]
+    assert GC_THRESHOLD[0] > int(before.split()[0])  # the young generation collected less often
 
 
 def test_an_embedded_server_leaves_its_hosts_collector_alone(tmp_path: Path) -> None:
