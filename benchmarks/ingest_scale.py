@@ -13,11 +13,14 @@ ClickHouse: ``--telemetry-db clickhouse://...`` adds the same variants (one and 
 PostgreSQL) with the telemetry store there (``AITHER_TELEMETRY_DB``, the ClickHouse store's
 setting); ``--telemetry-db auto`` starts a throwaway local ``clickhouse-server`` for them. Its
 bytes per span are PostgreSQL's growth plus the ClickHouse database's parts on disk
-(``system.parts``); the ClickHouse database is dropped between variants. ``--only`` runs some
+(``system.parts``); the ClickHouse database is dropped between variants. The last column is
+where the two cores went while the variant ran (Linux ``/proc``): CPU microseconds per span
+stored of the servers, ClickHouse (when started here), PostgreSQL and the senders (this
+process). ``--only`` runs some
 of the stores (``sqlite``, ``postgresql``, ``clickhouse``), to compare one before and after.
 
     python -m benchmarks.ingest_scale [--spans 12000] [--senders 4] [--per-request 200]
-        [--telemetry-db URL|auto] [--only clickhouse]
+        [--telemetry-db URL|auto] [--only clickhouse] [--servers 1|2]
 """
 
 from __future__ import annotations
@@ -140,6 +143,75 @@ def wait_stored(url: str, expected: int, deadline_s: float = 900) -> float:
     return time.perf_counter()
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of process ``pid`` and of the children it has reaped, from
+    Linux's ``/proc``; 0 when the process is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and of its live children (PostgreSQL's backends)."""
+    total = _cpu_s(pid)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                total += _cpu_s(int(entry.name))
+    return total
+
+
+class CpuMeter:
+    """CPU seconds spent by each part of a variant between :meth:`start` and :meth:`stop`:
+    the servers, ClickHouse (when its pid is known), PostgreSQL (its postmaster and backends)
+    and this process (the senders). Linux only: elsewhere every part reads None."""
+
+    def __init__(self, servers: list[int], clickhouse: int | None, postgres: int | None) -> None:
+        self.parts: dict[str, list[int]] = {"servers": servers}
+        if clickhouse is not None:
+            self.parts["ClickHouse"] = [clickhouse]
+        if postgres is not None:
+            self.parts["PostgreSQL"] = [postgres]
+        self._at: dict[str, float] = {}
+        self.spent: dict[str, float | None] = {}
+
+    def _read(self) -> dict[str, float]:
+        read = {name: sum(_tree_cpu_s(pid) for pid in pids) for name, pids in self.parts.items()}
+        return {**read, "senders": time.process_time()}
+
+    def start(self) -> None:
+        if Path("/proc/self/stat").exists():
+            self._at = self._read()
+
+    def stop(self) -> None:
+        now = self._read() if self._at else {}
+        self.spent = {
+            name: now[name] - self._at[name] if self._at else None for name in [*self.parts, "senders"]
+        }
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The PostgreSQL server's main process (a backend's parent), when it runs on this machine."""
+    from aither.server.storage.engine import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            backend = int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() or 0)
+        stat = Path(f"/proc/{backend}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    finally:
+        engine.dispose()
+
+
 def clickhouse_bytes(url: str) -> int:
     """The ClickHouse database's active parts on disk, after its pending inserts have landed."""
     from aither.server.telemetry.client import open_executor
@@ -193,7 +265,14 @@ def postgres() -> Iterator[str]:
 
 
 def variant(
-    name: str, url: str, servers: int, payload: list[bytes], spans: int, senders: int, env: dict[str, str]
+    name: str,
+    url: str,
+    servers: int,
+    payload: list[bytes],
+    spans: int,
+    senders: int,
+    env: dict[str, str],
+    clickhouse_pid: int | None = None,
 ) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="aither-scale-") as tmp, ExitStack() as stack:
         home = Path(tmp)
@@ -210,8 +289,13 @@ def variant(
         urls = [server.base_url for server in running]
         telemetry = env.get("AITHER_TELEMETRY_DB")
         before = database_bytes(database, home, telemetry)
+        postgres_pid = postmaster_pid(database) if database.startswith("postgresql") else None
+        pids = [server.process.pid for server in running if server.process is not None]
+        cpu = CpuMeter(pids, clickhouse_pid if telemetry else None, postgres_pid)
+        cpu.start()
         start = send(urls, payload, senders)
         done = wait_stored(urls[0], spans)
+        cpu.stop()
         grown = database_bytes(database, home, telemetry) - before
     elapsed = done - start
     return [
@@ -221,6 +305,10 @@ def variant(
         f"{elapsed:.2f} s",
         f"{spans / elapsed:,.0f}",
         f"{grown / spans:,.0f}",
+        " / ".join(
+            "-" if cpu.spent.get(part) is None else f"{1e6 * (cpu.spent[part] or 0.0) / spans:,.0f}"
+            for part in ("servers", "ClickHouse", "PostgreSQL", "senders")
+        ),
     ]
 
 
@@ -247,9 +335,17 @@ def main() -> None:
         choices=("sqlite", "postgresql", "clickhouse"),
         help="run only these stores (repeatable; default: all those configured)",
     )
+    parser.add_argument(
+        "--servers",
+        type=int,
+        action="append",
+        choices=(1, 2),
+        help="run only the variants with this many servers (repeatable; default: 1 and 2)",
+    )
     args = parser.parse_args()
     quiet_env()
     only = set(args.only or ("sqlite", "postgresql", "clickhouse"))
+    counts = tuple(sorted(set(args.servers or (1, 2))))
     spans = args.spans - args.spans % 10
     payload = bodies(spans, max(10, args.per_request - args.per_request % 10))
     rows = []
@@ -257,27 +353,46 @@ def main() -> None:
         if "sqlite" in only:
             rows.append(variant("SQLite", "", 1, payload, spans, args.senders, {}))
         telemetry = args.telemetry_db if "clickhouse" in only else None
+        clickhouse_pid = None
         if telemetry == "auto":
             from clickhouse_server import start
 
             server = start()
             stack.callback(server.stop)
             telemetry = server.url
+            clickhouse_pid = server.process.pid
         if "postgresql" in only or telemetry:
             url = stack.enter_context(postgres())
-        for servers in (1, 2) if "postgresql" in only else ():
+        for servers in counts if "postgresql" in only else ():
             rows.append(variant("PostgreSQL", url, servers, payload, spans, args.senders, {}))
             _reset(url)
-        for servers in (1, 2) if telemetry else ():
+        for servers in counts if telemetry else ():
             env = {"AITHER_TELEMETRY_DB": telemetry}
-            rows.append(variant("PostgreSQL + ClickHouse", url, servers, payload, spans, args.senders, env))
+            rows.append(
+                variant(
+                    "PostgreSQL + ClickHouse", url, servers, payload, spans, args.senders, env, clickhouse_pid
+                )
+            )
             _reset(url)
             drop_clickhouse(telemetry)
     print(
         f"{os.cpu_count()} cores shared by the servers, PostgreSQL and {args.senders} senders; "
         f"{args.per_request} spans per request; load average {os.getloadavg()[0]:.1f} at the end"
     )
-    print(table(rows, ["store", "servers", "spans", "time to stored", "spans/s stored", "bytes/span"]))
+    print(
+        table(
+            rows,
+            [
+                "store",
+                "servers",
+                "spans",
+                "time to stored",
+                "spans/s stored",
+                "bytes/span",
+                "CPU µs/span: servers / ClickHouse / PostgreSQL / senders",
+            ],
+        )
+    )
 
 
 def _reset(url: str) -> None:

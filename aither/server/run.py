@@ -6,6 +6,7 @@ and the credentials file names the port actually in use.
 
 from __future__ import annotations
 
+import gc
 import socket
 import sys
 import threading
@@ -52,6 +53,25 @@ class _AnnouncingServer(uvicorn.Server):
             print(f"aither server: serving on {self._base_url}", file=sys.stderr, flush=True)
 
 
+GC_THRESHOLD = (50_000, 20, 10)
+"""The ``aither server`` process's collector thresholds (CPython's default: 700, 10, 10)."""
+
+
+def tune_gc() -> None:
+    """Set the garbage collector of a server process for ingest.
+
+    Ingest allocates a few dozen objects per span (the decoded rows, their dicts and strings),
+    nearly all freed by reference counting; with the default thresholds the collector still
+    ran about every 700 allocations and, with batches of thousands of spans queued, a full
+    collection walked them all: a fifth of the server's CPU at 5,000 spans/s. Objects alive
+    after start (modules, the app) are frozen out of collections, and the young generation is
+    collected every 50,000 allocations: cyclic garbage still goes, a little later.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+
+
 def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
     """Run the server in the foreground until interrupted (``aither server``).
 
@@ -66,6 +86,7 @@ def serve(settings: ServerSettings, *, log_level: str = "info") -> None:
             create_app(settings, storage), log_level=log_level, lifespan="on", access_log=False
         )
         server = _AnnouncingServer(config, settings.base_url)
+        tune_gc()  # this process is the server's alone (an embedded server leaves its host's be)
         try:
             server.run(sockets=[sock])
         except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it shut down for

@@ -206,6 +206,12 @@ async def _answers(storage: Storage, settings: ServerSettings, batched: bool = F
             "by_model": await get("/api/v1/llm-calls/totals", group_by="model", **WINDOW),
             "stats": await get("/api/v1/stats", **WINDOW),
             "recent": recent,
+            # counted per request, or once per organisation and transaction when batched
+            "usage": {
+                name: value
+                for name, value in (await get("/api/v1/org/usage")).items()
+                if name not in ("api_calls", "org_id")
+            },
             **await _dashboard(get),
             "anomalies": sorted(
                 tuple(anomaly[name] for name in ANOMALY) for anomaly in await get("/api/v1/anomalies")
@@ -409,6 +415,7 @@ async def test_every_engine_gives_sqlites_answers(
     # the window rules' read of the latest calls: each stored call of the last seconds, once
     assert sum(len(calls) for _, calls in answers["recent"]) == 4 + 6  # LLM calls, predictions
     assert [a[0] for a in answers["anomalies"]] == ["request_failure"]  # the failed call, once
+    assert (answers["usage"]["spans"], answers["usage"]["predictions"]) == (16, 6)  # replays not counted
     # the dashboard: every window counts each prediction and call once, the labelled rows too
     for name in ("day", "edges", "minutes", "early"):
         overview = answers[f"overview_{name}"]

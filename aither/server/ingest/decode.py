@@ -45,6 +45,7 @@ _MAX_WARNINGS = 20
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _MAX_TIME_NS = 2**63 - 1  # OTLP times are unsigned 64-bit; the columns are signed (year 2262)
 _SCANNER_PREFIXES = ("aither.pii.", "aither.injection.")
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 def any_value(value: AnyValue) -> Any:
@@ -70,9 +71,24 @@ def any_value(value: AnyValue) -> Any:
     return None
 
 
+_SCALARS = frozenset({"bool_value", "int_value"})
+
+
 def attributes_of(pairs: Iterable[KeyValue]) -> dict[str, Any]:
     """OTLP attributes as a dict (a repeated key keeps its last value)."""
-    return {pair.key: any_value(pair.value) for pair in pairs}
+    # any_value inlined for the common scalars: each read of a protobuf field costs about as
+    # much as the rest of the loop, so strings (most attributes) take one WhichOneof and one read
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        value = pair.value
+        which = value.WhichOneof("value")
+        if which == "string_value":
+            out[pair.key] = value.string_value
+        elif which in _SCALARS:
+            out[pair.key] = getattr(value, which)
+        else:
+            out[pair.key] = any_value(value)
+    return out
 
 
 def clean(text: str) -> str:
@@ -132,13 +148,13 @@ def _json_payload(value: Any) -> tuple[Any, str | None]:
 
 
 def _hex_id(raw: bytes, length: int) -> str | None:
-    if len(raw) != length or not any(raw):
+    if len(raw) != length or raw.count(0) == length:  # all zero: no id
         return None
     return raw.hex()
 
 
-def _error_message(span: Span, events: list[dict[str, Any]]) -> str | None:
-    if span.status.code != Status.STATUS_CODE_ERROR:
+def _error_message(status: Status, events: list[dict[str, Any]]) -> str | None:
+    if status.code != Status.STATUS_CODE_ERROR:
         return None
     for event in events:
         attributes = event.get("attributes") or {}
@@ -148,7 +164,7 @@ def _error_message(span: Span, events: list[dict[str, Any]]) -> str | None:
             text = ": ".join(str(part) for part in (kind, message) if part)
             if text:
                 return clean(text[:2000])
-    return clean(span.status.message[:2000]) or None
+    return clean(status.message[:2000]) or None
 
 
 class _Decoder:
@@ -163,14 +179,20 @@ class _Decoder:
             self.batch.warnings.append(f"span {span.span_id} of trace {span.trace_id}: {message}")
 
     def span(
-        self, span: Span, resource: dict[str, Any], resource_json: str | None, scope: str | None
+        self,
+        span: Span,
+        service_name: str | None,
+        resource_json: str | None,
+        scope: str | None,
     ) -> None:
         trace_id = _hex_id(span.trace_id, 16)
         span_id = _hex_id(span.span_id, 8)
         if trace_id is None or span_id is None:
             self.batch.rejected += 1
             return
-        if span.start_time_unix_nano > _MAX_TIME_NS or span.end_time_unix_nano > _MAX_TIME_NS:
+        start = span.start_time_unix_nano  # each read of a protobuf field costs: read once
+        end = span.end_time_unix_nano
+        if start > _MAX_TIME_NS or end > _MAX_TIME_NS:
             self.batch.rejected += 1
             if len(self.batch.warnings) < _MAX_WARNINGS:
                 message = f"span {span_id} of trace {trace_id}: its time is past the year 2262"
@@ -180,30 +202,38 @@ class _Decoder:
             return
         self._seen.add((trace_id, span_id))
         attributes = attributes_of(span.attributes)
-        events = [
-            {
-                "name": event.name,
-                "time_ns": event.time_unix_nano,
-                "attributes": attributes_of(event.attributes),
-            }
-            for event in span.events
-        ]
-        links = [
-            {
-                "trace_id": link.trace_id.hex(),
-                "span_id": link.span_id.hex(),
-                "attributes": attributes_of(link.attributes),
-            }
-            for link in span.links
-        ]
+        events = (
+            [
+                {
+                    "name": event.name,
+                    "time_ns": event.time_unix_nano,
+                    "attributes": attributes_of(event.attributes),
+                }
+                for event in span.events
+            ]
+            if len(span.events)
+            else []
+        )
+        links = (
+            [
+                {
+                    "trace_id": link.trace_id.hex(),
+                    "span_id": link.span_id.hex(),
+                    "attributes": attributes_of(link.attributes),
+                }
+                for link in span.links
+            ]
+            if len(span.links)
+            else []
+        )
         kind = attributes.get(sc.AITHER_SPAN_KIND)
         # a kind that is a list or a map is unhashable: ``in`` a set would raise TypeError
         aither_kind = kind if isinstance(kind, str) and kind in sc.SPAN_KINDS else None
         stored = attributes
         if aither_kind == sc.SPAN_KIND_PREDICTION:
             stored = {k: v for k, v in attributes.items() if k not in _PREDICTION_PAYLOADS}
-        start = int(span.start_time_unix_nano)
-        end = max(int(span.end_time_unix_nano), start)
+        end = max(end, start)
+        status = span.status
         record = SpanRecord(
             trace_id=trace_id,
             span_id=span_id,
@@ -211,19 +241,19 @@ class _Decoder:
             name=clean(span.name),
             aither_kind=aither_kind,
             span_kind=int(span.kind),
-            service_name=_text(resource.get(sc.SERVICE_NAME), 200),
+            service_name=service_name,
             scope_name=clean(scope[:200]) if scope else None,
             start_time_ns=start,
             end_time_ns=end,
-            status_code=int(span.status.code),
-            status_message=clean(span.status.message) or None,
+            status_code=int(status.code),
+            status_message=clean(status.message) or None,
             attributes=json.dumps(stored),
             events=json.dumps(events) if events else None,
             links=json.dumps(links) if links else None,
             resource=resource_json,
         )
         self.batch.spans.append(record)
-        error = _error_message(span, events)
+        error = _error_message(status, events)
         if aither_kind == sc.SPAN_KIND_PREDICTION:
             self.prediction(record, attributes, error)
         elif aither_kind == sc.SPAN_KIND_LABEL:
@@ -292,7 +322,7 @@ class _Decoder:
         )
         if target is not None:
             text = str(target).strip().lower()
-            if len(text) == 16 and all(c in "0123456789abcdef" for c in text):
+            if len(text) == 16 and _HEX_DIGITS.issuperset(text):
                 record.target_span_id = text
             else:
                 record.error = f"{sc.AITHER_LABEL_SPAN_ID} {target!r} is not a 16-digit hex span id"
@@ -323,11 +353,12 @@ class _Decoder:
         )
         provider = attributes.get(sc.GEN_AI_PROVIDER_NAME, attributes.get(_LEGACY_GEN_AI_SYSTEM))
         reasons = attributes.get(sc.GEN_AI_RESPONSE_FINISH_REASONS)
-        pii_counts = _pii_counts(attributes)
         pii_flag = attributes.get(sc.AITHER_PII_DETECTED)
         # aither's adapters write aither.pii.detected only when they found something; a span
         # with any of the scanners' attributes was scanned, so no flag there means no PII
         scanned = any(key.startswith(_SCANNER_PREFIXES) for key in attributes)
+        # the counts' keys start with aither.pii.: a span not scanned has none
+        pii_counts = _pii_counts(attributes) if scanned else {}
         pii_detected = (_flag(pii_flag) or bool(pii_counts)) if scanned else None
         injection_flag = attributes.get(sc.AITHER_INJECTION_DETECTED)
         injection_rules = attributes.get(sc.AITHER_INJECTION_RULES)
@@ -416,8 +447,9 @@ def decode_export_request(request: ExportTraceServiceRequest) -> DecodedBatch:
     for resource_spans in request.resource_spans:
         resource = attributes_of(resource_spans.resource.attributes)
         resource_json = json.dumps(resource) if resource else None
+        service_name = _text(resource.get(sc.SERVICE_NAME), 200)
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope.name or None
             for span in scope_spans.spans:
-                decoder.span(span, resource, resource_json, scope)
+                decoder.span(span, service_name, resource_json, scope)
     return decoder.batch

@@ -163,6 +163,22 @@ class DecodedBatch:
     warnings: list[str] = field(default_factory=list)
     """Why some spans were stored only in part; the first few go back to the sender."""
 
+    @classmethod
+    def joined(cls, batches: Collection[DecodedBatch]) -> DecodedBatch:
+        """The rows of ``batches`` as one batch, in their order (one batch: itself)."""
+        if len(batches) == 1:
+            return next(iter(batches))
+        out = cls()
+        for batch in batches:
+            out.spans += batch.spans
+            out.predictions += batch.predictions
+            out.labels += batch.labels
+            out.llm_calls += batch.llm_calls
+            out.operations += batch.operations
+            out.rejected += batch.rejected
+            out.warnings += batch.warnings
+        return out
+
     def without(self, keys: Collection[tuple[str, str]]) -> DecodedBatch:
         """This batch less the rows of the spans in ``keys`` (already stored: a replay)."""
 

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("aither.server")
+_USAGE = ("spans", "predictions", "prediction_rows", "labels", "llm_calls", "operations")
 
 
 class TelemetryStore(Source, Protocol):
@@ -129,9 +130,10 @@ class TelemetryWrites:
 
     ClickHouse wants few large inserts: one transaction of the writer (what queued up, up to
     ``max_batch_spans``) costs one insert per table, not one per request, and one read of the
-    span keys already stored. The acknowledgement still waits for both stores: a request's
-    future resolves after the commit, which comes after the telemetry insert returned.
-    Runs on the writer's thread only.
+    span keys already stored; the usage counters and drift run once per organisation and
+    transaction too. The acknowledgement still waits for both stores: a request's future
+    resolves after the commit, which comes after the telemetry insert returned. Runs on the
+    writer's thread only.
     """
 
     def __init__(self, store: TelemetryStore) -> None:
@@ -169,9 +171,13 @@ class TelemetryWrites:
         for job in self._pending:
             by_org.setdefault(job.org_id, []).append(job)
         for org_id, group in by_org.items():
-            parts = [(job.new, job.received_at_ns) for job in group if job.new is not None]
+            # a job written by an attempt whose transaction rolled back is not written again
+            parts = [
+                (job.new, job.received_at_ns) for job in group if job.new is not None and not job.written
+            ]
             try:
-                self.store.write_many(org_id, parts)
+                if parts:
+                    self.store.write_many(org_id, parts)
             except TelemetryUnavailable:
                 raise
             except Exception as error:
@@ -182,7 +188,19 @@ class TelemetryWrites:
                 ) from error
             for job in group:
                 job.written = True
-                job.observe_drift(connection)
+            # usage and drift once per organisation and transaction, not once per request: each
+            # call has a fixed cost (a counter update; reading the newly labelled rows back and
+            # saving scores) and sums or windows the rows the same whichever way they are grouped
+            periods: dict[int, dict[str, int]] = {}
+            for job in group:
+                counts = periods.setdefault(period_bounds(job.received_at_ns)[0], dict.fromkeys(_USAGE, 0))
+                for name, value in job.usage().items():
+                    counts[name] += value
+            for period_start_ns, counts in periods.items():
+                add_usage(connection, org_id, period_start_ns, counts)
+            new = [job.new for job in group if job.new is not None]
+            if new:
+                _observe(connection, org_id, DecodedBatch.joined(new))
 
     def end(self) -> None:
         self._claimed = {}
@@ -192,11 +210,11 @@ class TelemetryWrites:
 class TelemetryIngestJob:
     """The writer's job for ``POST /v1/traces`` when telemetry lives in a telemetry store.
 
-    Detection (risk levels, relational rollups for the window rules, event rules) and usage run
-    in the writer's relational transaction; the batch's rows go to the telemetry store at the
-    end of that transaction (:class:`TelemetryWrites`, with the other requests of the
-    transaction), so a failed write there rolls the relational part back and the exporter
-    retries; drift observes each job's rows after that write. ``apply`` may run twice (after a
+    Detection (risk levels, relational rollups for the window rules, event rules) runs in the
+    writer's relational transaction; the batch's rows go to the telemetry store at the end of
+    that transaction (:class:`TelemetryWrites`, with the other requests of the transaction),
+    so a failed write there rolls the relational part back and the exporter retries; usage
+    and drift take the transaction's rows after that write. ``apply`` may run twice (after a
     batch rollback): the replay check and the telemetry write happen once.
     """
 
@@ -223,14 +241,14 @@ class TelemetryIngestJob:
     def apply(self, connection: Connection) -> IngestResult:
         if not self.written:  # the writer began the hook with this job: ``stored`` is read
             self.new = self.hook.claim(self)
-            self.hook.add(self)  # written, then drift observed, at the hook's flush
+        # written, usage counted and drift observed at the hook's flush (after a rollback, the
+        # rows are not written again; the relational part is redone)
+        self.hook.add(self)
         new = self.new
         assert new is not None
-        if self.written:  # written by an attempt whose transaction rolled back: drift again
-            self.observe_drift(connection)
         if new.llm_calls or new.predictions:
             detect(connection, self.org_id, new.spans, new.llm_calls, new.predictions)
-        result = IngestResult(
+        return IngestResult(
             spans=len(new.spans),
             duplicates=len(self.batch.spans) - len(new.spans),
             predictions=len(new.predictions),
@@ -238,24 +256,24 @@ class TelemetryIngestJob:
             llm_calls=len(new.llm_calls),
             operations=len(new.operations),
         )
-        add_usage(
-            connection,
-            self.org_id,
-            period_bounds(self.received_at_ns)[0],
-            {
-                "spans": result.spans,
-                "predictions": result.predictions,
-                "prediction_rows": sum(p.output_rows or 0 for p in new.predictions),
-                "labels": result.labels,
-                "llm_calls": result.llm_calls,
-                "operations": result.operations,
-            },
-        )
-        return result
 
-    def observe_drift(self, connection: Connection) -> None:
-        """Drift, once this job's rows are in the store (as after the relational label join:
-        drift reads the batch's labelled rows back)."""
+    def usage(self) -> dict[str, int]:
+        """What this job adds to the organisation's usage counters."""
         new = self.new
-        if new is not None and (new.predictions or new.labels or new.llm_calls or new.operations):
-            observe_drift(connection, self.org_id, new)
+        if new is None:
+            return {}
+        return {
+            "spans": len(new.spans),
+            "predictions": len(new.predictions),
+            "prediction_rows": sum(p.output_rows or 0 for p in new.predictions),
+            "labels": len(new.labels),
+            "llm_calls": len(new.llm_calls),
+            "operations": len(new.operations),
+        }
+
+
+def _observe(connection: Connection, org_id: str, new: DecodedBatch) -> None:
+    """Drift of ``new``, once its rows are in the store (as after the relational label join:
+    drift reads the batch's labelled rows back), when it holds rows drift looks at."""
+    if new.predictions or new.labels or new.llm_calls or new.operations:
+        observe_drift(connection, org_id, new)
