@@ -61,6 +61,8 @@ class ClickHouseLabelJoin:
         self.org_id = org_id
         self.version = version
         self.environments: dict[int, str | None] = {}
+        self.times_ns: set[int] = set()
+        """The prediction times of the labelled rows written or withdrawn (their hours change)."""
 
     def _query(self, template: str, where: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return self.x.execute(template.format(db=self.db, where=where), {"org": self.org_id, **params})
@@ -208,6 +210,7 @@ class ClickHouseLabelJoin:
             {"org": self.org_id, "labels": value_set(labels)},
         )
         index = LABEL_ROW_COLUMNS.index
+        self.times_ns.update(int(row[index("pred_time_ns")]) for row in found)
         self.x.insert(
             f"{self.db}.label_rows",
             LABEL_ROW_COLUMNS,
@@ -237,6 +240,7 @@ class ClickHouseLabelJoin:
         out = []
         for (_, _, row_index), (placement, (label_trace, label_span), row) in wanted.items():
             p = placement.prediction
+            self.times_ns.add(p.time_ns)
             out.append(
                 (
                     self.org_id, p.model_name, p.trace_id, p.span_id, row_index, label_trace, label_span,
