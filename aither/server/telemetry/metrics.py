@@ -113,7 +113,9 @@ class MetricsReads:
                 float(sums["latency_sum"]),
             )
             versions[key].update(
-                first_seen_ns=int(sums["first_ns"]), last_seen_ns=int(sums["last_ns"]), task=sums["last_task"]
+                first_seen_ns=int(sums["first_ns"]),
+                last_seen_ns=int(sums["last_ns"]),
+                task=sums["last_task"][1:] if sums["last_task"] else None,
             )
             histograms[key] = _histogram(sums["latency_histogram"])
         if not versions:

@@ -248,7 +248,7 @@ _SEALED_PREDICTIONS = _sealed(
     "sealed_predictions",
     "model_name String, version String, version_null UInt8, env String, env_null UInt8, "
     "predictions UInt64, out_rows Int64, errors UInt64, latency_sum Float64, first_ns UInt64, "
-    "last_ns UInt64, last_task Nullable(String), max_framework Nullable(String), "
+    "last_ns UInt64, last_task String, max_framework Nullable(String), "
     "max_model_class Nullable(String), max_task Nullable(String), latency_histogram Array(UInt64)",
     "org_id, model_name, hour_ns, seal",
 )

@@ -98,7 +98,8 @@ PREDICTIONS = Spec(
         ("latency_sum", "sum(latency_ms)", "sum(latency_sum)"),
         ("first_ns", "min(time_ns)", "min(first_ns)"),
         ("last_ns", "max(time_ns)", "max(last_ns)"),
-        ("last_task", "argMax(task, time_ns)", "argMax(last_task, last_ns)"),
+        # the newest prediction's task, '=' before it, '' for none (argMax would skip a NULL)
+        ("last_task", "argMax(ifNull(concat('=', task), ''), time_ns)", "argMax(last_task, last_ns)"),
         ("max_framework", "max(framework)", "max(max_framework)"),
         ("max_model_class", "max(model_class)", "max(max_model_class)"),
         ("max_task", "max(task)", "max(max_task)"),
