@@ -229,3 +229,29 @@ async def test_hours_sealed_then_written_into_stay_exact(
     cutoff = BASE + HOUR + 30 * 60_000_000_000
     store.prune(cutoff, org_id)
     assert BASE + HOUR not in [hour for hour, _ in sealed.plan(store.x, store.db, Window()).sealed]
+
+
+def test_the_lease_holder_seals_the_past_hours(clickhouse_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """The server's loop seals, while it holds the lease, every hour past its grace period."""
+    from aither.server.telemetry.seal_loop import SealLoop
+
+    store = ClickHouseStore.open(clickhouse_url.replace("/aither", f"/s{abs(hash(tmp_path)) % 10**9}"))
+    try:
+        spans, predictions, calls = _spans()
+        store.write("org", decode_export_request(ExportTraceServiceRequest.FromString(body(*predictions))), 0)
+        loop = SealLoop(store, lambda: 1, every_s=0.05).start()
+        try:
+            deadline = time.monotonic() + 30
+            while _books(store)[0] < 5 and time.monotonic() < deadline:
+                loop._stop.wait(0.05)
+        finally:
+            loop.stop()
+        assert loop.runs >= 1
+        # every hour with predictions, then the empty hours up to 15 minutes ago: all sealed
+        plan = sealed.plan(store.x, store.db, Window(BASE, BASE + 5 * HOUR))
+        assert [hour for hour, _ in plan.sealed] == [BASE + hour * HOUR for hour in range(5)]
+        assert plan.raw == ()
+        (model,) = store.list_models("org")
+        assert (model["predictions"], model["errors"]) == (5, 1)
+    finally:
+        store.close()

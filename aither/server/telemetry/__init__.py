@@ -104,6 +104,10 @@ class TelemetryStore(Source, Protocol):
 
     def prune(self, before_ns: int, org_id: str | None = None) -> dict[str, int]: ...
 
+    def seal(self, now_ns: int | None = None) -> int:
+        """Seal the past hours' aggregates (:mod:`.sealed`); the lease's holder runs it."""
+        ...
+
     def close(self) -> None: ...
 
 
