@@ -377,16 +377,12 @@ class ClickHouseStore(LlmReads, CatalogReads, MetricsReads, DetectionReads, Drif
 
     def label_status_counts(self, org_id: str, model: str | None) -> dict[str, int]:
         """Labels by join status: those naming ``model``, or naming none when it is None."""
-        # the model a label names is every version's: filter before picking the newest, and
-        # sort only the columns the count needs
-        condition = "isNull(model_name)" if model is None else "model_name = %(model)s"
-        rows = self.x.execute(
-            f"SELECT status, count() FROM (SELECT trace_id, span_id, status FROM {self.db}.labels "
-            f"WHERE org_id = %(org)s AND {condition} ORDER BY version DESC LIMIT 1 BY trace_id, span_id) "
-            "GROUP BY status",
-            {"org": org_id, "model": model},
+        # whole sealed hours from their aggregates, the rest from the labels' newest versions
+        named = {"model_key": model or "", "model_null": int(model is None)}
+        found = sealed.combined(
+            self.x, self.db, sealed.LABELS, org_id, Window(), ("status_key",), equal=named
         )
-        return {status: int(count) for status, count in rows}
+        return {status: int(count) for status, count in found}
 
     def list_predictions(self, org_id: str, where: PredictionFilter, page: Paging) -> Rows:
         """A page of predictions, newest first (as :func:`aither.server.storage.queries.list_predictions`)."""

@@ -62,7 +62,8 @@ class ClickHouseLabelJoin:
         self.version = version
         self.environments: dict[int, str | None] = {}
         self.times_ns: set[int] = set()
-        """The prediction times of the labelled rows written or withdrawn (their hours change)."""
+        """The times of the label versions and labelled rows written (the labels' times, the
+        predictions' times): the hours whose aggregates they change."""
 
     def _query(self, template: str, where: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return self.x.execute(template.format(db=self.db, where=where), {"org": self.org_id, **params})
@@ -162,6 +163,7 @@ class ClickHouseLabelJoin:
                 key = (fields["trace_id"], fields["span_id"])
                 writes.append((_Placement(0, fields["time_ns"], new_target, rows), key))
         self.x.insert(f"{self.db}.labels", LABEL_COLUMNS, label_out)
+        self.times_ns.update(row[LABEL_COLUMNS.index("time_ns")] for row in label_out)
         self._withdraw(withdrawn)
         self._write_rows(writes)
 

@@ -260,6 +260,11 @@ _SEALED_LABEL_ROWS = _sealed(
     "delay_max Float64, delay_histogram Array(UInt64)",
     "org_id, model_name, hour_ns, seal",
 )
+_SEALED_LABELS = _sealed(
+    "sealed_labels",
+    "model_key String, model_null UInt8, status_key String, labels UInt64",
+    "org_id, model_key, hour_ns, seal",
+)
 _SEALED_LLM_CALLS = _sealed(
     "sealed_llm_calls",
     "dim String, key String, key_null UInt8, calls UInt64, errors UInt64, in_tokens Int64, "
@@ -305,7 +310,14 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
         4,
         "sealed hours: exact aggregates of each hour past a grace period (models, metrics, "
         "LLM totals, stats read them), the hours sealed and the hours written into since",
-        (_SEALED_HOURS, _SEAL_DIRTY, _SEALED_PREDICTIONS, _SEALED_LABEL_ROWS, _SEALED_LLM_CALLS),
+        (
+            _SEALED_HOURS,
+            _SEAL_DIRTY,
+            _SEALED_PREDICTIONS,
+            _SEALED_LABEL_ROWS,
+            _SEALED_LABELS,
+            _SEALED_LLM_CALLS,
+        ),
     ),
 )
 """(version, description, statements); statements name the database as ``{db}``."""
@@ -318,12 +330,12 @@ MIGRATIONS_TABLE = (
 TELEMETRY_TABLES = (
     "spans", "predictions", "prediction_traces", "llm_calls", "operations", "labels", "label_rows", "rollups",
     "rollups_hourly", "span_traces", "sealed_predictions", "sealed_label_rows", "sealed_llm_calls",
-    "sealed_hours", "seal_dirty",
+    "sealed_labels", "sealed_hours", "seal_dirty",
 )  # fmt: skip
 """The tables that hold telemetry (retention drops their old day partitions)."""
 DAY_COLUMNS = {
     "rollups": "minute", "rollups_hourly": "hour", "sealed_predictions": "hour", "sealed_label_rows": "hour",
-    "sealed_llm_calls": "hour", "sealed_hours": "hour", "seal_dirty": "hour",
+    "sealed_llm_calls": "hour", "sealed_labels": "hour", "sealed_hours": "hour", "seal_dirty": "hour",
 }  # fmt: skip
 SEAL_BOOKS = ("sealed_hours", "seal_dirty")
 """The sealing's own tables, of every organisation: retention drops their days; the prune of
@@ -347,6 +359,7 @@ SHARDING_KEYS = {
     "sealed_predictions": "cityHash64(org_id, hour_ns)",
     "sealed_label_rows": "cityHash64(org_id, hour_ns)",
     "sealed_llm_calls": "cityHash64(org_id, hour_ns)",
+    "sealed_labels": "cityHash64(org_id, hour_ns)",
 }
 """Sharded ClickHouse (:mod:`.cluster`): the shard of each table's rows, by the trace they came
 from. Every version of a ``ReplacingMergeTree`` key, and every replay of a span, lands on one

@@ -137,6 +137,16 @@ LABEL_ROWS = Spec(
     ),
 )  # fmt: skip
 
+LABELS = Spec(
+    "sealed_labels",
+    # each label's newest version (its model and time are every version's; its status changes)
+    "(SELECT org_id, model_name, status, time_ns FROM {db}.labels WHERE 1{where} "
+    "ORDER BY version DESC LIMIT 1 BY org_id, trace_id, span_id)",
+    "time_ns",
+    (("model_key", "ifNull(model_name, '')"), ("model_null", "isNull(model_name)"), ("status_key", "status")),
+    (("labels", "count()", "sum(labels)"),),
+)
+
 LLM_DIMENSIONS = {"user": "user_id", "service": "service", "model": "request_model", "provider": "provider"}
 """The LLM totals' groups that are sealed, and their column (a session is one conversation:
 an unbounded key, read from the rows)."""
@@ -161,7 +171,7 @@ def llm_spec(dimension: str) -> Spec:
     )
 
 
-SPECS = (PREDICTIONS, LABEL_ROWS, *(llm_spec(dimension) for dimension in LLM_DIMENSIONS))
+SPECS = (PREDICTIONS, LABEL_ROWS, LABELS, *(llm_spec(dimension) for dimension in LLM_DIMENSIONS))
 
 
 # --- reads -----------------------------------------------------------------------------------
