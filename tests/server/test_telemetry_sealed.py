@@ -54,8 +54,8 @@ def _books(store: ClickHouseStore, before: int = 2**63) -> tuple[int, int]:
     """(hours sealed, markers not resolved of the hours before ``before``)."""
     ((hours,),) = store.x.execute(f"SELECT uniqExact(hour_ns) FROM {store.db}.sealed_hours")
     ((open_markers,),) = store.x.execute(
-        f"SELECT count() FROM (SELECT hour_ns, marker FROM {store.db}.seal_dirty "
-        "WHERE hour_ns < %(before)s GROUP BY hour_ns, marker HAVING max(resolved) = 0)",
+        f"SELECT count() FROM (SELECT kind, hour_ns, marker FROM {store.db}.seal_dirty "
+        "WHERE hour_ns < %(before)s GROUP BY kind, hour_ns, marker HAVING max(resolved) = 0)",
         {"before": before},
     )
     return int(hours), int(open_markers)
@@ -87,7 +87,7 @@ async def test_sealed_hours_give_sqlites_answers(
     hours, open_markers = _books(store)
     assert hours >= 1
     assert (open_markers == 0) is seal_last  # the later exports marked the hour written into
-    plan = sealed.plan(store.x, store.db, Window(T0 - HOUR, T0 + HOUR))
+    plan = sealed.plan(store.x, store.db, Window(T0 - HOUR, T0 + HOUR), "predictions")
     assert bool(plan.sealed) is seal_last  # sealed: the hour is read from its aggregates
 
 
@@ -188,7 +188,7 @@ async def test_hours_sealed_then_written_into_stay_exact(
     await _send(engines, first)
     # the hours that ended 15 minutes before: the first three; the last two stay rows
     assert store.seal(BASE + 3 * HOUR + sealed.SEAL_AFTER_NS) == 3
-    plan = sealed.plan(store.x, store.db, Window())
+    plan = sealed.plan(store.x, store.db, Window(), "predictions")
     assert [hour for hour, _ in plan.sealed] == [BASE, BASE + HOUR, BASE + 2 * HOUR]
     await _same(telemetry_engine, sqlite, "sealed")
 
@@ -212,6 +212,25 @@ async def test_hours_sealed_then_written_into_stay_exact(
     assert _books(store, BASE + 3 * HOUR)[1] == 0  # (the hours not sealed yet keep theirs)
     await _same(telemetry_engine, sqlite, "sealed again")
 
+    # a label alone: only the labels' aggregates of its prediction's hour are computed again
+    def count(table: str) -> int:
+        return int(store.x.execute(f"SELECT count() FROM {store.db}.{table}")[0][0])
+
+    llm_rows, label_rows = count("sealed_llm_calls"), count("sealed_label_rows")
+    await _send(
+        engines, body(spans.label(trace0, [1], target=span0, row_indices=[0], start_ns=BASE + 4 * HOUR))
+    )
+    marked = store.x.execute(
+        f"SELECT DISTINCT kind, hour_ns FROM (SELECT kind, hour_ns, marker FROM {store.db}.seal_dirty "
+        "WHERE hour_ns < %(sealed)s GROUP BY kind, hour_ns, marker HAVING max(resolved) = 0)",
+        {"sealed": BASE + 3 * HOUR},
+    )
+    assert [(kind, int(hour)) for kind, hour in marked] == [("labels", BASE)]
+    await _same(telemetry_engine, sqlite, "relabelled")
+    assert store.seal(BASE + 3 * HOUR + sealed.SEAL_AFTER_NS) == 1
+    assert count("sealed_llm_calls") == llm_rows and count("sealed_label_rows") > label_rows
+    await _same(telemetry_engine, sqlite, "relabelled, sealed")
+
     # two servers racing on a replay: both passed the replay check, both store the export
     storage = telemetry_engine[0]
     with storage.engine.connect() as connection:
@@ -220,7 +239,7 @@ async def test_hours_sealed_then_written_into_stay_exact(
     # (stats also reads the per-minute rollups, which count a raced replay twice on ClickHouse)
     await _same(telemetry_engine, sqlite, "raced replay", stats=False)
     assert store.seal(BASE + 5 * HOUR + sealed.SEAL_AFTER_NS) >= 5
-    assert [hour for hour, _ in sealed.plan(store.x, store.db, Window()).sealed] == [
+    assert [hour for hour, _ in sealed.plan(store.x, store.db, Window(), "predictions").sealed] == [
         BASE + hour * HOUR for hour in range(5)
     ]
     await _same(telemetry_engine, sqlite, "raced replay, sealed", stats=False)
@@ -228,7 +247,9 @@ async def test_hours_sealed_then_written_into_stay_exact(
     # an organisation's prune cuts an hour: read from the rows until computed again
     cutoff = BASE + HOUR + 30 * 60_000_000_000
     store.prune(cutoff, org_id)
-    assert BASE + HOUR not in [hour for hour, _ in sealed.plan(store.x, store.db, Window()).sealed]
+    assert BASE + HOUR not in [
+        hour for hour, _ in sealed.plan(store.x, store.db, Window(), "predictions").sealed
+    ]
 
 
 def test_the_lease_holder_seals_the_past_hours(clickhouse_url: str, tmp_path: Path) -> None:  # noqa: F811
@@ -248,7 +269,7 @@ def test_the_lease_holder_seals_the_past_hours(clickhouse_url: str, tmp_path: Pa
             loop.stop()
         assert loop.runs >= 1
         # every hour with predictions, then the empty hours up to 15 minutes ago: all sealed
-        plan = sealed.plan(store.x, store.db, Window(BASE, BASE + 5 * HOUR))
+        plan = sealed.plan(store.x, store.db, Window(BASE, BASE + 5 * HOUR), "predictions")
         assert [hour for hour, _ in plan.sealed] == [BASE + hour * HOUR for hour in range(5)]
         assert plan.raw == ()
         (model,) = store.list_models("org")

@@ -257,18 +257,27 @@ class ClickHouseStore(LlmReads, CatalogReads, MetricsReads, DetectionReads, Drif
                 [list(column) for column in zip(*rollup_rows, strict=True)],
             ),
         ]
-        times = [p.time_ns for p in predictions] + [call.time_ns for call in llm_calls]
+        label_times: set[int] = set()
         try:
             _wait(first)
             if predictions or labels:
                 join = ClickHouseLabelJoin(self.x, org_id, self._next_version())
                 join.join(predictions, labels)
-                times.extend(join.times_ns)
+                label_times = join.times_ns
         finally:
             _wait(rest)
         # the past hours written into, once their rows are stored: read from the rows until
         # the sealing job has computed them again (before the spans: a retry marks them again)
-        sealed.mark(self.x, db, sealed.hours_to_mark(times, time.time_ns()))
+        now = time.time_ns()
+        sealed.mark(
+            self.x,
+            db,
+            {
+                "predictions": sealed.hours_to_mark((p.time_ns for p in predictions), now),
+                "labels": sealed.hours_to_mark(label_times, now),
+                "llm": sealed.hours_to_mark((call.time_ns for call in llm_calls), now),
+            },
+        )
         self.x.insert_columns(
             f"{db}.spans",
             ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
@@ -319,7 +328,8 @@ class ClickHouseStore(LlmReads, CatalogReads, MetricsReads, DetectionReads, Drif
                     deleted[table] = deleted.get(table, 0) + int(rows)
             return deleted
         # the cutoff's hour loses some of its rows: read from the rows until computed again
-        sealed.mark(self.x, self.db, [cutoff_s * 1_000_000_000 // sealed.HOUR_NS * sealed.HOUR_NS])
+        cut_hour = cutoff_s * 1_000_000_000 // sealed.HOUR_NS * sealed.HOUR_NS
+        sealed.mark(self.x, self.db, {kind: [cut_hour] for kind in sealed.KINDS})
         for x, db in self._locals():
             for table in TELEMETRY_TABLES:
                 if table in SEAL_BOOKS:

@@ -225,13 +225,13 @@ _SPAN_TRACES_BACKFILL = (
 
 _HOUR_DAY = f"hour DateTime DEFAULT {_SECONDS.format(column='hour_ns')}"
 _SEALED_HOURS = (
-    "CREATE TABLE IF NOT EXISTS {db}.sealed_hours (hour_ns UInt64, seal UInt64, "
-    f"{_HOUR_DAY}) ENGINE = MergeTree() PARTITION BY toYYYYMMDD(hour) ORDER BY (hour_ns, seal)"
+    "CREATE TABLE IF NOT EXISTS {db}.sealed_hours (hour_ns UInt64, kind String, seal UInt64, "
+    f"{_HOUR_DAY}) ENGINE = MergeTree() PARTITION BY toYYYYMMDD(hour) ORDER BY (kind, hour_ns, seal)"
 )
 _SEAL_DIRTY = (
-    "CREATE TABLE IF NOT EXISTS {db}.seal_dirty (hour_ns UInt64, marker UInt64, resolved UInt8, "
-    f"{_HOUR_DAY}) ENGINE = ReplacingMergeTree(resolved) PARTITION BY toYYYYMMDD(hour) "
-    "ORDER BY (hour_ns, marker)"
+    "CREATE TABLE IF NOT EXISTS {db}.seal_dirty (hour_ns UInt64, kind String, marker UInt64, "
+    f"resolved UInt8, {_HOUR_DAY}) ENGINE = ReplacingMergeTree(resolved) PARTITION BY toYYYYMMDD(hour) "
+    "ORDER BY (kind, hour_ns, marker)"
 )
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,9 +69,10 @@ def _bucket(value: str, buckets: int) -> str:
 class Spec:
     """One aggregate: its table, its keys (column, raw expression) and its sums (column, raw
     aggregate, merging aggregate), and the raw rows it is computed from (``{where}``: the
-    conditions; the source names the database as ``{db}``)."""
+    conditions; the source names the database as ``{db}``), and its kind (:data:`KINDS`)."""
 
     table: str
+    kind: str
     source: str
     time_column: str
     keys: tuple[tuple[str, str], ...]
@@ -88,6 +89,7 @@ _VERSION_KEYS = (
 _LATENCY_BUCKET = _bucket("latency_ms", LATENCY_BUCKETS)
 PREDICTIONS = Spec(
     "sealed_predictions",
+    "predictions",
     "{db}.predictions FINAL WHERE 1{where}",
     "time_ns",
     _VERSION_KEYS,
@@ -111,6 +113,7 @@ _PAIR = f"(ifNull(task, '') = '{CLASSIFICATION}' AND isNotNull(pred_class) AND i
 _DELAY = "((toInt64(label_time_ns) - toInt64(pred_time_ns)) / 1e9)"
 LABEL_ROWS = Spec(
     "sealed_label_rows",
+    "labels",
     # the labelled rows in force: each row's newest version, not withdrawn
     "(SELECT org_id, model_name, model_version, environment, task, pred_class, pred_num, label_class, "
     "label_num, pred_time_ns, label_time_ns, deleted FROM {db}.label_rows WHERE 1{where} "
@@ -139,6 +142,7 @@ LABEL_ROWS = Spec(
 
 LABELS = Spec(
     "sealed_labels",
+    "labels",
     # each label's newest version (its model and time are every version's; its status changes)
     "(SELECT org_id, model_name, status, time_ns FROM {db}.labels WHERE 1{where} "
     "ORDER BY version DESC LIMIT 1 BY org_id, trace_id, span_id)",
@@ -157,6 +161,7 @@ def llm_spec(dimension: str) -> Spec:
     column = LLM_DIMENSIONS[dimension]
     return Spec(
         "sealed_llm_calls",
+        "llm",
         "{db}.llm_calls FINAL WHERE 1{where}",
         "time_ns",
         (("dim", f"'{dimension}'"), ("key", f"ifNull({column}, '')"), ("key_null", f"isNull({column})")),
@@ -171,6 +176,11 @@ def llm_spec(dimension: str) -> Spec:
     )
 
 
+KINDS = ("predictions", "labels", "llm")
+"""What a write changes, each sealed and marked on its own: predictions (their rows), labels
+(label versions and labelled rows, which labels and late predictions change), LLM calls. So
+labels arriving for the last hours' predictions compute those hours' label aggregates again,
+not the LLM totals of every user in them."""
 SPECS = (PREDICTIONS, LABEL_ROWS, LABELS, *(llm_spec(dimension) for dimension in LLM_DIMENSIONS))
 
 
@@ -187,8 +197,9 @@ class Plan:
     raw: tuple[Range, ...]
 
 
-def plan(x: Executor, db: str, window: Window) -> Plan:
-    """The whole hours of ``window`` sealed and not marked since, and the rest of it as ranges."""
+def plan(x: Executor, db: str, window: Window, kind: str) -> Plan:
+    """The whole hours of ``window`` sealed for ``kind`` (:data:`KINDS`) and not marked since,
+    and the rest of it as ranges."""
     since, until = window.since_ns, window.until_ns
     first = None if since is None else -(-since // HOUR_NS) * HOUR_NS
     last = None if until is None else until // HOUR_NS * HOUR_NS
@@ -196,7 +207,8 @@ def plan(x: Executor, db: str, window: Window) -> Plan:
         return Plan((), ((since, until),))
     whole = Window(first, None if last is None else last - HOUR_NS + 1)
     where, params = window_sql(whole, "hour_ns")
-    where += partition_sql(whole, "hour")
+    where += partition_sql(whole, "hour") + " AND kind = %(kind)s"
+    params["kind"] = kind
     found = x.execute(
         f"SELECT hour_ns, max(seal) FROM {db}.sealed_hours WHERE 1{where} AND hour_ns NOT IN ("
         f"SELECT hour_ns FROM {db}.seal_dirty WHERE 1{where} GROUP BY hour_ns, marker "
@@ -247,7 +259,7 @@ def combined(
     (more aggregates of the key columns and sums). ``equal``: key columns to match (by their
     raw expression on the rows); ``tail``: SQL after the ``GROUP BY``
     (an order, a limit), with ``params``."""
-    where = plan(x, db, window)
+    where = plan(x, db, window, spec.kind)
     params = {**(params or {}), "org": org_id}
     conditions = ""
     raw_conditions = ""
@@ -297,61 +309,68 @@ def hours_to_mark(times_ns: Iterable[int], now_ns: int) -> set[int]:
     return {hour for t in times_ns if (hour := t // HOUR_NS * HOUR_NS) + HOUR_NS <= now_ns - MARK_AFTER_NS}
 
 
-def mark(x: Executor, db: str, hours: Iterable[int]) -> None:
-    """Mark ``hours`` as written into since they were sealed (after the rows are stored)."""
-    found = sorted(set(hours))
-    if found:
-        x.insert(
-            f"{db}.seal_dirty",
-            ("hour_ns", "marker", "resolved"),
-            [(hour, secrets.randbits(63), 0) for hour in found],
-        )
+def mark(x: Executor, db: str, hours: Mapping[str, Iterable[int]]) -> None:
+    """Mark the hours of each kind as written into since sealed (after the rows are stored)."""
+    found = [
+        (hour, kind, secrets.randbits(63), 0)
+        for kind, of_kind in hours.items()
+        for hour in sorted(set(of_kind))
+    ]
+    x.insert(f"{db}.seal_dirty", ("hour_ns", "kind", "marker", "resolved"), found)
 
 
 def seal(x: Executor, db: str, now_ns: int | None = None) -> int:
     """Seal the hours that ended :data:`SEAL_AFTER_NS` before ``now_ns`` (the clock by default),
-    and compute again those marked since; the hours computed."""
+    and compute again those marked since, kind by kind; the hours computed."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     frontier = (now_ns - SEAL_AFTER_NS) // HOUR_NS * HOUR_NS  # the first hour not to seal
     markers = [
-        (int(hour), int(marker))
-        for hour, marker in x.execute(
-            f"SELECT hour_ns, marker FROM {db}.seal_dirty GROUP BY hour_ns, marker HAVING max(resolved) = 0"
+        (kind, int(hour), int(marker))
+        for kind, hour, marker in x.execute(
+            f"SELECT kind, hour_ns, marker FROM {db}.seal_dirty GROUP BY kind, hour_ns, marker "
+            "HAVING max(resolved) = 0"
         )
     ]
-    ((newest, count, last_seal),) = x.execute(
-        f"SELECT max(hour_ns), count(), max(seal) FROM {db}.sealed_hours"
-    )
-    start = int(newest) + HOUR_NS if int(count) else 0
-    hours = {hour for hour, _ in markers if hour < frontier}
-    for day in _days_with_rows(x, db, start, frontier):
-        hours.update(range(max(start, day * _DAY_NS), min(frontier, (day + 1) * _DAY_NS), HOUR_NS))
-    if not hours:
-        return 0
-    version = max(time.time_ns(), int(last_seal or 0) + 1)
-    by_day: dict[int, list[int]] = {}
-    for hour in sorted(hours):
-        by_day.setdefault(hour // _DAY_NS, []).append(hour)
-    for day_hours in by_day.values():
-        _compute(x, db, day_hours, version)
-        x.insert(f"{db}.sealed_hours", ("hour_ns", "seal"), [(hour, version) for hour in day_hours])
-    resolved = [(hour, marker, 1) for hour, marker in markers if hour in hours]
-    x.insert(f"{db}.seal_dirty", ("hour_ns", "marker", "resolved"), resolved)
-    return len(hours)
+    newest = {
+        kind: (int(hour), int(last))
+        for kind, hour, last in x.execute(
+            f"SELECT kind, max(hour_ns), max(seal) FROM {db}.sealed_hours GROUP BY kind"
+        )
+    }
+    version = max([time.time_ns(), *(last + 1 for _, last in newest.values())])
+    computed: set[int] = set()
+    for kind in KINDS:
+        specs = [spec for spec in SPECS if spec.kind == kind]
+        start = newest[kind][0] + HOUR_NS if kind in newest else 0
+        hours = {hour for of_kind, hour, _ in markers if of_kind == kind and hour < frontier}
+        for day in _days_with_rows(x, db, specs, start, frontier):
+            hours.update(range(max(start, day * _DAY_NS), min(frontier, (day + 1) * _DAY_NS), HOUR_NS))
+        by_day: dict[int, list[int]] = {}
+        for hour in sorted(hours):
+            by_day.setdefault(hour // _DAY_NS, []).append(hour)
+        for day_hours in by_day.values():
+            _compute(x, db, specs, day_hours, version)
+            x.insert(
+                f"{db}.sealed_hours",
+                ("hour_ns", "kind", "seal"),
+                [(hour, kind, version) for hour in day_hours],
+            )
+        resolved = [
+            (hour, kind, marker, 1) for of_kind, hour, marker in markers if of_kind == kind and hour in hours
+        ]
+        x.insert(f"{db}.seal_dirty", ("hour_ns", "kind", "marker", "resolved"), resolved)
+        computed |= hours
+    return len(computed)
 
 
-def _days_with_rows(x: Executor, db: str, start: int, end: int) -> set[int]:
-    """The days (ns // day) of ``[start, end)`` that the aggregated tables hold rows of: the
-    hours of days without any are left unsealed (a read finds no partition of them)."""
+def _days_with_rows(x: Executor, db: str, specs: Sequence[Spec], start: int, end: int) -> set[int]:
+    """The days (ns // day) of ``[start, end)`` that the tables ``specs`` aggregate hold rows
+    of: the hours of days without any are left unsealed (a read finds no partition of them)."""
     if start >= end:
         return set()
     params: dict[str, Any] = {}
     days: set[int] = set()
-    for table, column in (
-        ("predictions", "time_ns"),
-        ("llm_calls", "time_ns"),
-        ("label_rows", "pred_time_ns"),
-    ):
+    for table, column in sorted({(spec.table.removeprefix("sealed_"), spec.time_column) for spec in specs}):
         where = ranges_sql([(start, end)], column, params)
         found = x.execute(
             f"SELECT DISTINCT intDiv({column}, {_DAY_NS}) FROM {db}.{table} WHERE 1{where}", params
@@ -360,10 +379,10 @@ def _days_with_rows(x: Executor, db: str, start: int, end: int) -> set[int]:
     return days
 
 
-def _compute(x: Executor, db: str, hours: list[int], version: int) -> None:
+def _compute(x: Executor, db: str, specs: Sequence[Spec], hours: list[int], version: int) -> None:
     """Aggregate ``hours`` (of one day) of every organisation under seal ``version``."""
     params: dict[str, Any] = {"hours": value_set(hours), "seal": version}
-    for spec in SPECS:
+    for spec in specs:
         where = ranges_sql([(hours[0], hours[-1] + HOUR_NS)], spec.time_column, params)
         where += f" AND intDiv({spec.time_column}, {HOUR_NS}) * {HOUR_NS} IN %(hours)s"
         hour = f"intDiv({spec.time_column}, {HOUR_NS}) * {HOUR_NS} AS hour_ns"
