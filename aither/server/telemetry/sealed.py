@@ -8,13 +8,15 @@ transactions, so here a job computes them after the fact:
 
 - **sealing** (:func:`seal`, run by one server: the holder of the lease): every hour that ended
   :data:`SEAL_AFTER_NS` ago is aggregated from the raw rows, with ``FINAL`` and ``LIMIT 1 BY``
-  (an hour is one partition-pruned read), into ``sealed_predictions``, ``sealed_label_rows``
-  and ``sealed_llm_calls``, each row tagged with the computation's ``seal`` (a number that
-  grows); then ``sealed_hours`` records (hour, seal). Reads take an hour's rows of its newest
-  seal only, so a computation cut short, or an older one, is never read.
+  (an hour is one partition-pruned read), into ``sealed_predictions``, ``sealed_label_rows``,
+  ``sealed_labels`` and ``sealed_llm_calls``, each row tagged with the computation's ``seal``
+  (a number that grows); then ``sealed_hours`` records (hour, kind, seal). Reads take an hour's
+  rows of its newest seal only, so a computation cut short, or an older one, is never read.
+  Each kind of row (:data:`KINDS`) is sealed, marked and computed again on its own.
 - **writing into a past hour** (a late span, a replay, a label for an old prediction, which
   adds, withdraws or replaces labelled rows): ingest, once the rows are stored, adds a marker
-  to ``seal_dirty`` for each hour older than :data:`MARK_AFTER_NS` it wrote into. An hour with
+  to ``seal_dirty`` for each hour older than :data:`MARK_AFTER_NS` it wrote into (and each
+  kind of row it wrote there). An hour with
   a marker not yet resolved is read from the raw rows. The job reads the markers, computes
   their hours again, records the new seal, then resolves the markers it read (a marker added
   meanwhile stays: its rows may have missed the computation). A marker's rows were stored
@@ -29,7 +31,13 @@ Clocks: the job seals an hour 15 minutes after its end, ingest marks the hours t
 minutes before it writes, so servers' clocks may differ by up to 10 minutes (less the time
 an insert takes). The aggregates are ``MergeTree`` tables, never replaced in place: an hour
 computed again adds rows under a new seal, and a read in flight keeps reading the seal it
-planned with.
+planned with; the older seals' rows stay until retention drops their day.
+
+One job at a time: two running at once could each resolve markers the other's computation
+missed, so it runs under the lease (:class:`~.seal_loop.SealLoop`).
+
+Not sealed: the LLM totals by session (an unbounded key, read from the rows) and the stats'
+per-minute rollups (their own materialized views, :mod:`.schema`).
 """
 
 from __future__ import annotations
