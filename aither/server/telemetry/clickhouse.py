@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any
@@ -174,10 +174,11 @@ class ClickHouseStore(LlmReads, CatalogReads, MetricsReads, DetectionReads, Drif
             applied.update(self.shards.distribute(up_to))
         return sorted(applied)
 
-    def seal(self, now_ns: int | None = None) -> int:
+    def seal(self, now_ns: int | None = None, held: Callable[[], bool] | None = None) -> int:
         """Seal the hours past their grace period, and compute again those written into since
-        (:func:`.sealed.seal`); the hours computed. One server runs it: the lease's holder."""
-        return sealed.seal(self.x, self.db, now_ns)
+        (:func:`.sealed.seal`); the hours computed. One server runs it: the lease's holder
+        (``held``: whether it still is)."""
+        return sealed.seal(self.x, self.db, now_ns, held)
 
     def migrations(self) -> list[int]:
         """The versions applied, in order."""

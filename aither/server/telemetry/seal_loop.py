@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from functools import partial
 
 from . import TelemetryStore
 
@@ -33,13 +34,17 @@ class SealLoop:
         self._stop.set()
         self._thread.join(timeout)
 
+    def _holds(self, token: int) -> bool:
+        return self.lease() == token
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self.lease() is None:
+            token = self.lease()
+            if token is None:
                 self._stop.wait(min(self.every_s, 1.0))  # not the holder: look again soon
                 continue
             try:
-                self.store.seal()
+                self.store.seal(held=partial(self._holds, token))
                 self.runs += 1
             except Exception:
                 logger.exception("aither server: sealing ClickHouse hours failed; it will be tried again")

@@ -45,7 +45,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -327,9 +327,11 @@ def mark(x: Executor, db: str, hours: Mapping[str, Iterable[int]]) -> None:
     x.insert(f"{db}.seal_dirty", ("hour_ns", "kind", "marker", "resolved"), found)
 
 
-def seal(x: Executor, db: str, now_ns: int | None = None) -> int:
+def seal(x: Executor, db: str, now_ns: int | None = None, held: Callable[[], bool] | None = None) -> int:
     """Seal the hours that ended :data:`SEAL_AFTER_NS` before ``now_ns`` (the clock by default),
-    and compute again those marked since, kind by kind; the hours computed."""
+    and compute again those marked since, kind by kind; the hours computed. ``held``: whether
+    this server still holds the lease, asked before each record and resolution is written (a
+    holder paused past its lease stops there: the next holder computes those hours again)."""
     now_ns = time.time_ns() if now_ns is None else now_ns
     frontier = (now_ns - SEAL_AFTER_NS) // HOUR_NS * HOUR_NS  # the first hour not to seal
     markers = [
@@ -358,11 +360,15 @@ def seal(x: Executor, db: str, now_ns: int | None = None) -> int:
             by_day.setdefault(hour // _DAY_NS, []).append(hour)
         for day_hours in by_day.values():
             _compute(x, db, specs, day_hours, version)
+            if held is not None and not held():
+                return len(computed)
             x.insert(
                 f"{db}.sealed_hours",
                 ("hour_ns", "kind", "seal"),
                 [(hour, kind, version) for hour in day_hours],
             )
+        if held is not None and not held():
+            return len(computed)
         resolved = [
             (hour, kind, marker, 1) for of_kind, hour, marker in markers if of_kind == kind and hour in hours
         ]
