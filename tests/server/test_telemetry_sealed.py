@@ -277,5 +277,11 @@ def test_the_lease_holder_seals_the_past_hours(clickhouse_url: str, tmp_path: Pa
         assert plan.raw == ()
         (model,) = store.list_models("org")
         assert (model["predictions"], model["errors"]) == (5, 1)
+        # a year and more of sealed hours before them: the reads still fit in one query
+        year = [(BASE - hour * HOUR, "predictions", T0 + hour) for hour in range(1, 9_001)]
+        store.x.insert(f"{store.db}.sealed_hours", ("hour_ns", "kind", "seal"), year)
+        assert len(sealed.plan(store.x, store.db, Window(), "predictions").sealed) > 9_000
+        (model,) = store.list_models("org")
+        assert (model["predictions"], model["errors"]) == (5, 1)
     finally:
         store.close()

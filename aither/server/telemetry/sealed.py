@@ -279,16 +279,21 @@ def combined(
     names = [name for name, _ in spec.keys] + [name for name, _, _ in spec.sums]
     branches = []
     if where.sealed:
+        # the plan's (hour, seal) pairs, said without listing them (a year is 8,760, past the
+        # longest query ClickHouse takes): its hours as runs, each hour's newest seal up to the
+        # plan's newest (a later computation of them has a higher one; see :func:`_runs`)
         hours = [hour for hour, _ in where.sealed]
-        params["sealed"] = value_set(list(where.sealed))
+        runs = " OR ".join(f"(hour_ns >= {low} AND hour_ns <= {high})" for low, high in _runs(hours))
+        params.update(kind=spec.kind, top=max(seal for _, seal in where.sealed))
         bounds, hour_params = window_sql(Window(min(hours), max(hours) + 1), "hour_ns")
         bounds += partition_sql(Window(min(hours), max(hours) + 1), "hour")
         params.update({f"h_{name}": value for name, value in hour_params.items()})
         for name in hour_params:
             bounds = bounds.replace(f"%({name})s", f"%(h_{name})s")
         branches.append(
-            f"SELECT {', '.join(names)} FROM {db}.{spec.table} WHERE org_id = %(org)s{bounds} "
-            f"AND (hour_ns, seal) IN %(sealed)s{conditions}"
+            f"SELECT {', '.join(names)} FROM {db}.{spec.table} WHERE org_id = %(org)s{bounds} AND ({runs}) "
+            f"AND (hour_ns, seal) IN (SELECT hour_ns, max(seal) FROM {db}.sealed_hours WHERE kind = %(kind)s "
+            f"AND seal <= %(top)s AND ({runs}) GROUP BY hour_ns){conditions}"
         )
     if where.raw:
         raw_where = f" AND org_id = %(org)s{ranges_sql(where.raw, spec.time_column, params)}{raw_conditions}"
@@ -299,6 +304,25 @@ def combined(
         f"GROUP BY {', '.join(group)}{tail}",
         params,
     )
+
+
+def _runs(hours: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted hours as runs of consecutive ones: (first, last) each.
+
+    Why the runs and the plan's newest seal name the plan's pairs exactly: an hour of the plan
+    was sealed and not marked when planned. The job computes an hour again only for a marker
+    it read before computing and resolves after recording, so an hour of the plan gets no new
+    computation that the plan could have seen; a later one has a seal above every seal recorded
+    when it began, so above the plan's. A computation under way when planned records other
+    hours too, with a seal up to the plan's newest, but those hours are not in the plan's runs.
+    """
+    runs: list[tuple[int, int]] = []
+    for hour in hours:
+        if runs and runs[-1][1] + HOUR_NS == hour:
+            runs[-1] = (runs[-1][0], hour)
+        else:
+            runs.append((hour, hour))
+    return runs
 
 
 def _raw_select(spec: Spec, db: str, where: str, extra_keys: Sequence[str] = ()) -> str:
