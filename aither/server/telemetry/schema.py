@@ -367,5 +367,8 @@ shard, so ``FINAL`` (which replaces rows within a shard) and ``LIMIT 1 BY`` stay
 versions share its own trace; a labelled row's versions come from different labels, possibly in
 other traces, but share the PREDICTION's trace. A prediction and its ``prediction_traces`` row
 share a shard, so migration 2's backfill copies within each shard. A rollup key's rows go to one
-shard (its merges then pay off; reads merge the states of every shard anyway). A migration that
+shard (its merges then pay off; reads merge the states of every shard anyway). The sealed
+hours' aggregates (:mod:`.sealed`) go by organisation and hour, their books by hour: every
+read sums them over all shards, and the job's ``FINAL`` runs on each shard's own rows, where
+replays sit with their first copy. A migration that
 alters a table must alter its ``Distributed`` table too (created ``AS`` the local one)."""
