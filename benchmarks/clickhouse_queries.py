@@ -7,7 +7,10 @@ predictions of 4 models in 4 versions each and 2 environments spread over 30 day
 a label for 30 % of them (the label, its labelled row and its span, as the join writes them),
 LLM calls of 3 providers, 6 models, 1,000 users, 5 services, with their spans, and the
 per-minute rollups through the ``rollup_input`` Null table and its materialized views (minutes
-and hours), as ingest writes them. The tables are merged (``OPTIMIZE ... FINAL``), the state they settle at.
+and hours), as ingest writes them. The tables are merged (``OPTIMIZE ... FINAL``), the state
+they settle at, and the sealing job runs once, leaving what the lease holder's loop (every
+minute) leaves in steady state: every hour that ended 15 minutes ago sealed
+(:mod:`aither.server.telemetry.sealed`), the rest read from the rows.
 
 Then every read the API serves from ClickHouse is timed through the store class itself
 (:class:`aither.server.telemetry.clickhouse.ClickHouseStore`, the methods behind the routes),
@@ -378,6 +381,11 @@ def main() -> None:
         now_ns = time.time_ns() // MINUTE_NS * MINUTE_NS
         print(f"filling {args.predictions:,} predictions and {args.llm_calls:,} LLM calls ...", flush=True)
         fill(store, args.predictions, args.llm_calls, now_ns)
+        # as in steady state: the sealing job (run by the lease's holder every minute) has sealed
+        # every hour that ended 15 minutes ago; the reads take those from the aggregates
+        began = time.perf_counter()
+        hours = store.seal(now_ns)
+        print(f"  sealing {hours} hours: {time.perf_counter() - began:.1f} s", flush=True)
         (version,) = store.x.execute("SELECT version()")[0]
         results = []
         for name, fn in reads(store, now_ns):

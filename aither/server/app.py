@@ -78,6 +78,12 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
             if resolved.retention_s is not None
             else None
         )
+        # ClickHouse: the past hours' exact aggregates, which the reads over weeks read
+        seal_loop = None
+        if app.state.storage.telemetry is not None:  # imported here: ClickHouse is an extra
+            from .telemetry.seal_loop import SealLoop
+
+            seal_loop = SealLoop(app.state.storage.telemetry, lease.token).start()
         try:
             app.state.bootstrap = await run_in_threadpool(first_start, app.state.storage, resolved)
             dispatcher = AlertDispatcher(app.state.storage, link_base=resolved.base_url, lease=lease.token)
@@ -87,6 +93,8 @@ def create_app(settings: ServerSettings | None = None, storage: Storage | None =
         finally:
             if retention is not None:
                 await run_in_threadpool(retention.stop)
+            if seal_loop is not None:
+                await run_in_threadpool(seal_loop.stop)
             if isinstance(app.state.alert_sink, AlertDispatcher):  # before the storage it writes to
                 await run_in_threadpool(app.state.alert_sink.stop)
                 app.state.alert_sink = NullSink()

@@ -14,7 +14,7 @@ import dataclasses
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -151,16 +151,24 @@ async def _send_in_one_transaction(storage: Storage, http: httpx.AsyncClient) ->
     assert storage.writer.batches == batches + 2  # the holding job's, then the stream's
 
 
-async def _answers(storage: Storage, settings: ServerSettings, batched: bool = False) -> dict[str, Any]:
+async def _answers(
+    storage: Storage,
+    settings: ServerSettings,
+    batched: bool = False,
+    after: Mapping[int, Callable[[], Any]] | None = None,
+) -> dict[str, Any]:
+    """The answers to every read after the stream (``after``: what to run once export i is in)."""
     # as with several servers: the clocks and latest calls come from the store (on ClickHouse,
     # from ClickHouse), never from this server's memory
     storage.detection.shared = True
     async with api_client(storage, settings) as http:
         if batched:
             await _send_in_one_transaction(storage, http)
-        for payload in STREAM if not batched else ():
+        for index, payload in enumerate(STREAM if not batched else ()):
             response = await http.post("/v1/traces", content=payload, headers=PROTOBUF)
             assert response.status_code == 200, response.content
+            if after and index in after:
+                after[index]()
         recent = _window_rules(storage)
 
         async def get(path: str, **params: Any) -> Any:

@@ -12,7 +12,7 @@ answer 501.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
@@ -104,6 +104,10 @@ class TelemetryStore(Source, Protocol):
     ) -> list[str]: ...
 
     def prune(self, before_ns: int, org_id: str | None = None) -> dict[str, int]: ...
+
+    def seal(self, now_ns: int | None = None, held: Callable[[], bool] | None = None) -> int:
+        """Seal the past hours' aggregates (:mod:`.sealed`); the lease's holder runs it."""
+        ...
 
     def close(self) -> None: ...
 

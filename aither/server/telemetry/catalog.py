@@ -9,7 +9,8 @@ from ..storage.queries import Rows, parse_json
 from ..storage.window import Window
 from .client import Executor
 from .conditions import equal_sql, partition_sql, read_page, window_sql
-from .labels import LABEL_COLUMNS, LATEST_LABEL_ROWS, LATEST_LABELS
+from .labels import LABEL_COLUMNS, LATEST_LABELS
+from .sealed import LABEL_ROWS, PREDICTIONS, combined
 
 
 class CatalogReads:
@@ -21,29 +22,30 @@ class CatalogReads:
     def list_models(self, org_id: str, window: Window | None = None) -> list[dict[str, Any]]:
         """One row per model and version (as :func:`aither.server.storage.queries.list_models`)."""
         window = window or Window()
-        where, params = window_sql(window, "time_ns", partitions=True)
         names = (
             "model_name", "model_version", "predictions", "rows", "errors", "first_seen_ns",
-            "last_seen_ns", "framework", "model_class", "environment", "task",
+            "last_seen_ns", "framework", "model_class", "task", "environment",
         )  # fmt: skip
-        found = self.x.execute(
-            "SELECT model_name, model_version, count(), sum(ifNull(output_rows, 0)), sum(is_error), "
-            "min(time_ns), max(time_ns), max(framework), max(model_class), max(environment), max(task) "
-            f"FROM {self.db}.predictions FINAL WHERE org_id = %(org)s{where} "
-            "GROUP BY model_name, model_version ORDER BY model_name, model_version",
-            {**params, "org": org_id},
-        )
-        models = [dict(zip(names, row, strict=True)) for row in found]
-        label_where, label_params = window_sql(window, "pred_time_ns", partitions=True)
-        latest = LATEST_LABEL_ROWS.format(db=self.db, where=label_where)
-        labelled = {
-            (name, version): int(count)
-            for name, version, count in self.x.execute(
-                f"SELECT model_name, model_version, count() FROM ({latest}) WHERE deleted = 0 "
-                "GROUP BY model_name, model_version",
-                {**label_params, "org": org_id},
-            )
-        }
+        # whole sealed hours from their aggregates, the rest from the rows (exact either way)
+        found = combined(
+            self.x, self.db, PREDICTIONS, org_id, window, ("model_name", "version", "version_null"),
+            extra=("max(if(env_null = 1, NULL, env))",),
+            tail=" ORDER BY model_name, version_null, version",
+        )  # fmt: skip
+        models = []
+        for row in found:
+            sums = dict(zip((name for name, _, _ in PREDICTIONS.sums), row[3:-1], strict=True))
+            values = (
+                row[0], None if int(row[2]) else row[1], sums["predictions"], sums["out_rows"],
+                sums["errors"], sums["first_ns"], sums["last_ns"], sums["max_framework"],
+                sums["max_model_class"], sums["max_task"], row[-1],
+            )  # fmt: skip
+            models.append(dict(zip(names, values, strict=True)))
+        labelled: dict[tuple[str, str | None], int] = {}
+        for name, version, version_null, count, *_ in combined(
+            self.x, self.db, LABEL_ROWS, org_id, window, ("model_name", "version", "version_null")
+        ):
+            labelled[(name, None if int(version_null) else version)] = int(count)
         for model in models:
             for key in ("predictions", "rows", "errors", "first_seen_ns", "last_seen_ns"):
                 model[key] = int(model[key])

@@ -11,21 +11,19 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 from typing import Any
 
-from ..analysis.quality import classification_scores
-from ..analysis.scoring import CLASSIFICATION, REGRESSION
 from ..detection import rollups as rollup_math
 from ..detection.rollups import HOUR_NS, MINUTE_NS, Rollup, RollupKey
 from ..ingest.records import DecodedBatch
-from ..storage.filters import LabelFilter, LlmCallFilter, ModelScope, Paging, PredictionFilter
-from ..storage.metrics import DELAY_QUANTILES, EXACT_PERCENTILES_UP_TO, LATENCY_QUANTILES, quantiles_of
+from ..storage.filters import LabelFilter, LlmCallFilter, Paging, PredictionFilter
 from ..storage.queries import Rows, give_labels, parse_json, parse_spans
 from ..storage.schema import LATENCY_COLUMNS
 from ..storage.window import Window
+from . import sealed
 from .catalog import CatalogReads
 from .client import Executor, NativeExecutor, open_executor, value_set
 from .cluster import Shards
@@ -33,8 +31,9 @@ from .conditions import equal_sql, partition_sql, read_page, window_sql
 from .dashboard import DashboardReads
 from .detection import DetectionReads
 from .drift import DriftReads
-from .labels import LATEST_LABEL_ROWS, ClickHouseLabelJoin, span_number
+from .labels import ClickHouseLabelJoin, span_number
 from .llm import LlmReads
+from .metrics import MetricsReads, scope_columns
 from .schema import (
     DAY_COLUMNS,
     HISTOGRAM,
@@ -42,6 +41,7 @@ from .schema import (
     MIGRATIONS_TABLE,
     ROLLUP_KEY,
     ROLLUP_SUM_TYPES,
+    SEAL_BOOKS,
     TELEMETRY_TABLES,
 )
 
@@ -97,29 +97,6 @@ def _wait(futures: Sequence[Future[None]]) -> None:
         raise errors[0]
 
 
-def _scope_columns(scope: ModelScope) -> dict[str, str | None]:
-    """The parts of a scope, by their column in ``predictions``."""
-    return {"model_name": scope.model, "model_version": scope.version, "environment": scope.environment}
-
-
-def _version_entry(
-    version: str | None, count: int, rows: int, errors: int, latency_sum: float
-) -> dict[str, Any]:
-    return {
-        "version": version,
-        "predictions": count,
-        "rows": rows,
-        "errors": errors,
-        "error_rate": errors / count if count else 0.0,
-        "latency_ms": {"mean": latency_sum / count if count else None},
-        "labelled_rows": 0,
-        "label_coverage": 0.0,
-        "label_delay_s": None,
-        "classification": None,
-        "regression": None,
-    }
-
-
 def _apply_migrations(x: Executor, db: str, up_to: int | None) -> list[int]:
     """Apply to ``db`` the migrations its ``schema_migrations`` does not list; the versions applied."""
     x.execute(MIGRATIONS_TABLE.format(db=db))
@@ -146,7 +123,7 @@ def _await_mutations(x: Executor, db: str, deadline_s: float = 300.0) -> None:
         pause.wait(0.05)
 
 
-class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, DashboardReads):
+class ClickHouseStore(LlmReads, CatalogReads, MetricsReads, DetectionReads, DriftReads, DashboardReads):
     """Telemetry in ClickHouse (a server, or chDB in-process). Thread-safe."""
 
     def __init__(self, executor: Executor) -> None:
@@ -196,6 +173,12 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, Dashbo
         if self.shards is not None:
             applied.update(self.shards.distribute(up_to))
         return sorted(applied)
+
+    def seal(self, now_ns: int | None = None, held: Callable[[], bool] | None = None) -> int:
+        """Seal the hours past their grace period, and compute again those written into since
+        (:func:`.sealed.seal`); the hours computed. One server runs it: the lease's holder
+        (``held``: whether it still is)."""
+        return sealed.seal(self.x, self.db, now_ns, held)
 
     def migrations(self) -> list[int]:
         """The versions applied, in order."""
@@ -275,12 +258,27 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, Dashbo
                 [list(column) for column in zip(*rollup_rows, strict=True)],
             ),
         ]
+        label_times: set[int] = set()
         try:
             _wait(first)
             if predictions or labels:
-                ClickHouseLabelJoin(self.x, org_id, self._next_version()).join(predictions, labels)
+                join = ClickHouseLabelJoin(self.x, org_id, self._next_version())
+                join.join(predictions, labels)
+                label_times = join.times_ns
         finally:
             _wait(rest)
+        # the past hours written into, once their rows are stored: read from the rows until
+        # the sealing job has computed them again (before the spans: a retry marks them again)
+        now = time.time_ns()
+        sealed.mark(
+            self.x,
+            db,
+            {
+                "predictions": sealed.hours_to_mark((p.time_ns for p in predictions), now),
+                "labels": sealed.hours_to_mark(label_times, now),
+                "llm": sealed.hours_to_mark((call.time_ns for call in llm_calls), now),
+            },
+        )
         self.x.insert_columns(
             f"{db}.spans",
             ("org_id", *_SPAN_COLUMNS, "received_at_ns"),
@@ -330,8 +328,13 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, Dashbo
                     x.execute(f"ALTER TABLE {db}.{table} DROP PARTITION {partition}")
                     deleted[table] = deleted.get(table, 0) + int(rows)
             return deleted
+        # the cutoff's hour loses some of its rows: read from the rows until computed again
+        cut_hour = cutoff_s * 1_000_000_000 // sealed.HOUR_NS * sealed.HOUR_NS
+        sealed.mark(self.x, self.db, {kind: [cut_hour] for kind in sealed.KINDS})
         for x, db in self._locals():
             for table in TELEMETRY_TABLES:
+                if table in SEAL_BOOKS:
+                    continue
                 day_column = DAY_COLUMNS.get(table, "time")
                 where = f"org_id = %(org)s AND {day_column} < toDateTime(%(cutoff)s)"
                 params = {"org": org_id, "cutoff": cutoff_s}
@@ -383,123 +386,19 @@ class ClickHouseStore(LlmReads, CatalogReads, DetectionReads, DriftReads, Dashbo
                 totals.setdefault(key, Rollup()).merge(Rollup.from_row(sums_of))
         return list(totals.items())
 
-    def _label_rows(self, where: str) -> str:
-        """The labelled rows now in force, as a ``FROM`` source (``where``: on their key columns)."""
-        return f"({LATEST_LABEL_ROWS.format(db=self.db, where=where)}) WHERE deleted = 0"
-
-    def scored_rows(
-        self, org_id: str, since_ns: int, until_ns: int
-    ) -> dict[tuple[str, str], tuple[int, int, int]]:
-        """Per (model, version or ''): labelled rows, correctly classified, classified (for stats)."""
-        where, params = window_sql(Window(since_ns, until_ns), "pred_time_ns", partitions=True)
-        rows = self.x.execute(
-            "SELECT model_name, model_version, count(), sum(pred_class = label_class), count(label_class) "
-            f"FROM {self._label_rows(where)} GROUP BY model_name, model_version",
-            {"org": org_id, **params},
-        )
-        return {(name, version or ""): (int(n), int(ok or 0), int(k)) for name, version, n, ok, k in rows}
-
     def label_status_counts(self, org_id: str, model: str | None) -> dict[str, int]:
         """Labels by join status: those naming ``model``, or naming none when it is None."""
-        # the model a label names is every version's: filter before picking the newest, and
-        # sort only the columns the count needs
-        condition = "isNull(model_name)" if model is None else "model_name = %(model)s"
-        rows = self.x.execute(
-            f"SELECT status, count() FROM (SELECT trace_id, span_id, status FROM {self.db}.labels "
-            f"WHERE org_id = %(org)s AND {condition} ORDER BY version DESC LIMIT 1 BY trace_id, span_id) "
-            "GROUP BY status",
-            {"org": org_id, "model": model},
+        # whole sealed hours from their aggregates, the rest from the labels' newest versions
+        named = {"model_key": model or "", "model_null": int(model is None)}
+        found = sealed.combined(
+            self.x, self.db, sealed.LABELS, org_id, Window(), ("status_key",), equal=named
         )
-        return {status: int(count) for status, count in rows}
-
-    def model_metrics(self, org_id: str, scope: ModelScope) -> list[dict[str, Any]]:
-        """Metrics of ``scope.model`` per version, as :func:`aither.server.storage.metrics.model_metrics`."""
-        where, params = window_sql(scope.window, "time_ns", partitions=True)
-        where += equal_sql(_scope_columns(scope), params)
-        params["org"] = org_id
-        source = f"{self.db}.predictions FINAL WHERE org_id = %(org)s{where}"
-        versions: dict[str | None, dict[str, Any]] = {}
-        for key, count, rows, errors, latency_sum, first, last, task in self.x.execute(
-            "SELECT model_version, count(), sum(ifNull(output_rows, 0)), sum(is_error), sum(latency_ms), "
-            f"min(time_ns), max(time_ns), argMax(task, time_ns) FROM {source} GROUP BY model_version",
-            params,
-        ):
-            versions[key] = _version_entry(key, int(count), int(rows), int(errors), float(latency_sum))
-            versions[key].update(first_seen_ns=int(first), last_seen_ns=int(last), task=task)
-        if not versions:
-            return []
-        total = sum(entry["predictions"] for entry in versions.values())
-        latencies = self._quantiles("latency_ms", source, params, LATENCY_QUANTILES, total)
-        for key, values in latencies.items():
-            if key in versions:
-                versions[key]["latency_ms"].update(zip(("p50", "p90", "p99"), values, strict=True))
-
-        label_where, label_params = window_sql(scope.window, "pred_time_ns", partitions=True)
-        # label rows carry their model and version; the environment is filtered after the join
-        label_where += equal_sql({"model_name": scope.model, "model_version": scope.version}, params)
-        labelled = self._label_rows(label_where)
-        labelled += equal_sql({"environment": scope.environment}, params)
-        params.update(label_params)
-        # the difference in integers, then seconds: as floats, 1.8e18 ns would lose 256 ns steps
-        delay = "(toInt64(label_time_ns) - toInt64(pred_time_ns)) / 1e9"
-        for key, count, mean_delay, max_delay in self.x.execute(
-            f"SELECT model_version, count(), avg({delay}), max({delay}) FROM {labelled} "
-            "GROUP BY model_version",
-            params,
-        ):
-            if key in versions:
-                entry = versions[key]
-                entry["labelled_rows"] = int(count)
-                entry["label_coverage"] = min(1.0, int(count) / entry["rows"]) if entry["rows"] else 0.0
-                entry["label_delay_s"] = {"mean": float(mean_delay), "max": float(max_delay)}
-        delays = self._quantiles(delay, labelled, params, DELAY_QUANTILES, total)
-        for key, values in delays.items():
-            if key in versions and versions[key]["label_delay_s"] is not None:
-                versions[key]["label_delay_s"].update(zip(("p50", "p90"), values, strict=True))
-        confusion: dict[str | None, dict[tuple[str, str], int]] = defaultdict(dict)
-        for key, predicted, true, count in self.x.execute(
-            f"SELECT model_version, pred_class, label_class, count() FROM {labelled} "
-            "AND task = %(classification)s AND isNotNull(pred_class) AND isNotNull(label_class) "
-            "GROUP BY model_version, pred_class, label_class",
-            {**params, "classification": CLASSIFICATION},
-        ):
-            confusion[key][(predicted, true)] = int(count)
-        for key, matrix in confusion.items():
-            if key in versions:
-                versions[key]["classification"] = classification_scores(matrix)
-        for key, count, abs_sum, square_sum in self.x.execute(
-            "SELECT model_version, count(), sum(abs(pred_num - label_num)), sum((pred_num - label_num) * "
-            f"(pred_num - label_num)) FROM {labelled} AND task = %(regression)s AND isNotNull(pred_num) "
-            "AND isNotNull(label_num) GROUP BY model_version",
-            {**params, "regression": REGRESSION},
-        ):
-            if key in versions and count:
-                versions[key]["regression"] = {
-                    "mae": float(abs_sum) / count,
-                    "rmse": (float(square_sum) / count) ** 0.5,
-                    "scored_rows": int(count),
-                }
-        return sorted(versions.values(), key=lambda entry: entry["last_seen_ns"], reverse=True)
-
-    def _quantiles(
-        self, value: str, source: str, params: dict[str, Any], qs: Sequence[float], total: int
-    ) -> dict[str | None, list[float]]:
-        """Per version: exact interpolated quantiles (as ``percentile_cont``) of ``value`` up to
-        :data:`EXACT_PERCENTILES_UP_TO` rows, ClickHouse's t-digest estimate past them."""
-        if total > EXACT_PERCENTILES_UP_TO:  # sorting every value here would cost seconds
-            levels = ", ".join(str(q) for q in qs)
-            found = self.x.execute(
-                f"SELECT model_version, quantilesTDigest({levels})({value}) FROM {source} "
-                "GROUP BY model_version",
-                params,
-            )
-            return {key: [float(v) for v in values] for key, values in found}
-        return quantiles_of(self.x.execute(f"SELECT model_version, {value} FROM {source}", params), qs)
+        return {status: int(count) for status, count in found}
 
     def list_predictions(self, org_id: str, where: PredictionFilter, page: Paging) -> Rows:
         """A page of predictions, newest first (as :func:`aither.server.storage.queries.list_predictions`)."""
         sql, params = window_sql(where.window, "time_ns")
-        sql += equal_sql(_scope_columns(where), params)
+        sql += equal_sql(scope_columns(where), params)
         if where.error is not None:
             sql += f" AND is_error = {int(where.error)}"
         if where.labelled is not None:

@@ -61,6 +61,9 @@ class ClickHouseLabelJoin:
         self.org_id = org_id
         self.version = version
         self.environments: dict[int, str | None] = {}
+        self.times_ns: set[int] = set()
+        """The times of the label versions and labelled rows written (the labels' times, the
+        predictions' times): the hours whose aggregates they change."""
 
     def _query(self, template: str, where: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return self.x.execute(template.format(db=self.db, where=where), {"org": self.org_id, **params})
@@ -160,6 +163,7 @@ class ClickHouseLabelJoin:
                 key = (fields["trace_id"], fields["span_id"])
                 writes.append((_Placement(0, fields["time_ns"], new_target, rows), key))
         self.x.insert(f"{self.db}.labels", LABEL_COLUMNS, label_out)
+        self.times_ns.update(row[LABEL_COLUMNS.index("time_ns")] for row in label_out)
         self._withdraw(withdrawn)
         self._write_rows(writes)
 
@@ -208,6 +212,7 @@ class ClickHouseLabelJoin:
             {"org": self.org_id, "labels": value_set(labels)},
         )
         index = LABEL_ROW_COLUMNS.index
+        self.times_ns.update(int(row[index("pred_time_ns")]) for row in found)
         self.x.insert(
             f"{self.db}.label_rows",
             LABEL_ROW_COLUMNS,
@@ -237,6 +242,7 @@ class ClickHouseLabelJoin:
         out = []
         for (_, _, row_index), (placement, (label_trace, label_span), row) in wanted.items():
             p = placement.prediction
+            self.times_ns.add(p.time_ns)
             out.append(
                 (
                     self.org_id, p.model_name, p.trace_id, p.span_id, row_index, label_trace, label_span,

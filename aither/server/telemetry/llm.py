@@ -9,6 +9,7 @@ from ..storage.queries import COST_ORDER_DIGITS, Rows, parse_json
 from ..storage.window import Window
 from .client import Executor, value_set
 from .conditions import equal_sql, read_page, window_sql
+from .sealed import LLM_DIMENSIONS, combined, llm_spec
 
 LLM_READ_COLUMNS = (
     "id", "trace_id", "span_id", "name", "operation", "provider", "request_model", "response_model",
@@ -69,15 +70,27 @@ class LlmReads:
         self, org_id: str, group_by: str, *, window: Window | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Calls, errors, tokens and cost per group, costliest first (as the relational read)."""
-        column = _GROUPS[group_by]
-        where, params = window_sql(window or Window(), "time_ns", partitions=True)
-        found = self.x.execute(
-            f"SELECT {column} AS key, count() AS calls, sum(is_error), sum(ifNull(input_tokens, 0)), "
-            "sum(ifNull(output_tokens, 0)), sum(ifNull(cost_usd, 0)) AS cost, sum(isNull(cost_usd)) "
-            f"FROM {self.db}.llm_calls FINAL WHERE org_id = %(org)s{where} GROUP BY {column} "
-            f"ORDER BY round(cost, {COST_ORDER_DIGITS}) DESC, calls DESC, {column} LIMIT %(limit)s",
-            {**params, "org": org_id, "limit": limit},
-        )
+        if group_by in LLM_DIMENSIONS:  # whole sealed hours from their aggregates, the rest from rows
+            found: list[tuple[Any, ...]] = [
+                (None if int(key_null) else key, *sums)
+                for _, key, key_null, *sums in combined(
+                    self.x, self.db, llm_spec(group_by), org_id, window or Window(),
+                    ("dim", "key", "key_null"), equal={"dim": group_by},
+                    tail=f" ORDER BY round(sum(cost), {COST_ORDER_DIGITS}) DESC, sum(calls) DESC, "
+                    "key_null, key LIMIT %(limit)s",
+                    params={"limit": limit},
+                )
+            ]  # fmt: skip
+        else:
+            column = _GROUPS[group_by]
+            where, params = window_sql(window or Window(), "time_ns", partitions=True)
+            found = self.x.execute(
+                f"SELECT {column} AS key, count() AS calls, sum(is_error), sum(ifNull(input_tokens, 0)), "
+                "sum(ifNull(output_tokens, 0)), sum(ifNull(cost_usd, 0)) AS cost, sum(isNull(cost_usd)) "
+                f"FROM {self.db}.llm_calls FINAL WHERE org_id = %(org)s{where} GROUP BY {column} "
+                f"ORDER BY round(cost, {COST_ORDER_DIGITS}) DESC, calls DESC, {column} LIMIT %(limit)s",
+                {**params, "org": org_id, "limit": limit},
+            )
         return [
             {
                 "key": key,

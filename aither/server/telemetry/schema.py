@@ -223,6 +223,55 @@ _SPAN_TRACES_BACKFILL = (
     f"INSERT INTO {{db}}.span_traces ({_SPAN_TRACES_COLUMNS}) SELECT {_SPAN_TRACES_COLUMNS} FROM {{db}}.spans"
 )
 
+_HOUR_DAY = f"hour DateTime DEFAULT {_SECONDS.format(column='hour_ns')}"
+_SEALED_HOURS = (
+    "CREATE TABLE IF NOT EXISTS {db}.sealed_hours (hour_ns UInt64, kind String, seal UInt64, "
+    f"{_HOUR_DAY}) ENGINE = MergeTree() PARTITION BY toYYYYMMDD(hour) ORDER BY (kind, hour_ns, seal)"
+)
+_SEAL_DIRTY = (
+    "CREATE TABLE IF NOT EXISTS {db}.seal_dirty (hour_ns UInt64, kind String, marker UInt64, "
+    f"resolved UInt8, {_HOUR_DAY}) ENGINE = ReplacingMergeTree(resolved) PARTITION BY toYYYYMMDD(hour) "
+    "ORDER BY (kind, hour_ns, marker)"
+)
+
+
+def _sealed(name: str, columns: str, order_by: str) -> str:
+    """An aggregate table of sealed hours: each (hour, seal) one computation of the hour."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {{db}}.{name} (org_id String, hour_ns UInt64, seal UInt64, "
+        f"{columns}, {_HOUR_DAY}) ENGINE = MergeTree() PARTITION BY toYYYYMMDD(hour) "
+        f"ORDER BY ({order_by})"
+    )
+
+
+_SEALED_PREDICTIONS = _sealed(
+    "sealed_predictions",
+    "model_name String, version String, version_null UInt8, env String, env_null UInt8, "
+    "predictions UInt64, out_rows Int64, errors UInt64, latency_sum Float64, first_ns UInt64, "
+    "last_ns UInt64, last_task String, max_framework Nullable(String), "
+    "max_model_class Nullable(String), max_task Nullable(String), latency_histogram Array(UInt64)",
+    "org_id, model_name, hour_ns, seal",
+)
+_SEALED_LABEL_ROWS = _sealed(
+    "sealed_label_rows",
+    "model_name String, version String, version_null UInt8, env String, env_null UInt8, "
+    "task_key String, pair UInt8, pred_key String, label_key String, labelled UInt64, correct UInt64, "
+    "classified UInt64, num_rows UInt64, abs_err_sum Float64, sq_err_sum Float64, delay_sum Float64, "
+    "delay_max Float64, delay_histogram Array(UInt64)",
+    "org_id, model_name, hour_ns, seal",
+)
+_SEALED_LABELS = _sealed(
+    "sealed_labels",
+    "model_key String, model_null UInt8, status_key String, labels UInt64",
+    "org_id, model_key, hour_ns, seal",
+)
+_SEALED_LLM_CALLS = _sealed(
+    "sealed_llm_calls",
+    "dim String, key String, key_null UInt8, calls UInt64, errors UInt64, in_tokens Int64, "
+    "out_tokens Int64, cost Float64, unpriced UInt64",
+    "org_id, dim, hour_ns, seal",
+)
+
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (
         1,
@@ -257,6 +306,19 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             _SPAN_TRACES_BACKFILL,
         ),
     ),
+    (
+        4,
+        "sealed hours: exact aggregates of each hour past a grace period (models, metrics, "
+        "LLM totals, stats read them), the hours sealed and the hours written into since",
+        (
+            _SEALED_HOURS,
+            _SEAL_DIRTY,
+            _SEALED_PREDICTIONS,
+            _SEALED_LABEL_ROWS,
+            _SEALED_LABELS,
+            _SEALED_LLM_CALLS,
+        ),
+    ),
 )
 """(version, description, statements); statements name the database as ``{db}``."""
 
@@ -267,10 +329,17 @@ MIGRATIONS_TABLE = (
 
 TELEMETRY_TABLES = (
     "spans", "predictions", "prediction_traces", "llm_calls", "operations", "labels", "label_rows", "rollups",
-    "rollups_hourly", "span_traces",
+    "rollups_hourly", "span_traces", "sealed_predictions", "sealed_label_rows", "sealed_llm_calls",
+    "sealed_labels", "sealed_hours", "seal_dirty",
 )  # fmt: skip
 """The tables that hold telemetry (retention drops their old day partitions)."""
-DAY_COLUMNS = {"rollups": "minute", "rollups_hourly": "hour"}
+DAY_COLUMNS = {
+    "rollups": "minute", "rollups_hourly": "hour", "sealed_predictions": "hour", "sealed_label_rows": "hour",
+    "sealed_llm_calls": "hour", "sealed_labels": "hour", "sealed_hours": "hour", "seal_dirty": "hour",
+}  # fmt: skip
+SEAL_BOOKS = ("sealed_hours", "seal_dirty")
+"""The sealing's own tables, of every organisation: retention drops their days; the prune of
+one organisation leaves them (it marks the cutoff's hour written into instead)."""
 """The ``DateTime`` column a table is partitioned by, where it is not ``time``."""
 
 SHARDING_KEYS = {
@@ -285,6 +354,12 @@ SHARDING_KEYS = {
     "rollups": "cityHash64(org_id, minute_ns, kind, service, model, version, environment)",
     "rollups_hourly": "cityHash64(org_id, hour_ns, kind, service, model, version, environment)",
     "span_traces": "cityHash64(trace_id)",
+    "sealed_hours": "cityHash64(hour_ns)",
+    "seal_dirty": "cityHash64(hour_ns)",
+    "sealed_predictions": "cityHash64(org_id, hour_ns)",
+    "sealed_label_rows": "cityHash64(org_id, hour_ns)",
+    "sealed_llm_calls": "cityHash64(org_id, hour_ns)",
+    "sealed_labels": "cityHash64(org_id, hour_ns)",
 }
 """Sharded ClickHouse (:mod:`.cluster`): the shard of each table's rows, by the trace they came
 from. Every version of a ``ReplacingMergeTree`` key, and every replay of a span, lands on one
@@ -292,5 +367,8 @@ shard, so ``FINAL`` (which replaces rows within a shard) and ``LIMIT 1 BY`` stay
 versions share its own trace; a labelled row's versions come from different labels, possibly in
 other traces, but share the PREDICTION's trace. A prediction and its ``prediction_traces`` row
 share a shard, so migration 2's backfill copies within each shard. A rollup key's rows go to one
-shard (its merges then pay off; reads merge the states of every shard anyway). A migration that
+shard (its merges then pay off; reads merge the states of every shard anyway). The sealed
+hours' aggregates (:mod:`.sealed`) go by organisation and hour, their books by hour: every
+read sums them over all shards, and the job's ``FINAL`` runs on each shard's own rows, where
+replays sit with their first copy. A migration that
 alters a table must alter its ``Distributed`` table too (created ``AS`` the local one)."""
