@@ -37,12 +37,12 @@ from .metrics import MetricsReads, scope_columns
 from .schema import (
     DAY_COLUMNS,
     HISTOGRAM,
-    MIGRATIONS,
-    MIGRATIONS_TABLE,
     ROLLUP_KEY,
     ROLLUP_SUM_TYPES,
     SEAL_BOOKS,
     TELEMETRY_TABLES,
+    pending_migrations,
+    record_migration,
 )
 
 logger = logging.getLogger("aither.server")
@@ -99,15 +99,11 @@ def _wait(futures: Sequence[Future[None]]) -> None:
 
 def _apply_migrations(x: Executor, db: str, up_to: int | None) -> list[int]:
     """Apply to ``db`` the migrations its ``schema_migrations`` does not list; the versions applied."""
-    x.execute(MIGRATIONS_TABLE.format(db=db))
-    done = {row[0] for row in x.execute(f"SELECT version FROM {db}.schema_migrations")}
     applied = []
-    for version, description, statements in MIGRATIONS:
-        if version in done or (up_to is not None and version > up_to):
-            continue
+    for version, description, statements in pending_migrations(x, db, up_to):
         for statement in statements:  # each IF NOT EXISTS: a migration cut short runs again
             x.execute(statement.format(db=db))
-        x.insert(f"{db}.schema_migrations", ("version", "description"), [(version, description)])
+        record_migration(x, db, version, description)
         applied.append(version)
     return applied
 

@@ -22,7 +22,7 @@ import re
 
 from ..storage.engine import DatabaseURLError
 from .client import NativeExecutor
-from .schema import MIGRATIONS, MIGRATIONS_TABLE, SHARDING_KEYS
+from .schema import MIGRATIONS, SHARDING_KEYS, pending_migrations, record_migration
 
 _CREATED = re.compile(r"CREATE TABLE IF NOT EXISTS \{db\}\.(\w+)")
 
@@ -71,18 +71,14 @@ class Shards:
         """Create the entry's ``Distributed`` tables of the migrations it does not list yet; the
         versions recorded (the shards' own tables exist by then)."""
         db, x = self.entry.database, self.entry
-        x.execute(MIGRATIONS_TABLE.format(db=db))
-        done = {row[0] for row in x.execute(f"SELECT version FROM {db}.schema_migrations")}
         applied = []
-        for version, description, statements in MIGRATIONS:
-            if version in done or (up_to is not None and version > up_to):
-                continue
+        for version, description, statements in pending_migrations(x, db, up_to):
             for table in created_tables(statements):
                 x.execute(
                     f"CREATE TABLE IF NOT EXISTS {db}.{table} AS {self.local}.{table} ENGINE = "
                     f"Distributed('{self.cluster}', '{self.local}', '{table}', {SHARDING_KEYS[table]})"
                 )
-            x.insert(f"{db}.schema_migrations", ("version", "description"), [(version, description)])
+            record_migration(x, db, version, description)
             applied.append(version)
         self._refuse_unsharded()
         return applied

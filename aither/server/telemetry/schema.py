@@ -14,6 +14,11 @@ A migration is applied once; ``schema_migrations`` records which.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client import Executor
+
 ROLLUP_KEY = ("org_id", "minute_ns", "kind", "service", "model", "version", "environment")
 ROLLUP_SUM_TYPES = {
     "count": "UInt64",
@@ -327,6 +332,20 @@ MIGRATIONS_TABLE = (
     "applied_at DateTime DEFAULT now()) ENGINE = MergeTree() ORDER BY version"
 )
 
+
+def pending_migrations(x: Executor, db: str, up_to: int | None) -> list[tuple[int, str, tuple[str, ...]]]:
+    """The migrations ``db``'s ``schema_migrations`` does not list yet (up to ``up_to``), in
+    order; the table is made first if it is not there."""
+    x.execute(MIGRATIONS_TABLE.format(db=db))
+    done = {row[0] for row in x.execute(f"SELECT version FROM {db}.schema_migrations")}
+    return [m for m in MIGRATIONS if m[0] not in done and (up_to is None or m[0] <= up_to)]
+
+
+def record_migration(x: Executor, db: str, version: int, description: str) -> None:
+    """List migration ``version`` as applied in ``db``."""
+    x.insert(f"{db}.schema_migrations", ("version", "description"), [(version, description)])
+
+
 TELEMETRY_TABLES = (
     "spans", "predictions", "prediction_traces", "llm_calls", "operations", "labels", "label_rows", "rollups",
     "rollups_hourly", "span_traces", "sealed_predictions", "sealed_label_rows", "sealed_llm_calls",
@@ -337,10 +356,10 @@ DAY_COLUMNS = {
     "rollups": "minute", "rollups_hourly": "hour", "sealed_predictions": "hour", "sealed_label_rows": "hour",
     "sealed_llm_calls": "hour", "sealed_labels": "hour", "sealed_hours": "hour", "seal_dirty": "hour",
 }  # fmt: skip
+"""The ``DateTime`` column a table is partitioned by, where it is not ``time``."""
 SEAL_BOOKS = ("sealed_hours", "seal_dirty")
 """The sealing's own tables, of every organisation: retention drops their days; the prune of
 one organisation leaves them (it marks the cutoff's hour written into instead)."""
-"""The ``DateTime`` column a table is partitioned by, where it is not ``time``."""
 
 SHARDING_KEYS = {
     "spans": "cityHash64(trace_id)",
