@@ -186,6 +186,39 @@ async def test_a_malformed_stats_sample_is_stored_and_skipped(client, send, span
     assert monitor_for(storage.engine).errors == 0
 
 
+async def test_cells_that_are_lists_or_mappings_are_left_out(client, send, spans, storage) -> None:  # type: ignore[no-untyped-def]
+    """A reference data set or a stats sample whose cells are arrays or objects (a column of
+    lists; what a fuzzer sends) is read without them, as missing values, not a 500."""
+    from otlp_builder import attributes
+
+    response = await client.post(
+        "/api/v1/models/nested/reference",
+        json={
+            "columns": ["a", "b"],
+            "rows": [[[], 1.5], [{"x": 1}, 2.5], [[[1]], "c"]],
+            "outputs": [[[]], {}, 1],
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["rows"] == 3
+    sample = {"columns": ["a", "b"], "rows": [[[1, 2], 0.5], [{"k": "v"}, 1.5]]}
+    span = spans.prediction("nested", [1, 0], rows=2)
+    span.attributes.extend(attributes({sc.ML_FEATURES_STATS_SAMPLE: json.dumps(sample)}))
+    await send(span)
+    assert monitor_for(storage.engine).errors == 0
+
+
+def test_a_drift_table_holds_scalars_only() -> None:
+    from aither.server.drift.reference import input_table, output_table
+
+    table = input_table(["a", "b"], [[[], 1], [{"x": 1}, "NaN"], ["s", True]])
+    assert table == {"a": ["s"], "b": [1, True]}
+    assert output_table([{}, [[0.2, 0.8]], "yes", None, "Infinity"]) == {
+        "prediction": ["1", "yes"],
+        "confidence": [0.8],
+    }
+
+
 async def test_labels_with_a_rising_error_rate_raise_concept_drift(client, send, spans) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(6)
     for b in range(6):  # 50 labelled rows a call: 100 reference rows, then windows of 100

@@ -37,14 +37,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_cell(value: Any) -> bool:
+    """A value a drift column holds: a string, number or boolean. A list or mapping in a cell
+    (a column of arrays, a malformed request) is left out, as a missing value is, and so are the
+    SDK encoder's strings for NaN and infinities."""
+    return isinstance(value, (str, int, float)) and value not in _NON_FINITE
+
+
 def input_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     """Rows of feature values as columns (a short row leaves the missing cells out)."""
     table: Table = {str(name): [] for name in columns}
     names = list(table)
     for row in rows:
         for name, value in zip(names, row, strict=False):
-            # the SDK's encoder writes NaN and infinities as strings: missing, not categories
-            if value is not None and value not in _NON_FINITE:
+            if _is_cell(value):
                 table[name].append(value)
     return table
 
@@ -62,7 +68,7 @@ def output_table(values: Sequence[Any]) -> Table:
             best = max(range(len(numbers)), key=numbers.__getitem__)
             table[PREDICTION].append(str(best))
             table[CONFIDENCE].append(float(numbers[best]))
-        elif value is not None:
+        elif _is_cell(value):
             table[PREDICTION].append(value)
     if not table[CONFIDENCE]:
         del table[CONFIDENCE]
