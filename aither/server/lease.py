@@ -26,7 +26,8 @@ import secrets
 import socket
 import threading
 import time
-from typing import Final
+from collections.abc import Callable
+from typing import Final, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -198,3 +199,53 @@ class LeaseKeeper:
     def _run(self) -> None:
         while not self._stop.wait(self.ttl_s / 3):
             self.renew()
+
+
+_Loop = TypeVar("_Loop", bound="HolderLoop")
+
+
+class HolderLoop:
+    """Periodic work of the lease's holder, on its own thread: :meth:`work` every ``every_s``
+    seconds while ``lease`` says this server holds the lease (its fencing token, or None); with
+    no ``lease``, always (a server alone). A run that fails is logged and tried again at the
+    next; a server that does not hold the lease looks again within a second."""
+
+    name = "aither-loop"
+    """The thread's name."""
+    what = "periodic work"
+    """What the log says failed."""
+
+    def __init__(self, every_s: float, lease: Callable[[], int | None] | None = None) -> None:
+        self.every_s = every_s
+        self.lease = lease
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self.runs = 0
+        self.ran = threading.Event()
+        """Set once a run has completed (for whoever must know the loop has run)."""
+
+    def work(self, token: int | None) -> None:
+        """One run, under fencing token ``token`` (None with no lease)."""
+        raise NotImplementedError
+
+    def start(self: _Loop) -> _Loop:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            token = self.lease() if self.lease is not None else None
+            if self.lease is not None and token is None:
+                self._stop.wait(min(self.every_s, 1.0))  # not the holder: look again soon
+                continue
+            try:
+                self.work(token)
+                self.runs += 1
+                self.ran.set()
+            except Exception:
+                logger.exception("aither server: %s failed; it will be tried again", self.what)
+            self._stop.wait(self.every_s)

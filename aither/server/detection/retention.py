@@ -11,8 +11,6 @@ so a server under steady load with retention on stops growing.
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..lease import HolderLoop
 from ..storage import label_rollups, llm_rollups
 from ..storage.schema import (
     anomalies,
@@ -38,7 +37,6 @@ from .rollups import prune_hourly
 if TYPE_CHECKING:
     from ..storage import Storage
 
-logger = logging.getLogger("aither.server")
 BATCH_ROWS = 5_000
 # steps that delete a span of minutes (hours) at a time, until none is left
 _BY_MINUTE = ("rollups", "rollups_hourly", "label_rollups", "llm_rollups")
@@ -175,13 +173,16 @@ def _incremental_vacuum(connection: Connection) -> None:
         cursor.fetchall()  # each step frees one page: read it to the end
 
 
-class RetentionLoop:
+class RetentionLoop(HolderLoop):
     """Prunes everything older than ``retention_s`` every ``every_s`` seconds, on its own thread.
 
     ``lease``: with several servers on one database, a function that says whether this server
     holds the lease (its fencing token, or None); only the holder prunes. Pruning twice would
     be harmless (the same deletes), but it would double the load for nothing.
     """
+
+    name = "aither-retention"
+    what = "retention"
 
     def __init__(
         self,
@@ -192,32 +193,8 @@ class RetentionLoop:
         lease: Callable[[], int | None] | None = None,
     ) -> None:
         self.storage = storage
-        self.lease = lease
         self.retention_s = retention_s
-        self.every_s = every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="aither-retention", daemon=True)
-        self.runs = 0
-        self.ran = threading.Event()
-        """Set once a prune has completed (for whoever must know the loop has run)."""
+        super().__init__(every_s, lease)
 
-    def start(self) -> RetentionLoop:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if self.lease is not None and self.lease() is None:
-                self._stop.wait(min(self.every_s, 1.0))  # not the holder: look again soon
-                continue
-            try:
-                prune(self.storage, time.time_ns() - int(self.retention_s * 1e9))
-                self.runs += 1
-                self.ran.set()
-            except Exception:
-                logger.exception("aither server: retention failed; it will be tried again")
-            self._stop.wait(self.every_s)
+    def work(self, token: int | None) -> None:
+        prune(self.storage, time.time_ns() - int(self.retention_s * 1e9))
