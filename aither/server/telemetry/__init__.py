@@ -12,6 +12,7 @@ answer 501.
 from __future__ import annotations
 
 import logging
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("aither.server")
-_USAGE = ("spans", "predictions", "prediction_rows", "labels", "llm_calls", "operations")
 
 
 class TelemetryStore(Source, Protocol):
@@ -195,13 +195,11 @@ class TelemetryWrites:
             # usage and drift once per organisation and transaction, not once per request: each
             # call has a fixed cost (a counter update; reading the newly labelled rows back and
             # saving scores) and sums or windows the rows the same whichever way they are grouped
-            periods: dict[int, dict[str, int]] = {}
+            periods: defaultdict[int, Counter[str]] = defaultdict(Counter)
             for job in group:
-                counts = periods.setdefault(period_bounds(job.received_at_ns)[0], dict.fromkeys(_USAGE, 0))
-                for name, value in job.usage().items():
-                    counts[name] += value
+                periods[period_bounds(job.received_at_ns)[0]].update(job.usage())
             for period_start_ns, counts in periods.items():
-                add_usage(connection, org_id, period_start_ns, counts)
+                add_usage(connection, org_id, period_start_ns, dict(counts))
             new = [job.new for job in group if job.new is not None]
             if new:
                 _observe(connection, org_id, DecodedBatch.joined(new))
