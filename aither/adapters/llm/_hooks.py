@@ -310,20 +310,25 @@ class StainlessProvider(Provider):
         if str(getattr(options, "method", "")).lower() != "post":
             return None
         flag = kwargs["stream"] if "stream" in kwargs else (args[2] if len(args) > 2 else False)
-        return self.read_post(runtime, site, options, bool(flag), args, kwargs)
+        return self.read_post(runtime, Post(site, options, bool(flag), args, kwargs))
 
-    def read_post(
-        self,
-        runtime: Runtime,
-        site: Site,
-        options: Any,
-        stream: bool,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Request | None:
-        """Start the span of the POST ``options`` describes, or None to pass it through;
-        ``stream`` is the SDK's own ``stream=`` argument."""
+    def read_post(self, runtime: Runtime, post: Post) -> Request | None:
+        """Start the span of the POST ``post`` describes, or None to pass it through."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A POST through a Stainless client's ``request(cast_to, options, *, stream=...)``."""
+
+    site: Site
+    options: Any
+    """The SDK's ``FinalRequestOptions``: ``method``, ``url``, ``json_data``."""
+    stream: bool
+    """The SDK's own ``stream=`` argument."""
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    """The arguments of ``request``, as the hook passes them on."""
 
 
 def _status_reader(provider: Provider) -> Callable[[BaseException], int | None] | None:

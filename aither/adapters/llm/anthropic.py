@@ -400,22 +400,15 @@ class AnthropicProvider(_hooks.StainlessProvider):
 
     label = "an Anthropic"
 
-    def read_post(
-        self,
-        runtime: Runtime,
-        site: _hooks.Site,
-        options: Any,
-        stream: bool,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> _hooks.Request | None:
-        url = getattr(options, "url", None)
+    def read_post(self, runtime: Runtime, post: _hooks.Post) -> _hooks.Request | None:
+        url = getattr(post.options, "url", None)
         if not isinstance(url, str) or url.partition("?")[0] != MESSAGES_PATH:
             return None
-        call = start_call(runtime, site, options, stream)
+        call = start_call(runtime, post.site, post.options, post.stream)
         if call is None:
             return None
-        return _hooks.Request(self, call, args, kwargs, stream=stream, raw=_hooks.raw_mode(options))
+        raw = _hooks.raw_mode(post.options)
+        return _hooks.Request(self, call, post.args, post.kwargs, stream=post.stream, raw=raw)
 
     def record(self, call: LLMCall, request: _hooks.Request, response: Any) -> None:
         record_message(call, response)

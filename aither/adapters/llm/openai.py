@@ -149,15 +149,8 @@ class OpenAIProvider(_hooks.StainlessProvider):
 
     label = "an OpenAI"
 
-    def read_post(
-        self,
-        runtime: Runtime,
-        site: _hooks.Site,
-        options: Any,
-        stream: bool,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> _hooks.Request | None:
+    def read_post(self, runtime: Runtime, post: _hooks.Post) -> _hooks.Request | None:
+        options, args = post.options, post.args
         api = _operation(getattr(options, "url", None))
         if api is None:
             return None
@@ -167,9 +160,9 @@ class OpenAIProvider(_hooks.StainlessProvider):
         extra = getattr(options, "extra_json", None)
         if isinstance(extra, Mapping) and extra:
             body = {**body, **extra}
-        stream = stream or body.get("stream") is True
+        stream = post.stream or body.get("stream") is True
         raw = _hooks.raw_mode(options)
-        mine: _Site = site.extra
+        mine: _Site = post.site.extra
         usage_requested = (
             stream
             and mine.stream_usage
@@ -190,7 +183,7 @@ class OpenAIProvider(_hooks.StainlessProvider):
             reading = _read_chat(body, attrs, api)
         call = _hooks.start_call(
             runtime,
-            site,
+            post.site,
             mine.provider,
             model=model if isinstance(model, str) else None,
             attributes=attrs,
@@ -202,7 +195,7 @@ class OpenAIProvider(_hooks.StainlessProvider):
         if usage_requested:
             call.set_attribute(semconv.AITHER_LLM_STREAM_USAGE_REQUESTED, True)
         return _hooks.Request(
-            self, call, args, kwargs, stream=stream, raw=raw, state=_STATES[api, usage_requested]
+            self, call, args, post.kwargs, stream=stream, raw=raw, state=_STATES[api, usage_requested]
         )
 
     def record(self, call: LLMCall, request: _hooks.Request, response: Any) -> None:
