@@ -10,7 +10,7 @@ import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy.engine import Connection
@@ -25,6 +25,17 @@ from .config import DriftSettings
 from .judge import Judge, JudgeItem, RecentContexts, groundedness, message_text, words
 from .rules import EMBEDDING_DRIFT, GROUNDEDNESS, HALLUCINATION
 from .windows import Stream
+
+Attributes = dict[str, Any]
+"""A span's attributes, decoded."""
+
+
+class _Batch(NamedTuple):
+    """What every check of one stored batch writes with: its transaction, organisation, settings."""
+
+    connection: Connection
+    org_id: str
+    settings: DriftSettings
 
 
 class AnswerChecks:
@@ -47,6 +58,7 @@ class AnswerChecks:
     ) -> list[AnomalyNotice]:
         """A batch's retrievals, answers and embeddings; the judge's verdicts since the last batch."""
         notices: list[AnomalyNotice] = []
+        batch = _Batch(connection, org_id, settings)
         for operation in operations:
             if operation.span_type == "retrieval" and operation.output:
                 self._contexts.add(operation.trace_id, _plain_text(operation.output))
@@ -63,9 +75,9 @@ class AnswerChecks:
             except ValueError:
                 continue
             if vectors:
-                notices.extend(self._embeddings(connection, org_id, call, attributes, settings))
+                notices.extend(self._embeddings(batch, call, attributes))
             if content:
-                notices.extend(self._answer(connection, org_id, call, attributes, settings))
+                notices.extend(self._answer(batch, call, attributes))
         notices.extend(self._verdicts(connection, settings))
         return notices
 
@@ -90,14 +102,8 @@ class AnswerChecks:
             )
         return current
 
-    def _answer(
-        self,
-        connection: Connection,
-        org_id: str,
-        call: LlmCallRecord,
-        attributes: dict[str, Any],
-        settings: DriftSettings,
-    ) -> list[AnomalyNotice]:
+    def _answer(self, batch: _Batch, call: LlmCallRecord, attributes: Attributes) -> list[AnomalyNotice]:
+        connection, org_id, settings = batch
         answer = message_text(attributes.get(sc.GEN_AI_OUTPUT_MESSAGES))
         if not answer.strip():
             return []
@@ -179,14 +185,8 @@ class AnswerChecks:
                     notices.append(notice)
         return notices
 
-    def _embeddings(
-        self,
-        connection: Connection,
-        org_id: str,
-        call: LlmCallRecord,
-        attributes: dict[str, Any],
-        settings: DriftSettings,
-    ) -> list[AnomalyNotice]:
+    def _embeddings(self, batch: _Batch, call: LlmCallRecord, attributes: Attributes) -> list[AnomalyNotice]:
+        connection, org_id, settings = batch
         model = call.model
         notices: list[AnomalyNotice] = []
         for side, name in (
