@@ -10,6 +10,7 @@ The migrations in ``migrations/versions`` create exactly these tables; a test co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -331,7 +332,10 @@ percentiles read from it are within ~19 % and any two rollups merge by adding co
 
 LATENCY_COLUMNS = tuple(f"lat_{i:02d}" for i in range(LATENCY_BUCKETS))
 
-_ROLLUP_VALUES: dict[str, type[TypeEngine[Any]]] = {
+RollupValues = dict[str, type[TypeEngine[Any]]]
+"""A rollup's value columns and their types, in column order."""
+
+_ROLLUP_VALUES: RollupValues = {
     "count": BigInteger,
     "errors": BigInteger,
     "latency_sum_ms": Float,
@@ -351,34 +355,39 @@ ROLLUP_SUMS = tuple(name for name in _ROLLUP_VALUES if name != "latency_max_ms")
 """The additive columns of :data:`rollups` (an upsert adds them; ``latency_max_ms`` takes the max)."""
 
 
-def _minute_key() -> list[Column[Any]]:
-    """The start of every rollup's key: the organisation, and the minute (the hour, in an hourly table)."""
-    return [Column("org_id", String(32), primary_key=True), Column("minute_ns", BigInteger, primary_key=True)]
+def _rollup_tables(
+    name: str, keys: Callable[[], list[Column[Any]]], values: RollupValues, *minute_only: SchemaItem
+) -> tuple[Table, Table]:
+    """A rollup table and its hourly twin, ``{name}_hourly``: one row per organisation, minute
+    (the hour's start, in the twin) and ``keys()``, which make the primary key with them, holding
+    ``values``, none nullable. The hourly tables (migration 0010 on) let a week be read as 168
+    rows per key where a reader's buckets allow. ``minute_only``: what only the first table has."""
+
+    def columns() -> list[Column[Any]]:
+        return [
+            Column("org_id", String(32), primary_key=True),
+            Column("minute_ns", BigInteger, primary_key=True),
+            *keys(),
+            *(Column(column, kind, nullable=False) for column, kind in values.items()),
+        ]
+
+    return Table(name, metadata, *columns(), *minute_only), Table(f"{name}_hourly", metadata, *columns())
 
 
-def _values(types: dict[str, type[TypeEngine[Any]]]) -> list[Column[Any]]:
-    """A rollup's value columns, none nullable."""
-    return [Column(name, kind, nullable=False) for name, kind in types.items()]
-
-
-def _rollup_columns() -> list[Column[Any]]:
+def _rollup_keys() -> list[Column[Any]]:
     return [
-        *_minute_key(),
         # llm | prediction; key parts are '' rather than NULL so the upsert's conflict target matches
         Column("kind", String(16), primary_key=True),
         Column("service", String(200), primary_key=True),
         Column("model", String(200), primary_key=True),
         Column("version", String(100), primary_key=True),
         Column("environment", String(100), primary_key=True),
-        *_values(_ROLLUP_VALUES),
     ]
 
 
-rollups = Table("rollups", metadata, *_rollup_columns(), Index(None, "org_id", "minute_ns"))
-
-rollups_hourly = Table("rollups_hourly", metadata, *_rollup_columns())
-"""The same sums per hour (``minute_ns`` is the hour's start), kept beside the minutes (migration
-0010), so the dashboard reads a week as 168 rows per key where its buckets allow."""
+rollups, rollups_hourly = _rollup_tables(
+    "rollups", _rollup_keys, _ROLLUP_VALUES, Index(None, "org_id", "minute_ns")
+)
 
 anomalies = _record_table(
     "anomalies",
@@ -487,7 +496,7 @@ last: everything from ~97 days on)."""
 
 DELAY_COLUMNS = tuple(f"dl_{i:02d}" for i in range(DELAY_BUCKETS))
 
-_LABEL_ROLLUP_VALUES: dict[str, type[TypeEngine[Any]]] = {
+_LABEL_ROLLUP_VALUES: RollupValues = {
     "rows": BigInteger,
     "correct": BigInteger,  # predicted class == true class, any task
     # the true class known, any task (migration 0012): the stats' accuracy denominator
@@ -506,11 +515,8 @@ LABEL_ROLLUP_SUMS = tuple(name for name in _LABEL_ROLLUP_VALUES if name != "dela
 """The additive columns of :data:`label_rollups` (an upsert adds them; ``delay_max_s`` takes the max)."""
 
 
-def _label_rollup_columns() -> list[Column[Any]]:
+def _label_rollup_keys() -> list[Column[Any]]:
     return [
-        # minute_ns: the minute (hour, in the hourly table) of the prediction's time: metrics
-        # windows apply to the prediction's time
-        *_minute_key(),
         # key parts are '' rather than NULL (no version, no task) so the upsert's conflict
         # target matches
         Column("model", String(200), primary_key=True),
@@ -522,14 +528,13 @@ def _label_rollup_columns() -> list[Column[Any]]:
         Column("pair", SmallInteger, primary_key=True),
         Column("pred_class", String(200), primary_key=True),
         Column("label_class", String(200), primary_key=True),
-        *_values(_LABEL_ROLLUP_VALUES),
     ]
 
 
-label_rollups = Table("label_rollups", metadata, *_label_rollup_columns())
-
-label_rollups_hourly = Table("label_rollups_hourly", metadata, *_label_rollup_columns())
-"""The same sums per hour (``minute_ns`` is the hour's start): a week is 168 rows per key, not 10,080."""
+# minute_ns: the minute (hour) of the prediction's time: metrics windows apply to it
+label_rollups, label_rollups_hourly = _rollup_tables(
+    "label_rollups", _label_rollup_keys, _LABEL_ROLLUP_VALUES
+)
 
 # --- leases (0011): periodic work that runs on one server of several -----------------------
 
@@ -555,7 +560,7 @@ LLM_ROLLUP_KEYS = tuple(_LLM_ROLLUP_KEY_LENGTHS)
 """What an LLM rollup row is keyed by besides organisation and minute: the totals' bounded
 groups (``session`` is one per conversation, so its totals read the indexed rows)."""
 
-_LLM_ROLLUP_VALUES: dict[str, type[TypeEngine[Any]]] = {
+_LLM_ROLLUP_VALUES: RollupValues = {
     "calls": BigInteger,
     "errors": BigInteger,
     "input_tokens": BigInteger,
@@ -568,16 +573,9 @@ LLM_ROLLUP_SUMS = tuple(_LLM_ROLLUP_VALUES)
 """The additive columns of :data:`llm_rollups` (an upsert adds them)."""
 
 
-def _llm_rollup_columns() -> list[Column[Any]]:
-    return [
-        *_minute_key(),
-        # '' rather than NULL for a call that did not say, so the upsert's conflict target matches
-        *(Column(key, String(length), primary_key=True) for key, length in _LLM_ROLLUP_KEY_LENGTHS.items()),
-        *_values(_LLM_ROLLUP_VALUES),
-    ]
+def _llm_rollup_keys() -> list[Column[Any]]:
+    # '' rather than NULL for a call that did not say, so the upsert's conflict target matches
+    return [Column(key, String(length), primary_key=True) for key, length in _LLM_ROLLUP_KEY_LENGTHS.items()]
 
 
-llm_rollups = Table("llm_rollups", metadata, *_llm_rollup_columns())
-
-llm_rollups_hourly = Table("llm_rollups_hourly", metadata, *_llm_rollup_columns())
-"""The same sums per hour (``minute_ns`` is the hour's start)."""
+llm_rollups, llm_rollups_hourly = _rollup_tables("llm_rollups", _llm_rollup_keys, _LLM_ROLLUP_VALUES)
