@@ -263,6 +263,5 @@ def get_deliveries(
             limit=limit,
             before_id=before,
         )
-    return Page[AlertDelivery](
-        items=[delivery_out(row) for row in rows], next_cursor=str(next_id) if next_id is not None else None
-    )
+    next_cursor = str(next_id) if next_id is not None else None
+    return Page[AlertDelivery](items=tuple(delivery_out(row) for row in rows), next_cursor=next_cursor)

@@ -102,21 +102,21 @@ def post_user(body: s.UserCreate, principal: Admin, storage: StorageDep) -> s.Us
     return s.user_from(row)
 
 
-@router.get("/api-keys", response_model=list[s.ApiKey], summary="API keys of the organisation")
-def get_api_keys(principal: Admin, storage: StorageDep) -> list[s.ApiKey]:
+@router.get("/api-keys", response_model=list[s.APIKey], summary="API keys of the organisation")
+def get_api_keys(principal: Admin, storage: StorageDep) -> list[s.APIKey]:
     with storage.read() as connection:
         rows = list_keys(connection, principal.org_id)
-    return [s.ApiKey(**s.api_key_fields(row, storage.meter.last_used(row["id"]))) for row in rows]
+    return [s.APIKey(**s.api_key_fields(row, storage.meter.last_used(row["id"]))) for row in rows]
 
 
 @creates(
     router,
     "/api-keys",
-    s.ApiKeyCreated,
+    s.CreatedAPIKey,
     "Create an API key; the secret is in this response only",
     {**WITH_BODY, **NOT_FOUND},
 )
-def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) -> s.ApiKeyCreated:
+def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) -> s.CreatedAPIKey:
     wanted = frozenset(body.scopes)
     beyond = wanted - principal.scopes
     if beyond:
@@ -143,16 +143,16 @@ def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) ->
     row = storage.writer.run(create)
     if row is None:
         raise HTTPException(404, f"no user {body.user_id!r}")
-    return s.ApiKeyCreated(**s.api_key_fields(row), secret=secret)
+    return s.CreatedAPIKey(**s.api_key_fields(row), secret=secret)
 
 
 @router.delete(
-    "/api-keys/{key_id}", response_model=s.ApiKey, summary="Revoke an API key", responses=NOT_FOUND
+    "/api-keys/{key_id}", response_model=s.APIKey, summary="Revoke an API key", responses=NOT_FOUND
 )
-def delete_api_key(key_id: str, principal: Admin, storage: StorageDep) -> s.ApiKey:
+def delete_api_key(key_id: str, principal: Admin, storage: StorageDep) -> s.APIKey:
     row = storage.writer.run(
         lambda connection: revoke_key(connection, principal.org_id, key_id, time.time_ns())
     )
     if row is None:
         raise HTTPException(404, f"no API key {key_id!r}")
-    return s.ApiKey(**s.api_key_fields(row, storage.meter.last_used(row["id"])))
+    return s.APIKey(**s.api_key_fields(row, storage.meter.last_used(row["id"])))

@@ -5,6 +5,7 @@ Every route needs a key with the ``read`` scope and sees only its organisation's
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
@@ -76,31 +77,36 @@ def _status(is_error: bool) -> Literal["ok", "error"]:
     return "error" if is_error else "ok"
 
 
+def _names(shape: type[Any]) -> tuple[str, ...]:
+    """The fields of a response shape: a shared dataclass's or a pydantic model's."""
+    if dataclasses.is_dataclass(shape):
+        return tuple(item.name for item in dataclasses.fields(shape))
+    return tuple(shape.model_fields)
+
+
+def _row_out(shape: Callable[..., T], names: tuple[str, ...], row: dict[str, Any], **read: Any) -> T:
+    """``shape`` of a stored row: its fields by name, ``read`` (values read out of the row's
+    columns) in place of those; sequences the row holds as lists become the shape's tuples."""
+    values = {key: row[key] for key in names if key in row and key not in read}
+    for key in ("row_indices", "injection_rules"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    return shape(**values, **read)
+
+
 def prediction_out(row: dict[str, Any]) -> s.Prediction:
-    return s.Prediction(
-        **{
-            key: row[key] for key in s.Prediction.model_fields if key in row and key not in ("status", "time")
-        },
-        time=s.to_time(row["time_ns"]),
-        status=_status(row["is_error"]),
-    )
+    names = _names(s.Prediction)
+    return _row_out(s.Prediction, names, row, time=s.to_time(row["time_ns"]), status=_status(row["is_error"]))
 
 
 def label_out(row: dict[str, Any]) -> s.Label:
-    return s.Label(
-        **{key: row[key] for key in s.Label.model_fields if key in row and key != "time"},
-        time=s.to_time(row["time_ns"]),
-    )
+    return _row_out(s.Label, _names(s.Label), row, time=s.to_time(row["time_ns"]))
 
 
-def _rows_out(model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
-    fields = model.model_fields
+def _rows_out(shape: type[T], rows: list[dict[str, Any]]) -> list[T]:
+    names = _names(shape)
     return [
-        model(
-            **{key: row[key] for key in fields if key in row and key not in ("status", "time")},
-            time=s.to_time(row["time_ns"]),
-            status=_status(row["is_error"]),
-        )
+        _row_out(shape, names, row, time=s.to_time(row["time_ns"]), status=_status(row["is_error"]))
         for row in rows
     ]
 
@@ -173,7 +179,7 @@ def get_predictions(
     window = _window(since, until)
     where = PredictionFilter(model, version, environment, window, labelled=labelled, error=error)
     rows, next_cursor = _read(storage, list_predictions, principal.org_id, where, page)
-    return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
+    return s.Page(items=tuple(prediction_out(row) for row in rows), next_cursor=next_cursor)
 
 
 @router.get("/labels", response_model=s.Page[s.Label], summary="Labels and where the join put them")
@@ -189,7 +195,7 @@ def get_labels(
         raise HTTPException(400, f"status must be one of {', '.join(LABEL_STATUSES)}")
     where = LabelFilter(status=status, model=model)
     rows, next_cursor = _read(storage, list_labels, principal.org_id, where, page)
-    return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)
+    return s.Page(items=tuple(label_out(row) for row in rows), next_cursor=next_cursor)
 
 
 @router.get(
@@ -247,7 +253,7 @@ def get_llm_calls(
         min_risk=risk,
     )
     rows, next_cursor = _read(storage, list_llm_calls, principal.org_id, where, page)
-    return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
+    return s.Page(items=tuple(_rows_out(s.LlmCall, rows)), next_cursor=next_cursor)
 
 
 @router.get(
@@ -270,6 +276,21 @@ def get_llm_call_totals(
     rows = _read(storage, llm_call_totals, principal.org_id, group_by, window=window, limit=limit)
     return s.LlmCallTotals(
         group_by=group_by, since=since, until=until, items=[s.LlmCallTotal(**row) for row in rows]
+    )
+
+
+def _version_out(entry: dict[str, Any]) -> s.VersionMetrics:
+    """A version's metrics of the storage's entry (its parts as dicts, its times in ns)."""
+    delay, classification, regression = (entry[k] for k in ("label_delay_s", "classification", "regression"))
+    parts = ("latency_ms", "label_delay_s", "classification", "regression")
+    return s.VersionMetrics(
+        **{key: value for key, value in entry.items() if not key.endswith("_ns") and key not in parts},
+        latency_ms=s.Latency(**entry["latency_ms"]),
+        label_delay_s=s.LabelDelay(**delay) if delay is not None else None,
+        classification=s.ClassificationScores(**classification) if classification is not None else None,
+        regression=s.RegressionScores(**regression) if regression is not None else None,
+        first_seen=s.to_time(entry["first_seen_ns"]),
+        last_seen=s.to_time(entry["last_seen_ns"]),
     )
 
 
@@ -308,14 +329,7 @@ def get_metrics(
         model=model,
         since=since,
         until=until,
-        versions=[
-            s.VersionMetrics(
-                **{key: value for key, value in entry.items() if not key.endswith("_ns")},
-                first_seen=s.to_time(entry["first_seen_ns"]),
-                last_seen=s.to_time(entry["last_seen_ns"]),
-            )
-            for entry in versions
-        ],
+        versions=tuple(_version_out(entry) for entry in versions),
         labels=s.LabelCounts(**named),
         unattributed_labels=s.LabelCounts(**unnamed),
     )
