@@ -11,54 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..schema.results import (
-    APIKey,
-    ClassificationScores,
-    CreatedAPIKey,
-    Label,
-    LabelCounts,
-    LabelDelay,
-    Latency,
-    LlmCall,
-    LlmCallTotal,
-    Model,
-    ModelMetrics,
-    Organization,
-    Page,
-    Prediction,
-    RegressionScores,
-    Usage,
-    User,
-    VersionMetrics,
-    by_name,
-    parse_optional_time,
-    parse_time,
-)
-
-__all__ = [
-    "APIKey",
-    "ClassificationScores",
-    "CreatedAPIKey",
-    "Label",
-    "LabelCounts",
-    "LabelDelay",
-    "Latency",
-    "LlmCall",
-    "LlmCallTotal",
-    "Model",
-    "ModelMetrics",
-    "Organization",
-    "Page",
-    "Prediction",
-    "RegressionScores",
-    "Trace",
-    "Usage",
-    "User",
-    "VersionMetrics",
-    "by_name",
-    "parse_optional_time",
-    "parse_time",
-]
+from ..schema.results import *  # noqa: F403 - this module re-exports the shared shapes
+from ..schema.results import Label, LlmCall, Prediction
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from .results import DOCUMENTED, by_name, parse_optional_time, parse_time
 from .vocabulary import AnomalyType, DetectionMethod, Severity
 
+__all__ = ["Anomaly", "AnomalyStatus", "LlmSummary", "ModelSummary", "PruneResult", "Summary"]
+
 AnomalyStatus = Literal["open", "acknowledged", "resolved"]
 """Where an anomaly stands."""
 

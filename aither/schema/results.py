@@ -17,6 +17,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Generic, Literal, TypeVar
 
+__all__ = [
+    "APIKey",
+    "ClassificationScores",
+    "CreatedAPIKey",
+    "Label",
+    "LabelCounts",
+    "LabelDelay",
+    "LabelStatus",
+    "Latency",
+    "LlmCall",
+    "LlmCallTotal",
+    "Model",
+    "ModelMetrics",
+    "Organization",
+    "Page",
+    "Prediction",
+    "RegressionScores",
+    "Role",
+    "Scope",
+    "Status",
+    "Usage",
+    "User",
+    "VersionMetrics",
+    "by_name",
+    "field_names",
+    "parse_optional_time",
+    "parse_time",
+]
+
 T = TypeVar("T")
 Scope = Literal["read", "write", "admin"]
 """What an API key may do."""

@@ -83,8 +83,6 @@ def test_every_sdk_result_type_is_the_shared_one() -> None:
         if isinstance(value, type) and dataclasses.is_dataclass(value) and value is not sdk.Trace
     }
     assert exported == SHARED
-    for name in ("Anomaly", "LlmCall", "Page", "Usage"):
-        assert getattr(server, name, getattr(detection, name, None)) is getattr(sdk, name)
 
 
 @pytest.mark.parametrize("shape", sorted(SHARED, key=lambda cls: cls.__name__), ids=lambda cls: cls.__name__)

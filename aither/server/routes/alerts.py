@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from ...schema.results import Page
 from ..alerts.config import ChannelConfig, mask_settings, parse_channel, unmask_changes
 from ..alerts.dispatch import send_test
 from ..alerts.store import (
@@ -41,7 +42,7 @@ from ..alerts.store import (
 )
 from .deps import Admin, ReaderOrAdmin, StorageDep
 from .responses import AUTHENTICATED, CONFLICT, NOT_FOUND, QUERY, WITH_BODY, creates
-from .schemas import Page, to_time
+from .schemas import to_time
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTHENTICATED)
 

@@ -1,8 +1,8 @@
 """The JSON shapes of ``/api/v1`` that are the server's own, and the time helpers of the routes.
 
 The result shapes the SDK reads too (models, predictions, labels, LLM calls, metrics, users,
-keys...) are the shared dataclasses of :mod:`aither.schema.results`, re-exported here; this
-module adds what only the server has: request bodies, the trace view's typed spans and
+keys...) are the shared dataclasses of :mod:`aither.schema.results`, which the routes answer
+with; this module has what only the server has: request bodies, the trace view's typed spans and
 operations, the LLM call totals and health. Times are ISO 8601 in UTC. Results built from
 stored rows go through the ``*_from`` helpers.
 """
@@ -14,62 +14,8 @@ from typing import Annotated, Any, Literal, overload
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-from ...schema.results import (
-    APIKey,
-    ClassificationScores,
-    CreatedAPIKey,
-    Label,
-    LabelCounts,
-    LabelDelay,
-    Latency,
-    LlmCall,
-    LlmCallTotal,
-    Model,
-    ModelMetrics,
-    Organization,
-    Page,
-    Prediction,
-    RegressionScores,
-    Role,
-    Scope,
-    Usage,
-    User,
-    VersionMetrics,
-)
+from ...schema.results import Label, LlmCall, LlmCallTotal, Organization, Prediction, Role, Scope, User
 
-__all__ = [
-    "APIKey",
-    "ApiKeyCreate",
-    "ClassificationScores",
-    "CreatedAPIKey",
-    "Health",
-    "IsoTime",
-    "Label",
-    "LabelCounts",
-    "LabelDelay",
-    "Latency",
-    "LlmCall",
-    "LlmCallTotal",
-    "LlmCallTotals",
-    "Model",
-    "ModelMetrics",
-    "Operation",
-    "Organization",
-    "Page",
-    "Prediction",
-    "RegressionScores",
-    "Span",
-    "Trace",
-    "Usage",
-    "User",
-    "UserCreate",
-    "VersionMetrics",
-    "api_key_fields",
-    "organization_from",
-    "to_ns",
-    "to_time",
-    "user_from",
-]
 _DEFAULT_SCOPES: tuple[Scope, ...] = ("read", "write")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
