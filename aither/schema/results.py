@@ -72,9 +72,16 @@ def parse_optional_time(value: Any) -> dt.datetime | None:
     return None if value is None else parse_time(value)
 
 
-def field_names(cls: type) -> list[str]:
-    """The names of a result class's fields, in order."""
-    return [item.name for item in fields(cls)]
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The names of a result class's fields, in order (read once per class: readers and the
+    server's row builders ask per row)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(item.name for item in fields(cls))
+    return names
 
 
 def by_name(cls: type[T], data: Mapping[str, Any], **parsed: Any) -> T:

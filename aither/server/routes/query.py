@@ -81,7 +81,7 @@ def _status(is_error: bool) -> Literal["ok", "error"]:
 def _names(shape: type[Any]) -> tuple[str, ...]:
     """The fields of a response shape: a shared dataclass's or a pydantic model's."""
     if dataclasses.is_dataclass(shape):
-        return tuple(item.name for item in dataclasses.fields(shape))
+        return r.field_names(shape)
     return tuple(shape.model_fields)
 
 
