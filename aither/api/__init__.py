@@ -4,7 +4,7 @@ Module-level namespaces act through the default aither client's key and URL::
 
     import aither
     aither.org.get()                      # Organization(id, name, plan, created_at)
-    aither.org.usage()                    # Usage(api_calls, predictions, labels, spans, period_start, ...)
+    aither.org.usage()                    # Usage(org_id, period_start, period_end, api_calls, spans, ...)
     aither.user.me()                      # User(id, email, name, role)
     key = aither.api_keys.create(name="ci", scopes=["write"])
     key.secret                            # shown this once

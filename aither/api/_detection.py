@@ -1,4 +1,6 @@
-"""Detection over the API: anomalies, the stats summary, rules and pruning (types, calls, resources).
+"""Detection over the API: anomalies, the stats summary, rules and pruning (calls, resources).
+
+The result types are :mod:`aither.schema.detection_results`' (the server answers with them).
 
 ``aither.anomalies`` is a :class:`AnomaliesResource` of the default client::
 
@@ -9,127 +11,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ..exceptions import ConfigError
-from ..schema.vocabulary import AnomalyType, DetectionMethod, Severity
+from ..schema.detection_results import Anomaly, LlmSummary, ModelSummary, PruneResult, Summary
+from ..schema.vocabulary import Severity
 from ._calls import API, Call, Time, _query
 from ._endpoint import Endpoint, M, Resource
-from ._types import by_name, parse_optional_time, parse_time
 
-
-@dataclass(frozen=True)
-class Anomaly:
-    """One anomaly: a rule's condition on one target, kept open (``count`` growing) while it lasts."""
-
-    id: int
-    rule: str
-    anomaly_type: AnomalyType
-    severity: Severity
-    detection_method: DetectionMethod
-    status: str
-    """``open``, ``acknowledged`` or ``resolved``."""
-    title: str
-    message: str
-    recommended_action: str
-    count: int
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-    updated_at: dt.datetime
-    kind: str | None = None
-    service: str | None = None
-    model: str | None = None
-    version: str | None = None
-    environment: str | None = None
-    acknowledged_at: dt.datetime | None = None
-    resolved_at: dt.datetime | None = None
-    trace_id: str | None = None
-    evidence: Mapping[str, Any] | None = None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Anomaly:
-        get = data.get
-        return by_name(
-            cls,
-            data,
-            anomaly_type=AnomalyType(get("anomaly_type")),
-            severity=Severity(get("severity")),
-            detection_method=DetectionMethod(get("detection_method")),
-            first_seen=parse_time(get("first_seen")),
-            last_seen=parse_time(get("last_seen")),
-            updated_at=parse_time(get("updated_at")),
-            acknowledged_at=parse_optional_time(get("acknowledged_at")),
-            resolved_at=parse_optional_time(get("resolved_at")),
-        )
-
-
-@dataclass(frozen=True)
-class LlmSummary:
-    """LLM calls of a window."""
-
-    total: int
-    successful: int
-    failed: int
-    success_rate: float | None
-    total_tokens: int
-    total_cost_usd: float
-    avg_latency_ms: float | None
-    p95_latency_ms: float | None
-    pii_events: int
-    injection_attempts: int
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    """One model version's predictions in a window."""
-
-    model: str
-    version: str | None
-    predictions: int
-    errors: int
-    error_rate: float | None
-    avg_latency_ms: float | None
-    p95_latency_ms: float | None
-    labelled_rows: int
-    accuracy: float | None
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What ``aither stats`` shows: LLM calls, anomalies, and a line per model."""
-
-    since: dt.datetime
-    until: dt.datetime
-    llm: LlmSummary
-    anomalies: int
-    open_anomalies: int
-    models: tuple[ModelSummary, ...]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Summary:
-        return cls(
-            since=parse_time(data["since"]),
-            until=parse_time(data["until"]),
-            llm=LlmSummary(**data["llm"]),
-            anomalies=int(data["anomalies"]),
-            open_anomalies=int(data["open_anomalies"]),
-            models=tuple(ModelSummary(**entry) for entry in data["models"]),
-        )
-
-
-@dataclass(frozen=True)
-class PruneResult:
-    """Rows deleted per table, and the cutoff they were older than."""
-
-    cutoff: dt.datetime
-    deleted: Mapping[str, int]
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PruneResult:
-        return cls(parse_time(data["cutoff"]), dict(data["deleted"]))
+__all__ = [
+    "AnomaliesResource",
+    "Anomaly",
+    "LlmSummary",
+    "ModelSummary",
+    "PruneResult",
+    "RulesResource",
+    "StatsResource",
+    "Summary",
+]
 
 
 def _anomalies(data: Any) -> tuple[Anomaly, ...]:

@@ -5,7 +5,9 @@
   its decoder;
 - :mod:`aither.schema.credentials`: the credentials file ``aither server`` writes for the SDK;
 - :mod:`aither.schema.providers`: the LLM provider names (``gen_ai.provider.name``);
-- :mod:`aither.schema.vocabulary`: the detection vocabulary (anomaly types, severities, risk).
+- :mod:`aither.schema.vocabulary`: the detection vocabulary (anomaly types, severities, risk);
+- :mod:`aither.schema.results` and :mod:`aither.schema.detection_results`: the JSON shapes of
+  ``/api/v1``, frozen dataclasses the server answers with and the SDK reads into.
 
 Standard library only, and nothing here imports the rest of aither: the SDK (without the
 server's dependencies) and the server both sit above it.

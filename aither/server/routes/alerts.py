@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from ...schema.results import Page
 from ..alerts.config import ChannelConfig, mask_settings, parse_channel, unmask_changes
 from ..alerts.dispatch import send_test
 from ..alerts.store import (
@@ -41,7 +42,7 @@ from ..alerts.store import (
 )
 from .deps import Admin, ReaderOrAdmin, StorageDep
 from .responses import AUTHENTICATED, CONFLICT, NOT_FOUND, QUERY, WITH_BODY, creates
-from .schemas import Page, to_time
+from .schemas import to_time
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=AUTHENTICATED)
 
@@ -263,6 +264,5 @@ def get_deliveries(
             limit=limit,
             before_id=before,
         )
-    return Page[AlertDelivery](
-        items=[delivery_out(row) for row in rows], next_cursor=str(next_id) if next_id is not None else None
-    )
+    next_cursor = str(next_id) if next_id is not None else None
+    return Page[AlertDelivery](items=tuple(delivery_out(row) for row in rows), next_cursor=next_cursor)

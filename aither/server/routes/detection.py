@@ -6,17 +6,18 @@ an anomaly can take it); changing rules and pruning need ``admin``.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...exceptions import ConfigError
+from ...schema.detection_results import Anomaly, AnomalyStatus, LlmSummary, ModelSummary, PruneResult, Summary
+from ...schema.results import field_names
 from ...schema.vocabulary import AnomalyType, DetectionMethod, Severity
 from ..detection import anomalies as store
 from ..detection.retention import prune
@@ -31,69 +32,6 @@ from .responses import AUTHENTICATED, NOT_FOUND, QUERY, WITH_BODY
 router = APIRouter(prefix="/api/v1", tags=["detection"], responses=AUTHENTICATED)
 _F = TypeVar("_F", bound=Callable[..., Any])
 AnomalyId = Annotated[int, Path(ge=1, le=2**63 - 1, description="the anomaly's id")]
-
-
-class Anomaly(BaseModel):
-    """One anomaly: a condition that one rule found, kept open while it lasts."""
-
-    id: int
-    rule: str = Field(description="the rule or detector: pii_detected, latency_spike, ...")
-    anomaly_type: AnomalyType
-    severity: Severity
-    detection_method: DetectionMethod
-    status: Literal["open", "acknowledged", "resolved"]
-    title: str
-    message: str
-    recommended_action: str
-    kind: Literal["llm", "prediction"] | None = None
-    service: str | None = None
-    model: str | None = None
-    version: str | None = None
-    environment: str | None = None
-    count: int = Field(description="hits (event rules) or minutes (window rules) while open")
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-    updated_at: dt.datetime
-    acknowledged_at: dt.datetime | None = None
-    resolved_at: dt.datetime | None = None
-    trace_id: str | None = Field(None, description="a call that triggered it (event rules)")
-    evidence: dict[str, Any] = Field(description="the numbers behind it: value, baseline, threshold...")
-
-
-class LlmSummary(BaseModel):
-    total: int
-    successful: int
-    failed: int
-    success_rate: float | None
-    total_tokens: int
-    total_cost_usd: float
-    avg_latency_ms: float | None
-    p95_latency_ms: float | None = Field(description="from the rollups' log-bucket histogram (within ~19 %)")
-    pii_events: int
-    injection_attempts: int
-
-
-class ModelSummary(BaseModel):
-    model: str
-    version: str | None
-    predictions: int
-    errors: int
-    error_rate: float | None
-    avg_latency_ms: float | None
-    p95_latency_ms: float | None
-    labelled_rows: int
-    accuracy: float | None = Field(description="classification rows with a label; null when none")
-
-
-class Stats(BaseModel):
-    """The summary of a window, read from the per-minute rollups (to the minute)."""
-
-    since: dt.datetime
-    until: dt.datetime
-    llm: LlmSummary
-    anomalies: int = Field(description="anomalies first seen in the window")
-    open_anomalies: int
-    models: list[ModelSummary]
 
 
 class RulesOut(BaseModel):
@@ -112,14 +50,13 @@ class PruneRequest(BaseModel):
     older_than: str = Field(description="delete telemetry older than this: 7d, 12h, 30d", examples=["7d"])
 
 
-class PruneOut(BaseModel):
-    cutoff: dt.datetime
-    deleted: dict[str, int] = Field(description="rows deleted per table")
-
-
 def anomaly_out(row: dict[str, Any]) -> Anomaly:
+    read = {"anomaly_type", "severity", "detection_method", "evidence"}
     return Anomaly(
-        **{key: row[key] for key in Anomaly.model_fields if key in row and key != "evidence"},
+        **{key: row[key] for key in field_names(Anomaly) if key in row and key not in read},
+        anomaly_type=AnomalyType(row["anomaly_type"]),
+        severity=Severity(row["severity"]),
+        detection_method=DetectionMethod(row["detection_method"]),
         first_seen=s.to_time(row["first_seen_ns"]),
         last_seen=s.to_time(row["last_seen_ns"]),
         updated_at=s.to_time(row["updated_at_ns"]),
@@ -143,7 +80,7 @@ def list_anomalies(
     storage: StorageDep,
     since: Since = None,
     severity: Annotated[Severity | None, Query(description="this severity and above")] = None,
-    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    status: AnomalyStatus | None = None,
     rule: str | None = None,
     updated_since: Annotated[
         s.IsoTime, Query(description="only anomalies changed after this time, oldest change first")
@@ -243,11 +180,11 @@ def put_rules(
 
 @router.get(
     "/stats",
-    response_model=Stats,
+    response_model=Summary,
     summary="LLM calls and models over a window, from rollups",
     responses=QUERY,
 )
-def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None) -> Stats:
+def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, until: Until = None) -> Summary:
     asked_until, asked_since = s.to_ns(until), s.to_ns(since)
     until_ns = asked_until if asked_until is not None else time.time_ns()
     since_ns = asked_since if asked_since is not None else max(until_ns - 24 * 3600 * 1_000_000_000, -(2**63))
@@ -255,23 +192,23 @@ def get_stats(*, principal: Reader, storage: StorageDep, since: Since = None, un
         raise HTTPException(400, "since must be before until")
     with storage.read() as connection:
         result = summary(connection, principal.org_id, since_ns, until_ns, storage.telemetry)
-    return Stats(
+    return Summary(
         since=s.to_time(since_ns),
         until=s.to_time(until_ns),
         llm=LlmSummary(**result["llm"]),
         anomalies=result["anomalies"],
         open_anomalies=result["open_anomalies"],
-        models=[ModelSummary(**entry) for entry in result["models"]],
+        models=tuple(ModelSummary(**entry) for entry in result["models"]),
     )
 
 
 @router.post(
     "/prune",
-    response_model=PruneOut,
+    response_model=PruneResult,
     summary="Delete telemetry older than a duration (admin)",
     responses=WITH_BODY,
 )
-async def post_prune(*, body: PruneRequest, principal: Admin, storage: StorageDep) -> PruneOut:
+async def post_prune(*, body: PruneRequest, principal: Admin, storage: StorageDep) -> PruneResult:
     """Deletes the organisation's rows in batches through the writer; ingest goes on meanwhile."""
     try:
         seconds = parse_duration(body.older_than, "older_than")
@@ -279,7 +216,7 @@ async def post_prune(*, body: PruneRequest, principal: Admin, storage: StorageDe
         raise HTTPException(400, str(exc)) from None
     cutoff = time.time_ns() - int(seconds * 1e9)
     result = await run_in_threadpool(_prune, storage, cutoff, principal.org_id)
-    return PruneOut(cutoff=s.to_time(cutoff), deleted=result)
+    return PruneResult(cutoff=s.to_time(cutoff), deleted=result)
 
 
 def _prune(storage: Storage, cutoff: int, org_id: str) -> dict[str, int]:

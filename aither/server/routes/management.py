@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from sqlalchemy.engine import Connection
 
+from ...schema import results as r
 from ..auth import generate_key, hash_key, key_tail
 from ..storage.accounts import (
     create_key,
@@ -44,9 +45,9 @@ router = APIRouter(prefix="/api/v1", tags=["management"], responses=AUTHENTICATE
 
 
 @router.get(
-    "/org", response_model=s.Organization, summary="The organisation of the API key", responses=NOT_FOUND
+    "/org", response_model=r.Organization, summary="The organisation of the API key", responses=NOT_FOUND
 )
-def get_org(principal: AnyKey, storage: StorageDep) -> s.Organization:
+def get_org(principal: AnyKey, storage: StorageDep) -> r.Organization:
     with storage.read() as connection:
         row = get_organization(connection, principal.org_id)
     if row is None:  # pragma: no cover - a key always belongs to an organisation
@@ -54,21 +55,21 @@ def get_org(principal: AnyKey, storage: StorageDep) -> s.Organization:
     return s.organization_from(row)
 
 
-@router.get("/org/usage", response_model=s.Usage, summary="Usage of the current calendar month")
-def get_usage(principal: ReaderOrAdmin, storage: StorageDep) -> s.Usage:
+@router.get("/org/usage", response_model=r.Usage, summary="Usage of the current calendar month")
+def get_usage(principal: ReaderOrAdmin, storage: StorageDep) -> r.Usage:
     start, end = period_bounds(time.time_ns())
     with storage.meter.consistent, storage.read() as connection:
         counts = read_usage(connection, principal.org_id, start)
         counts["api_calls"] += storage.meter.pending_calls(principal.org_id, start)
-    return s.Usage(
+    return r.Usage(
         org_id=principal.org_id, period_start=s.to_time(start), period_end=s.to_time(end), **counts
     )
 
 
 @router.get(
-    "/users/me", response_model=s.User, summary="The user the API key belongs to", responses=NOT_FOUND
+    "/users/me", response_model=r.User, summary="The user the API key belongs to", responses=NOT_FOUND
 )
-def get_me(principal: AnyKey, storage: StorageDep) -> s.User:
+def get_me(principal: AnyKey, storage: StorageDep) -> r.User:
     with storage.read() as connection:
         row = get_user(connection, principal.org_id, principal.user_id)
     if row is None:  # pragma: no cover - a key always belongs to a user
@@ -76,14 +77,14 @@ def get_me(principal: AnyKey, storage: StorageDep) -> s.User:
     return s.user_from(row)
 
 
-@router.get("/users", response_model=list[s.User], summary="Users of the organisation")
-def get_users(principal: Admin, storage: StorageDep) -> list[s.User]:
+@router.get("/users", response_model=list[r.User], summary="Users of the organisation")
+def get_users(principal: Admin, storage: StorageDep) -> list[r.User]:
     with storage.read() as connection:
         return [s.user_from(row) for row in list_users(connection, principal.org_id)]
 
 
-@creates(router, "/users", s.User, "Add a user", {**WITH_BODY, **CONFLICT})
-def post_user(body: s.UserCreate, principal: Admin, storage: StorageDep) -> s.User:
+@creates(router, "/users", r.User, "Add a user", {**WITH_BODY, **CONFLICT})
+def post_user(body: s.UserCreate, principal: Admin, storage: StorageDep) -> r.User:
     def create(connection: Connection) -> dict[str, Any] | None:
         if find_user_by_email(connection, principal.org_id, body.email) is not None:
             return None
@@ -102,21 +103,21 @@ def post_user(body: s.UserCreate, principal: Admin, storage: StorageDep) -> s.Us
     return s.user_from(row)
 
 
-@router.get("/api-keys", response_model=list[s.ApiKey], summary="API keys of the organisation")
-def get_api_keys(principal: Admin, storage: StorageDep) -> list[s.ApiKey]:
+@router.get("/api-keys", response_model=list[r.APIKey], summary="API keys of the organisation")
+def get_api_keys(principal: Admin, storage: StorageDep) -> list[r.APIKey]:
     with storage.read() as connection:
         rows = list_keys(connection, principal.org_id)
-    return [s.ApiKey(**s.api_key_fields(row, storage.meter.last_used(row["id"]))) for row in rows]
+    return [r.APIKey(**s.api_key_fields(row, storage.meter.last_used(row["id"]))) for row in rows]
 
 
 @creates(
     router,
     "/api-keys",
-    s.ApiKeyCreated,
+    r.CreatedAPIKey,
     "Create an API key; the secret is in this response only",
     {**WITH_BODY, **NOT_FOUND},
 )
-def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) -> s.ApiKeyCreated:
+def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) -> r.CreatedAPIKey:
     wanted = frozenset(body.scopes)
     beyond = wanted - principal.scopes
     if beyond:
@@ -143,16 +144,16 @@ def post_api_key(body: s.ApiKeyCreate, principal: Admin, storage: StorageDep) ->
     row = storage.writer.run(create)
     if row is None:
         raise HTTPException(404, f"no user {body.user_id!r}")
-    return s.ApiKeyCreated(**s.api_key_fields(row), secret=secret)
+    return r.CreatedAPIKey(**s.api_key_fields(row), secret=secret)
 
 
 @router.delete(
-    "/api-keys/{key_id}", response_model=s.ApiKey, summary="Revoke an API key", responses=NOT_FOUND
+    "/api-keys/{key_id}", response_model=r.APIKey, summary="Revoke an API key", responses=NOT_FOUND
 )
-def delete_api_key(key_id: str, principal: Admin, storage: StorageDep) -> s.ApiKey:
+def delete_api_key(key_id: str, principal: Admin, storage: StorageDep) -> r.APIKey:
     row = storage.writer.run(
         lambda connection: revoke_key(connection, principal.org_id, key_id, time.time_ns())
     )
     if row is None:
         raise HTTPException(404, f"no API key {key_id!r}")
-    return s.ApiKey(**s.api_key_fields(row, storage.meter.last_used(row["id"])))
+    return r.APIKey(**s.api_key_fields(row, storage.meter.last_used(row["id"])))

@@ -5,12 +5,14 @@ Every route needs a key with the ``read`` scope and sees only its organisation's
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
+from ...schema import results as r
 from ...schema.vocabulary import RiskLevel
 from ..analysis.label_join import LABEL_STATUSES
 from ..storage import Storage
@@ -76,31 +78,36 @@ def _status(is_error: bool) -> Literal["ok", "error"]:
     return "error" if is_error else "ok"
 
 
-def prediction_out(row: dict[str, Any]) -> s.Prediction:
-    return s.Prediction(
-        **{
-            key: row[key] for key in s.Prediction.model_fields if key in row and key not in ("status", "time")
-        },
-        time=s.to_time(row["time_ns"]),
-        status=_status(row["is_error"]),
-    )
+def _names(shape: type[Any]) -> tuple[str, ...]:
+    """The fields of a response shape: a shared dataclass's or a pydantic model's."""
+    if dataclasses.is_dataclass(shape):
+        return r.field_names(shape)
+    return tuple(shape.model_fields)
 
 
-def label_out(row: dict[str, Any]) -> s.Label:
-    return s.Label(
-        **{key: row[key] for key in s.Label.model_fields if key in row and key != "time"},
-        time=s.to_time(row["time_ns"]),
-    )
+def _row_out(shape: Callable[..., T], names: tuple[str, ...], row: dict[str, Any], **read: Any) -> T:
+    """``shape`` of a stored row: its fields by name, ``read`` (values read out of the row's
+    columns) in place of those; sequences the row holds as lists become the shape's tuples."""
+    values = {key: row[key] for key in names if key in row and key not in read}
+    for key in ("row_indices", "injection_rules"):
+        if isinstance(values.get(key), list):
+            values[key] = tuple(values[key])
+    return shape(**values, **read)
 
 
-def _rows_out(model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
-    fields = model.model_fields
+def prediction_out(row: dict[str, Any]) -> r.Prediction:
+    names = _names(r.Prediction)
+    return _row_out(r.Prediction, names, row, time=s.to_time(row["time_ns"]), status=_status(row["is_error"]))
+
+
+def label_out(row: dict[str, Any]) -> r.Label:
+    return _row_out(r.Label, _names(r.Label), row, time=s.to_time(row["time_ns"]))
+
+
+def _rows_out(shape: type[T], rows: list[dict[str, Any]]) -> list[T]:
+    names = _names(shape)
     return [
-        model(
-            **{key: row[key] for key in fields if key in row and key not in ("status", "time")},
-            time=s.to_time(row["time_ns"]),
-            status=_status(row["is_error"]),
-        )
+        _row_out(shape, names, row, time=s.to_time(row["time_ns"]), status=_status(row["is_error"]))
         for row in rows
     ]
 
@@ -129,11 +136,11 @@ def _span_out(row: dict[str, Any]) -> s.Span:
     )
 
 
-@router.get("/models", response_model=list[s.Model], summary="Models and versions that sent predictions")
-def get_models(*, principal: Reader, storage: StorageDep, window: TimeWindow) -> list[s.Model]:
+@router.get("/models", response_model=list[r.Model], summary="Models and versions that sent predictions")
+def get_models(*, principal: Reader, storage: StorageDep, window: TimeWindow) -> list[r.Model]:
     rows = _read(storage, list_models, principal.org_id, window)
     return [
-        s.Model(
+        r.Model(
             name=row["model_name"],
             version=row["model_version"],
             environment=row["environment"],
@@ -152,7 +159,7 @@ def get_models(*, principal: Reader, storage: StorageDep, window: TimeWindow) ->
     ]
 
 
-@router.get("/predictions", response_model=s.Page[s.Prediction], summary="Predictions, newest first")
+@router.get("/predictions", response_model=r.Page[r.Prediction], summary="Predictions, newest first")
 def get_predictions(
     *,
     principal: Reader,
@@ -169,14 +176,14 @@ def get_predictions(
         bool | None, Query(description="true: only calls that raised; false: only good ones")
     ] = None,
     page: PageOf,
-) -> s.Page[s.Prediction]:
+) -> r.Page[r.Prediction]:
     window = _window(since, until)
     where = PredictionFilter(model, version, environment, window, labelled=labelled, error=error)
     rows, next_cursor = _read(storage, list_predictions, principal.org_id, where, page)
-    return s.Page[s.Prediction](items=[prediction_out(row) for row in rows], next_cursor=next_cursor)
+    return r.Page(items=tuple(prediction_out(row) for row in rows), next_cursor=next_cursor)
 
 
-@router.get("/labels", response_model=s.Page[s.Label], summary="Labels and where the join put them")
+@router.get("/labels", response_model=r.Page[r.Label], summary="Labels and where the join put them")
 def get_labels(
     *,
     principal: Reader,
@@ -184,12 +191,12 @@ def get_labels(
     status: Annotated[str | None, Query(description="joined, pending, ambiguous or invalid")] = None,
     model: str | None = None,
     page: PageOf,
-) -> s.Page[s.Label]:
+) -> r.Page[r.Label]:
     if status is not None and status not in LABEL_STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(LABEL_STATUSES)}")
     where = LabelFilter(status=status, model=model)
     rows, next_cursor = _read(storage, list_labels, principal.org_id, where, page)
-    return s.Page[s.Label](items=[label_out(row) for row in rows], next_cursor=next_cursor)
+    return r.Page(items=tuple(label_out(row) for row in rows), next_cursor=next_cursor)
 
 
 @router.get(
@@ -210,12 +217,12 @@ def get_trace_route(*, trace_id: str, principal: Reader, storage: StorageDep) ->
         spans=[_span_out(row) for row in trace["spans"]],
         predictions=[prediction_out(row) for row in trace["predictions"]],
         labels=[label_out(row) for row in trace["labels"]],
-        llm_calls=_rows_out(s.LlmCall, trace["llm_calls"]),
+        llm_calls=_rows_out(r.LlmCall, trace["llm_calls"]),
         operations=_rows_out(s.Operation, trace["operations"]),
     )
 
 
-@router.get("/llm-calls", response_model=s.Page[s.LlmCall], summary="LLM calls, newest first")
+@router.get("/llm-calls", response_model=r.Page[r.LlmCall], summary="LLM calls, newest first")
 def get_llm_calls(
     *,
     principal: Reader,
@@ -233,7 +240,7 @@ def get_llm_calls(
     ] = None,
     window: TimeWindow,
     page: PageOf,
-) -> s.Page[s.LlmCall]:
+) -> r.Page[r.LlmCall]:
     where = LlmCallFilter(
         model=model,
         provider=provider,
@@ -247,7 +254,7 @@ def get_llm_calls(
         min_risk=risk,
     )
     rows, next_cursor = _read(storage, list_llm_calls, principal.org_id, where, page)
-    return s.Page[s.LlmCall](items=_rows_out(s.LlmCall, rows), next_cursor=next_cursor)
+    return r.Page(items=tuple(_rows_out(r.LlmCall, rows)), next_cursor=next_cursor)
 
 
 @router.get(
@@ -269,13 +276,28 @@ def get_llm_call_totals(
     window = _window(since, until)
     rows = _read(storage, llm_call_totals, principal.org_id, group_by, window=window, limit=limit)
     return s.LlmCallTotals(
-        group_by=group_by, since=since, until=until, items=[s.LlmCallTotal(**row) for row in rows]
+        group_by=group_by, since=since, until=until, items=[r.LlmCallTotal(**row) for row in rows]
+    )
+
+
+def _version_out(entry: dict[str, Any]) -> r.VersionMetrics:
+    """A version's metrics of the storage's entry (its parts as dicts, its times in ns)."""
+    delay, classification, regression = (entry[k] for k in ("label_delay_s", "classification", "regression"))
+    parts = ("latency_ms", "label_delay_s", "classification", "regression")
+    return r.VersionMetrics(
+        **{key: value for key, value in entry.items() if not key.endswith("_ns") and key not in parts},
+        latency_ms=r.Latency(**entry["latency_ms"]),
+        label_delay_s=r.LabelDelay(**delay) if delay is not None else None,
+        classification=r.ClassificationScores(**classification) if classification is not None else None,
+        regression=r.RegressionScores(**regression) if regression is not None else None,
+        first_seen=s.to_time(entry["first_seen_ns"]),
+        last_seen=s.to_time(entry["last_seen_ns"]),
     )
 
 
 @router.get(
     "/models/{model}/metrics",
-    response_model=s.ModelMetrics,
+    response_model=r.ModelMetrics,
     summary="Metrics of a model per version over a time window",
     responses=NOT_FOUND,
 )
@@ -288,7 +310,7 @@ def get_metrics(
     environment: str | None = None,
     since: Since = None,
     until: Until = None,
-) -> s.ModelMetrics:
+) -> r.ModelMetrics:
     scope = ModelScope(model, version, environment, _window(since, until))
     if storage.telemetry is not None:
         telemetry = storage.telemetry
@@ -304,18 +326,11 @@ def get_metrics(
         raise HTTPException(
             404, f"no predictions of model {model!r}" + (f" version {version!r}" if version else "")
         )
-    return s.ModelMetrics(
+    return r.ModelMetrics(
         model=model,
         since=since,
         until=until,
-        versions=[
-            s.VersionMetrics(
-                **{key: value for key, value in entry.items() if not key.endswith("_ns")},
-                first_seen=s.to_time(entry["first_seen_ns"]),
-                last_seen=s.to_time(entry["last_seen_ns"]),
-            )
-            for entry in versions
-        ],
-        labels=s.LabelCounts(**named),
-        unattributed_labels=s.LabelCounts(**unnamed),
+        versions=tuple(_version_out(entry) for entry in versions),
+        labels=r.LabelCounts(**named),
+        unattributed_labels=r.LabelCounts(**unnamed),
     )

@@ -1,18 +1,21 @@
-"""The JSON shapes of ``/api/v1``: pydantic models, so the OpenAPI schema documents every field.
+"""The JSON shapes of ``/api/v1`` that are the server's own, and the time helpers of the routes.
 
-Times are ISO 8601 in UTC. Models built from stored rows go through the ``from_*`` helpers.
+The result shapes the SDK reads too (models, predictions, labels, LLM calls, metrics, users,
+keys...) are the shared dataclasses of :mod:`aither.schema.results`, which the routes answer
+with; this module has what only the server has: request bodies, the trace view's typed spans and
+operations, the LLM call totals and health. Times are ISO 8601 in UTC. Results built from
+stored rows go through the ``*_from`` helpers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Generic, Literal, TypeVar, overload
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import BaseModel, BeforeValidator, Field
 
-T = TypeVar("T")
-Scope = Literal["read", "write", "admin"]
-Role = Literal["admin", "member"]
+from ...schema.results import Label, LlmCall, LlmCallTotal, Organization, Prediction, Role, Scope, User
+
 _DEFAULT_SCOPES: tuple[Scope, ...] = ("read", "write")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -64,65 +67,13 @@ IsoTime = Annotated[dt.datetime | None, BeforeValidator(iso_time_only)]
 """An optional ISO 8601 time parameter; a route adds its ``Query(description=...)``."""
 
 
-class Page(BaseModel, Generic[T]):
-    """A page of results, newest first; pass ``next_cursor`` as ``cursor`` for the next one."""
-
-    items: list[T]
-    next_cursor: str | None = None
-
-
 # --- management --------------------------------------------------------------------------------
-
-
-class Organization(BaseModel):
-    id: str
-    name: str
-    plan: str
-    created_at: dt.datetime
-
-
-class Usage(BaseModel):
-    """Counts of the current calendar month (UTC)."""
-
-    org_id: str
-    period_start: dt.datetime
-    period_end: dt.datetime
-    api_calls: int = Field(description="authenticated requests, ingest included")
-    spans: int = Field(description="spans stored (replays not counted)")
-    predictions: int = Field(description="prediction calls stored")
-    prediction_rows: int = Field(description="output rows of those predictions")
-    labels: int = Field(description="label spans stored")
-    llm_calls: int
-    operations: int = Field(description="function and event spans")
-
-
-class User(BaseModel):
-    id: str
-    email: str
-    name: str
-    role: Role
-    created_at: dt.datetime
 
 
 class UserCreate(BaseModel):
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     name: str = Field(default="", max_length=200)
     role: Role = "member"
-
-
-class ApiKey(BaseModel):
-    id: str
-    name: str
-    scopes: list[Scope]
-    tail: str = Field(description="the last four characters of the secret")
-    user_id: str
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-
-class ApiKeyCreated(ApiKey):
-    secret: str = Field(description="the key itself; shown in this response only")
 
 
 class ApiKeyCreate(BaseModel):
@@ -152,7 +103,7 @@ def api_key_fields(row: dict[str, Any], last_used_ns: int | None = None) -> dict
     return {
         "id": row["id"],
         "name": row["name"],
-        "scopes": row["scopes"].split(),
+        "scopes": tuple(row["scopes"].split()),
         "tail": row["tail"],
         "user_id": row["user_id"],
         "created_at": to_time(row["created_at_ns"]),
@@ -162,105 +113,6 @@ def api_key_fields(row: dict[str, Any], last_used_ns: int | None = None) -> dict
 
 
 # --- queries -----------------------------------------------------------------------------------
-
-
-class Model(BaseModel):
-    name: str
-    version: str | None
-    environment: str | None
-    framework: str | None
-    model_class: str | None
-    task: str | None = Field(description="classification, regression, or null when not scored")
-    predictions: int
-    rows: int
-    errors: int
-    labelled_rows: int
-    label_coverage: float
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-
-
-class Prediction(BaseModel):
-    trace_id: str
-    span_id: str
-    model_name: str
-    model_version: str | None
-    environment: str | None
-    framework: str | None
-    model_class: str | None
-    method: str | None
-    time: dt.datetime
-    latency_ms: float
-    input_rows: int | None
-    output_rows: int | None
-    status: Literal["ok", "error"]
-    error_message: str | None
-    task: str | None
-    features: Any = Field(description="the ml.features envelope as sent")
-    prediction: Any = Field(description="the ml.prediction envelope as sent")
-    labelled_rows: int
-    label: Any = Field(default=None, description="the true value of a single-row prediction")
-    labels: dict[int, Any] = Field(default_factory=dict, description="true values by row (first 1000 rows)")
-
-
-class Label(BaseModel):
-    trace_id: str
-    span_id: str
-    model_name: str | None
-    target_span_id: str | None
-    status: Literal["joined", "pending", "ambiguous", "invalid"]
-    join_rule: str | None
-    prediction_span_id: str | None
-    value: Any
-    is_batch: bool
-    row_indices: list[int] | None
-    rows: int = Field(description="prediction rows this label set")
-    message: str | None
-    time: dt.datetime
-
-
-class LlmCall(BaseModel):
-    trace_id: str
-    span_id: str
-    name: str
-    operation: str | None
-    provider: str | None
-    request_model: str | None
-    response_model: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float | None
-    finish_reasons: Any
-    time: dt.datetime
-    latency_ms: float
-    status: Literal["ok", "error"]
-    error_type: str | None = None
-    client_name: str | None = None
-    cache_read_input_tokens: int | None = None
-    reasoning_output_tokens: int | None = None
-    pii_detected: bool | None = Field(None, description="null when the call was not scanned")
-    pii_counts: dict[str, dict[str, int]] | None = Field(
-        None, description='matches per type: {"input": {"email": 2}, "output": {...}}'
-    )
-    injection_score: float | None = None
-    injection_detected: bool | None = None
-    injection_rules: list[str] | None = None
-    user_id: str | None = Field(None, description="enduser.id of the call")
-    session_id: str | None = Field(None, description="session.id of the call")
-    service: str | None = Field(None, description="service.name of the span, else of its resource")
-    risk_level: Literal["low", "medium", "high", "critical"] | None = Field(
-        None, description="from PII findings, injection score, errors and cost; null for calls stored before"
-    )
-
-
-class LlmCallTotal(BaseModel):
-    key: str | None = Field(description="the user, session, service, model or provider; null: not given")
-    calls: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float = Field(description="sum of the priced calls' costs")
-    unpriced: int = Field(description="calls without a cost (unknown model), left out of cost_usd")
 
 
 class LlmCallTotals(BaseModel):
@@ -314,70 +166,6 @@ class Trace(BaseModel):
     labels: list[Label]
     llm_calls: list[LlmCall]
     operations: list[Operation]
-
-
-class Latency(BaseModel):
-    p50: float | None = None
-    p90: float | None = None
-    p99: float | None = None
-    mean: float | None = None
-
-
-class LabelDelay(BaseModel):
-    p50: float | None = None
-    p90: float | None = None
-    mean: float | None = None
-    max: float | None = None
-
-
-class ClassificationScores(BaseModel):
-    accuracy: float
-    precision: float
-    recall: float
-    f1: float
-    average: Literal["binary", "macro"]
-    positive_class: str | None
-    classes: int
-    scored_rows: int
-
-
-class RegressionScores(BaseModel):
-    mae: float
-    rmse: float
-    scored_rows: int
-
-
-class VersionMetrics(BaseModel):
-    version: str | None
-    predictions: int
-    rows: int
-    errors: int
-    error_rate: float
-    latency_ms: Latency
-    labelled_rows: int
-    label_coverage: float = Field(description="share of predicted rows with a label")
-    label_delay_s: LabelDelay | None
-    task: str | None
-    classification: ClassificationScores | None
-    regression: RegressionScores | None
-    first_seen: dt.datetime
-    last_seen: dt.datetime
-
-
-class LabelCounts(BaseModel):
-    joined: int = 0
-    pending: int = 0
-    ambiguous: int = 0
-    invalid: int = 0
-
-
-class ModelMetrics(BaseModel):
-    model: str
-    since: dt.datetime | None
-    until: dt.datetime | None
-    versions: list[VersionMetrics]
-    labels: LabelCounts = Field(description="labels that name this model, by join status")
-    unattributed_labels: LabelCounts = Field(description="labels that name no model, by join status")
 
 
 class Health(BaseModel):
