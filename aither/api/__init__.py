@@ -27,6 +27,26 @@ HTTP errors raise one exception tree (``aither.exceptions``): 401 ``Authenticati
 
 from __future__ import annotations
 
+from ..schema.results import (
+    APIKey,
+    ClassificationScores,
+    CreatedAPIKey,
+    Label,
+    LabelCounts,
+    LabelDelay,
+    Latency,
+    LlmCall,
+    LlmCallTotal,
+    Model,
+    ModelMetrics,
+    Organization,
+    Page,
+    Prediction,
+    RegressionScores,
+    Usage,
+    User,
+    VersionMetrics,
+)
 from ._async import AsyncManagementClient
 from ._detection import (
     AnomaliesResource,
@@ -50,27 +70,7 @@ from ._resources import (
     UserResource,
 )
 from ._sync import ManagementClient, default_management_client
-from ._types import (
-    APIKey,
-    ClassificationScores,
-    CreatedAPIKey,
-    Label,
-    LabelCounts,
-    LabelDelay,
-    Latency,
-    LlmCall,
-    LlmCallTotal,
-    Model,
-    ModelMetrics,
-    Organization,
-    Page,
-    Prediction,
-    RegressionScores,
-    Trace,
-    Usage,
-    User,
-    VersionMetrics,
-)
+from ._types import Trace
 
 org = OrgResource(default_management_client)
 """The organisation of the default client's key: ``aither.org.get()``, ``aither.org.usage()``."""

@@ -28,7 +28,7 @@ from ..exceptions import (
     ServerError,
     ServerUnreachable,
 )
-from ._types import (
+from ..schema.results import (
     APIKey,
     CreatedAPIKey,
     Label,
@@ -39,10 +39,10 @@ from ._types import (
     Organization,
     Page,
     Prediction,
-    Trace,
     Usage,
     User,
 )
+from ._types import Trace
 
 T = TypeVar("T")
 Time = dt.datetime | str | None

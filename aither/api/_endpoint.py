@@ -15,8 +15,8 @@ import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
+from ..schema.results import Page
 from ._calls import Call
-from ._types import Page
 
 if TYPE_CHECKING:
     from ._resources import ClientBase

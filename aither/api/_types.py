@@ -1,8 +1,9 @@
-"""The typed, frozen results of the management and query API.
+"""The SDK's own result type: :class:`Trace`.
 
-One definition serves the SDK and the server: the result types live in
-:mod:`aither.schema.results` (the server answers with them) and are re-exported here. Only
-:class:`Trace` is the SDK's own: its spans and operations stay plain mappings, as stored.
+Every other result of the management and query API has one definition for the SDK and the
+server, in :mod:`aither.schema.results` (the server answers with them; :mod:`aither.api`
+exports them). A trace is read here because its spans and operations stay plain mappings, as
+stored, where the server's answer types them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..schema.results import *  # noqa: F403 - this module re-exports the shared shapes
 from ..schema.results import Label, LlmCall, Prediction
 
 
